@@ -1,0 +1,50 @@
+# Shared by scripts/*: package installation and a throw-away PostgreSQL.
+# shellcheck shell=bash
+
+# need_packages PKG...: installs the Debian packages not yet installed (root needed then).
+need_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing: ${missing[*]}" >&2
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q >/dev/null
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# pg_start_throwaway: initdb + start a PostgreSQL in a temporary folder on a Unix socket
+# (no TCP), exports PGHOST PGPORT PGUSER PGDATA FLEETARC_PG_BINDIR, and stops and removes
+# it when the calling shell exits.
+pg_start_throwaway() {
+  local bindir
+  bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -x "$bindir/initdb" ] || { echo "no PostgreSQL server found" >&2; return 1; }
+  PG_TMP=$(mktemp -d /tmp/fleetarc-pg.XXXXXX)
+  chmod 755 "$PG_TMP"
+  local user=postgres run=()
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres: "$PG_TMP"
+    run=(runuser -u postgres --)
+  else
+    user=$(id -un)
+  fi
+  "${run[@]}" "$bindir/initdb" -D "$PG_TMP/data" -U "$user" -A trust -E UTF8 --no-locale >/dev/null
+  export PGPORT=${PGPORT_TEST:-$((20000 + RANDOM % 20000))}
+  "${run[@]}" "$bindir/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/log" -w -o \
+    "-k $PG_TMP -p $PGPORT -c listen_addresses='' -c fsync=off -c max_connections=200" start >/dev/null
+  export PGHOST=$PG_TMP PGUSER=$user PGDATA=$PG_TMP/data FLEETARC_PG_BINDIR=$bindir
+  export FLEETARC_PG_RUNAS="${run[*]}"
+  trap pg_stop_throwaway EXIT
+}
+
+pg_stop_throwaway() {
+  [ -n "${PG_TMP:-}" ] || return 0
+  local run=()
+  [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
+  "${run[@]}" "$FLEETARC_PG_BINDIR/pg_ctl" -D "$PG_TMP/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$PG_TMP"
+}

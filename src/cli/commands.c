@@ -1,0 +1,32 @@
+/* The command table: the commands of PRODUCT.md, in the order `--help` lists them.
+ * A command whose run is NULL is not built yet and says so (exit 1). */
+#include "cli/cli.h"
+
+#include <string.h>
+
+const cli_command_t cli_commands[] = {
+  {"run", "the archive service, until SIGINT/SIGTERM", NULL},
+  {"backfill", "archive --from T --to T for the selected devices and streams, then exit", NULL},
+  {"migrate", "create or upgrade the database schema (idempotent)", NULL},
+  {"check", "validate the configuration, reach the database, log in to every account", cmd_check},
+  {"report", "trips, stops, distance, alarms or gaps over --from T --to T", NULL},
+  {"export", "one device's stored track as gpx, geojson, csv or kml", NULL},
+  {"devices", "list the devices of an account (API read)", NULL},
+  {"track", "latest position of devices (API read)", NULL},
+  {"playback", "a device's track over a range, all pages (API read)", NULL},
+  {"alarms", "a device's alarms over a range, all pages (API read)", NULL},
+  {"mileage", "devices' mileage over a range (API read)", NULL},
+  {"send-command", "send a command to a device and wait for its answer", NULL},
+  {"geofence-create", "create a circular geofence for a device", NULL},
+  {"message", "send a message to accounts", NULL},
+  {"user", "info, list, block, unblock or set-password of an account", NULL},
+  {NULL, NULL, NULL},
+};
+
+int cli_wants_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--") == 0) return 0;
+    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return 1;
+  }
+  return 0;
+}

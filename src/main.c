@@ -1,0 +1,74 @@
+/* fleetarc's entry point: global options, then one command of cli/commands.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define DEFAULT_CONFIG "/etc/fleetarc/fleetarc.yaml"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "fleetarc %s: archive a fleet's GPS history from the Open API into PostgreSQL\n"
+          "\n"
+          "usage: fleetarc [-c FILE] COMMAND [options]\n"
+          "       fleetarc COMMAND --help\n"
+          "\n"
+          "options:\n"
+          "  -c, --config FILE  configuration (default: $FLEETARC_CONFIG, then %s)\n"
+          "  -h, --help         this help\n"
+          "  -V, --version      print the version\n"
+          "\n"
+          "commands:\n",
+          FLEETARC_VERSION, DEFAULT_CONFIG);
+  for (const cli_command_t *c = cli_commands; c->name; c++)
+    fprintf(out, "  %-16s %s%s\n", c->name, c->summary, c->run ? "" : " [not built yet]");
+  fprintf(out,
+          "\n"
+          "T is 2026-11-01, 2026-11-01T06:30:00Z, an ISO 8601 time with offset, or UNIX seconds;\n"
+          "dates are UTC midnight, --to is exclusive.\n"
+          "exit status: 0 done, 1 failed at run time, 2 bad usage or bad configuration.\n");
+}
+
+int main(int argc, char **argv) {
+  cli_context_t ctx = {.config_path = NULL};
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      usage(stdout);
+      return CLI_EXIT_OK;
+    } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+      printf("fleetarc %s\n", FLEETARC_VERSION);
+      return CLI_EXIT_OK;
+    } else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "fleetarc: %s needs a FILE\n", a);
+        return CLI_EXIT_USAGE;
+      }
+      ctx.config_path = argv[++i];
+    } else if (strncmp(a, "--config=", 9) == 0) {
+      ctx.config_path = a + 9;
+    } else {
+      fprintf(stderr, "fleetarc: unknown option '%s' (see fleetarc --help)\n", a);
+      return CLI_EXIT_USAGE;
+    }
+  }
+  if (i >= argc) {
+    usage(stderr);
+    return CLI_EXIT_USAGE;
+  }
+  if (!ctx.config_path) ctx.config_path = getenv("FLEETARC_CONFIG");
+  if (!ctx.config_path || !*ctx.config_path) ctx.config_path = DEFAULT_CONFIG;
+
+  for (const cli_command_t *c = cli_commands; c->name; c++) {
+    if (strcmp(c->name, argv[i]) != 0) continue;
+    if (!c->run) {
+      fprintf(stderr, "fleetarc: '%s' is not built yet in this version\n", c->name);
+      return CLI_EXIT_FAILED;
+    }
+    return c->run(&ctx, argc - i, argv + i);
+  }
+  fprintf(stderr, "fleetarc: unknown command '%s' (see fleetarc --help)\n", argv[i]);
+  return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,41 @@
+/* Logging: one event per line on stderr, level checked before arguments are evaluated.
+ * Never pass a password, md5 of a password, signature or token: use log_mask(). */
+#ifndef FLEETARC_UTIL_LOG_H
+#define FLEETARC_UTIL_LOG_H
+
+#include <stdarg.h>
+
+typedef enum {
+  LOG_LEVEL_ERROR = 0,
+  LOG_LEVEL_WARN = 1,
+  LOG_LEVEL_INFO = 2,
+  LOG_LEVEL_DEBUG = 3,
+} log_level_t;
+
+typedef enum {
+  LOG_FORMAT_TEXT = 0,
+  LOG_FORMAT_JSON = 1,
+} log_format_t;
+
+extern log_level_t log_current_level;
+
+void log_set_level(log_level_t level);
+void log_set_format(log_format_t format);
+/* Parses "error", "warn", "info", "debug"; returns 0 or -EINVAL. */
+int log_level_parse(const char *name, log_level_t *out) __attribute__((warn_unused_result));
+const char *log_level_name(log_level_t level);
+
+void log_write(log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_vwrite(log_level_t level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+#define log_at(level, ...) \
+  do { if ((level) <= log_current_level) log_write((level), __VA_ARGS__); } while (0)
+#define log_error(...) log_at(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_at(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...) log_at(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...) log_at(LOG_LEVEL_DEBUG, __VA_ARGS__)
+
+/* The text to print in place of a secret: "***" (never any of its characters). */
+#define LOG_MASK "***"
+
+#endif
