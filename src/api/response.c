@@ -378,8 +378,8 @@ static int get_string(const cJSON *obj, const char *prefix, const char *key, boo
 /* A string of 1..API_IMEI_MAX digits (never a number: leading zeros matter). */
 static int get_imei(const cJSON *obj, const char *prefix, char out[API_IMEI_MAX + 1],
                     api_error_t *err) {
-  const char *s;
-  size_t n;
+  const char *s = NULL;
+  size_t n = 0;
   int rc = get_string(obj, prefix, "imei", true, &s, &n, err);
   if (rc) return rc;
   bool digits = n <= API_IMEI_MAX;
@@ -448,8 +448,8 @@ int api_parse_authorization(const char *body, size_t len, api_auth_t *out,
   doc_t d;
   int rc = doc_open(body, len, &d, err);
   if (rc) return rc;
-  const char *token;
-  size_t n;
+  const char *token = NULL;
+  size_t n = 0;
   int64_t expires;
   rc = need_record(&d, false, err);
   if (!rc) rc = get_string(d.record, "record", "access_token", true, &token, &n, err);
@@ -549,8 +549,8 @@ int api_parse_playback(const char *body, size_t len, api_points_t *out, api_erro
   doc_t d;
   int rc = doc_open(body, len, &d, err);
   if (rc) return rc;
-  const char *s;
-  size_t n;
+  const char *s = NULL;
+  size_t n = 0;
   rc = record_string(&d, &s, &n, err);
   if (!rc) rc = api_records_parse_points(s, n, out, err);
   if (rc) out->n = 0;
@@ -564,8 +564,8 @@ int api_parse_alarm_list(const char *body, size_t len, api_alarms_t *out,
   doc_t d;
   int rc = doc_open(body, len, &d, err);
   if (rc) return rc;
-  const char *s;
-  size_t n;
+  const char *s = NULL;
+  size_t n = 0;
   rc = record_string(&d, &s, &n, err);
   if (!rc) rc = api_records_parse_alarms(s, n, out, err);
   if (rc) out->n = 0;
@@ -584,8 +584,8 @@ typedef struct {
 
 static int take_string(const cJSON *o, const char *p, const char *key, bool required,
                        strings_t *st, const char **out, api_error_t *err) {
-  const char *s;
-  size_t n;
+  const char *s = NULL;
+  size_t n = 0;
   int rc = get_string(o, p, key, required, &s, &n, err);
   if (rc) return rc;
   if (st->arena) {
@@ -740,8 +740,8 @@ int api_parse_command_send(const char *body, size_t len, char **commandid,
   doc_t d;
   int rc = doc_open(body, len, &d, err);
   if (rc) return rc;
-  const char *s;
-  size_t n;
+  const char *s = NULL;
+  size_t n = 0;
   rc = need_record(&d, false, err);
   if (!rc) rc = get_string(d.record, "record", "commandid", true, &s, &n, err);
   if (!rc && !(*commandid = strdup(s))) rc = -ENOMEM;
@@ -755,8 +755,8 @@ int api_parse_command_query(const char *body, size_t len, api_command_status_t *
   doc_t d;
   int rc = doc_open(body, len, &d, err);
   if (rc) return rc;
-  const char *s;
-  size_t n;
+  const char *s = NULL;
+  size_t n = 0;
   int32_t status;
   rc = need_record(&d, false, err);
   if (!rc) rc = get_string(d.record, "record", "response", false, &s, &n, err);
