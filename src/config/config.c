@@ -199,7 +199,8 @@ static bool section_open(loader_t *ld, const yaml_node_t *map, const char *path,
       continue;
     }
     if (keys[i]) {
-      report(ld, k, kpath, "duplicate key (first at line %zu)", keys[i]->start_mark.line + 1);
+      report(ld, k, kpath, "duplicate key (first at line %zu, column %zu)", keys[i]->start_mark.line + 1,
+             keys[i]->start_mark.column + 1);
       continue;
     }
     keys[i] = k;
@@ -402,6 +403,7 @@ static void load_base_url(loader_t *ld, const yaml_node_t *v, const char *path) 
   else if (!strncasecmp(s, "http://", 7)) scheme_len = 7;
   else why = "the scheme must be http:// or https://";
   const char *p = s + scheme_len;
+  if (!why && strchr(p, '@')) why = "a user or password does not belong in the URL";
   if (!why) {
     const char *host = p;
     if (*p == '[') {
@@ -424,8 +426,7 @@ static void load_base_url(loader_t *ld, const yaml_node_t *v, const char *path) 
   }
   if (!why && *p == '/' && p[1] == '\0') p++; /* one trailing slash is harmless */
   if (!why && *p) {
-    if (*p == '@' || strchr(p, '@')) why = "a user or password does not belong in the URL";
-    else if (*p == '/') why = "give no path: /api/... is appended to scheme://host[:port]";
+    if (*p == '/') why = "give no path: /api/... is appended to scheme://host[:port]";
     else why = "expected scheme://host[:port] and nothing after it";
   }
   if (why) {
