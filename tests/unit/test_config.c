@@ -68,6 +68,25 @@ static void test_typo_key_has_line_column_path(void **state) {
                     "archive, log)");
 }
 
+static void test_errors_in_file_order_and_capped(void **state) {
+  (void)state;
+  /* the walk finds api.timout before the rate_limits key; the report is in file order */
+  expect_error(HEAD "  rate_limits:\n    trak: 1s\n  timout: 5s\n" ACCOUNT, "t.yaml:4:5: key 'api.rate_limits.trak'");
+  const char *first = strstr(errors.data, "t.yaml:4:5:"), *second = strstr(errors.data, "t.yaml:5:3: key 'api.timout'");
+  assert_non_null(second);
+  assert_ptr_equal(first, errors.data);
+
+  buf_t text = BUF_INIT;
+  assert_int_equal(buf_puts(&text, HEAD ACCOUNT), 0);
+  for (int i = 0; i < 25; i++) assert_int_equal(buf_printf(&text, "extra%d: 1\n", i), 0);
+  expect_error(text.data, "t.yaml:6:1: key 'extra0': unknown key");
+  assert_non_null(strstr(errors.data, "t.yaml:25:1: key 'extra19': unknown key"));
+  assert_null(strstr(errors.data, "extra20"));
+  const char *tail = "\nt.yaml: 5 more errors not shown\n";
+  assert_string_equal(errors.data + errors.len - strlen(tail), tail);
+  buf_free(&text);
+}
+
 static void test_wrong_type(void **state) {
   (void)state;
   expect_only_error("api: [1, 2]\n" ACCOUNT, "t.yaml:1:6: key 'api': expected a mapping, got a list");
@@ -450,6 +469,7 @@ static int teardown(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_typo_key_has_line_column_path),
+    cmocka_unit_test(test_errors_in_file_order_and_capped),
     cmocka_unit_test(test_wrong_type),
     cmocka_unit_test(test_bad_duration),
     cmocka_unit_test(test_bad_password_md5_not_echoed),
