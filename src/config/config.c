@@ -35,14 +35,14 @@ typedef struct found_error {
 
 typedef struct loader {
   yaml_document_t doc;
-  const char *name;     /* the file, for messages */
-  char *base_dir;       /* relative paths resolve here; NULL: the working directory */
-  buf_t *errors;        /* borrowed; NULL: count only */
-  int n_errors;            /* all errors found */
-  found_error_t kept[MAX_KEPT];  /* the first MAX_KEPT of them, for sorting */
+  const char *name;             /* the file, for messages */
+  char *base_dir;               /* relative paths resolve here; NULL: the working directory */
+  buf_t *errors;                /* borrowed; NULL: count only */
+  int n_errors;                 /* all errors found */
+  found_error_t kept[MAX_KEPT]; /* the first MAX_KEPT of them, sorted at the end */
   int n_kept;
   bool oom;
-  config_t *cfg;
+  config_t *cfg; /* being filled; handed to the caller only when n_errors is 0 */
 } loader_t;
 
 /* Built-in spacings of the endpoints (NOTES.md: what real hosts enforce). */
