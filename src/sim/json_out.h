@@ -16,7 +16,8 @@ typedef struct sim_json {
 } sim_json_t;
 
 void sim_json_raw(sim_json_t *j, const char *s, size_t n);
-#define sim_json_lit(j, lit) sim_json_raw((j), (lit), sizeof(lit) - 1)
+/* lit must be a string literal ("" lit "" rejects anything else at compile time). */
+#define sim_json_lit(j, lit) sim_json_raw((j), "" lit "", sizeof(lit) - 1)
 /* A quoted, escaped string; NULL writes "". */
 void sim_json_string(sim_json_t *j, const char *s);
 void sim_json_int(sim_json_t *j, int64_t v);

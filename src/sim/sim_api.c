@@ -346,7 +346,8 @@ static int ep_track(ctx_t *c) {
     sim_state_t s;
     if (sim_fleet_state(c->api->fleet, devs[i], c->present, &s) != 0) return API_CODE_SYSTEM_ERROR;
     const sim_device_t *d = sim_fleet_device(c->api->fleet, devs[i]);
-    sim_json_lit(j, i ? ",{\"imei\":\"" : "{\"imei\":\"");
+    if (i) sim_json_lit(j, ",");
+    sim_json_lit(j, "{\"imei\":\"");
     sim_json_raw(j, d->imei, strlen(d->imei));
     sim_json_lit(j, "\"");
     KEY_INT(j, "servertime", c->present);
@@ -472,7 +473,8 @@ static int ep_mileage(ctx_t *c) {
   for (size_t i = 0; i < n; i++) {
     double km = lo < hi ? sim_fleet_mileage_km(c->api->fleet, devs[i], lo, hi) : 0.0;
     const sim_device_t *d = sim_fleet_device(c->api->fleet, devs[i]);
-    sim_json_lit(j, i ? ",{\"imei\":\"" : "{\"imei\":\"");
+    if (i) sim_json_lit(j, ",");
+    sim_json_lit(j, "{\"imei\":\"");
     sim_json_raw(j, d->imei, strlen(d->imei));
     sim_json_lit(j, "\",\"mileage\":");
     sim_json_fixed(j, km, 3);
