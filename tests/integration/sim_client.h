@@ -30,6 +30,7 @@ typedef struct sc {
   char *body;       /* the last answer's raw body (owned) */
   size_t body_len;
   CURLcode curl_rc;
+  long timeout_ms;  /* per request; 0: 20 s */
 } sc_t;
 
 static inline size_t sc_cb_write(char *p, size_t size, size_t n, void *arg) {
@@ -82,7 +83,7 @@ static inline cJSON *sc_call(sc_t *c, const char *method, const char *path, cons
   curl_easy_setopt(c->curl, CURLOPT_URL, url);
   curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, sc_cb_write);
   curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
-  curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 20000L);
+  curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms ? c->timeout_ms : 20000L);
   curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
   if (strcmp(method, "POST") == 0) {
     curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
