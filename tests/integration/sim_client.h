@@ -187,6 +187,46 @@ static inline int sc_groups(const char *s) {
   return n;
 }
 
+/* Walks the account tree from `account` (user/list, then device/list of each),
+ * appending every device's IMEI to imeis (and its owner to owners, when not NULL).
+ * Returns the number of accounts seen, -1 on an error answer or a list over 500 rows. */
+static inline int sc_walk_tree(sc_t *c, const char *account, char (*imeis)[16],
+                               char (*owners)[64], int *n, int cap) {
+  char *acc = curl_easy_escape(c->curl, account, 0);
+  cJSON *j = sc_getf(c, "/api/device/list?account=%s", acc);
+  int rc = -1, accounts = 1, nkids = 0;
+  char (*kids)[64] = NULL;
+  if (sc_code(j) != 0 || sc_record_count(j) > 500) goto out;
+  const cJSON *d;
+  cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(j, "record")) {
+    if (*n >= cap) goto out;
+    snprintf(imeis[*n], 16, "%s", cJSON_GetObjectItemCaseSensitive(d, "imei")->valuestring);
+    if (owners) snprintf(owners[*n], 64, "%s", account);
+    (*n)++;
+  }
+  cJSON_Delete(j);
+  j = sc_getf(c, "/api/user/list?account=%s", acc);
+  if (sc_code(j) != 0 || sc_record_count(j) > 500) goto out;
+  nkids = sc_record_count(j);
+  kids = calloc((size_t)nkids + 1, sizeof *kids);
+  if (!kids) goto out;
+  for (int i = 0; i < nkids; i++) {
+    const cJSON *u = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "record"), i);
+    snprintf(kids[i], 64, "%s", cJSON_GetObjectItemCaseSensitive(u, "account")->valuestring);
+  }
+  for (int i = 0; i < nkids; i++) {
+    int sub = sc_walk_tree(c, kids[i], imeis, owners, n, cap);
+    if (sub < 0) goto out;
+    accounts += sub;
+  }
+  rc = accounts;
+out:
+  free(kids);
+  curl_free(acc);
+  cJSON_Delete(j);
+  return rc;
+}
+
 /* A raw TCP connection to the simulator: -1 on failure. */
 static inline int sc_connect(const sc_t *c) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
