@@ -150,10 +150,13 @@ static bool is_null(const yaml_node_t *n) {
 static void path_join(char *out, const char *parent, const char *key) {
   char safe[80];
   shown(key, strlen(key), safe, sizeof safe);
+  /* Key paths are cut to PATH_LEN on purpose: they only name a place in messages. */
+  int w;
   if (parent && *parent)
-    snprintf(out, PATH_LEN, "%s.%s", parent, safe);
+    w = snprintf(out, PATH_LEN, "%s.%s", parent, safe);
   else
-    snprintf(out, PATH_LEN, "%s", safe);
+    w = snprintf(out, PATH_LEN, "%s", safe);
+  if (w < 0) out[0] = '\0';
 }
 
 static size_t edit_distance(const char *a, const char *b) {
