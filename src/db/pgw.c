@@ -1189,7 +1189,14 @@ int pgw_submit(pgw_t *w, pgw_batch_t *b, pgw_batch_cb cb, void *data) {
   if (!b || !cb) return -EINVAL;
   if (w->closing) return -ESHUTDOWN;
   size_t rows = pgw_batch_rows(b);
-  if (w->queued_rows > 0 && w->queued_rows + rows > w->opt.max_queued_rows) return -EAGAIN;
+  if (w->queued_rows > 0 && w->queued_rows + rows > w->opt.max_queued_rows) {
+    /* Refused: from now on the producer should hold back until the queue is half empty. */
+    if (!w->paused) {
+      w->paused = true;
+      if (w->opt.on_pressure) w->opt.on_pressure(w, true, w->opt.data);
+    }
+    return -EAGAIN;
+  }
   b->cb = cb;
   b->cb_data = data;
   b->next = NULL;
@@ -1207,7 +1214,7 @@ int pgw_submit(pgw_t *w, pgw_batch_t *b, pgw_batch_cb cb, void *data) {
 
 size_t pgw_queue_rows(const pgw_t *w) { return w->queued_rows; }
 size_t pgw_queue_batches(const pgw_t *w) { return w->queued_batches + (w->cur ? 1 : 0); }
-bool pgw_queue_full(const pgw_t *w) { return w->queued_rows >= w->opt.max_queued_rows; }
+bool pgw_queue_full(const pgw_t *w) { return w->paused; }
 bool pgw_connected(const pgw_t *w) { return w->state == S_IDLE || w->state == S_BUSY; }
 void pgw_get_stats(const pgw_t *w, pgw_stats_t *out) { *out = w->stats; }
 
