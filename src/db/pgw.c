@@ -1107,7 +1107,9 @@ static void drive(pgw_t *w) {
       }
       if (rc == 1) blocked_on_write = true;
       if (rc == 2) w->copy_phase = COPY_RESULT;
-    } else {
+    }
+    if (!blocked_on_write) {
+      /* Also after PQputCopyEnd: the last slice and CopyDone may still sit in libpq. */
       int f = PQflush(w->conn);
       if (f < 0) {
         conn_lost(w, PQerrorMessage(w->conn));
