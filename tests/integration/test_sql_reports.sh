@@ -13,5 +13,6 @@ src=${FLEETARC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 
 sqltest_createdb reports
 sqltest_schema
+sqltest_partitions 2026-11-01 2026-11-03
 psql -X -q -t -A -o /dev/null -v ON_ERROR_STOP=1 -d "$SQLTEST_DB" -f "$src/tests/sql/reports_handmade.sql"
 echo "ok: hand-made report checks passed"

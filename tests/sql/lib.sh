@@ -18,7 +18,7 @@ sqltest_createdb() {
 sqltest_schema() {
   local bin=${FLEETARC_BIN:-}
   if [ -n "$bin" ] && [ -x "$bin" ] && "$bin" migrate --help >/dev/null 2>&1; then
-    FLEETARC_CONFIG=/dev/null "$bin" migrate --database "dbname=$SQLTEST_DB" >/dev/null && return 0
+    "$bin" migrate --database "dbname=$SQLTEST_DB" >/dev/null 2>&1 && return 0
     echo "fleetarc migrate failed; using the stand-in schema" >&2
   fi
   psql -X -q -v ON_ERROR_STOP=1 -d "$SQLTEST_DB" -c 'SET client_min_messages = warning' \
@@ -27,4 +27,12 @@ sqltest_schema() {
   for f in "$src"/sql/05*.sql; do
     PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -d "$SQLTEST_DB" -f "$f" >/dev/null
   done
+}
+
+# sqltest_partitions FROM TO: the monthly partitions covering [FROM, TO] (migrate's
+# ensure_partitions; the stand-in schema has a default partition instead).
+sqltest_partitions() {
+  psql -X -q -v ON_ERROR_STOP=1 -d "$SQLTEST_DB" -o /dev/null -c \
+    "DO \$\$ BEGIN IF to_regproc('fleetarc.ensure_partitions') IS NOT NULL THEN
+       PERFORM fleetarc.ensure_partitions('$1', '$2'); END IF; END \$\$"
 }

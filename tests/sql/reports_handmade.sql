@@ -55,14 +55,15 @@ INSERT INTO fleetarc.positions
 SELECT '000000000000002', pg_temp.t(60 * g), CASE WHEN g <= 20 THEN 30.0 ELSE 31.0 END, 0, 0, 0
 FROM generate_series(0, 40) g;
 
--- Alarms: two SOS and an unknown type on day 1, one power cut on day 2.
-INSERT INTO fleetarc.alarm_types VALUES (1, 'SOS alarm'), (2, 'Power cut alarm')
+-- Alarms: two SOS and an unknown type on day 1, one power cut on day 2. The names are
+-- spec 2.8's (migration 001 holds all 44; the stand-in schema gets these two here).
+INSERT INTO fleetarc.alarm_types VALUES (1, 'sosAlarm'), (3, 'powerDisconnectAlarm')
 ON CONFLICT DO NOTHING;
 INSERT INTO fleetarc.alarms (imei, alarm_type, gpstime, systemtime, longitude, latitude, speed, course, geofence_id) VALUES
   ('000000000000001', 1, pg_temp.t(100), pg_temp.t(101), 10, 0, 0, 0, 0),
   ('000000000000001', 1, pg_temp.t(900), pg_temp.t(905), 10.03, 0, 95, 90, 0),
   ('000000000000001', 99, pg_temp.t(950), pg_temp.t(950), 10.035, 0, 40, 90, 0),
-  ('000000000000001', 2, pg_temp.t(86400 + 5), pg_temp.t(86400 + 6), 10.18, 0, 0, 0, 0);
+  ('000000000000001', 3, pg_temp.t(86400 + 5), pg_temp.t(86400 + 6), 10.18, 0, 0, 0, 0);
 
 -- ---- distance per day ----
 SELECT pg_temp.check('distance A day 1 (180 steps, glitches ignored)',
@@ -159,4 +160,4 @@ SELECT pg_temp.check('route A: points and total',
 SELECT pg_temp.check('alarms',
   (SELECT string_agg(format('%s %s %s %s', day, alarm_type, coalesce(type_name, '?'), alarms), '; ')
    FROM fleetarc.report_alarms(pg_temp.t(0), pg_temp.t(2 * 86400))),
-  '2026-11-01 1 SOS alarm 2; 2026-11-01 99 ? 1; 2026-11-02 2 Power cut alarm 1');
+  '2026-11-01 1 sosAlarm 2; 2026-11-01 99 ? 1; 2026-11-02 3 powerDisconnectAlarm 1');
