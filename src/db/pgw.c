@@ -223,6 +223,7 @@ struct pgw {
 };
 
 static void drive(pgw_t *w);
+static void step_reset(pgw_t *w, pgw_step_t step);
 static void conn_lost(pgw_t *w, const char *why);
 static void maybe_start_batch(pgw_t *w);
 static void close_check(pgw_t *w);
@@ -626,7 +627,7 @@ static void connected(pgw_t *w) {
   }
   PQsetNoticeProcessor(w->conn, cb_notice, NULL);
   w->state = S_SETUP;
-  w->step = STEP_SETUP;
+  step_reset(w, STEP_SETUP); /* nothing of the last connection's errors carries over */
   if (!PQsendQuery(w->conn, setup_sql)) {
     conn_failed(w, PQerrorMessage(w->conn));
     return;
@@ -674,9 +675,11 @@ static void conn_lost(pgw_t *w, const char *why) {
     return;
   }
   if (!w->down_logged) {
-    log_warn("pgw: %s PostgreSQL: %s; reconnecting", was_setup ? "cannot set up" : "lost",
-             msg);
+    log_warn("pgw: %s PostgreSQL: %s; reconnecting",
+             was_setup ? "cannot set up the connection to" : "lost the connection to", msg);
     w->down_logged = true;
+  } else {
+    log_debug("pgw: connection lost again: %s", msg);
   }
   schedule_reconnect(w);
 }
@@ -1189,7 +1192,14 @@ int pgw_submit(pgw_t *w, pgw_batch_t *b, pgw_batch_cb cb, void *data) {
   if (!b || !cb) return -EINVAL;
   if (w->closing) return -ESHUTDOWN;
   size_t rows = pgw_batch_rows(b);
-  if (w->queued_rows > 0 && w->queued_rows + rows > w->opt.max_queued_rows) return -EAGAIN;
+  if (w->queued_rows > 0 && w->queued_rows + rows > w->opt.max_queued_rows) {
+    /* Refused: from now on the producer should hold back until the queue is half empty. */
+    if (!w->paused) {
+      w->paused = true;
+      if (w->opt.on_pressure) w->opt.on_pressure(w, true, w->opt.data);
+    }
+    return -EAGAIN;
+  }
   b->cb = cb;
   b->cb_data = data;
   b->next = NULL;
@@ -1207,7 +1217,7 @@ int pgw_submit(pgw_t *w, pgw_batch_t *b, pgw_batch_cb cb, void *data) {
 
 size_t pgw_queue_rows(const pgw_t *w) { return w->queued_rows; }
 size_t pgw_queue_batches(const pgw_t *w) { return w->queued_batches + (w->cur ? 1 : 0); }
-bool pgw_queue_full(const pgw_t *w) { return w->queued_rows >= w->opt.max_queued_rows; }
+bool pgw_queue_full(const pgw_t *w) { return w->paused; }
 bool pgw_connected(const pgw_t *w) { return w->state == S_IDLE || w->state == S_BUSY; }
 void pgw_get_stats(const pgw_t *w, pgw_stats_t *out) { *out = w->stats; }
 

@@ -107,8 +107,9 @@ typedef struct pgw_result {
 typedef void (*pgw_batch_cb)(pgw_t *writer, const pgw_batch_t *batch,
                              const pgw_result_t *result, void *data);
 
-/* Backpressure: called with full=true when the rows queued (in-flight batch included)
- * reach max_queued_rows, and with full=false when they fall to half of it. */
+/* Backpressure: called with full=true when the rows held (in-flight batch included)
+ * reach max_queued_rows or a pgw_submit() is refused with -EAGAIN (then from inside that
+ * call), and with full=false once they have fallen to half of max_queued_rows. */
 typedef void (*pgw_pressure_cb)(pgw_t *writer, bool full, void *data);
 
 typedef struct pgw_options {
@@ -138,7 +139,7 @@ int pgw_submit(pgw_t *writer, pgw_batch_t *batch, pgw_batch_cb cb, void *data)
 /* Rows held: queued batches plus the one being written. */
 size_t pgw_queue_rows(const pgw_t *writer);
 size_t pgw_queue_batches(const pgw_t *writer);
-/* True while the rows held are at or above max_queued_rows (see on_pressure). */
+/* True between on_pressure(full=true) and on_pressure(full=false). */
 bool pgw_queue_full(const pgw_t *writer);
 /* True when a connection is up and set up (idle or writing). */
 bool pgw_connected(const pgw_t *writer);
