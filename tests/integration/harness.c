@@ -41,6 +41,13 @@ const char *harness_pg_fresh_db(const char *name) {
   return conninfo;
 }
 
+/* Copies src into dst, cut to fit (the simulator's names and passwords are short). */
+static void copy_field(char *dst, size_t size, const char *src) {
+  size_t n = strnlen(src, size - 1);
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
 int harness_sim_start(harness_sim_t *sim, const char *const *extra_args) {
   memset(sim, 0, sizeof *sim);
   const char *bin = getenv("FLEETARC_SIM_BIN");
@@ -75,9 +82,9 @@ int harness_sim_start(harness_sim_t *sim, const char *const *extra_args) {
     if (sscanf(line, "listen %40[^:]:%d", host, &sim->port) == 2) {
       snprintf(sim->base_url, sizeof sim->base_url, "http://%s:%d", host, sim->port);
     } else if (strncmp(line, "account ", 8) == 0) {
-      snprintf(sim->account, sizeof sim->account, "%s", line + 8);
+      copy_field(sim->account, sizeof sim->account, line + 8);
     } else if (strncmp(line, "password ", 9) == 0) {
-      snprintf(sim->password, sizeof sim->password, "%s", line + 9);
+      copy_field(sim->password, sizeof sim->password, line + 9);
     } else if (strcmp(line, "ready") == 0) {
       ready = 1;
       break;

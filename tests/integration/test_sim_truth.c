@@ -228,10 +228,11 @@ static void test_union_equals_truth(void **state) {
     assert_int_equal(sc_code(j), 0);
     const cJSON *d = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "record"), 0);
     char row[512];
-    snprintf(row, sizeof row, "%s,\"%s\",\"%s\",\"%s\",\"%s\"", imeis[i], owners[i],
+    int w = snprintf(row, sizeof row, "%s,\"%s\",\"%s\",\"%s\",\"%s\"", imeis[i], owners[i],
              cJSON_GetObjectItemCaseSensitive(d, "devicename")->valuestring,
              cJSON_GetObjectItemCaseSensitive(d, "devicetype")->valuestring,
              cJSON_GetObjectItemCaseSensitive(d, "platenumber")->valuestring);
+    assert_true(w > 0 && (size_t)w < sizeof row);
     rows_add(&api_dev, row);
     cJSON_Delete(j);
   }
