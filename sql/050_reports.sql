@@ -35,54 +35,83 @@ $$;
 --  * duplicates: (imei, gpstime) is the primary key, so a time holds one point; a step of
 --    0 s never counts.
 -- step_km is NULL on a device's first point of the range; dt_s likewise.
+-- One window stage (lag 1, lag 2, lead 1 in the key's order): the previous kept point is
+-- the previous stored one, or the one before it when that was a spike. Two spikes in a row
+-- are both dropped, and the step over them counts as a jump (0 km, a break).
+-- t is gpstime in UNIX seconds; prev_* is the previous kept point (NULL on the first),
+-- prev_km the equirectangular distance to it, last_pt whether no stored point of the
+-- device follows in the range: motion_segments reads them.
+CREATE OR REPLACE FUNCTION fleetarc.track_clean_ext(
+    from_ts timestamptz, to_ts timestamptz, imeis text[] DEFAULT NULL,
+    max_jump_kmh float8 DEFAULT 250)
+RETURNS TABLE (imei text, gpstime timestamptz, longitude float8, latitude float8,
+               speed float8, course float8, step_km float8, dt_s float8, jump boolean,
+               t float8, prev_t float8, prev_lon float8, prev_lat float8, prev_km float8,
+               last_pt boolean)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  -- The OFFSET 0 fences keep the planner from copying an expression into each of its
+  -- uses (it does no common subexpression elimination): each distance is computed once.
+  SELECT k.imei, k.gpstime, k.lon, k.lat, k.spd, k.crs,
+         CASE WHEN k.kt IS NULL THEN NULL WHEN k.jmp OR k.dt <= 0 THEN 0 ELSE k.d END,
+         k.dt, k.jmp, k.t, k.kt, k.klon, k.klat,
+         fleetarc.approx_km(k.klon, k.klat, k.lon, k.lat), k.nt IS NULL
+  FROM (
+    SELECT j.*, coalesce(j.t > j.kt AND j.d * 3600 > max_jump_kmh * (j.t - j.kt), false) AS jmp
+    FROM (
+      SELECT i.*, i.t - i.kt AS dt, fleetarc.haversine_km(i.klon, i.klat, i.lon, i.lat) AS d
+      FROM (
+        SELECT h.imei, h.gpstime, h.t, h.lon, h.lat, h.spd, h.crs, h.nt,
+               CASE WHEN h.pspike THEN h.pt2 ELSE h.pt1 END AS kt,
+               CASE WHEN h.pspike THEN h.plon2 ELSE h.plon1 END AS klon,
+               CASE WHEN h.pspike THEN h.plat2 ELSE h.plat1 END AS klat
+        FROM (
+          SELECT g.*,
+                 -- this point is a spike: both of its steps are impossible
+                 coalesce(g.din * 3600 > max_jump_kmh * greatest(g.t - g.pt1, 0.001)
+                      AND fleetarc.approx_km(g.lon, g.lat, g.nlon, g.nlat) * 3600
+                          > max_jump_kmh * greatest(g.nt - g.t, 0.001), false) AS spike,
+                 -- the previous point was one
+                 coalesce(fleetarc.approx_km(g.plon2, g.plat2, g.plon1, g.plat1) * 3600
+                          > max_jump_kmh * greatest(g.pt1 - g.pt2, 0.001)
+                      AND g.din * 3600 > max_jump_kmh * greatest(g.t - g.pt1, 0.001), false) AS pspike
+          FROM (
+            SELECT f.*, fleetarc.approx_km(f.plon1, f.plat1, f.lon, f.lat) AS din
+            FROM (
+              SELECT p.imei, p.gpstime, date_part('epoch', p.gpstime) AS t,
+                     p.longitude::float8 AS lon, p.latitude::float8 AS lat,
+                     p.speed::float8 AS spd, p.course::float8 AS crs,
+                     lag(date_part('epoch', p.gpstime)) OVER w AS pt1,
+                     lag(p.longitude::float8) OVER w AS plon1, lag(p.latitude::float8) OVER w AS plat1,
+                     lag(date_part('epoch', p.gpstime), 2) OVER w AS pt2,
+                     lag(p.longitude::float8, 2) OVER w AS plon2, lag(p.latitude::float8, 2) OVER w AS plat2,
+                     lead(date_part('epoch', p.gpstime)) OVER w AS nt,
+                     lead(p.longitude::float8) OVER w AS nlon, lead(p.latitude::float8) OVER w AS nlat
+              FROM fleetarc.positions p
+              WHERE p.gpstime >= from_ts AND p.gpstime < to_ts
+                AND (imeis IS NULL OR p.imei = ANY (imeis))
+                AND NOT (p.longitude = 0 AND p.latitude = 0)
+                AND p.latitude BETWEEN -90 AND 90 AND p.longitude BETWEEN -180 AND 180
+              WINDOW w AS (PARTITION BY p.imei ORDER BY p.gpstime)
+            ) f
+            OFFSET 0
+          ) g
+          OFFSET 0
+        ) h
+        WHERE NOT h.spike
+      ) i
+      OFFSET 0
+    ) j
+  ) k
+$$;
+
 CREATE OR REPLACE FUNCTION fleetarc.track_clean(
     from_ts timestamptz, to_ts timestamptz, imeis text[] DEFAULT NULL,
     max_jump_kmh float8 DEFAULT 250)
 RETURNS TABLE (imei text, gpstime timestamptz, longitude float8, latitude float8,
                speed float8, course float8, step_km float8, dt_s float8, jump boolean)
-LANGUAGE sql STABLE AS $$
-  SELECT b.imei, b.gpstime, b.lon, b.lat, b.spd, b.crs,
-         CASE WHEN b.pt IS NULL THEN NULL
-              WHEN b.dt <= 0 OR b.d * 3600 > max_jump_kmh * b.dt THEN 0
-              ELSE b.d END,
-         b.dt,
-         coalesce(b.dt > 0 AND b.d * 3600 > max_jump_kmh * b.dt, false)
-  FROM (
-    SELECT a.*, fleetarc.haversine_km(a.plon, a.plat, a.lon, a.lat) AS d,
-           date_part('epoch', a.gpstime - a.pt) AS dt
-    FROM (
-      SELECT s.imei, s.gpstime, s.lon, s.lat, s.spd, s.crs,
-             lag(s.gpstime) OVER w AS pt, lag(s.lon) OVER w AS plon, lag(s.lat) OVER w AS plat
-      FROM (
-        SELECT r.*,
-               -- a spike: both of its steps are impossible
-               coalesce(r.din * 3600 > max_jump_kmh * greatest(date_part('epoch', r.gpstime - r.pt0), 0.001::float8)
-                    AND r.dout * 3600 > max_jump_kmh * greatest(date_part('epoch', r.nt0 - r.gpstime), 0.001::float8),
-                    false) AS spike
-        FROM (
-          SELECT q.*,
-                 fleetarc.approx_km(q.plon0, q.plat0, q.lon, q.lat) AS din,
-                 fleetarc.approx_km(q.lon, q.lat, q.nlon0, q.nlat0) AS dout
-          FROM (
-            SELECT p.imei, p.gpstime, p.longitude::float8 AS lon, p.latitude::float8 AS lat,
-                   p.speed::float8 AS spd, p.course::float8 AS crs,
-                   lag(p.gpstime) OVER w0 AS pt0, lag(p.longitude::float8) OVER w0 AS plon0,
-                   lag(p.latitude::float8) OVER w0 AS plat0,
-                   lead(p.gpstime) OVER w0 AS nt0, lead(p.longitude::float8) OVER w0 AS nlon0,
-                   lead(p.latitude::float8) OVER w0 AS nlat0
-            FROM fleetarc.positions p
-            WHERE p.gpstime >= from_ts AND p.gpstime < to_ts
-              AND (imeis IS NULL OR p.imei = ANY (imeis))
-              AND NOT (p.longitude = 0 AND p.latitude = 0)
-              AND p.latitude BETWEEN -90 AND 90 AND p.longitude BETWEEN -180 AND 180
-            WINDOW w0 AS (PARTITION BY p.imei ORDER BY p.gpstime)
-          ) q
-        ) r
-      ) s
-      WHERE NOT s.spike
-      WINDOW w AS (PARTITION BY s.imei ORDER BY s.gpstime)
-    ) a
-  ) b
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT c.imei, c.gpstime, c.longitude, c.latitude, c.speed, c.course, c.step_km, c.dt_s, c.jump
+  FROM fleetarc.track_clean_ext(from_ts, to_ts, imeis, max_jump_kmh) c
 $$;
 
 -- Route of devices over the range: the cleaned points in order, with the running km.
@@ -143,20 +172,28 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Motion segmentation shared by report_trips and report_stops (Traccar's notion, with
--- distances instead of its speed flag). Over the cleaned track of each device:
---  * a break is a silence longer than gap or a jump (see track_clean); nothing spans it;
---  * a point is at rest when the first report at least min_duration later (before any
---    break) is within min_distance_m of it; the last point before a break or the range's
---    end is at rest too (the vehicle went quiet there);
---  * each point at rest, or first after a break, anchors the points that follow it up to
---    the next such point. If one of them is farther than min_distance_m from the anchor,
---    a trip starts at the point before that first far point (the last report from
---    where it stood) and ends at the next point at rest (where it stays min_duration).
+-- distances instead of its speed flag). Over the cleaned track of each device, in one
+-- ordered pass (a state machine in variables, ~1-2 us a point):
+--  * a break is a silence longer than gap or a jump (see track_clean); nothing spans it:
+--    a trip in progress ends there, and the first point after it anchors a stop;
+--  * stopped at an anchor, a trip starts at the first point farther than min_distance_m
+--    from the anchor; its start is the point before (the last report from where it
+--    stood);
+--  * a candidate rest point is tracked all along: every point since the candidate lies
+--    within min_distance_m of it. A point outside that circle makes the previous point
+--    the new candidate if it is within min_distance_m of it, else the point itself.
+--    While moving, once a point arrives min_duration or more after the candidate (still
+--    within its circle), the trip ends at the candidate: it has not moved that far within
+--    min_duration. While stopped, the same event moves the anchor to the candidate, so
+--    slow GPS drift over a long stop does not make a trip;
+--  * the last point of the range ends a trip in progress like a break.
+-- The end is found up to one report late against an ideal "earliest point the vehicle
+-- stayed near" (the candidate only moves to a previous point, never further back).
 -- Rows: kind 'trip' (one per trip) and 'first' / 'last' (each device's first and last
 -- cleaned point, from which report_stops closes the stops at the range's edges).
--- Every column is computed by running window aggregates in the (imei, gpstime) order;
--- values carried from the anchor are packed as (row number, value) into a bigint whose
--- running max is the latest anchor's value.
+-- km is the sum of the cleaned steps from start to end; max_speed the highest reported
+-- speed after the start point up to the end point. Times carried from a previous point
+-- go through float8 UNIX seconds (exact to the microsecond for present-day times).
 CREATE OR REPLACE FUNCTION fleetarc.motion_segments(
     from_ts timestamptz, to_ts timestamptz, imeis text[] DEFAULT NULL,
     min_distance_m float8 DEFAULT 200, min_duration interval DEFAULT '180 s',
@@ -164,90 +201,100 @@ CREATE OR REPLACE FUNCTION fleetarc.motion_segments(
 RETURNS TABLE (imei text, kind text, start_time timestamptz, end_time timestamptz,
                start_lon float8, start_lat float8, end_lon float8, end_lat float8,
                km float8, max_speed float8)
-LANGUAGE sql STABLE AS $$
-  WITH b AS (  -- breaks, running km, session number, row number
-    SELECT c.*,
-           coalesce(c.jump OR c.dt_s > date_part('epoch', gap), true) AS brk_before,
-           coalesce(lead(c.jump OR c.dt_s > date_part('epoch', gap)) OVER w, true) AS brk_after,
-           sum(coalesce(c.step_km, 0)) OVER w AS cum_km,
-           sum(CASE WHEN coalesce(c.jump OR c.dt_s > date_part('epoch', gap), true) THEN 1 ELSE 0 END) OVER w AS sess,
-           row_number() OVER w AS r,
-           lag(c.gpstime) OVER w AS pt, lag(c.longitude) OVER w AS plon, lag(c.latitude) OVER w AS plat
-    FROM fleetarc.track_clean(from_ts, to_ts, imeis, max_jump_kmh) c
-    WINDOW w AS (PARTITION BY c.imei ORDER BY c.gpstime ROWS UNBOUNDED PRECEDING)
-  ), f AS (  -- where the vehicle is min_duration later
-    SELECT b.*,
-           first_value(b.longitude) OVER wf AS f_lon, first_value(b.latitude) OVER wf AS f_lat,
-           first_value(b.sess) OVER wf AS f_sess,
-           last_value(b.longitude) OVER wl AS l_lon, last_value(b.latitude) OVER wl AS l_lat,
-           last_value(b.sess) OVER wl AS l_sess
-    FROM b
-    WINDOW wf AS (PARTITION BY b.imei ORDER BY b.gpstime
-                  RANGE BETWEEN min_duration FOLLOWING AND gap FOLLOWING),
-           wl AS (PARTITION BY b.imei ORDER BY b.gpstime
-                  RANGE BETWEEN CURRENT ROW AND min_duration FOLLOWING)
-  ), s AS (
-    SELECT f.*,
-           (f.brk_before OR f.brk_after
-            OR CASE WHEN f.f_sess = f.sess
-                    THEN fleetarc.approx_km(f.longitude, f.latitude, f.f_lon, f.f_lat) * 1000 <= min_distance_m
-                    WHEN f.l_sess = f.sess
-                    THEN fleetarc.approx_km(f.longitude, f.latitude, f.l_lon, f.l_lat) * 1000 <= min_distance_m
-                    ELSE true END) AS anchor
-    FROM f
-  ), a AS (  -- the current anchor's row number and position
-    SELECT s.*,
-           max(CASE WHEN s.anchor THEN s.r END) OVER w AS a_r,
-           (max(CASE WHEN s.anchor THEN s.r * 536870912 + round((s.longitude + 180) * 1000000::float8)::bigint END)
-              OVER w % 536870912) / 1000000::float8 - 180 AS a_lon,
-           (max(CASE WHEN s.anchor THEN s.r * 536870912 + round((s.latitude + 90) * 1000000::float8)::bigint END)
-              OVER w % 536870912) / 1000000::float8 - 90 AS a_lat
-    FROM s
-    WINDOW w AS (PARTITION BY s.imei ORDER BY s.gpstime ROWS UNBOUNDED PRECEDING)
-  ), o AS (
-    SELECT a.*,
-           (NOT a.anchor AND fleetarc.approx_km(a.a_lon, a.a_lat, a.longitude, a.latitude) * 1000 > min_distance_m) AS out_
-    FROM a
-  ), e AS (
-    SELECT o.*,
-           (o.out_ AND coalesce(max(CASE WHEN o.out_ THEN o.r END) OVER wp, 0) < o.a_r) AS first_out,
-           coalesce(max(CASE WHEN o.out_ THEN o.r END) OVER w, 0) >= o.a_r AS exited,
-           coalesce(lead(o.anchor) OVER w, true) AS group_last,
-           lead(o.gpstime) OVER w AS nt, lead(o.longitude) OVER w AS nlon,
-           lead(o.latitude) OVER w AS nlat, lead(o.cum_km) OVER w AS ncum,
-           lead(o.speed) OVER w AS nspd,
-           (max(o.a_r * 4096 + least(greatest(coalesce(o.speed, 0), 0), 4095)::bigint) OVER w) % 4096 AS grp_vmax
-    FROM o
-    WINDOW w AS (PARTITION BY o.imei ORDER BY o.gpstime ROWS UNBOUNDED PRECEDING),
-           wp AS (PARTITION BY o.imei ORDER BY o.gpstime ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-  ), evs AS (
-    SELECT e.imei, e.r, e.gpstime, e.longitude, e.latitude, e.first_out, e.exited, e.group_last,
-           e.nt, e.nlon, e.nlat, e.ncum, e.nspd, e.grp_vmax, e.cum_km,
-           e.pt AS st, e.plon AS slon, e.plat AS slat, e.cum_km - e.step_km AS scum,
-           e.r = 1 AS is_first, e.nt IS NULL AS is_last
-    FROM e
-    WHERE e.first_out OR (e.group_last AND e.exited) OR e.r = 1 OR e.nt IS NULL
-  ), trips AS (
-    SELECT x.imei, x.first_out, x.exited, x.group_last, x.is_first, x.is_last, x.gpstime,
-           x.longitude, x.latitude,
-           CASE WHEN x.first_out THEN x.st ELSE lag(x.st) OVER w END AS st,
-           CASE WHEN x.first_out THEN x.slon ELSE lag(x.slon) OVER w END AS slon,
-           CASE WHEN x.first_out THEN x.slat ELSE lag(x.slat) OVER w END AS slat,
-           CASE WHEN x.first_out THEN x.scum ELSE lag(x.scum) OVER w END AS scum,
-           x.nt, x.nlon, x.nlat, x.ncum, greatest(x.grp_vmax, coalesce(x.nspd, 0)) AS vmax
-    FROM (SELECT * FROM evs WHERE evs.first_out OR (evs.group_last AND evs.exited)) x
-    WINDOW w AS (PARTITION BY x.imei ORDER BY x.gpstime)
-  )
-  SELECT t.imei, 'trip', t.st, t.nt, t.slon, t.slat, t.nlon, t.nlat, t.ncum - t.scum, t.vmax
-  FROM trips t WHERE t.group_last AND t.exited
-  UNION ALL
-  SELECT v.imei, 'first', v.gpstime, v.gpstime, v.longitude, v.latitude, v.longitude,
-         v.latitude, 0, NULL
-  FROM evs v WHERE v.is_first
-  UNION ALL
-  SELECT v.imei, 'last', v.gpstime, v.gpstime, v.longitude, v.latitude, v.longitude,
-         v.latitude, 0, NULL
-  FROM evs v WHERE v.is_last
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+#variable_conflict use_column
+DECLARE
+  dmin constant float8 := min_distance_m / 1000;
+  dur constant float8 := date_part('epoch', min_duration);
+  gap_s constant float8 := date_part('epoch', gap);
+  -- the current point
+  dev text; ts timestamptz; t float8; lon float8; lat float8; spd float8; step float8;
+  pt float8; plon float8; plat float8; pkm float8;
+  brk boolean; first_pt boolean; last_pt boolean;
+  -- state
+  moving boolean := false;
+  cum float8 := 0;                 -- km from the device's first point to the previous one
+  vmax float8;                     -- highest speed of the trip so far
+  a_lon float8; a_lat float8;      -- anchor of the stop
+  c_t float8; c_ts timestamptz; c_lon float8; c_lat float8; c_cum float8; c_vmax float8;
+  s_ts timestamptz; s_lon float8; s_lat float8; s_cum float8;   -- trip start
+  stop_now boolean;
+BEGIN
+  FOR dev, ts, t, lon, lat, spd, step, pt, plon, plat, pkm, brk, first_pt, last_pt IN
+    SELECT c.imei, c.gpstime, c.t, c.longitude, c.latitude, coalesce(c.speed, 0),
+           coalesce(c.step_km, 0), c.prev_t, c.prev_lon, c.prev_lat, c.prev_km,
+           coalesce(c.jump OR c.dt_s > gap_s, true), c.prev_t IS NULL, c.last_pt
+    FROM fleetarc.track_clean_ext(from_ts, to_ts, imeis, max_jump_kmh) c
+    ORDER BY c.imei, c.gpstime
+  LOOP
+    stop_now := false;
+    IF brk THEN
+      IF moving THEN  -- the silence or jump ends the trip where the vehicle last stayed
+        imei := dev; kind := 'trip'; start_time := s_ts; end_time := c_ts;
+        start_lon := s_lon; start_lat := s_lat; end_lon := c_lon; end_lat := c_lat;
+        km := c_cum - s_cum; max_speed := c_vmax;
+        RETURN NEXT;
+        moving := false;
+      END IF;
+      IF first_pt THEN
+        cum := 0;
+        imei := dev; kind := 'first'; start_time := ts; end_time := ts;
+        start_lon := lon; start_lat := lat; end_lon := lon; end_lat := lat;
+        km := 0; max_speed := NULL;
+        RETURN NEXT;
+      END IF;
+      a_lon := lon; a_lat := lat;
+      c_t := t; c_ts := ts; c_lon := lon; c_lat := lat; c_cum := cum + step;
+    ELSIF moving THEN
+      IF fleetarc.approx_km(c_lon, c_lat, lon, lat) > dmin THEN
+        IF pkm <= dmin THEN
+          c_t := pt; c_ts := to_timestamp(pt); c_lon := plon; c_lat := plat; c_cum := cum; c_vmax := vmax;
+          stop_now := t - pt >= dur;   -- a silence within the circle
+        ELSE
+          c_t := t; c_ts := ts; c_lon := lon; c_lat := lat; c_cum := cum + step;
+          c_vmax := greatest(vmax, spd);
+        END IF;
+      ELSE
+        stop_now := t - c_t >= dur;
+      END IF;
+      IF stop_now THEN
+        imei := dev; kind := 'trip'; start_time := s_ts; end_time := c_ts;
+        start_lon := s_lon; start_lat := s_lat; end_lon := c_lon; end_lat := c_lat;
+        km := c_cum - s_cum; max_speed := c_vmax;
+        RETURN NEXT;
+        moving := false;
+        a_lon := c_lon; a_lat := c_lat;
+        c_t := t; c_ts := ts; c_lon := lon; c_lat := lat; c_cum := cum + step;
+      ELSE
+        vmax := greatest(vmax, spd);
+      END IF;
+    ELSIF fleetarc.approx_km(a_lon, a_lat, lon, lat) > dmin THEN
+      moving := true;
+      s_ts := to_timestamp(pt); s_lon := plon; s_lat := plat; s_cum := cum;
+      vmax := spd;
+      c_t := t; c_ts := ts; c_lon := lon; c_lat := lat; c_cum := cum + step; c_vmax := vmax;
+    ELSIF fleetarc.approx_km(c_lon, c_lat, lon, lat) > dmin THEN
+      c_t := t; c_ts := ts; c_lon := lon; c_lat := lat; c_cum := cum + step;
+    ELSIF t - c_t >= dur THEN   -- stayed near the candidate: it anchors the stop
+      a_lon := c_lon; a_lat := c_lat;
+      c_t := t; c_ts := ts; c_lon := lon; c_lat := lat; c_cum := cum + step;
+    END IF;
+    cum := cum + step;
+    IF last_pt THEN
+      IF moving THEN
+        imei := dev; kind := 'trip'; start_time := s_ts; end_time := c_ts;
+        start_lon := s_lon; start_lat := s_lat; end_lon := c_lon; end_lat := c_lat;
+        km := c_cum - s_cum; max_speed := c_vmax;
+        RETURN NEXT;
+        moving := false;
+      END IF;
+      imei := dev; kind := 'last'; start_time := ts; end_time := ts;
+      start_lon := lon; start_lat := lat; end_lon := lon; end_lat := lat;
+      km := 0; max_speed := NULL;
+      RETURN NEXT;
+    END IF;
+  END LOOP;
+END
 $$;
 
 -- Trips (see motion_segments for the definition). distance_km sums the cleaned steps
