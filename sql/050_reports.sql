@@ -43,7 +43,7 @@ $$;
 -- device follows in the range: motion_segments reads them.
 CREATE OR REPLACE FUNCTION fleetarc.track_clean_ext(
     from_ts timestamptz, to_ts timestamptz, imeis text[] DEFAULT NULL,
-    max_jump_kmh float8 DEFAULT 250)
+    max_jump_kmh float8 DEFAULT 250, part integer DEFAULT 0, parts integer DEFAULT 1)
 RETURNS TABLE (imei text, gpstime timestamptz, longitude float8, latitude float8,
                speed float8, course float8, step_km float8, dt_s float8, jump boolean,
                t float8, prev_t float8, prev_lon float8, prev_lat float8, prev_km float8,
@@ -89,6 +89,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
               FROM fleetarc.positions p
               WHERE p.gpstime >= from_ts AND p.gpstime < to_ts
                 AND (imeis IS NULL OR p.imei = ANY (imeis))
+                AND (parts = 1 OR (hashtext(p.imei) & 1023) % parts = part)
                 AND NOT (p.longitude = 0 AND p.latitude = 0)
                 AND p.latitude BETWEEN -90 AND 90 AND p.longitude BETWEEN -180 AND 180
               WINDOW w AS (PARTITION BY p.imei ORDER BY p.gpstime)
@@ -120,7 +121,7 @@ CREATE OR REPLACE FUNCTION fleetarc.report_route(
     max_jump_kmh float8 DEFAULT 250)
 RETURNS TABLE (imei text, gpstime timestamptz, longitude float8, latitude float8,
                speed float8, course float8, step_km float8, total_km float8)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT c.imei, c.gpstime, c.longitude, c.latitude, c.speed, c.course,
          coalesce(c.step_km, 0),
          sum(coalesce(c.step_km, 0)) OVER (PARTITION BY c.imei ORDER BY c.gpstime
@@ -136,7 +137,7 @@ CREATE OR REPLACE FUNCTION fleetarc.report_latest(
     from_ts timestamptz, to_ts timestamptz, imeis text[] DEFAULT NULL)
 RETURNS TABLE (imei text, gpstime timestamptz, longitude float8, latitude float8,
                speed float8, course float8)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
   WITH RECURSIVE dev(imei) AS (
     (SELECT p.imei FROM fleetarc.positions p WHERE imeis IS NULL ORDER BY p.imei LIMIT 1)
     UNION ALL
@@ -164,7 +165,7 @@ CREATE OR REPLACE FUNCTION fleetarc.report_distance(
     from_ts timestamptz, to_ts timestamptz, imeis text[] DEFAULT NULL,
     max_jump_kmh float8 DEFAULT 250)
 RETURNS TABLE (imei text, day date, km float8, points bigint)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT c.imei, (c.gpstime AT TIME ZONE 'UTC')::date, coalesce(sum(c.step_km), 0), count(*)
   FROM fleetarc.track_clean(from_ts, to_ts, imeis, max_jump_kmh) c
   GROUP BY 1, 2
@@ -194,14 +195,17 @@ $$;
 -- km is the sum of the cleaned steps from start to end; max_speed the highest reported
 -- speed after the start point up to the end point. Times carried from a previous point
 -- go through float8 UNIX seconds (exact to the microsecond for present-day times).
-CREATE OR REPLACE FUNCTION fleetarc.motion_segments(
-    from_ts timestamptz, to_ts timestamptz, imeis text[] DEFAULT NULL,
-    min_distance_m float8 DEFAULT 200, min_duration interval DEFAULT '180 s',
-    gap interval DEFAULT '3600 s', max_jump_kmh float8 DEFAULT 250)
+-- motion_part does the work for the devices whose IMEI hash falls in part (of parts);
+-- motion_segments runs two parts side by side (a Parallel Append over two workers when
+-- the planner finds it worth it: the high COST says it is).
+CREATE OR REPLACE FUNCTION fleetarc.motion_part(
+    from_ts timestamptz, to_ts timestamptz, imeis text[],
+    min_distance_m float8, min_duration interval, gap interval, max_jump_kmh float8,
+    part integer, parts integer)
 RETURNS TABLE (imei text, kind text, start_time timestamptz, end_time timestamptz,
                start_lon float8, start_lat float8, end_lon float8, end_lat float8,
                km float8, max_speed float8)
-LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+LANGUAGE plpgsql STABLE PARALLEL SAFE COST 1000000 ROWS 1000 AS $$
 #variable_conflict use_column
 DECLARE
   dmin constant float8 := min_distance_m / 1000;
@@ -224,7 +228,7 @@ BEGIN
     SELECT c.imei, c.gpstime, c.t, c.longitude, c.latitude, coalesce(c.speed, 0),
            coalesce(c.step_km, 0), c.prev_t, c.prev_lon, c.prev_lat, c.prev_km,
            coalesce(c.jump OR c.dt_s > gap_s, true), c.prev_t IS NULL, c.last_pt
-    FROM fleetarc.track_clean_ext(from_ts, to_ts, imeis, max_jump_kmh) c
+    FROM fleetarc.track_clean_ext(from_ts, to_ts, imeis, max_jump_kmh, part, parts) c
     ORDER BY c.imei, c.gpstime
   LOOP
     stop_now := false;
@@ -297,6 +301,21 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION fleetarc.motion_segments(
+    from_ts timestamptz, to_ts timestamptz, imeis text[] DEFAULT NULL,
+    min_distance_m float8 DEFAULT 200, min_duration interval DEFAULT '180 s',
+    gap interval DEFAULT '3600 s', max_jump_kmh float8 DEFAULT 250)
+RETURNS TABLE (imei text, kind text, start_time timestamptz, end_time timestamptz,
+               start_lon float8, start_lat float8, end_lon float8, end_lat float8,
+               km float8, max_speed float8)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT * FROM fleetarc.motion_part(from_ts, to_ts, imeis, min_distance_m, min_duration,
+                                     gap, max_jump_kmh, 0, 2)
+  UNION ALL
+  SELECT * FROM fleetarc.motion_part(from_ts, to_ts, imeis, min_distance_m, min_duration,
+                                     gap, max_jump_kmh, 1, 2)
+$$;
+
 -- Trips (see motion_segments for the definition). distance_km sums the cleaned steps
 -- from the start point to the end point; avg_speed_kmh = distance / duration; max_speed_kmh
 -- is the highest reported speed from the stop's anchor to the end point.
@@ -308,7 +327,7 @@ RETURNS TABLE (imei text, start_time timestamptz, end_time timestamptz,
                start_lon float8, start_lat float8, end_lon float8, end_lat float8,
                distance_km float8, duration interval, avg_speed_kmh float8,
                max_speed_kmh float8)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT m.imei, m.start_time, m.end_time, m.start_lon, m.start_lat, m.end_lon, m.end_lat,
          m.km, m.end_time - m.start_time,
          CASE WHEN m.end_time > m.start_time
@@ -330,7 +349,7 @@ CREATE OR REPLACE FUNCTION fleetarc.report_stops(
     gap interval DEFAULT '3600 s', max_jump_kmh float8 DEFAULT 250)
 RETURNS TABLE (imei text, start_time timestamptz, end_time timestamptz,
                longitude float8, latitude float8, duration interval)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT z.imei, z.st, z.start_time, z.lon, z.lat, z.start_time - z.st
   FROM (
     SELECT m.imei, m.kind, m.start_time,
@@ -351,7 +370,7 @@ CREATE OR REPLACE FUNCTION fleetarc.report_alarms(
     from_ts timestamptz, to_ts timestamptz, imeis text[] DEFAULT NULL)
 RETURNS TABLE (imei text, day date, alarm_type integer, type_name text, alarms bigint,
                first_time timestamptz, last_time timestamptz)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT a.imei, (a.gpstime AT TIME ZONE 'UTC')::date, a.alarm_type::integer,
          min(t.name::text), count(*), min(a.gpstime), max(a.gpstime)
   FROM fleetarc.alarms a
@@ -370,7 +389,7 @@ CREATE OR REPLACE FUNCTION fleetarc.report_gaps(
     min_gap interval DEFAULT '3600 s')
 RETURNS TABLE (imei text, start_time timestamptz, end_time timestamptz, duration interval,
                longitude float8, latitude float8)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT g.imei, g.pt, g.gpstime, g.gpstime - g.pt, g.plon, g.plat
   FROM (
     SELECT p.imei, p.gpstime, lag(p.gpstime) OVER w AS pt,
@@ -393,7 +412,7 @@ CREATE OR REPLACE FUNCTION fleetarc.report_speeding(
     max_jump_kmh float8 DEFAULT 250)
 RETURNS TABLE (imei text, start_time timestamptz, end_time timestamptz, duration interval,
                max_speed_kmh float8, points bigint, start_lon float8, start_lat float8)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT k.imei, min(k.gpstime), max(k.gpstime), max(k.gpstime) - min(k.gpstime),
          max(k.speed), count(*),
          (array_agg(k.longitude ORDER BY k.gpstime))[1], (array_agg(k.latitude ORDER BY k.gpstime))[1]
