@@ -1,0 +1,111 @@
+/* db_query: PQconnectdbParams + PQexecParams in text mode; the PGresult is the result's
+ * storage, so values are borrowed straight from it. */
+#include "db/query.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct db_result {
+  PGresult *res;
+};
+
+/* type OIDs of pg_type.h (stable across releases) */
+enum { OID_BOOL = 16, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_FLOAT4 = 700,
+       OID_FLOAT8 = 701, OID_NUMERIC = 1700 };
+
+static void set_error(char *err, size_t errlen, const char *fmt, ...) {
+  if (!err || !errlen) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+  /* libpq messages end in a newline: the caller adds its own */
+  size_t n = strlen(err);
+  while (n && (err[n - 1] == '\n' || err[n - 1] == ' ')) err[--n] = '\0';
+}
+
+static void cb_notice(void *arg, const char *message) {
+  (void)arg;
+  (void)message; /* NOTICEs of the report functions are not for the terminal */
+}
+
+int db_query(const char *conninfo, const char *sql, size_t nparams, const char *const *params,
+             db_result_t **out, char *err, size_t errlen) {
+  int rc = 0;
+  PGconn *conn = NULL;
+  PGresult *res = NULL;
+  *out = NULL;
+  if (err && errlen) err[0] = '\0';
+  if (nparams > 64) return -EINVAL;
+
+  const char *keys[3] = {"fallback_application_name", NULL, NULL};
+  const char *vals[3] = {"fleetarc", NULL, NULL};
+  if (conninfo && *conninfo) {
+    keys[1] = "dbname"; /* expand_dbname: a conninfo string or URI */
+    vals[1] = conninfo;
+  }
+  conn = PQconnectdbParams(keys, vals, 1);
+  if (!conn) {
+    rc = -ENOMEM;
+    goto fail;
+  }
+  if (PQstatus(conn) != CONNECTION_OK) {
+    set_error(err, errlen, "cannot connect to PostgreSQL: %s", PQerrorMessage(conn));
+    rc = -EIO;
+    goto fail;
+  }
+  PQsetNoticeProcessor(conn, cb_notice, NULL);
+  res = PQexecParams(conn, sql, (int)nparams, NULL, params, NULL, NULL, 0);
+  if (!res) {
+    set_error(err, errlen, "query failed: %s", PQerrorMessage(conn));
+    rc = -EIO;
+    goto fail;
+  }
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    set_error(err, errlen, "query failed: %s", PQresultErrorMessage(res));
+    rc = -EIO;
+    goto fail;
+  }
+  db_result_t *r = calloc(1, sizeof *r);
+  if (!r) {
+    rc = -ENOMEM;
+    goto fail;
+  }
+  r->res = res;
+  *out = r;
+  PQfinish(conn);
+  return 0;
+
+fail:
+  PQclear(res);
+  PQfinish(conn);
+  return rc;
+}
+
+size_t db_result_rows(const db_result_t *r) { return (size_t)PQntuples(r->res); }
+size_t db_result_cols(const db_result_t *r) { return (size_t)PQnfields(r->res); }
+const char *db_result_name(const db_result_t *r, size_t col) { return PQfname(r->res, (int)col); }
+
+db_col_kind_t db_result_kind(const db_result_t *r, size_t col) {
+  switch (PQftype(r->res, (int)col)) {
+    case OID_BOOL: return DB_COL_BOOL;
+    case OID_INT8: case OID_INT2: case OID_INT4: case OID_FLOAT4: case OID_FLOAT8:
+    case OID_NUMERIC: return DB_COL_NUMBER;
+    default: return DB_COL_TEXT;
+  }
+}
+
+const char *db_result_value(const db_result_t *r, size_t row, size_t col) {
+  if (PQgetisnull(r->res, (int)row, (int)col)) return NULL;
+  return PQgetvalue(r->res, (int)row, (int)col);
+}
+
+void db_result_free(db_result_t *r) {
+  if (!r) return;
+  PQclear(r->res);
+  free(r);
+}
