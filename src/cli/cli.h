@@ -29,5 +29,6 @@ extern const cli_command_t cli_commands[];
 int cli_wants_help(int argc, char **argv);
 
 int cmd_check(const cli_context_t *ctx, int argc, char **argv);
+int cmd_migrate(const cli_context_t *ctx, int argc, char **argv);
 
 #endif

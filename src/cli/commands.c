@@ -7,7 +7,7 @@
 const cli_command_t cli_commands[] = {
   {"run", "the archive service, until SIGINT/SIGTERM", NULL},
   {"backfill", "archive --from T --to T for the selected devices and streams, then exit", NULL},
-  {"migrate", "create or upgrade the database schema (idempotent)", NULL},
+  {"migrate", "create or upgrade the database schema (idempotent)", cmd_migrate},
   {"check", "validate the configuration, reach the database, log in to every account", cmd_check},
   {"report", "trips, stops, distance, alarms or gaps over --from T --to T", NULL},
   {"export", "one device's stored track as gpx, geojson, csv or kml", NULL},
