@@ -1,0 +1,692 @@
+/* Response parsers: the body (not NUL-terminated) goes through cJSON once, the envelope
+ * is checked, and the tree is copied into the caller's plain structs with every type,
+ * range and encoding checked. The only file of the codec that sees cJSON; no tree
+ * leaves it. */
+#include "api/internal.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Integers travel as doubles in cJSON: above 2^53 they are no longer exact. */
+#define JSON_INT_MAX INT64_C(9007199254740991)
+
+typedef struct {
+  cJSON *root;
+  const cJSON *record; /* borrowed from root; NULL when absent or null */
+} doc_t;
+
+static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+static const char *type_name(const cJSON *v) {
+  if (cJSON_IsNumber(v)) return "a number";
+  if (cJSON_IsString(v)) return "a string";
+  if (cJSON_IsBool(v)) return "a boolean";
+  if (cJSON_IsArray(v)) return "an array";
+  if (cJSON_IsObject(v)) return "an object";
+  if (cJSON_IsNull(v)) return "null";
+  return "an invalid value";
+}
+
+/* "record[3]" + "gpstime" -> "record[3].gpstime" */
+static void path_join(char *out, size_t size, const char *prefix, const char *key) {
+  snprintf(out, size, "%s%s%s", prefix, prefix[0] ? "." : "", key);
+}
+
+/* An HTML error page (proxy, load balancer): its <title> tells what happened. */
+static int html_error(const char *s, size_t len, api_error_t *err) {
+  size_t scan = len < 65536 ? len : 65536;
+  for (size_t i = 0; i + 7 <= scan; i++) {
+    if (strncasecmp(s + i, "<title", 6) != 0) continue;
+    const char *gt = memchr(s + i, '>', scan - i);
+    if (!gt) break;
+    const char *t = gt + 1, *end = s + scan;
+    const char *lt = memchr(t, '<', (size_t)(end - t));
+    if (!lt) lt = end;
+    while (t < lt && is_ws(*t)) t++;
+    while (lt > t && is_ws(lt[-1])) lt--;
+    char title[84];
+    api_text_excerpt(t, (size_t)(lt - t), 80, title);
+    return api_error_set(err, API_ERR_HTML, 0, "HTML page instead of JSON: \"%s\"", title);
+  }
+  return api_error_set(err, API_ERR_HTML, 0, "HTML page instead of JSON (no title)");
+}
+
+/* After cJSON failed at offset pos: did the body just end early? True when nothing but
+ * whitespace follows pos and a string, object or array is still open. */
+static bool json_truncated(const char *s, size_t len, size_t pos) {
+  for (size_t i = pos + 1; i < len; i++)
+    if (!is_ws(s[i])) return false;
+  long depth = 0;
+  bool in_str = false, esc = false;
+  for (size_t i = 0; i < len; i++) {
+    char c = s[i];
+    if (in_str) {
+      if (esc) esc = false;
+      else if (c == '\\') esc = true;
+      else if (c == '"') in_str = false;
+    } else if (c == '"') {
+      in_str = true;
+    } else if (c == '{' || c == '[') {
+      depth++;
+    } else if (c == '}' || c == ']') {
+      depth--;
+    }
+  }
+  return in_str || depth > 0;
+}
+
+static void line_col(const char *s, size_t pos, size_t *line, size_t *col) {
+  *line = 1;
+  *col = 1;
+  for (size_t i = 0; i < pos; i++) {
+    if (s[i] == '\n') {
+      (*line)++;
+      *col = 1;
+    } else {
+      (*col)++;
+    }
+  }
+}
+
+static int get_int(const cJSON *obj, const char *prefix, const char *key, bool required,
+                   int64_t min, int64_t max, int64_t *out, api_error_t *err);
+
+/* Parses the body and checks the envelope. On success d->root must be freed. */
+static int doc_open(const char *body, size_t len, doc_t *d, api_error_t *err) {
+  api_error_clear(err);
+  d->root = NULL;
+  d->record = NULL;
+  size_t off = 0;
+  if (!body) len = 0;
+  if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) off = 3; /* a UTF-8 BOM */
+  while (off < len && is_ws(body[off])) off++;
+  if (off == len) return api_error_set(err, API_ERR_EMPTY, 0, "empty body (%zu bytes)", len);
+  if (body[off] == '<') return html_error(body + off, len - off, err);
+  const char *end = NULL;
+  d->root = cJSON_ParseWithLengthOpts(body + off, len - off, &end, 0);
+  if (!d->root) {
+    size_t pos = end && end >= body + off && end <= body + len ? (size_t)(end - body) : off;
+    if (json_truncated(body, len, pos))
+      return api_error_set(err, API_ERR_TRUNCATED, len,
+                           "truncated JSON: the body ends at byte %zu inside a value", len);
+    size_t line, col;
+    line_col(body, pos, &line, &col);
+    return api_error_set(err, API_ERR_SYNTAX, pos,
+                         "malformed JSON at byte offset %zu (line %zu, column %zu)", pos,
+                         line, col);
+  }
+  int rc;
+  size_t rest = (size_t)(end - body);
+  while (rest < len && is_ws(body[rest])) rest++;
+  if (rest < len) {
+    rc = api_error_set(err, API_ERR_SYNTAX, rest,
+                       "malformed JSON: unexpected data after the value at byte offset %zu",
+                       rest);
+    goto fail;
+  }
+  if (!cJSON_IsObject(d->root)) {
+    rc = api_error_set(err, API_ERR_TYPE, 0, "top level: expected an object, got %s",
+                       type_name(d->root));
+    goto fail;
+  }
+  int64_t code;
+  rc = get_int(d->root, "", "code", true, INT32_MIN, INT32_MAX, &code, err);
+  if (rc) goto fail;
+  if (code != 0) {
+    const char *text = api_code_text((int)code);
+    rc = api_error_set(err, API_ERR_SERVER, 0, "API error %d: %s", (int)code,
+                       text ? text : "unknown code");
+    if (err) err->code = (int)code;
+    goto fail;
+  }
+  d->record = cJSON_GetObjectItemCaseSensitive(d->root, "record");
+  if (cJSON_IsNull(d->record)) d->record = NULL;
+  return 0;
+fail:
+  cJSON_Delete(d->root);
+  d->root = NULL;
+  return rc;
+}
+
+static void doc_close(doc_t *d) {
+  cJSON_Delete(d->root);
+  d->root = NULL;
+}
+
+/* The value of key, or NULL (with 0) when absent or null and not required. */
+static int get_item(const cJSON *obj, const char *prefix, const char *key, bool required,
+                    const cJSON **out, api_error_t *err) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (cJSON_IsNull(v)) v = NULL;
+  *out = v;
+  if (!v && required) {
+    char path[96];
+    path_join(path, sizeof path, prefix, key);
+    return api_error_set(err, API_ERR_MISSING, 0, "%s: missing", path);
+  }
+  return 0;
+}
+
+/* Numbers only (a numeric string is a type error), integral, within [min, max]. Absent
+ * and optional: API_UNKNOWN. */
+static int get_int(const cJSON *obj, const char *prefix, const char *key, bool required,
+                   int64_t min, int64_t max, int64_t *out, api_error_t *err) {
+  const cJSON *v;
+  int rc = get_item(obj, prefix, key, required, &v, err);
+  if (rc) return rc;
+  *out = API_UNKNOWN;
+  if (!v) return 0;
+  char path[96];
+  path_join(path, sizeof path, prefix, key);
+  if (!cJSON_IsNumber(v))
+    return api_error_set(err, API_ERR_TYPE, 0, "%s: expected an integer, got %s", path,
+                         type_name(v));
+  double d = v->valuedouble;
+  if (!isfinite(d) || d != floor(d))
+    return api_error_set(err, API_ERR_RANGE, 0, "%s: %.17g is not an integer", path, d);
+  if (d < (double)min || d > (double)max)
+    return api_error_set(err, API_ERR_RANGE, 0,
+                         "%s: %.17g is outside %" PRId64 "..%" PRId64, path, d, min, max);
+  *out = (int64_t)d;
+  return 0;
+}
+
+static int get_i32(const cJSON *obj, const char *prefix, const char *key, bool required,
+                   int32_t min, int32_t max, int32_t *out, api_error_t *err) {
+  int64_t v;
+  int rc = get_int(obj, prefix, key, required, min, max, &v, err);
+  if (!rc) *out = (int32_t)v;
+  return rc;
+}
+
+/* A time: seconds >= 0, or API_UNKNOWN. */
+static int get_time(const cJSON *obj, const char *prefix, const char *key, bool required,
+                    int64_t *out, api_error_t *err) {
+  return get_int(obj, prefix, key, required, API_UNKNOWN, JSON_INT_MAX, out, err);
+}
+
+static int get_double(const cJSON *obj, const char *prefix, const char *key, double min,
+                      double max, double *out, api_error_t *err) {
+  const cJSON *v;
+  int rc = get_item(obj, prefix, key, true, &v, err);
+  if (rc) return rc;
+  char path[96];
+  path_join(path, sizeof path, prefix, key);
+  if (!cJSON_IsNumber(v))
+    return api_error_set(err, API_ERR_TYPE, 0, "%s: expected a number, got %s", path,
+                         type_name(v));
+  double d = v->valuedouble;
+  if (!(d >= min && d <= max))
+    return api_error_set(err, API_ERR_RANGE, 0, "%s: %.17g is outside %g..%g", path, d, min,
+                         max);
+  *out = d;
+  return 0;
+}
+
+/* A UTF-8 string; absent and optional: "" . Its value never goes into a message. */
+static int get_string(const cJSON *obj, const char *prefix, const char *key, bool required,
+                      const char **out, size_t *len, api_error_t *err) {
+  const cJSON *v;
+  int rc = get_item(obj, prefix, key, required, &v, err);
+  if (rc) return rc;
+  *out = "";
+  *len = 0;
+  if (!v) return 0;
+  char path[96];
+  path_join(path, sizeof path, prefix, key);
+  if (!cJSON_IsString(v) || !v->valuestring)
+    return api_error_set(err, API_ERR_TYPE, 0, "%s: expected a string, got %s", path,
+                         type_name(v));
+  size_t n = strlen(v->valuestring);
+  if (!api_utf8_valid(v->valuestring, n, NULL))
+    return api_error_set(err, API_ERR_UTF8, 0, "%s: not valid UTF-8", path);
+  if (required && n == 0)
+    return api_error_set(err, API_ERR_MISSING, 0, "%s: empty", path);
+  *out = v->valuestring;
+  *len = n;
+  return 0;
+}
+
+/* A string of 1..API_IMEI_MAX digits (never a number: leading zeros matter). */
+static int get_imei(const cJSON *obj, const char *prefix, char out[API_IMEI_MAX + 1],
+                    api_error_t *err) {
+  const char *s;
+  size_t n;
+  int rc = get_string(obj, prefix, "imei", true, &s, &n, err);
+  if (rc) return rc;
+  bool digits = n <= API_IMEI_MAX;
+  for (size_t i = 0; digits && i < n; i++) digits = s[i] >= '0' && s[i] <= '9';
+  if (!digits) {
+    char path[96];
+    path_join(path, sizeof path, prefix, "imei");
+    return api_error_set(err, API_ERR_RANGE, 0, "%s: not 1..%d decimal digits", path,
+                         API_IMEI_MAX);
+  }
+  memcpy(out, s, n + 1);
+  return 0;
+}
+
+/* record must be of this cJSON type. */
+static int need_record(const doc_t *d, bool array, api_error_t *err) {
+  if (!d->record) return api_error_set(err, API_ERR_MISSING, 0, "record: missing");
+  if (array ? !cJSON_IsArray(d->record) : !cJSON_IsObject(d->record))
+    return api_error_set(err, API_ERR_TYPE, 0, "record: expected %s, got %s",
+                         array ? "an array" : "an object", type_name(d->record));
+  return 0;
+}
+
+static int grow(void **items, size_t *cap, size_t need, size_t size) {
+  if (need <= *cap) return 0;
+  size_t c = *cap ? *cap : 16;
+  while (c < need) c *= 2;
+  if (c > SIZE_MAX / size) return -ENOMEM;
+  void *p = realloc(*items, c * size);
+  if (!p) return -ENOMEM;
+  *items = p;
+  *cap = c;
+  return 0;
+}
+
+/* "record[i]" after checking that the element is an object. */
+static int element(const cJSON *el, size_t i, char *prefix, size_t size, api_error_t *err) {
+  snprintf(prefix, size, "record[%zu]", i);
+  if (!cJSON_IsObject(el))
+    return api_error_set(err, API_ERR_TYPE, 0, "%s: expected an object, got %s", prefix,
+                         type_name(el));
+  return 0;
+}
+
+/* ------------------------------------------------------------ envelope, 2.1 */
+
+int api_parse_envelope(const char *body, size_t len, api_error_t *err) {
+  doc_t d;
+  int rc = doc_open(body, len, &d, err);
+  if (!rc) doc_close(&d);
+  return rc;
+}
+
+void api_auth_free(api_auth_t *a) {
+  if (!a) return;
+  if (a->access_token) {
+    memset(a->access_token, 0, strlen(a->access_token));
+    free(a->access_token);
+  }
+  *a = (api_auth_t){0};
+}
+
+int api_parse_authorization(const char *body, size_t len, api_auth_t *out,
+                            api_error_t *err) {
+  api_auth_free(out);
+  doc_t d;
+  int rc = doc_open(body, len, &d, err);
+  if (rc) return rc;
+  const char *token;
+  size_t n;
+  int64_t expires;
+  rc = need_record(&d, false, err);
+  if (!rc) rc = get_string(d.record, "record", "access_token", true, &token, &n, err);
+  if (!rc) rc = get_int(d.record, "record", "expires_in", true, 1, INT32_MAX, &expires, err);
+  if (rc) goto out;
+  out->access_token = strdup(token);
+  if (!out->access_token) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  out->expires_in = expires;
+out:
+  doc_close(&d);
+  return rc;
+}
+
+/* ------------------------------------------------------------ 2.2 track */
+
+static int track_one(const cJSON *o, const char *p, api_track_t *t, api_error_t *err) {
+  int rc = get_imei(o, p, t->imei, err);
+  if (!rc) rc = get_time(o, p, "servertime", true, &t->servertime, err);
+  if (!rc) rc = get_time(o, p, "gpstime", true, &t->gpstime, err);
+  if (!rc) rc = get_time(o, p, "hearttime", true, &t->hearttime, err);
+  if (!rc) rc = get_time(o, p, "systemtime", true, &t->systemtime, err);
+  if (!rc) rc = get_double(o, p, "longitude", -180, 180, &t->longitude, err);
+  if (!rc) rc = get_double(o, p, "latitude", -90, 90, &t->latitude, err);
+  if (!rc) rc = get_i32(o, p, "course", true, API_UNKNOWN, 360, &t->course, err);
+  if (!rc) rc = get_i32(o, p, "speed", true, API_UNKNOWN, 100000, &t->speed, err);
+  if (!rc) rc = get_i32(o, p, "datastatus", true, API_UNKNOWN, INT32_MAX, &t->datastatus, err);
+  /* Optional: each has a "-1: no such status" meaning, which absence maps onto. */
+  if (!rc) rc = get_time(o, p, "acctime", false, &t->acctime, err);
+  if (!rc) rc = get_i32(o, p, "accstatus", false, API_UNKNOWN, INT32_MAX, &t->accstatus, err);
+  if (!rc) rc = get_i32(o, p, "doorstatus", false, API_UNKNOWN, INT32_MAX, &t->doorstatus, err);
+  if (!rc)
+    rc = get_i32(o, p, "chargestatus", false, API_UNKNOWN, INT32_MAX, &t->chargestatus, err);
+  if (!rc)
+    rc = get_i32(o, p, "oilpowerstatus", false, API_UNKNOWN, INT32_MAX, &t->oilpowerstatus,
+                 err);
+  if (!rc)
+    rc = get_i32(o, p, "defencestatus", false, API_UNKNOWN, INT32_MAX, &t->defencestatus,
+                 err);
+  if (!rc) rc = get_i32(o, p, "battery", false, API_UNKNOWN, INT32_MAX, &t->battery, err);
+  if (!rc) rc = get_int(o, p, "mileage", false, API_UNKNOWN, JSON_INT_MAX, &t->mileage, err);
+  if (!rc)
+    rc = get_int(o, p, "todaymileage", false, API_UNKNOWN, JSON_INT_MAX, &t->todaymileage,
+                 err);
+  return rc;
+}
+
+int api_parse_track(const char *body, size_t len, api_tracks_t *out, api_error_t *err) {
+  out->n = 0;
+  doc_t d;
+  int rc = doc_open(body, len, &d, err);
+  if (rc) return rc;
+  rc = need_record(&d, true, err);
+  if (rc) goto out;
+  rc = grow((void **)&out->items, &out->cap, (size_t)cJSON_GetArraySize(d.record),
+            sizeof(api_track_t));
+  if (rc) goto out;
+  const cJSON *el;
+  size_t i = 0;
+  cJSON_ArrayForEach(el, d.record) {
+    char prefix[32];
+    rc = element(el, i, prefix, sizeof prefix, err);
+    if (!rc) rc = track_one(el, prefix, &out->items[i], err);
+    if (rc) goto out;
+    i++;
+  }
+  out->n = i;
+out:
+  if (rc) out->n = 0;
+  doc_close(&d);
+  return rc;
+}
+
+void api_tracks_free(api_tracks_t *t) {
+  if (!t) return;
+  free(t->items);
+  *t = (api_tracks_t){0};
+}
+
+/* ------------------------------------------------------------ 2.3, 2.8 record strings */
+
+/* The record string of a playback or alarm page; "" when n == 0. */
+static int record_string(const doc_t *d, const char **s, size_t *n, api_error_t *err) {
+  if (!d->record) return api_error_set(err, API_ERR_MISSING, 0, "record: missing");
+  if (!cJSON_IsString(d->record) || !d->record->valuestring)
+    return api_error_set(err, API_ERR_TYPE, 0, "record: expected a string, got %s",
+                         type_name(d->record));
+  *s = d->record->valuestring;
+  *n = strlen(*s);
+  return 0;
+}
+
+int api_parse_playback(const char *body, size_t len, api_points_t *out, api_error_t *err) {
+  out->n = 0;
+  doc_t d;
+  int rc = doc_open(body, len, &d, err);
+  if (rc) return rc;
+  const char *s;
+  size_t n;
+  rc = record_string(&d, &s, &n, err);
+  if (!rc) rc = api_records_parse_points(s, n, out, err);
+  if (rc) out->n = 0;
+  doc_close(&d);
+  return rc;
+}
+
+int api_parse_alarm_list(const char *body, size_t len, api_alarms_t *out,
+                         api_error_t *err) {
+  out->n = 0;
+  doc_t d;
+  int rc = doc_open(body, len, &d, err);
+  if (rc) return rc;
+  const char *s;
+  size_t n;
+  rc = record_string(&d, &s, &n, err);
+  if (!rc) rc = api_records_parse_alarms(s, n, out, err);
+  if (rc) out->n = 0;
+  doc_close(&d);
+  return rc;
+}
+
+/* ------------------------------------------------------------ 2.7, 2.12, 2.11, 2.15 */
+
+/* Strings of a list result go into one arena: a first pass (arena == NULL) validates
+ * and measures, the second copies. */
+typedef struct {
+  char *arena;
+  size_t used;
+} strings_t;
+
+static int take_string(const cJSON *o, const char *p, const char *key, bool required,
+                       strings_t *st, const char **out, api_error_t *err) {
+  const char *s;
+  size_t n;
+  int rc = get_string(o, p, key, required, &s, &n, err);
+  if (rc) return rc;
+  if (st->arena) {
+    memcpy(st->arena + st->used, s, n + 1);
+    *out = st->arena + st->used;
+  } else {
+    *out = "";
+  }
+  st->used += n + 1;
+  return 0;
+}
+
+static int device_one(const cJSON *o, const char *p, api_device_t *dv, strings_t *st,
+                      api_error_t *err) {
+  int rc = get_imei(o, p, dv->imei, err);
+  if (!rc) rc = take_string(o, p, "devicename", false, st, &dv->devicename, err);
+  if (!rc) rc = take_string(o, p, "devicetype", false, st, &dv->devicetype, err);
+  if (!rc) rc = take_string(o, p, "platenumber", false, st, &dv->platenumber, err);
+  if (!rc) rc = take_string(o, p, "simcard", false, st, &dv->simcard, err);
+  if (!rc) rc = take_string(o, p, "iccid", false, st, &dv->iccid, err);
+  if (!rc) rc = get_time(o, p, "onlinetime", false, &dv->onlinetime, err);
+  if (!rc) rc = get_time(o, p, "platformduetime", false, &dv->platformduetime, err);
+  if (!rc) rc = get_time(o, p, "activatedtime", false, &dv->activatedtime, err);
+  if (!rc) rc = get_time(o, p, "userduetime", false, &dv->userduetime, err);
+  return rc;
+}
+
+static int user_one(const cJSON *o, const char *p, api_user_t *u, strings_t *st,
+                    api_error_t *err) {
+  int rc = take_string(o, p, "account", true, st, &u->account, err);
+  if (!rc) rc = take_string(o, p, "username", false, st, &u->username, err);
+  if (!rc) rc = take_string(o, p, "email", false, st, &u->email, err);
+  if (!rc) rc = take_string(o, p, "mobile", false, st, &u->mobile, err);
+  if (!rc) rc = take_string(o, p, "telephone", false, st, &u->telephone, err);
+  if (!rc) rc = get_time(o, p, "createtime", false, &u->createtime, err);
+  if (!rc) rc = get_i32(o, p, "roletype", false, API_UNKNOWN, INT32_MAX, &u->roletype, err);
+  if (!rc)
+    rc = get_i32(o, p, "blockstatus", false, API_UNKNOWN, INT32_MAX, &u->blockstatus, err);
+  return rc;
+}
+
+typedef int (*row_fn)(const cJSON *o, const char *prefix, void *row, strings_t *st,
+                      api_error_t *err);
+
+static int dev_row(const cJSON *o, const char *p, void *row, strings_t *st,
+                   api_error_t *err) {
+  return device_one(o, p, row, st, err);
+}
+
+static int user_row(const cJSON *o, const char *p, void *row, strings_t *st,
+                    api_error_t *err) {
+  return user_one(o, p, row, st, err);
+}
+
+/* Fills a freshly allocated items[] + arena from an array record (or, single, from an
+ * object record as one row). */
+static int parse_rows(const char *body, size_t len, bool single, size_t row_size,
+                      row_fn one, void **items_out, size_t *n_out, char **strings_out,
+                      api_error_t *err) {
+  doc_t d;
+  int rc = doc_open(body, len, &d, err);
+  if (rc) return rc;
+  void *items = NULL;
+  strings_t st = {NULL, 0};
+  rc = need_record(&d, !single, err);
+  if (rc) goto out;
+  size_t n = single ? 1 : (size_t)cJSON_GetArraySize(d.record);
+  items = calloc(n ? n : 1, row_size);
+  if (!items) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  for (int pass = 0; pass < 2 && !rc; pass++) {
+    if (pass == 1) {
+      st.arena = malloc(st.used ? st.used : 1);
+      if (!st.arena) {
+        rc = -ENOMEM;
+        break;
+      }
+      st.used = 0;
+    }
+    if (single) {
+      rc = one(d.record, "record", items, &st, err);
+      continue;
+    }
+    const cJSON *el;
+    size_t i = 0;
+    cJSON_ArrayForEach(el, d.record) {
+      char prefix[32];
+      rc = element(el, i, prefix, sizeof prefix, err);
+      if (!rc) rc = one(el, prefix, (char *)items + i * row_size, &st, err);
+      if (rc) break;
+      i++;
+    }
+  }
+  if (rc) goto out;
+  *items_out = items;
+  *n_out = n;
+  *strings_out = st.arena;
+  items = NULL;
+  st.arena = NULL;
+out:
+  free(items);
+  free(st.arena);
+  doc_close(&d);
+  return rc;
+}
+
+int api_parse_device_list(const char *body, size_t len, api_devices_t *out,
+                          api_error_t *err) {
+  api_devices_free(out);
+  return parse_rows(body, len, false, sizeof(api_device_t), dev_row, (void **)&out->items,
+                    &out->n, &out->strings, err);
+}
+
+int api_parse_device_detail(const char *body, size_t len, api_devices_t *out,
+                            api_error_t *err) {
+  return api_parse_device_list(body, len, out, err);
+}
+
+void api_devices_free(api_devices_t *d) {
+  if (!d) return;
+  free(d->items);
+  free(d->strings);
+  *d = (api_devices_t){0};
+}
+
+int api_parse_user_info(const char *body, size_t len, api_users_t *out, api_error_t *err) {
+  api_users_free(out);
+  return parse_rows(body, len, true, sizeof(api_user_t), user_row, (void **)&out->items,
+                    &out->n, &out->strings, err);
+}
+
+int api_parse_user_list(const char *body, size_t len, api_users_t *out, api_error_t *err) {
+  api_users_free(out);
+  return parse_rows(body, len, false, sizeof(api_user_t), user_row, (void **)&out->items,
+                    &out->n, &out->strings, err);
+}
+
+void api_users_free(api_users_t *u) {
+  if (!u) return;
+  free(u->items);
+  free(u->strings);
+  *u = (api_users_t){0};
+}
+
+/* ------------------------------------------------------------ 2.5, 2.6 */
+
+int api_parse_command_send(const char *body, size_t len, char **commandid,
+                           api_error_t *err) {
+  *commandid = NULL;
+  doc_t d;
+  int rc = doc_open(body, len, &d, err);
+  if (rc) return rc;
+  const char *s;
+  size_t n;
+  rc = need_record(&d, false, err);
+  if (!rc) rc = get_string(d.record, "record", "commandid", true, &s, &n, err);
+  if (!rc && !(*commandid = strdup(s))) rc = -ENOMEM;
+  doc_close(&d);
+  return rc;
+}
+
+int api_parse_command_query(const char *body, size_t len, api_command_status_t *out,
+                            api_error_t *err) {
+  api_command_status_free(out);
+  doc_t d;
+  int rc = doc_open(body, len, &d, err);
+  if (rc) return rc;
+  const char *s;
+  size_t n;
+  int32_t status;
+  rc = need_record(&d, false, err);
+  if (!rc) rc = get_string(d.record, "record", "response", false, &s, &n, err);
+  if (!rc) rc = get_i32(d.record, "record", "commandstatus", true, 0, 1, &status, err);
+  if (!rc && !(out->response = strdup(s))) rc = -ENOMEM;
+  if (!rc) out->commandstatus = status;
+  doc_close(&d);
+  return rc;
+}
+
+void api_command_status_free(api_command_status_t *s) {
+  if (!s) return;
+  free(s->response);
+  *s = (api_command_status_t){0};
+}
+
+/* ------------------------------------------------------------ 2.14 */
+
+int api_parse_mileage(const char *body, size_t len, api_mileages_t *out, api_error_t *err) {
+  out->n = 0;
+  doc_t d;
+  int rc = doc_open(body, len, &d, err);
+  if (rc) return rc;
+  rc = need_record(&d, true, err);
+  if (rc) goto out;
+  rc = grow((void **)&out->items, &out->cap, (size_t)cJSON_GetArraySize(d.record),
+            sizeof(api_mileage_t));
+  if (rc) goto out;
+  const cJSON *el;
+  size_t i = 0;
+  cJSON_ArrayForEach(el, d.record) {
+    char prefix[32];
+    api_mileage_t *m = &out->items[i];
+    rc = element(el, i, prefix, sizeof prefix, err);
+    if (!rc) rc = get_imei(el, prefix, m->imei, err);
+    if (!rc) rc = get_double(el, prefix, "mileage", API_UNKNOWN, 1e9, &m->km, err);
+    if (!rc && m->km < 0 && m->km != API_UNKNOWN) {
+      rc = api_error_set(err, API_ERR_RANGE, 0, "%s.mileage: %.17g is negative", prefix,
+                         m->km);
+    }
+    if (rc) goto out;
+    i++;
+  }
+  out->n = i;
+out:
+  if (rc) out->n = 0;
+  doc_close(&d);
+  return rc;
+}
+
+void api_mileages_free(api_mileages_t *m) {
+  if (!m) return;
+  free(m->items);
+  *m = (api_mileages_t){0};
+}
