@@ -1,0 +1,102 @@
+/* The configuration: YAML (PRODUCT.md, conf/fleetarc.yaml) loaded once into an immutable
+ * config_t with every default filled in; every error names FILE:LINE:COLUMN and the key. */
+#ifndef FLEETARC_CONFIG_CONFIG_H
+#define FLEETARC_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "api/endpoints.h"
+#include "api/sign.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+/* archive.streams, as bits of config_t.archive.streams */
+enum {
+  CONFIG_STREAM_PLAYBACK = 1u << 0,
+  CONFIG_STREAM_ALARMS = 1u << 1,
+  CONFIG_STREAM_MILEAGE = 1u << 2,
+  CONFIG_STREAM_ALL = 7u,
+};
+
+typedef struct config_account {
+  char *account;                            /* the login name, as configured */
+  char password_md5[API_MD5_HEX_LEN + 1];   /* lower-case hex; a SECRET: never log it */
+  bool subaccounts;                         /* archive the devices of sub-accounts too */
+} config_account_t;
+
+/* The resolved configuration. Read it through a const pointer: it never changes after
+ * loading, so any part of the program may keep pointers into it until config_free.
+ * Durations are milliseconds. Defaults are those of conf/fleetarc.yaml. */
+typedef struct config {
+  char *source; /* the file name (or the name given to config_load_string) */
+  struct {
+    char *base_url;          /* "https://host[:port]", no trailing slash; /api/... appended */
+    char *ca_file;           /* NULL: the system's CA store */
+    int64_t timeout_ms;      /* whole request, 30s */
+    int max_in_flight;       /* concurrent HTTP requests, 16 */
+    int64_t max_body_bytes;  /* a larger response body fails its request, 16 MiB */
+    int global_rate;         /* requests per second over all accounts, 0 = unlimited */
+    int retry_max_attempts;  /* tries of one request, first included, 8 */
+    int64_t retry_base_delay_ms; /* first back-off, doubled per retry, 1s */
+    int64_t retry_max_delay_ms;  /* back-off cap, 5m */
+    /* least spacing of two calls of one account to each endpoint; see
+     * config_rate_limit_ms(). rate_limit_default_ms is the `default` key. */
+    int64_t rate_limit_ms[API_EP_COUNT];
+    int64_t rate_limit_default_ms;
+  } api;
+  config_account_t *accounts; /* n_accounts >= 1, names unique */
+  size_t n_accounts;
+  struct {
+    char *conninfo;            /* libpq conninfo: may hold a password, print it masked */
+    int batch_rows;            /* rows per COPY batch, 10000 */
+    int64_t flush_interval_ms; /* a partial batch is written after this, 1s */
+    int queue_rows;            /* rows waiting for the writer before backpressure, 100000 */
+  } database;
+  struct {
+    int64_t track_interval_ms;     /* /api/track poll of every device, 60s */
+    int64_t discovery_interval_ms; /* device list refresh, 1h */
+    int64_t lookback_ms;           /* history fetched for a device seen first, 7d */
+    int64_t mileage_interval_ms;   /* daily mileage refresh, 1h */
+    unsigned streams;              /* CONFIG_STREAM_* bits, all by default */
+  } archive;
+  struct {
+    log_level_t level;   /* info */
+    log_format_t format; /* text */
+  } log;
+} config_t;
+
+/* Loads the YAML file at path. On success returns 0 and *out (free with config_free).
+ * On failure returns -EINVAL (bad configuration) or -errno (unreadable file, -ENOMEM),
+ * *out is NULL and errors (if not NULL) gets one line per problem, each ending in '\n':
+ *   FILE:LINE:COLUMN: key 'api.rate_limits.playbak': unknown key (expected one of ...)
+ * Errors never hold a secret. Relative password_file and ca_file paths are resolved
+ * against the directory of path. Plain passwords are hashed and wiped at once. */
+int config_load_file(const char *path, config_t **out, buf_t *errors)
+    __attribute__((warn_unused_result));
+
+/* The same from len bytes of text (need not be NUL-terminated); name stands for the
+ * file in messages. Relative paths are resolved against the working directory. */
+int config_load_string(const char *text, size_t len, const char *name, config_t **out,
+                       buf_t *errors) __attribute__((warn_unused_result));
+
+/* Frees cfg and wipes its secrets; NULL is a no-op. */
+void config_free(config_t *cfg);
+
+/* The spacing to keep between two calls of one account to ep, in ms: the configured
+ * key, else the built-in value of the endpoint, else `default`. */
+int64_t config_rate_limit_ms(const config_t *cfg, api_endpoint_t ep);
+
+/* The account named name, or NULL. */
+const config_account_t *config_account_find(const config_t *cfg, const char *name);
+
+/* Writes the resolved configuration as YAML, defaults included, with every secret
+ * (password_md5, a password in database.conninfo) printed as "***". */
+void config_print(const config_t *cfg, FILE *out);
+
+/* The name of a CONFIG_STREAM_* bit ("playback"), or NULL. */
+const char *config_stream_name(unsigned stream);
+
+#endif
