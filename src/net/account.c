@@ -4,7 +4,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,33 +37,6 @@ void account_free(account_t *a) {
 
 bool account_token_usable(const account_t *a, uint64_t now_ms) {
   return a->state == ACCOUNT_READY && a->token && now_ms < a->refresh_at;
-}
-
-int net_percent_encode(buf_t *out, const char *s) {
-  static const char hex[] = "0123456789ABCDEF";
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    int rc;
-    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      rc = buf_putc(out, (char)c);
-    } else {
-      char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-      rc = buf_append(out, esc, 3);
-    }
-    if (rc) return rc;
-  }
-  return 0;
-}
-
-int account_login_query(const account_t *a, int64_t server_now, buf_t *out) {
-  char signature[API_MD5_HEX_LEN + 1];
-  int rc = api_signature(a->password_md5, server_now, signature);
-  if (rc) return rc;
-  rc = buf_printf(out, "/api/authorization?time=%" PRId64 "&account=", server_now);
-  if (!rc) rc = net_percent_encode(out, a->name);
-  if (!rc) rc = buf_printf(out, "&signature=%s", signature);
-  memset(signature, 0, sizeof signature);
-  return rc;
 }
 
 int account_logged_in(account_t *a, const char *token, int64_t expires_in, double refresh_fraction,

@@ -9,7 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/buf.h"
 
 typedef enum {
   ACCOUNT_NO_TOKEN = 0, /* a request needs a login first */
@@ -39,12 +38,6 @@ void account_free(account_t *a);
 /* True when a request may be sent with a->token now. */
 bool account_token_usable(const account_t *a, uint64_t now_ms);
 
-/* Appends "/api/authorization?time=T&account=NAME&signature=S" (NAME percent-encoded)
- * for the server time server_now. 0, -ENOMEM or -EINVAL (bad md5). The result holds a
- * signature: never log it unmasked. */
-int account_login_query(const account_t *a, int64_t server_now, buf_t *out)
-    __attribute__((warn_unused_result));
-
 /* A login succeeded: the new token (copied) is used until refresh_fraction of
  * expires_in has passed. Returns 0 or -ENOMEM. */
 int account_logged_in(account_t *a, const char *token, int64_t expires_in, double refresh_fraction,
@@ -57,8 +50,5 @@ bool account_token_failed(account_t *a, uint64_t gen);
 
 /* Stops the account for good (until restart) with code and a message (no secrets). */
 void account_stop(account_t *a, int code, const char *message);
-
-/* Appends s percent-encoded (RFC 3986 unreserved characters kept). 0 or -ENOMEM. */
-int net_percent_encode(buf_t *out, const char *s) __attribute__((warn_unused_result));
 
 #endif

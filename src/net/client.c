@@ -12,9 +12,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/api.h"
+#include "config/config.h"
 #include "net/account.h"
 #include "net/backoff.h"
-#include "net/envelope.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -22,7 +23,7 @@ typedef struct net_call {
   netc_t *n;
   account_t *acct;
   api_endpoint_t ep;
-  char *params;            /* owned; NULL for none */
+  api_request_t req;       /* owned (params); empty for a login, built at each send */
   netc_response_cb cb;     /* NULL for a login */
   void *arg;
   bool is_login;
@@ -86,7 +87,7 @@ static void ready_unlink(netc_t *n, net_call_t *c) {
 
 static void call_free(net_call_t *c) {
   if (!c) return;
-  free(c->params);
+  api_request_free(&c->req);
   free(c);
 }
 
@@ -101,7 +102,7 @@ static void pump_soon(netc_t *n) {
 /* The IMEIs a call is about, for log lines: the value of imeis= or imei=, cut short. */
 static void call_imeis(const net_call_t *c, char *out, size_t n) {
   snprintf(out, n, "-");
-  const char *p = c->params;
+  const char *p = c->req.params;
   while (p && *p) {
     size_t len = strcspn(p, "&");
     if (strncmp(p, "imeis=", 6) == 0 || strncmp(p, "imei=", 5) == 0) {
@@ -188,18 +189,18 @@ static void cb_http(void *arg, const http_response_t *res);
 
 static int call_send(netc_t *n, net_call_t *c, uint64_t now) {
   buf_t url = BUF_INIT;
-  int rc = buf_puts(&url, n->base_url);
-  if (rc) goto out;
+  api_request_t login = {0};
+  int rc;
   if (c->is_login) {
-    rc = account_login_query(c->acct, (int64_t)time(NULL) + n->clock_offset, &url);
+    rc = api_request_authorization(&login, c->acct->name, c->acct->password_md5,
+                                   (int64_t)time(NULL) + n->clock_offset);
+    if (!rc) rc = api_request_url(&login, n->base_url, NULL, &url);
   } else {
-    rc = buf_printf(&url, "%s?access_token=", api_endpoint_path(c->ep));
-    if (!rc) rc = net_percent_encode(&url, c->acct->token);
-    if (!rc && c->params && c->params[0]) rc = buf_printf(&url, "&%s", c->params);
+    rc = api_request_url(&c->req, n->base_url, c->acct->token, &url);
     c->token_gen = c->acct->gen;
   }
   if (rc) goto out;
-  rc = http_request(n->http, api_endpoint_method(c->ep), url.data, cb_http, c);
+  rc = http_request(n->http, c->is_login ? login.method : c->req.method, url.data, cb_http, c);
   if (rc) goto out;
   c->sent_at = now;
   c->attempts++;
@@ -209,6 +210,8 @@ static int call_send(netc_t *n, net_call_t *c, uint64_t now) {
 out:
   if (url.data) memset(url.data, 0, url.len); /* it held a token or a signature */
   buf_free(&url);
+  if (login.params) memset(login.params, 0, login.params_len);
+  api_request_free(&login);
   return rc;
 }
 
@@ -315,25 +318,41 @@ static void call_transient(netc_t *n, net_call_t *c, net_error_t error, int code
   ready_push(n, c, c->is_login);
 }
 
-static void login_done(netc_t *n, net_call_t *c, const http_response_t *res, const net_envelope_t *env) {
+/* The answer to a login: a token, or the reason there is none (parse_rc and err from
+ * api_parse_authorization). */
+static void login_done(netc_t *n, net_call_t *c, const http_response_t *res) {
   account_t *a = c->acct;
   uint64_t now = uv_now(n->loop);
-  if (env->code == 0) {
-    if (account_logged_in(a, env->token, env->expires_in, n->opt.token_refresh_fraction, now) != 0) {
+  api_auth_t auth = {0};
+  api_error_t err = {0};
+  int rc = api_parse_authorization(res->body, res->body_len, &auth, &err);
+  if (rc == 0) {
+    rc = account_logged_in(a, auth.access_token, auth.expires_in, n->opt.token_refresh_fraction, now);
+    int64_t expires_in = auth.expires_in;
+    api_auth_free(&auth);
+    if (rc != 0) {
       n->stats.login_failures++;
-      call_transient(n, c, NET_ERR_ACCOUNT, -ENOMEM, res->status, "out of memory");
+      call_transient(n, c, NET_ERR_ACCOUNT, rc, res->status, "out of memory");
       return;
     }
     n->stats.logins++;
     pacer_succeeded(n->pacer, a->lane, API_EP_AUTHORIZATION);
-    log_info("net: account %s: logged in (token for %" PRId64 " s)", a->name, env->expires_in);
+    log_info("net: account %s: logged in (token for %" PRId64 " s)", a->name, expires_in);
     call_free(c);
     return;
   }
+  api_auth_free(&auth);
   n->stats.login_failures++;
-  char why[256];
+  char why[300];
+  if (rc != -EREMOTEIO) {
+    snprintf(why, sizeof why, "login answer not understood (%s: %s)", api_error_kind_name(err.kind),
+             err.message);
+    call_transient(n, c, NET_ERR_BAD_BODY, 0, res->status, why);
+    return;
+  }
+  const api_error_t *env = &err;
   snprintf(why, sizeof why, "%d %s", env->code,
-           api_code_text(env->code) ? api_code_text(env->code) : env->message);
+           api_code_text(env->code) ? api_code_text(env->code) : "(unknown code)");
   if (env->code == API_CODE_TOO_FREQUENT) {
     n->stats.throttled++;
     pacer_throttled(n->pacer, a->lane, API_EP_AUTHORIZATION, c->sent_at, now);
@@ -408,19 +427,24 @@ static void cb_http(void *arg, const http_response_t *res) {
   case HTTP_ERR_CANCELLED:
     break;
   }
-  net_envelope_t env;
-  if (net_envelope_parse(res->body, res->body_len, c->is_login, &env) != 0) {
-    char why[160];
-    snprintf(why, sizeof why, "not a JSON envelope (%zu bytes, HTTP %ld)", res->body_len, res->status);
+  if (c->is_login) {
+    login_done(n, c, res);
+    goto out;
+  }
+  api_error_t env = {0};
+  int prc = api_parse_envelope(res->body, res->body_len, &env);
+  if (prc != 0 && prc != -EREMOTEIO) {
+    /* An HTML page from a proxy, a body cut short: worth another try. */
+    char why[360];
+    snprintf(why, sizeof why, "body not understood (%s: %s; %zu bytes, HTTP %ld)",
+             api_error_kind_name(env.kind), env.message, res->body_len, res->status);
     call_transient(n, c, NET_ERR_BAD_BODY, 0, res->status, why);
     goto out;
   }
-  if (c->is_login) {
-    login_done(n, c, res, &env);
-    goto out;
-  }
+  if (prc == 0) env.code = 0;
   char why[256];
-  snprintf(why, sizeof why, "%d %s", env.code, api_code_text(env.code) ? api_code_text(env.code) : env.message);
+  snprintf(why, sizeof why, "%d %s", env.code,
+           api_code_text(env.code) ? api_code_text(env.code) : "(unknown code)");
   if (env.code == 0) {
     pacer_succeeded(n->pacer, a->lane, c->ep);
     call_finish(n, c, NET_OK, 0, res->status, res->body, res->body_len, NULL);
@@ -456,6 +480,23 @@ out:
 }
 
 /* ---- public ---- */
+
+void netc_options_from_config(netc_options_t *opt, const config_t *cfg) {
+  memset(opt, 0, sizeof *opt);
+  opt->base_url = cfg->api.base_url;
+  opt->http.ca_file = cfg->api.ca_file;
+  opt->http.timeout_ms = (long)cfg->api.timeout_ms;
+  opt->http.max_in_flight = cfg->api.max_in_flight > 0 ? (size_t)cfg->api.max_in_flight : 0;
+  opt->http.max_body = cfg->api.max_body_bytes > 0 ? (size_t)cfg->api.max_body_bytes : 0;
+  opt->pacing.global_rate = cfg->api.global_rate;
+  for (int ep = 0; ep < API_EP_COUNT; ep++) {
+    int64_t ms = config_rate_limit_ms(cfg, (api_endpoint_t)ep);
+    opt->pacing.spacing_ms[ep] = ms > 0 ? (uint64_t)ms : 0;
+  }
+  opt->retry_base_ms = cfg->api.retry_base_delay_ms > 0 ? (uint64_t)cfg->api.retry_base_delay_ms : 0;
+  opt->retry_max_ms = cfg->api.retry_max_delay_ms > 0 ? (uint64_t)cfg->api.retry_max_delay_ms : 0;
+  opt->retry_max_attempts = cfg->api.retry_max_attempts > 0 ? (unsigned)cfg->api.retry_max_attempts : 0;
+}
 
 netc_t *netc_new(uv_loop_t *loop, const netc_options_t *opt) {
   netc_t *n = calloc(1, sizeof *n);
@@ -513,19 +554,17 @@ int netc_account_stopped(const netc_account_t *a) {
   return a->state == ACCOUNT_STOPPED ? a->stop_code : 0;
 }
 
-int netc_call(netc_t *n, netc_account_t *a, api_endpoint_t ep, const char *params,
-              netc_response_cb cb, void *arg) {
+int netc_call(netc_t *n, netc_account_t *a, api_request_t *req, netc_response_cb cb, void *arg) {
   if (n->closing) return -ESHUTDOWN;
+  api_endpoint_t ep = req->endpoint;
   if ((unsigned)ep >= API_EP_COUNT || ep == API_EP_AUTHORIZATION || !cb) return -EINVAL;
   net_call_t *c = calloc(1, sizeof *c);
   if (!c) return -ENOMEM;
-  if (params && params[0] && !(c->params = strdup(params))) {
-    free(c);
-    return -ENOMEM;
-  }
   c->n = n;
   c->acct = a;
   c->ep = ep;
+  c->req = *req;
+  memset(req, 0, sizeof *req); /* ours now: the caller's api_request_free() is a no-op */
   c->cb = cb;
   c->arg = arg;
   ready_push(n, c, false);

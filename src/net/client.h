@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "api/api.h"
 #include "api/endpoints.h"
 #include "net/http.h"
 #include "net/pacer.h"
@@ -69,6 +70,12 @@ typedef struct netc_stats {
   uint64_t login_failures;          /* login attempts that did not give a token */
 } netc_stats_t;
 
+struct config;
+/* Fills opt from the loaded configuration (api.*: base_url, ca_file, timeout, in-flight
+ * and body caps, global rate, retries, rate_limits). Pointers into cfg are borrowed: cfg
+ * must outlive netc_new(), which copies what it keeps. */
+void netc_options_from_config(netc_options_t *opt, const struct config *cfg);
+
 /* NULL on failure. loop is borrowed and must outlive the client; opt is copied. */
 netc_t *netc_new(uv_loop_t *loop, const netc_options_t *opt);
 
@@ -79,12 +86,13 @@ const char *netc_account_name(const netc_account_t *a);
 /* 0 while the account works; else the code that stopped it (20001, 10016, 10014). */
 int netc_account_stopped(const netc_account_t *a);
 
-/* Calls endpoint ep for account a with params: the percent-encoded query WITHOUT
- * access_token ("imeis=1,2"; NULL or "" for none), copied. cb(arg, result) runs exactly
- * once, from the loop, never from inside netc_call. Returns 0, -ENOMEM, -EINVAL (ep) or
- * -ESHUTDOWN (after netc_close). */
-int netc_call(netc_t *n, netc_account_t *a, api_endpoint_t ep, const char *params,
-              netc_response_cb cb, void *arg) __attribute__((warn_unused_result));
+/* Calls req (built by an api_request_* builder, without token) for account a. On 0 the
+ * client takes ownership of req's content and leaves *req empty (api_request_free() on
+ * it is a harmless no-op); on error *req is untouched. cb(arg, result) runs exactly once,
+ * from the loop, never from inside netc_call. Returns 0, -ENOMEM, -EINVAL (the
+ * authorization endpoint: logins are the client's business) or -ESHUTDOWN. */
+int netc_call(netc_t *n, netc_account_t *a, api_request_t *req, netc_response_cb cb, void *arg)
+    __attribute__((warn_unused_result));
 
 /* A server time seen in a body (track's servertime): sharpens the clock offset used to
  * sign logins. The Date header of every response is used already. */
