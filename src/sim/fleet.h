@@ -93,8 +93,10 @@ typedef int (*sim_alarm_cb)(void *arg, const sim_alarm_t *a);
  * are possible, with identical content). Pure: same answer every call. */
 int sim_fleet_points(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t end,
                      sim_point_cb cb, void *arg);
-/* Alarms of device dev with begin <= systemtime <= end, in systemtime order. Includes
- * in/out alarms of the geofences added so far (sim_fleet_geofence_add). */
+/* Alarms of device dev with begin <= systemtime <= end, in systemtime order (ties by
+ * gpstime, type, geofence_id). Includes in/out alarms of the geofences added so far
+ * (sim_fleet_geofence_add). systemtime - gpstime never exceeds SIM_ALARM_MAX_DELAY. */
+#define SIM_ALARM_MAX_DELAY (6 * 3600)
 int sim_fleet_alarms(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t end,
                      sim_alarm_cb cb, void *arg);
 
