@@ -195,14 +195,14 @@ static void ctx_init(const sim_fleet_t *f, uint32_t dev, dev_ctx_t *c) {
     c->park_d1 = day_of(c->epoch + DAY);
     break;
   case SIM_DEVICE_TRAP_SAME_TIME: {
-    int64_t t = c->epoch + DAY + DAY / 2;
+    int64_t t = c->epoch + DAY / 2;
     t -= floor_mod(t - c->hb_phase, c->hb_step); /* a heartbeat time, then off it */
     c->burst_t = t + 7;
     c->park_d0 = c->park_d1 = day_of(c->burst_t);
     break;
   }
   case SIM_DEVICE_TRAP_LATE_ALARMS:
-    c->late_day = day_of(c->epoch + DAY + DAY / 2);
+    c->late_day = day_of(c->epoch + DAY - 1); /* the first UTC day wholly in history */
     c->win_w0 = c->late_day * DAY;
     c->win_w1 = c->win_w0 + DAY;
     c->win_first = c->win_w0;
@@ -776,7 +776,7 @@ static int day_alarms(const dev_ctx_t *c, int64_t d, alarm_vec_t *av) {
   const sim_fleet_t *f = c->f;
   for (int i = 0; i < p.n; i++) {
     const trip_plan_t *tp = &p.trip[i];
-    gen_point_t q;
+    gen_point_t q = {0};
     trip_next(c, tp, 0, &q);
     if ((rc = push_at(c, av, 9, &q.p, alarm_delay(c, q.p.gpstime, 9), 0))) return rc;
     trip_next(c, tp, tp->dur, &q);
@@ -887,7 +887,6 @@ static int64_t last_trip_end(const dev_ctx_t *c, int64_t t, bool *in_trip, int64
     plan_day(c, d, false, &p);
     for (int i = p.n - 1; i >= 0; i--) {
       const trip_plan_t *tp = &p.trip[i];
-      if (tp->t0 < c->epoch) continue;
       if (t >= tp->t0 && t < tp->t0 + tp->dur) {
         *in_trip = true;
         *trip_start = tp->t0;
