@@ -123,6 +123,9 @@ struct archiver {
   bool stopping, net_closing, interrupted;
   int exit_code;
   uint64_t start_ms, last_progress_ms;
+  bool have_offset;          /* server_offset learned from a track record's servertime */
+  int64_t server_offset;
+  netc_stats_t net_stats;    /* copied before the client closes, for the last summary */
 
   api_points_t points;
   api_alarms_t alarms;
@@ -144,8 +147,15 @@ static uint32_t now_s(archiver_t *a) { return (uint32_t)(uv_now(&a->loop) / 1000
 
 /* The platform's present as best known: local clock plus the offset netc learned. */
 static int64_t server_now(archiver_t *a) {
+  /* servertime of /api/track is the platform's own present; the Date header may come
+   * from a front server with another clock, so servertime wins once seen. */
+  if (a->have_offset) return (int64_t)time(NULL) + a->server_offset;
   return (int64_t)time(NULL) + (a->net ? netc_clock_offset(a->net) : 0);
 }
+
+/* Run mode: a new device's cursors wait for the first track poll, which tells the
+ * platform's present that lookback counts back from. */
+#define ARCH_UNSET INT64_MIN
 
 static int64_t floor_day(int64_t t) { return t - ((t % 86400) + 86400) % 86400; }
 
@@ -160,10 +170,10 @@ static int64_t stream_start(archiver_t *a) {
 }
 
 static void device_init(archiver_t *a, devtab_device_t *d) {
-  int64_t start = stream_start(a);
+  int64_t start = backfill(a) || a->have_offset ? stream_start(a) : ARCH_UNSET;
   d->cursor[S_PLAYBACK] = (paging_cursor_t){start, false};
   d->cursor[S_ALARMS] = (paging_cursor_t){start, false};
-  d->cursor[S_MILEAGE] = (paging_cursor_t){floor_day(start), false};
+  d->cursor[S_MILEAGE] = (paging_cursor_t){start == ARCH_UNSET ? start : floor_day(start), false};
   d->last_gpstime = backfill(a) ? -1 : 0; /* backfill: unknown until polled, then due */
   d->removed = 1; /* until discovery (or --imei) lists it */
 }
@@ -364,6 +374,7 @@ static due_t stream_due(archiver_t *a, devtab_device_t *d, int s, int64_t now_se
   if (a->accts[d->account].stopped) return DUE_BLOCKED;
   if (d->busy & (1u << s)) return DUE_LATER;
   const paging_cursor_t *c = &d->cursor[s];
+  if (c->begin == ARCH_UNSET) return DUE_NO;
   bool work;
   if (s == S_MILEAGE) {
     int64_t limit = backfill(a) ? a->opt.to : INT64_MAX;
@@ -616,7 +627,18 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
     int64_t idx = devtab_find(a->dev, t->imei);
     if (idx < 0) continue;
     devtab_device_t *d = devtab_at(a->dev, (size_t)idx);
-    if (t->servertime > 0) netc_clock_observe(a->net, t->servertime);
+    if (t->servertime > 0) {
+      netc_clock_observe(a->net, t->servertime);
+      a->server_offset = t->servertime - (int64_t)time(NULL);
+      a->have_offset = true;
+    }
+    if (d->cursor[S_PLAYBACK].begin == ARCH_UNSET || d->cursor[S_ALARMS].begin == ARCH_UNSET ||
+        d->cursor[S_MILEAGE].begin == ARCH_UNSET) {
+      int64_t start = stream_start(a);
+      for (int s = 0; s < DEVTAB_STREAM_COUNT; s++)
+        if (d->cursor[s].begin == ARCH_UNSET)
+          d->cursor[s] = (paging_cursor_t){s == S_MILEAGE ? floor_day(start) : start, false};
+    }
     int64_t gps = t->gpstime > 0 ? t->gpstime : 0;
     /* The poll's point is a real report: store it at once in run mode when it is new
      * (the playback page that brings it later finds it stored). */
@@ -902,7 +924,8 @@ static void tally(archiver_t *a, tally_t *t) {
     devtab_device_t *d = devtab_at(a->dev, i);
     if (d->removed) continue;
     t->devices++;
-    if (!backfill(a) && d->last_gpstime > 0 && stream_on(a, S_PLAYBACK)) {
+    if (!backfill(a) && d->last_gpstime > 0 && stream_on(a, S_PLAYBACK) &&
+        d->cursor[S_PLAYBACK].begin != ARCH_UNSET) {
       int64_t lag = d->last_gpstime - d->cursor[S_PLAYBACK].begin;
       if (lag > t->lag) t->lag = lag;
     }
@@ -937,7 +960,7 @@ static void progress(archiver_t *a, bool final) {
     return;
   }
   if (backfill(a) && a->opt.progress_bar) fputc('\n', stderr);
-  const netc_stats_t *ns = a->net ? netc_stats(a->net) : NULL;
+  const netc_stats_t *ns = a->net ? netc_stats(a->net) : &a->net_stats;
   log_info("%s: devices %zu, streams complete %zu/%zu, points %llu, alarms %llu, mileage days "
            "%llu, requests %llu, retries %llu, errors %llu, logins %llu, lag %llds, %.1fs",
            final ? "summary" : (backfill(a) ? "progress" : "summary"), t.devices, t.complete,
@@ -986,6 +1009,7 @@ static void check_shutdown(archiver_t *a) {
   bool waited = !uv_is_active((uv_handle_t *)&a->shutdown_timer);
   if (!waited && (a->in_flight > 0 || a->other_in_flight > 0)) return;
   a->net_closing = true;
+  if (a->net) a->net_stats = *netc_stats(a->net);
   uv_timer_stop(&a->tick);
   uv_timer_stop(&a->shutdown_timer);
   if (a->net) netc_close(a->net, on_net_closed, a);
