@@ -223,6 +223,7 @@ struct pgw {
 };
 
 static void drive(pgw_t *w);
+static void step_reset(pgw_t *w, pgw_step_t step);
 static void conn_lost(pgw_t *w, const char *why);
 static void maybe_start_batch(pgw_t *w);
 static void close_check(pgw_t *w);
@@ -634,7 +635,7 @@ static void connected(pgw_t *w) {
   }
   PQsetNoticeProcessor(w->conn, cb_notice, NULL);
   w->state = S_SETUP;
-  w->step = STEP_SETUP;
+  step_reset(w, STEP_SETUP); /* nothing of the last connection's errors carries over */
   if (!PQsendQuery(w->conn, setup_sql)) {
     conn_failed(w, PQerrorMessage(w->conn));
     return;
@@ -682,9 +683,11 @@ static void conn_lost(pgw_t *w, const char *why) {
     return;
   }
   if (!w->down_logged) {
-    log_warn("pgw: %s PostgreSQL: %s; reconnecting", was_setup ? "cannot set up" : "lost",
-             msg);
+    log_warn("pgw: %s PostgreSQL: %s; reconnecting",
+             was_setup ? "cannot set up the connection to" : "lost the connection to", msg);
     w->down_logged = true;
+  } else {
+    log_debug("pgw: connection lost again: %s", msg);
   }
   schedule_reconnect(w);
 }
@@ -1112,7 +1115,9 @@ static void drive(pgw_t *w) {
       }
       if (rc == 1) blocked_on_write = true;
       if (rc == 2) w->copy_phase = COPY_RESULT;
-    } else {
+    }
+    if (!blocked_on_write) {
+      /* Also after PQputCopyEnd: the last slice and CopyDone may still sit in libpq. */
       int f = PQflush(w->conn);
       if (f < 0) {
         conn_lost(w, PQerrorMessage(w->conn));

@@ -1,0 +1,190 @@
+/* Throughput of the writer: 1M positions through pgw (COPY into staging + INSERT ... ON
+ * CONFLICT merge, one transaction per batch) against a plain `psql \copy` of the same rows
+ * into the same table, and pgw again over rows already stored (all duplicates).
+ * usage: bench_pgw [CONNINFO] (default: PG* environment; the schema is migrated, and
+ * fleetarc.positions is TRUNCATEd: use a scratch database). Prints rows/s; asserts nothing. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "db/migrate.h"
+#include "db/pgw.h"
+
+#define NDEV 1000
+#define PER_DEV 1000
+#define DEVS_PER_BATCH 10 /* 10,000 rows a batch */
+#define BASE_T 1767225600LL
+#define STEP_S 10
+
+typedef struct bench {
+  uv_loop_t loop;
+  pgw_t *w;
+  int next_dev;
+  pgw_batch_t *pending;
+  int done, total;
+  size_t new_rows, dup_rows;
+  bool failed, closed;
+} bench_t;
+
+static void imei_of(int d, char *out, size_t n) { snprintf(out, n, "35%013d", d); }
+
+static pgw_batch_t *build(int first_dev) {
+  char name[32];
+  snprintf(name, sizeof name, "bench-%d", first_dev);
+  pgw_batch_t *b = pgw_batch_new(name);
+  if (!b) return NULL;
+  for (int d = first_dev; d < first_dev + DEVS_PER_BATCH; d++) {
+    char imei[32];
+    imei_of(d, imei, sizeof imei);
+    for (int k = 0; k < PER_DEV; k++)
+      if (pgw_batch_add_position(b, imei, BASE_T + (int64_t)k * STEP_S, 57.5 + k * 1e-5,
+                                 -20.25 + d * 1e-4, k % 120, k % 360) != 0) {
+        pgw_batch_free(b);
+        return NULL;
+      }
+    if (pgw_batch_move_cursor(b, imei, PGW_STREAM_PLAYBACK, BASE_T + (PER_DEV - 1) * STEP_S)) {
+      pgw_batch_free(b);
+      return NULL;
+    }
+  }
+  return b;
+}
+
+static void produce(bench_t *s);
+
+static void on_done(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res, void *data) {
+  bench_t *s = data;
+  (void)w;
+  (void)batch;
+  if (res->status != 0) {
+    fprintf(stderr, "bench: %s\n", res->error);
+    s->failed = true;
+  }
+  s->new_rows += res->positions_new;
+  s->dup_rows += res->positions_dup;
+  s->done++;
+  produce(s);
+}
+
+static void produce(bench_t *s) {
+  while (s->next_dev < NDEV || s->pending) {
+    if (!s->pending) {
+      s->pending = build(s->next_dev);
+      s->next_dev += DEVS_PER_BATCH;
+      if (!s->pending) {
+        s->failed = true;
+        return;
+      }
+    }
+    int rc = pgw_submit(s->w, s->pending, on_done, s);
+    if (rc == -EAGAIN) return;
+    if (rc != 0) {
+      s->failed = true;
+      return;
+    }
+    s->pending = NULL;
+    s->total++;
+  }
+}
+
+static void on_closed(void *data) { ((bench_t *)data)->closed = true; }
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* One run of 1M rows through pgw; returns seconds, or -1. */
+static double run_pgw(const char *conninfo, size_t *new_rows, size_t *dup_rows) {
+  bench_t s;
+  memset(&s, 0, sizeof s);
+  if (uv_loop_init(&s.loop) != 0) return -1;
+  pgw_options_t opt = {.conninfo = conninfo, .max_queued_rows = 50000};
+  s.w = pgw_new(&s.loop, &opt);
+  if (!s.w) return -1;
+  double t0 = now_s();
+  produce(&s);
+  while (!s.failed && (s.next_dev < NDEV || s.pending || s.done < s.total))
+    uv_run(&s.loop, UV_RUN_ONCE);
+  double t = now_s() - t0;
+  pgw_close(s.w, 10000, on_closed, &s);
+  while (!s.closed) uv_run(&s.loop, UV_RUN_ONCE);
+  uv_run(&s.loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&s.loop) != 0) fprintf(stderr, "bench: loop not empty\n");
+  *new_rows = s.new_rows;
+  *dup_rows = s.dup_rows;
+  return s.failed ? -1 : t;
+}
+
+static int write_copy_file(const char *path) {
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  for (int d = 0; d < NDEV; d++) {
+    char imei[32];
+    imei_of(d, imei, sizeof imei);
+    for (int k = 0; k < PER_DEV; k++) {
+      time_t t = (time_t)(BASE_T + (int64_t)k * STEP_S);
+      struct tm tm;
+      gmtime_r(&t, &tm);
+      char ts[40];
+      strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S+00", &tm);
+      fprintf(f, "%s\t%s\t%.17g\t%.17g\t%d\t%d\n", imei, ts, 57.5 + k * 1e-5, -20.25 + d * 1e-4,
+              k % 120, k % 360);
+    }
+  }
+  return fclose(f);
+}
+
+static int psql(const char *conninfo, const char *command) {
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "psql -X -q -v ON_ERROR_STOP=1 -d '%s' -c '%s' >/dev/null",
+           conninfo && *conninfo ? conninfo : "", command);
+  return system(cmd);
+}
+
+int main(int argc, char **argv) {
+  const char *conninfo = argc > 1 ? argv[1] : "";
+  size_t applied;
+  char err[512];
+  if (db_migrate(conninfo, &applied, err, sizeof err) != 0) {
+    fprintf(stderr, "bench: migrate: %s\n", err);
+    return 1;
+  }
+  const double rows = (double)NDEV * PER_DEV;
+  if (psql(conninfo, "TRUNCATE fleetarc.positions, fleetarc.cursors") != 0) return 1;
+
+  size_t n_new, n_dup;
+  double t_pgw = run_pgw(conninfo, &n_new, &n_dup);
+  if (t_pgw < 0) return 1;
+  printf("pgw COPY+merge, empty table:   %.0f rows in %.2f s = %.0f rows/s (new %zu, dup %zu)\n",
+         rows, t_pgw, rows / t_pgw, n_new, n_dup);
+
+  double t_dup = run_pgw(conninfo, &n_new, &n_dup);
+  if (t_dup < 0) return 1;
+  printf("pgw COPY+merge, all duplicate: %.0f rows in %.2f s = %.0f rows/s (new %zu, dup %zu)\n",
+         rows, t_dup, rows / t_dup, n_new, n_dup);
+
+  char path[] = "/tmp/fleetarc-bench-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) return 1;
+  close(fd);
+  if (write_copy_file(path) != 0) return 1;
+  if (psql(conninfo, "TRUNCATE fleetarc.positions") != 0) return 1;
+  char copy[512];
+  snprintf(copy, sizeof copy, "\\copy fleetarc.positions FROM %s", path);
+  double t0 = now_s();
+  int rc = psql(conninfo, copy);
+  double t_copy = now_s() - t0;
+  unlink(path);
+  if (rc != 0) return 1;
+  printf("plain psql \\copy, empty table: %.0f rows in %.2f s = %.0f rows/s\n", rows, t_copy,
+         rows / t_copy);
+  printf("pgw / plain COPY: %.2f\n", t_copy / t_pgw);
+  return 0;
+}
