@@ -217,7 +217,8 @@ void api_alarms_free(api_alarms_t *a);
  * accepted (an empty last group); any other empty group, a missing or extra field,
  * whitespace, an exponent-free number grammar violation or a value out of range is
  * API_ERR_RECORD naming the 0-based group index and showing its text. Numbers are
- * parsed independently of the C locale. */
+ * parsed independently of the C locale. On an error, out->n counts the rows parsed
+ * before the bad group (the JSON parsers above empty it instead). */
 int api_records_parse_points(const char *s, size_t len, api_points_t *out,
                              api_error_t *err) API_WUR;
 int api_records_parse_alarms(const char *s, size_t len, api_alarms_t *out,

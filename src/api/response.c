@@ -57,28 +57,149 @@ static int html_error(const char *s, size_t len, api_error_t *err) {
   return api_error_set(err, API_ERR_HTML, 0, "HTML page instead of JSON (no title)");
 }
 
-/* After cJSON failed at offset pos: did the body just end early? True when nothing but
- * whitespace follows pos and a string, object or array is still open. */
-static bool json_truncated(const char *s, size_t len, size_t pos) {
-  for (size_t i = pos + 1; i < len; i++)
-    if (!is_ws(s[i])) return false;
-  long depth = 0;
-  bool in_str = false, esc = false;
-  for (size_t i = 0; i < len; i++) {
-    char c = s[i];
-    if (in_str) {
-      if (esc) esc = false;
-      else if (c == '\\') esc = true;
-      else if (c == '"') in_str = false;
-    } else if (c == '"') {
-      in_str = true;
-    } else if (c == '{' || c == '[') {
-      depth++;
-    } else if (c == '}' || c == ']') {
-      depth--;
+/* A JSON syntax scanner run only after cJSON failed, because cJSON's error position is
+ * approximate (the start of an unterminated string, one past a bad key): it finds the
+ * exact byte of the fault, and tells a body that merely ends too early (a valid JSON
+ * prefix: truncated) from one that is wrong. */
+enum { SCAN_OK, SCAN_EOF, SCAN_BAD };
+#define SCAN_MAX_DEPTH 1000 /* cJSON's own nesting limit */
+
+typedef struct {
+  const char *s;
+  size_t len, pos;
+  int depth;
+} scan_t;
+
+static void scan_ws(scan_t *c) {
+  while (c->pos < c->len && is_ws(c->s[c->pos])) c->pos++;
+}
+
+static int scan_string(scan_t *c) {
+  c->pos++; /* the opening quote */
+  while (c->pos < c->len) {
+    unsigned char ch = (unsigned char)c->s[c->pos];
+    if (ch == '"') {
+      c->pos++;
+      return SCAN_OK;
     }
+    if (ch < 0x20) return SCAN_BAD;
+    if (ch != '\\') {
+      c->pos++;
+      continue;
+    }
+    if (++c->pos >= c->len) return SCAN_EOF;
+    ch = (unsigned char)c->s[c->pos];
+    if (ch == 'u') {
+      for (int k = 0; k < 4; k++) {
+        if (++c->pos >= c->len) return SCAN_EOF;
+        ch = (unsigned char)c->s[c->pos];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')))
+          return SCAN_BAD;
+      }
+    } else if (!strchr("\"\\/bfnrt", ch) || ch == 0) {
+      return SCAN_BAD;
+    }
+    c->pos++;
   }
-  return in_str || depth > 0;
+  return SCAN_EOF;
+}
+
+static int scan_digits(scan_t *c) {
+  if (c->pos >= c->len) return SCAN_EOF;
+  if (c->s[c->pos] < '0' || c->s[c->pos] > '9') return SCAN_BAD;
+  while (c->pos < c->len && c->s[c->pos] >= '0' && c->s[c->pos] <= '9') c->pos++;
+  return SCAN_OK;
+}
+
+static int scan_number(scan_t *c) {
+  if (c->s[c->pos] == '-') c->pos++;
+  if (c->pos >= c->len) return SCAN_EOF;
+  int rc;
+  if (c->s[c->pos] == '0') c->pos++;
+  else if ((rc = scan_digits(c)) != SCAN_OK) return rc;
+  if (c->pos < c->len && c->s[c->pos] == '.') {
+    c->pos++;
+    if ((rc = scan_digits(c)) != SCAN_OK) return rc;
+  }
+  if (c->pos < c->len && (c->s[c->pos] == 'e' || c->s[c->pos] == 'E')) {
+    c->pos++;
+    if (c->pos < c->len && (c->s[c->pos] == '+' || c->s[c->pos] == '-')) c->pos++;
+    if ((rc = scan_digits(c)) != SCAN_OK) return rc;
+  }
+  return SCAN_OK;
+}
+
+static int scan_literal(scan_t *c, const char *word) {
+  for (; *word; word++, c->pos++) {
+    if (c->pos >= c->len) return SCAN_EOF;
+    if (c->s[c->pos] != *word) return SCAN_BAD;
+  }
+  return SCAN_OK;
+}
+
+static int scan_value(scan_t *c);
+
+/* An object or array; close is '}' or ']'. */
+static int scan_container(scan_t *c, char close) {
+  if (++c->depth > SCAN_MAX_DEPTH) return SCAN_BAD;
+  c->pos++;
+  scan_ws(c);
+  if (c->pos >= c->len) return SCAN_EOF;
+  if (c->s[c->pos] == close) {
+    c->pos++;
+    c->depth--;
+    return SCAN_OK;
+  }
+  for (;;) {
+    int rc;
+    if (close == '}') {
+      if (c->s[c->pos] != '"') return SCAN_BAD;
+      if ((rc = scan_string(c)) != SCAN_OK) return rc;
+      scan_ws(c);
+      if (c->pos >= c->len) return SCAN_EOF;
+      if (c->s[c->pos] != ':') return SCAN_BAD;
+      c->pos++;
+    }
+    if ((rc = scan_value(c)) != SCAN_OK) return rc;
+    scan_ws(c);
+    if (c->pos >= c->len) return SCAN_EOF;
+    if (c->s[c->pos] == close) {
+      c->pos++;
+      c->depth--;
+      return SCAN_OK;
+    }
+    if (c->s[c->pos] != ',') return SCAN_BAD;
+    c->pos++;
+    scan_ws(c);
+    if (c->pos >= c->len) return SCAN_EOF;
+  }
+}
+
+static int scan_value(scan_t *c) {
+  scan_ws(c);
+  if (c->pos >= c->len) return SCAN_EOF;
+  char ch = c->s[c->pos];
+  if (ch == '{') return scan_container(c, '}');
+  if (ch == '[') return scan_container(c, ']');
+  if (ch == '"') return scan_string(c);
+  if (ch == '-' || (ch >= '0' && ch <= '9')) return scan_number(c);
+  if (ch == 't') return scan_literal(c, "true");
+  if (ch == 'f') return scan_literal(c, "false");
+  if (ch == 'n') return scan_literal(c, "null");
+  return SCAN_BAD;
+}
+
+/* SCAN_EOF (truncated) or SCAN_BAD with *pos the offending byte; SCAN_OK when the
+ * scanner finds nothing wrong (then cJSON's own position is all there is). */
+static int json_fault(const char *s, size_t len, size_t start, size_t *pos) {
+  scan_t c = {s, len, start, 0};
+  int rc = scan_value(&c);
+  if (rc == SCAN_OK) {
+    scan_ws(&c);
+    if (c.pos < len) rc = SCAN_BAD;
+  }
+  *pos = c.pos;
+  return rc;
 }
 
 static void line_col(const char *s, size_t pos, size_t *line, size_t *col) {
@@ -112,7 +233,8 @@ static int doc_open(const char *body, size_t len, doc_t *d, api_error_t *err) {
   d->root = cJSON_ParseWithLengthOpts(body + off, len - off, &end, 0);
   if (!d->root) {
     size_t pos = end && end >= body + off && end <= body + len ? (size_t)(end - body) : off;
-    if (json_truncated(body, len, pos))
+    int fault = json_fault(body, len, off, &pos);
+    if (fault == SCAN_EOF)
       return api_error_set(err, API_ERR_TRUNCATED, len,
                            "truncated JSON: the body ends at byte %zu inside a value", len);
     size_t line, col;
@@ -256,8 +378,8 @@ static int get_string(const cJSON *obj, const char *prefix, const char *key, boo
 /* A string of 1..API_IMEI_MAX digits (never a number: leading zeros matter). */
 static int get_imei(const cJSON *obj, const char *prefix, char out[API_IMEI_MAX + 1],
                     api_error_t *err) {
-  const char *s;
-  size_t n;
+  const char *s = NULL;
+  size_t n = 0;
   int rc = get_string(obj, prefix, "imei", true, &s, &n, err);
   if (rc) return rc;
   bool digits = n <= API_IMEI_MAX;
@@ -326,8 +448,8 @@ int api_parse_authorization(const char *body, size_t len, api_auth_t *out,
   doc_t d;
   int rc = doc_open(body, len, &d, err);
   if (rc) return rc;
-  const char *token;
-  size_t n;
+  const char *token = NULL;
+  size_t n = 0;
   int64_t expires;
   rc = need_record(&d, false, err);
   if (!rc) rc = get_string(d.record, "record", "access_token", true, &token, &n, err);
@@ -427,8 +549,8 @@ int api_parse_playback(const char *body, size_t len, api_points_t *out, api_erro
   doc_t d;
   int rc = doc_open(body, len, &d, err);
   if (rc) return rc;
-  const char *s;
-  size_t n;
+  const char *s = NULL;
+  size_t n = 0;
   rc = record_string(&d, &s, &n, err);
   if (!rc) rc = api_records_parse_points(s, n, out, err);
   if (rc) out->n = 0;
@@ -442,8 +564,8 @@ int api_parse_alarm_list(const char *body, size_t len, api_alarms_t *out,
   doc_t d;
   int rc = doc_open(body, len, &d, err);
   if (rc) return rc;
-  const char *s;
-  size_t n;
+  const char *s = NULL;
+  size_t n = 0;
   rc = record_string(&d, &s, &n, err);
   if (!rc) rc = api_records_parse_alarms(s, n, out, err);
   if (rc) out->n = 0;
@@ -462,8 +584,8 @@ typedef struct {
 
 static int take_string(const cJSON *o, const char *p, const char *key, bool required,
                        strings_t *st, const char **out, api_error_t *err) {
-  const char *s;
-  size_t n;
+  const char *s = NULL;
+  size_t n = 0;
   int rc = get_string(o, p, key, required, &s, &n, err);
   if (rc) return rc;
   if (st->arena) {
@@ -618,8 +740,8 @@ int api_parse_command_send(const char *body, size_t len, char **commandid,
   doc_t d;
   int rc = doc_open(body, len, &d, err);
   if (rc) return rc;
-  const char *s;
-  size_t n;
+  const char *s = NULL;
+  size_t n = 0;
   rc = need_record(&d, false, err);
   if (!rc) rc = get_string(d.record, "record", "commandid", true, &s, &n, err);
   if (!rc && !(*commandid = strdup(s))) rc = -ENOMEM;
@@ -633,8 +755,8 @@ int api_parse_command_query(const char *body, size_t len, api_command_status_t *
   doc_t d;
   int rc = doc_open(body, len, &d, err);
   if (rc) return rc;
-  const char *s;
-  size_t n;
+  const char *s = NULL;
+  size_t n = 0;
   int32_t status;
   rc = need_record(&d, false, err);
   if (!rc) rc = get_string(d.record, "record", "response", false, &s, &n, err);
