@@ -15,7 +15,8 @@
 
 #include "util/timeparse.h"
 
-#define MAX_ERRORS 20
+#define MAX_ERRORS 20 /* errors shown, the first ones by position */
+#define MAX_KEPT 200  /* errors kept to pick those from */
 #define MAX_CONFIG_BYTES (1024 * 1024)
 #define MAX_SECRET_BYTES 4096
 #define PATH_LEN 192 /* a key's dotted path; longer ones are cut (messages only) */
@@ -25,14 +26,23 @@
 #define HOUR_MS (60 * MIN_MS)
 #define DAY_MS (24 * HOUR_MS)
 
+/* An error waiting to be sorted into file order. */
+typedef struct found_error {
+  size_t index; /* byte offset in the file; 0 when it has no position */
+  int seq;      /* order of discovery, for errors at one position */
+  char *text;
+} found_error_t;
+
 typedef struct loader {
   yaml_document_t doc;
-  const char *name;     /* the file, for messages */
-  char *base_dir;       /* relative paths resolve here; NULL: the working directory */
-  buf_t *errors;        /* borrowed; NULL: count only */
-  int n_errors;
+  const char *name;             /* the file, for messages */
+  char *base_dir;               /* relative paths resolve here; NULL: the working directory */
+  buf_t *errors;                /* borrowed; NULL: count only */
+  int n_errors;                 /* all errors found */
+  found_error_t kept[MAX_KEPT]; /* the first MAX_KEPT of them, sorted at the end */
+  int n_kept;
   bool oom;
-  config_t *cfg;
+  config_t *cfg; /* being filled; handed to the caller only when n_errors is 0 */
 } loader_t;
 
 /* Built-in spacings of the endpoints (NOTES.md: what real hosts enforce). */
@@ -74,30 +84,45 @@ static void report(loader_t *ld, const yaml_node_t *at, const char *path, const 
 
 static void report(loader_t *ld, const yaml_node_t *at, const char *path, const char *fmt, ...) {
   ld->n_errors++;
-  if (!ld->errors || ld->n_errors > MAX_ERRORS + 1) return;
+  if (!ld->errors || ld->n_kept == MAX_KEPT) return;
   char msg[1024];
-  int n = 0;
-  if (ld->n_errors == MAX_ERRORS + 1) {
-    n = snprintf(msg, sizeof msg, "%s: too many errors, stopped after %d\n", ld->name, MAX_ERRORS);
-  } else {
-    if (at)
-      n = snprintf(msg, sizeof msg, "%s:%zu:%zu: ", ld->name, at->start_mark.line + 1,
-                   at->start_mark.column + 1);
-    else
-      n = snprintf(msg, sizeof msg, "%s: ", ld->name);
-    if (path && n >= 0 && (size_t)n < sizeof msg)
-      n += snprintf(msg + n, sizeof msg - (size_t)n, "key '%s': ", path);
-    if (n >= 0 && (size_t)n < sizeof msg) {
-      va_list ap;
-      va_start(ap, fmt);
-      n += vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
-      va_end(ap);
-    }
-    if (n < 0 || (size_t)n >= sizeof msg - 1) n = (int)sizeof msg - 2;
-    msg[n++] = '\n';
-    msg[n] = '\0';
+  int n;
+  if (at)
+    n = snprintf(msg, sizeof msg, "%s:%zu:%zu: ", ld->name, at->start_mark.line + 1, at->start_mark.column + 1);
+  else
+    n = snprintf(msg, sizeof msg, "%s: ", ld->name);
+  if (path && n >= 0 && (size_t)n < sizeof msg) n += snprintf(msg + n, sizeof msg - (size_t)n, "key '%s': ", path);
+  if (n >= 0 && (size_t)n < sizeof msg) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    va_end(ap);
   }
-  if (buf_puts(ld->errors, msg) != 0) ld->oom = true;
+  found_error_t *e = &ld->kept[ld->n_kept];
+  e->index = at ? at->start_mark.index : 0;
+  e->seq = ld->n_kept;
+  if (!(e->text = strdup(msg))) ld->oom = true;
+  else ld->n_kept++;
+}
+
+static int error_cmp(const void *a, const void *b) {
+  const found_error_t *x = a, *y = b;
+  if (x->index != y->index) return x->index < y->index ? -1 : 1;
+  return x->seq - y->seq;
+}
+
+/* Hands the kept errors to the caller in file order, at most MAX_ERRORS of them. */
+static void errors_flush(loader_t *ld) {
+  qsort(ld->kept, (size_t)ld->n_kept, sizeof ld->kept[0], error_cmp);
+  for (int i = 0; i < ld->n_kept; i++) {
+    if (i < MAX_ERRORS && (buf_puts(ld->errors, ld->kept[i].text) || buf_putc(ld->errors, '\n')))
+      ld->oom = true;
+    free(ld->kept[i].text);
+  }
+  if (ld->n_errors > MAX_ERRORS && ld->errors &&
+      buf_printf(ld->errors, "%s: %d more errors not shown\n", ld->name, ld->n_errors - MAX_ERRORS))
+    ld->oom = true;
+  ld->n_kept = 0;
 }
 
 /* ---- the document ---- */
@@ -199,7 +224,8 @@ static bool section_open(loader_t *ld, const yaml_node_t *map, const char *path,
       continue;
     }
     if (keys[i]) {
-      report(ld, k, kpath, "duplicate key (first at line %zu)", keys[i]->start_mark.line + 1);
+      report(ld, k, kpath, "duplicate key (first at line %zu, column %zu)", keys[i]->start_mark.line + 1,
+             keys[i]->start_mark.column + 1);
       continue;
     }
     keys[i] = k;
@@ -402,6 +428,7 @@ static void load_base_url(loader_t *ld, const yaml_node_t *v, const char *path) 
   else if (!strncasecmp(s, "http://", 7)) scheme_len = 7;
   else why = "the scheme must be http:// or https://";
   const char *p = s + scheme_len;
+  if (!why && strchr(p, '@')) why = "a user or password does not belong in the URL";
   if (!why) {
     const char *host = p;
     if (*p == '[') {
@@ -424,8 +451,7 @@ static void load_base_url(loader_t *ld, const yaml_node_t *v, const char *path) 
   }
   if (!why && *p == '/' && p[1] == '\0') p++; /* one trailing slash is harmless */
   if (!why && *p) {
-    if (*p == '@' || strchr(p, '@')) why = "a user or password does not belong in the URL";
-    else if (*p == '/') why = "give no path: /api/... is appended to scheme://host[:port]";
+    if (*p == '/') why = "give no path: /api/... is appended to scheme://host[:port]";
     else why = "expected scheme://host[:port] and nothing after it";
   }
   if (why) {
@@ -789,10 +815,7 @@ static void syntax_error(loader_t *ld, const yaml_parser_t *parser) {
   if (parser->error == YAML_MEMORY_ERROR) {
     ld->oom = true;
   } else if (parser->error == YAML_READER_ERROR) {
-    ld->n_errors++;
-    char msg[256];
-    snprintf(msg, sizeof msg, "%s: YAML error at byte %zu: %s\n", ld->name, parser->problem_offset, problem);
-    if (ld->errors && buf_puts(ld->errors, msg)) ld->oom = true;
+    report(ld, NULL, NULL, "YAML error at byte %zu: %s", parser->problem_offset, problem);
   } else {
     yaml_node_t at = {0};
     at.start_mark = parser->problem_mark;
@@ -863,6 +886,7 @@ static int load(const char *text, size_t len, const char *name, char *base_dir, 
   load_log(&ld, v[4]);
 
 out:
+  errors_flush(&ld);
   if (doc_loaded) yaml_document_delete(&ld.doc);
   parser_wipe(&parser);
   yaml_parser_delete(&parser);

@@ -77,8 +77,9 @@ typedef struct config {
 int config_load_file(const char *path, config_t **out, buf_t *errors)
     __attribute__((warn_unused_result));
 
-/* The same from len bytes of text (need not be NUL-terminated); name stands for the
- * file in messages. Relative paths are resolved against the working directory. */
+/* The same from len bytes of text (borrowed for the call, need not be NUL-terminated);
+ * name stands for the file in messages. Relative paths are resolved against the working
+ * directory. For tests and fuzzing; the program loads files. */
 int config_load_string(const char *text, size_t len, const char *name, config_t **out,
                        buf_t *errors) __attribute__((warn_unused_result));
 

@@ -1,0 +1,491 @@
+/* Unit tests for config/config: exact FILE:LINE:COLUMN messages, defaults, secrets kept
+ * out of errors and output, ${VAR} expansion, password files, and conf/fleetarc.yaml. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config/config.h"
+
+#define MD5_ABC "9d591136280b3ec563e3062dbb6f915b" /* md5("Abc@34590"), spec 2.16 */
+#define HEAD "api:\n  base_url: https://api.mygps.mu\n"
+#define ACCOUNT "accounts:\n  - account: demo\n    password_md5: " MD5_ABC "\n"
+
+static buf_t errors = BUF_INIT;
+
+/* Loads text as "t.yaml"; returns the config (NULL on failure, errors in `errors`). */
+static config_t *load(const char *text) {
+  config_t *cfg = (config_t *)(uintptr_t)1;
+  buf_reset(&errors);
+  int rc = config_load_string(text, strlen(text), "t.yaml", &cfg, &errors);
+  if (rc == 0) {
+    assert_non_null(cfg);
+    assert_int_equal(errors.len, 0);
+  } else {
+    assert_int_equal(rc, -EINVAL);
+    assert_null(cfg);
+    assert_true(errors.len > 0);
+  }
+  return cfg;
+}
+
+static void expect_error(const char *text, const char *message) {
+  config_t *cfg = load(text);
+  if (cfg) {
+    config_free(cfg);
+    fail_msg("loaded, expected: %s", message);
+  }
+  if (!strstr(errors.data, message)) fail_msg("errors:\n%s\nlack:\n%s", errors.data, message);
+}
+
+static void expect_only_error(const char *text, const char *line) {
+  expect_error(text, line);
+  char full[1024];
+  snprintf(full, sizeof full, "%s\n", line);
+  assert_string_equal(errors.data, full);
+}
+
+static void test_typo_key_has_line_column_path(void **state) {
+  (void)state;
+  expect_only_error(HEAD "  rate_limits:\n    default: 2s\n    playbak: 12s\n" ACCOUNT,
+                    "t.yaml:5:5: key 'api.rate_limits.playbak': unknown key (expected one of: default, "
+                    "authorization, track, playback, geofence/create, command/send, command/query, "
+                    "device/list, alarm/list, user/block, user/unblock, user/info, device/detail, "
+                    "message/send, device/mileage, user/list, user/password/set; did you mean 'playback'?)");
+  expect_only_error(HEAD "  timout: 5s\n" ACCOUNT,
+                    "t.yaml:3:3: key 'api.timout': unknown key (expected one of: base_url, rate_limits, "
+                    "timeout, ca_file, max_in_flight, max_body_bytes, global_rate, retry; did you mean "
+                    "'timeout'?)");
+  /* far from every key: no suggestion */
+  expect_only_error(HEAD ACCOUNT "metrics: {}\n",
+                    "t.yaml:6:1: key 'metrics': unknown key (expected one of: api, accounts, database, "
+                    "archive, log)");
+}
+
+static void test_errors_in_file_order_and_capped(void **state) {
+  (void)state;
+  /* the walk finds api.timout before the rate_limits key; the report is in file order */
+  expect_error(HEAD "  rate_limits:\n    trak: 1s\n  timout: 5s\n" ACCOUNT, "t.yaml:4:5: key 'api.rate_limits.trak'");
+  const char *first = strstr(errors.data, "t.yaml:4:5:"), *second = strstr(errors.data, "t.yaml:5:3: key 'api.timout'");
+  assert_non_null(second);
+  assert_ptr_equal(first, errors.data);
+
+  buf_t text = BUF_INIT;
+  assert_int_equal(buf_puts(&text, HEAD ACCOUNT), 0);
+  for (int i = 0; i < 25; i++) assert_int_equal(buf_printf(&text, "extra%d: 1\n", i), 0);
+  expect_error(text.data, "t.yaml:6:1: key 'extra0': unknown key");
+  assert_non_null(strstr(errors.data, "t.yaml:25:1: key 'extra19': unknown key"));
+  assert_null(strstr(errors.data, "extra20"));
+  const char *tail = "\nt.yaml: 5 more errors not shown\n";
+  assert_string_equal(errors.data + errors.len - strlen(tail), tail);
+  buf_free(&text);
+}
+
+static void test_wrong_type(void **state) {
+  (void)state;
+  expect_only_error("api: [1, 2]\n" ACCOUNT, "t.yaml:1:6: key 'api': expected a mapping, got a list");
+  expect_only_error(HEAD "  timeout: [30s]\n" ACCOUNT,
+                    "t.yaml:3:12: key 'api.timeout': expected a duration (e.g. 30s), got a list");
+  expect_only_error(HEAD "accounts:\n  account: demo\n",
+                    "t.yaml:4:3: key 'accounts': expected a list (- account: NAME ...), got a mapping");
+  expect_only_error(HEAD ACCOUNT "    subaccounts: yes\n",
+                    "t.yaml:6:18: key 'accounts[0].subaccounts': expected true or false, got 'yes'");
+  expect_only_error(HEAD "  max_in_flight: 16.5\n" ACCOUNT,
+                    "t.yaml:3:18: key 'api.max_in_flight': '16.5' is not an integer");
+  expect_only_error(HEAD "  max_in_flight: 0\n" ACCOUNT,
+                    "t.yaml:3:18: key 'api.max_in_flight': 0 out of range (1 to 1024)");
+  expect_only_error("[1]\n", "t.yaml:1:1: the configuration must be a mapping (api:, accounts:, ...), got a list");
+}
+
+static void test_bad_duration(void **state) {
+  (void)state;
+  expect_only_error(HEAD "  timeout: 30\n" ACCOUNT,
+                    "t.yaml:3:12: key 'api.timeout': bad duration '30': missing unit (a duration needs "
+                    "one of d, h, m, s, ms: e.g. 30s)");
+  expect_only_error(HEAD "  timeout: 2h\n" ACCOUNT,
+                    "t.yaml:3:12: key 'api.timeout': duration '2h' out of range (1s to 1h)");
+  expect_only_error(HEAD ACCOUNT "archive:\n  lookback: 1.5d\n",
+                    "t.yaml:7:13: key 'archive.lookback': bad duration '1.5d': fractions are not "
+                    "supported (write 1h30m, not 1.5h)");
+}
+
+static void test_bad_password_md5_not_echoed(void **state) {
+  (void)state;
+  const char *secret = "9d591136280b3ec563e3062dbb6f915";  /* 31 digits */
+  char text[512];
+  snprintf(text, sizeof text, HEAD "accounts:\n  - account: demo\n    password_md5: %s\n", secret);
+  expect_only_error(text, "t.yaml:5:19: key 'accounts[0].password_md5': not 32 hex digits (the md5 of the password)");
+  assert_null(strstr(errors.data, secret));
+  assert_null(strstr(errors.data, "915"));
+  /* nor a password of a wrong type, nor the values of two passwords given at once */
+  expect_only_error(HEAD "accounts:\n  - account: demo\n    password: s3cr3t-pw\n    password_md5: " MD5_ABC "\n",
+                    "t.yaml:6:5: key 'accounts[0]': give only one of password, password_md5 and password_file");
+  assert_null(strstr(errors.data, "s3cr3t"));
+  expect_only_error(HEAD "accounts:\n  - account: demo\n    password: \"\"\n",
+                    "t.yaml:5:15: key 'accounts[0].password': empty password");
+  expect_only_error(HEAD "accounts:\n  - account: demo\n",
+                    "t.yaml:4:5: key 'accounts[0]': needs one of password, password_md5 or password_file");
+}
+
+static void test_password_and_md5_stored_as_md5(void **state) {
+  (void)state;
+  config_t *cfg = load(HEAD "accounts:\n  - account: a\n    password: Abc@34590\n"
+                            "  - account: b\n    password_md5: 9D591136280B3EC563E3062DBB6F915B\n"
+                            "    subaccounts: false\n");
+  assert_non_null(cfg);
+  assert_int_equal(cfg->n_accounts, 2);
+  assert_string_equal(cfg->accounts[0].account, "a");
+  assert_string_equal(cfg->accounts[0].password_md5, MD5_ABC);
+  assert_true(cfg->accounts[0].subaccounts);
+  assert_string_equal(cfg->accounts[1].password_md5, MD5_ABC); /* folded to lower case */
+  assert_false(cfg->accounts[1].subaccounts);
+  assert_ptr_equal(config_account_find(cfg, "b"), &cfg->accounts[1]);
+  assert_null(config_account_find(cfg, "c"));
+  config_free(cfg);
+}
+
+static void test_password_file(void **state) {
+  (void)state;
+  buf_reset(&errors);
+  config_t *cfg = NULL;
+  /* relative to the configuration's folder, trailing newline stripped */
+  assert_int_equal(config_load_file(FLEETARC_TEST_DATA "/config/password_file.yaml", &cfg, &errors), 0);
+  assert_string_equal(cfg->accounts[0].account, "filed");
+  assert_string_equal(cfg->accounts[0].password_md5, MD5_ABC);
+  assert_false(cfg->accounts[0].subaccounts);
+  assert_string_equal(cfg->api.base_url, "http://127.0.0.1:8080");
+  config_free(cfg);
+
+  char dir[] = "/tmp/fleetarc-test-config-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char pw[128], text[512];
+  snprintf(pw, sizeof pw, "%s/pw", dir);
+  FILE *f = fopen(pw, "w");
+  assert_non_null(f);
+  fputs("Abc@34590\r\n\n", f);
+  fclose(f);
+  snprintf(text, sizeof text, HEAD "accounts:\n  - account: demo\n    password_file: %s\n", pw);
+  cfg = load(text);
+  assert_non_null(cfg);
+  assert_string_equal(cfg->accounts[0].password_md5, MD5_ABC);
+  config_free(cfg);
+
+  f = fopen(pw, "w");
+  fputs("\n", f);
+  fclose(f);
+  expect_error(text, "t.yaml:5:20: key 'accounts[0].password_file': '");
+  assert_non_null(strstr(errors.data, "' holds an empty password\n"));
+  assert_int_equal(unlink(pw), 0);
+  expect_error(text, "': No such file or directory\n");
+  assert_non_null(strstr(errors.data, "t.yaml:5:20: key 'accounts[0].password_file': cannot read '/tmp/"));
+  snprintf(text, sizeof text, HEAD "accounts:\n  - account: demo\n    password_file: %s\n", dir);
+  expect_error(text, "' is not a regular file\n");
+  assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_env_expansion(void **state) {
+  (void)state;
+  setenv("FLEETARC_T_HOST", "sim.example:9000", 1);
+  setenv("FLEETARC_T_PW", "Abc@34590", 1);
+  unsetenv("FLEETARC_T_UNSET");
+  config_t *cfg = load("api:\n  base_url: http://${FLEETARC_T_HOST}\n"
+                       "accounts:\n  - account: \"$${literal}$x\"\n    password: ${FLEETARC_T_PW}\n");
+  assert_non_null(cfg);
+  assert_string_equal(cfg->api.base_url, "http://sim.example:9000");
+  assert_string_equal(cfg->accounts[0].account, "${literal}$x");
+  assert_string_equal(cfg->accounts[0].password_md5, MD5_ABC);
+  config_free(cfg);
+
+  expect_only_error(HEAD "accounts:\n  - account: demo\n    password: ${FLEETARC_T_UNSET}\n",
+                    "t.yaml:5:15: key 'accounts[0].password': environment variable FLEETARC_T_UNSET is not set");
+  expect_only_error(HEAD "accounts:\n  - account: x${FLEETARC_T_PW\n    password: a\n",
+                    "t.yaml:4:14: key 'accounts[0].account': unterminated ${ (write $${ for a literal ${)");
+  expect_only_error(HEAD "accounts:\n  - account: ${A-B}\n    password: a\n",
+                    "t.yaml:4:14: key 'accounts[0].account': bad variable name '${A-B}' (letters, digits and _)");
+}
+
+static void test_defaults_applied(void **state) {
+  (void)state;
+  config_t *cfg = load(HEAD ACCOUNT);
+  assert_non_null(cfg);
+  assert_string_equal(cfg->source, "t.yaml");
+  assert_string_equal(cfg->api.base_url, "https://api.mygps.mu");
+  assert_null(cfg->api.ca_file);
+  assert_int_equal(cfg->api.timeout_ms, 30000);
+  assert_int_equal(cfg->api.max_in_flight, 16);
+  assert_int_equal(cfg->api.max_body_bytes, 16 * 1024 * 1024);
+  assert_int_equal(cfg->api.global_rate, 0);
+  assert_int_equal(cfg->api.retry_max_attempts, 8);
+  assert_int_equal(cfg->api.retry_base_delay_ms, 1000);
+  assert_int_equal(cfg->api.retry_max_delay_ms, 300000);
+  assert_int_equal(cfg->api.rate_limit_default_ms, 1000);
+  assert_string_equal(cfg->database.conninfo, "postgresql:///fleetarc");
+  assert_int_equal(cfg->database.batch_rows, 10000);
+  assert_int_equal(cfg->database.flush_interval_ms, 1000);
+  assert_int_equal(cfg->database.queue_rows, 100000);
+  assert_int_equal(cfg->archive.track_interval_ms, 60000);
+  assert_int_equal(cfg->archive.discovery_interval_ms, 3600000);
+  assert_int_equal(cfg->archive.lookback_ms, 7 * 86400000);
+  assert_int_equal(cfg->archive.mileage_interval_ms, 3600000);
+  assert_int_equal(cfg->archive.streams, CONFIG_STREAM_PLAYBACK | CONFIG_STREAM_ALARMS | CONFIG_STREAM_MILEAGE);
+  assert_int_equal(cfg->log.level, LOG_LEVEL_INFO);
+  assert_int_equal(cfg->log.format, LOG_FORMAT_TEXT);
+  config_free(cfg);
+
+  /* empty sections and ~ values keep the defaults too */
+  cfg = load(HEAD "  timeout: ~\n" ACCOUNT "database:\nlog:\n  level:\n");
+  assert_non_null(cfg);
+  assert_int_equal(cfg->api.timeout_ms, 30000);
+  assert_int_equal(cfg->log.level, LOG_LEVEL_INFO);
+  config_free(cfg);
+}
+
+static void test_values_set(void **state) {
+  (void)state;
+  config_t *cfg = load(HEAD "  max_body_bytes: 2MiB\n  global_rate: 5\n  retry:\n    max_attempts: 3\n"
+                            "    base_delay: 250ms\n    max_delay: 1m30s\n" ACCOUNT
+                            "database:\n  conninfo: host=db dbname=x\n  batch_rows: 500\n  queue_rows: 500\n"
+                            "archive:\n  streams: [mileage, playback]\n  lookback: 0s\n"
+                            "log:\n  level: debug\n  format: json\n");
+  assert_non_null(cfg);
+  assert_int_equal(cfg->api.max_body_bytes, 2 * 1024 * 1024);
+  assert_int_equal(cfg->api.global_rate, 5);
+  assert_int_equal(cfg->api.retry_max_attempts, 3);
+  assert_int_equal(cfg->api.retry_base_delay_ms, 250);
+  assert_int_equal(cfg->api.retry_max_delay_ms, 90000);
+  assert_string_equal(cfg->database.conninfo, "host=db dbname=x");
+  assert_int_equal(cfg->database.batch_rows, 500);
+  assert_int_equal(cfg->archive.streams, CONFIG_STREAM_MILEAGE | CONFIG_STREAM_PLAYBACK);
+  assert_int_equal(cfg->archive.lookback_ms, 0);
+  assert_int_equal(cfg->log.level, LOG_LEVEL_DEBUG);
+  assert_int_equal(cfg->log.format, LOG_FORMAT_JSON);
+  config_free(cfg);
+
+  expect_only_error(HEAD ACCOUNT "database:\n  batch_rows: 500\n  queue_rows: 499\n",
+                    "t.yaml:8:15: key 'database.queue_rows': queue_rows (499) must be at least batch_rows (500)");
+  expect_only_error(HEAD "  retry:\n    base_delay: 10s\n    max_delay: 5s\n" ACCOUNT,
+                    "t.yaml:5:16: key 'api.retry.max_delay': max_delay must not be shorter than base_delay");
+  expect_only_error(HEAD ACCOUNT "archive:\n  streams: [playback, alarm, playback]\n",
+                    "t.yaml:7:23: key 'archive.streams[1]': unknown stream 'alarm' (expected one of: "
+                    "playback, alarms, mileage; did you mean 'alarms'?)\n"
+                    "t.yaml:7:30: key 'archive.streams[2]': stream 'playback' listed twice");
+  expect_only_error(HEAD ACCOUNT "archive:\n  streams: []\n",
+                    "t.yaml:7:12: key 'archive.streams': the list is empty: give at least one of playback, alarms, mileage");
+  expect_only_error(HEAD ACCOUNT "log:\n  level: verbose\n",
+                    "t.yaml:7:10: key 'log.level': unknown level 'verbose' (expected one of: error, warn, info, debug)");
+  expect_only_error(HEAD "  max_body_bytes: 2GiB\n" ACCOUNT,
+                    "t.yaml:3:19: key 'api.max_body_bytes': 2GiB out of range (1024 to 1073741824)");
+}
+
+static void test_rate_limit_lookup(void **state) {
+  (void)state;
+  config_t *cfg = load(HEAD ACCOUNT);
+  assert_non_null(cfg);
+  assert_int_equal(config_rate_limit_ms(cfg, API_EP_AUTHORIZATION), 12000);
+  assert_int_equal(config_rate_limit_ms(cfg, API_EP_TRACK), 10000);
+  assert_int_equal(config_rate_limit_ms(cfg, API_EP_PLAYBACK), 12000);
+  assert_int_equal(config_rate_limit_ms(cfg, API_EP_ALARM_LIST), 12000);
+  assert_int_equal(config_rate_limit_ms(cfg, API_EP_DEVICE_LIST), 6000);
+  assert_int_equal(config_rate_limit_ms(cfg, API_EP_USER_LIST), 6000);
+  assert_int_equal(config_rate_limit_ms(cfg, API_EP_DEVICE_DETAIL), 6000);
+  assert_int_equal(config_rate_limit_ms(cfg, API_EP_DEVICE_MILEAGE), 10000);
+  assert_int_equal(config_rate_limit_ms(cfg, API_EP_USER_INFO), 1000);
+  assert_int_equal(config_rate_limit_ms(cfg, API_EP_COMMAND_SEND), 1000);
+  config_free(cfg);
+
+  cfg = load(HEAD "  rate_limits:\n    default: 3s\n    playback: 500ms\n    user/info: 0s\n" ACCOUNT);
+  assert_non_null(cfg);
+  assert_int_equal(config_rate_limit_ms(cfg, API_EP_PLAYBACK), 500);
+  assert_int_equal(config_rate_limit_ms(cfg, API_EP_USER_INFO), 0);
+  assert_int_equal(config_rate_limit_ms(cfg, API_EP_COMMAND_SEND), 3000); /* default */
+  assert_int_equal(config_rate_limit_ms(cfg, API_EP_TRACK), 10000);      /* built-in kept */
+  config_free(cfg);
+}
+
+static void test_duplicates(void **state) {
+  (void)state;
+  expect_only_error(HEAD "accounts:\n  - account: demo\n    password: a\n  - account: demo\n    password: b\n",
+                    "t.yaml:6:14: key 'accounts[1].account': duplicate account 'demo' (already accounts[0])");
+  expect_only_error(HEAD "  timeout: 5s\n  timeout: 6s\n" ACCOUNT,
+                    "t.yaml:4:3: key 'api.timeout': duplicate key (first at line 3, column 3)");
+  expect_only_error(HEAD "  rate_limits: {track: 1s, track: 2s}\n" ACCOUNT,
+                    "t.yaml:3:28: key 'api.rate_limits.track': duplicate key (first at line 3, column 17)");
+}
+
+static void test_required_and_base_url(void **state) {
+  (void)state;
+  expect_only_error(ACCOUNT, "t.yaml:1:1: key 'api': required key is missing (api: base_url: ...)");
+  expect_only_error(HEAD, "t.yaml:1:1: key 'accounts': required: a list of at least one account");
+  expect_only_error("api:\n  timeout: 5s\n" ACCOUNT,
+                    "t.yaml:2:3: key 'api.base_url': required key is missing (e.g. base_url: https://api.mygps.mu)");
+  expect_only_error(HEAD "accounts: []\n", "t.yaml:3:11: key 'accounts': the list is empty: give at least one account");
+  expect_only_error("", "t.yaml: empty configuration (api.base_url and accounts are required)");
+  expect_only_error("api:\n  base_url: ftp://x\n" ACCOUNT,
+                    "t.yaml:2:13: key 'api.base_url': bad URL: the scheme must be http:// or https://");
+  expect_only_error("api:\n  base_url: https://h/api\n" ACCOUNT,
+                    "t.yaml:2:13: key 'api.base_url': bad URL: give no path: /api/... is appended to scheme://host[:port]");
+  expect_only_error("api:\n  base_url: https://h:70000\n" ACCOUNT,
+                    "t.yaml:2:13: key 'api.base_url': bad URL: the port must be 1 to 65535");
+  expect_only_error("api:\n  base_url: https://u:topsecret@h\n" ACCOUNT,
+                    "t.yaml:2:13: key 'api.base_url': bad URL: a user or password does not belong in the URL");
+  config_t *cfg = load("api:\n  base_url: HTTP://[::1]:8080/\n" ACCOUNT);
+  assert_non_null(cfg);
+  assert_string_equal(cfg->api.base_url, "http://[::1]:8080");
+  config_free(cfg);
+}
+
+static void test_yaml_syntax_error(void **state) {
+  (void)state;
+  expect_only_error(HEAD "  timeout: [30s\n" ACCOUNT,
+                    "t.yaml:4:9: YAML syntax error: did not find expected ',' or ']' while parsing a flow "
+                    "sequence (line 3 column 12)");
+  expect_error(HEAD ACCOUNT "---\nfoo: 1\n", "t.yaml:7:1: only one YAML document is allowed");
+}
+
+/* Prints cfg into a string (free it). */
+static char *print_to_string(const config_t *cfg) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  assert_non_null(f);
+  config_print(cfg, f);
+  assert_int_equal(fclose(f), 0);
+  return text;
+}
+
+static void test_print_masks_secrets(void **state) {
+  (void)state;
+  setenv("FLEETARC_T_PW", "Abc@34590", 1);
+  config_t *cfg = load(HEAD "accounts:\n  - account: demo\n    password: ${FLEETARC_T_PW}\n"
+                            "database:\n  conninfo: \"host=db password='pg secret' user=u\"\n");
+  assert_non_null(cfg);
+  char *text = print_to_string(cfg);
+  assert_null(strstr(text, "Abc@34590"));
+  assert_null(strstr(text, MD5_ABC));
+  assert_null(strstr(text, "pg secret"));
+  assert_non_null(strstr(text, "\n    password_md5: \"***\"\n"));
+  assert_non_null(strstr(text, "\n  conninfo: \"host=db password=*** user=u\"\n"));
+  free(text);
+  config_free(cfg);
+
+  cfg = load(HEAD ACCOUNT "database:\n  conninfo: \"postgresql://u:pgpw@db:5432/x?sslpassword=kp&a=b\"\n");
+  assert_non_null(cfg);
+  text = print_to_string(cfg);
+  assert_null(strstr(text, "pgpw"));
+  assert_null(strstr(text, "=kp"));
+  assert_non_null(strstr(text, "\n  conninfo: \"postgresql://u:***@db:5432/x?sslpassword=***&a=b\"\n"));
+  free(text);
+  config_free(cfg);
+}
+
+/* The printed configuration is YAML that loads back to the same values once the masked
+ * md5 is filled in: proof that it shows what the program runs with. */
+static void test_print_reloads(void **state) {
+  (void)state;
+  config_t *cfg = load(HEAD "  rate_limits:\n    default: 2s\n    track: 1m30s\n  timeout: 45s\n"
+                            "accounts:\n  - account: \"odd \\\"one\\\" $${x}\"\n    password_md5: " MD5_ABC "\n"
+                            "    subaccounts: false\n"
+                            "archive:\n  streams: [alarms]\n  lookback: 36h\nlog:\n  format: json\n");
+  assert_non_null(cfg);
+  char *text = print_to_string(cfg);
+  buf_t fixed = BUF_INIT;
+  for (const char *p = text; *p;) {
+    const char *m = strstr(p, "\"***\"");
+    size_t n = m ? (size_t)(m - p) : strlen(p);
+    assert_int_equal(buf_append(&fixed, p, n), 0);
+    if (!m) break;
+    assert_int_equal(buf_puts(&fixed, MD5_ABC), 0);
+    p = m + 5;
+  }
+  config_t *again = load(fixed.data);
+  if (!again) fail_msg("reload failed:\n%s\n%s", errors.data, fixed.data);
+  assert_string_equal(again->accounts[0].account, "odd \"one\" ${x}");
+  assert_string_equal(again->accounts[0].password_md5, MD5_ABC);
+  assert_false(again->accounts[0].subaccounts);
+  assert_memory_equal(&again->api.rate_limit_ms, &cfg->api.rate_limit_ms, sizeof cfg->api.rate_limit_ms);
+  assert_int_equal(again->api.rate_limit_ms[API_EP_TRACK], 90000);
+  assert_int_equal(again->api.timeout_ms, 45000);
+  assert_int_equal(again->archive.streams, CONFIG_STREAM_ALARMS);
+  assert_int_equal(again->archive.lookback_ms, 36 * 3600000);
+  assert_int_equal(again->log.format, LOG_FORMAT_JSON);
+  char *text2 = print_to_string(again);
+  assert_string_equal(text, text2);
+  free(text2);
+  config_free(again);
+  buf_free(&fixed);
+  free(text);
+  config_free(cfg);
+}
+
+static void test_example_file_loads(void **state) {
+  (void)state;
+  const char *path = FLEETARC_TEST_DATA "/../../conf/fleetarc.yaml";
+  config_t *cfg = NULL;
+  unsetenv("DEMO_PASSWORD");
+  buf_reset(&errors);
+  assert_int_equal(config_load_file(path, &cfg, &errors), -EINVAL);
+  assert_non_null(strstr(errors.data, "key 'accounts[0].password': environment variable DEMO_PASSWORD is not set"));
+
+  setenv("DEMO_PASSWORD", "Abc@34590", 1);
+  buf_reset(&errors);
+  int rc = config_load_file(path, &cfg, &errors);
+  if (rc != 0) fail_msg("conf/fleetarc.yaml: %s", errors.data);
+  /* the example states the defaults: it must equal the built-in configuration */
+  config_t *min = NULL;
+  assert_int_equal(config_load_file(FLEETARC_TEST_DATA "/config/minimal.yaml", &min, &errors), 0);
+  char *a = print_to_string(cfg), *b = print_to_string(min);
+  const char *a_body = strchr(a, '\n'), *b_body = strchr(b, '\n'); /* skip the "from FILE" line */
+  assert_string_equal(a_body, b_body);
+  assert_string_equal(cfg->accounts[0].password_md5, MD5_ABC);
+  free(a);
+  free(b);
+  config_free(min);
+  config_free(cfg);
+  unsetenv("DEMO_PASSWORD");
+}
+
+static void test_unreadable_file(void **state) {
+  (void)state;
+  config_t *cfg = (config_t *)(uintptr_t)1;
+  buf_reset(&errors);
+  assert_int_equal(config_load_file("/nonexistent/fleetarc.yaml", &cfg, &errors), -ENOENT);
+  assert_null(cfg);
+  assert_string_equal(errors.data, "/nonexistent/fleetarc.yaml: cannot read the configuration: No such file or directory\n");
+  config_free(NULL);
+}
+
+static int teardown(void **state) {
+  (void)state;
+  buf_free(&errors);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_typo_key_has_line_column_path),
+    cmocka_unit_test(test_errors_in_file_order_and_capped),
+    cmocka_unit_test(test_wrong_type),
+    cmocka_unit_test(test_bad_duration),
+    cmocka_unit_test(test_bad_password_md5_not_echoed),
+    cmocka_unit_test(test_password_and_md5_stored_as_md5),
+    cmocka_unit_test(test_password_file),
+    cmocka_unit_test(test_env_expansion),
+    cmocka_unit_test(test_defaults_applied),
+    cmocka_unit_test(test_values_set),
+    cmocka_unit_test(test_rate_limit_lookup),
+    cmocka_unit_test(test_duplicates),
+    cmocka_unit_test(test_required_and_base_url),
+    cmocka_unit_test(test_yaml_syntax_error),
+    cmocka_unit_test(test_print_masks_secrets),
+    cmocka_unit_test(test_print_reloads),
+    cmocka_unit_test(test_example_file_loads),
+    cmocka_unit_test(test_unreadable_file),
+  };
+  return cmocka_run_group_tests(tests, NULL, teardown);
+}
