@@ -18,7 +18,8 @@ typedef struct sim_fleet_options {
   int64_t epoch;      /* UNIX seconds: the fleet's history starts here (nothing before) */
 } sim_fleet_options_t;
 
-/* Returns NULL on allocation failure or bad options. */
+/* Returns NULL on allocation failure or bad options. The fleet is for one thread: the
+ * const queries fill a per-device odometer cache (answers never depend on it). */
 sim_fleet_t *sim_fleet_new(const sim_fleet_options_t *opt);
 void sim_fleet_free(sim_fleet_t *f);
 
@@ -54,6 +55,31 @@ typedef enum {
   SIM_DEVICE_TRAP_SAME_TIME,    /* a burst of >1000 reports with one gpstime */
   SIM_DEVICE_TRAP_LATE_ALARMS,  /* alarms uploaded late: systemtime order != gpstime order */
 } sim_device_kind_t;
+
+/* How the model behaves (all times UTC; "day" is a UTC day; E is opt->epoch):
+ * - Normal devices: per day 0..5 trips in [05:00, 23:00), each from the previous parking
+ *   spot along a 3-leg path (straight legs between rounded waypoints) in a ~20 km box
+ *   around a per-device home; reports every 7..13 s while moving plus one at each corner,
+ *   speed 0 at a trip's first and last report; heartbeats (speed 0, course 0, same
+ *   position) every 5..30 min while parked. Alarms: 9 at a trip's first report, 10 at
+ *   its last, 7 at its first report above 100 km/h, 4 and 2 now and then while parked
+ *   before 05:00; about 1 in 25 is uploaded 1..6 h late.
+ * - Kind by device index i (i % 40): 3 OFFLINE (silent from 03:00 of day(E)+1 or +2),
+ *   13 EXPIRED (platformduetime 03:00 of day(E)+2 or +3; silent after it), 19
+ *   NEVER_ONLINE, 7 and 29 PARKED (heartbeats at home only); about 1 device in 10 has
+ *   no sensors (battery, door, mileage, todaymileage -1). IMEIs: 15 digits with a Luhn
+ *   check digit, never starting with 99; one in 16 starts with 0.
+ * - Traps (opt->traps), appended after the N devices, all held by "demo":
+ *   999000000000001 TRAP_EXACT_PAGE: in [E, E+86400) exactly 1000 reports, heartbeats
+ *     at E+60+80k (k = 0..999) parked at home; no trips on day(E) and day(E+86400);
+ *     ordinary heartbeats from E+86400, trips from the day after.
+ *   999000000000002 TRAP_SAME_TIME: 1500 identical reports (parked at home, speed 0,
+ *     course 0) at B = (last heartbeat at or before E+43200) + 7; no trips on day(B);
+ *     ordinary heartbeats around it.
+ *   999000000000003 TRAP_LATE_ALARMS: day L = day(E+86399) (the first day wholly in
+ *     history) is spent parked with heartbeats every 120 s from L*86400, and 360 extra
+ *     alarms on every other heartbeat (j = 0, 2, .., 718): type 4 with systemtime =
+ *     gpstime + 3600 + (97 j mod 14400) when j % 4 == 0, else type 2 with +5..15 s. */
 
 typedef struct sim_device {
   char imei[16];             /* 15 digits, some with leading zeros */
@@ -93,8 +119,10 @@ typedef int (*sim_alarm_cb)(void *arg, const sim_alarm_t *a);
  * are possible, with identical content). Pure: same answer every call. */
 int sim_fleet_points(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t end,
                      sim_point_cb cb, void *arg);
-/* Alarms of device dev with begin <= systemtime <= end, in systemtime order. Includes
- * in/out alarms of the geofences added so far (sim_fleet_geofence_add). */
+/* Alarms of device dev with begin <= systemtime <= end, in systemtime order (ties by
+ * gpstime, type, geofence_id). Includes in/out alarms of the geofences added so far
+ * (sim_fleet_geofence_add). systemtime - gpstime never exceeds SIM_ALARM_MAX_DELAY. */
+#define SIM_ALARM_MAX_DELAY (6 * 3600)
 int sim_fleet_alarms(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t end,
                      sim_alarm_cb cb, void *arg);
 
@@ -109,10 +137,14 @@ typedef struct sim_state {
 } sim_state_t;
 int sim_fleet_state(const sim_fleet_t *f, uint32_t dev, int64_t now, sim_state_t *out);
 
-/* Distance driven in [begin, end), km, consistent with the points. */
+/* Distance driven in [begin, end), km, consistent with the points: the path length
+ * between the first and the last report in [begin, end) (so the sum of great-circle
+ * distances between consecutive reports in the range, within rounding to 1e-6 deg).
+ * sim_state_t.mileage_m and todaymileage_m follow the same odometer. */
 double sim_fleet_mileage_km(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t end);
 
-/* Trips that start in [begin, end). */
+/* Trips that start in [begin, end) (and at or after the epoch); km is the path length,
+ * equal to sim_fleet_mileage_km over [start, end + 1). */
 typedef struct sim_trip {
   int64_t start, end;
   double start_lon, start_lat, end_lon, end_lat;
@@ -129,7 +161,16 @@ int64_t sim_fleet_geofence_add(sim_fleet_t *f, uint32_t dev, const char *name, d
                                double lat, int radius_m, int alarmtype, int64_t created);
 
 /* Writes positions.csv, alarms.csv, devices.csv and trips.csv for [begin, end) into
- * dir (created if missing). Returns 0 or a negative errno. */
+ * dir (created if missing). Returns 0 or a negative errno. Each file has a header line:
+ *   positions.csv imei,gpstime,longitude,latitude,speed,course: gpstime in [begin, end),
+ *     distinct by (imei, gpstime), sorted by imei then gpstime, coordinates as %.6f;
+ *   alarms.csv imei,alarm_type,gpstime,systemtime,longitude,latitude,speed,course,
+ *     geofence_id: GPSTIME in [begin, end) (whatever the systemtime), distinct by
+ *     (imei, alarm_type, gpstime, systemtime), sorted by imei, gpstime, type, systemtime;
+ *   devices.csv imei,account,devicename,devicetype,platenumber: every device, strings
+ *     CSV-quoted, sorted by imei;
+ *   trips.csv imei,start,end,start_lon,start_lat,end_lon,end_lat,km: trips starting in
+ *     [begin, end), sorted by imei then start. */
 int sim_fleet_write_truth(const sim_fleet_t *f, const char *dir, int64_t begin, int64_t end);
 
 #endif

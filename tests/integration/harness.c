@@ -71,8 +71,8 @@ int harness_sim_start(harness_sim_t *sim, const char *const *extra_args) {
   int ready = 0;
   while (f && fgets(line, sizeof line, f)) {
     line[strcspn(line, "\r\n")] = '\0';
-    char host[64];
-    if (sscanf(line, "listen %63[^:]:%d", host, &sim->port) == 2) {
+    char host[40];
+    if (sscanf(line, "listen %39[^:]:%d", host, &sim->port) == 2) {
       snprintf(sim->base_url, sizeof sim->base_url, "http://%s:%d", host, sim->port);
     } else if (strncmp(line, "account ", 8) == 0) {
       snprintf(sim->account, sizeof sim->account, "%s", line + 8);
