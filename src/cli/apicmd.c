@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/timeparse.h"
 
 int apicmd_load(apicmd_t *c, const char *name, const cli_context_t *ctx, const char *account) {
@@ -24,6 +25,10 @@ int apicmd_load(apicmd_t *c, const char *name, const cli_context_t *ctx, const c
     return rc == -ENOMEM ? CLI_EXIT_FAILED : CLI_EXIT_USAGE;
   }
   buf_free(&errors);
+  /* The output is the answer: the service's info lines (logins) would only be noise on a
+   * terminal; warnings and errors stay, and log.level: debug still shows everything. */
+  log_set_level(c->cfg->log.level == LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN);
+  log_set_format(c->cfg->log.format);
   c->acct = account ? config_account_find(c->cfg, account) : &c->cfg->accounts[0];
   if (!c->acct) {
     fprintf(stderr, "fleetarc %s: no account '%s' in %s\n", name, account, ctx->config_path);
