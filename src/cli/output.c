@@ -120,7 +120,35 @@ static void put_spaces(size_t n, FILE *out) {
   while (n--) fputc(' ', out);
 }
 
+/* Copies text to out without the spaces that end its lines (padding of empty cells). */
+static void put_trimmed(const char *text, size_t len, FILE *out) {
+  size_t start = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (text[i] != '\n') continue;
+    size_t end = i;
+    while (end > start && text[end - 1] == ' ') end--;
+    fwrite(text + start, 1, end - start, out);
+    fputc('\n', out);
+    start = i + 1;
+  }
+}
+
+static void write_table_padded(const output_t *o, FILE *out);
+
 static void write_table(const output_t *o, FILE *out) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&text, &len);
+  if (!m) {
+    write_table_padded(o, out);
+    return;
+  }
+  write_table_padded(o, m);
+  if (fclose(m) == 0) put_trimmed(text, len, out);
+  free(text);
+}
+
+static void write_table_padded(const output_t *o, FILE *out) {
   size_t *w = calloc(o->ncols, sizeof *w);
   if (!w) return;
   for (size_t c = 0; c < o->ncols; c++) w[c] = output_text_width(o->cols[c].name);
