@@ -108,8 +108,21 @@ static void call_imeis(const net_call_t *c, char *out, size_t n) {
     if (strncmp(p, "imeis=", 6) == 0 || strncmp(p, "imei=", 5) == 0) {
       const char *v = strchr(p, '=') + 1;
       size_t vl = len - (size_t)(v - p);
-      if (vl > 120) snprintf(out, n, "%.120s...", v);
-      else snprintf(out, n, "%.*s", (int)vl, v);
+      size_t o = 0;
+      for (size_t i = 0; i < vl && o + 4 < n; i++) {
+        if (o >= 120) {
+          memcpy(out + o, "...", 3);
+          o += 3;
+          break;
+        }
+        if (v[i] == '%' && i + 2 < vl && v[i + 1] == '2' && (v[i + 2] == 'C' || v[i + 2] == 'c')) {
+          out[o++] = ','; /* the codec encodes the list's commas */
+          i += 2;
+        } else {
+          out[o++] = v[i];
+        }
+      }
+      out[o] = '\0';
       return;
     }
     p += len;
@@ -156,6 +169,9 @@ static void login_start(netc_t *n, account_t *a) {
   c->acct = a;
   c->ep = API_EP_AUTHORIZATION;
   c->is_login = true;
+  if (a->fruitless_logins >= 2) /* tokens die as soon as they come: slow down */
+    c->not_before = uv_now(n->loop) + backoff_delay_ms(n->opt.retry_base_ms, n->opt.retry_max_ms,
+                                                       a->fruitless_logins - 2, backoff_random());
   a->state = ACCOUNT_LOGGING_IN;
   ready_push(n, c, true);
   log_debug("net: account %s: logging in", a->name);
@@ -260,7 +276,13 @@ static void on_pump(uv_timer_t *t) {
     if (n->in_flight >= cap) break; /* a completion pumps again */
     ready_unlink(n, c);
     int rc = call_send(n, c, now);
-    if (rc) {
+    if (rc == -EINVAL && c->is_login) {
+      /* The codec refused the account name: no login can ever be built for it. */
+      log_error("net: account %s: cannot build a login request: stopped", a->name);
+      account_stop(a, -EINVAL, "the account name cannot be sent (codec refused it)");
+      call_free(c);
+      n->pump_again = true; /* its waiting calls fail on the next pass */
+    } else if (rc) {
       log_warn("net: account %s: %s: cannot start the request (%s), retrying in 1 s", a->name,
                api_endpoint_path(c->ep), strerror(-rc));
       c->not_before = now + 1000;
@@ -445,6 +467,8 @@ static void cb_http(void *arg, const http_response_t *res) {
   char why[256];
   snprintf(why, sizeof why, "%d %s", env.code,
            api_code_text(env.code) ? api_code_text(env.code) : "(unknown code)");
+  if (!api_code_is_token_error(env.code) && env.code != API_CODE_TOO_FREQUENT)
+    a->fruitless_logins = 0; /* the token worked */
   if (env.code == 0) {
     pacer_succeeded(n->pacer, a->lane, c->ep);
     call_finish(n, c, NET_OK, 0, res->status, res->body, res->body_len, NULL);
@@ -454,16 +478,19 @@ static void cb_http(void *arg, const http_response_t *res) {
     pacer_throttled(n->pacer, a->lane, c->ep, c->sent_at, now);
     ready_push(n, c, false);
   } else if (api_code_is_token_error(env.code)) {
-    if (++c->token_replays > n->opt.max_token_replays) {
+    c->token_replays++;
+    bool current = account_token_failed(a, c->token_gen); /* the next call logs in anew */
+    if (a->fruitless_logins > n->opt.max_fruitless_logins) {
+      /* Fresh tokens keep dying before any call gets through: a login loop. */
       char imeis[160];
       call_imeis(c, imeis, sizeof imeis);
-      log_error("net: account %s: %s imeis %s: token refused %u times: %s", a->name,
-                api_endpoint_path(c->ep), imeis, c->token_replays, why);
+      log_error("net: account %s: %s imeis %s: %u fresh tokens refused in a row: %s", a->name,
+                api_endpoint_path(c->ep), imeis, a->fruitless_logins, why);
       call_finish(n, c, NET_ERR_API, env.code, res->status, res->body, res->body_len, why);
       goto out;
     }
     n->stats.token_replays++;
-    if (account_token_failed(a, c->token_gen))
+    if (current)
       log_info("net: account %s: token refused (%s): logging in again", a->name, why);
     ready_push(n, c, false);
   } else if (env.code == API_CODE_SYSTEM_ERROR) {
@@ -508,7 +535,7 @@ netc_t *netc_new(uv_loop_t *loop, const netc_options_t *opt) {
   if (!n->opt.retry_max_attempts) n->opt.retry_max_attempts = 5;
   if (n->opt.token_refresh_fraction <= 0.0 || n->opt.token_refresh_fraction > 1.0)
     n->opt.token_refresh_fraction = 0.75;
-  if (!n->opt.max_token_replays) n->opt.max_token_replays = 4;
+  if (!n->opt.max_fruitless_logins) n->opt.max_fruitless_logins = 5;
   if (!n->opt.max_time_errors) n->opt.max_time_errors = 3;
   const char *base = n->opt.base_url ? n->opt.base_url : "";
   size_t len = strlen(base);

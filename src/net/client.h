@@ -25,7 +25,10 @@ typedef struct netc_options {
   uint64_t retry_max_ms;         /* 0: 30000 */
   unsigned retry_max_attempts;   /* HTTP attempts per call for transient errors; 0: 5 */
   double token_refresh_fraction; /* re-login after this part of expires_in; 0: 0.75 */
-  unsigned max_token_replays;    /* token errors one call survives; 0: 4 */
+  unsigned max_fruitless_logins; /* logins in a row whose token was refused before any call
+                                  * succeeded: past it, token errors fail their calls (a
+                                  * login loop, e.g. another process sharing the account);
+                                  * 0: 5. From the second such login on, logins back off. */
   unsigned max_time_errors;      /* 10014 answers to logins before the account stops; 0: 3 */
 } netc_options_t;
 
@@ -83,7 +86,8 @@ netc_t *netc_new(uv_loop_t *loop, const netc_options_t *opt);
  * call logs in. Returns the account (owned by n) or NULL (-EINVAL md5, -ENOMEM). */
 netc_account_t *netc_account_add(netc_t *n, const char *name, const char *password_md5);
 const char *netc_account_name(const netc_account_t *a);
-/* 0 while the account works; else the code that stopped it (20001, 10016, 10014). */
+/* 0 while the account works; else the code that stopped it: 20001, 10016, 10014 (its
+ * logins kept being refused for their time), or -EINVAL (the codec refused its name). */
 int netc_account_stopped(const netc_account_t *a);
 
 /* Calls req (built by an api_request_* builder, without token) for account a. On 0 the

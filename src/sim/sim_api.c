@@ -87,8 +87,16 @@ typedef struct stats {
   uint64_t records_playback, records_alarm;
 } stats_t;
 
+/* sim_fleet_state is pure in (device, second) but costs microseconds (trigonometry);
+ * trackers poll the same devices many times a second, so one entry per device. */
+typedef struct state_entry {
+  int64_t at;        /* the present it was computed for; 0: empty */
+  sim_state_t state;
+} state_entry_t;
+
 struct sim_api {
   sim_fleet_t *fleet;
+  state_entry_t *states; /* [device], allocated on the first track */
   sim_api_options_t opt;
   uint64_t start_ns;
   size_t naccounts;
@@ -335,6 +343,21 @@ static int ep_authorization(ctx_t *c) {
     sim_json_int(j, v);             \
   } while (0)
 
+static int state_at(sim_api_t *api, uint32_t dev, int64_t now, sim_state_t *out) {
+  if (!api->states) api->states = calloc(sim_fleet_device_count(api->fleet) + 1, sizeof *api->states);
+  state_entry_t *e = api->states ? &api->states[dev] : NULL;
+  if (e && e->at == now && now != 0) {
+    *out = e->state;
+    return 0;
+  }
+  int rc = sim_fleet_state(api->fleet, dev, now, out);
+  if (rc == 0 && e) {
+    e->at = now;
+    e->state = *out;
+  }
+  return rc;
+}
+
 static int ep_track(ctx_t *c) {
   uint32_t devs[MAX_IMEIS];
   size_t n;
@@ -344,7 +367,7 @@ static int ep_track(ctx_t *c) {
   sim_json_lit(j, "{\"code\":0,\"record\":[");
   for (size_t i = 0; i < n; i++) {
     sim_state_t s;
-    if (sim_fleet_state(c->api->fleet, devs[i], c->present, &s) != 0) return API_CODE_SYSTEM_ERROR;
+    if (state_at(c->api, devs[i], c->present, &s) != 0) return API_CODE_SYSTEM_ERROR;
     const sim_device_t *d = sim_fleet_device(c->api->fleet, devs[i]);
     if (i) sim_json_lit(j, ",");
     sim_json_lit(j, "{\"imei\":\"");
@@ -975,5 +998,6 @@ void sim_api_free(sim_api_t *api) {
   free(api->acct);
   free(api->last_ns);
   free(api->cmds);
+  free(api->states);
   free(api);
 }

@@ -30,6 +30,7 @@ typedef struct sc {
   char *body;       /* the last answer's raw body (owned) */
   size_t body_len;
   CURLcode curl_rc;
+  long timeout_ms;  /* per request; 0: 20 s */
 } sc_t;
 
 static inline size_t sc_cb_write(char *p, size_t size, size_t n, void *arg) {
@@ -82,7 +83,7 @@ static inline cJSON *sc_call(sc_t *c, const char *method, const char *path, cons
   curl_easy_setopt(c->curl, CURLOPT_URL, url);
   curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, sc_cb_write);
   curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
-  curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 20000L);
+  curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms ? c->timeout_ms : 20000L);
   curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
   if (strcmp(method, "POST") == 0) {
     curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
@@ -184,6 +185,46 @@ static inline int sc_groups(const char *s) {
   int n = 1;
   for (; *s; s++) n += *s == ';';
   return n;
+}
+
+/* Walks the account tree from `account` (user/list, then device/list of each),
+ * appending every device's IMEI to imeis (and its owner to owners, when not NULL).
+ * Returns the number of accounts seen, -1 on an error answer or a list over 500 rows. */
+static inline int sc_walk_tree(sc_t *c, const char *account, char (*imeis)[16],
+                               char (*owners)[64], int *n, int cap) {
+  char *acc = curl_easy_escape(c->curl, account, 0);
+  cJSON *j = sc_getf(c, "/api/device/list?account=%s", acc);
+  int rc = -1, accounts = 1, nkids = 0;
+  char (*kids)[64] = NULL;
+  if (sc_code(j) != 0 || sc_record_count(j) > 500) goto out;
+  const cJSON *d;
+  cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(j, "record")) {
+    if (*n >= cap) goto out;
+    snprintf(imeis[*n], 16, "%s", cJSON_GetObjectItemCaseSensitive(d, "imei")->valuestring);
+    if (owners) snprintf(owners[*n], 64, "%s", account);
+    (*n)++;
+  }
+  cJSON_Delete(j);
+  j = sc_getf(c, "/api/user/list?account=%s", acc);
+  if (sc_code(j) != 0 || sc_record_count(j) > 500) goto out;
+  nkids = sc_record_count(j);
+  kids = calloc((size_t)nkids + 1, sizeof *kids);
+  if (!kids) goto out;
+  for (int i = 0; i < nkids; i++) {
+    const cJSON *u = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "record"), i);
+    snprintf(kids[i], 64, "%s", cJSON_GetObjectItemCaseSensitive(u, "account")->valuestring);
+  }
+  for (int i = 0; i < nkids; i++) {
+    int sub = sc_walk_tree(c, kids[i], imeis, owners, n, cap);
+    if (sub < 0) goto out;
+    accounts += sub;
+  }
+  rc = accounts;
+out:
+  free(kids);
+  curl_free(acc);
+  cJSON_Delete(j);
+  return rc;
 }
 
 /* A raw TCP connection to the simulator: -1 on failure. */

@@ -18,30 +18,9 @@ static char imeis[TOTAL_DEVICES + 8][16];
 static int datastatus[TOTAL_DEVICES + 8];
 static int nimeis;
 
-/* Collects every account's devices, walking user/list from the root. Returns the
- * number of accounts seen; asserts every list is within 500 rows. */
 static int walk_tree(sc_t *c, const char *account, char (*out)[16], int *nout, int cap) {
-  cJSON *j = sc_getf(c, "/api/device/list?account=%s", account);
-  assert_int_equal(sc_code(j), 0);
-  assert_true(sc_record_count(j) <= 500);
-  const cJSON *d;
-  cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(j, "record")) {
-    assert_true(*nout < cap);
-    snprintf(out[(*nout)++], 16, "%s", cJSON_GetObjectItemCaseSensitive(d, "imei")->valuestring);
-  }
-  cJSON_Delete(j);
-  j = sc_getf(c, "/api/user/list?account=%s", account);
-  assert_int_equal(sc_code(j), 0);
-  assert_true(sc_record_count(j) <= 500);
-  int accounts = 1, n = sc_record_count(j);
-  char (*kids)[64] = calloc((size_t)n + 1, 64);
-  for (int i = 0; i < n; i++)
-    snprintf(kids[i], 64, "%s",
-             cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "record"), i),
-                                              "account")->valuestring);
-  cJSON_Delete(j);
-  for (int i = 0; i < n; i++) accounts += walk_tree(c, kids[i], out, nout, cap);
-  free(kids);
+  int accounts = sc_walk_tree(c, account, out, NULL, nout, cap);
+  assert_true(accounts > 0); /* every answer code 0, no list over 500 rows */
   return accounts;
 }
 
