@@ -75,4 +75,15 @@ int cli_option(int argc, char **argv, int *i, const char *name, const char **val
 int cmd_run(const cli_context_t *ctx, int argc, char **argv);
 int cmd_backfill(const cli_context_t *ctx, int argc, char **argv);
 
+/* The API one-off commands (cmd_reads.c, cmd_writes.c, cmd_user.c). */
+int cmd_devices(const cli_context_t *ctx, int argc, char **argv);
+int cmd_track(const cli_context_t *ctx, int argc, char **argv);
+int cmd_playback(const cli_context_t *ctx, int argc, char **argv);
+int cmd_alarms(const cli_context_t *ctx, int argc, char **argv);
+int cmd_mileage(const cli_context_t *ctx, int argc, char **argv);
+int cmd_send_command(const cli_context_t *ctx, int argc, char **argv);
+int cmd_geofence_create(const cli_context_t *ctx, int argc, char **argv);
+int cmd_message(const cli_context_t *ctx, int argc, char **argv);
+int cmd_user(const cli_context_t *ctx, int argc, char **argv);
+
 #endif

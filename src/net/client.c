@@ -276,7 +276,13 @@ static void on_pump(uv_timer_t *t) {
     if (n->in_flight >= cap) break; /* a completion pumps again */
     ready_unlink(n, c);
     int rc = call_send(n, c, now);
-    if (rc) {
+    if (rc == -EINVAL && c->is_login) {
+      /* The codec refused the account name: no login can ever be built for it. */
+      log_error("net: account %s: cannot build a login request: stopped", a->name);
+      account_stop(a, -EINVAL, "the account name cannot be sent (codec refused it)");
+      call_free(c);
+      n->pump_again = true; /* its waiting calls fail on the next pass */
+    } else if (rc) {
       log_warn("net: account %s: %s: cannot start the request (%s), retrying in 1 s", a->name,
                api_endpoint_path(c->ep), strerror(-rc));
       c->not_before = now + 1000;

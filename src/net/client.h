@@ -86,7 +86,8 @@ netc_t *netc_new(uv_loop_t *loop, const netc_options_t *opt);
  * call logs in. Returns the account (owned by n) or NULL (-EINVAL md5, -ENOMEM). */
 netc_account_t *netc_account_add(netc_t *n, const char *name, const char *password_md5);
 const char *netc_account_name(const netc_account_t *a);
-/* 0 while the account works; else the code that stopped it (20001, 10016, 10014). */
+/* 0 while the account works; else the code that stopped it: 20001, 10016, 10014 (its
+ * logins kept being refused for their time), or -EINVAL (the codec refused its name). */
 int netc_account_stopped(const netc_account_t *a);
 
 /* Calls req (built by an api_request_* builder, without token) for account a. On 0 the

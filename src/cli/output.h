@@ -1,0 +1,44 @@
+/* Results of the API one-off commands as rows of named columns, written at the end as
+ * an aligned table (for people), JSON (an array of objects) or CSV (RFC 4180). Cells
+ * are text; a column's kind says whether JSON shows it as a number or a string. */
+#ifndef FLEETARC_CLI_OUTPUT_H
+#define FLEETARC_CLI_OUTPUT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef enum { OUTPUT_TABLE = 0, OUTPUT_JSON, OUTPUT_CSV } output_format_t;
+
+typedef enum {
+  OUTPUT_STR = 0, /* JSON string */
+  OUTPUT_NUM,     /* JSON number: the cell must be a JSON number (or NULL: null) */
+} output_kind_t;
+
+typedef struct output_column {
+  const char *name;
+  output_kind_t kind;
+} output_column_t;
+
+typedef struct output output_t;
+
+/* "table", "json", "csv" -> 0 and *out; else -EINVAL. */
+int output_format_parse(const char *s, output_format_t *out) __attribute__((warn_unused_result));
+
+/* cols (and the names in it) are borrowed for the output's life. NULL on ENOMEM. */
+output_t *output_new(const output_column_t *cols, size_t ncols);
+void output_free(output_t *o); /* NULL is a no-op */
+
+/* Appends a row of ncols cells (copied; a NULL cell is "no value": empty in a table or
+ * CSV, null in JSON). Returns 0 or -ENOMEM. */
+int output_row(output_t *o, const char *const *cells) __attribute__((warn_unused_result));
+size_t output_rows(const output_t *o);
+
+/* Writes everything in format f. Returns 0 or -EIO (a write failed). */
+int output_write(const output_t *o, output_format_t f, FILE *out)
+    __attribute__((warn_unused_result));
+
+/* Columns a terminal gives to the UTF-8 text s: wide East Asian characters and emoji
+ * count 2, combining marks 0, control bytes and invalid bytes 1 (they are shown as '?'). */
+size_t output_text_width(const char *s);
+
+#endif
