@@ -447,10 +447,18 @@ int http_request(http_t *h, api_method_t method, const char *url, http_done_cb c
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->post_headers);
   }
-  list_push(&h->queue, r);
-  /* The slot is taken now, but curl only starts through the timer it arms: cb never runs
-   * from inside this call. */
-  start_queued(h);
+  if (h->queue.n || h->in_flight.n >= h->opt.max_in_flight) {
+    list_push(&h->queue, r); /* FIFO: started by a completion */
+    return 0;
+  }
+  /* curl only starts the transfer through the timer it arms: cb never runs from inside
+   * this call. */
+  r->started_ms = uv_now(h->loop);
+  if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK) {
+    rc = -EIO;
+    goto fail;
+  }
+  list_push(&h->in_flight, r);
   return 0;
 fail:
   req_free(r);

@@ -50,7 +50,7 @@ http_t *http_new(uv_loop_t *loop, const http_options_t *opt);
 /* Starts (or queues) a request. url is copied. GET sends url as is; POST sends it with an
  * empty application/x-www-form-urlencoded body (the spec puts parameters in the query).
  * Returns 0 (cb will be called exactly once, never from inside this call), -ENOMEM,
- * or -ESHUTDOWN after http_close(). */
+ * -EIO (curl refused the transfer) or -ESHUTDOWN after http_close(). */
 int http_request(http_t *h, api_method_t method, const char *url, http_done_cb cb, void *arg)
     __attribute__((warn_unused_result));
 

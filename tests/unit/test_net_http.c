@@ -127,6 +127,10 @@ static void test_post_keeps_query(void **state) {
   assert_int_equal(f.last.error, HTTP_OK);
   assert_string_equal(f.last_method, "POST");
   assert_string_equal(f.last_target, "/ok?imei=1&efencename=a%20b");
+  assert_non_null(strcasestr(f.srv.last_head, "\r\nContent-Type: application/x-www-form-urlencoded\r\n"));
+  assert_non_null(strcasestr(f.srv.last_head, "\r\nContent-Length: 0\r\n"));
+  run_one(&f, API_METHOD_GET, "/ok");
+  assert_null(strcasestr(f.srv.last_head, "Content-Type"));
   teardown(&f);
 }
 

@@ -37,6 +37,7 @@ typedef struct testsrv {
   ts_conn_t *conns;
   int connections;       /* accepted so far */
   int requests;          /* parsed so far */
+  char last_head[4096];  /* the request line and headers of the last request */
   bool closing;
 } testsrv_t;
 
@@ -161,6 +162,7 @@ static void ts_process(ts_conn_t *c) {
     ts_conn_close(c);
     return;
   }
+  snprintf(c->srv->last_head, sizeof c->srv->last_head, "%.*s", (int)head_len, c->in);
   memmove(c->in, c->in + head_len + body_len, c->in_len - head_len - body_len);
   c->in_len -= head_len + body_len;
   c->srv->requests++;
