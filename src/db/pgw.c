@@ -38,11 +38,11 @@ static const char *const stream_names[] = {"playback", "alarms", "mileage"};
  * the merge; seq orders upserts of one key within a batch (the last one wins). */
 static const char setup_sql[] =
   "SET client_min_messages = warning;"
-  "CREATE TEMP TABLE pgw_positions (imei text, gpstime bigint, longitude float8,"
+  "CREATE TEMP TABLE pgw_positions (imei text, gpstime timestamptz, longitude float8,"
   " latitude float8, speed int, course int) ON COMMIT DELETE ROWS;"
-  "CREATE TEMP TABLE pgw_alarms (imei text, alarm_type int, gpstime bigint, systemtime bigint,"
-  " longitude float8, latitude float8, speed int, course int, geofence_id bigint)"
-  " ON COMMIT DELETE ROWS;"
+  "CREATE TEMP TABLE pgw_alarms (imei text, alarm_type int, gpstime timestamptz,"
+  " systemtime timestamptz, longitude float8, latitude float8, speed int, course int,"
+  " geofence_id bigint) ON COMMIT DELETE ROWS;"
   "CREATE TEMP TABLE pgw_device_state (seq int, imei text, servertime bigint, gpstime bigint,"
   " hearttime bigint, systemtime bigint, longitude float8, latitude float8, course int,"
   " speed int, acctime bigint, accstatus smallint, doorstatus smallint, chargestatus smallint,"
@@ -55,16 +55,27 @@ static const char setup_sql[] =
   " ON COMMIT DELETE ROWS;"
   "CREATE TEMP TABLE pgw_cursors (imei text, stream text, cursor bigint) ON COMMIT DELETE ROWS;";
 
+/* Positions and alarms travel in binary COPY format, in the column order of these lists,
+ * which is both their staging table's and their real table's: the same bytes go straight
+ * into fleetarc.positions/alarms (the fast path) or into staging for a merge. */
+#define POSITION_COLS "imei, gpstime, longitude, latitude, speed, course"
+#define ALARM_COLS \
+  "imei, alarm_type, gpstime, systemtime, longitude, latitude, speed, course, geofence_id"
+
+static const char *const direct_copy_sql[K_COUNT] = {
+  [K_POSITIONS] = "COPY fleetarc.positions (" POSITION_COLS ") FROM STDIN (FORMAT binary)",
+  [K_ALARMS] = "COPY fleetarc.alarms (" ALARM_COLS ") FROM STDIN (FORMAT binary)",
+};
+
+static bool kind_binary(int k) { return k == K_POSITIONS || k == K_ALARMS; }
+
 static const char *const merge_sql[K_COUNT] = {
   [K_POSITIONS] =
-    "INSERT INTO fleetarc.positions (imei, gpstime, longitude, latitude, speed, course)"
-    " SELECT imei, to_timestamp(gpstime), longitude, latitude, speed, course"
+    "INSERT INTO fleetarc.positions (" POSITION_COLS ") SELECT " POSITION_COLS
     " FROM pg_temp.pgw_positions ON CONFLICT DO NOTHING;",
   [K_ALARMS] =
-    "INSERT INTO fleetarc.alarms (imei, alarm_type, gpstime, systemtime, longitude, latitude,"
-    " speed, course, geofence_id)"
-    " SELECT imei, alarm_type, to_timestamp(gpstime), to_timestamp(systemtime), longitude,"
-    " latitude, speed, course, geofence_id FROM pg_temp.pgw_alarms ON CONFLICT DO NOTHING;",
+    "INSERT INTO fleetarc.alarms (" ALARM_COLS ") SELECT " ALARM_COLS
+    " FROM pg_temp.pgw_alarms ON CONFLICT DO NOTHING;",
   /* A stored record with a later servertime is newer than this one (a retried or late
    * batch): keep it. */
   [K_DEVICE_STATE] =
@@ -139,6 +150,7 @@ struct pgw_batch {
   void *cb_data;
   unsigned attempts;
   bool partitions_retried;   /* "no partition" already retried once */
+  bool overlapped;           /* its direct COPY met a stored key: retries merge at once */
 };
 
 typedef enum {
@@ -156,6 +168,7 @@ typedef enum {
   STEP_PARTITIONS,
   STEP_BEGIN,
   STEP_COPY,
+  STEP_FALLBACK, /* ROLLBACK TO SAVEPOINT after the direct COPY met a stored key */
   STEP_MERGE,
   STEP_COMMIT,
   STEP_ROLLBACK,
@@ -198,6 +211,8 @@ struct pgw {
   int copy_kind;
   copy_phase_t copy_phase;
   size_t copy_off;
+  bool copy_trailer_sent;
+  bool direct;            /* this attempt COPYs positions/alarms straight into their tables */
   int merge_kinds[K_COUNT];
   int nmerge, merge_at;
   bool want_write;
@@ -322,16 +337,70 @@ static int note_month(pgw_batch_t *b, int64_t gpstime) {
 
 static bool bad_imei(const char *imei) { return !imei || !*imei; }
 
+/* ---- binary COPY (positions, alarms): no printf on our side, no number parsing on the
+ * server's. A tuple is a 16-bit field count, then per field a 32-bit length and the value,
+ * all big-endian; the stream starts with a fixed header and ends with a -1 count. */
+
+static const char copy_binary_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+static const char copy_binary_trailer[2] = {'\377', '\377'};
+
+static char *put_be(char *p, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; i--) *p++ = (char)(v >> (8 * i));
+  return p;
+}
+static char *put_field_i32(char *p, int32_t v) { return put_be(put_be(p, 4, 4), (uint32_t)v, 4); }
+static char *put_field_i64(char *p, int64_t v) { return put_be(put_be(p, 8, 4), (uint64_t)v, 8); }
+static char *put_field_f64(char *p, double v) {
+  uint64_t u;
+  memcpy(&u, &v, sizeof u);
+  return put_be(put_be(p, 8, 4), u, 8);
+}
+
+/* UNIX seconds as a timestamptz: microseconds since 2000-01-01 UTC. A time beyond what
+ * the arithmetic can hold becomes a value the server rejects as out of range (SQLSTATE
+ * 22008), as to_timestamp() did: the batch fails for its data, nothing wraps around. */
+static char *put_field_time(char *p, int64_t t) {
+  const int64_t limit = 9000000000000LL; /* ~285,000 years: beyond PostgreSQL's range */
+  int64_t us = t > limit || t < -limit ? INT64_MAX - 1 : (t - 946684800LL) * 1000000LL;
+  return put_field_i64(p, us);
+}
+
+static void buf_truncate(buf_t *o, size_t len) {
+  o->len = len;
+  if (o->data) o->data[len] = '\0';
+}
+
+/* The tuple's field count and its imei (always the first field). */
+static int put_binary_head(buf_t *o, int nfields, const char *imei) {
+  size_t n = strlen(imei);
+  if (n > INT32_MAX) return -EINVAL;
+  int rc = 0;
+  if (o->len == 0) rc = buf_append(o, copy_binary_header, sizeof copy_binary_header);
+  char head[6];
+  put_be(put_be(head, (uint64_t)nfields, 2), n, 4);
+  if (rc == 0) rc = buf_append(o, head, sizeof head);
+  if (rc == 0) rc = buf_append(o, imei, n);
+  return rc;
+}
+
 int pgw_batch_add_position(pgw_batch_t *b, const char *imei, int64_t gpstime, double longitude,
                            double latitude, int speed, int course) {
   if (bad_imei(imei)) return -EINVAL;
   buf_t *o = &b->copy[K_POSITIONS];
+  size_t undo = o->len;
+  char tail[64], *p = tail;
+  p = put_field_time(p, gpstime);
+  p = put_field_f64(p, longitude);
+  p = put_field_f64(p, latitude);
+  p = put_field_i32(p, speed);
+  p = put_field_i32(p, course);
   int rc = note_month(b, gpstime);
-  if (rc == 0) rc = put_text(o, imei);
+  if (rc == 0) rc = put_binary_head(o, 6, imei);
+  if (rc == 0) rc = buf_append(o, tail, (size_t)(p - tail));
   if (rc == 0)
-    rc = buf_printf(o, "\t%lld\t%.17g\t%.17g\t%d\t%d\n", (long long)gpstime, longitude, latitude,
-                    speed, course);
-  if (rc == 0) b->rows[K_POSITIONS]++;
+    b->rows[K_POSITIONS]++;
+  else
+    buf_truncate(o, undo); /* no half tuple: it would shift every later one */
   return rc;
 }
 
@@ -340,13 +409,23 @@ int pgw_batch_add_alarm(pgw_batch_t *b, const char *imei, int alarm_type, int64_
                         int course, int64_t geofence_id) {
   if (bad_imei(imei)) return -EINVAL;
   buf_t *o = &b->copy[K_ALARMS];
+  size_t undo = o->len;
+  char tail[96], *p = tail;
+  p = put_field_i32(p, alarm_type);
+  p = put_field_time(p, gpstime);
+  p = put_field_time(p, systemtime);
+  p = put_field_f64(p, longitude);
+  p = put_field_f64(p, latitude);
+  p = put_field_i32(p, speed);
+  p = put_field_i32(p, course);
+  p = put_field_i64(p, geofence_id);
   int rc = note_month(b, gpstime);
-  if (rc == 0) rc = put_text(o, imei);
+  if (rc == 0) rc = put_binary_head(o, 9, imei);
+  if (rc == 0) rc = buf_append(o, tail, (size_t)(p - tail));
   if (rc == 0)
-    rc = buf_printf(o, "\t%d\t%lld\t%lld\t%.17g\t%.17g\t%d\t%d\t%lld\n", alarm_type,
-                    (long long)gpstime, (long long)systemtime, longitude, latitude, speed, course,
-                    (long long)geofence_id);
-  if (rc == 0) b->rows[K_ALARMS]++;
+    b->rows[K_ALARMS]++;
+  else
+    buf_truncate(o, undo);
   return rc;
 }
 
@@ -786,11 +865,16 @@ static bool send_query(pgw_t *w, pgw_step_t step, const char *sql) {
 }
 
 static bool start_copy(pgw_t *w, int kind) {
-  char sql[96];
-  snprintf(sql, sizeof sql, "COPY pg_temp.%s FROM STDIN", kind_table[kind]);
+  char sql[160];
+  if (w->direct && direct_copy_sql[kind])
+    snprintf(sql, sizeof sql, "%s", direct_copy_sql[kind]);
+  else
+    snprintf(sql, sizeof sql, "COPY pg_temp.%s FROM STDIN%s", kind_table[kind],
+             kind_binary(kind) ? " (FORMAT binary)" : "");
   w->copy_kind = kind;
   w->copy_phase = COPY_WAIT_IN;
   w->copy_off = 0;
+  w->copy_trailer_sent = !kind_binary(kind);
   return send_query(w, STEP_COPY, sql);
 }
 
@@ -799,8 +883,13 @@ static bool start_merge(pgw_t *w) {
   int rc = 0;
   w->nmerge = 0;
   w->merge_at = 0;
+  if (w->direct) {
+    /* The direct COPYs went through: every row of them is new. */
+    w->result.positions_new = w->cur->rows[K_POSITIONS];
+    w->result.alarms_new = w->cur->rows[K_ALARMS];
+  }
   for (int k = 0; k < K_COUNT && rc == 0; k++) {
-    if (w->cur->rows[k] == 0) continue;
+    if (w->cur->rows[k] == 0 || (w->direct && direct_copy_sql[k])) continue;
     w->merge_kinds[w->nmerge++] = k;
     rc = buf_puts(&sql, merge_sql[k]);
   }
@@ -817,6 +906,12 @@ static bool start_merge(pgw_t *w) {
   return ok;
 }
 
+/* BEGIN, with a savepoint to fall back to when the direct COPY meets a stored key (one
+ * round trip: a multi-statement query). */
+static bool send_begin(pgw_t *w) {
+  return send_query(w, STEP_BEGIN, w->direct ? "BEGIN; SAVEPOINT pgw_direct" : "BEGIN");
+}
+
 /* Takes the next batch if ready and idle. */
 static void maybe_start_batch(pgw_t *w) {
   if (w->state != S_IDLE || w->cur || !w->head) return;
@@ -826,8 +921,10 @@ static void maybe_start_batch(pgw_t *w) {
   b->attempts++;
   memset(&w->result, 0, sizeof w->result);
   uv_timer_start(&w->op_timer, on_op_timer, w->opt.batch_timeout_ms, 0);
+  /* The fast path, unless the batch already met stored keys in an earlier attempt. */
+  w->direct = !b->overlapped && (b->rows[K_POSITIONS] > 0 || b->rows[K_ALARMS] > 0);
   char *sql = partitions_sql(w, b);
-  bool ok = sql ? send_query(w, STEP_PARTITIONS, sql) : send_query(w, STEP_BEGIN, "BEGIN");
+  bool ok = sql ? send_query(w, STEP_PARTITIONS, sql) : send_begin(w);
   free(sql);
   (void)ok; /* on false, conn_lost has already requeued the batch */
 }
@@ -916,6 +1013,17 @@ static void step_finished(pgw_t *w) {
       conn_lost(w, msg);
       return;
     }
+    if (w->step == STEP_COPY && w->direct && strcmp(w->sqlstate, "23505") == 0) {
+      /* Overlap with stored rows (a retry after a crash): undo the direct COPYs and
+       * take the staging + ON CONFLICT path for this batch; the unique keys absorb the
+       * overlap there, exactly as before. */
+      log_debug("pgw: batch %s overlaps stored rows; merging it", b->name);
+      b->overlapped = true;
+      w->direct = false;
+      w->result.positions_new = w->result.alarms_new = 0;
+      send_query(w, STEP_FALLBACK, "ROLLBACK TO SAVEPOINT pgw_direct");
+      return;
+    }
     bool in_tx = w->step != STEP_PARTITIONS;
     bool no_partition = strncmp(w->sqlstate, "23514", 5) == 0 &&
                         strstr(w->step_error, "no partition") != NULL;
@@ -950,11 +1058,12 @@ static void step_finished(pgw_t *w) {
   switch (w->step) {
     case STEP_PARTITIONS:
       for (size_t i = 0; i < w->npending; i++) (void)remember_month(w, w->pending_months[i]);
-      send_query(w, STEP_BEGIN, "BEGIN");
+      send_begin(w);
       break;
     case STEP_BEGIN:
+    case STEP_FALLBACK:
     case STEP_COPY: {
-      int k = next_copy_kind(b, w->step == STEP_BEGIN ? -1 : w->copy_kind);
+      int k = next_copy_kind(b, w->step == STEP_COPY ? w->copy_kind : -1);
       if (k >= 0)
         start_copy(w, k);
       else
@@ -1068,6 +1177,9 @@ static int copy_push(pgw_t *w) {
       if (n > COPY_SLICE) n = COPY_SLICE;
       r = PQputCopyData(w->conn, d->data + w->copy_off, (int)n);
       if (r == 1) w->copy_off += n;
+    } else if (!w->copy_trailer_sent) {
+      r = PQputCopyData(w->conn, copy_binary_trailer, sizeof copy_binary_trailer);
+      if (r == 1) w->copy_trailer_sent = true;
     } else {
       r = PQputCopyEnd(w->conn, NULL);
       if (r == 1) {
