@@ -304,8 +304,10 @@ static int put_i64_or_null(buf_t *out, int64_t v, int64_t null_value) {
 
 static void month_range(int64_t t, month_t *m, int64_t *lo, int64_t *hi) {
   time_t tt = (time_t)t;
-  struct tm tm;
-  gmtime_r(&tt, &tm);
+  /* A time gmtime cannot represent (a garbage clock) counts as 1970-01: the batch then
+   * fails on the server for that row's time, not on an uninitialised month here. */
+  struct tm tm = {.tm_year = 70, .tm_mday = 1};
+  if (!gmtime_r(&tt, &tm)) tm = (struct tm){.tm_year = 70, .tm_mday = 1};
   *m = (month_t)((tm.tm_year - 70) * 12 + tm.tm_mon);
   struct tm start = {.tm_year = tm.tm_year, .tm_mon = tm.tm_mon, .tm_mday = 1};
   *lo = (int64_t)timegm(&start);
