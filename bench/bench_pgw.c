@@ -3,7 +3,8 @@
  * an empty table (pgw's direct COPY path), over rows all stored already (every batch falls
  * back to staging + ON CONFLICT merge), and with 1% of the rows stored: spread over every
  * batch (every batch falls back) or as one whole batch re-sent after a crash (one in 100
- * falls back). usage: bench_pgw [CONNINFO] (default: PG* environment; the schema is
+ * falls back). FLEETARC_BENCH_BATCH_DEVS=N (a divisor of 1000) makes batches of N*1000 rows.
+ * usage: bench_pgw [CONNINFO] (default: PG* environment; the schema is
  * migrated, and fleetarc.positions is TRUNCATEd: use a scratch database). Prints rows/s
  * and the ratio to \copy; exits 1 when the new/duplicate counts are not the expected ones. */
 #include <errno.h>
@@ -20,7 +21,8 @@
 
 #define NDEV 1000
 #define PER_DEV 1000
-#define DEVS_PER_BATCH 10 /* 10,000 rows a batch */
+/* Devices (of PER_DEV rows each) per batch: 10 (10,000 rows), or FLEETARC_BENCH_BATCH_DEVS. */
+static int devs_per_batch = 10;
 #define BASE_T 1767225600LL
 #define STEP_S 10
 
@@ -41,7 +43,7 @@ static pgw_batch_t *build(int first_dev) {
   snprintf(name, sizeof name, "bench-%d", first_dev);
   pgw_batch_t *b = pgw_batch_new(name);
   if (!b) return NULL;
-  for (int d = first_dev; d < first_dev + DEVS_PER_BATCH; d++) {
+  for (int d = first_dev; d < first_dev + devs_per_batch; d++) {
     char imei[32];
     imei_of(d, imei, sizeof imei);
     for (int k = 0; k < PER_DEV; k++)
@@ -78,7 +80,7 @@ static void produce(bench_t *s) {
   while (s->next_dev < NDEV || s->pending) {
     if (!s->pending) {
       s->pending = build(s->next_dev);
-      s->next_dev += DEVS_PER_BATCH;
+      s->next_dev += devs_per_batch;
       if (!s->pending) {
         s->failed = true;
         return;
@@ -108,7 +110,7 @@ static double run_pgw(const char *conninfo, size_t *new_rows, size_t *dup_rows) 
   bench_t s;
   memset(&s, 0, sizeof s);
   if (uv_loop_init(&s.loop) != 0) return -1;
-  pgw_options_t opt = {.conninfo = conninfo, .max_queued_rows = 50000};
+  pgw_options_t opt = {.conninfo = conninfo, .max_queued_rows = (size_t)devs_per_batch * PER_DEV * 5};
   s.w = pgw_new(&s.loop, &opt);
   if (!s.w) return -1;
   double t0 = now_s();
@@ -170,6 +172,9 @@ typedef struct pgw_case {
 
 int main(int argc, char **argv) {
   const char *conninfo = argc > 1 ? argv[1] : "";
+  const char *env = getenv("FLEETARC_BENCH_BATCH_DEVS");
+  if (env && atoi(env) > 0 && NDEV % atoi(env) == 0) devs_per_batch = atoi(env);
+  printf("batches of %d rows\n", devs_per_batch * PER_DEV);
   size_t applied;
   char err[512];
   if (db_migrate(conninfo, &applied, err, sizeof err) != 0) {
@@ -183,8 +188,8 @@ int main(int argc, char **argv) {
     {"pgw, all rows stored", NULL, 0, 0},
     {"pgw, 1% stored, in every batch",
      "TRUNCATE fleetarc.positions, fleetarc.cursors; " PRESTORE(0, NDEV, 0, 10), all / 100 * 99, 0},
-    {"pgw, 1% stored, one whole batch",
-     "TRUNCATE fleetarc.positions, fleetarc.cursors; " PRESTORE(0, DEVS_PER_BATCH, 0, PER_DEV),
+    {"pgw, 1% stored, first 10k rows",
+     "TRUNCATE fleetarc.positions, fleetarc.cursors; " PRESTORE(0, 10, 0, PER_DEV),
      all / 100 * 99, 0},
   };
   int bad = 0;

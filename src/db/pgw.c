@@ -220,6 +220,7 @@ struct pgw {
   char sqlstate[6];
   bool lost_in_step;      /* an error result said the connection is going away */
   bool retry_after_rollback; /* the ROLLBACK step ends in a retry, not a failure */
+  bool committed;         /* the step's COMMIT answered COMMIT */
   pgw_result_t result;
 
   month_t *known_months;  /* partitions known to exist (this writer created or saw them) */
@@ -854,6 +855,7 @@ static void step_reset(pgw_t *w, pgw_step_t step) {
   w->sqlstate[0] = '\0';
   w->lost_in_step = false;
   w->retry_after_rollback = false;
+  w->committed = false;
 }
 
 /* Sends `sql` for the step; false when the connection is gone (conn_lost was called). */
@@ -866,12 +868,23 @@ static bool send_query(pgw_t *w, pgw_step_t step, const char *sql) {
   return true;
 }
 
-static bool start_copy(pgw_t *w, int kind) {
-  char sql[160];
+/* The BEGIN of an attempt: with a savepoint to fall back to when the direct COPY meets a
+ * stored key. */
+static const char *begin_sql(const pgw_t *w) {
+  return w->direct ? "BEGIN; SAVEPOINT pgw_direct" : "BEGIN";
+}
+
+/* COPY of `kind`; with_begin puts the BEGIN in front, in the same query string, which
+ * saves a round trip per batch (the server runs the statements of a simple query one
+ * after another, COPY included; on an error it skips the rest). */
+static bool start_copy(pgw_t *w, int kind, bool with_begin) {
+  char sql[224];
+  const char *pre = with_begin ? begin_sql(w) : "";
+  const char *sep = with_begin ? "; " : "";
   if (w->direct && direct_copy_sql[kind])
-    snprintf(sql, sizeof sql, "%s", direct_copy_sql[kind]);
+    snprintf(sql, sizeof sql, "%s%s%s", pre, sep, direct_copy_sql[kind]);
   else
-    snprintf(sql, sizeof sql, "COPY pg_temp.%s FROM STDIN%s", kind_table[kind],
+    snprintf(sql, sizeof sql, "%s%sCOPY pg_temp.%s FROM STDIN%s", pre, sep, kind_table[kind],
              kind_binary(kind) ? " (FORMAT binary)" : "");
   w->copy_kind = kind;
   w->copy_phase = COPY_WAIT_IN;
@@ -895,6 +908,8 @@ static bool start_merge(pgw_t *w) {
     w->merge_kinds[w->nmerge++] = k;
     rc = buf_puts(&sql, merge_sql[k]);
   }
+  /* The COMMIT goes with the merges: one round trip less; its result comes last. */
+  if (rc == 0) rc = buf_puts(&sql, "COMMIT;");
   bool ok;
   if (rc < 0) {
     conn_lost(w, "out of memory");
@@ -908,10 +923,11 @@ static bool start_merge(pgw_t *w) {
   return ok;
 }
 
-/* BEGIN, with a savepoint to fall back to when the direct COPY meets a stored key (one
- * round trip: a multi-statement query). */
-static bool send_begin(pgw_t *w) {
-  return send_query(w, STEP_BEGIN, w->direct ? "BEGIN; SAVEPOINT pgw_direct" : "BEGIN");
+/* Opens the attempt's transaction: with its first COPY, or alone for a batch of no rows. */
+static bool begin_batch(pgw_t *w) {
+  int k = next_copy_kind(w->cur, -1);
+  if (k >= 0) return start_copy(w, k, true);
+  return send_query(w, STEP_BEGIN, begin_sql(w));
 }
 
 /* Takes the next batch if ready and idle. */
@@ -926,7 +942,7 @@ static void maybe_start_batch(pgw_t *w) {
   /* The fast path, unless the batch already met stored keys in an earlier attempt. */
   w->direct = !b->overlapped && (b->rows[K_POSITIONS] > 0 || b->rows[K_ALARMS] > 0);
   char *sql = partitions_sql(w, b);
-  bool ok = sql ? send_query(w, STEP_PARTITIONS, sql) : send_begin(w);
+  bool ok = sql ? send_query(w, STEP_PARTITIONS, sql) : begin_batch(w);
   free(sql);
   (void)ok; /* on false, conn_lost has already requeued the batch */
 }
@@ -1060,20 +1076,25 @@ static void step_finished(pgw_t *w) {
   switch (w->step) {
     case STEP_PARTITIONS:
       for (size_t i = 0; i < w->npending; i++) (void)remember_month(w, w->pending_months[i]);
-      send_begin(w);
+      begin_batch(w);
       break;
     case STEP_BEGIN:
     case STEP_FALLBACK:
     case STEP_COPY: {
       int k = next_copy_kind(b, w->step == STEP_COPY ? w->copy_kind : -1);
       if (k >= 0)
-        start_copy(w, k);
+        start_copy(w, k, false);
       else
         start_merge(w);
       break;
     }
     case STEP_MERGE:
-      send_query(w, STEP_COMMIT, "COMMIT");
+      if (!w->committed) {
+        /* Cannot happen (the COMMIT's result is the query's last): be safe, retry. */
+        conn_lost(w, "the merge's COMMIT gave no result");
+        break;
+      }
+      batch_done(w, 0, NULL);
       break;
     case STEP_COMMIT:
       batch_done(w, 0, NULL);
@@ -1124,6 +1145,8 @@ static void handle_result(pgw_t *w, PGresult *r) {
   pgw_batch_t *b = w->cur;
   switch (w->step) {
     case STEP_COPY:
+      /* The BEGIN (and SAVEPOINT) sent with a first COPY answer first. */
+      if (strncmp(PQcmdStatus(r), "COPY", 4) != 0) break;
       if (cmd_tuples(r) != b->rows[w->copy_kind]) {
         /* A row with an unescaped separator would shift columns; the counts catch it. */
         char msg[128];
@@ -1150,13 +1173,17 @@ static void handle_result(pgw_t *w, PGresult *r) {
           case K_MILEAGE: w->result.mileage_days = n; break;
           case K_CURSORS: w->result.cursors_moved = n; break;
         }
+        break;
       }
-      break;
+      /* The result after the merges' is the COMMIT's. */
+      __attribute__((fallthrough));
     case STEP_COMMIT:
       /* COMMIT of an aborted transaction answers COMMAND_OK with the tag ROLLBACK. */
       if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
         w->step_error = strdup("COMMIT answered ROLLBACK");
         snprintf(w->sqlstate, sizeof w->sqlstate, "40000");
+      } else {
+        w->committed = true;
       }
       break;
     default:
