@@ -2,7 +2,8 @@
  * COPY into the real tables (exact values stored, all rows new) and the fallback to
  * staging + ON CONFLICT when a batch overlaps stored rows (exact new/duplicate counts, no
  * row twice, one callback), and a batch failing for its data failing alone, on either
- * path, with nothing of it stored. */
+ * path, with nothing of it stored; a partition dropped behind the writer's back is made
+ * again on either path. */
 #include <errno.h>
 #include <libpq-fe.h>
 #include <setjmp.h>
@@ -49,6 +50,7 @@ typedef struct run {
   char err[MAXB][512];
   int done, expected;
   bool all_done, closed;
+  void (*after_first)(void); /* run in batch 0's callback, before batch 1 is written */
 } run_t;
 
 static void on_tick(uv_timer_t *t) { (void)t; }
@@ -63,6 +65,7 @@ static void on_done(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res,
   r->err[i][0] = '\0';
   if (res->error) snprintf(r->err[i], sizeof r->err[i], "%s", res->error);
   r->res[i].error = NULL;
+  if (i == 0 && r->after_first) r->after_first();
   if (++r->done == r->expected) r->all_done = true;
 }
 
@@ -78,8 +81,9 @@ static void run_until(run_t *r, const bool *flag, double seconds) {
 
 /* Writes the batches (names start with their index digit) through one writer, in order,
  * and waits for every callback; then closes the writer and the loop. */
-static void run_batches(run_t *r, pgw_batch_t **b, int n) {
+static void run_batches(run_t *r, pgw_batch_t **b, int n, void (*after_first)(void)) {
   memset(r, 0, sizeof *r);
+  r->after_first = after_first;
   assert_int_equal(uv_loop_init(&r->loop), 0);
   uv_timer_init(&r->loop, &r->tick);
   uv_timer_start(&r->tick, on_tick, 50, 50);
@@ -87,6 +91,7 @@ static void run_batches(run_t *r, pgw_batch_t **b, int n) {
   r->w = pgw_new(&r->loop, &opt);
   assert_non_null(r->w);
   r->expected = n;
+  /* With a hook, batch 1 onwards wait in the queue behind batch 0 (written one at a time). */
   for (int i = 0; i < n; i++) assert_int_equal(pgw_submit(r->w, b[i], on_done, r), 0);
   run_until(r, &r->all_done, 60);
   for (int i = 0; i < n; i++) assert_int_equal(r->calls[i], 1);
@@ -127,7 +132,7 @@ static void test_direct_values(void **state) {
                                        41, 9007199254740993LL), 0);
   assert_int_equal(pgw_batch_move_cursor(b, "v1", PGW_STREAM_PLAYBACK, 1419906052), 0);
   run_t r;
-  run_batches(&r, &b, 1);
+  run_batches(&r, &b, 1, NULL);
   assert_int_equal(r.res[0].status, 0);
   assert_int_equal(r.res[0].positions_new, 2);
   assert_int_equal(r.res[0].positions_dup, 0);
@@ -176,7 +181,7 @@ static void test_overlap_fallback(void **state) {
   b[4] = pgw_batch_new("4-fresh");
   add_positions(b[4], "ov", 150, 200);
   run_t r;
-  run_batches(&r, b, 5);
+  run_batches(&r, b, 5, NULL);
   for (int i = 0; i < 5; i++) {
     if (r.res[i].status != 0) fprintf(stderr, "%d: %s\n", i, r.err[i]);
     assert_int_equal(r.res[i].status, 0);
@@ -245,7 +250,7 @@ static void test_data_errors_alone(void **state) {
   b[4] = pgw_batch_new("4-good-after");
   add_positions(b[4], "de", 10, 20);
   run_t r;
-  run_batches(&r, b, 5);
+  run_batches(&r, b, 5, NULL);
 
   assert_int_equal(r.res[0].status, 0);
   assert_int_equal(r.res[0].positions_new, 10);
@@ -271,6 +276,48 @@ static void test_data_errors_alone(void **state) {
   assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions WHERE imei = 'de'"), 20);
 }
 
+/* ---- a partition dropped behind the writer's back ---- */
+
+static void drop_partitions(void) {
+  PGresult *res = PQexec(checker, "DROP TABLE fleetarc.positions_203005, fleetarc.alarms_203005");
+  if (PQresultStatus(res) != PGRES_COMMAND_OK) fprintf(stderr, "%s", PQerrorMessage(checker));
+  assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+  PQclear(res);
+}
+
+/* The writer knows May 2030 exists (it made it for batch 0); it is dropped; batch 1
+ * (direct path) and batch 2 (overlapping batch 1: fallback) must still land, after one
+ * retry that makes the partition again. */
+static void test_partition_dropped(void **state) {
+  (void)state;
+  const int64_t may = 1904169600; /* 2030-05-05 */
+  pgw_batch_t *b[3];
+  for (int i = 0; i < 3; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "%d-may", i);
+    b[i] = pgw_batch_new(name);
+  }
+  assert_int_equal(pgw_batch_add_position(b[0], "pd", may, 1, 2, 3, 4), 0);
+  assert_int_equal(pgw_batch_add_position(b[1], "pd", may + 60, 1, 2, 3, 4), 0);
+  assert_int_equal(pgw_batch_add_alarm(b[1], "pd", 2, may + 60, may + 61, 1, 2, 3, 4, 0), 0);
+  assert_int_equal(pgw_batch_add_position(b[2], "pd", may + 60, 1, 2, 3, 4), 0);
+  assert_int_equal(pgw_batch_add_position(b[2], "pd", may + 120, 1, 2, 3, 4), 0);
+  run_t r;
+  run_batches(&r, b, 3, drop_partitions);
+  for (int i = 0; i < 3; i++) {
+    if (r.res[i].status != 0) fprintf(stderr, "%d: %s\n", i, r.err[i]);
+    assert_int_equal(r.res[i].status, 0);
+  }
+  assert_int_equal(r.res[0].positions_new, 1);
+  assert_int_equal(r.res[1].positions_new, 1);
+  assert_int_equal(r.res[1].alarms_new, 1);
+  assert_int_equal(r.res[1].attempts, 2);
+  assert_int_equal(r.res[2].positions_new, 1);
+  assert_int_equal(r.res[2].positions_dup, 1);
+  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions_203005"), 2);
+  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.alarms_203005"), 1);
+}
+
 int main(void) {
   snprintf(conninfo, sizeof conninfo, "%s", harness_pg_fresh_db("fleetarc_test_db_pgw_fastpath"));
   size_t applied;
@@ -285,6 +332,7 @@ int main(void) {
     cmocka_unit_test(test_direct_values),
     cmocka_unit_test(test_overlap_fallback),
     cmocka_unit_test(test_data_errors_alone),
+    cmocka_unit_test(test_partition_dropped),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   PQfinish(checker);
