@@ -3,8 +3,9 @@
  * COMMIT. Positions and alarms (the bulk) take a fast path first: binary COPY straight
  * into their tables after a SAVEPOINT; a batch that overlaps stored rows (only after a
  * crash or retry) fails that COPY with unique_violation, rolls back to the savepoint and
- * is merged through staging + ON CONFLICT DO NOTHING like the rest. Invariant: a batch's callback runs once, and reports success only after the
- * COMMIT's result; a batch cut off by a lost connection goes back to the queue's head. */
+ * is merged through staging + ON CONFLICT DO NOTHING like the rest.
+ * Invariant: a batch's callback runs once, and reports success only after the COMMIT's
+ * result; a batch cut off by a lost connection goes back to the queue's head. */
 #include "db/pgw.h"
 
 #include <errno.h>
