@@ -1,8 +1,12 @@
-/* Throughput of the writer: 1M positions through pgw (COPY into staging + INSERT ... ON
- * CONFLICT merge, one transaction per batch) against a plain `psql \copy` of the same rows
- * into the same table, and pgw again over rows already stored (all duplicates).
- * usage: bench_pgw [CONNINFO] (default: PG* environment; the schema is migrated, and
- * fleetarc.positions is TRUNCATEd: use a scratch database). Prints rows/s; asserts nothing. */
+/* Throughput of the writer: 1M positions through pgw (one transaction per batch of 10k)
+ * against a plain `psql \copy` of the same rows into the same table in the same run, over
+ * an empty table (pgw's direct COPY path), over rows all stored already (every batch falls
+ * back to staging + ON CONFLICT merge), and with 1% of the rows stored: spread over every
+ * batch (every batch falls back) or as one whole batch re-sent after a crash (one in 100
+ * falls back). FLEETARC_BENCH_BATCH_DEVS=N (a divisor of 1000) makes batches of N*1000 rows.
+ * usage: bench_pgw [CONNINFO] (default: PG* environment; the schema is
+ * migrated, and fleetarc.positions is TRUNCATEd: use a scratch database). Prints rows/s
+ * and the ratio to \copy; exits 1 when the new/duplicate counts are not the expected ones. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,7 +21,8 @@
 
 #define NDEV 1000
 #define PER_DEV 1000
-#define DEVS_PER_BATCH 10 /* 10,000 rows a batch */
+/* Devices (of PER_DEV rows each) per batch: 10 (10,000 rows), or FLEETARC_BENCH_BATCH_DEVS. */
+static int devs_per_batch = 10;
 #define BASE_T 1767225600LL
 #define STEP_S 10
 
@@ -38,7 +43,7 @@ static pgw_batch_t *build(int first_dev) {
   snprintf(name, sizeof name, "bench-%d", first_dev);
   pgw_batch_t *b = pgw_batch_new(name);
   if (!b) return NULL;
-  for (int d = first_dev; d < first_dev + DEVS_PER_BATCH; d++) {
+  for (int d = first_dev; d < first_dev + devs_per_batch; d++) {
     char imei[32];
     imei_of(d, imei, sizeof imei);
     for (int k = 0; k < PER_DEV; k++)
@@ -75,7 +80,7 @@ static void produce(bench_t *s) {
   while (s->next_dev < NDEV || s->pending) {
     if (!s->pending) {
       s->pending = build(s->next_dev);
-      s->next_dev += DEVS_PER_BATCH;
+      s->next_dev += devs_per_batch;
       if (!s->pending) {
         s->failed = true;
         return;
@@ -105,7 +110,7 @@ static double run_pgw(const char *conninfo, size_t *new_rows, size_t *dup_rows) 
   bench_t s;
   memset(&s, 0, sizeof s);
   if (uv_loop_init(&s.loop) != 0) return -1;
-  pgw_options_t opt = {.conninfo = conninfo, .max_queued_rows = 50000};
+  pgw_options_t opt = {.conninfo = conninfo, .max_queued_rows = (size_t)devs_per_batch * PER_DEV * 5};
   s.w = pgw_new(&s.loop, &opt);
   if (!s.w) return -1;
   double t0 = now_s();
@@ -148,8 +153,28 @@ static int psql(const char *conninfo, const char *command) {
   return system(cmd);
 }
 
+typedef struct pgw_case {
+  const char *name;
+  const char *prepare; /* SQL run first, with psql */
+  size_t want_new;
+  double seconds;
+} pgw_case_t;
+
+/* The rows of build()/write_copy_file() for devices [d0, d1) and steps [k0, k1): the key
+ * is what matters, the values are close enough. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define PRESTORE(d0, d1, k0, k1)                                                              \
+  "INSERT INTO fleetarc.positions SELECT (350000000000000 + d)::text,"                   \
+  " to_timestamp(1767225600 + k * 10), 57.5 + k * 1e-5, -20.25 + d * 1e-4, k % 120, k % 360" \
+  " FROM generate_series(" STR(d0) ", " STR(d1) " - 1) d,"                                   \
+  " generate_series(" STR(k0) ", " STR(k1) " - 1) k"
+
 int main(int argc, char **argv) {
   const char *conninfo = argc > 1 ? argv[1] : "";
+  const char *env = getenv("FLEETARC_BENCH_BATCH_DEVS");
+  if (env && atoi(env) > 0 && NDEV % atoi(env) == 0) devs_per_batch = atoi(env);
+  printf("batches of %d rows\n", devs_per_batch * PER_DEV);
   size_t applied;
   char err[512];
   if (db_migrate(conninfo, &applied, err, sizeof err) != 0) {
@@ -157,18 +182,30 @@ int main(int argc, char **argv) {
     return 1;
   }
   const double rows = (double)NDEV * PER_DEV;
-  if (psql(conninfo, "TRUNCATE fleetarc.positions, fleetarc.cursors") != 0) return 1;
-
-  size_t n_new, n_dup;
-  double t_pgw = run_pgw(conninfo, &n_new, &n_dup);
-  if (t_pgw < 0) return 1;
-  printf("pgw COPY+merge, empty table:   %.0f rows in %.2f s = %.0f rows/s (new %zu, dup %zu)\n",
-         rows, t_pgw, rows / t_pgw, n_new, n_dup);
-
-  double t_dup = run_pgw(conninfo, &n_new, &n_dup);
-  if (t_dup < 0) return 1;
-  printf("pgw COPY+merge, all duplicate: %.0f rows in %.2f s = %.0f rows/s (new %zu, dup %zu)\n",
-         rows, t_dup, rows / t_dup, n_new, n_dup);
+  const size_t all = (size_t)NDEV * PER_DEV;
+  pgw_case_t cases[] = {
+    {"pgw, empty table", "TRUNCATE fleetarc.positions, fleetarc.cursors", all, 0},
+    {"pgw, all rows stored", NULL, 0, 0},
+    {"pgw, 1% stored, in every batch",
+     "TRUNCATE fleetarc.positions, fleetarc.cursors; " PRESTORE(0, NDEV, 0, 10), all / 100 * 99, 0},
+    {"pgw, 1% stored, first 10k rows",
+     "TRUNCATE fleetarc.positions, fleetarc.cursors; " PRESTORE(0, 10, 0, PER_DEV),
+     all / 100 * 99, 0},
+  };
+  int bad = 0;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    pgw_case_t *c = &cases[i];
+    if (c->prepare && psql(conninfo, c->prepare) != 0) return 1;
+    size_t n_new, n_dup;
+    c->seconds = run_pgw(conninfo, &n_new, &n_dup);
+    if (c->seconds < 0) return 1;
+    printf("%-34s %.0f rows in %.2f s = %7.0f rows/s (new %zu, dup %zu)\n", c->name, rows,
+           c->seconds, rows / c->seconds, n_new, n_dup);
+    if (n_new != c->want_new || n_new + n_dup != all) {
+      fprintf(stderr, "bench: %s: expected %zu new of %zu\n", c->name, c->want_new, all);
+      bad = 1;
+    }
+  }
 
   char path[] = "/tmp/fleetarc-bench-XXXXXX";
   int fd = mkstemp(path);
@@ -183,8 +220,9 @@ int main(int argc, char **argv) {
   double t_copy = now_s() - t0;
   unlink(path);
   if (rc != 0) return 1;
-  printf("plain psql \\copy, empty table: %.0f rows in %.2f s = %.0f rows/s\n", rows, t_copy,
-         rows / t_copy);
-  printf("pgw / plain COPY: %.2f\n", t_copy / t_pgw);
-  return 0;
+  printf("%-34s %.0f rows in %.2f s = %7.0f rows/s\n", "plain psql \\copy, empty table", rows,
+         t_copy, rows / t_copy);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    printf("ratio to \\copy: %-34s %.2f\n", cases[i].name, t_copy / cases[i].seconds);
+  return bad;
 }

@@ -1,7 +1,11 @@
 /* The PostgreSQL writer (pgw.h): a libpq connection state machine on uv_poll/uv_timer that
  * writes each batch as BEGIN, COPY into temp staging tables, INSERT ... SELECT merges,
- * COMMIT. Invariant: a batch's callback runs once, and reports success only after the
- * COMMIT's result; a batch cut off by a lost connection goes back to the queue's head. */
+ * COMMIT. Positions and alarms (the bulk) take a fast path first: binary COPY straight
+ * into their tables after a SAVEPOINT; a batch that overlaps stored rows (only after a
+ * crash or retry) fails that COPY with unique_violation, rolls back to the savepoint and
+ * is merged through staging + ON CONFLICT DO NOTHING like the rest.
+ * Invariant: a batch's callback runs once, and reports success only after the COMMIT's
+ * result; a batch cut off by a lost connection goes back to the queue's head. */
 #include "db/pgw.h"
 
 #include <errno.h>
@@ -38,11 +42,11 @@ static const char *const stream_names[] = {"playback", "alarms", "mileage"};
  * the merge; seq orders upserts of one key within a batch (the last one wins). */
 static const char setup_sql[] =
   "SET client_min_messages = warning;"
-  "CREATE TEMP TABLE pgw_positions (imei text, gpstime bigint, longitude float8,"
+  "CREATE TEMP TABLE pgw_positions (imei text, gpstime timestamptz, longitude float8,"
   " latitude float8, speed int, course int) ON COMMIT DELETE ROWS;"
-  "CREATE TEMP TABLE pgw_alarms (imei text, alarm_type int, gpstime bigint, systemtime bigint,"
-  " longitude float8, latitude float8, speed int, course int, geofence_id bigint)"
-  " ON COMMIT DELETE ROWS;"
+  "CREATE TEMP TABLE pgw_alarms (imei text, alarm_type int, gpstime timestamptz,"
+  " systemtime timestamptz, longitude float8, latitude float8, speed int, course int,"
+  " geofence_id bigint) ON COMMIT DELETE ROWS;"
   "CREATE TEMP TABLE pgw_device_state (seq int, imei text, servertime bigint, gpstime bigint,"
   " hearttime bigint, systemtime bigint, longitude float8, latitude float8, course int,"
   " speed int, acctime bigint, accstatus smallint, doorstatus smallint, chargestatus smallint,"
@@ -55,16 +59,27 @@ static const char setup_sql[] =
   " ON COMMIT DELETE ROWS;"
   "CREATE TEMP TABLE pgw_cursors (imei text, stream text, cursor bigint) ON COMMIT DELETE ROWS;";
 
+/* Positions and alarms travel in binary COPY format, in the column order of these lists,
+ * which is both their staging table's and their real table's: the same bytes go straight
+ * into fleetarc.positions/alarms (the fast path) or into staging for a merge. */
+#define POSITION_COLS "imei, gpstime, longitude, latitude, speed, course"
+#define ALARM_COLS \
+  "imei, alarm_type, gpstime, systemtime, longitude, latitude, speed, course, geofence_id"
+
+static const char *const direct_copy_sql[K_COUNT] = {
+  [K_POSITIONS] = "COPY fleetarc.positions (" POSITION_COLS ") FROM STDIN (FORMAT binary)",
+  [K_ALARMS] = "COPY fleetarc.alarms (" ALARM_COLS ") FROM STDIN (FORMAT binary)",
+};
+
+static bool kind_binary(int k) { return k == K_POSITIONS || k == K_ALARMS; }
+
 static const char *const merge_sql[K_COUNT] = {
   [K_POSITIONS] =
-    "INSERT INTO fleetarc.positions (imei, gpstime, longitude, latitude, speed, course)"
-    " SELECT imei, to_timestamp(gpstime), longitude, latitude, speed, course"
+    "INSERT INTO fleetarc.positions (" POSITION_COLS ") SELECT " POSITION_COLS
     " FROM pg_temp.pgw_positions ON CONFLICT DO NOTHING;",
   [K_ALARMS] =
-    "INSERT INTO fleetarc.alarms (imei, alarm_type, gpstime, systemtime, longitude, latitude,"
-    " speed, course, geofence_id)"
-    " SELECT imei, alarm_type, to_timestamp(gpstime), to_timestamp(systemtime), longitude,"
-    " latitude, speed, course, geofence_id FROM pg_temp.pgw_alarms ON CONFLICT DO NOTHING;",
+    "INSERT INTO fleetarc.alarms (" ALARM_COLS ") SELECT " ALARM_COLS
+    " FROM pg_temp.pgw_alarms ON CONFLICT DO NOTHING;",
   /* A stored record with a later servertime is newer than this one (a retried or late
    * batch): keep it. */
   [K_DEVICE_STATE] =
@@ -139,6 +154,7 @@ struct pgw_batch {
   void *cb_data;
   unsigned attempts;
   bool partitions_retried;   /* "no partition" already retried once */
+  bool overlapped;           /* its direct COPY met a stored key: retries merge at once */
 };
 
 typedef enum {
@@ -156,6 +172,7 @@ typedef enum {
   STEP_PARTITIONS,
   STEP_BEGIN,
   STEP_COPY,
+  STEP_FALLBACK, /* ROLLBACK TO SAVEPOINT after the direct COPY met a stored key */
   STEP_MERGE,
   STEP_COMMIT,
   STEP_ROLLBACK,
@@ -198,6 +215,8 @@ struct pgw {
   int copy_kind;
   copy_phase_t copy_phase;
   size_t copy_off;
+  bool copy_trailer_sent;
+  bool direct;            /* this attempt COPYs positions/alarms straight into their tables */
   int merge_kinds[K_COUNT];
   int nmerge, merge_at;
   bool want_write;
@@ -205,6 +224,7 @@ struct pgw {
   char sqlstate[6];
   bool lost_in_step;      /* an error result said the connection is going away */
   bool retry_after_rollback; /* the ROLLBACK step ends in a retry, not a failure */
+  bool committed;         /* the step's COMMIT answered COMMIT */
   pgw_result_t result;
 
   month_t *known_months;  /* partitions known to exist (this writer created or saw them) */
@@ -289,8 +309,10 @@ static int put_i64_or_null(buf_t *out, int64_t v, int64_t null_value) {
 
 static void month_range(int64_t t, month_t *m, int64_t *lo, int64_t *hi) {
   time_t tt = (time_t)t;
-  struct tm tm;
-  gmtime_r(&tt, &tm);
+  /* A time gmtime cannot represent (a garbage clock) counts as 1970-01: the batch then
+   * fails on the server for that row's time, not on an uninitialised month here. */
+  struct tm tm = {.tm_year = 70, .tm_mday = 1};
+  if (!gmtime_r(&tt, &tm)) tm = (struct tm){.tm_year = 70, .tm_mday = 1};
   *m = (month_t)((tm.tm_year - 70) * 12 + tm.tm_mon);
   struct tm start = {.tm_year = tm.tm_year, .tm_mon = tm.tm_mon, .tm_mday = 1};
   *lo = (int64_t)timegm(&start);
@@ -322,16 +344,70 @@ static int note_month(pgw_batch_t *b, int64_t gpstime) {
 
 static bool bad_imei(const char *imei) { return !imei || !*imei; }
 
+/* ---- binary COPY (positions, alarms): no printf on our side, no number parsing on the
+ * server's. A tuple is a 16-bit field count, then per field a 32-bit length and the value,
+ * all big-endian; the stream starts with a fixed header and ends with a -1 count. */
+
+static const char copy_binary_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+static const char copy_binary_trailer[2] = {'\377', '\377'};
+
+static char *put_be(char *p, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; i--) *p++ = (char)(v >> (8 * i));
+  return p;
+}
+static char *put_field_i32(char *p, int32_t v) { return put_be(put_be(p, 4, 4), (uint32_t)v, 4); }
+static char *put_field_i64(char *p, int64_t v) { return put_be(put_be(p, 8, 4), (uint64_t)v, 8); }
+static char *put_field_f64(char *p, double v) {
+  uint64_t u;
+  memcpy(&u, &v, sizeof u);
+  return put_be(put_be(p, 8, 4), u, 8);
+}
+
+/* UNIX seconds as a timestamptz: microseconds since 2000-01-01 UTC. A time beyond what
+ * the arithmetic can hold becomes a value the server rejects as out of range (SQLSTATE
+ * 22008), as to_timestamp() did: the batch fails for its data, nothing wraps around. */
+static char *put_field_time(char *p, int64_t t) {
+  const int64_t limit = 9000000000000LL; /* ~285,000 years: beyond PostgreSQL's range */
+  int64_t us = t > limit || t < -limit ? INT64_MAX - 1 : (t - 946684800LL) * 1000000LL;
+  return put_field_i64(p, us);
+}
+
+static void buf_truncate(buf_t *o, size_t len) {
+  o->len = len;
+  if (o->data) o->data[len] = '\0';
+}
+
+/* The tuple's field count and its imei (always the first field). */
+static int put_binary_head(buf_t *o, int nfields, const char *imei) {
+  size_t n = strlen(imei);
+  if (n > INT32_MAX) return -EINVAL;
+  int rc = 0;
+  if (o->len == 0) rc = buf_append(o, copy_binary_header, sizeof copy_binary_header);
+  char head[6];
+  put_be(put_be(head, (uint64_t)nfields, 2), n, 4);
+  if (rc == 0) rc = buf_append(o, head, sizeof head);
+  if (rc == 0) rc = buf_append(o, imei, n);
+  return rc;
+}
+
 int pgw_batch_add_position(pgw_batch_t *b, const char *imei, int64_t gpstime, double longitude,
                            double latitude, int speed, int course) {
   if (bad_imei(imei)) return -EINVAL;
   buf_t *o = &b->copy[K_POSITIONS];
+  size_t undo = o->len;
+  char tail[64], *p = tail;
+  p = put_field_time(p, gpstime);
+  p = put_field_f64(p, longitude);
+  p = put_field_f64(p, latitude);
+  p = put_field_i32(p, speed);
+  p = put_field_i32(p, course);
   int rc = note_month(b, gpstime);
-  if (rc == 0) rc = put_text(o, imei);
+  if (rc == 0) rc = put_binary_head(o, 6, imei);
+  if (rc == 0) rc = buf_append(o, tail, (size_t)(p - tail));
   if (rc == 0)
-    rc = buf_printf(o, "\t%lld\t%.17g\t%.17g\t%d\t%d\n", (long long)gpstime, longitude, latitude,
-                    speed, course);
-  if (rc == 0) b->rows[K_POSITIONS]++;
+    b->rows[K_POSITIONS]++;
+  else
+    buf_truncate(o, undo); /* no half tuple: it would shift every later one */
   return rc;
 }
 
@@ -340,13 +416,23 @@ int pgw_batch_add_alarm(pgw_batch_t *b, const char *imei, int alarm_type, int64_
                         int course, int64_t geofence_id) {
   if (bad_imei(imei)) return -EINVAL;
   buf_t *o = &b->copy[K_ALARMS];
+  size_t undo = o->len;
+  char tail[96], *p = tail;
+  p = put_field_i32(p, alarm_type);
+  p = put_field_time(p, gpstime);
+  p = put_field_time(p, systemtime);
+  p = put_field_f64(p, longitude);
+  p = put_field_f64(p, latitude);
+  p = put_field_i32(p, speed);
+  p = put_field_i32(p, course);
+  p = put_field_i64(p, geofence_id);
   int rc = note_month(b, gpstime);
-  if (rc == 0) rc = put_text(o, imei);
+  if (rc == 0) rc = put_binary_head(o, 9, imei);
+  if (rc == 0) rc = buf_append(o, tail, (size_t)(p - tail));
   if (rc == 0)
-    rc = buf_printf(o, "\t%d\t%lld\t%lld\t%.17g\t%.17g\t%d\t%d\t%lld\n", alarm_type,
-                    (long long)gpstime, (long long)systemtime, longitude, latitude, speed, course,
-                    (long long)geofence_id);
-  if (rc == 0) b->rows[K_ALARMS]++;
+    b->rows[K_ALARMS]++;
+  else
+    buf_truncate(o, undo);
   return rc;
 }
 
@@ -781,6 +867,7 @@ static void step_reset(pgw_t *w, pgw_step_t step) {
   w->sqlstate[0] = '\0';
   w->lost_in_step = false;
   w->retry_after_rollback = false;
+  w->committed = false;
 }
 
 /* Sends `sql` for the step; false when the connection is gone (conn_lost was called). */
@@ -793,12 +880,28 @@ static bool send_query(pgw_t *w, pgw_step_t step, const char *sql) {
   return true;
 }
 
-static bool start_copy(pgw_t *w, int kind) {
-  char sql[96];
-  snprintf(sql, sizeof sql, "COPY pg_temp.%s FROM STDIN", kind_table[kind]);
+/* The BEGIN of an attempt: with a savepoint to fall back to when the direct COPY meets a
+ * stored key. */
+static const char *begin_sql(const pgw_t *w) {
+  return w->direct ? "BEGIN; SAVEPOINT pgw_direct" : "BEGIN";
+}
+
+/* COPY of `kind`; with_begin puts the BEGIN in front, in the same query string, which
+ * saves a round trip per batch (the server runs the statements of a simple query one
+ * after another, COPY included; on an error it skips the rest). */
+static bool start_copy(pgw_t *w, int kind, bool with_begin) {
+  char sql[224];
+  const char *pre = with_begin ? begin_sql(w) : "";
+  const char *sep = with_begin ? "; " : "";
+  if (w->direct && direct_copy_sql[kind])
+    snprintf(sql, sizeof sql, "%s%s%s", pre, sep, direct_copy_sql[kind]);
+  else
+    snprintf(sql, sizeof sql, "%s%sCOPY pg_temp.%s FROM STDIN%s", pre, sep, kind_table[kind],
+             kind_binary(kind) ? " (FORMAT binary)" : "");
   w->copy_kind = kind;
   w->copy_phase = COPY_WAIT_IN;
   w->copy_off = 0;
+  w->copy_trailer_sent = !kind_binary(kind);
   return send_query(w, STEP_COPY, sql);
 }
 
@@ -807,11 +910,18 @@ static bool start_merge(pgw_t *w) {
   int rc = 0;
   w->nmerge = 0;
   w->merge_at = 0;
+  if (w->direct) {
+    /* The direct COPYs went through: every row of them is new. */
+    w->result.positions_new = w->cur->rows[K_POSITIONS];
+    w->result.alarms_new = w->cur->rows[K_ALARMS];
+  }
   for (int k = 0; k < K_COUNT && rc == 0; k++) {
-    if (w->cur->rows[k] == 0) continue;
+    if (w->cur->rows[k] == 0 || (w->direct && direct_copy_sql[k])) continue;
     w->merge_kinds[w->nmerge++] = k;
     rc = buf_puts(&sql, merge_sql[k]);
   }
+  /* The COMMIT goes with the merges: one round trip less; its result comes last. */
+  if (rc == 0) rc = buf_puts(&sql, "COMMIT;");
   bool ok;
   if (rc < 0) {
     conn_lost(w, "out of memory");
@@ -825,6 +935,13 @@ static bool start_merge(pgw_t *w) {
   return ok;
 }
 
+/* Opens the attempt's transaction: with its first COPY, or alone for a batch of no rows. */
+static bool begin_batch(pgw_t *w) {
+  int k = next_copy_kind(w->cur, -1);
+  if (k >= 0) return start_copy(w, k, true);
+  return send_query(w, STEP_BEGIN, begin_sql(w));
+}
+
 /* Takes the next batch if ready and idle. */
 static void maybe_start_batch(pgw_t *w) {
   if (w->state != S_IDLE || w->cur || !w->head) return;
@@ -834,8 +951,10 @@ static void maybe_start_batch(pgw_t *w) {
   b->attempts++;
   memset(&w->result, 0, sizeof w->result);
   uv_timer_start(&w->op_timer, on_op_timer, w->opt.batch_timeout_ms, 0);
+  /* The fast path, unless the batch already met stored keys in an earlier attempt. */
+  w->direct = !b->overlapped && (b->rows[K_POSITIONS] > 0 || b->rows[K_ALARMS] > 0);
   char *sql = partitions_sql(w, b);
-  bool ok = sql ? send_query(w, STEP_PARTITIONS, sql) : send_query(w, STEP_BEGIN, "BEGIN");
+  bool ok = sql ? send_query(w, STEP_PARTITIONS, sql) : begin_batch(w);
   free(sql);
   (void)ok; /* on false, conn_lost has already requeued the batch */
 }
@@ -924,6 +1043,17 @@ static void step_finished(pgw_t *w) {
       conn_lost(w, msg);
       return;
     }
+    if (w->step == STEP_COPY && w->direct && strcmp(w->sqlstate, "23505") == 0) {
+      /* Overlap with stored rows (a retry after a crash): undo the direct COPYs and
+       * take the staging + ON CONFLICT path for this batch; the unique keys absorb the
+       * overlap there, exactly as before. */
+      log_debug("pgw: batch %s overlaps stored rows; merging it", b->name);
+      b->overlapped = true;
+      w->direct = false;
+      w->result.positions_new = w->result.alarms_new = 0;
+      send_query(w, STEP_FALLBACK, "ROLLBACK TO SAVEPOINT pgw_direct");
+      return;
+    }
     bool in_tx = w->step != STEP_PARTITIONS;
     bool no_partition = strncmp(w->sqlstate, "23514", 5) == 0 &&
                         strstr(w->step_error, "no partition") != NULL;
@@ -958,19 +1088,25 @@ static void step_finished(pgw_t *w) {
   switch (w->step) {
     case STEP_PARTITIONS:
       for (size_t i = 0; i < w->npending; i++) (void)remember_month(w, w->pending_months[i]);
-      send_query(w, STEP_BEGIN, "BEGIN");
+      begin_batch(w);
       break;
     case STEP_BEGIN:
+    case STEP_FALLBACK:
     case STEP_COPY: {
-      int k = next_copy_kind(b, w->step == STEP_BEGIN ? -1 : w->copy_kind);
+      int k = next_copy_kind(b, w->step == STEP_COPY ? w->copy_kind : -1);
       if (k >= 0)
-        start_copy(w, k);
+        start_copy(w, k, false);
       else
         start_merge(w);
       break;
     }
     case STEP_MERGE:
-      send_query(w, STEP_COMMIT, "COMMIT");
+      if (!w->committed) {
+        /* Cannot happen (the COMMIT's result is the query's last): be safe, retry. */
+        conn_lost(w, "the merge's COMMIT gave no result");
+        break;
+      }
+      batch_done(w, 0, NULL);
       break;
     case STEP_COMMIT:
       batch_done(w, 0, NULL);
@@ -1021,6 +1157,8 @@ static void handle_result(pgw_t *w, PGresult *r) {
   pgw_batch_t *b = w->cur;
   switch (w->step) {
     case STEP_COPY:
+      /* The BEGIN (and SAVEPOINT) sent with a first COPY answer first. */
+      if (strncmp(PQcmdStatus(r), "COPY", 4) != 0) break;
       if (cmd_tuples(r) != b->rows[w->copy_kind]) {
         /* A row with an unescaped separator would shift columns; the counts catch it. */
         char msg[128];
@@ -1047,13 +1185,17 @@ static void handle_result(pgw_t *w, PGresult *r) {
           case K_MILEAGE: w->result.mileage_days = n; break;
           case K_CURSORS: w->result.cursors_moved = n; break;
         }
+        break;
       }
-      break;
+      /* The result after the merges' is the COMMIT's. */
+      __attribute__((fallthrough));
     case STEP_COMMIT:
       /* COMMIT of an aborted transaction answers COMMAND_OK with the tag ROLLBACK. */
       if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
         w->step_error = strdup("COMMIT answered ROLLBACK");
         snprintf(w->sqlstate, sizeof w->sqlstate, "40000");
+      } else {
+        w->committed = true;
       }
       break;
     default:
@@ -1076,6 +1218,9 @@ static int copy_push(pgw_t *w) {
       if (n > COPY_SLICE) n = COPY_SLICE;
       r = PQputCopyData(w->conn, d->data + w->copy_off, (int)n);
       if (r == 1) w->copy_off += n;
+    } else if (!w->copy_trailer_sent) {
+      r = PQputCopyData(w->conn, copy_binary_trailer, sizeof copy_binary_trailer);
+      if (r == 1) w->copy_trailer_sent = true;
     } else {
       r = PQputCopyEnd(w->conn, NULL);
       if (r == 1) {
