@@ -66,9 +66,13 @@ static const char setup_sql[] =
 #define ALARM_COLS \
   "imei, alarm_type, gpstime, systemtime, longitude, latitude, speed, course, geofence_id"
 
+/* Only positions take the direct path. Alarms always go through staging + ON CONFLICT:
+ * alarm paging keeps its boundary record (distinct alarms may share a system time, so
+ * the archiver cannot drop it), so most alarm pages overlap stored rows by design, and
+ * one overlap would send the whole batch, positions included, down the slow path.
+ * Alarms are a few percent of the rows: merging them costs little. */
 static const char *const direct_copy_sql[K_COUNT] = {
   [K_POSITIONS] = "COPY fleetarc.positions (" POSITION_COLS ") FROM STDIN (FORMAT binary)",
-  [K_ALARMS] = "COPY fleetarc.alarms (" ALARM_COLS ") FROM STDIN (FORMAT binary)",
 };
 
 static bool kind_binary(int k) { return k == K_POSITIONS || k == K_ALARMS; }
@@ -913,7 +917,6 @@ static bool start_merge(pgw_t *w) {
   if (w->direct) {
     /* The direct COPYs went through: every row of them is new. */
     w->result.positions_new = w->cur->rows[K_POSITIONS];
-    w->result.alarms_new = w->cur->rows[K_ALARMS];
   }
   for (int k = 0; k < K_COUNT && rc == 0; k++) {
     if (w->cur->rows[k] == 0 || (w->direct && direct_copy_sql[k])) continue;
