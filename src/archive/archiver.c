@@ -628,7 +628,9 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
     if (idx < 0) continue;
     devtab_device_t *d = devtab_at(a->dev, (size_t)idx);
     if (t->servertime > 0) {
-      netc_clock_observe(a->net, t->servertime);
+      /* The present of the data. Login signing keeps the offset netc learns from the
+       * Date headers: the simulator's data clock (--now, --speed) is not its signing
+       * clock, and on a real host both are the same server clock anyway. */
       a->server_offset = t->servertime - (int64_t)time(NULL);
       a->have_offset = true;
     }

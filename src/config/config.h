@@ -59,7 +59,6 @@ typedef struct config {
     int64_t track_interval_ms;     /* /api/track poll of every device, 60s */
     int64_t discovery_interval_ms; /* device list refresh, 1h */
     int64_t lookback_ms;           /* history fetched for a device seen first, 7d */
-    int64_t mileage_interval_ms;   /* daily mileage refresh, 1h */
     unsigned streams;              /* CONFIG_STREAM_* bits, all by default */
   } archive;
   struct {

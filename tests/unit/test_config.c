@@ -232,7 +232,6 @@ static void test_defaults_applied(void **state) {
   assert_int_equal(cfg->archive.track_interval_ms, 60000);
   assert_int_equal(cfg->archive.discovery_interval_ms, 3600000);
   assert_int_equal(cfg->archive.lookback_ms, 7 * 86400000);
-  assert_int_equal(cfg->archive.mileage_interval_ms, 3600000);
   assert_int_equal(cfg->archive.streams, CONFIG_STREAM_PLAYBACK | CONFIG_STREAM_ALARMS | CONFIG_STREAM_MILEAGE);
   assert_int_equal(cfg->log.level, LOG_LEVEL_INFO);
   assert_int_equal(cfg->log.format, LOG_FORMAT_TEXT);
