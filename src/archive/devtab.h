@@ -27,6 +27,10 @@ typedef struct devtab_device {
   uint16_t account;        /* index into the configured accounts */
   int64_t last_gpstime;    /* from /api/track; 0 when unknown */
   paging_cursor_t cursor[DEVTAB_STREAM_COUNT]; /* mileage: begin = next day to fetch */
+  int64_t last_systemtime; /* max(systemtime, hearttime) from /api/track: alarms due */
+  uint32_t retry_at[DEVTAB_STREAM_COUNT]; /* archiver seconds: not before (backoff) */
+  uint8_t failures[DEVTAB_STREAM_COUNT];  /* consecutive failed attempts of the stream */
+  uint8_t done;            /* bit per stream: finished (backfill) or given up */
 } devtab_device_t;
 
 typedef struct devtab devtab_t;

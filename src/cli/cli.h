@@ -31,6 +31,12 @@ extern const cli_command_t cli_commands[];
 /* True when argv holds -h or --help (before a "--"). */
 int cli_wants_help(int argc, char **argv);
 
+struct config;
+/* Loads ctx->config_path, prints its errors on stderr prefixed by `command`, and applies
+ * log.level and log.format. Returns CLI_EXIT_OK with *out set (config_free() it), or the
+ * exit status to return: CLI_EXIT_USAGE for a bad configuration, CLI_EXIT_FAILED. */
+int cli_config_load(const cli_context_t *ctx, const char *command, struct config **out);
+
 int cmd_check(const cli_context_t *ctx, int argc, char **argv);
 int cmd_migrate(const cli_context_t *ctx, int argc, char **argv);
 int cmd_report(const cli_context_t *ctx, int argc, char **argv);
@@ -65,5 +71,7 @@ int cli_parse_time_option(const char *cmd, const char *opt, const char *value, i
     __attribute__((warn_unused_result));
 /* Whether argv[*i] is NAME VALUE (advances *i) or NAME=VALUE; *value NULL when missing. */
 int cli_option(int argc, char **argv, int *i, const char *name, const char **value);
+int cmd_run(const cli_context_t *ctx, int argc, char **argv);
+int cmd_backfill(const cli_context_t *ctx, int argc, char **argv);
 
 #endif

@@ -3,7 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "cli/cli.h"
+#include "config/config.h"
 #include "db/migrate.h"
 
 static void usage(FILE *out) {
@@ -13,14 +16,15 @@ static void usage(FILE *out) {
           "Creates or upgrades the schema `fleetarc` (idempotent; one transaction).\n"
           "\n"
           "options:\n"
-          "  --database CONNINFO  libpq conninfo or postgresql:// URI\n"
-          "                       (default: the PG* environment variables)\n"
+          "  --database CONNINFO  libpq conninfo or postgresql:// URI (default: the\n"
+          "                       configuration's database.conninfo when -c FILE,\n"
+          "                       $FLEETARC_CONFIG or the default file gives one,\n"
+          "                       else the PG* environment variables)\n"
           "  -h, --help           this help\n"
           "exit status: 0 done, 1 database error, 2 bad usage.\n");
 }
 
 int cmd_migrate(const cli_context_t *ctx, int argc, char **argv) {
-  (void)ctx;
   const char *conninfo = NULL;
   if (cli_wants_help(argc, argv)) {
     usage(stdout);
@@ -41,16 +45,23 @@ int cmd_migrate(const cli_context_t *ctx, int argc, char **argv) {
       return CLI_EXIT_USAGE;
     }
   }
-  /* TODO(merge): when --database is absent, take database.conninfo from the configuration
-   * (ctx->config_path, loaded by src/config/) here, before falling back to libpq's PG*
-   * defaults. Until the config loader is merged, NULL means "PG* environment". */
+  /* Without --database: the configuration's conninfo when a configuration is there
+   * (given by -c or $FLEETARC_CONFIG, or the default file exists), else the PG* env. */
+  config_t *cfg = NULL;
+  if (!conninfo && (ctx->config_path && access(ctx->config_path, F_OK) == 0)) {
+    int rc = cli_config_load(ctx, "migrate", &cfg);
+    if (rc != CLI_EXIT_OK) return rc;
+    conninfo = cfg->database.conninfo;
+  }
 
   size_t applied = 0;
   char err[512];
   if (db_migrate(conninfo, &applied, err, sizeof err) < 0) {
     fprintf(stderr, "fleetarc migrate: %s\n", err);
+    config_free(cfg);
     return CLI_EXIT_FAILED;
   }
+  config_free(cfg);
   if (applied == 0)
     printf("schema up to date\n");
   else

@@ -2,11 +2,17 @@
  * A command whose run is NULL is not built yet and says so (exit 1). */
 #include "cli/cli.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "config/config.h"
+#include "util/buf.h"
+#include "util/log.h"
+
 const cli_command_t cli_commands[] = {
-  {"run", "the archive service, until SIGINT/SIGTERM", NULL},
-  {"backfill", "archive --from T --to T for the selected devices and streams, then exit", NULL},
+  {"run", "the archive service, until SIGINT/SIGTERM", cmd_run},
+  {"backfill", "archive --from T --to T for the selected devices and streams, then exit", cmd_backfill},
   {"migrate", "create or upgrade the database schema (idempotent)", cmd_migrate},
   {"check", "validate the configuration, reach the database, log in to every account", cmd_check},
   {"report", "trips, stops, distance, alarms or gaps over --from T --to T", cmd_report},
@@ -29,4 +35,21 @@ int cli_wants_help(int argc, char **argv) {
     if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return 1;
   }
   return 0;
+}
+
+int cli_config_load(const cli_context_t *ctx, const char *command, struct config **out) {
+  buf_t errors = BUF_INIT;
+  *out = NULL;
+  int rc = config_load_file(ctx->config_path, out, &errors);
+  if (rc != 0) {
+    if (errors.len) fputs(errors.data, stderr);
+    else fprintf(stderr, "%s: %s\n", ctx->config_path, strerror(-rc));
+    fprintf(stderr, "fleetarc %s: the configuration %s is not valid\n", command, ctx->config_path);
+    buf_free(&errors);
+    return rc == -ENOMEM ? CLI_EXIT_FAILED : CLI_EXIT_USAGE;
+  }
+  buf_free(&errors);
+  log_set_level((*out)->log.level);
+  log_set_format((*out)->log.format);
+  return CLI_EXIT_OK;
 }

@@ -407,10 +407,18 @@ int pgw_batch_add_mileage(pgw_batch_t *b, const char *imei, int64_t day, double 
 }
 
 int pgw_batch_move_cursor(pgw_batch_t *b, const char *imei, pgw_stream_t stream, int64_t cursor) {
-  if (bad_imei(imei) || (unsigned)stream > PGW_STREAM_MILEAGE) return -EINVAL;
+  if ((unsigned)stream > PGW_STREAM_MILEAGE) return -EINVAL;
+  return pgw_batch_move_cursor_key(b, imei, stream_names[stream], cursor);
+}
+
+int pgw_batch_move_cursor_key(pgw_batch_t *b, const char *imei, const char *stream_key,
+                              int64_t cursor) {
+  if (bad_imei(imei) || !stream_key || !*stream_key) return -EINVAL;
   buf_t *o = &b->copy[K_CURSORS];
   int rc = put_text(o, imei);
-  if (rc == 0) rc = buf_printf(o, "\t%s\t%lld\n", stream_names[stream], (long long)cursor);
+  if (rc == 0) rc = buf_printf(o, "\t");
+  if (rc == 0) rc = put_text(o, stream_key);
+  if (rc == 0) rc = buf_printf(o, "\t%lld\n", (long long)cursor);
   if (rc == 0) b->rows[K_CURSORS]++;
   return rc;
 }

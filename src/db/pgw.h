@@ -78,6 +78,10 @@ int pgw_batch_add_mileage(pgw_batch_t *batch, const char *imei, int64_t day, dou
  * batch's rows. Cursors only move forward: an older value leaves the stored one. */
 int pgw_batch_move_cursor(pgw_batch_t *batch, const char *imei, pgw_stream_t stream,
                           int64_t cursor) __attribute__((warn_unused_result));
+/* The same for a stream named by `stream_key` (borrowed for the call): 'playback',
+ * 'alarms', 'mileage', or a backfill range's 'playback@FROM-TO' (010_backfill_cursors). */
+int pgw_batch_move_cursor_key(pgw_batch_t *batch, const char *imei, const char *stream_key,
+                              int64_t cursor) __attribute__((warn_unused_result));
 
 /* Rows of every kind in the batch, cursor moves included (what pgw_submit counts). */
 size_t pgw_batch_rows(const pgw_batch_t *batch);

@@ -1,0 +1,1257 @@
+/* The archiver engine (archiver.h): discovery, track polls, playback/alarm/mileage pages,
+ * batches and their cursor moves, backoff, backpressure, progress and shutdown. Each
+ * stream of each device has at most one request or uncommitted page at a time (the
+ * busy bit), so its cursor in memory is always the committed one plus nothing. */
+#include "archive/archiver.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "api/api.h"
+#include "archive/devtab.h"
+#include "archive/paging.h"
+#include "config/config.h"
+#include "db/pgw.h"
+#include "db/state.h"
+#include "net/client.h"
+#include "util/log.h"
+#include "util/timeparse.h"
+
+/* Alarms are paged by system time but a backfill's range is one of gpstime: an alarm of
+ * [from, to) may reach the platform up to this late, so a backfill asks alarms up to
+ * to - 1 + this and keeps those whose gpstime is in range. (The simulator's bound is
+ * 6 h; a platform that uploads later is caught by `run`, which pages on system time.) */
+#define ARCH_ALARM_LATE_S (6 * 3600)
+#define ARCH_SUMMARY_MS 60000        /* the periodic summary line of `run` */
+#define ARCH_TICK_MS 250             /* scheduler tick: backoff expiry, completion check */
+#define ARCH_PROGRESS_LINE_MS 10000  /* backfill progress lines when stderr is no terminal */
+#define ARCH_MAX_FAILURES 12         /* a backfill gives up a device's stream after these */
+#define ARCH_BACKOFF_MAX_S 300       /* cap of the per-device retry delay */
+#define ARCH_SHUTDOWN_WAIT_MS 5000   /* in-flight responses still written, at most this */
+#define ARCH_DRAIN_MS 3000           /* then the writer drains for at most this */
+#define ARCH_MILEAGE_IN_FLIGHT 2     /* mileage windows of 100 devices in flight */
+
+enum { S_PLAYBACK = DEVTAB_STREAM_PLAYBACK, S_ALARMS = DEVTAB_STREAM_ALARMS, S_MILEAGE = DEVTAB_STREAM_MILEAGE };
+static const char *const stream_names[] = {"playback", "alarms", "mileage"};
+static const unsigned stream_bits[] = {CONFIG_STREAM_PLAYBACK, CONFIG_STREAM_ALARMS,
+                                       CONFIG_STREAM_MILEAGE};
+
+typedef struct archiver archiver_t;
+
+/* A configured account: its login, its discovery and its track polls. */
+typedef struct acct {
+  archiver_t *a;
+  const config_account_t *cfg;
+  netc_account_t *na;
+  bool stopped;
+  int disc_pending;       /* device/user list calls of the running discovery */
+  bool disc_failed;       /* one of them failed: no removal sweep this time */
+  char **visited;         /* sub-accounts listed in this discovery (cycle guard) */
+  size_t n_visited;
+  uint32_t *poll_devs;    /* its active devices, in chunks of API_MAX_IMEIS */
+  size_t n_poll, poll_pos;
+  bool poll_busy;         /* a track call of this account is in flight */
+  uv_timer_t poll_timer;
+} acct_t;
+
+typedef enum { W_PLAYBACK, W_ALARMS, W_MILEAGE, W_TRACK, W_DEVLIST, W_USERLIST } work_kind_t;
+
+/* One API call: what was asked, so that its response can be applied. */
+typedef struct work {
+  archiver_t *a;
+  work_kind_t kind;
+  uint16_t acct;
+  uint32_t dev;              /* playback, alarms */
+  paging_cursor_t cursor;    /* a copy of the committed cursor, advanced by the page */
+  int64_t end;               /* the request's inclusive end */
+  int64_t day;               /* mileage */
+  uint32_t *devs;            /* mileage, track */
+  size_t n_devs;
+  char owner[128];           /* device/user list: the account listed */
+} work_t;
+
+/* A cursor move waiting for its batch's COMMIT. */
+typedef struct move {
+  uint32_t dev;
+  uint8_t stream;
+  bool done;                 /* backfill: the stream of this device is complete */
+  paging_cursor_t cursor;
+} move_t;
+
+typedef struct bctx {
+  archiver_t *a;
+  move_t *moves;
+  size_t n, cap;
+} bctx_t;
+
+struct archiver {
+  archiver_options_t opt;
+  const config_t *cfg;
+  uv_loop_t loop;
+  netc_t *net;
+  pgw_t *db;
+  devtab_t *dev;
+  acct_t *accts;
+  size_t n_accts;
+  char stream_key[DEVTAB_STREAM_COUNT][64]; /* cursor names in fleetarc.cursors */
+
+  uv_timer_t tick, flush_timer, summary_timer, discovery_timer, shutdown_timer;
+  uv_signal_t sigint, sigterm;
+  bool timers_up;
+
+  pgw_batch_t *batch;        /* being filled */
+  bctx_t *bctx;
+  bool submit_blocked;       /* pgw_submit said -EAGAIN: retry on pressure(false) */
+  bool pressure;             /* the writer is full: no data requests */
+  size_t batches_pending;    /* submitted, callback not yet run */
+
+  size_t in_flight;          /* data calls (playback, alarms, mileage) */
+  size_t mileage_in_flight;
+  size_t other_in_flight;    /* track, device/user list */
+  size_t max_in_flight;
+  size_t scan_pos, mileage_pos;
+  int disc_accounts_pending; /* accounts whose discovery has not ended */
+  size_t polls_pending;      /* backfill: first track polls not yet answered */
+  bool data_started;
+
+  bool stopping, net_closing, interrupted;
+  int exit_code;
+  uint64_t start_ms, last_progress_ms;
+  bool have_offset;          /* server_offset learned from a track record's servertime */
+  int64_t server_offset;
+  netc_stats_t net_stats;    /* copied before the client closes, for the last summary */
+
+  api_points_t points;
+  api_alarms_t alarms;
+  api_tracks_t tracks;
+  api_devices_t devices;
+  api_users_t users;
+  api_mileages_t mileages;
+  int64_t *times;
+  size_t times_cap;
+
+  /* counters */
+  uint64_t n_points, n_alarms, n_requests, n_errors, n_retries, n_mileage, n_guards;
+  size_t devices_done_logged;
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static uint32_t now_s(archiver_t *a) { return (uint32_t)(uv_now(&a->loop) / 1000); }
+
+/* The platform's present as best known: local clock plus the offset netc learned. */
+static int64_t server_now(archiver_t *a) {
+  /* servertime of /api/track is the platform's own present; the Date header may come
+   * from a front server with another clock, so servertime wins once seen. */
+  if (a->have_offset) return (int64_t)time(NULL) + a->server_offset;
+  return (int64_t)time(NULL) + (a->net ? netc_clock_offset(a->net) : 0);
+}
+
+/* Run mode: a new device's cursors wait for the first track poll, which tells the
+ * platform's present that lookback counts back from. */
+#define ARCH_UNSET INT64_MIN
+
+static int64_t floor_day(int64_t t) { return t - ((t % 86400) + 86400) % 86400; }
+
+static bool backfill(const archiver_t *a) { return a->opt.mode == ARCHIVER_BACKFILL; }
+
+static bool stream_on(const archiver_t *a, int s) { return (a->opt.streams & stream_bits[s]) != 0; }
+
+/* Where a device's cursors start when the database holds none. */
+static int64_t stream_start(archiver_t *a) {
+  if (backfill(a)) return a->opt.from;
+  return server_now(a) - a->cfg->archive.lookback_ms / 1000;
+}
+
+static void device_init(archiver_t *a, devtab_device_t *d) {
+  int64_t start = backfill(a) || a->have_offset ? stream_start(a) : ARCH_UNSET;
+  d->cursor[S_PLAYBACK] = (paging_cursor_t){start, false};
+  d->cursor[S_ALARMS] = (paging_cursor_t){start, false};
+  d->cursor[S_MILEAGE] = (paging_cursor_t){start == ARCH_UNSET ? start : floor_day(start), false};
+  d->last_gpstime = backfill(a) ? -1 : 0; /* backfill: unknown until polled, then due */
+  d->removed = 1; /* until discovery (or --imei) lists it */
+}
+
+/* The inclusive end of a stream's window right now (run: the present). */
+static int64_t window_end(archiver_t *a, int s) {
+  int64_t now = server_now(a);
+  if (!backfill(a)) return now;
+  if (s == S_ALARMS) {
+    int64_t e = a->opt.to - 1 + ARCH_ALARM_LATE_S;
+    return e < now ? e : now;
+  }
+  return a->opt.to - 1;
+}
+
+/* Cursors persist as one time: a cursor that has not stored `begin` itself (a fresh
+ * one, or past a guarded second) is stored as begin - 1 "with begin", which asks the
+ * same records again after a restart and drops nothing that was not stored. */
+static int64_t cursor_persisted(const paging_cursor_t *c) {
+  return c->have_begin ? c->begin : c->begin - 1;
+}
+
+static int ensure_times(archiver_t *a, size_t n) {
+  if (n <= a->times_cap) return 0;
+  int64_t *t = realloc(a->times, n * sizeof *t);
+  if (!t) return -ENOMEM;
+  a->times = t;
+  a->times_cap = n;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ batches */
+
+static void pump(archiver_t *a);
+static void check_shutdown(archiver_t *a);
+static void fail_stream(archiver_t *a, uint32_t dev, int s, const char *why);
+static void submit_batch(archiver_t *a);
+
+static void on_batch(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res, void *data) {
+  (void)w;
+  bctx_t *c = data;
+  archiver_t *a = c->a;
+  a->batches_pending--;
+  if (res->status == 0) {
+    a->n_points += res->positions_new;
+    a->n_alarms += res->alarms_new;
+    a->n_mileage += res->mileage_days;
+  } else if (res->status != -ECANCELED) {
+    log_error("batch %s: %s", pgw_batch_name(batch), res->error ? res->error : "failed");
+    a->n_errors++;
+  }
+  for (size_t i = 0; i < c->n; i++) {
+    move_t *m = &c->moves[i];
+    devtab_device_t *d = devtab_at(a->dev, m->dev);
+    if (!d) continue;
+    d->busy &= (uint8_t)~(1u << m->stream);
+    if (res->status == 0) {
+      d->cursor[m->stream] = m->cursor;
+      d->failures[m->stream] = 0;
+      if (m->done && backfill(a)) d->done |= (uint8_t)(1u << m->stream);
+    } else if (res->status != -ECANCELED) {
+      fail_stream(a, m->dev, m->stream, "its batch was not written");
+    }
+  }
+  free(c->moves);
+  free(c);
+  if (a->submit_blocked) submit_batch(a);
+  pump(a);
+  check_shutdown(a);
+}
+
+static void submit_batch(archiver_t *a) {
+  if (!a->batch) return;
+  if (!a->db) {
+    pgw_batch_free(a->batch);
+    free(a->bctx->moves);
+    free(a->bctx);
+    a->batch = NULL;
+    a->bctx = NULL;
+    return;
+  }
+  uv_timer_stop(&a->flush_timer);
+  int rc = pgw_submit(a->db, a->batch, on_batch, a->bctx);
+  if (rc == 0) {
+    a->batch = NULL;
+    a->bctx = NULL;
+    a->batches_pending++;
+    a->submit_blocked = false;
+    return;
+  }
+  if (rc == -EAGAIN) {
+    a->submit_blocked = true;
+    return;
+  }
+  /* -ESHUTDOWN or worse: nothing of it counts as written; the streams stay due. */
+  for (size_t i = 0; i < a->bctx->n; i++) {
+    devtab_device_t *d = devtab_at(a->dev, a->bctx->moves[i].dev);
+    if (d) d->busy &= (uint8_t)~(1u << a->bctx->moves[i].stream);
+  }
+  pgw_batch_free(a->batch);
+  free(a->bctx->moves);
+  free(a->bctx);
+  a->batch = NULL;
+  a->bctx = NULL;
+}
+
+static void on_flush(uv_timer_t *t) { submit_batch(t->data); }
+
+/* The batch being filled, created on demand (NULL on out of memory). */
+static pgw_batch_t *batch_get(archiver_t *a) {
+  if (a->batch) return a->batch;
+  a->batch = pgw_batch_new(backfill(a) ? "backfill" : "archive");
+  a->bctx = calloc(1, sizeof *a->bctx);
+  if (!a->batch || !a->bctx) {
+    pgw_batch_free(a->batch);
+    free(a->bctx);
+    a->batch = NULL;
+    a->bctx = NULL;
+    return NULL;
+  }
+  a->bctx->a = a;
+  uv_timer_start(&a->flush_timer, on_flush, (uint64_t)a->cfg->database.flush_interval_ms, 0);
+  return a->batch;
+}
+
+static int batch_move(archiver_t *a, uint32_t dev, int s, const paging_cursor_t *cur, bool done) {
+  bctx_t *c = a->bctx;
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 64;
+    move_t *m = realloc(c->moves, cap * sizeof *m);
+    if (!m) return -ENOMEM;
+    c->moves = m;
+    c->cap = cap;
+  }
+  devtab_device_t *d = devtab_at(a->dev, dev);
+  int64_t persisted = s == S_MILEAGE ? cur->begin : cursor_persisted(cur);
+  int rc = pgw_batch_move_cursor_key(a->batch, d->imei, a->stream_key[s], persisted);
+  if (rc) return rc;
+  c->moves[c->n++] = (move_t){.dev = dev, .stream = (uint8_t)s, .done = done, .cursor = *cur};
+  return 0;
+}
+
+static void batch_maybe_submit(archiver_t *a) {
+  if (a->batch && pgw_batch_rows(a->batch) >= (size_t)a->cfg->database.batch_rows) submit_batch(a);
+}
+
+static void on_pressure(pgw_t *w, bool full, void *data) {
+  (void)w;
+  archiver_t *a = data;
+  a->pressure = full;
+  if (!full) {
+    if (a->submit_blocked) submit_batch(a);
+    pump(a);
+  }
+}
+
+/* ------------------------------------------------------------------ failures */
+
+static void fail_stream(archiver_t *a, uint32_t dev, int s, const char *why) {
+  devtab_device_t *d = devtab_at(a->dev, dev);
+  if (!d) return;
+  d->busy &= (uint8_t)~(1u << s);
+  if (d->failures[s] < 255) d->failures[s]++;
+  unsigned f = d->failures[s];
+  uint32_t delay = f >= 9 ? ARCH_BACKOFF_MAX_S : (1u << f);
+  if (delay > ARCH_BACKOFF_MAX_S) delay = ARCH_BACKOFF_MAX_S;
+  delay += (uint32_t)(rand() % (int)(delay / 2 + 1)); /* spread the retries */
+  d->retry_at[s] = now_s(a) + delay;
+  a->n_errors++;
+  a->n_retries++;
+  if (backfill(a) && f >= ARCH_MAX_FAILURES) {
+    d->done |= (uint8_t)(1u << s);
+    d->failures[s] = 255; /* marks "given up" for the summary */
+    log_error("device %s: %s: giving up after %u attempts: %s", d->imei, stream_names[s], f, why);
+  } else {
+    log_warn("device %s: %s: %s (attempt %u, retry in %us)", d->imei, stream_names[s], why, f,
+             delay);
+  }
+}
+
+static void account_stop(archiver_t *a, acct_t *ac, const net_result_t *res) {
+  if (ac->stopped) return;
+  ac->stopped = true;
+  a->n_errors++;
+  log_error("account %s stopped (code %d: %s): its devices are not archived until restart",
+            ac->cfg->account, res->code, res->message && *res->message ? res->message : "login failed");
+}
+
+/* ------------------------------------------------------------------ due work */
+
+typedef enum { DUE_NO, DUE_YES, DUE_LATER, DUE_BLOCKED } due_t;
+
+/* Whether stream s of device d needs a request now. DUE_NO means complete (backfill) or
+ * nothing new (run); DUE_LATER: busy or backing off; DUE_BLOCKED: its account stopped. */
+static due_t stream_due(archiver_t *a, devtab_device_t *d, int s, int64_t now_server) {
+  if (!stream_on(a, s) || d->removed) return DUE_NO;
+  if (d->done & (1u << s)) return DUE_NO;
+  if (a->accts[d->account].stopped) return DUE_BLOCKED;
+  if (d->busy & (1u << s)) return DUE_LATER;
+  const paging_cursor_t *c = &d->cursor[s];
+  if (c->begin == ARCH_UNSET) return DUE_NO;
+  bool work;
+  if (s == S_MILEAGE) {
+    int64_t limit = backfill(a) ? a->opt.to : INT64_MAX;
+    /* Only completed days: a day's km is final once it has ended. */
+    work = c->begin < limit && c->begin + 86400 <= now_server;
+  } else {
+    int64_t end = s == S_ALARMS && !backfill(a) ? now_server : window_end(a, s);
+    work = c->have_begin ? c->begin < end : c->begin <= end;
+    if (work && s == S_PLAYBACK && d->last_gpstime >= 0)
+      work = paging_playback_due(c, d->last_gpstime);
+    /* A device that sent nothing since the alarm cursor has no new alarm: an alarm's
+     * system time is when the platform received it, and /api/track's systemtime and
+     * hearttime say when the platform last heard from the device. Safe because both
+     * are the platform's own receive times; the cost is one alarm request per device
+     * per heartbeat interval for devices that are silent but alive. */
+    if (work && s == S_ALARMS && d->last_gpstime >= 0) {
+      work = c->have_begin ? d->last_systemtime > c->begin : d->last_systemtime >= c->begin;
+    }
+  }
+  if (!work) return DUE_NO;
+  if (d->retry_at[s] > now_s(a)) return DUE_LATER;
+  return DUE_YES;
+}
+
+static void on_response(void *arg, const net_result_t *res);
+
+static int call(archiver_t *a, acct_t *ac, api_request_t *req, work_t *w) {
+  int rc = netc_call(a->net, ac->na, req, on_response, w);
+  if (rc == 0) a->n_requests++;
+  api_request_free(req);
+  return rc;
+}
+
+static void start_page(archiver_t *a, uint32_t idx, int s) {
+  devtab_device_t *d = devtab_at(a->dev, idx);
+  work_t *w = calloc(1, sizeof *w);
+  if (!w) return;
+  *w = (work_t){.a = a, .kind = s == S_PLAYBACK ? W_PLAYBACK : W_ALARMS, .acct = d->account,
+                .dev = idx, .cursor = d->cursor[s], .end = window_end(a, s)};
+  api_request_t req = {0};
+  int rc = s == S_PLAYBACK ? api_request_playback(&req, d->imei, w->cursor.begin, w->end)
+                           : api_request_alarm_list(&req, d->imei, w->cursor.begin, w->end);
+  if (rc == 0) rc = call(a, &a->accts[d->account], &req, w);
+  if (rc) {
+    free(w);
+    fail_stream(a, idx, s, "cannot build the request");
+    return;
+  }
+  d->busy |= (uint8_t)(1u << s);
+  a->in_flight++;
+}
+
+/* One mileage window: up to 100 devices of one account whose mileage cursor is `day`. */
+static void start_mileage(archiver_t *a, uint32_t first, int64_t now_server) {
+  devtab_device_t *d0 = devtab_at(a->dev, first);
+  work_t *w = calloc(1, sizeof *w);
+  uint32_t *devs = calloc(API_MAX_IMEIS, sizeof *devs);
+  const char *imeis[API_MAX_IMEIS];
+  if (!w || !devs) goto fail;
+  *w = (work_t){.a = a, .kind = W_MILEAGE, .acct = d0->account, .day = d0->cursor[S_MILEAGE].begin,
+                .devs = devs};
+  size_t n = devtab_count(a->dev);
+  for (uint32_t i = first; i < n && w->n_devs < API_MAX_IMEIS; i++) {
+    devtab_device_t *d = devtab_at(a->dev, i);
+    if (d->account != d0->account || d->cursor[S_MILEAGE].begin != w->day) continue;
+    if (stream_due(a, d, S_MILEAGE, now_server) != DUE_YES) continue;
+    devs[w->n_devs] = i;
+    imeis[w->n_devs++] = d->imei;
+  }
+  api_request_t req = {0};
+  if (api_request_mileage(&req, imeis, w->n_devs, w->day, w->day + 86400) != 0 ||
+      call(a, &a->accts[d0->account], &req, w) != 0) {
+    for (size_t k = 0; k < w->n_devs; k++) fail_stream(a, devs[k], S_MILEAGE, "cannot build the request");
+    goto fail;
+  }
+  for (size_t k = 0; k < w->n_devs; k++) devtab_at(a->dev, devs[k])->busy |= 1u << S_MILEAGE;
+  a->in_flight++;
+  a->mileage_in_flight++;
+  return;
+fail:
+  free(devs);
+  free(w);
+}
+
+/* Hands out due data work, in rounds over the device table, while fewer than
+ * max_in_flight calls are out and the writer is not full: never the whole fleet at once. */
+static void pump(archiver_t *a) {
+  if (a->stopping || a->pressure || a->submit_blocked || !a->net) return;
+  if (backfill(a) && (a->disc_accounts_pending > 0 || a->polls_pending > 0)) return;
+  a->data_started = true;
+  size_t n = devtab_count(a->dev);
+  if (n == 0) return;
+  int64_t now_server = server_now(a);
+  for (size_t scanned = 0; scanned < n && a->in_flight < a->max_in_flight; scanned++) {
+    uint32_t i = (uint32_t)(a->scan_pos++ % n);
+    devtab_device_t *d = devtab_at(a->dev, i);
+    for (int s = S_PLAYBACK; s <= S_ALARMS && a->in_flight < a->max_in_flight; s++)
+      if (stream_due(a, d, s, now_server) == DUE_YES) start_page(a, i, s);
+  }
+  if (!stream_on(a, S_MILEAGE)) return;
+  for (size_t scanned = 0; scanned < n && a->mileage_in_flight < ARCH_MILEAGE_IN_FLIGHT &&
+                           a->in_flight < a->max_in_flight;
+       scanned++) {
+    uint32_t i = (uint32_t)(a->mileage_pos++ % n);
+    if (stream_due(a, devtab_at(a->dev, i), S_MILEAGE, now_server) == DUE_YES)
+      start_mileage(a, i, now_server);
+  }
+}
+
+/* ------------------------------------------------------------------ responses */
+
+/* 0: the body holds a page (possibly empty: 20023); else the call failed and was
+ * accounted for (stream failed or account stopped). */
+static int response_ok(archiver_t *a, work_t *w, const net_result_t *res) {
+  if (res->error == NET_OK) return 0;
+  if (res->error == NET_ERR_API && res->code == API_CODE_NO_DATA &&
+      (w->kind == W_PLAYBACK || w->kind == W_ALARMS))
+    return 1; /* an empty page */
+  if (res->error == NET_ERR_ACCOUNT) account_stop(a, &a->accts[w->acct], res);
+  return -1;
+}
+
+static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
+  int s = w->kind == W_PLAYBACK ? S_PLAYBACK : S_ALARMS;
+  devtab_device_t *d = devtab_at(a->dev, w->dev);
+  char why[400];
+  int ok = response_ok(a, w, res);
+  if (ok < 0) {
+    d->busy &= (uint8_t)~(1u << s);
+    if (res->error == NET_ERR_CANCELLED || a->accts[w->acct].stopped) return;
+    snprintf(why, sizeof why, "%s: %s", api_endpoint_path(res->endpoint), res->message);
+    fail_stream(a, w->dev, s, why);
+    return;
+  }
+  api_error_t err = {0};
+  size_t n = 0;
+  if (ok == 0) {
+    int rc = s == S_PLAYBACK ? api_parse_playback(res->body, res->body_len, &a->points, &err)
+                             : api_parse_alarm_list(res->body, res->body_len, &a->alarms, &err);
+    if (rc == -EREMOTEIO && err.code == API_CODE_NO_DATA) rc = 0;
+    else if (rc == 0) n = s == S_PLAYBACK ? a->points.n : a->alarms.n;
+    if (rc) {
+      snprintf(why, sizeof why, "%s: bad response: %s", api_endpoint_path(res->endpoint), err.message);
+      fail_stream(a, w->dev, s, why);
+      return;
+    }
+  }
+  if (ensure_times(a, n + 1)) {
+    fail_stream(a, w->dev, s, "out of memory");
+    return;
+  }
+  for (size_t i = 0; i < n; i++)
+    a->times[i] = s == S_PLAYBACK ? a->points.items[i].gpstime : a->alarms.items[i].systemtime;
+  paging_result_t pr;
+  if (paging_apply(&w->cursor, w->end, a->times, n,
+                   s == S_PLAYBACK ? PAGING_PLAYBACK_PAGE : PAGING_ALARM_PAGE, s == S_PLAYBACK,
+                   &pr) != 0) {
+    snprintf(why, sizeof why, "%s: page of %zu records from %lld breaks the paging rules",
+             api_endpoint_path(res->endpoint), n, (long long)w->cursor.begin);
+    fail_stream(a, w->dev, s, why);
+    return;
+  }
+  if (pr.guard_fired) {
+    a->n_guards++;
+    char t[32];
+    log_warn("device %s: %s: a full page of one time %s; records beyond the page at that "
+             "second are skipped", d->imei, stream_names[s],
+             timeparse_format_time(pr.skipped_time, t, sizeof t));
+  }
+  bool done = pr.step == PAGING_DONE;
+  paging_cursor_t next = w->cursor;
+  /* A finished backfill window: everything up to its end is stored. */
+  if (done && backfill(a)) next = (paging_cursor_t){w->end, true};
+  if (!batch_get(a)) {
+    fail_stream(a, w->dev, s, "out of memory");
+    return;
+  }
+  int rc = 0;
+  for (size_t i = pr.first_new; i < n && rc == 0; i++) {
+    if (s == S_PLAYBACK) {
+      const api_point_t *p = &a->points.items[i];
+      rc = pgw_batch_add_position(a->batch, d->imei, p->gpstime, p->longitude, p->latitude,
+                                  p->speed, p->course);
+    } else {
+      const api_alarm_t *al = &a->alarms.items[i];
+      if (backfill(a) && (al->gpstime < a->opt.from || al->gpstime >= a->opt.to)) continue;
+      rc = pgw_batch_add_alarm(a->batch, d->imei, al->type, al->gpstime, al->systemtime,
+                               al->longitude, al->latitude, al->speed, al->course, al->geofenceid);
+    }
+  }
+  if (rc == 0) rc = batch_move(a, w->dev, s, &next, done);
+  if (rc) {
+    fail_stream(a, w->dev, s, "cannot add to the batch");
+    return;
+  }
+  /* busy stays set until the batch's commit moves the in-memory cursor */
+  batch_maybe_submit(a);
+}
+
+static void apply_mileage(archiver_t *a, work_t *w, const net_result_t *res) {
+  char why[400];
+  int ok = response_ok(a, w, res);
+  api_error_t err = {0};
+  if (ok == 0 && api_parse_mileage(res->body, res->body_len, &a->mileages, &err) != 0) ok = -2;
+  if (ok != 0) {
+    for (size_t k = 0; k < w->n_devs; k++) {
+      devtab_device_t *d = devtab_at(a->dev, w->devs[k]);
+      d->busy &= (uint8_t)~(1u << S_MILEAGE);
+      if (res->error == NET_ERR_CANCELLED || a->accts[w->acct].stopped) continue;
+      snprintf(why, sizeof why, "%s: %s", api_endpoint_path(res->endpoint),
+               ok == -2 ? err.message : res->message);
+      fail_stream(a, w->devs[k], S_MILEAGE, why);
+    }
+    return;
+  }
+  int rc = batch_get(a) ? 0 : -ENOMEM;
+  for (size_t i = 0; i < a->mileages.n && rc == 0; i++) {
+    const api_mileage_t *m = &a->mileages.items[i];
+    if (m->km < 0) continue; /* -1: the device has no odometer */
+    for (size_t k = 0; k < w->n_devs; k++)
+      if (strcmp(devtab_at(a->dev, w->devs[k])->imei, m->imei) == 0) {
+        rc = pgw_batch_add_mileage(a->batch, m->imei, w->day, m->km);
+        break;
+      }
+  }
+  paging_cursor_t next = {w->day + 86400, true};
+  for (size_t k = 0; k < w->n_devs; k++) {
+    if (rc == 0) rc = batch_move(a, w->devs[k], S_MILEAGE, &next, false);
+    if (rc) fail_stream(a, w->devs[k], S_MILEAGE, "cannot add to the batch");
+  }
+  batch_maybe_submit(a);
+}
+
+static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
+  acct_t *ac = &a->accts[w->acct];
+  api_error_t err = {0};
+  int ok = response_ok(a, w, res);
+  if (ok == 0 && api_parse_track(res->body, res->body_len, &a->tracks, &err) != 0) ok = -2;
+  if (ok != 0) {
+    if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
+      a->n_errors++;
+      log_warn("account %s: /api/track of %zu devices: %s", ac->cfg->account, w->n_devs,
+               ok == -2 ? err.message : res->message);
+    }
+    return; /* backfill: last_gpstime stays unknown (-1): those devices are asked anyway */
+  }
+  int rc = batch_get(a) ? 0 : -ENOMEM;
+  for (size_t i = 0; i < a->tracks.n && rc == 0; i++) {
+    const api_track_t *t = &a->tracks.items[i];
+    int64_t idx = devtab_find(a->dev, t->imei);
+    if (idx < 0) continue;
+    devtab_device_t *d = devtab_at(a->dev, (size_t)idx);
+    if (t->servertime > 0) {
+      netc_clock_observe(a->net, t->servertime);
+      a->server_offset = t->servertime - (int64_t)time(NULL);
+      a->have_offset = true;
+    }
+    if (d->cursor[S_PLAYBACK].begin == ARCH_UNSET || d->cursor[S_ALARMS].begin == ARCH_UNSET ||
+        d->cursor[S_MILEAGE].begin == ARCH_UNSET) {
+      int64_t start = stream_start(a);
+      for (int s = 0; s < DEVTAB_STREAM_COUNT; s++)
+        if (d->cursor[s].begin == ARCH_UNSET)
+          d->cursor[s] = (paging_cursor_t){s == S_MILEAGE ? floor_day(start) : start, false};
+    }
+    int64_t gps = t->gpstime > 0 ? t->gpstime : 0;
+    /* The poll's point is a real report: store it at once in run mode when it is new
+     * (the playback page that brings it later finds it stored). */
+    if (!backfill(a) && gps > 0 && gps > d->last_gpstime &&
+        gps > d->cursor[S_PLAYBACK].begin && t->speed >= 0 && t->course >= 0)
+      rc = pgw_batch_add_position(a->batch, d->imei, gps, t->longitude, t->latitude, t->speed,
+                                  t->course);
+    if (gps > d->last_gpstime || d->last_gpstime < 0) d->last_gpstime = gps;
+    int64_t heard = t->systemtime > t->hearttime ? t->systemtime : t->hearttime;
+    if (heard > d->last_systemtime) d->last_systemtime = heard;
+    pgw_device_state_t st = {
+        .imei = d->imei, .servertime = t->servertime > 0 ? t->servertime : 0, .gpstime = gps,
+        .hearttime = t->hearttime > 0 ? t->hearttime : 0,
+        .systemtime = t->systemtime > 0 ? t->systemtime : 0, .longitude = t->longitude,
+        .latitude = t->latitude, .course = t->course, .speed = t->speed, .acctime = t->acctime,
+        .accstatus = t->accstatus, .doorstatus = t->doorstatus, .chargestatus = t->chargestatus,
+        .oilpowerstatus = t->oilpowerstatus, .defencestatus = t->defencestatus,
+        .datastatus = t->datastatus, .battery = t->battery, .mileage = t->mileage,
+        .todaymileage = t->todaymileage};
+    if (rc == 0) rc = pgw_batch_add_device_state(a->batch, &st);
+  }
+  if (rc) log_error("account %s: cannot add track records to the batch", ac->cfg->account);
+  batch_maybe_submit(a);
+}
+
+static void discovery_step_done(archiver_t *a, acct_t *ac);
+static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *owner);
+
+static void apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) {
+  acct_t *ac = &a->accts[w->acct];
+  api_error_t err = {0};
+  int ok = response_ok(a, w, res);
+  if (ok == 0 && api_parse_device_list(res->body, res->body_len, &a->devices, &err) != 0) ok = -2;
+  if (ok != 0) {
+    ac->disc_failed = true;
+    if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
+      a->n_errors++;
+      log_warn("account %s: /api/device/list of %s: %s", ac->cfg->account, w->owner,
+               ok == -2 ? err.message : res->message);
+    }
+    return;
+  }
+  int rc = batch_get(a) ? 0 : -ENOMEM;
+  for (size_t i = 0; i < a->devices.n && rc == 0; i++) {
+    const api_device_t *x = &a->devices.items[i];
+    bool added = false;
+    devtab_device_t *d = devtab_get_or_add(a->dev, x->imei, &added);
+    if (!d) {
+      log_warn("account %s: device list of %s: skipping IMEI '%s'", ac->cfg->account, w->owner,
+               x->imei);
+      continue;
+    }
+    if (added) device_init(a, d);
+    if (d->removed) {
+      if (!backfill(a)) log_info("device %s added (account %s)", d->imei, w->owner);
+      d->removed = 0;
+    }
+    d->seen = 1;
+    d->account = w->acct;
+    pgw_device_t pd = {
+        .imei = x->imei, .account = w->owner, .devicename = x->devicename,
+        .devicetype = x->devicetype, .platenumber = x->platenumber, .simcard = x->simcard,
+        .iccid = x->iccid, .onlinetime = x->onlinetime > 0 ? x->onlinetime : 0,
+        .platformduetime = x->platformduetime > 0 ? x->platformduetime : 0,
+        .activatedtime = x->activatedtime > 0 ? x->activatedtime : 0,
+        .userduetime = x->userduetime > 0 ? x->userduetime : 0};
+    rc = pgw_batch_add_device(a->batch, &pd);
+  }
+  if (rc) log_error("account %s: cannot add devices to the batch", ac->cfg->account);
+}
+
+static void apply_userlist(archiver_t *a, work_t *w, const net_result_t *res) {
+  acct_t *ac = &a->accts[w->acct];
+  api_error_t err = {0};
+  int ok = response_ok(a, w, res);
+  if (ok == 0 && api_parse_user_list(res->body, res->body_len, &a->users, &err) != 0) ok = -2;
+  if (ok != 0) {
+    ac->disc_failed = true;
+    if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
+      a->n_errors++;
+      log_warn("account %s: /api/user/list of %s: %s", ac->cfg->account, w->owner,
+               ok == -2 ? err.message : res->message);
+    }
+    return;
+  }
+  /* Copy the names first: the next parse (from a nested call) would reuse the storage. */
+  size_t n = a->users.n;
+  char **names = calloc(n + 1, sizeof *names);
+  for (size_t i = 0; names && i < n; i++) names[i] = strdup(a->users.items[i].account);
+  for (size_t i = 0; names && i < n; i++) {
+    if (!names[i]) continue;
+    bool seen = false;
+    for (size_t k = 0; k < ac->n_visited && !seen; k++) seen = strcmp(ac->visited[k], names[i]) == 0;
+    if (seen || strcmp(names[i], ac->cfg->account) == 0) continue;
+    char **v = realloc(ac->visited, (ac->n_visited + 1) * sizeof *v);
+    if (!v) continue;
+    ac->visited = v;
+    ac->visited[ac->n_visited++] = strdup(names[i]);
+    if (list_call(a, ac, W_DEVLIST, names[i]) != 0 || list_call(a, ac, W_USERLIST, names[i]) != 0)
+      ac->disc_failed = true;
+  }
+  for (size_t i = 0; names && i < n; i++) free(names[i]);
+  free(names);
+}
+
+static void on_response(void *arg, const net_result_t *res) {
+  work_t *w = arg;
+  archiver_t *a = w->a;
+  switch (w->kind) {
+    case W_PLAYBACK:
+    case W_ALARMS:
+      a->in_flight--;
+      apply_page(a, w, res);
+      break;
+    case W_MILEAGE:
+      a->in_flight--;
+      a->mileage_in_flight--;
+      apply_mileage(a, w, res);
+      break;
+    case W_TRACK:
+      a->other_in_flight--;
+      a->accts[w->acct].poll_busy = false;
+      apply_track(a, w, res);
+      if (backfill(a) && a->polls_pending > 0) a->polls_pending--;
+      break;
+    case W_DEVLIST:
+    case W_USERLIST:
+      a->other_in_flight--;
+      if (w->kind == W_DEVLIST) apply_devlist(a, w, res);
+      else apply_userlist(a, w, res);
+      discovery_step_done(a, &a->accts[w->acct]);
+      break;
+  }
+  free(w->devs);
+  free(w);
+  pump(a);
+  check_shutdown(a);
+}
+
+/* ------------------------------------------------------------------ track polls */
+
+static void poll_chunk(archiver_t *a, acct_t *ac, size_t chunk_start) {
+  size_t n = ac->n_poll - chunk_start;
+  if (n > API_MAX_IMEIS) n = API_MAX_IMEIS;
+  work_t *w = calloc(1, sizeof *w);
+  uint32_t *devs = calloc(n ? n : 1, sizeof *devs);
+  const char *imeis[API_MAX_IMEIS];
+  if (!w || !devs) goto fail;
+  *w = (work_t){.a = a, .kind = W_TRACK, .acct = (uint16_t)(ac - a->accts), .devs = devs, .n_devs = n};
+  for (size_t k = 0; k < n; k++) {
+    devs[k] = ac->poll_devs[chunk_start + k];
+    imeis[k] = devtab_at(a->dev, devs[k])->imei;
+  }
+  api_request_t req = {0};
+  if (n == 0 || api_request_track(&req, imeis, n) != 0 || call(a, ac, &req, w) != 0) goto fail;
+  a->other_in_flight++;
+  ac->poll_busy = true;
+  return;
+fail:
+  if (backfill(a) && a->polls_pending > 0) a->polls_pending--;
+  free(devs);
+  free(w);
+}
+
+/* The account's active devices, for its polls (after each discovery). */
+static void polls_rebuild(archiver_t *a, acct_t *ac) {
+  size_t n = devtab_count(a->dev), k = 0;
+  uint32_t *v = realloc(ac->poll_devs, (n ? n : 1) * sizeof *v);
+  if (!v) return;
+  ac->poll_devs = v;
+  for (size_t i = 0; i < n; i++) {
+    devtab_device_t *d = devtab_at(a->dev, i);
+    if (!d->removed && &a->accts[d->account] == ac) v[k++] = (uint32_t)i;
+  }
+  ac->n_poll = k;
+  if (ac->poll_pos >= k) ac->poll_pos = 0;
+}
+
+/* Run: one chunk of 100 per tick, the ticks spread evenly over track_interval. */
+static void on_poll_timer(uv_timer_t *t) {
+  acct_t *ac = t->data;
+  archiver_t *a = ac->a;
+  if (a->stopping || ac->stopped || ac->poll_busy || ac->n_poll == 0) return;
+  if (ac->poll_pos >= ac->n_poll) ac->poll_pos = 0;
+  size_t start = ac->poll_pos;
+  ac->poll_pos += API_MAX_IMEIS;
+  poll_chunk(a, ac, start);
+}
+
+static void polls_schedule(archiver_t *a, acct_t *ac) {
+  size_t chunks = (ac->n_poll + API_MAX_IMEIS - 1) / API_MAX_IMEIS;
+  if (chunks == 0) chunks = 1;
+  uint64_t every = (uint64_t)a->cfg->archive.track_interval_ms / chunks;
+  if (every < 100) every = 100;
+  uint64_t first = uv_timer_get_repeat(&ac->poll_timer) ? uv_timer_get_due_in(&ac->poll_timer) : 0;
+  uv_timer_start(&ac->poll_timer, on_poll_timer, first, every);
+}
+
+/* ------------------------------------------------------------------ discovery */
+
+static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *owner) {
+  work_t *w = calloc(1, sizeof *w);
+  if (!w) return -ENOMEM;
+  *w = (work_t){.a = a, .kind = kind, .acct = (uint16_t)(ac - a->accts)};
+  snprintf(w->owner, sizeof w->owner, "%s", owner);
+  bool own = strcmp(owner, ac->cfg->account) == 0;
+  api_request_t req = {0};
+  int rc = kind == W_DEVLIST ? api_request_device_list(&req, own ? NULL : owner)
+                             : api_request_user_list(&req, own ? NULL : owner);
+  if (rc == 0) rc = call(a, ac, &req, w);
+  if (rc) {
+    free(w);
+    return rc;
+  }
+  a->other_in_flight++;
+  ac->disc_pending++;
+  return 0;
+}
+
+static void discovery_start(archiver_t *a, acct_t *ac) {
+  if (ac->stopped || ac->disc_pending > 0) return;
+  ac->disc_failed = false;
+  for (size_t k = 0; k < ac->n_visited; k++) free(ac->visited[k]);
+  ac->n_visited = 0;
+  a->disc_accounts_pending++;
+  ac->disc_pending++; /* held until both first calls are out */
+  if (list_call(a, ac, W_DEVLIST, ac->cfg->account) != 0) ac->disc_failed = true;
+  if (ac->cfg->subaccounts && list_call(a, ac, W_USERLIST, ac->cfg->account) != 0)
+    ac->disc_failed = true;
+  discovery_step_done(a, ac);
+}
+
+static void discovery_step_done(archiver_t *a, acct_t *ac) {
+  if (--ac->disc_pending > 0) return;
+  a->disc_accounts_pending--;
+  size_t n = devtab_count(a->dev), listed = 0;
+  uint16_t idx = (uint16_t)(ac - a->accts);
+  for (size_t i = 0; i < n; i++) {
+    devtab_device_t *d = devtab_at(a->dev, i);
+    if (d->account != idx) continue;
+    /* Sweep only after a complete listing: a failed page must not remove devices. */
+    if (!d->seen && !d->removed && !ac->disc_failed && !backfill(a)) {
+      d->removed = 1;
+      log_info("device %s removed (no longer listed by account %s): not archived any more",
+               d->imei, ac->cfg->account);
+    }
+    if (d->seen) listed++;
+    d->seen = 0;
+  }
+  log_info("account %s: discovery found %zu devices%s", ac->cfg->account, listed,
+           ac->disc_failed ? " (incomplete: some lists failed)" : "");
+  polls_rebuild(a, ac);
+  if (backfill(a)) {
+    if (ac->stopped) return;
+    /* One track poll per 100 devices: a device whose last report is before the range
+     * (or that never reported) costs no playback request. */
+    for (size_t k = 0; k < ac->n_poll; k += API_MAX_IMEIS) a->polls_pending++;
+    for (size_t k = 0; k < ac->n_poll; k += API_MAX_IMEIS) poll_chunk(a, ac, k);
+  } else {
+    polls_schedule(a, ac);
+  }
+  if (a->batch) submit_batch(a); /* the devices rows early */
+}
+
+static void on_discovery_timer(uv_timer_t *t) {
+  archiver_t *a = t->data;
+  if (a->stopping) return;
+  for (size_t i = 0; i < a->n_accts; i++) discovery_start(a, &a->accts[i]);
+}
+
+/* ------------------------------------------------------------------ progress */
+
+typedef struct tally {
+  size_t devices, streams, complete, due, later, blocked, given_up;
+  int64_t lag;
+} tally_t;
+
+static void tally(archiver_t *a, tally_t *t) {
+  memset(t, 0, sizeof *t);
+  int64_t now_server = server_now(a);
+  size_t n = devtab_count(a->dev);
+  for (size_t i = 0; i < n; i++) {
+    devtab_device_t *d = devtab_at(a->dev, i);
+    if (d->removed) continue;
+    t->devices++;
+    if (!backfill(a) && d->last_gpstime > 0 && stream_on(a, S_PLAYBACK) &&
+        d->cursor[S_PLAYBACK].begin != ARCH_UNSET) {
+      int64_t lag = d->last_gpstime - d->cursor[S_PLAYBACK].begin;
+      if (lag > t->lag) t->lag = lag;
+    }
+    for (int s = 0; s < DEVTAB_STREAM_COUNT; s++) {
+      if (!stream_on(a, s)) continue;
+      t->streams++;
+      if ((d->done & (1u << s)) && d->failures[s] == 255) {
+        t->given_up++;
+        continue;
+      }
+      switch (stream_due(a, d, s, now_server)) {
+        case DUE_NO: t->complete++; break;
+        case DUE_YES: t->due++; break;
+        case DUE_LATER: t->later++; break;
+        case DUE_BLOCKED: t->blocked++; break;
+      }
+    }
+  }
+}
+
+static void progress(archiver_t *a, bool final) {
+  tally_t t;
+  tally(a, &t);
+  double secs = (double)(uv_now(&a->loop) - a->start_ms) / 1000.0;
+  if (backfill(a) && a->opt.progress_bar && !final) {
+    int width = 30, fill = t.streams ? (int)((double)width * (double)t.complete / (double)t.streams) : 0;
+    fprintf(stderr, "\r[%.*s%*s] %zu/%zu streams, %llu points, %llu alarms, %llu requests  ",
+            fill, "##############################", width - fill, "", t.complete, t.streams,
+            (unsigned long long)a->n_points, (unsigned long long)a->n_alarms,
+            (unsigned long long)a->n_requests);
+    fflush(stderr);
+    return;
+  }
+  if (backfill(a) && a->opt.progress_bar) fputc('\n', stderr);
+  const netc_stats_t *ns = a->net ? netc_stats(a->net) : &a->net_stats;
+  log_info("%s: devices %zu, streams complete %zu/%zu, points %llu, alarms %llu, mileage days "
+           "%llu, requests %llu, retries %llu, errors %llu, logins %llu, lag %llds, %.1fs",
+           final ? "summary" : (backfill(a) ? "progress" : "summary"), t.devices, t.complete,
+           t.streams, (unsigned long long)a->n_points, (unsigned long long)a->n_alarms,
+           (unsigned long long)a->n_mileage, (unsigned long long)a->n_requests,
+           (unsigned long long)(a->n_retries + (ns ? ns->retries : 0)),
+           (unsigned long long)a->n_errors, (unsigned long long)(ns ? ns->logins : 0),
+           (long long)t.lag, secs);
+}
+
+/* ------------------------------------------------------------------ shutdown */
+
+static void on_handle_closed(uv_handle_t *h) { (void)h; }
+
+static void close_handles(archiver_t *a) {
+  if (!a->timers_up) return;
+  a->timers_up = false;
+  uv_close((uv_handle_t *)&a->tick, on_handle_closed);
+  uv_close((uv_handle_t *)&a->flush_timer, on_handle_closed);
+  uv_close((uv_handle_t *)&a->summary_timer, on_handle_closed);
+  uv_close((uv_handle_t *)&a->discovery_timer, on_handle_closed);
+  uv_close((uv_handle_t *)&a->shutdown_timer, on_handle_closed);
+  uv_close((uv_handle_t *)&a->sigint, on_handle_closed);
+  uv_close((uv_handle_t *)&a->sigterm, on_handle_closed);
+  for (size_t i = 0; i < a->n_accts; i++) uv_close((uv_handle_t *)&a->accts[i].poll_timer, on_handle_closed);
+}
+
+static void on_db_closed(void *arg) {
+  archiver_t *a = arg;
+  a->db = NULL;
+  close_handles(a);
+}
+
+static void on_net_closed(void *arg) {
+  archiver_t *a = arg;
+  a->net = NULL;
+  submit_batch(a); /* what the last responses brought */
+  if (a->db) pgw_close(a->db, ARCH_DRAIN_MS, on_db_closed, a);
+  else close_handles(a);
+}
+
+/* Closes the client once no call is out (or the wait is over): responses that arrive
+ * while stopping are still written. */
+static void check_shutdown(archiver_t *a) {
+  if (!a->stopping || a->net_closing) return;
+  bool waited = !uv_is_active((uv_handle_t *)&a->shutdown_timer);
+  if (!waited && (a->in_flight > 0 || a->other_in_flight > 0)) return;
+  a->net_closing = true;
+  if (a->net) a->net_stats = *netc_stats(a->net);
+  uv_timer_stop(&a->tick);
+  uv_timer_stop(&a->shutdown_timer);
+  if (a->net) netc_close(a->net, on_net_closed, a);
+  else on_net_closed(a);
+}
+
+static void on_shutdown_timer(uv_timer_t *t) { check_shutdown(t->data); }
+
+static void begin_shutdown(archiver_t *a) {
+  if (a->stopping) return;
+  a->stopping = true;
+  uv_timer_stop(&a->summary_timer);
+  uv_timer_stop(&a->discovery_timer);
+  for (size_t i = 0; i < a->n_accts; i++) uv_timer_stop(&a->accts[i].poll_timer);
+  uv_timer_start(&a->shutdown_timer, on_shutdown_timer, ARCH_SHUTDOWN_WAIT_MS, 0);
+  check_shutdown(a);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+  archiver_t *a = s->data;
+  if (a->stopping) return;
+  log_info("%s: stopping (in-flight responses are still written)",
+           signum == SIGINT ? "SIGINT" : "SIGTERM");
+  a->interrupted = true;
+  begin_shutdown(a);
+}
+
+/* ------------------------------------------------------------------ tick */
+
+static void on_tick(uv_timer_t *t) {
+  archiver_t *a = t->data;
+  if (a->stopping) return;
+  if (a->submit_blocked && !a->pressure) submit_batch(a);
+  pump(a);
+  uint64_t now = uv_now(&a->loop);
+  if (backfill(a) && now - a->last_progress_ms >= (a->opt.progress_bar ? 500u : ARCH_PROGRESS_LINE_MS)) {
+    a->last_progress_ms = now;
+    progress(a, false);
+  }
+  if (!backfill(a) || !a->data_started) return;
+  if (a->in_flight || a->other_in_flight || a->batch || a->batches_pending) return;
+  tally_t tl;
+  tally(a, &tl);
+  if (tl.due || tl.later) return;
+  a->exit_code = tl.blocked || tl.given_up ? 1 : 0;
+  begin_shutdown(a);
+}
+
+static void on_summary(uv_timer_t *t) { progress(t->data, false); }
+
+/* ------------------------------------------------------------------ startup */
+
+typedef struct load_ctx {
+  archiver_t *a;
+  size_t n;
+} load_ctx_t;
+
+static int cb_cursor(void *arg, const char *imei, const char *stream, int64_t cursor) {
+  load_ctx_t *l = arg;
+  archiver_t *a = l->a;
+  bool added = false;
+  devtab_device_t *d = devtab_get_or_add(a->dev, imei, &added);
+  if (!d) return 0; /* a row we cannot hold: the device is fetched afresh */
+  if (added) {
+    device_init(a, d);
+    l->n++;
+  }
+  for (int s = 0; s < DEVTAB_STREAM_COUNT; s++)
+    if (strcmp(stream, a->stream_key[s]) == 0) d->cursor[s] = (paging_cursor_t){cursor, true};
+  return 0;
+}
+
+static void summary_missing(archiver_t *a) {
+  size_t n = devtab_count(a->dev), shown = 0, missing = 0;
+  for (size_t i = 0; i < n; i++) {
+    devtab_device_t *d = devtab_at(a->dev, i);
+    if (d->removed) continue;
+    for (int s = 0; s < DEVTAB_STREAM_COUNT; s++) {
+      if (!stream_on(a, s)) continue;
+      bool gave_up = (d->done & (1u << s)) && d->failures[s] == 255;
+      bool blocked = a->accts[d->account].stopped && !(d->done & (1u << s));
+      bool incomplete = !(d->done & (1u << s)) && a->interrupted;
+      if (!gave_up && !blocked && !incomplete) continue;
+      missing++;
+      if (shown++ < 20) {
+        char t[32];
+        log_error("missing: device %s %s from %s%s", d->imei, stream_names[s],
+                  timeparse_format_time(d->cursor[s].begin, t, sizeof t),
+                  blocked ? " (account stopped)" : gave_up ? " (kept failing)" : "");
+      }
+    }
+  }
+  if (missing > shown) log_error("missing: %zu more device streams", missing - shown);
+  if (missing) log_error("backfill incomplete: %zu device streams; run it again to resume", missing);
+}
+
+int archiver_run(const archiver_options_t *opt) {
+  const config_t *cfg = opt->cfg;
+  if (!cfg || (opt->mode == ARCHIVER_BACKFILL && opt->from >= opt->to)) return 2;
+  archiver_t *a = calloc(1, sizeof *a);
+  int code = 1;
+  if (!a) return 1;
+  a->opt = *opt;
+  a->cfg = cfg;
+  a->max_in_flight = cfg->api.max_in_flight > 0 ? (size_t)cfg->api.max_in_flight : 16;
+  if (a->opt.streams == 0) a->opt.streams = CONFIG_STREAM_ALL;
+  srand((unsigned)time(NULL) ^ (unsigned)getpid());
+  for (int s = 0; s < DEVTAB_STREAM_COUNT; s++) {
+    if (backfill(a))
+      snprintf(a->stream_key[s], sizeof a->stream_key[s], "%s@%lld-%lld", stream_names[s],
+               (long long)opt->from, (long long)opt->to);
+    else
+      snprintf(a->stream_key[s], sizeof a->stream_key[s], "%s", stream_names[s]);
+  }
+  if (uv_loop_init(&a->loop) != 0) {
+    free(a);
+    return 1;
+  }
+  a->dev = devtab_new();
+  if (!a->dev) goto out_loop;
+
+  /* Accounts: all configured, or the one --account names. */
+  a->accts = calloc(cfg->n_accounts, sizeof *a->accts);
+  if (!a->accts) goto out_loop;
+  for (size_t i = 0; i < cfg->n_accounts; i++) {
+    if (opt->account && strcmp(opt->account, cfg->accounts[i].account) != 0) continue;
+    acct_t *ac = &a->accts[a->n_accts++];
+    ac->a = a;
+    ac->cfg = &cfg->accounts[i];
+  }
+  if (a->n_accts == 0) {
+    log_error("no configured account named '%s'", opt->account ? opt->account : "");
+    code = 2;
+    goto out_loop;
+  }
+
+  /* The committed cursors: the in-memory ones start as exactly these. */
+  {
+    const char *keys[DEVTAB_STREAM_COUNT] = {a->stream_key[0], a->stream_key[1], a->stream_key[2]};
+    char err[512];
+    load_ctx_t l = {a, 0};
+    int rc = db_load_cursors(cfg->database.conninfo, keys, DEVTAB_STREAM_COUNT, cb_cursor, &l,
+                             err, sizeof err);
+    if (rc) {
+      log_error("database: %s", rc == -EIO ? err : strerror(-rc));
+      goto out_loop;
+    }
+    log_info("resuming %zu devices from their committed cursors%s", l.n,
+             backfill(a) ? " of this range" : "");
+  }
+  if (opt->imeis) {
+    for (size_t i = 0; i < opt->n_imeis; i++) {
+      bool added = false;
+      devtab_device_t *d = devtab_get_or_add(a->dev, opt->imeis[i], &added);
+      if (!d) {
+        log_error("bad IMEI '%s'", opt->imeis[i]);
+        code = 2;
+        goto out_loop;
+      }
+      if (added) device_init(a, d);
+      d->removed = 0;
+      d->account = 0;
+    }
+  }
+
+  netc_options_t no;
+  netc_options_from_config(&no, cfg);
+  a->net = netc_new(&a->loop, &no);
+  pgw_options_t po = {.conninfo = cfg->database.conninfo,
+                      .max_queued_rows = (size_t)cfg->database.queue_rows,
+                      .on_pressure = on_pressure, .data = a};
+  a->db = pgw_new(&a->loop, &po);
+  if (!a->net || !a->db) goto out_clients;
+  for (size_t i = 0; i < a->n_accts; i++) {
+    acct_t *ac = &a->accts[i];
+    ac->na = netc_account_add(a->net, ac->cfg->account, ac->cfg->password_md5);
+    if (!ac->na) goto out_clients;
+    uv_timer_init(&a->loop, &ac->poll_timer);
+    ac->poll_timer.data = ac;
+  }
+  uv_timer_init(&a->loop, &a->tick);
+  uv_timer_init(&a->loop, &a->flush_timer);
+  uv_timer_init(&a->loop, &a->summary_timer);
+  uv_timer_init(&a->loop, &a->discovery_timer);
+  uv_timer_init(&a->loop, &a->shutdown_timer);
+  uv_signal_init(&a->loop, &a->sigint);
+  uv_signal_init(&a->loop, &a->sigterm);
+  a->timers_up = true;
+  a->tick.data = a->flush_timer.data = a->summary_timer.data = a->discovery_timer.data = a;
+  a->shutdown_timer.data = a->sigint.data = a->sigterm.data = a;
+  uv_signal_start(&a->sigint, on_signal, SIGINT);
+  uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+  a->start_ms = a->last_progress_ms = uv_now(&a->loop);
+  uv_timer_start(&a->tick, on_tick, ARCH_TICK_MS, ARCH_TICK_MS);
+
+  if (backfill(a)) {
+    if (opt->imeis) {
+      polls_rebuild(a, &a->accts[0]);
+      acct_t *ac = &a->accts[0];
+      for (size_t k = 0; k < ac->n_poll; k += API_MAX_IMEIS) a->polls_pending++;
+      for (size_t k = 0; k < ac->n_poll; k += API_MAX_IMEIS) poll_chunk(a, ac, k);
+    } else {
+      for (size_t i = 0; i < a->n_accts; i++) discovery_start(a, &a->accts[i]);
+    }
+  } else {
+    uv_timer_start(&a->summary_timer, on_summary, ARCH_SUMMARY_MS, ARCH_SUMMARY_MS);
+    uint64_t every = (uint64_t)cfg->archive.discovery_interval_ms;
+    uv_timer_start(&a->discovery_timer, on_discovery_timer, 0, every ? every : 3600000);
+  }
+  uv_run(&a->loop, UV_RUN_DEFAULT);
+  code = a->exit_code;
+  if (a->interrupted) code = backfill(a) ? 1 : 0;
+  progress(a, true);
+  if (backfill(a)) summary_missing(a);
+  goto out_loop;
+
+out_clients:
+  log_error("cannot start: out of memory");
+  if (a->net) netc_close(a->net, NULL, NULL);
+  if (a->db) pgw_close(a->db, 0, NULL, NULL);
+  close_handles(a);
+  uv_run(&a->loop, UV_RUN_DEFAULT);
+  code = 1;
+out_loop:
+  if (uv_loop_close(&a->loop) != 0) {
+    uv_run(&a->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&a->loop) != 0) log_error("archiver: loop handles left open");
+  }
+  for (size_t i = 0; a->accts && i < a->n_accts; i++) {
+    for (size_t k = 0; k < a->accts[i].n_visited; k++) free(a->accts[i].visited[k]);
+    free(a->accts[i].visited);
+    free(a->accts[i].poll_devs);
+  }
+  free(a->accts);
+  devtab_free(a->dev);
+  api_points_free(&a->points);
+  api_alarms_free(&a->alarms);
+  api_tracks_free(&a->tracks);
+  api_devices_free(&a->devices);
+  api_users_free(&a->users);
+  api_mileages_free(&a->mileages);
+  free(a->times);
+  free(a);
+  return code;
+}

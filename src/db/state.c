@@ -1,0 +1,53 @@
+/* Startup reads of the archiver's state (db/state.h): blocking libpq, before the loop. */
+#include "db/state.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int db_load_cursors(const char *conninfo, const char *const *stream_keys, size_t n_keys,
+                    db_cursor_cb cb, void *arg, char *errbuf, size_t errlen) {
+  int rc = 0;
+  PGresult *res = NULL;
+  char *array = NULL;
+  PGconn *conn = PQconnectdb(conninfo ? conninfo : "");
+  if (!conn || PQstatus(conn) != CONNECTION_OK) {
+    if (errbuf) snprintf(errbuf, errlen, "cannot connect: %s", conn ? PQerrorMessage(conn) : "out of memory");
+    rc = -EIO;
+    goto out;
+  }
+  /* The keys as a text[] literal: they are our own names (letters, digits, '@', '-'). */
+  size_t len = 3;
+  for (size_t i = 0; i < n_keys; i++) len += strlen(stream_keys[i]) + 3;
+  array = malloc(len);
+  if (!array) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  char *p = array;
+  *p++ = '{';
+  for (size_t i = 0; i < n_keys; i++) p += sprintf(p, "%s\"%s\"", i ? "," : "", stream_keys[i]);
+  *p++ = '}';
+  *p = '\0';
+  const char *params[1] = {array};
+  res = PQexecParams(conn,
+                     "SELECT imei, stream, extract(epoch FROM cursor)::bigint FROM fleetarc.cursors"
+                     " WHERE stream = ANY($1::text[])",
+                     1, NULL, params, NULL, NULL, 0);
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    if (errbuf) snprintf(errbuf, errlen, "reading fleetarc.cursors: %s", PQerrorMessage(conn));
+    rc = -EIO;
+    goto out;
+  }
+  for (int i = 0; i < PQntuples(res) && rc == 0; i++)
+    rc = cb(arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+            strtoll(PQgetvalue(res, i, 2), NULL, 10));
+out:
+  if (errbuf && rc == -EIO) errbuf[strcspn(errbuf, "\n")] = '\0';
+  free(array);
+  PQclear(res);
+  PQfinish(conn);
+  return rc;
+}

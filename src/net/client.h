@@ -1,0 +1,112 @@
+/* The network half of the runtime core, as the archiver sees it: API calls per account
+ * on one libuv loop, with login (single flight, token reuse and refresh, replay after a
+ * token error), pacing per account and endpoint, and bounded retries. Every call ends in
+ * exactly one callback. */
+#ifndef FLEETARC_NET_CLIENT_H
+#define FLEETARC_NET_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "api/api.h"
+#include "api/endpoints.h"
+#include "net/http.h"
+#include "net/pacer.h"
+
+typedef struct netc netc_t;
+typedef struct account netc_account_t; /* owned by its netc_t */
+
+typedef struct netc_options {
+  const char *base_url;          /* "https://api.mygps.mu" (scheme://host[:port]); copied */
+  http_options_t http;           /* timeouts, in-flight cap, body cap, CA file */
+  pacer_options_t pacing;        /* api.rate_limits per endpoint, global rate, 10009 policy */
+  uint64_t retry_base_ms;        /* 0: 500 */
+  uint64_t retry_max_ms;         /* 0: 30000 */
+  unsigned retry_max_attempts;   /* HTTP attempts per call for transient errors; 0: 5 */
+  double token_refresh_fraction; /* re-login after this part of expires_in; 0: 0.75 */
+  unsigned max_token_replays;    /* token errors one call survives; 0: 4 */
+  unsigned max_time_errors;      /* 10014 answers to logins before the account stops; 0: 3 */
+} netc_options_t;
+
+typedef enum {
+  NET_OK = 0,         /* envelope code 0: body holds the record */
+  NET_ERR_API,        /* envelope code != 0 that is the caller's to judge (20023 No Data,
+                       * 10004, 10013...); code and body are set */
+  NET_ERR_ACCOUNT,    /* the account is stopped (20001 bad credentials, 10016 blocked,
+                       * clock never accepted, or its login kept failing); code set */
+  NET_ERR_NETWORK,    /* retries ended on a network error */
+  NET_ERR_TIMEOUT,    /* retries ended on timeouts */
+  NET_ERR_HTTP,       /* retries ended on (or no retry for) HTTP status >= 400 */
+  NET_ERR_BAD_BODY,   /* retries ended on an HTML page / truncated or invalid JSON */
+  NET_ERR_TOO_LARGE,  /* the body passed http_options_t.max_body */
+  NET_ERR_CANCELLED,  /* netc_close() */
+} net_error_t;
+
+typedef struct net_result {
+  net_error_t error;
+  int code;                 /* envelope code (0 on NET_OK); 10000 if retries ended on it */
+  long http_status;         /* of the last attempt, 0 if none */
+  const char *body;         /* borrowed until the callback returns; NUL-terminated; set for
+                             * NET_OK and NET_ERR_API, "" otherwise */
+  size_t body_len;
+  const char *message;      /* why it failed, without secrets; "" on NET_OK */
+  api_endpoint_t endpoint;
+  const char *account;      /* borrowed */
+  unsigned attempts;        /* HTTP requests this call took (replays included) */
+} net_result_t;
+
+typedef void (*netc_response_cb)(void *arg, const net_result_t *res);
+
+/* Counters for metrics; read with netc_stats(). */
+typedef struct netc_stats {
+  uint64_t sent[API_EP_COUNT];      /* HTTP requests sent, logins under authorization */
+  uint64_t succeeded[API_EP_COUNT]; /* calls ended with NET_OK */
+  uint64_t failed[API_EP_COUNT];    /* calls ended with an error (NET_ERR_API included) */
+  uint64_t retries;                 /* transient errors retried after a backoff */
+  uint64_t throttled;               /* 10009 (or HTTP 429) answers: the call waited */
+  uint64_t token_replays;           /* calls replayed after a token error */
+  uint64_t logins;                  /* successful logins */
+  uint64_t login_failures;          /* login attempts that did not give a token */
+} netc_stats_t;
+
+struct config;
+/* Fills opt from the loaded configuration (api.*: base_url, ca_file, timeout, in-flight
+ * and body caps, global rate, retries, rate_limits). Pointers into cfg are borrowed: cfg
+ * must outlive netc_new(), which copies what it keeps. */
+void netc_options_from_config(netc_options_t *opt, const struct config *cfg);
+
+/* NULL on failure. loop is borrowed and must outlive the client; opt is copied. */
+netc_t *netc_new(uv_loop_t *loop, const netc_options_t *opt);
+
+/* Adds an account; name and password_md5 (32 hex digits, secret) are copied. The first
+ * call logs in. Returns the account (owned by n) or NULL (-EINVAL md5, -ENOMEM). */
+netc_account_t *netc_account_add(netc_t *n, const char *name, const char *password_md5);
+const char *netc_account_name(const netc_account_t *a);
+/* 0 while the account works; else the code that stopped it (20001, 10016, 10014). */
+int netc_account_stopped(const netc_account_t *a);
+
+/* Calls req (built by an api_request_* builder, without token) for account a. On 0 the
+ * client takes ownership of req's content and leaves *req empty (api_request_free() on
+ * it is a harmless no-op); on error *req is untouched. cb(arg, result) runs exactly once,
+ * from the loop, never from inside netc_call. Returns 0, -ENOMEM, -EINVAL (the
+ * authorization endpoint: logins are the client's business) or -ESHUTDOWN. */
+int netc_call(netc_t *n, netc_account_t *a, api_request_t *req, netc_response_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+
+/* A server time seen in a body (track's servertime): sharpens the clock offset used to
+ * sign logins. The Date header of every response is used already. */
+void netc_clock_observe(netc_t *n, int64_t server_time);
+/* Server time minus local time, seconds, as last learned. */
+int64_t netc_clock_offset(const netc_t *n);
+
+const netc_stats_t *netc_stats(const netc_t *n);
+/* The pacer's current spacing for a's lane to ep (ms), for tests and metrics. */
+uint64_t netc_spacing(const netc_t *n, const netc_account_t *a, api_endpoint_t ep);
+
+/* Fails every pending call with NET_ERR_CANCELLED, closes curl and every handle;
+ * on_closed(arg) runs from the loop when all are closed, then n and its accounts are
+ * freed. Safe to call from a response callback. */
+void netc_close(netc_t *n, void (*on_closed)(void *arg), void *arg);
+
+#endif
