@@ -108,8 +108,21 @@ static void call_imeis(const net_call_t *c, char *out, size_t n) {
     if (strncmp(p, "imeis=", 6) == 0 || strncmp(p, "imei=", 5) == 0) {
       const char *v = strchr(p, '=') + 1;
       size_t vl = len - (size_t)(v - p);
-      if (vl > 120) snprintf(out, n, "%.120s...", v);
-      else snprintf(out, n, "%.*s", (int)vl, v);
+      size_t o = 0;
+      for (size_t i = 0; i < vl && o + 4 < n; i++) {
+        if (o >= 120) {
+          memcpy(out + o, "...", 3);
+          o += 3;
+          break;
+        }
+        if (v[i] == '%' && i + 2 < vl && v[i + 1] == '2' && (v[i + 2] == 'C' || v[i + 2] == 'c')) {
+          out[o++] = ','; /* the codec encodes the list's commas */
+          i += 2;
+        } else {
+          out[o++] = v[i];
+        }
+      }
+      out[o] = '\0';
       return;
     }
     p += len;

@@ -12,6 +12,7 @@
 
 typedef struct fixture {
   uv_loop_t loop;
+  uv_timer_t tick;
   testsrv_t srv;
   http_t *http;
   char url[256];
@@ -57,9 +58,15 @@ static void handler(void *arg, const char *method, const char *target, ts_reply_
   }
 }
 
+static void on_tick(uv_timer_t *t) { (void)t; }
+
 static void setup(fixture_t *f, const http_options_t *opt) {
   memset(f, 0, sizeof *f);
   assert_int_equal(uv_loop_init(&f->loop), 0);
+  /* UV_RUN_ONCE may block in poll after the last timer fired: a tick bounds each turn */
+  assert_int_equal(uv_timer_init(&f->loop, &f->tick), 0);
+  assert_int_equal(uv_timer_start(&f->tick, on_tick, 20, 20), 0);
+  uv_unref((uv_handle_t *)&f->tick);
   assert_int_equal(testsrv_start(&f->srv, &f->loop, handler, f), 0);
   f->http = http_new(&f->loop, opt);
   assert_non_null(f->http);
@@ -70,6 +77,7 @@ static void on_http_closed(void *arg) { ((fixture_t *)arg)->closed = true; }
 static void teardown(fixture_t *f) {
   http_close(f->http, on_http_closed, f);
   testsrv_close(&f->srv);
+  uv_close((uv_handle_t *)&f->tick, NULL);
   assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
   assert_true(f->closed);
   assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -223,6 +231,7 @@ static void test_close_cancels_pending(void **state) {
   http_close(f.http, on_http_closed, &f);
   assert_int_equal(cancelled, 5);
   testsrv_close(&f.srv);
+  uv_close((uv_handle_t *)&f.tick, NULL);
   assert_int_equal(uv_run(&f.loop, UV_RUN_DEFAULT), 0);
   assert_true(f.closed);
   assert_int_equal(uv_loop_close(&f.loop), 0);

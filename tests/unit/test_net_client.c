@@ -1,0 +1,504 @@
+/* Loop tests for net/client against an in-process fake of the Open API (logins with
+ * md5 signatures and request time checks, one current token per account, a rate limit,
+ * scripted faults): single-flight re-login, refresh, 10009, retries, stopped accounts,
+ * clock skew, cancellation. Every test ends with uv_loop_close() == 0. */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "api/api.h"
+#include "api/sign.h"
+#include "net/client.h"
+#include "test_net_server.h"
+
+#define FAKE_ACCOUNTS 2
+static const char *const account_names[FAKE_ACCOUNTS] = {"alpha", "beta ü"};
+static const char *const passwords[FAKE_ACCOUNTS] = {"Abc@34590", "other"};
+
+typedef struct fake_api {
+  uv_loop_t *loop;
+  int64_t skew;                 /* server clock - real clock, seconds */
+  int64_t expires_in;
+  char token[FAKE_ACCOUNTS][32];
+  int logins[FAKE_ACCOUNTS];        /* tokens issued */
+  int login_requests[FAKE_ACCOUNTS];
+  int token_errors;             /* 10011 answers */
+  int track_requests;
+  int revoke_after;             /* revoke the token when track request #n arrives; 0: never */
+  uint64_t track_spacing_ms;    /* 10009 when an account's track calls come closer */
+  uint64_t last_track[FAKE_ACCOUNTS];
+  int throttled;                /* 10009 answers */
+  uint64_t track_delay_ms;
+  const char *faults[16];       /* applied to the next track requests, one each */
+  int n_faults, next_fault;
+  bool always_500;
+  int api_code;                 /* answer track with this code instead of 0 */
+} fake_api_t;
+
+static int fake_account(const char *name) {
+  for (int i = 0; i < FAKE_ACCOUNTS; i++)
+    if (strcmp(name, account_names[i]) == 0) return i;
+  return -1;
+}
+
+static char *json_code(int code) {
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "{\"code\":%d,\"message\":\"\"}", code);
+  return ts_strdup(tmp);
+}
+
+static void percent_decode(char *s) {
+  char *o = s;
+  for (; *s; s++) {
+    if (*s == '%' && s[1] && s[2]) {
+      char hex[3] = {s[1], s[2], 0};
+      *o++ = (char)strtol(hex, NULL, 16);
+      s += 2;
+    } else {
+      *o++ = *s;
+    }
+  }
+  *o = '\0';
+}
+
+static void fake_handler(void *arg, const char *method, const char *target, ts_reply_t *out) {
+  (void)method;
+  fake_api_t *f = arg;
+  out->date_offset = f->skew;
+  int64_t server_now = (int64_t)time(NULL) + f->skew;
+  if (strncmp(target, "/api/authorization?", 19) == 0) {
+    char t[32] = "", account[128] = "", sig[64] = "";
+    ts_param(target, "time", t, sizeof t);
+    ts_param(target, "account", account, sizeof account);
+    ts_param(target, "signature", sig, sizeof sig);
+    percent_decode(account);
+    int i = fake_account(account);
+    if (i < 0) {
+      out->body = json_code(API_CODE_BAD_CREDENTIALS);
+      return;
+    }
+    f->login_requests[i]++;
+    char md5[33], expect[33];
+    int64_t when = strtoll(t, NULL, 10);
+    assert_int_equal(api_md5_hex(passwords[i], strlen(passwords[i]), md5), 0);
+    assert_int_equal(api_signature(md5, when, expect), 0);
+    if (strcmp(sig, expect) != 0) {
+      out->body = json_code(API_CODE_BAD_CREDENTIALS);
+    } else if (when < server_now - 300 || when > server_now + 300) {
+      out->body = json_code(API_CODE_TIME_ERROR);
+    } else {
+      f->logins[i]++;
+      snprintf(f->token[i], sizeof f->token[i], "tok-%d-%d", i, f->logins[i]);
+      char body[160];
+      snprintf(body, sizeof body, "{\"record\":{\"access_token\":\"%s\",\"expires_in\":%" PRId64 "},\"code\":0}",
+               f->token[i], f->expires_in);
+      out->body = ts_strdup(body);
+    }
+    return;
+  }
+  char token[64] = "";
+  ts_param(target, "access_token", token, sizeof token);
+  int i = -1;
+  for (int k = 0; k < FAKE_ACCOUNTS; k++)
+    if (token[0] && strcmp(token, f->token[k]) == 0) i = k;
+  if (strncmp(target, "/api/track?", 11) == 0) {
+    f->track_requests++;
+    if (f->revoke_after && f->track_requests == f->revoke_after)
+      for (int k = 0; k < FAKE_ACCOUNTS; k++) f->token[k][0] = '\0'; /* revoked: 10011 */
+    if (f->revoke_after && f->track_requests >= f->revoke_after && i >= 0 && f->logins[i] == 1) i = -1;
+  }
+  if (i < 0) {
+    f->token_errors++;
+    out->body = json_code(API_CODE_TOKEN_INVALID);
+    return;
+  }
+  if (f->next_fault < f->n_faults) {
+    const char *fault = f->faults[f->next_fault++];
+    if (strcmp(fault, "http500") == 0) {
+      out->status = 500;
+      out->body = ts_strdup("internal error");
+    } else if (strcmp(fault, "http502") == 0) {
+      out->status = 502;
+      out->content_type = "text/html";
+      out->body = ts_strdup("<html><head><title>502 Bad Gateway</title></head></html>");
+    } else if (strcmp(fault, "html200") == 0) {
+      out->content_type = "text/html";
+      out->body = ts_strdup("<html><body>maintenance</body></html>");
+    } else if (strcmp(fault, "truncate") == 0) {
+      out->action = TS_TRUNCATE;
+      out->body = ts_strdup("{\"code\":0,\"record\":[{\"imei\":\"1\"}]}");
+    } else if (strcmp(fault, "badjson") == 0) {
+      out->body = ts_strdup("{\"code\":0,\"record\":[{\"imei\":\"1\"}");
+    } else if (strcmp(fault, "reset") == 0) {
+      out->action = TS_RESET;
+    } else if (strcmp(fault, "hang") == 0) {
+      out->action = TS_HANG;
+    } else if (strcmp(fault, "syserr") == 0) {
+      out->body = json_code(API_CODE_SYSTEM_ERROR);
+    } else if (strcmp(fault, "slow") == 0) {
+      out->delay_ms = 50;
+      out->body = json_code(0);
+    } else if (strcmp(fault, "blocked") == 0) {
+      out->body = json_code(API_CODE_ACCOUNT_BLOCKED);
+    } else {
+      fail_msg("unknown fault %s", fault);
+    }
+    return;
+  }
+  if (f->always_500) {
+    out->status = 500;
+    out->body = ts_strdup("down");
+    return;
+  }
+  if (f->track_spacing_ms) {
+    uint64_t now = uv_now(f->loop);
+    if (f->last_track[i] && now - f->last_track[i] < f->track_spacing_ms) {
+      f->throttled++;
+      out->body = json_code(API_CODE_TOO_FREQUENT);
+      return;
+    }
+    f->last_track[i] = now;
+  }
+  if (f->api_code) {
+    out->body = json_code(f->api_code);
+    return;
+  }
+  out->delay_ms = f->track_delay_ms;
+  out->body = ts_strdup("{\"code\":0,\"record\":[]}");
+}
+
+typedef struct fixture {
+  uv_loop_t loop;
+  testsrv_t srv;
+  fake_api_t api;
+  netc_t *netc;
+  netc_account_t *acct[FAKE_ACCOUNTS];
+  int done, ok, closed;
+  int by_error[16];
+  int last_code;
+  unsigned max_attempts;
+  char last_message[512];
+  char last_body[256];
+} fixture_t;
+
+static void setup(fixture_t *f, netc_options_t *opt, const char *beta_password) {
+  memset(f, 0, sizeof *f);
+  assert_int_equal(uv_loop_init(&f->loop), 0);
+  f->api.loop = &f->loop;
+  if (!f->api.expires_in) f->api.expires_in = 7200;
+  assert_int_equal(testsrv_start(&f->srv, &f->loop, fake_handler, &f->api), 0);
+  char base[64];
+  snprintf(base, sizeof base, "http://127.0.0.1:%d", f->srv.port);
+  opt->base_url = base;
+  if (!opt->retry_base_ms) opt->retry_base_ms = 5;
+  if (!opt->retry_max_ms) opt->retry_max_ms = 50;
+  f->netc = netc_new(&f->loop, opt);
+  assert_non_null(f->netc);
+  char md5[33];
+  assert_int_equal(api_md5_hex(passwords[0], strlen(passwords[0]), md5), 0);
+  f->acct[0] = netc_account_add(f->netc, account_names[0], md5);
+  assert_non_null(f->acct[0]);
+  const char *pw = beta_password ? beta_password : passwords[1];
+  assert_int_equal(api_md5_hex(pw, strlen(pw), md5), 0);
+  f->acct[1] = netc_account_add(f->netc, account_names[1], md5);
+  assert_non_null(f->acct[1]);
+  assert_null(netc_account_add(f->netc, "x", "not-an-md5"));
+}
+
+static void on_closed(void *arg) { ((fixture_t *)arg)->closed = 1; }
+
+static void teardown(fixture_t *f) {
+  netc_close(f->netc, on_closed, f);
+  testsrv_close(&f->srv);
+  assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(f->closed, 1);
+  assert_int_equal(uv_loop_close(&f->loop), 0);
+}
+
+static void cb_response(void *arg, const net_result_t *res) {
+  fixture_t *f = arg;
+  f->done++;
+  if (res->error == NET_OK) f->ok++;
+  f->by_error[res->error]++;
+  f->last_code = res->code;
+  if (res->attempts > f->max_attempts) f->max_attempts = res->attempts;
+  snprintf(f->last_message, sizeof f->last_message, "%s", res->message);
+  snprintf(f->last_body, sizeof f->last_body, "%.*s", (int)res->body_len, res->body);
+  assert_non_null(res->account);
+}
+
+static void call_track(fixture_t *f, int account) {
+  api_request_t req = {0};
+  const char *imeis[] = {"358899051025339", "355139000000234"};
+  assert_int_equal(api_request_track(&req, imeis, 2), 0);
+  int before = f->done;
+  assert_int_equal(netc_call(f->netc, f->acct[account], &req, cb_response, f), 0);
+  assert_null(req.params); /* taken over */
+  api_request_free(&req);
+  assert_int_equal(f->done, before);
+}
+
+static void on_tick(uv_timer_t *t) { (void)t; }
+
+/* UV_RUN_ONCE may block in poll after the last timer fired: a tick bounds each turn. */
+static void run_until(fixture_t *f, int done) {
+  uint64_t t0 = uv_now(&f->loop);
+  uv_timer_t tick;
+  uv_timer_init(&f->loop, &tick);
+  uv_timer_start(&tick, on_tick, 20, 20);
+  while (f->done < done) {
+    uv_run(&f->loop, UV_RUN_ONCE);
+    assert_true(uv_now(&f->loop) - t0 < 20000);
+  }
+  uv_close((uv_handle_t *)&tick, NULL);
+  uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+/* (a) The token dies with 50 requests in flight: one login, everything succeeds. */
+static void test_token_death_one_login(void **state) {
+  (void)state;
+  fixture_t f;
+  netc_options_t opt = {.http.max_in_flight = 64};
+  setup(&f, &opt, NULL);
+  f.api.track_delay_ms = 20;
+  call_track(&f, 0);
+  run_until(&f, 1);
+  assert_int_equal(f.api.logins[0], 1);
+  f.api.revoke_after = f.api.track_requests + 10;
+  for (int i = 0; i < 50; i++) call_track(&f, 0);
+  run_until(&f, 51);
+  assert_int_equal(f.ok, 51);
+  assert_int_equal(f.api.logins[0], 2);
+  assert_int_equal(f.api.login_requests[0], 2);
+  assert_true(f.api.token_errors >= 10);
+  const netc_stats_t *st = netc_stats(f.netc);
+  assert_int_equal(st->logins, 2);
+  assert_int_equal(st->token_replays, (uint64_t)f.api.token_errors);
+  assert_int_equal(st->succeeded[API_EP_TRACK], 51);
+  assert_int_equal(st->sent[API_EP_AUTHORIZATION], 2);
+  teardown(&f);
+}
+
+static void on_wait(uv_timer_t *t) { (void)t; }
+
+/* The token is renewed at the refresh fraction of expires_in, before the server kills
+ * it, and in-flight requests with the old token are replayed without another login. */
+static void test_refresh_before_expiry(void **state) {
+  (void)state;
+  fixture_t f;
+  netc_options_t opt = {.token_refresh_fraction = 0.5};
+  setup(&f, &opt, NULL);
+  f.api.expires_in = 1; /* refresh after 500 ms */
+  call_track(&f, 0);
+  run_until(&f, 1);
+  assert_int_equal(f.api.logins[0], 1);
+  uv_timer_t wait;
+  uv_timer_init(&f.loop, &wait);
+  uv_timer_start(&wait, on_wait, 600, 0);
+  uv_run(&f.loop, UV_RUN_ONCE);
+  call_track(&f, 0);
+  call_track(&f, 0);
+  run_until(&f, 3);
+  assert_int_equal(f.ok, 3);
+  assert_int_equal(f.api.logins[0], 2);
+  assert_int_equal(f.api.token_errors, 0);
+  uv_close((uv_handle_t *)&wait, NULL);
+  teardown(&f);
+}
+
+/* (b) A 10009 storm: the lane widens, every call completes, nothing fails. */
+static void test_throttle_storm_completes(void **state) {
+  (void)state;
+  fixture_t f;
+  netc_options_t opt = {.pacing = {.widen_min_ms = 40, .max_spacing_ms = 400}};
+  setup(&f, &opt, NULL);
+  f.api.track_spacing_ms = 30;
+  for (int i = 0; i < 12; i++) call_track(&f, 0);
+  run_until(&f, 12);
+  assert_int_equal(f.ok, 12);
+  assert_true(f.api.throttled > 0);
+  const netc_stats_t *st = netc_stats(f.netc);
+  assert_int_equal(st->throttled, (uint64_t)f.api.throttled);
+  assert_int_equal(st->failed[API_EP_TRACK], 0);
+  /* the first burst of 12 gets 11 refusals; after that the widened lane keeps
+   * refusals rare (a blind resend would collect them without end) */
+  assert_true(f.api.throttled >= 11 && f.api.throttled < 24);
+  assert_int_equal(f.api.track_requests, 12 + f.api.throttled);
+  /* success narrows it back towards the floor (0), but it was widened */
+  assert_true(netc_spacing(f.netc, f.acct[0], API_EP_TRACK) < 400);
+  teardown(&f);
+}
+
+/* (c) Each transient fault kind is retried and the call succeeds. */
+static void test_transient_faults_retried(void **state) {
+  (void)state;
+  static const char *const kinds[] = {"http500", "http502", "html200", "truncate", "badjson",
+                                      "reset",   "hang",    "syserr",  "slow"};
+  fixture_t f;
+  netc_options_t opt = {.http.timeout_ms = 200};
+  setup(&f, &opt, NULL);
+  for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+    f.api.faults[f.api.n_faults++] = kinds[k];
+    int before = f.done;
+    uint64_t retries = netc_stats(f.netc)->retries;
+    call_track(&f, 0);
+    run_until(&f, before + 1);
+    assert_int_equal(f.ok, before + 1);
+    if (strcmp(kinds[k], "slow") != 0) {
+      assert_int_equal(netc_stats(f.netc)->retries, retries + 1);
+      assert_int_equal(f.max_attempts, 2);
+    }
+    f.max_attempts = 0;
+  }
+  assert_int_equal(f.api.next_fault, f.api.n_faults);
+  teardown(&f);
+}
+
+/* Retries are bounded; the final error reaches the callback once. */
+static void test_retries_exhausted(void **state) {
+  (void)state;
+  fixture_t f;
+  netc_options_t opt = {.retry_max_attempts = 3};
+  setup(&f, &opt, NULL);
+  call_track(&f, 0);
+  run_until(&f, 1);
+  f.api.always_500 = true;
+  call_track(&f, 0);
+  run_until(&f, 2);
+  assert_int_equal(f.by_error[NET_ERR_HTTP], 1);
+  assert_int_equal(f.max_attempts, 3);
+  assert_non_null(strstr(f.last_message, "HTTP 500"));
+  assert_non_null(strstr(f.last_message, "after 3 attempts"));
+  assert_int_equal(netc_stats(f.netc)->failed[API_EP_TRACK], 1);
+  teardown(&f);
+}
+
+/* (d) A wrong password stops that account (one login attempt, every call fails with
+ * 20001) while the other account works. */
+static void test_bad_credentials_stop_one_account(void **state) {
+  (void)state;
+  fixture_t f;
+  netc_options_t opt = {0};
+  setup(&f, &opt, "wrong password");
+  for (int i = 0; i < 3; i++) call_track(&f, 1);
+  for (int i = 0; i < 3; i++) call_track(&f, 0);
+  run_until(&f, 6);
+  assert_int_equal(f.ok, 3);
+  assert_int_equal(f.by_error[NET_ERR_ACCOUNT], 3);
+  assert_int_equal(f.api.login_requests[1], 1);
+  assert_int_equal(netc_account_stopped(f.acct[1]), API_CODE_BAD_CREDENTIALS);
+  assert_int_equal(netc_account_stopped(f.acct[0]), 0);
+  /* later calls fail at once, without another login */
+  call_track(&f, 1);
+  run_until(&f, 7);
+  assert_int_equal(f.last_code, API_CODE_BAD_CREDENTIALS);
+  assert_non_null(strstr(f.last_message, "stopped"));
+  assert_int_equal(f.api.login_requests[1], 1);
+  teardown(&f);
+}
+
+/* 10016 on a call stops the account too. */
+static void test_blocked_account_stops(void **state) {
+  (void)state;
+  fixture_t f;
+  netc_options_t opt = {0};
+  setup(&f, &opt, NULL);
+  f.api.faults[f.api.n_faults++] = "blocked";
+  call_track(&f, 0);
+  run_until(&f, 1);
+  assert_int_equal(f.by_error[NET_ERR_ACCOUNT], 1);
+  assert_int_equal(netc_account_stopped(f.acct[0]), API_CODE_ACCOUNT_BLOCKED);
+  call_track(&f, 1);
+  run_until(&f, 2);
+  assert_int_equal(f.ok, 1);
+  teardown(&f);
+}
+
+/* (e) The server's clock is an hour ahead: the first login gets 10014, the offset is
+ * learned from the Date header, the second login succeeds. */
+static void test_clock_skew_learned(void **state) {
+  (void)state;
+  fixture_t f;
+  netc_options_t opt = {0};
+  setup(&f, &opt, NULL);
+  f.api.skew = 3600;
+  call_track(&f, 0);
+  run_until(&f, 1);
+  assert_int_equal(f.ok, 1);
+  assert_int_equal(f.api.login_requests[0], 2);
+  assert_int_equal(f.api.logins[0], 1);
+  int64_t off = netc_clock_offset(f.netc);
+  assert_true(off >= 3598 && off <= 3602);
+  teardown(&f);
+}
+
+/* Other codes are the caller's to judge: 20023 No Data comes back with its body. */
+static void test_api_code_passed_through(void **state) {
+  (void)state;
+  fixture_t f;
+  netc_options_t opt = {0};
+  setup(&f, &opt, NULL);
+  f.api.api_code = API_CODE_NO_DATA;
+  call_track(&f, 0);
+  run_until(&f, 1);
+  assert_int_equal(f.by_error[NET_ERR_API], 1);
+  assert_int_equal(f.last_code, API_CODE_NO_DATA);
+  assert_non_null(strstr(f.last_body, "20023"));
+  teardown(&f);
+}
+
+static void cb_close_from_callback(void *arg, const net_result_t *res) {
+  fixture_t *f = arg;
+  cb_response(arg, res);
+  if (f->done == 1) {
+    netc_close(f->netc, on_closed, f);
+    api_request_t req = {0};
+    const char *imeis[] = {"1"};
+    assert_int_equal(api_request_track(&req, imeis, 1), 0);
+    assert_int_equal(netc_call(f->netc, f->acct[0], &req, cb_response, f), -ESHUTDOWN);
+    api_request_free(&req);
+  }
+}
+
+/* netc_close with calls queued and in flight: each gets NET_ERR_CANCELLED once, even
+ * when the close comes from inside a response callback. */
+static void test_close_cancels(void **state) {
+  (void)state;
+  fixture_t f;
+  netc_options_t opt = {.http.max_in_flight = 2};
+  setup(&f, &opt, NULL);
+  f.api.track_delay_ms = 200;
+  for (int i = 0; i < 6; i++) {
+    api_request_t req = {0};
+    const char *imeis[] = {"1"};
+    assert_int_equal(api_request_track(&req, imeis, 1), 0);
+    assert_int_equal(netc_call(f.netc, f.acct[0], &req, cb_close_from_callback, &f), 0);
+  }
+  run_until(&f, 6);
+  assert_int_equal(f.ok, 1);
+  assert_int_equal(f.by_error[NET_ERR_CANCELLED], 5);
+  testsrv_close(&f.srv);
+  assert_int_equal(uv_run(&f.loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(f.closed, 1);
+  assert_int_equal(uv_loop_close(&f.loop), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_token_death_one_login),
+    cmocka_unit_test(test_refresh_before_expiry),
+    cmocka_unit_test(test_throttle_storm_completes),
+    cmocka_unit_test(test_transient_faults_retried),
+    cmocka_unit_test(test_retries_exhausted),
+    cmocka_unit_test(test_bad_credentials_stop_one_account),
+    cmocka_unit_test(test_blocked_account_stops),
+    cmocka_unit_test(test_clock_skew_learned),
+    cmocka_unit_test(test_api_code_passed_through),
+    cmocka_unit_test(test_close_cancels),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
