@@ -72,19 +72,20 @@ YAML
   "$FLEETARC_BIN" -c "$T/cfg.yaml" migrate >/dev/null
 }
 
-# compare FROM TO: the database equals the truth CSVs in $T/truth over gpstime [FROM, TO)
-# (positions and alarms, row for row); prints the counts, fails on any difference
+# compare FROM TO [SYSTO]: the database equals the truth CSVs in $T/truth over gpstime
+# [FROM, TO) (positions and alarms, row for row; alarms also with systemtime < SYSTO);
+# prints the counts, fails on any difference
 compare() {
   local out
-  out=$(cd "$T" && psql -d "$DB" -qAt -F' ' -v ON_ERROR_STOP=1 -v from="$1" -v to="$2" <<'SQL'
+  out=$(cd "$T" && psql -d "$DB" -qAt -F' ' -v ON_ERROR_STOP=1 -v from="$1" -v to="$2" -v systo="${3:-9999999999}" <<'SQL'
 CREATE TEMP TABLE tp (imei text, gpstime bigint, longitude double precision, latitude double precision, speed int, course int);
 CREATE TEMP TABLE ta (imei text, alarm_type int, gpstime bigint, systemtime bigint, longitude double precision, latitude double precision, speed int, course int, geofence_id bigint);
 \copy tp FROM 'truth/positions.csv' CSV HEADER
 \copy ta FROM 'truth/alarms.csv' CSV HEADER
 CREATE TEMP VIEW want_p AS SELECT imei, gpstime, round(longitude::numeric, 6) lo, round(latitude::numeric, 6) la, speed, course FROM tp WHERE gpstime >= :from AND gpstime < :to;
 CREATE TEMP VIEW have_p AS SELECT imei, extract(epoch FROM gpstime)::bigint g, round(longitude::numeric, 6) lo, round(latitude::numeric, 6) la, speed, course FROM fleetarc.positions WHERE gpstime >= to_timestamp(:from) AND gpstime < to_timestamp(:to);
-CREATE TEMP VIEW want_a AS SELECT imei, alarm_type, gpstime, systemtime, round(longitude::numeric, 6) lo, round(latitude::numeric, 6) la, speed, course, geofence_id FROM ta WHERE gpstime >= :from AND gpstime < :to;
-CREATE TEMP VIEW have_a AS SELECT imei, alarm_type, extract(epoch FROM gpstime)::bigint g, extract(epoch FROM systemtime)::bigint s, round(longitude::numeric, 6) lo, round(latitude::numeric, 6) la, speed, course, geofence_id FROM fleetarc.alarms WHERE gpstime >= to_timestamp(:from) AND gpstime < to_timestamp(:to);
+CREATE TEMP VIEW want_a AS SELECT imei, alarm_type, gpstime, systemtime, round(longitude::numeric, 6) lo, round(latitude::numeric, 6) la, speed, course, geofence_id FROM ta WHERE gpstime >= :from AND gpstime < :to AND systemtime < :systo;
+CREATE TEMP VIEW have_a AS SELECT imei, alarm_type, extract(epoch FROM gpstime)::bigint g, extract(epoch FROM systemtime)::bigint s, round(longitude::numeric, 6) lo, round(latitude::numeric, 6) la, speed, course, geofence_id FROM fleetarc.alarms WHERE gpstime >= to_timestamp(:from) AND gpstime < to_timestamp(:to) AND systemtime < to_timestamp(:systo);
 SELECT 'positions_want', count(*) FROM want_p;
 SELECT 'positions_have', count(*) FROM have_p;
 SELECT 'positions_missing', count(*) FROM (SELECT * FROM want_p EXCEPT SELECT * FROM have_p) x;
