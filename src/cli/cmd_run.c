@@ -6,6 +6,7 @@
 #include "archive/archiver.h"
 #include "cli/cli.h"
 #include "config/config.h"
+#include "ops/service.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -36,8 +37,19 @@ int cmd_run(const cli_context_t *ctx, int argc, char **argv) {
   config_t *cfg = NULL;
   int rc = cli_config_load(ctx, "run", &cfg);
   if (rc != CLI_EXIT_OK) return rc;
-  archiver_options_t opt = {.mode = ARCHIVER_RUN, .cfg = cfg, .streams = cfg->archive.streams};
+  /* The operations side (metrics, /healthz, sd_notify, SIGHUP, retention) watches it. */
+  ops_t *ops = ops_new(cfg, ctx->config_path);
+  if (!ops) {
+    fprintf(stderr, "fleetarc run: out of memory\n");
+    config_free(cfg);
+    return CLI_EXIT_FAILED;
+  }
+  archiver_hooks_t hooks;
+  ops_hooks(ops, &hooks);
+  archiver_options_t opt = {.mode = ARCHIVER_RUN, .cfg = cfg, .streams = cfg->archive.streams,
+                            .hooks = &hooks};
   rc = archiver_run(&opt);
+  ops_free(ops);
   config_free(cfg);
   return rc;
 }
