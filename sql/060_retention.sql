@@ -16,7 +16,7 @@ CREATE FUNCTION fleetarc.drop_partitions_before(p_table text, p_cutoff timestamp
 RETURNS TABLE (partition_name text, range_start timestamptz, range_end timestamptz,
                dropped boolean)
 LANGUAGE plpgsql
-AS $$
+AS $fn$
 DECLARE
   r       record;
   bounds  text[];
@@ -53,7 +53,7 @@ BEGIN
     RETURN NEXT;
   END LOOP;
 END
-$$;
+$fn$;
 
 COMMENT ON FUNCTION fleetarc.drop_partitions_before(text, timestamptz, boolean) IS
   'Detaches and drops (or, dry run, lists) the monthly partitions of positions or alarms entirely older than the cutoff; never deletes rows.';

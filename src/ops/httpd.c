@@ -16,6 +16,7 @@ typedef struct conn {
   uv_tcp_t tcp;
   uv_timer_t timer;
   uv_write_t write;
+  uv_shutdown_t shutdown;
   int open_handles;         /* 2 until both tcp and timer are closed */
   bool closing, responded;
   size_t n;
@@ -110,9 +111,31 @@ static void conn_close(conn_t *c) {
   uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
 }
 
+#define HTTPD_LINGER_MS 2000 /* after the response: drain what the peer still sends */
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *b);
+
+static void on_linger_timeout(uv_timer_t *t) { conn_close(t->data); }
+
+/* Closing a socket with unread input makes the kernel send a reset, which can destroy
+ * the response before the peer reads it (an oversized request is answered before it is
+ * all read). So: send FIN, then read and discard until the peer closes, for a while. */
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  conn_t *c = req->data;
+  if (c->closing) return;
+  if (status < 0 || uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+    conn_close(c);
+    return;
+  }
+  uv_timer_start(&c->timer, on_linger_timeout, HTTPD_LINGER_MS, 0);
+}
+
 static void on_write(uv_write_t *req, int status) {
-  (void)status;
-  conn_close(req->data);
+  conn_t *c = req->data;
+  if (c->closing) return;
+  c->shutdown.data = c;
+  if (status < 0 || uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) != 0) conn_close(c);
 }
 
 static const char *reason(int status) {
@@ -192,13 +215,18 @@ static void handle_request(conn_t *c) {
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *b) {
   (void)suggested;
   conn_t *c = handle->data;
-  *b = uv_buf_init(c->req + c->n, (unsigned)(sizeof c->req - c->n));
+  if (c->responded) *b = uv_buf_init(c->req, sizeof c->req); /* draining: discard */
+  else *b = uv_buf_init(c->req + c->n, (unsigned)(sizeof c->req - c->n));
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
   (void)b;
   conn_t *c = s->data;
-  if (c->closing || c->responded) return;
+  if (c->closing) return;
+  if (c->responded) {
+    if (nread < 0) conn_close(c); /* the peer's EOF (or an error) after our response */
+    return;
+  }
   if (nread < 0) {
     conn_close(c);
     return;

@@ -537,7 +537,8 @@ static void hook_started(void *arg, archiver_t *a, uv_loop_t *loop) {
     int err = 0;
     o->httpd = httpd_new(loop, o->cfg->metrics.listen, cb_http, o, &err);
     if (o->httpd)
-      log_info("ops: metrics on http://%s/metrics, health on /healthz", o->cfg->metrics.listen);
+      log_info("ops: listening on %s port %d: GET /metrics and /healthz", o->cfg->metrics.listen,
+               httpd_port(o->httpd));
     else
       log_error("ops: cannot listen on metrics.listen %s: %s (archiving goes on without it)",
                 o->cfg->metrics.listen, err < 0 && err > -4096 ? uv_strerror(err) : "bad address");
