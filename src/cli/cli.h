@@ -72,6 +72,7 @@ int cli_parse_time_option(const char *cmd, const char *opt, const char *value, i
 /* Whether argv[*i] is NAME VALUE (advances *i) or NAME=VALUE; *value NULL when missing. */
 int cli_option(int argc, char **argv, int *i, const char *name, const char **value);
 int cmd_run(const cli_context_t *ctx, int argc, char **argv);
+int cmd_retention(const cli_context_t *ctx, int argc, char **argv);
 int cmd_backfill(const cli_context_t *ctx, int argc, char **argv);
 
 #endif
