@@ -54,6 +54,7 @@ int account_logged_in(account_t *a, const char *token, int64_t expires_in, doubl
   a->refresh_at = now_ms + (uint64_t)((double)expires_in * 1000.0 * refresh_fraction);
   a->state = ACCOUNT_READY;
   a->time_errors = 0;
+  a->fruitless_logins++;
   return 0;
 }
 

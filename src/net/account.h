@@ -27,6 +27,7 @@ typedef struct account {
   int stop_code;              /* the API code that stopped it, or a negative errno */
   char stop_message[256];
   unsigned time_errors;       /* 10014 answers to consecutive logins */
+  unsigned fruitless_logins;  /* logins since the last call that was not refused for its token */
   int lane;                   /* the pacer's account index */
 } account_t;
 

@@ -169,6 +169,9 @@ static void login_start(netc_t *n, account_t *a) {
   c->acct = a;
   c->ep = API_EP_AUTHORIZATION;
   c->is_login = true;
+  if (a->fruitless_logins >= 2) /* tokens die as soon as they come: slow down */
+    c->not_before = uv_now(n->loop) + backoff_delay_ms(n->opt.retry_base_ms, n->opt.retry_max_ms,
+                                                       a->fruitless_logins - 2, backoff_random());
   a->state = ACCOUNT_LOGGING_IN;
   ready_push(n, c, true);
   log_debug("net: account %s: logging in", a->name);
@@ -458,6 +461,8 @@ static void cb_http(void *arg, const http_response_t *res) {
   char why[256];
   snprintf(why, sizeof why, "%d %s", env.code,
            api_code_text(env.code) ? api_code_text(env.code) : "(unknown code)");
+  if (!api_code_is_token_error(env.code) && env.code != API_CODE_TOO_FREQUENT)
+    a->fruitless_logins = 0; /* the token worked */
   if (env.code == 0) {
     pacer_succeeded(n->pacer, a->lane, c->ep);
     call_finish(n, c, NET_OK, 0, res->status, res->body, res->body_len, NULL);
@@ -467,16 +472,19 @@ static void cb_http(void *arg, const http_response_t *res) {
     pacer_throttled(n->pacer, a->lane, c->ep, c->sent_at, now);
     ready_push(n, c, false);
   } else if (api_code_is_token_error(env.code)) {
-    if (++c->token_replays > n->opt.max_token_replays) {
+    c->token_replays++;
+    bool current = account_token_failed(a, c->token_gen); /* the next call logs in anew */
+    if (a->fruitless_logins > n->opt.max_fruitless_logins) {
+      /* Fresh tokens keep dying before any call gets through: a login loop. */
       char imeis[160];
       call_imeis(c, imeis, sizeof imeis);
-      log_error("net: account %s: %s imeis %s: token refused %u times: %s", a->name,
-                api_endpoint_path(c->ep), imeis, c->token_replays, why);
+      log_error("net: account %s: %s imeis %s: %u fresh tokens refused in a row: %s", a->name,
+                api_endpoint_path(c->ep), imeis, a->fruitless_logins, why);
       call_finish(n, c, NET_ERR_API, env.code, res->status, res->body, res->body_len, why);
       goto out;
     }
     n->stats.token_replays++;
-    if (account_token_failed(a, c->token_gen))
+    if (current)
       log_info("net: account %s: token refused (%s): logging in again", a->name, why);
     ready_push(n, c, false);
   } else if (env.code == API_CODE_SYSTEM_ERROR) {
@@ -521,7 +529,7 @@ netc_t *netc_new(uv_loop_t *loop, const netc_options_t *opt) {
   if (!n->opt.retry_max_attempts) n->opt.retry_max_attempts = 5;
   if (n->opt.token_refresh_fraction <= 0.0 || n->opt.token_refresh_fraction > 1.0)
     n->opt.token_refresh_fraction = 0.75;
-  if (!n->opt.max_token_replays) n->opt.max_token_replays = 4;
+  if (!n->opt.max_fruitless_logins) n->opt.max_fruitless_logins = 5;
   if (!n->opt.max_time_errors) n->opt.max_time_errors = 3;
   const char *base = n->opt.base_url ? n->opt.base_url : "";
   size_t len = strlen(base);

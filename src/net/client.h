@@ -25,7 +25,10 @@ typedef struct netc_options {
   uint64_t retry_max_ms;         /* 0: 30000 */
   unsigned retry_max_attempts;   /* HTTP attempts per call for transient errors; 0: 5 */
   double token_refresh_fraction; /* re-login after this part of expires_in; 0: 0.75 */
-  unsigned max_token_replays;    /* token errors one call survives; 0: 4 */
+  unsigned max_fruitless_logins; /* logins in a row whose token was refused before any call
+                                  * succeeded: past it, token errors fail their calls (a
+                                  * login loop, e.g. another process sharing the account);
+                                  * 0: 5. From the second such login on, logins back off. */
   unsigned max_time_errors;      /* 10014 answers to logins before the account stops; 0: 3 */
 } netc_options_t;
 

@@ -13,7 +13,7 @@ chmod 755 "$T"
 SIM_PID=""
 cleanup() {
   [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
-  psql -d postgres -qAtc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
+  psql -d postgres -qAtc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -23,7 +23,7 @@ fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 # fresh_db NAME: drops and creates the database NAME (sets DB)
 fresh_db() {
   DB=$1
-  psql -d postgres -qAtc "DROP DATABASE IF EXISTS $DB" >/dev/null
+  psql -d postgres -qAtc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
   psql -d postgres -qAtc "CREATE DATABASE $DB" >/dev/null
 }
 

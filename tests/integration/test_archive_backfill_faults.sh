@@ -18,12 +18,14 @@ kills=0 status=1 runs=0
 start=$SECONDS
 while [ $runs -lt 12 ]; do
   runs=$((runs + 1))
-  bf >>"$T/fleetarc.out" 2>>"$T/fleetarc.err" &
+  # the binary itself in the background (not a subshell), so that SIGKILL hits it
+  "$FLEETARC_BIN" -c "$T/cfg.yaml" backfill --from $FROM --to $TO >>"$T/fleetarc.out" 2>>"$T/fleetarc.err" &
   pid=$!
   if [ $kills -lt 2 ]; then
     sleep "$(awk -v r=$RANDOM 'BEGIN{printf "%.1f", 0.5 + (r % 25) / 10}')"
     if kill -KILL $pid 2>/dev/null; then kills=$((kills + 1)); fi
     wait $pid || true
+    pgrep -f "$T/cfg.yaml" >/dev/null && fail "a killed backfill is still running"
     continue
   fi
   status=0

@@ -37,6 +37,7 @@ typedef struct fake_api {
   int n_faults, next_fault;
   bool always_500;
   int api_code;                 /* answer track with this code instead of 0 */
+  bool reject_tokens;           /* every token is refused (another process logs in) */
 } fake_api_t;
 
 static int fake_account(const char *name) {
@@ -111,7 +112,7 @@ static void fake_handler(void *arg, const char *method, const char *target, ts_r
       for (int k = 0; k < FAKE_ACCOUNTS; k++) f->token[k][0] = '\0'; /* revoked: 10011 */
     if (f->revoke_after && f->track_requests >= f->revoke_after && i >= 0 && f->logins[i] == 1) i = -1;
   }
-  if (i < 0) {
+  if (i < 0 || f->reject_tokens) {
     f->token_errors++;
     out->body = json_code(API_CODE_TOKEN_INVALID);
     return;
@@ -310,6 +311,28 @@ static void test_refresh_before_expiry(void **state) {
   teardown(&f);
 }
 
+/* Fresh tokens refused at once, again and again (a login loop): logins back off and
+ * stop after max_fruitless_logins; the calls fail with the token error. */
+static void test_login_loop_bounded(void **state) {
+  (void)state;
+  fixture_t f;
+  netc_options_t opt = {.max_fruitless_logins = 3};
+  setup(&f, &opt, NULL);
+  f.api.reject_tokens = true;
+  for (int i = 0; i < 5; i++) call_track(&f, 0);
+  run_until(&f, 5);
+  assert_int_equal(f.by_error[NET_ERR_API], 5);
+  assert_int_equal(f.last_code, API_CODE_TOKEN_INVALID);
+  assert_int_equal(f.api.logins[0], 4);
+  /* a working token resets the count */
+  f.api.reject_tokens = false;
+  call_track(&f, 0);
+  run_until(&f, 6);
+  assert_int_equal(f.ok, 1);
+  assert_int_equal(f.api.logins[0], 5); /* the dead token was dropped: a new login */
+  teardown(&f);
+}
+
 /* (b) A 10009 storm: the lane widens, every call completes, nothing fails. */
 static void test_throttle_storm_completes(void **state) {
   (void)state;
@@ -491,6 +514,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_token_death_one_login),
     cmocka_unit_test(test_refresh_before_expiry),
+    cmocka_unit_test(test_login_loop_bounded),
     cmocka_unit_test(test_throttle_storm_completes),
     cmocka_unit_test(test_transient_faults_retried),
     cmocka_unit_test(test_retries_exhausted),

@@ -1,0 +1,353 @@
+/* net/client against the real fleetarc-sim: tokens revoked with 50 requests in flight
+ * (one login per death, counted by /sim/stats), 10009 storms, every HTTP fault kind,
+ * a wrong password beside a working account, and a server clock an hour ahead.
+ * Every test ends with all handles closed and uv_loop_close() == 0. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "api/api.h"
+#include "api/sign.h"
+#include "harness.h"
+#include "net/client.h"
+#include "net/http.h"
+#include "sim/fleet.h"
+
+#define DEVICES 200
+
+typedef struct itest {
+  uv_loop_t loop;
+  uv_timer_t tick;
+  harness_sim_t sim;
+  netc_t *netc;
+  netc_account_t *demo, *other;
+  char imeis[DEVICES][16];
+  size_t n_imeis;
+  char subaccount[64];
+  int issued, target, keep_in_flight;
+  int done, ok, closed;
+  int by_error[16];
+  int last_code;
+  char last_message[512];
+  /* /sim/stats */
+  cJSON *stats;
+  bool stats_done;
+} itest_t;
+
+static void on_tick(uv_timer_t *t) { (void)t; }
+
+/* The IMEIs of the fleet and a sub-account's name, from the same model the simulator
+ * builds (same seed and size). */
+static void fleet_facts(itest_t *t) {
+  sim_fleet_options_t fo = {.seed = 1, .devices = DEVICES, .traps = true,
+                            .epoch = (int64_t)time(NULL) - 7 * 86400};
+  sim_fleet_t *f = sim_fleet_new(&fo);
+  assert_non_null(f);
+  t->n_imeis = 0;
+  for (size_t i = 0; i < sim_fleet_device_count(f) && t->n_imeis < DEVICES; i++)
+    snprintf(t->imeis[t->n_imeis++], sizeof t->imeis[0], "%s", sim_fleet_device(f, i)->imei);
+  assert_true(sim_fleet_account_count(f) > 1);
+  snprintf(t->subaccount, sizeof t->subaccount, "%s", sim_fleet_account(f, 1)->account);
+  sim_fleet_free(f);
+}
+
+/* The simulator of the running test, so that a failed test (cmocka jumps out of it)
+ * does not leave it behind: the next start or main stops it. */
+static harness_sim_t live_sim;
+
+static void start(itest_t *t, const char *const *sim_args, netc_options_t *opt) {
+  harness_sim_stop(&live_sim);
+  memset(t, 0, sizeof *t);
+  const char *args[32];
+  int n = 0;
+  args[n++] = "--devices";
+  args[n++] = "200";
+  for (int i = 0; sim_args && sim_args[i]; i++) args[n++] = sim_args[i];
+  args[n] = NULL;
+  if (harness_sim_start(&t->sim, args) != 0) fail_msg("cannot start fleetarc-sim");
+  live_sim = t->sim;
+  fleet_facts(t);
+  assert_int_equal(uv_loop_init(&t->loop), 0);
+  uv_timer_init(&t->loop, &t->tick);
+  uv_timer_start(&t->tick, on_tick, 20, 20);
+  uv_unref((uv_handle_t *)&t->tick);
+  opt->base_url = t->sim.base_url;
+  if (!opt->retry_base_ms) opt->retry_base_ms = 10;
+  if (!opt->retry_max_ms) opt->retry_max_ms = 200;
+  if (!opt->retry_max_attempts) opt->retry_max_attempts = 10;
+  t->netc = netc_new(&t->loop, opt);
+  assert_non_null(t->netc);
+  char md5[33];
+  assert_int_equal(api_md5_hex(t->sim.password, strlen(t->sim.password), md5), 0);
+  t->demo = netc_account_add(t->netc, t->sim.account, md5);
+  assert_non_null(t->demo);
+}
+
+static void on_closed(void *arg) { ((itest_t *)arg)->closed = 1; }
+
+static void stop(itest_t *t) {
+  netc_close(t->netc, on_closed, t);
+  uv_close((uv_handle_t *)&t->tick, NULL);
+  assert_int_equal(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(t->closed, 1);
+  assert_int_equal(uv_loop_close(&t->loop), 0);
+  cJSON_Delete(t->stats);
+  harness_sim_stop(&t->sim);
+  live_sim.pid = 0;
+}
+
+static void run_until(itest_t *t, int *counter, int value, uint64_t limit_ms) {
+  uint64_t t0 = uv_now(&t->loop);
+  while (*counter < value) {
+    uv_run(&t->loop, UV_RUN_ONCE);
+    if (uv_now(&t->loop) - t0 > limit_ms) fail_msg("timed out: %d of %d", *counter, value);
+  }
+}
+
+static void issue(itest_t *t, netc_account_t *a);
+
+static void cb_response(void *arg, const net_result_t *res) {
+  itest_t *t = arg;
+  t->done++;
+  t->by_error[res->error]++;
+  t->last_code = res->code;
+  snprintf(t->last_message, sizeof t->last_message, "%s", res->message);
+  if (res->error == NET_OK) {
+    t->ok++;
+    /* the body is a real track page: it parses */
+    api_tracks_t tracks = {0};
+    api_error_t err;
+    assert_int_equal(api_parse_track(res->body, res->body_len, &tracks, &err), 0);
+    assert_int_equal(tracks.n, 100);
+    api_tracks_free(&tracks);
+  }
+  if (t->keep_in_flight && t->issued < t->target) issue(t, t->demo);
+}
+
+/* A track call for 100 of the fleet's IMEIs (rotating). */
+static void issue(itest_t *t, netc_account_t *a) {
+  const char *list[100];
+  for (int i = 0; i < 100; i++) list[i] = t->imeis[(size_t)(t->issued + i) % t->n_imeis];
+  api_request_t req = {0};
+  assert_int_equal(api_request_track(&req, list, 100), 0);
+  assert_int_equal(netc_call(t->netc, a, &req, cb_response, t), 0);
+  t->issued++;
+}
+
+/* GET /sim/stats through a private http client; t->stats holds the parsed JSON. */
+static void cb_stats(void *arg, const http_response_t *res) {
+  itest_t *t = arg;
+  assert_int_equal(res->error, HTTP_OK);
+  cJSON_Delete(t->stats);
+  t->stats = cJSON_ParseWithLength(res->body, res->body_len);
+  assert_non_null(t->stats);
+  t->stats_done = true;
+}
+
+static void fetch_stats(itest_t *t) {
+  http_t *h = http_new(&t->loop, NULL);
+  assert_non_null(h);
+  char url[128];
+  snprintf(url, sizeof url, "%s/sim/stats", t->sim.base_url);
+  t->stats_done = false;
+  assert_int_equal(http_request(h, API_METHOD_GET, url, cb_stats, t), 0);
+  while (!t->stats_done) uv_run(&t->loop, UV_RUN_ONCE);
+  http_close(h, NULL, NULL);
+}
+
+/* stats.a.b.c as an integer, 0 when absent. */
+static long stat_at(itest_t *t, const char *a, const char *b, const char *c) {
+  const cJSON *o = cJSON_GetObjectItemCaseSensitive(t->stats, a);
+  if (b) o = cJSON_GetObjectItemCaseSensitive(o, b);
+  if (c) o = cJSON_GetObjectItemCaseSensitive(o, c);
+  return cJSON_IsNumber(o) ? (long)o->valuedouble : 0;
+}
+
+/* (a) Tokens revoked at random while 50 track requests are in flight all the time:
+ * exactly one login per revoked token, and every request succeeds. */
+static void test_sim_revoked_token_one_login_each(void **state) {
+  (void)state;
+  itest_t t;
+  static const char *const args[] = {"--faults", "revoke=0.03", NULL};
+  netc_options_t opt = {.http.max_in_flight = 50};
+  start(&t, args, &opt);
+  t.target = 400;
+  t.keep_in_flight = 1;
+  for (int i = 0; i < 50; i++) issue(&t, t.demo);
+  run_until(&t, &t.done, t.target, 120000);
+  assert_int_equal(t.ok, t.target);
+  fetch_stats(&t);
+  long revokes = stat_at(&t, "faults", "revoke", NULL);
+  long logins = stat_at(&t, "logins", "accounts", t.sim.account);
+  assert_true(revokes >= 3);
+  assert_int_equal(logins, 1 + revokes);
+  assert_int_equal(netc_stats(t.netc)->logins, (uint64_t)logins);
+  assert_true(netc_stats(t.netc)->token_replays >= (uint64_t)revokes);
+  print_message("revokes %ld, logins %ld, replays %llu\n", revokes, logins,
+                (unsigned long long)netc_stats(t.netc)->token_replays);
+  stop(&t);
+}
+
+/* (a') Short-lived tokens: the client renews before expiry; no request fails. */
+static void test_sim_short_token_ttl(void **state) {
+  (void)state;
+  itest_t t;
+  static const char *const args[] = {"--token-ttl", "2", NULL};
+  netc_options_t opt = {.http.max_in_flight = 50};
+  start(&t, args, &opt);
+  t.target = 300;
+  t.keep_in_flight = 1;
+  uint64_t t0 = uv_now(&t.loop);
+  for (int i = 0; i < 50; i++) issue(&t, t.demo);
+  run_until(&t, &t.done, t.target, 120000);
+  uint64_t elapsed = uv_now(&t.loop) - t0;
+  assert_int_equal(t.ok, t.target);
+  fetch_stats(&t);
+  long logins = stat_at(&t, "logins", "accounts", t.sim.account);
+  /* one login per 1.5 s (75% of 2 s), plus the first */
+  assert_true(logins >= 1 && (uint64_t)logins <= 2 + elapsed / 1400);
+  assert_int_equal(netc_stats(t.netc)->logins, (uint64_t)logins);
+  stop(&t);
+}
+
+/* (b) A rate limit on track: 10009 widens the lane, everything completes, and the
+ * requests the server accepted were spaced as it demands. */
+static void test_sim_ratelimit_storm(void **state) {
+  (void)state;
+  itest_t t;
+  static const char *const args[] = {"--limits", "track=200ms", NULL};
+  netc_options_t opt = {.pacing = {.widen_min_ms = 100, .max_spacing_ms = 2000}};
+  start(&t, args, &opt);
+  uint64_t t0 = uv_now(&t.loop);
+  for (int i = 0; i < 15; i++) issue(&t, t.demo);
+  run_until(&t, &t.done, 15, 120000);
+  uint64_t elapsed = uv_now(&t.loop) - t0;
+  assert_int_equal(t.ok, 15);
+  fetch_stats(&t);
+  long refused = stat_at(&t, "responses", "10009", NULL);
+  long sent = stat_at(&t, "requests", "track", NULL);
+  assert_true(refused >= 14); /* the first burst */
+  assert_int_equal(sent, 15 + refused);
+  assert_int_equal(netc_stats(t.netc)->throttled, (uint64_t)refused);
+  /* the rate dropped: a blind client would resend the refused ones at once; this one
+   * spread 15 accepted requests over >= 14 server spacings and was refused rarely */
+  assert_true(elapsed >= 14 * 200);
+  assert_true(refused < 15 + 15);
+  print_message("10009: %ld, elapsed %llu ms\n", refused, (unsigned long long)elapsed);
+  stop(&t);
+}
+
+/* (b') Random 10009 answers: all work completes, none fails. */
+static void test_sim_ratelimit_fault(void **state) {
+  (void)state;
+  itest_t t;
+  static const char *const args[] = {"--faults", "ratelimit=0.3", NULL};
+  netc_options_t opt = {.pacing = {.widen_min_ms = 20, .max_spacing_ms = 200}};
+  start(&t, args, &opt);
+  for (int i = 0; i < 30; i++) issue(&t, t.demo);
+  run_until(&t, &t.done, 30, 120000);
+  assert_int_equal(t.ok, 30);
+  fetch_stats(&t);
+  long faults = stat_at(&t, "faults", "ratelimit", NULL);
+  assert_true(faults > 0);
+  assert_int_equal(netc_stats(t.netc)->throttled, (uint64_t)faults);
+  stop(&t);
+}
+
+/* (c) Each HTTP fault kind: retried (counted), and every request finally succeeds. */
+static void test_sim_http_faults(void **state) {
+  (void)state;
+  static const char *const kinds[] = {"http500", "http502", "slow", "timeout",
+                                      "reset",   "truncate", "syserr"};
+  for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+    itest_t t;
+    char spec[64];
+    snprintf(spec, sizeof spec, "%s=0.3", kinds[k]);
+    const char *args[] = {"--faults", spec, NULL};
+    /* slow answers take ~2 s: within the timeout for "slow", beyond it for "timeout" */
+    netc_options_t opt = {.http.timeout_ms = strcmp(kinds[k], "slow") == 0 ? 10000 : 700};
+    start(&t, args, &opt);
+    for (int i = 0; i < 20; i++) issue(&t, t.demo);
+    run_until(&t, &t.done, 20, 120000);
+    assert_int_equal(t.ok, 20);
+    fetch_stats(&t);
+    long faults = stat_at(&t, "faults", kinds[k], NULL);
+    uint64_t retries = netc_stats(t.netc)->retries;
+    print_message("%s: %ld faults, %llu retries\n", kinds[k], faults, (unsigned long long)retries);
+    assert_true(faults > 0);
+    if (strcmp(kinds[k], "slow") == 0) assert_int_equal(retries, 0);
+    else assert_int_equal(retries, (uint64_t)faults);
+    stop(&t);
+  }
+}
+
+/* (d) A wrong password stops that account (one login attempt, its calls fail with
+ * 20001) while the right one works. */
+static void test_sim_bad_password_stops_one_account(void **state) {
+  (void)state;
+  itest_t t;
+  netc_options_t opt = {0};
+  start(&t, NULL, &opt);
+  char wrong[33];
+  assert_int_equal(api_md5_hex("not the password", 16, wrong), 0);
+  t.other = netc_account_add(t.netc, t.subaccount, wrong);
+  assert_non_null(t.other);
+  for (int i = 0; i < 3; i++) issue(&t, t.other);
+  for (int i = 0; i < 3; i++) issue(&t, t.demo);
+  run_until(&t, &t.done, 6, 60000);
+  assert_int_equal(t.ok, 3);
+  assert_int_equal(t.by_error[NET_ERR_ACCOUNT], 3);
+  assert_int_equal(netc_account_stopped(t.other), API_CODE_BAD_CREDENTIALS);
+  assert_int_equal(netc_account_stopped(t.demo), 0);
+  fetch_stats(&t);
+  assert_int_equal(stat_at(&t, "responses", "20001", NULL), 1);
+  assert_int_equal(stat_at(&t, "logins", "accounts", t.sim.account), 1);
+  assert_int_equal(stat_at(&t, "logins", "accounts", t.subaccount), 0);
+  stop(&t);
+}
+
+/* (e) The server's clock is an hour ahead: one 10014, the offset is learned from the
+ * Date header, the next login succeeds. */
+static void test_sim_clock_skew(void **state) {
+  (void)state;
+  itest_t t;
+  static const char *const args[] = {"--clock-skew", "3600", NULL};
+  netc_options_t opt = {0};
+  start(&t, args, &opt);
+  issue(&t, t.demo);
+  run_until(&t, &t.done, 1, 60000);
+  assert_int_equal(t.ok, 1);
+  int64_t off = netc_clock_offset(t.netc);
+  assert_true(off >= 3598 && off <= 3602);
+  fetch_stats(&t);
+  assert_int_equal(stat_at(&t, "responses", "10014", NULL), 1);
+  assert_int_equal(stat_at(&t, "logins", "accounts", t.sim.account), 1);
+  stop(&t);
+}
+
+int main(void) {
+  if (!getenv("FLEETARC_SIM_BIN")) {
+    fprintf(stderr, "FLEETARC_SIM_BIN not set: skipping\n");
+    return 77;
+  }
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_sim_revoked_token_one_login_each),
+    cmocka_unit_test(test_sim_short_token_ttl),
+    cmocka_unit_test(test_sim_ratelimit_storm),
+    cmocka_unit_test(test_sim_ratelimit_fault),
+    cmocka_unit_test(test_sim_http_faults),
+    cmocka_unit_test(test_sim_bad_password_stops_one_account),
+    cmocka_unit_test(test_sim_clock_skew),
+  };
+  int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  harness_sim_stop(&live_sim);
+  return failed;
+}
