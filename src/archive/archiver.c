@@ -86,6 +86,7 @@ typedef struct move {
 
 typedef struct bctx {
   archiver_t *a;
+  uint64_t submitted_ms;     /* for the batch hook's latency */
   move_t *moves;
   size_t n, cap;
 } bctx_t;
@@ -217,6 +218,8 @@ static void on_batch(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res
   bctx_t *c = data;
   archiver_t *a = c->a;
   a->batches_pending--;
+  if (a->opt.hooks && a->opt.hooks->batch)
+    a->opt.hooks->batch(a->opt.hooks->arg, res, pgw_batch_rows(batch), uv_now(&a->loop) - c->submitted_ms);
   if (res->status == 0) {
     a->n_points += res->positions_new;
     a->n_alarms += res->alarms_new;
@@ -256,6 +259,7 @@ static void submit_batch(archiver_t *a) {
     return;
   }
   uv_timer_stop(&a->flush_timer);
+  a->bctx->submitted_ms = uv_now(&a->loop);
   int rc = pgw_submit(a->db, a->batch, on_batch, a->bctx);
   if (rc == 0) {
     a->batch = NULL;
@@ -749,6 +753,7 @@ static void apply_userlist(archiver_t *a, work_t *w, const net_result_t *res) {
 static void on_response(void *arg, const net_result_t *res) {
   work_t *w = arg;
   archiver_t *a = w->a;
+  if (a->opt.hooks && a->opt.hooks->response) a->opt.hooks->response(a->opt.hooks->arg, res);
   switch (w->kind) {
     case W_PLAYBACK:
     case W_ALARMS:
@@ -1023,6 +1028,7 @@ static void on_shutdown_timer(uv_timer_t *t) { check_shutdown(t->data); }
 static void begin_shutdown(archiver_t *a) {
   if (a->stopping) return;
   a->stopping = true;
+  if (a->opt.hooks && a->opt.hooks->stopping) a->opt.hooks->stopping(a->opt.hooks->arg);
   uv_timer_stop(&a->summary_timer);
   uv_timer_stop(&a->discovery_timer);
   for (size_t i = 0; i < a->n_accts; i++) uv_timer_stop(&a->accts[i].poll_timer);
@@ -1061,6 +1067,50 @@ static void on_tick(uv_timer_t *t) {
 }
 
 static void on_summary(uv_timer_t *t) { progress(t->data, false); }
+
+/* ------------------------------------------------------------------ hooks' view */
+
+const struct netc *archiver_net(const archiver_t *a) { return a->net; }
+const struct pgw *archiver_db(const archiver_t *a) { return a->db; }
+size_t archiver_account_count(const archiver_t *a) { return a->n_accts; }
+const char *archiver_account_name(const archiver_t *a, size_t i) {
+  return i < a->n_accts ? a->accts[i].cfg->account : NULL;
+}
+
+void archiver_status(archiver_t *a, archiver_status_t *out) {
+  memset(out, 0, sizeof *out);
+  tally_t t;
+  tally(a, &t);
+  out->devices_active = t.devices;
+  out->streams_complete = t.complete;
+  out->streams_due = t.due;
+  out->streams_later = t.later;
+  out->streams_blocked = t.blocked;
+  out->streams_given_up = t.given_up;
+  int64_t now = server_now(a);
+  size_t n = devtab_count(a->dev);
+  for (size_t i = 0; i < n; i++) {
+    devtab_device_t *d = devtab_at(a->dev, i);
+    if (d->removed) {
+      out->devices_removed++;
+      continue;
+    }
+    bool failing = false;
+    for (int s = 0; s < DEVTAB_STREAM_COUNT; s++) {
+      if (!stream_on(a, s)) continue;
+      if (d->failures[s]) failing = true;
+      if (d->cursor[s].begin == ARCH_UNSET) continue;
+      int64_t lag = now - d->cursor[s].begin;
+      if (lag > out->lag_s[s]) out->lag_s[s] = lag;
+    }
+    if (failing) out->devices_failing++;
+  }
+  out->points = a->n_points;
+  out->alarms = a->n_alarms;
+  out->mileage_days = a->n_mileage;
+  out->errors = a->n_errors;
+  out->backpressure = a->pressure;
+}
 
 /* ------------------------------------------------------------------ startup */
 
@@ -1221,6 +1271,7 @@ int archiver_run(const archiver_options_t *opt) {
     uint64_t every = (uint64_t)cfg->archive.discovery_interval_ms;
     uv_timer_start(&a->discovery_timer, on_discovery_timer, 0, every ? every : 3600000);
   }
+  if (a->opt.hooks && a->opt.hooks->started) a->opt.hooks->started(a->opt.hooks->arg, a, &a->loop);
   uv_run(&a->loop, UV_RUN_DEFAULT);
   code = a->exit_code;
   if (a->interrupted) code = backfill(a) ? 1 : 0;

@@ -9,8 +9,28 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 struct config;
+struct net_result;
+struct pgw_result;
+struct netc;
+struct pgw;
+typedef struct archiver archiver_t;
+
+/* Hooks for the operations side (ops/service.h: metrics, health, sd_notify). Each runs on
+ * the loop's thread and must not block; every member may be NULL. */
+typedef struct archiver_hooks {
+  void *arg;
+  /* The clients exist and the loop is about to run: start your handles on `loop`. */
+  void (*started)(void *arg, archiver_t *a, uv_loop_t *loop);
+  /* Shutdown began: close every handle started on the loop (it ends when they are). */
+  void (*stopping)(void *arg);
+  /* The end of every API call of the archiver (res borrowed for the call). */
+  void (*response)(void *arg, const struct net_result *res);
+  /* The end of every batch: its rows and the time from submit to its callback. */
+  void (*batch)(void *arg, const struct pgw_result *res, size_t rows, uint64_t elapsed_ms);
+} archiver_hooks_t;
 
 typedef enum {
   ARCHIVER_RUN = 0,      /* until SIGINT/SIGTERM: discovery, polls, playback, alarms, mileage */
@@ -27,6 +47,7 @@ typedef struct archiver_options {
   size_t n_imeis;
   const char *account;      /* NULL: every configured account; else that one only */
   bool progress_bar;        /* stderr is a terminal: a progress bar, else periodic lines */
+  const archiver_hooks_t *hooks; /* NULL: none; borrowed for the whole run */
 } archiver_options_t;
 
 /* Runs the archiver to its end on a loop of its own: a backfill until its range is
@@ -35,5 +56,25 @@ typedef struct archiver_options {
  * at run time (the database unreachable at startup, a backfill left incomplete or
  * interrupted; a summary of what is missing is logged), 2 bad options. */
 int archiver_run(const archiver_options_t *opt);
+
+/* ---- a live view for the hooks (between started and the end of the loop) ---- */
+
+/* The clients, NULL once closed: read their stats, never call or close them. */
+const struct netc *archiver_net(const archiver_t *a);
+const struct pgw *archiver_db(const archiver_t *a);
+size_t archiver_account_count(const archiver_t *a);
+const char *archiver_account_name(const archiver_t *a, size_t i);
+
+typedef struct archiver_status {
+  size_t devices_active, devices_removed;
+  size_t devices_failing;      /* active, with a stream whose last attempt failed */
+  size_t streams_complete, streams_due, streams_later, streams_blocked, streams_given_up;
+  int64_t lag_s[3];            /* per stream (playback, alarms, mileage): the largest
+                                * distance of an active device's cursor behind now */
+  uint64_t points, alarms, mileage_days, errors; /* written / failed batches so far */
+  bool backpressure;
+} archiver_status_t;
+/* O(devices): for a scrape, not for every event. */
+void archiver_status(archiver_t *a, archiver_status_t *out);
 
 #endif

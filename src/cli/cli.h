@@ -73,6 +73,7 @@ int cli_parse_time_option(const char *cmd, const char *opt, const char *value, i
 int cli_option(int argc, char **argv, int *i, const char *name, const char **value);
 
 int cmd_run(const cli_context_t *ctx, int argc, char **argv);
+int cmd_retention(const cli_context_t *ctx, int argc, char **argv);
 int cmd_backfill(const cli_context_t *ctx, int argc, char **argv);
 
 /* The API one-off commands (cmd_reads.c, cmd_writes.c, cmd_user.c). */

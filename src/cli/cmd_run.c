@@ -6,6 +6,7 @@
 #include "archive/archiver.h"
 #include "cli/cli.h"
 #include "config/config.h"
+#include "ops/service.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -16,6 +17,13 @@ static void usage(FILE *out) {
           "mileage into PostgreSQL from each device's committed cursor (new devices from\n"
           "archive.lookback ago), until SIGINT or SIGTERM. A restart resumes from the\n"
           "committed cursors: nothing is lost and nothing stored twice.\n"
+          "\n"
+          "With metrics.listen set it serves GET /metrics (Prometheus) and GET /healthz.\n"
+          "Under systemd (Type=notify) it reports READY=1, STATUS= and WATCHDOG=1. SIGHUP\n"
+          "re-reads the configuration: log.*, metrics.unhealthy_after and retention ages\n"
+          "apply at once, other changes are logged as needing a restart; a bad file is\n"
+          "rejected and the running configuration kept. Every retention.interval it\n"
+          "drops expired partitions (retention.*) and creates the next months'.\n"
           "\n"
           "  -h, --help  this help\n"
           "\n"
@@ -36,8 +44,19 @@ int cmd_run(const cli_context_t *ctx, int argc, char **argv) {
   config_t *cfg = NULL;
   int rc = cli_config_load(ctx, "run", &cfg);
   if (rc != CLI_EXIT_OK) return rc;
-  archiver_options_t opt = {.mode = ARCHIVER_RUN, .cfg = cfg, .streams = cfg->archive.streams};
+  /* The operations side (metrics, /healthz, sd_notify, SIGHUP, retention) watches it. */
+  ops_t *ops = ops_new(cfg, ctx->config_path);
+  if (!ops) {
+    fprintf(stderr, "fleetarc run: out of memory\n");
+    config_free(cfg);
+    return CLI_EXIT_FAILED;
+  }
+  archiver_hooks_t hooks;
+  ops_hooks(ops, &hooks);
+  archiver_options_t opt = {.mode = ARCHIVER_RUN, .cfg = cfg, .streams = cfg->archive.streams,
+                            .hooks = &hooks};
   rc = archiver_run(&opt);
+  ops_free(ops);
   config_free(cfg);
   return rc;
 }

@@ -17,6 +17,7 @@ const cli_command_t cli_commands[] = {
   {"check", "validate the configuration, reach the database, log in to every account", cmd_check},
   {"report", "trips, stops, distance, alarms or gaps over --from T --to T", cmd_report},
   {"export", "one device's stored track as gpx, geojson, csv or kml", cmd_export},
+  {"retention", "drop whole monthly partitions older than retention.* (--dry-run shows)", cmd_retention},
   {"devices", "list the devices of an account (API read)", cmd_devices},
   {"track", "latest position of devices (API read)", cmd_track},
   {"playback", "a device's track over a range, all pages (API read)", cmd_playback},

@@ -4,6 +4,7 @@
 #include "config/config.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -783,6 +784,54 @@ static void load_log(loader_t *ld, const yaml_node_t *map) {
   }
 }
 
+/* "HOST:PORT" with an IPv4 literal or a bracketed IPv6 one, port 0 to 65535: names are
+ * refused so that the endpoint never depends on a resolver at startup. */
+static bool listen_valid(const char *s) {
+  const char *colon = strrchr(s, ':');
+  if (!colon || colon == s || !colon[1] || strlen(colon + 1) > 5) return false;
+  for (const char *p = colon + 1; *p; p++)
+    if (*p < '0' || *p > '9') return false;
+  if (atoi(colon + 1) > 65535) return false;
+  char host[64];
+  size_t hlen = (size_t)(colon - s);
+  unsigned char addr[16];
+  if (s[0] == '[') {
+    if (hlen < 3 || s[hlen - 1] != ']' || hlen - 2 >= sizeof host) return false;
+    memcpy(host, s + 1, hlen - 2);
+    host[hlen - 2] = '\0';
+    return inet_pton(AF_INET6, host, addr) == 1;
+  }
+  if (hlen >= sizeof host) return false;
+  memcpy(host, s, hlen);
+  host[hlen] = '\0';
+  return inet_pton(AF_INET, host, addr) == 1;
+}
+
+static void load_metrics(loader_t *ld, const yaml_node_t *map) {
+  static const char *const names[] = {"listen", "unhealthy_after"};
+  const yaml_node_t *v[2], *k[2];
+  config_t *cfg = ld->cfg;
+  if (!section_open(ld, map, "metrics", names, 2, v, k)) return;
+  get_string(ld, v[0], "metrics.listen", &cfg->metrics.listen);
+  if (cfg->metrics.listen && !listen_valid(cfg->metrics.listen)) {
+    char raw[80];
+    report(ld, v[0], "metrics.listen", "bad address '%s' (expected HOST:PORT with an IPv4 "
+           "address or [IPv6], e.g. 127.0.0.1:9187)", raw_shown(v[0], raw, sizeof raw));
+  }
+  get_duration(ld, v[1], "metrics.unhealthy_after", &cfg->metrics.unhealthy_after_ms, SEC_MS, DAY_MS);
+}
+
+static void load_retention(loader_t *ld, const yaml_node_t *map) {
+  static const char *const names[] = {"positions", "alarms", "interval"};
+  const yaml_node_t *v[3], *k[3];
+  config_t *cfg = ld->cfg;
+  if (!section_open(ld, map, "retention", names, 3, v, k)) return;
+  /* At least a month and a day: a cutoff can then never reach into the current month. */
+  get_duration(ld, v[0], "retention.positions", &cfg->retention.positions_ms, 32 * DAY_MS, 36500 * DAY_MS);
+  get_duration(ld, v[1], "retention.alarms", &cfg->retention.alarms_ms, 32 * DAY_MS, 36500 * DAY_MS);
+  get_duration(ld, v[2], "retention.interval", &cfg->retention.interval_ms, MIN_MS, 7 * DAY_MS);
+}
+
 /* ---- entry points ---- */
 
 static int config_defaults(config_t *cfg) {
@@ -807,6 +856,8 @@ static int config_defaults(config_t *cfg) {
   cfg->archive.streams = CONFIG_STREAM_ALL;
   cfg->log.level = LOG_LEVEL_INFO;
   cfg->log.format = LOG_FORMAT_TEXT;
+  cfg->metrics.unhealthy_after_ms = 60 * SEC_MS;
+  cfg->retention.interval_ms = 6 * HOUR_MS;
   return cfg->database.conninfo ? 0 : -ENOMEM;
 }
 
@@ -871,19 +922,22 @@ static int load(const char *text, size_t len, const char *name, char *base_dir, 
     goto out;
   }
 
-  static const char *const names[] = {"api", "accounts", "database", "archive", "log"};
-  const yaml_node_t *v[5], *k[5];
+  static const char *const names[] = {"api", "accounts", "database", "archive", "log", "metrics",
+                                      "retention"};
+  const yaml_node_t *v[7], *k[7];
   if (root->type != YAML_MAPPING_NODE) {
     report(&ld, root, NULL, "the configuration must be a mapping (api:, accounts:, ...), got %s", kind_name(root));
     goto out;
   }
-  section_open(&ld, root, "", names, 5, v, k);
+  section_open(&ld, root, "", names, 7, v, k);
   if (v[0]) load_api(&ld, v[0], k[0]);
   else report(&ld, root, "api", "required key is missing (api: base_url: ...)");
   load_accounts(&ld, v[1], root);
   load_database(&ld, v[2]);
   load_archive(&ld, v[3]);
   load_log(&ld, v[4]);
+  load_metrics(&ld, v[5]);
+  load_retention(&ld, v[6]);
 
 out:
   errors_flush(&ld);
@@ -968,6 +1022,7 @@ void config_free(config_t *cfg) {
   free(cfg->accounts);
   free(cfg->api.base_url);
   free(cfg->api.ca_file);
+  free(cfg->metrics.listen);
   secret_free(cfg->database.conninfo);
   free(cfg->source);
   free(cfg);
@@ -1123,5 +1178,13 @@ void config_print(const config_t *cfg, FILE *out) {
   fputs("]\n", out);
   fprintf(out, "log:\n  level: %s\n  format: %s\n", log_level_name(cfg->log.level),
           cfg->log.format == LOG_FORMAT_JSON ? "json" : "text");
+  fputs("metrics:\n  listen: ", out);
+  print_string(out, cfg->metrics.listen);
+  fprintf(out, "\n  unhealthy_after: %s\n", DUR(cfg->metrics.unhealthy_after_ms));
+  fputs("retention:\n  positions: ", out);
+  if (cfg->retention.positions_ms) fputs(DUR(cfg->retention.positions_ms), out);
+  fputs("\n  alarms: ", out);
+  if (cfg->retention.alarms_ms) fputs(DUR(cfg->retention.alarms_ms), out);
+  fprintf(out, "\n  interval: %s\n", DUR(cfg->retention.interval_ms));
 #undef DUR
 }

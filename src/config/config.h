@@ -62,6 +62,18 @@ typedef struct config {
     unsigned streams;              /* CONFIG_STREAM_* bits, all by default */
   } archive;
   struct {
+    char *listen;                /* metrics.listen "HOST:PORT" of GET /metrics and /healthz
+                                  * (IPv4 literal or [IPv6]); NULL: no endpoint (default) */
+    int64_t unhealthy_after_ms;  /* /healthz fails once the database or an account has
+                                  * been failing this long, 60s */
+  } metrics;
+  struct {
+    int64_t positions_ms;  /* drop whole months of positions older than this; 0: keep all */
+    int64_t alarms_ms;     /* the same for alarms; 0: keep all (default) */
+    int64_t interval_ms;   /* how often `run` applies retention and creates partitions
+                            * ahead, 6h */
+  } retention;
+  struct {
     log_level_t level;   /* info */
     log_format_t format; /* text */
   } log;

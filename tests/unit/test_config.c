@@ -63,9 +63,9 @@ static void test_typo_key_has_line_column_path(void **state) {
                     "timeout, ca_file, max_in_flight, max_body_bytes, global_rate, retry; did you mean "
                     "'timeout'?)");
   /* far from every key: no suggestion */
-  expect_only_error(HEAD ACCOUNT "metrics: {}\n",
-                    "t.yaml:6:1: key 'metrics': unknown key (expected one of: api, accounts, database, "
-                    "archive, log)");
+  expect_only_error(HEAD ACCOUNT "plugins: {}\n",
+                    "t.yaml:6:1: key 'plugins': unknown key (expected one of: api, accounts, database, "
+                    "archive, log, metrics, retention)");
 }
 
 static void test_errors_in_file_order_and_capped(void **state) {
@@ -449,6 +449,35 @@ static void test_example_file_loads(void **state) {
   unsetenv("DEMO_PASSWORD");
 }
 
+/* metrics.* and retention.*: off by default, set, and bad values named (ops). */
+static void test_metrics_and_retention(void **state) {
+  (void)state;
+  config_t *cfg = load(HEAD ACCOUNT);
+  assert_null(cfg->metrics.listen);
+  assert_int_equal(cfg->metrics.unhealthy_after_ms, 60000);
+  assert_int_equal(cfg->retention.positions_ms, 0);
+  assert_int_equal(cfg->retention.alarms_ms, 0);
+  assert_int_equal(cfg->retention.interval_ms, 6 * 3600 * 1000);
+  config_free(cfg);
+  cfg = load(HEAD ACCOUNT "metrics:\n  listen: 127.0.0.1:9187\n  unhealthy_after: 2m\n"
+                          "retention: { positions: 400d, alarms: 60d, interval: 1h }\n");
+  assert_string_equal(cfg->metrics.listen, "127.0.0.1:9187");
+  assert_int_equal(cfg->metrics.unhealthy_after_ms, 120000);
+  assert_int_equal(cfg->retention.positions_ms, 400LL * 86400 * 1000);
+  assert_int_equal(cfg->retention.alarms_ms, 60LL * 86400 * 1000);
+  assert_int_equal(cfg->retention.interval_ms, 3600000);
+  config_free(cfg);
+  cfg = load(HEAD ACCOUNT "metrics:\n  listen: \"[::1]:0\"\n");
+  assert_string_equal(cfg->metrics.listen, "[::1]:0");
+  config_free(cfg);
+  expect_only_error(HEAD ACCOUNT "metrics:\n  listen: localhost:9187\n",
+                    "t.yaml:7:11: key 'metrics.listen': bad address 'localhost:9187' (expected "
+                    "HOST:PORT with an IPv4 address or [IPv6], e.g. 127.0.0.1:9187)");
+  expect_error(HEAD ACCOUNT "metrics:\n  listen: 127.0.0.1:65536\n", "key 'metrics.listen': bad address");
+  expect_only_error(HEAD ACCOUNT "retention:\n  positions: 7d\n",
+                    "t.yaml:7:14: key 'retention.positions': duration '7d' out of range (32d to 36500d)");
+}
+
 static void test_unreadable_file(void **state) {
   (void)state;
   config_t *cfg = (config_t *)(uintptr_t)1;
@@ -485,6 +514,7 @@ int main(void) {
     cmocka_unit_test(test_print_reloads),
     cmocka_unit_test(test_example_file_loads),
     cmocka_unit_test(test_unreadable_file),
+    cmocka_unit_test(test_metrics_and_retention),
   };
   return cmocka_run_group_tests(tests, NULL, teardown);
 }

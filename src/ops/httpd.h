@@ -1,0 +1,44 @@
+/* The operations endpoint: a tiny HTTP/1.1 server on the service's own libuv loop
+ * (GET only, one request per connection, bounded sizes) that answers from callbacks.
+ * It never blocks the loop and never trusts the peer: garbage gets a 400 and a close. */
+#ifndef FLEETARC_OPS_HTTPD_H
+#define FLEETARC_OPS_HTTPD_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "util/buf.h"
+
+typedef struct httpd httpd_t;
+
+#define HTTPD_MAX_REQUEST 8192 /* request line + headers; more is answered 431 */
+#define HTTPD_MAX_CLIENTS 64   /* connections at once; more are closed at accept */
+#define HTTPD_TIMEOUT_MS 10000 /* a client has this long to send its request */
+
+/* Answers GET `path` (the target without its query string; borrowed for the call): sets
+ * *status (200, 404, 503...), *content_type (a static string) and appends the body to
+ * body. Runs on the loop's thread. */
+typedef void (*httpd_handler_cb)(void *arg, const char *path, int *status,
+                                 const char **content_type, buf_t *body);
+
+/* Starts listening on "HOST:PORT" (IPv4 literal, or [IPv6]; port 0 picks one: see
+ * httpd_port). loop is borrowed and must outlive the server. Returns NULL and sets *err
+ * (a negative errno or libuv code) when the address is bad or cannot be bound. */
+httpd_t *httpd_new(uv_loop_t *loop, const char *listen, httpd_handler_cb handler, void *arg,
+                   int *err) __attribute__((warn_unused_result));
+
+/* The bound port (useful after port 0). */
+int httpd_port(const httpd_t *h);
+
+/* Closes the listener and every open connection; on_closed(arg) (may be NULL) runs from
+ * the loop once every handle is closed, then h is freed. NULL h: on_closed is not run. */
+void httpd_close(httpd_t *h, void (*on_closed)(void *arg), void *arg);
+
+/* Parses the start of a request in data[0..n): 0 with method and path (NUL-terminated,
+ * query string cut) once the header block is complete, -EAGAIN when more bytes are
+ * needed, -EINVAL for a malformed one, -EFBIG past HTTPD_MAX_REQUEST or when the method
+ * or path does not fit. Pure; for the server and its unit test. */
+int httpd_parse_request(const char *data, size_t n, char *method, size_t method_len,
+                        char *path, size_t path_len) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,79 @@
+/* Retention (retention.h): one fleetarc.drop_partitions_before() call per table with a
+ * retention, then fleetarc.ensure_partitions() for the months ahead. */
+#include "ops/retention.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "db/query.h"
+
+static int drops_append(retention_report_t *out, const char *table, const db_result_t *r) {
+  size_t rows = db_result_rows(r);
+  if (rows == 0) return 0;
+  retention_drop_t *d = realloc(out->drops, (out->n + rows) * sizeof *d);
+  if (!d) return -ENOMEM;
+  out->drops = d;
+  for (size_t i = 0; i < rows; i++) {
+    retention_drop_t *x = &out->drops[out->n++];
+    memset(x, 0, sizeof *x);
+    const char *v;
+    snprintf(x->table, sizeof x->table, "%s", table);
+    snprintf(x->partition, sizeof x->partition, "%s", (v = db_result_value(r, i, 0)) ? v : "");
+    snprintf(x->range_start, sizeof x->range_start, "%s", (v = db_result_value(r, i, 1)) ? v : "");
+    snprintf(x->range_end, sizeof x->range_end, "%s", (v = db_result_value(r, i, 2)) ? v : "");
+  }
+  return 0;
+}
+
+int retention_apply(const config_t *cfg, const char *conninfo, int64_t now, bool dry_run,
+                    retention_report_t *out, char *err, size_t errlen) {
+  static const char *const tables[] = {"positions", "alarms"};
+  int64_t keep_ms[] = {cfg->retention.positions_ms, cfg->retention.alarms_ms};
+  memset(out, 0, sizeof *out);
+  if (!conninfo) conninfo = cfg->database.conninfo;
+  int rc = 0;
+  db_result_t *r = NULL;
+  for (int t = 0; t < 2; t++) {
+    if (keep_ms[t] <= 0) continue;
+    char cutoff[32];
+    snprintf(cutoff, sizeof cutoff, "%lld", (long long)(now - keep_ms[t] / 1000));
+    const char *params[] = {tables[t], cutoff, dry_run ? "true" : "false"};
+    rc = db_query(conninfo,
+                  "SELECT partition_name, range_start, range_end FROM "
+                  "fleetarc.drop_partitions_before($1, to_timestamp($2::bigint), $3::boolean)",
+                  3, params, &r, err, errlen);
+    if (rc) goto fail;
+    rc = drops_append(out, tables[t], r);
+    db_result_free(r);
+    r = NULL;
+    if (rc) goto fail;
+  }
+  if (!dry_run) {
+    char at[32];
+    snprintf(at, sizeof at, "%lld", (long long)now);
+    const char *params[] = {at};
+    rc = db_query(conninfo,
+                  "SELECT fleetarc.ensure_partitions(to_timestamp($1::bigint), "
+                  "to_timestamp($1::bigint) + interval '2 months')",
+                  1, params, &r, err, errlen);
+    if (rc) goto fail;
+    const char *v = db_result_rows(r) ? db_result_value(r, 0, 0) : NULL;
+    out->created = v ? atoi(v) : 0;
+    db_result_free(r);
+  }
+  return 0;
+fail:
+  if (rc == -ENOMEM) snprintf(err, errlen, "out of memory");
+  retention_report_free(out);
+  return rc;
+}
+
+void retention_report_free(retention_report_t *r) {
+  if (!r) return;
+  free(r->drops);
+  r->drops = NULL;
+  r->n = 0;
+}

@@ -1,0 +1,37 @@
+/* Retention and partitions ahead, over blocking libpq calls (db/query.h): safe to run in
+ * a worker thread, since each call has a connection of its own. Retention only ever
+ * drops whole monthly partitions (sql/060_retention.sql), never DELETEs rows. */
+#ifndef FLEETARC_OPS_RETENTION_H
+#define FLEETARC_OPS_RETENTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+struct config;
+
+/* One partition dropped (or that would be, on a dry run). */
+typedef struct retention_drop {
+  char table[16];     /* "positions" or "alarms" */
+  char partition[64]; /* "positions_202401" */
+  char range_start[40], range_end[40]; /* as PostgreSQL prints timestamptz */
+} retention_drop_t;
+
+typedef struct retention_report {
+  retention_drop_t *drops; /* owned; free with retention_report_free */
+  size_t n;
+  int created;             /* partitions created ahead (0 on a dry run) */
+} retention_report_t;
+
+/* Applies retention.positions / retention.alarms of cfg with `now` (UNIX seconds) as the
+ * present, on conninfo (NULL: cfg's), then (unless dry_run) creates the partitions of
+ * the current and the next two months. Returns 0 with *out filled, or -EIO / -ENOMEM with
+ * err set (no password). A table without retention is left alone. */
+int retention_apply(const struct config *cfg, const char *conninfo, int64_t now, bool dry_run,
+                    retention_report_t *out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+void retention_report_free(retention_report_t *r);
+
+#endif

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# `fleetarc run` against fleetarc-sim with metrics.listen set: /metrics parses strictly
+# (tests/integration/ops_promparse.py) and its counters move during the run, /healthz is
+# 200 "ok", other paths and garbage are refused without harm, SIGHUP applies a new log
+# level and rejects a bad file keeping the old one, SIGTERM still exits 0.
+. "$(dirname "$0")/archive_lib.sh"
+PARSE="/usr/bin/python3 $(dirname "$0")/ops_promparse.py"
+
+NOW=1772798400 # 2026-03-06T12:00:00Z
+fresh_db fa_ops_metrics
+sim_start --devices 20 --seed 11 --history 2 --now $NOW --speed 60
+write_config "archive: {lookback: 1d, track_interval: 2s, discovery_interval: 1m}
+metrics: {listen: 127.0.0.1:0, unhealthy_after: 5s}"
+"$FLEETARC_BIN" -c "$T/cfg.yaml" run >"$T/fleetarc.out" 2>"$T/fleetarc.err" &
+pid=$!
+for _ in $(seq 100); do grep -q "ops: listening" "$T/fleetarc.err" && break; sleep 0.1; done
+port=$(sed -n 's/.*ops: listening on .* port \([0-9]*\):.*/\1/p' "$T/fleetarc.err" | head -n 1)
+[ -n "$port" ] || { cat "$T/fleetarc.err" >&2; fail "no 'ops: listening' line"; finish; }
+URL=http://127.0.0.1:$port
+
+# value NAME{labels} FILE: a sample of a parsed scrape (0 when absent)
+value() { awk -v k="$1" '$1 == k {print $2; f=1} END {if (!f) print 0}' "$2"; }
+scrape() {
+  curl -sS -D "$T/h$1" -o "$T/m$1" "$URL/metrics" || fail "scrape $1 failed"
+  grep -qi '^content-type: text/plain; version=0.0.4' "$T/h$1" || fail "scrape $1: content type"
+  $PARSE "$T/m$1" >"$T/p$1" || fail "scrape $1 does not parse"
+}
+
+scrape 1   # at once: the catch-up of the lookback day has barely started
+sleep 10
+scrape 2
+[ "$(value 'fleetarc_alarms_written_total{}' "$T/p2")" -gt 0 ] || fail "no alarms counted"
+for k in 'fleetarc_points_written_total{}' \
+         'fleetarc_api_requests_total{endpoint=playback,outcome=ok}' \
+         'fleetarc_api_requests_total{endpoint=track,outcome=sent}' \
+         'fleetarc_batches_total{outcome=committed}' 'fleetarc_batch_rows_count{}' \
+         'fleetarc_batch_write_seconds_count{}' 'fleetarc_api_calls_total{result=ok}'; do
+  a=$(value "$k" "$T/p1") b=$(value "$k" "$T/p2")
+  echo "  $k: $a -> $b"
+  awk -v a="$a" -v b="$b" 'BEGIN{exit !(b > a && b > 0)}' || fail "$k did not move ($a -> $b)"
+done
+[ "$(value 'fleetarc_api_logins_total{}' "$T/p2")" -ge 1 ] || fail "no login counted"
+db_devices=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.devices")
+[ "$db_devices" -ge 20 ] || fail "only $db_devices devices in the database"
+[ "$(value 'fleetarc_devices{state=active}' "$T/p2")" = "$db_devices" ] ||
+  fail "devices active != the $db_devices devices in the database"
+[ "$(value 'fleetarc_db_connected{}' "$T/p2")" = 1 ] || fail "db not connected"
+[ "$(value 'fleetarc_healthy{}' "$T/p2")" = 1 ] || fail "not healthy"
+[ "$(value 'fleetarc_account_up{account=demo}' "$T/p2")" = 1 ] || fail "account demo not up"
+# the points counter is what the database holds (a fresh one, and no duplicates yet)
+db_points=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.positions")
+m_points=$(value 'fleetarc_points_written_total{}' "$T/p2")
+awk -v d="$db_points" -v m="$m_points" 'BEGIN{exit !(d >= m && m > 0)}' ||
+  fail "points written $m_points > rows in the database $db_points"
+grep -c '^# TYPE' "$T/m2" | awk '{exit !($1 >= 25)}' || fail "fewer families than registered"
+
+# /healthz, 404, HEAD, garbage, oversize: answered, and the server lives on
+[ "$(curl -s "$URL/healthz")" = ok ] || fail "/healthz is not ok"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" = 200 ] || fail "/healthz not 200"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/nope")" = 404 ] || fail "/nope not 404"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/metrics")" = 405 ] || fail "POST not 405"
+/usr/bin/python3 - "$port" <<'PY' || fail "garbage requests"
+import socket, sys
+port = int(sys.argv[1])
+def ask(data):
+    s = socket.create_connection(('127.0.0.1', port), timeout=5)
+    s.sendall(data)
+    out = b''
+    while True:
+        b = s.recv(65536)
+        if not b: break
+        out += b
+    s.close()
+    return out.split(b'\r\n', 1)[0]
+assert ask(b'\x00\xff garbage\r\n\r\n') == b'HTTP/1.1 400 Bad Request', 'garbage'
+assert ask(b'GET /metrics HTTP/9.9\r\n\r\n') == b'HTTP/1.1 400 Bad Request', 'version'
+assert ask(b'GET /' + b'a' * 9000 + b' HTTP/1.1\r\n\r\n').startswith(b'HTTP/1.1 431'), 'oversize'
+assert ask(b'GET /healthz HTTP/1.0\r\n\r\n') == b'HTTP/1.1 200 OK', 'still serving'
+PY
+
+# SIGHUP: a bad file is rejected (old one kept), a good one applies log.level
+cp "$T/cfg.yaml" "$T/cfg.good"
+sed 's/level: info/level: loud/' "$T/cfg.good" >"$T/cfg.yaml"
+kill -HUP $pid
+sleep 1
+grep -q "reload: .*rejected" "$T/fleetarc.err" || fail "bad config not rejected"
+grep -q "reload: .*log.level.*unknown level 'loud'" "$T/fleetarc.err" || fail "reload error not named"
+sed 's/level: info/level: debug/; s/track_interval: 2s/track_interval: 3s/' "$T/cfg.good" >"$T/cfg.yaml"
+kill -HUP $pid
+sleep 1
+grep -q "reload: applied log.level=debug" "$T/fleetarc.err" || fail "log level not applied"
+grep -q "reload: changed but NOT applied until a restart: archive" "$T/fleetarc.err" ||
+  fail "the archive change is not named as not applied"
+kill -0 $pid || fail "fleetarc died on SIGHUP"
+scrape 3
+[ "$(value 'fleetarc_config_reloads_total{outcome=rejected}' "$T/p3")" = 1 ] || fail "rejected reload not counted"
+[ "$(value 'fleetarc_config_reloads_total{outcome=applied}' "$T/p3")" = 1 ] || fail "applied reload not counted"
+
+kill -TERM $pid
+st=0
+wait $pid || st=$?
+[ $st -eq 0 ] || fail "run exited $st after SIGTERM"
+curl -s -m 2 "$URL/healthz" >/dev/null 2>&1 && fail "endpoint still up after exit"
+finish

@@ -1,0 +1,130 @@
+/* Unit tests for ops/metrics (exact exposition text: HELP/TYPE, label escaping, cumulative
+ * histogram buckets, registration errors) and the request parser of ops/httpd. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ops/httpd.h"
+#include "ops/metrics.h"
+
+static void test_render_exact(void **state) {
+  (void)state;
+  metrics_t *m = metrics_new();
+  assert_non_null(m);
+  const char *lbl[] = {"endpoint", "outcome"};
+  metric_family_t *req = metrics_family(m, "fleetarc_api_requests_total",
+                                        "API calls by endpoint and outcome.\nSecond \\ line",
+                                        METRIC_COUNTER, lbl, 2, NULL, 0);
+  assert_non_null(req);
+  metric_t *ok = metrics_series(req, (const char *[]){"track", "ok"});
+  metric_t *odd = metrics_series(req, (const char *[]){"a\"b\\c\nd", "error"});
+  assert_non_null(ok);
+  assert_non_null(odd);
+  assert_ptr_equal(metrics_series(req, (const char *[]){"track", "ok"}), ok);
+  metric_inc(ok);
+  metric_add(ok, 2);
+  metric_add(ok, -5); /* a counter never goes down */
+  metric_set(odd, 7);
+  metric_family_t *q = metrics_family(m, "fleetarc_queue_rows", "Rows held.", METRIC_GAUGE, NULL, 0, NULL, 0);
+  metric_t *qs = metrics_series(q, NULL);
+  metric_set(qs, 12.5);
+  metric_add(qs, -2.5);
+  const double b[] = {0.01, 0.1, 1};
+  metric_family_t *h = metrics_family(m, "fleetarc_write_seconds", "Write latency.", METRIC_HISTOGRAM,
+                                      NULL, 0, b, 3);
+  metric_t *hs = metrics_series(h, NULL);
+  metric_observe(hs, 0.005);
+  metric_observe(hs, 0.1); /* on a bound: counts in that bucket (le) */
+  metric_observe(hs, 5);
+  assert_true(metric_value(hs) == 3);
+  buf_t out = BUF_INIT;
+  assert_int_equal(metrics_render(m, &out), 0);
+  assert_string_equal(out.data,
+    "# HELP fleetarc_api_requests_total API calls by endpoint and outcome.\\nSecond \\\\ line\n"
+    "# TYPE fleetarc_api_requests_total counter\n"
+    "fleetarc_api_requests_total{endpoint=\"track\",outcome=\"ok\"} 3\n"
+    "fleetarc_api_requests_total{endpoint=\"a\\\"b\\\\c\\nd\",outcome=\"error\"} 7\n"
+    "# HELP fleetarc_queue_rows Rows held.\n"
+    "# TYPE fleetarc_queue_rows gauge\n"
+    "fleetarc_queue_rows 10\n"
+    "# HELP fleetarc_write_seconds Write latency.\n"
+    "# TYPE fleetarc_write_seconds histogram\n"
+    "fleetarc_write_seconds_bucket{le=\"0.01\"} 1\n"
+    "fleetarc_write_seconds_bucket{le=\"0.1\"} 2\n"
+    "fleetarc_write_seconds_bucket{le=\"1\"} 2\n"
+    "fleetarc_write_seconds_bucket{le=\"+Inf\"} 3\n"
+    "fleetarc_write_seconds_sum 5.105\n"
+    "fleetarc_write_seconds_count 3\n");
+  buf_free(&out);
+  metrics_free(m);
+}
+
+static void test_register_errors(void **state) {
+  (void)state;
+  metrics_t *m = metrics_new();
+  const char *le[] = {"le"}, *dunder[] = {"__x"}, *bad[] = {"a-b"};
+  const double up[] = {1, 2}, down[] = {2, 1}, inf[] = {INFINITY};
+  assert_null(metrics_family(m, "1abc", "h", METRIC_GAUGE, NULL, 0, NULL, 0));
+  assert_null(metrics_family(m, "a b", "h", METRIC_GAUGE, NULL, 0, NULL, 0));
+  assert_null(metrics_family(m, "x", "h", METRIC_GAUGE, bad, 1, NULL, 0));
+  assert_null(metrics_family(m, "x", "h", METRIC_GAUGE, dunder, 1, NULL, 0));
+  assert_null(metrics_family(m, "x", "h", METRIC_HISTOGRAM, le, 1, up, 2));
+  assert_null(metrics_family(m, "x", "h", METRIC_HISTOGRAM, NULL, 0, down, 2));
+  assert_null(metrics_family(m, "x", "h", METRIC_HISTOGRAM, NULL, 0, inf, 1));
+  assert_null(metrics_family(m, "x", "h", METRIC_HISTOGRAM, NULL, 0, NULL, 0));
+  assert_null(metrics_family(m, "x", "h", METRIC_GAUGE, NULL, 0, up, 2));
+  assert_non_null(metrics_family(m, "x:y_1", "h", METRIC_GAUGE, NULL, 0, NULL, 0));
+  assert_null(metrics_family(m, "x:y_1", "h", METRIC_GAUGE, NULL, 0, NULL, 0)); /* duplicate */
+  /* NULL series: updates are no-ops, never a crash */
+  metric_inc(NULL);
+  metric_observe(NULL, 1);
+  assert_true(metric_value(NULL) == 0);
+  metrics_free(m);
+  metrics_free(NULL);
+}
+
+static int parse(const char *s, char *method, char *path) {
+  return httpd_parse_request(s, strlen(s), method, 16, path, 64);
+}
+
+static void test_parse_request(void **state) {
+  (void)state;
+  char method[16], path[64];
+  assert_int_equal(parse("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", method, path), 0);
+  assert_string_equal(method, "GET");
+  assert_string_equal(path, "/metrics");
+  assert_int_equal(parse("GET /healthz?verbose=1 HTTP/1.0\n\n", method, path), 0);
+  assert_string_equal(path, "/healthz");
+  assert_int_equal(parse("GET /metrics HTTP/1.1\r\nHost: x\r\n", method, path), -EAGAIN);
+  assert_int_equal(parse("", method, path), -EAGAIN);
+  assert_int_equal(parse("GET /metrics\r\n\r\n", method, path), -EINVAL);
+  assert_int_equal(parse("GET metrics HTTP/1.1\r\n\r\n", method, path), -EINVAL);
+  assert_int_equal(parse("GET /m HTTP/2.0\r\n\r\n", method, path), -EINVAL);
+  assert_int_equal(parse(" /m HTTP/1.1\r\n\r\n", method, path), -EINVAL);
+  assert_int_equal(parse("G(T /m HTTP/1.1\r\n\r\n", method, path), -EINVAL);
+  assert_int_equal(parse("GET /a\x01 HTTP/1.1\r\n\r\n", method, path), -EINVAL);
+  assert_int_equal(parse("\r\n\r\n", method, path), -EINVAL);
+  assert_int_equal(parse("VERYLONGMETHODNAME / HTTP/1.1\r\n\r\n", method, path), -EFBIG);
+  char big[HTTPD_MAX_REQUEST + 16];
+  memset(big, 'a', sizeof big);
+  assert_int_equal(httpd_parse_request(big, sizeof big, method, 16, path, 64), -EFBIG);
+  /* every prefix of a valid request is "more bytes", never an error */
+  const char *req = "GET /metrics HTTP/1.1\r\nAccept: */*\r\n\r\n";
+  for (size_t i = 0; i < strlen(req); i++)
+    assert_int_equal(httpd_parse_request(req, i, method, 16, path, 64), -EAGAIN);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_render_exact),
+    cmocka_unit_test(test_register_errors),
+    cmocka_unit_test(test_parse_request),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
