@@ -7,8 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 . scripts/lib.sh
-need_packages build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libpq-dev \
-  libcjson-dev libyaml-dev libssl-dev libcmocka-dev wrk curl
+need_packages "${FLEETARC_BUILD_PACKAGES[@]}" libcmocka-dev wrk curl
 
 secs=${1:-10}
 devices=${DEVICES:-100000}

@@ -1,6 +1,10 @@
 # Shared by scripts/*: package installation and a throw-away PostgreSQL.
 # shellcheck shell=bash
 
+# What building fleetarc needs (CMake finds each with pkg-config); scripts add their own.
+FLEETARC_BUILD_PACKAGES=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libpq-dev
+  libcjson-dev libyaml-dev libssl-dev libsystemd-dev)
+
 # need_packages PKG...: installs the Debian packages not yet installed (root needed then).
 need_packages() {
   local missing=() p
