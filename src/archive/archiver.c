@@ -119,6 +119,7 @@ struct archiver {
   int disc_accounts_pending; /* accounts whose discovery has not ended */
   size_t polls_pending;      /* backfill: first track polls not yet answered */
   bool data_started;
+  bool first_discovery_done; /* run: the startup sweep of known, unlisted devices ran */
 
   bool stopping, net_closing, interrupted;
   int exit_code;
@@ -695,7 +696,9 @@ static void apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) {
     }
     if (added) device_init(a, d);
     if (d->removed) {
-      if (!backfill(a)) log_info("device %s added (account %s)", d->imei, w->owner);
+      /* The first discovery re-lists the devices known from the database: not news. */
+      if (!backfill(a) && (added || a->first_discovery_done))
+        log_info("device %s added (account %s)", d->imei, w->owner);
       d->removed = 0;
     }
     d->seen = 1;
@@ -873,6 +876,31 @@ static void discovery_start(archiver_t *a, acct_t *ac) {
   discovery_step_done(a, ac);
 }
 
+/* Run, once, when every account's first discovery has ended: the devices known from the
+ * database (their cursors) that no account listed stay inactive, quietly, and are
+ * recorded as removed (a no-op for those removed before). One info line says how many.
+ * Which account held such a device is unknown, so one incomplete listing (or a stopped
+ * account) leaves the database as it is. */
+static void sweep_known(archiver_t *a) {
+  if (a->first_discovery_done) return;
+  a->first_discovery_done = true;
+  bool complete = true;
+  for (size_t i = 0; i < a->n_accts; i++)
+    if (a->accts[i].disc_failed || a->accts[i].stopped) complete = false;
+  size_t n = devtab_count(a->dev), inactive = 0;
+  for (size_t i = 0; i < n; i++) {
+    devtab_device_t *d = devtab_at(a->dev, i);
+    if (!d->removed) continue;
+    inactive++;
+    if (complete && (!batch_get(a) || pgw_batch_mark_removed(a->batch, d->imei) != 0))
+      log_error("device %s: cannot record its removal (out of memory)", d->imei);
+  }
+  if (inactive)
+    log_info("%zu known device%s not listed by any account: inactive%s", inactive,
+             inactive == 1 ? "" : "s",
+             complete ? "" : " (a listing was incomplete: their removal is not recorded)");
+}
+
 static void discovery_step_done(archiver_t *a, acct_t *ac) {
   if (--ac->disc_pending > 0) return;
   a->disc_accounts_pending--;
@@ -886,12 +914,15 @@ static void discovery_step_done(archiver_t *a, acct_t *ac) {
       d->removed = 1;
       log_info("device %s removed (no longer listed by account %s): not archived any more",
                d->imei, ac->cfg->account);
+      if (!batch_get(a) || pgw_batch_mark_removed(a->batch, d->imei) != 0)
+        log_error("device %s: cannot record its removal (out of memory)", d->imei);
     }
     if (d->seen) listed++;
     d->seen = 0;
   }
   log_info("account %s: discovery found %zu devices%s", ac->cfg->account, listed,
            ac->disc_failed ? " (incomplete: some lists failed)" : "");
+  if (!backfill(a) && a->disc_accounts_pending == 0) sweep_known(a);
   polls_rebuild(a, ac);
   if (backfill(a)) {
     if (ac->stopped) return;
@@ -1084,6 +1115,20 @@ static int cb_cursor(void *arg, const char *imei, const char *stream, int64_t cu
   return 0;
 }
 
+/* Run: a device known only from fleetarc.devices (no cursor yet) is known all the same,
+ * inactive until discovery lists it. */
+static int cb_device(void *arg, const char *imei, int removed) {
+  (void)removed; /* inactive either way until listed; the sweep reconciles the column */
+  load_ctx_t *l = arg;
+  bool added = false;
+  devtab_device_t *d = devtab_get_or_add(l->a->dev, imei, &added);
+  if (d && added) {
+    device_init(l->a, d);
+    l->n++;
+  }
+  return 0;
+}
+
 static void summary_missing(archiver_t *a) {
   size_t n = devtab_count(a->dev), shown = 0, missing = 0;
   for (size_t i = 0; i < n; i++) {
@@ -1155,6 +1200,8 @@ int archiver_run(const archiver_options_t *opt) {
     load_ctx_t l = {a, 0};
     int rc = db_load_cursors(cfg->database.conninfo, keys, DEVTAB_STREAM_COUNT, cb_cursor, &l,
                              err, sizeof err);
+    if (rc == 0 && !backfill(a))
+      rc = db_load_devices(cfg->database.conninfo, cb_device, &l, err, sizeof err);
     if (rc) {
       log_error("database: %s", rc == -EIO ? err : strerror(-rc));
       goto out_loop;
