@@ -120,6 +120,13 @@ struct archiver {
   size_t polls_pending;      /* backfill: first track polls not yet answered */
   bool data_started;
   bool first_discovery_done; /* run: the startup sweep of known, unlisted devices ran */
+  /* Backfill: give up when no call has succeeded for archive.give_up_after while calls
+   * kept failing (an API down for good must not cost half an hour of backoff). */
+  uint64_t last_success_ms;
+  uint64_t failures_since_success;
+  char last_error[300];
+  bool gave_up;
+  bool disc_incomplete;      /* backfill: a device list failed: the range cannot be whole */
 
   bool stopping, net_closing, interrupted;
   int exit_code;
@@ -749,9 +756,27 @@ static void apply_userlist(archiver_t *a, work_t *w, const net_result_t *res) {
   free(names);
 }
 
+/* What an answer says about the API as a whole: for the backfill's give-up clock. */
+static void note_result(archiver_t *a, const net_result_t *res) {
+  if (res->error == NET_OK || (res->error == NET_ERR_API && res->code == API_CODE_NO_DATA)) {
+    a->last_success_ms = uv_now(&a->loop);
+    a->failures_since_success = 0;
+  } else if (res->error != NET_ERR_CANCELLED) {
+    a->failures_since_success++;
+    if (res->error == NET_ERR_API || res->code)
+      snprintf(a->last_error, sizeof a->last_error, "%s: API error %d: %s",
+               api_endpoint_path(res->endpoint), res->code,
+               res->message && *res->message ? res->message : "");
+    else
+      snprintf(a->last_error, sizeof a->last_error, "%s: %s", api_endpoint_path(res->endpoint),
+               res->message && *res->message ? res->message : "failed");
+  }
+}
+
 static void on_response(void *arg, const net_result_t *res) {
   work_t *w = arg;
   archiver_t *a = w->a;
+  note_result(a, res);
   switch (w->kind) {
     case W_PLAYBACK:
     case W_ALARMS:
@@ -925,6 +950,11 @@ static void discovery_step_done(archiver_t *a, acct_t *ac) {
   if (!backfill(a) && a->disc_accounts_pending == 0) sweep_known(a);
   polls_rebuild(a, ac);
   if (backfill(a)) {
+    if (ac->disc_failed && !ac->stopped) {
+      a->disc_incomplete = true;
+      log_error("account %s: a device list failed: this backfill cannot cover every device",
+                ac->cfg->account);
+    }
     if (ac->stopped) return;
     /* One track poll per 100 devices: a device whose last report is before the range
      * (or that never reported) costs no playback request. */
@@ -1082,12 +1112,21 @@ static void on_tick(uv_timer_t *t) {
     a->last_progress_ms = now;
     progress(a, false);
   }
+  if (backfill(a) && a->failures_since_success > 0 &&
+      now - a->last_success_ms >= (uint64_t)a->cfg->archive.give_up_after_ms) {
+    log_error("giving up: no API call has succeeded for %llds (archive.give_up_after); "
+              "last error: %s", (long long)((now - a->last_success_ms) / 1000), a->last_error);
+    a->gave_up = true;
+    a->exit_code = 1;
+    begin_shutdown(a);
+    return;
+  }
   if (!backfill(a) || !a->data_started) return;
   if (a->in_flight || a->other_in_flight || a->batch || a->batches_pending) return;
   tally_t tl;
   tally(a, &tl);
   if (tl.due || tl.later) return;
-  a->exit_code = tl.blocked || tl.given_up ? 1 : 0;
+  a->exit_code = tl.blocked || tl.given_up || a->disc_incomplete ? 1 : 0;
   begin_shutdown(a);
 }
 
@@ -1138,7 +1177,7 @@ static void summary_missing(archiver_t *a) {
       if (!stream_on(a, s)) continue;
       bool gave_up = (d->done & (1u << s)) && d->failures[s] == 255;
       bool blocked = a->accts[d->account].stopped && !(d->done & (1u << s));
-      bool incomplete = !(d->done & (1u << s)) && a->interrupted;
+      bool incomplete = !(d->done & (1u << s)) && (a->interrupted || a->gave_up);
       if (!gave_up && !blocked && !incomplete) continue;
       missing++;
       if (shown++ < 20) {
@@ -1251,7 +1290,7 @@ int archiver_run(const archiver_options_t *opt) {
   a->shutdown_timer.data = a->sigint.data = a->sigterm.data = a;
   uv_signal_start(&a->sigint, on_signal, SIGINT);
   uv_signal_start(&a->sigterm, on_signal, SIGTERM);
-  a->start_ms = a->last_progress_ms = uv_now(&a->loop);
+  a->start_ms = a->last_progress_ms = a->last_success_ms = uv_now(&a->loop);
   uv_timer_start(&a->tick, on_tick, ARCH_TICK_MS, ARCH_TICK_MS);
 
   if (backfill(a)) {
