@@ -120,6 +120,14 @@ struct archiver {
   int disc_accounts_pending; /* accounts whose discovery has not ended */
   size_t polls_pending;      /* backfill: first track polls not yet answered */
   bool data_started;
+  bool first_discovery_done; /* run: the startup sweep of known, unlisted devices ran */
+  /* Backfill: give up when no call has succeeded for archive.give_up_after while calls
+   * kept failing (an API down for good must not cost half an hour of backoff). */
+  uint64_t last_success_ms;
+  uint64_t failures_since_success;
+  char last_error[300];
+  bool gave_up;
+  bool disc_incomplete;      /* backfill: a device list failed: the range cannot be whole */
 
   bool stopping, net_closing, interrupted;
   int exit_code;
@@ -699,7 +707,9 @@ static void apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) {
     }
     if (added) device_init(a, d);
     if (d->removed) {
-      if (!backfill(a)) log_info("device %s added (account %s)", d->imei, w->owner);
+      /* The first discovery re-lists the devices known from the database: not news. */
+      if (!backfill(a) && (added || a->first_discovery_done))
+        log_info("device %s added (account %s)", d->imei, w->owner);
       d->removed = 0;
     }
     d->seen = 1;
@@ -750,10 +760,28 @@ static void apply_userlist(archiver_t *a, work_t *w, const net_result_t *res) {
   free(names);
 }
 
+/* What an answer says about the API as a whole: for the backfill's give-up clock. */
+static void note_result(archiver_t *a, const net_result_t *res) {
+  if (res->error == NET_OK || (res->error == NET_ERR_API && res->code == API_CODE_NO_DATA)) {
+    a->last_success_ms = uv_now(&a->loop);
+    a->failures_since_success = 0;
+  } else if (res->error != NET_ERR_CANCELLED) {
+    a->failures_since_success++;
+    if (res->error == NET_ERR_API || res->code)
+      snprintf(a->last_error, sizeof a->last_error, "%s: API error %d: %s",
+               api_endpoint_path(res->endpoint), res->code,
+               res->message && *res->message ? res->message : "");
+    else
+      snprintf(a->last_error, sizeof a->last_error, "%s: %s", api_endpoint_path(res->endpoint),
+               res->message && *res->message ? res->message : "failed");
+  }
+}
+
 static void on_response(void *arg, const net_result_t *res) {
   work_t *w = arg;
   archiver_t *a = w->a;
   if (a->opt.hooks && a->opt.hooks->response) a->opt.hooks->response(a->opt.hooks->arg, res);
+  note_result(a, res);
   switch (w->kind) {
     case W_PLAYBACK:
     case W_ALARMS:
@@ -878,6 +906,31 @@ static void discovery_start(archiver_t *a, acct_t *ac) {
   discovery_step_done(a, ac);
 }
 
+/* Run, once, when every account's first discovery has ended: the devices known from the
+ * database (their cursors) that no account listed stay inactive, quietly, and are
+ * recorded as removed (a no-op for those removed before). One info line says how many.
+ * Which account held such a device is unknown, so one incomplete listing (or a stopped
+ * account) leaves the database as it is. */
+static void sweep_known(archiver_t *a) {
+  if (a->first_discovery_done) return;
+  a->first_discovery_done = true;
+  bool complete = true;
+  for (size_t i = 0; i < a->n_accts; i++)
+    if (a->accts[i].disc_failed || a->accts[i].stopped) complete = false;
+  size_t n = devtab_count(a->dev), inactive = 0;
+  for (size_t i = 0; i < n; i++) {
+    devtab_device_t *d = devtab_at(a->dev, i);
+    if (!d->removed) continue;
+    inactive++;
+    if (complete && (!batch_get(a) || pgw_batch_mark_removed(a->batch, d->imei) != 0))
+      log_error("device %s: cannot record its removal (out of memory)", d->imei);
+  }
+  if (inactive)
+    log_info("%zu known device%s not listed by any account: inactive%s", inactive,
+             inactive == 1 ? "" : "s",
+             complete ? "" : " (a listing was incomplete: their removal is not recorded)");
+}
+
 static void discovery_step_done(archiver_t *a, acct_t *ac) {
   if (--ac->disc_pending > 0) return;
   a->disc_accounts_pending--;
@@ -891,14 +944,22 @@ static void discovery_step_done(archiver_t *a, acct_t *ac) {
       d->removed = 1;
       log_info("device %s removed (no longer listed by account %s): not archived any more",
                d->imei, ac->cfg->account);
+      if (!batch_get(a) || pgw_batch_mark_removed(a->batch, d->imei) != 0)
+        log_error("device %s: cannot record its removal (out of memory)", d->imei);
     }
     if (d->seen) listed++;
     d->seen = 0;
   }
   log_info("account %s: discovery found %zu devices%s", ac->cfg->account, listed,
            ac->disc_failed ? " (incomplete: some lists failed)" : "");
+  if (!backfill(a) && a->disc_accounts_pending == 0) sweep_known(a);
   polls_rebuild(a, ac);
   if (backfill(a)) {
+    if (ac->disc_failed && !ac->stopped) {
+      a->disc_incomplete = true;
+      log_error("account %s: a device list failed: this backfill cannot cover every device",
+                ac->cfg->account);
+    }
     if (ac->stopped) return;
     /* One track poll per 100 devices: a device whose last report is before the range
      * (or that never reported) costs no playback request. */
@@ -1057,12 +1118,21 @@ static void on_tick(uv_timer_t *t) {
     a->last_progress_ms = now;
     progress(a, false);
   }
+  if (backfill(a) && a->failures_since_success > 0 &&
+      now - a->last_success_ms >= (uint64_t)a->cfg->archive.give_up_after_ms) {
+    log_error("giving up: no API call has succeeded for %llds (archive.give_up_after); "
+              "last error: %s", (long long)((now - a->last_success_ms) / 1000), a->last_error);
+    a->gave_up = true;
+    a->exit_code = 1;
+    begin_shutdown(a);
+    return;
+  }
   if (!backfill(a) || !a->data_started) return;
   if (a->in_flight || a->other_in_flight || a->batch || a->batches_pending) return;
   tally_t tl;
   tally(a, &tl);
   if (tl.due || tl.later) return;
-  a->exit_code = tl.blocked || tl.given_up ? 1 : 0;
+  a->exit_code = tl.blocked || tl.given_up || a->disc_incomplete ? 1 : 0;
   begin_shutdown(a);
 }
 
@@ -1134,6 +1204,20 @@ static int cb_cursor(void *arg, const char *imei, const char *stream, int64_t cu
   return 0;
 }
 
+/* Run: a device known only from fleetarc.devices (no cursor yet) is known all the same,
+ * inactive until discovery lists it. */
+static int cb_device(void *arg, const char *imei, int removed) {
+  (void)removed; /* inactive either way until listed; the sweep reconciles the column */
+  load_ctx_t *l = arg;
+  bool added = false;
+  devtab_device_t *d = devtab_get_or_add(l->a->dev, imei, &added);
+  if (d && added) {
+    device_init(l->a, d);
+    l->n++;
+  }
+  return 0;
+}
+
 static void summary_missing(archiver_t *a) {
   size_t n = devtab_count(a->dev), shown = 0, missing = 0;
   for (size_t i = 0; i < n; i++) {
@@ -1143,7 +1227,7 @@ static void summary_missing(archiver_t *a) {
       if (!stream_on(a, s)) continue;
       bool gave_up = (d->done & (1u << s)) && d->failures[s] == 255;
       bool blocked = a->accts[d->account].stopped && !(d->done & (1u << s));
-      bool incomplete = !(d->done & (1u << s)) && a->interrupted;
+      bool incomplete = !(d->done & (1u << s)) && (a->interrupted || a->gave_up);
       if (!gave_up && !blocked && !incomplete) continue;
       missing++;
       if (shown++ < 20) {
@@ -1205,6 +1289,8 @@ int archiver_run(const archiver_options_t *opt) {
     load_ctx_t l = {a, 0};
     int rc = db_load_cursors(cfg->database.conninfo, keys, DEVTAB_STREAM_COUNT, cb_cursor, &l,
                              err, sizeof err);
+    if (rc == 0 && !backfill(a))
+      rc = db_load_devices(cfg->database.conninfo, cb_device, &l, err, sizeof err);
     if (rc) {
       log_error("database: %s", rc == -EIO ? err : strerror(-rc));
       goto out_loop;
@@ -1254,7 +1340,7 @@ int archiver_run(const archiver_options_t *opt) {
   a->shutdown_timer.data = a->sigint.data = a->sigterm.data = a;
   uv_signal_start(&a->sigint, on_signal, SIGINT);
   uv_signal_start(&a->sigterm, on_signal, SIGTERM);
-  a->start_ms = a->last_progress_ms = uv_now(&a->loop);
+  a->start_ms = a->last_progress_ms = a->last_success_ms = uv_now(&a->loop);
   uv_timer_start(&a->tick, on_tick, ARCH_TICK_MS, ARCH_TICK_MS);
 
   if (backfill(a)) {

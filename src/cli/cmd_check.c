@@ -1,28 +1,186 @@
-/* `fleetarc check`: validate the configuration and show it resolved (secrets masked).
- * The database and login checks come with the db and net modules; until then only
- * `--offline` can succeed, and the online form says plainly what it did not check. */
+/* `fleetarc check`: validate the configuration; then (without --offline) reach the
+ * database and read its schema state, and log in to every account with one cheap call.
+ * Exit 0 only when everything passed: a service about to start needs all of it. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
+#include "api/api.h"
+#include "api/endpoints.h"
 #include "cli/cli.h"
 #include "config/config.h"
+#include "db/migrate.h"
+#include "net/client.h"
 #include "util/buf.h"
+#include "util/log.h"
 
 static void usage(FILE *out) {
   fprintf(out,
           "usage: fleetarc [-c FILE] check [--offline]\n"
           "\n"
-          "Validates the configuration; without --offline also reaches the database and logs\n"
-          "in to every account.\n"
+          "Validates the configuration, then reaches the database (and says whether its\n"
+          "schema is up to date) and logs in to every account (one device list each).\n"
+          "Each check prints one line; secrets are never printed.\n"
           "\n"
           "  --offline   only validate the configuration and print it resolved, defaults\n"
           "              filled in and secrets masked\n"
           "  -h, --help  this help\n"
           "\n"
-          "exit status: 0 valid, 1 a check failed (or is not built yet), 2 bad usage or\n"
-          "bad configuration\n");
+          "exit status: 0 every check passed, 1 a check failed (database unreachable,\n"
+          "migrations pending, a login refused...), 2 bad usage or bad configuration\n");
+}
+
+/* The database: reachable, and its schema the one this binary expects. */
+static bool check_database(const config_t *cfg) {
+  int applied = 0, latest = 0;
+  size_t pending = 0;
+  char err[512];
+  int rc = db_check(cfg->database.conninfo, &applied, &latest, &pending, err, sizeof err);
+  if (rc == -EIO) {
+    printf("database: FAILED: %s\n", err);
+    return false;
+  }
+  if (rc != 0) {
+    printf("database: reachable; FAILED: %s\n", err);
+    return false;
+  }
+  if (pending) {
+    printf("database: reachable; FAILED: %zu migration%s pending (schema version %d, this "
+           "fleetarc needs %d): run fleetarc migrate\n",
+           pending, pending == 1 ? "" : "s", applied, latest);
+    return false;
+  }
+  printf("database: reachable, schema up to date (version %d)\n", applied);
+  return true;
+}
+
+/* ------------------------------------------------------------------ logins */
+
+typedef struct login_check login_check_t;
+
+typedef struct login_one {
+  login_check_t *lc;
+  const config_account_t *acct;
+  netc_account_t *na;
+  bool answered, ok;
+  size_t devices;
+  char what[400];   /* the failure, without secrets */
+} login_one_t;
+
+struct login_check {
+  uv_loop_t loop;
+  netc_t *net;
+  login_one_t *items;
+  size_t n, pending;
+};
+
+static void on_net_closed(void *arg) { (void)arg; }
+
+static void cb_devices(void *arg, const net_result_t *res) {
+  login_one_t *o = arg;
+  login_check_t *lc = o->lc;
+  if (o->answered) return;
+  o->answered = true;
+  if (res->error == NET_OK) {
+    api_devices_t devs = {0};
+    api_error_t err;
+    if (api_parse_device_list(res->body, res->body_len, &devs, &err) == 0) {
+      o->ok = true;
+      o->devices = devs.n;
+    } else {
+      snprintf(o->what, sizeof o->what, "logged in, but the device list is not understood (%s)",
+               err.message);
+    }
+    api_devices_free(&devs);
+  } else if (res->error == NET_ERR_API || (res->error == NET_ERR_ACCOUNT && res->code)) {
+    const char *text = api_code_text(res->code);
+    snprintf(o->what, sizeof o->what, "%s: API error %d: %s",
+             res->error == NET_ERR_ACCOUNT ? "login refused" : api_endpoint_path(res->endpoint),
+             res->code, text ? text : "(a code the spec does not list)");
+  } else {
+    snprintf(o->what, sizeof o->what, "%s: %s", api_endpoint_path(res->endpoint),
+             res->message && *res->message ? res->message : "failed");
+  }
+  if (--lc->pending == 0 && lc->net) {
+    netc_t *n = lc->net;
+    lc->net = NULL;
+    netc_close(n, on_net_closed, NULL);
+  }
+}
+
+static void on_walk_close(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+/* Logs in to every account at once (each its own login) and prints one line each. */
+static bool check_logins(const config_t *cfg) {
+  login_check_t lc = {0};
+  bool all_ok = true;
+  if (uv_loop_init(&lc.loop) != 0) {
+    printf("accounts: FAILED: cannot create an event loop\n");
+    return false;
+  }
+  lc.items = calloc(cfg->n_accounts, sizeof *lc.items);
+  netc_options_t opt;
+  netc_options_from_config(&opt, cfg);
+  if (lc.items) lc.net = netc_new(&lc.loop, &opt);
+  if (!lc.items || !lc.net) {
+    printf("accounts: FAILED: out of memory\n");
+    all_ok = false;
+    goto out;
+  }
+  for (size_t i = 0; i < cfg->n_accounts; i++) {
+    login_one_t *o = &lc.items[lc.n++];
+    o->lc = &lc;
+    o->acct = &cfg->accounts[i];
+    snprintf(o->what, sizeof o->what, "no answer");
+    api_request_t req = {0};
+    o->na = netc_account_add(lc.net, o->acct->account, o->acct->password_md5);
+    int rc = o->na ? api_request_device_list(&req, NULL) : -ENOMEM;
+    if (rc == 0) rc = netc_call(lc.net, o->na, &req, cb_devices, o);
+    api_request_free(&req);
+    if (rc == 0) {
+      lc.pending++;
+    } else {
+      o->answered = true;
+      snprintf(o->what, sizeof o->what, "cannot send the request: %s", strerror(-rc));
+    }
+  }
+  if (lc.pending == 0) {
+    netc_t *n = lc.net;
+    lc.net = NULL;
+    netc_close(n, on_net_closed, NULL);
+  }
+  uv_run(&lc.loop, UV_RUN_DEFAULT);
+  for (size_t i = 0; i < lc.n; i++) {
+    login_one_t *o = &lc.items[i];
+    if (o->ok) {
+      printf("account %s: ok (%zu device%s)\n", o->acct->account, o->devices,
+             o->devices == 1 ? "" : "s");
+    } else {
+      printf("account %s: FAILED: %s\n", o->acct->account, o->what);
+      all_ok = false;
+    }
+  }
+out:
+  if (lc.net) {
+    netc_close(lc.net, on_net_closed, NULL);
+    lc.net = NULL;
+    uv_run(&lc.loop, UV_RUN_DEFAULT);
+  }
+  if (uv_loop_close(&lc.loop) != 0) {
+    uv_walk(&lc.loop, on_walk_close, NULL);
+    uv_run(&lc.loop, UV_RUN_DEFAULT);
+    (void)uv_loop_close(&lc.loop);
+    printf("accounts: FAILED: handles left open\n");
+    all_ok = false;
+  }
+  free(lc.items);
+  return all_ok;
 }
 
 int cmd_check(const cli_context_t *ctx, int argc, char **argv) {
@@ -56,15 +214,23 @@ int cmd_check(const cli_context_t *ctx, int argc, char **argv) {
   int status = CLI_EXIT_OK;
   if (offline) {
     config_print(cfg, stdout);
-    if (fflush(stdout) != 0 || ferror(stdout)) status = CLI_EXIT_FAILED;
   } else {
-    fprintf(stderr,
-            "fleetarc check: the configuration %s is valid (%zu account%s)\n"
-            "fleetarc check: the database and login checks are not built yet in this version;\n"
-            "fleetarc check: nothing beyond the configuration was checked (use --offline)\n",
-            ctx->config_path, cfg->n_accounts, cfg->n_accounts == 1 ? "" : "s");
-    status = CLI_EXIT_FAILED;
+    /* The report is the output; the client's info lines (logins) would only repeat it. */
+    log_set_level(cfg->log.level == LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
+    log_set_format(cfg->log.format);
+    printf("configuration %s: valid (%zu account%s)\n", ctx->config_path, cfg->n_accounts,
+           cfg->n_accounts == 1 ? "" : "s");
+    fflush(stdout);
+    bool db_ok = check_database(cfg);
+    fflush(stdout);
+    bool logins_ok = check_logins(cfg);
+    if (!db_ok || !logins_ok) {
+      status = CLI_EXIT_FAILED;
+      fprintf(stderr, "fleetarc check: failed (%s%s%s)\n", db_ok ? "" : "database",
+              !db_ok && !logins_ok ? ", " : "", logins_ok ? "" : "accounts");
+    }
   }
+  if (fflush(stdout) != 0 || ferror(stdout)) status = CLI_EXIT_FAILED;
   config_free(cfg);
   return status;
 }

@@ -60,6 +60,8 @@ typedef struct config {
     int64_t discovery_interval_ms; /* device list refresh, 1h */
     int64_t lookback_ms;           /* history fetched for a device seen first, 7d */
     unsigned streams;              /* CONFIG_STREAM_* bits, all by default */
+    int64_t give_up_after_ms;      /* backfill: exit 1 when no API call succeeded for so
+                                    * long; 2m (`run` retries forever) */
   } archive;
   struct {
     char *listen;                /* metrics.listen "HOST:PORT" of GET /metrics and /healthz

@@ -226,3 +226,66 @@ out:
   PQfinish(conn); /* rolls back an open transaction */
   return rc;
 }
+
+int db_check(const char *conninfo, int *applied_version, int *latest_embedded, size_t *pending,
+             char *errbuf, size_t errlen) {
+  int rc = 0;
+  PGconn *conn = NULL;
+  PGresult *res = NULL;
+  applied_row_t *rows = NULL;
+  size_t nrows = 0;
+  *applied_version = 0;
+  *pending = db_migration_files_count;
+  *latest_embedded = 0;
+  for (size_t k = 0; k < db_migration_files_count; k++)
+    if (db_migration_files[k].version > *latest_embedded)
+      *latest_embedded = db_migration_files[k].version;
+  if (errbuf && errlen) errbuf[0] = '\0';
+
+  /* connect_timeout before dbname: a conninfo that sets its own wins. A check should
+   * answer soon even when the host drops packets. */
+  const char *keys[4] = {"fallback_application_name", "connect_timeout", NULL, NULL};
+  const char *vals[4] = {"fleetarc-check", "10", NULL, NULL};
+  if (conninfo && *conninfo) {
+    keys[2] = "dbname";
+    vals[2] = conninfo;
+  }
+  conn = PQconnectdbParams(keys, vals, 1);
+  if (!conn || PQstatus(conn) != CONNECTION_OK) {
+    set_error(errbuf, errlen, "cannot connect to PostgreSQL: %s",
+              conn ? PQerrorMessage(conn) : "out of memory");
+    rc = -EIO;
+    goto out;
+  }
+  PQsetNoticeProcessor(conn, cb_notice, NULL);
+  res = PQexec(conn, "SELECT to_regclass('fleetarc.schema_migrations') IS NOT NULL");
+  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+    set_error(errbuf, errlen, "reading the catalog: %s", PQerrorMessage(conn));
+    rc = -EIO;
+    goto out;
+  }
+  if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) goto out; /* never migrated: all pending */
+  if ((rc = read_applied(conn, &rows, &nrows, errbuf, errlen)) < 0) goto out;
+  size_t recorded_known = 0;
+  for (size_t i = 0; i < nrows; i++) {
+    int known = 0;
+    for (size_t k = 0; k < db_migration_files_count; k++)
+      if (db_migration_files[k].version == rows[i].version) known = 1;
+    if (!known) {
+      set_error(errbuf, errlen,
+                "the database has migration %d (%s) that this fleetarc does not know: "
+                "it was migrated by a newer version",
+                rows[i].version, rows[i].name);
+      rc = -EINVAL;
+    }
+    recorded_known += (size_t)known;
+    if (rows[i].version > *applied_version) *applied_version = rows[i].version;
+  }
+  *pending = db_migration_files_count - recorded_known;
+
+out:
+  free(rows);
+  PQclear(res);
+  PQfinish(conn);
+  return rc;
+}

@@ -17,6 +17,16 @@
 int db_migrate(const char *conninfo, size_t *applied, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* The state `fleetarc check` reports: connects with conninfo (as db_migrate), reads
+ * fleetarc.schema_migrations without changing anything, and closes. *applied_version is
+ * the highest version recorded (0: none, or no schema yet), *latest_embedded the highest
+ * this binary embeds, *pending how many embedded migrations are not recorded (0: up to
+ * date). Returns 0; -EIO when the database cannot be reached or read (errbuf says why,
+ * never the password); -EINVAL when it records a version this binary does not know
+ * (migrated by a newer fleetarc; errbuf names it). */
+int db_check(const char *conninfo, int *applied_version, int *latest_embedded, size_t *pending,
+             char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+
 /* How many migrations this binary embeds (the highest version it knows is the last). */
 size_t db_migrate_known(void);
 

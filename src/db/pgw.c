@@ -27,12 +27,14 @@ enum {
   K_DEVICE_STATE,
   K_DEVICES,
   K_MILEAGE,
+  K_REMOVED, /* devices no longer listed: after K_DEVICES, which clears removed_at */
   K_CURSORS,
   K_COUNT,
 };
 
 static const char *const kind_table[K_COUNT] = {
-  "pgw_positions", "pgw_alarms", "pgw_device_state", "pgw_devices", "pgw_mileage", "pgw_cursors",
+  "pgw_positions", "pgw_alarms", "pgw_device_state", "pgw_devices", "pgw_mileage", "pgw_removed",
+  "pgw_cursors",
 };
 
 static const char *const stream_names[] = {"playback", "alarms", "mileage"};
@@ -57,6 +59,7 @@ static const char setup_sql[] =
   " platformduetime bigint, activatedtime bigint, userduetime bigint) ON COMMIT DELETE ROWS;"
   "CREATE TEMP TABLE pgw_mileage (seq int, imei text, day bigint, km float8)"
   " ON COMMIT DELETE ROWS;"
+  "CREATE TEMP TABLE pgw_removed (imei text) ON COMMIT DELETE ROWS;"
   "CREATE TEMP TABLE pgw_cursors (imei text, stream text, cursor bigint) ON COMMIT DELETE ROWS;";
 
 /* Positions and alarms travel in binary COPY format, in the column order of these lists,
@@ -126,6 +129,10 @@ static const char *const merge_sql[K_COUNT] = {
     " (SELECT seq, imei, (to_timestamp(day) AT TIME ZONE 'UTC')::date AS day, km"
     "  FROM pg_temp.pgw_mileage) s ORDER BY imei, day, seq DESC"
     " ON CONFLICT (imei, day) DO UPDATE SET km = excluded.km, updated_at = excluded.updated_at;",
+  /* The first removal's time stays: a device already marked keeps its removed_at. */
+  [K_REMOVED] =
+    "UPDATE fleetarc.devices SET removed_at = now()"
+    " WHERE imei IN (SELECT imei FROM pg_temp.pgw_removed) AND removed_at IS NULL;",
   /* Forward only: the WHERE leaves a cursor that is already further untouched (and
    * uncounted), GREATEST states the intent even if the WHERE is ever relaxed. */
   [K_CURSORS] =
@@ -493,6 +500,15 @@ int pgw_batch_add_mileage(pgw_batch_t *b, const char *imei, int64_t day, double 
   if (rc == 0) rc = put_text(o, imei);
   if (rc == 0) rc = buf_printf(o, "\t%lld\t%.17g\n", (long long)day, km);
   if (rc == 0) b->rows[K_MILEAGE]++;
+  return rc;
+}
+
+int pgw_batch_mark_removed(pgw_batch_t *b, const char *imei) {
+  if (bad_imei(imei)) return -EINVAL;
+  buf_t *o = &b->copy[K_REMOVED];
+  int rc = put_text(o, imei);
+  if (rc == 0) rc = buf_putc(o, '\n');
+  if (rc == 0) b->rows[K_REMOVED]++;
   return rc;
 }
 

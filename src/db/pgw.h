@@ -74,6 +74,12 @@ int pgw_batch_add_device(pgw_batch_t *batch, const pgw_device_t *device)
 /* km of the UTC day holding `day` (any second of it); replaces the stored value. */
 int pgw_batch_add_mileage(pgw_batch_t *batch, const char *imei, int64_t day, double km)
     __attribute__((warn_unused_result));
+/* Marks the device as no longer listed: sets fleetarc.devices.removed_at to the
+ * transaction's time where it is NULL (an earlier removal keeps its time; an IMEI
+ * without a devices row changes nothing). pgw_batch_add_device clears it again. Applied
+ * after the batch's devices rows. 0, -EINVAL, -ENOMEM. */
+int pgw_batch_mark_removed(pgw_batch_t *batch, const char *imei)
+    __attribute__((warn_unused_result));
 /* Moves (imei, stream)'s cursor to `cursor` (UNIX seconds) in the same transaction as the
  * batch's rows. Cursors only move forward: an older value leaves the stored one. */
 int pgw_batch_move_cursor(pgw_batch_t *batch, const char *imei, pgw_stream_t stream,

@@ -51,3 +51,28 @@ out:
   PQfinish(conn);
   return rc;
 }
+
+int db_load_devices(const char *conninfo, db_device_cb cb, void *arg, char *errbuf,
+                    size_t errlen) {
+  int rc = 0;
+  PGresult *res = NULL;
+  PGconn *conn = PQconnectdb(conninfo ? conninfo : "");
+  if (!conn || PQstatus(conn) != CONNECTION_OK) {
+    if (errbuf) snprintf(errbuf, errlen, "cannot connect: %s", conn ? PQerrorMessage(conn) : "out of memory");
+    rc = -EIO;
+    goto out;
+  }
+  res = PQexec(conn, "SELECT imei, removed_at IS NOT NULL FROM fleetarc.devices");
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    if (errbuf) snprintf(errbuf, errlen, "reading fleetarc.devices: %s", PQerrorMessage(conn));
+    rc = -EIO;
+    goto out;
+  }
+  for (int i = 0; i < PQntuples(res) && rc == 0; i++)
+    rc = cb(arg, PQgetvalue(res, i, 0), strcmp(PQgetvalue(res, i, 1), "t") == 0);
+out:
+  if (errbuf && rc == -EIO) errbuf[strcspn(errbuf, "\n")] = '\0';
+  PQclear(res);
+  PQfinish(conn);
+  return rc;
+}

@@ -1,5 +1,5 @@
 /* What the archiver reads from the database before its loop starts: the committed
- * cursors. A blocking libpq read, once at startup (libpq stays inside src/db/). */
+ * cursors and the known devices. A blocking libpq read, once at startup (libpq stays inside src/db/). */
 #ifndef FLEETARC_DB_STATE_H
 #define FLEETARC_DB_STATE_H
 
@@ -18,5 +18,14 @@ typedef int (*db_cursor_cb)(void *arg, const char *imei, const char *stream, int
 int db_load_cursors(const char *conninfo, const char *const *stream_keys, size_t n_keys,
                     db_cursor_cb cb, void *arg, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* Called once per row of fleetarc.devices (imei borrowed for the call); removed: its
+ * removed_at is set. A non-zero return stops the read and becomes its result. */
+typedef int (*db_device_cb)(void *arg, const char *imei, int removed);
+
+/* Connects with conninfo as db_load_cursors and calls cb for every known device, so that
+ * a device without cursors is known too. Returns 0, -EIO (errbuf says why) or cb's value. */
+int db_load_devices(const char *conninfo, db_device_cb cb, void *arg, char *errbuf,
+                    size_t errlen) __attribute__((warn_unused_result));
 
 #endif

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `fleetarc check`: exit 0 and the masked configuration for a good file, exit 2 with
-# FILE:LINE:COLUMN for a bad one, exit 1 for the online checks not built yet.
+# FILE:LINE:COLUMN for a bad one, exit 1 when the online checks
+# cannot reach the API or the database (test_cli_check_online.sh has the rest).
 # Needs only the fleetarc binary: no PostgreSQL, never skipped.
 set -euo pipefail
 : "${FLEETARC_BIN:?}" "${FLEETARC_SOURCE_DIR:?}" "${FLEETARC_TEST_DATA:?}"
@@ -39,9 +40,13 @@ lacks err 'Abc@34590'
 FLEETARC_CONFIG=$example run 0 check --offline
 contains out "from $example"
 
-# online checks are not built yet: exit 1, said plainly
-run 1 -c "$example" check
-contains err 'not built yet'
+# online: nothing listens where the API and the database should be: exit 1, each named
+printf 'api:\n  base_url: http://127.0.0.1:1\n  retry: {max_attempts: 1}\naccounts:\n  - account: a\n    password: "Abc@34590"\ndatabase:\n  conninfo: "host=127.0.0.1 port=1 dbname=x"\n' >"$tmp/down.yaml"
+run 1 -c "$tmp/down.yaml" check
+contains out 'database: FAILED: cannot connect to PostgreSQL'
+contains out 'account a: FAILED: '
+contains err 'fleetarc check: failed (database, accounts)'
+lacks out 'Abc@34590'
 
 # a typo: exit 2, the position and the key's path
 typo=$FLEETARC_TEST_DATA/config/typo.yaml

@@ -113,6 +113,8 @@ static void test_bad_duration(void **state) {
   expect_only_error(HEAD ACCOUNT "archive:\n  lookback: 1.5d\n",
                     "t.yaml:7:13: key 'archive.lookback': bad duration '1.5d': fractions are not "
                     "supported (write 1h30m, not 1.5h)");
+  expect_only_error(HEAD ACCOUNT "archive:\n  give_up_after: 500ms\n",
+                    "t.yaml:7:18: key 'archive.give_up_after': duration '500ms' out of range (1s to 1d)");
 }
 
 static void test_bad_password_md5_not_echoed(void **state) {
@@ -232,6 +234,7 @@ static void test_defaults_applied(void **state) {
   assert_int_equal(cfg->archive.track_interval_ms, 60000);
   assert_int_equal(cfg->archive.discovery_interval_ms, 3600000);
   assert_int_equal(cfg->archive.lookback_ms, 7 * 86400000);
+  assert_int_equal(cfg->archive.give_up_after_ms, 120000);
   assert_int_equal(cfg->archive.streams, CONFIG_STREAM_PLAYBACK | CONFIG_STREAM_ALARMS | CONFIG_STREAM_MILEAGE);
   assert_int_equal(cfg->log.level, LOG_LEVEL_INFO);
   assert_int_equal(cfg->log.format, LOG_FORMAT_TEXT);
@@ -250,7 +253,7 @@ static void test_values_set(void **state) {
   config_t *cfg = load(HEAD "  max_body_bytes: 2MiB\n  global_rate: 5\n  retry:\n    max_attempts: 3\n"
                             "    base_delay: 250ms\n    max_delay: 1m30s\n" ACCOUNT
                             "database:\n  conninfo: host=db dbname=x\n  batch_rows: 500\n  queue_rows: 500\n"
-                            "archive:\n  streams: [mileage, playback]\n  lookback: 0s\n"
+                            "archive:\n  streams: [mileage, playback]\n  lookback: 0s\n  give_up_after: 15s\n"
                             "log:\n  level: debug\n  format: json\n");
   assert_non_null(cfg);
   assert_int_equal(cfg->api.max_body_bytes, 2 * 1024 * 1024);
@@ -262,6 +265,7 @@ static void test_values_set(void **state) {
   assert_int_equal(cfg->database.batch_rows, 500);
   assert_int_equal(cfg->archive.streams, CONFIG_STREAM_MILEAGE | CONFIG_STREAM_PLAYBACK);
   assert_int_equal(cfg->archive.lookback_ms, 0);
+  assert_int_equal(cfg->archive.give_up_after_ms, 15000);
   assert_int_equal(cfg->log.level, LOG_LEVEL_DEBUG);
   assert_int_equal(cfg->log.format, LOG_FORMAT_JSON);
   config_free(cfg);
@@ -390,7 +394,7 @@ static void test_print_reloads(void **state) {
   config_t *cfg = load(HEAD "  rate_limits:\n    default: 2s\n    track: 1m30s\n  timeout: 45s\n"
                             "accounts:\n  - account: \"odd \\\"one\\\" $${x}\"\n    password_md5: " MD5_ABC "\n"
                             "    subaccounts: false\n"
-                            "archive:\n  streams: [alarms]\n  lookback: 36h\nlog:\n  format: json\n");
+                            "archive:\n  streams: [alarms]\n  lookback: 36h\n  give_up_after: 90s\nlog:\n  format: json\n");
   assert_non_null(cfg);
   char *text = print_to_string(cfg);
   buf_t fixed = BUF_INIT;
@@ -412,6 +416,7 @@ static void test_print_reloads(void **state) {
   assert_int_equal(again->api.timeout_ms, 45000);
   assert_int_equal(again->archive.streams, CONFIG_STREAM_ALARMS);
   assert_int_equal(again->archive.lookback_ms, 36 * 3600000);
+  assert_int_equal(again->archive.give_up_after_ms, 90000);
   assert_int_equal(again->log.format, LOG_FORMAT_JSON);
   char *text2 = print_to_string(again);
   assert_string_equal(text, text2);
