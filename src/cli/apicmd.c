@@ -170,20 +170,12 @@ int apicmd_usage_error(const char *cmd, const char *fmt, ...) {
 
 int apicmd_option_value(const char *cmd, int argc, char **argv, int *i, const char *opt,
                         const char **value) {
-  const char *a = argv[*i];
-  size_t ol = strlen(opt);
-  if (strncmp(a, opt, ol) != 0) return 0;
-  if (a[ol] == '=') {
-    *value = a + ol + 1;
-    return 1;
-  }
-  if (a[ol] != '\0') return 0;
-  if (*i + 1 >= argc) {
+  int r = cli_option(argc, argv, i, opt, value);
+  if (r && !*value) {
     apicmd_usage_error(cmd, "%s needs a value", opt);
     return -1;
   }
-  *value = argv[++*i];
-  return 1;
+  return r;
 }
 
 int apicmd_common_option(const char *cmd, int argc, char **argv, int *i, const char **account,

@@ -33,6 +33,11 @@ extern const cli_command_t cli_commands[];
 /* True when argv holds -h or --help (before a "--"). */
 int cli_wants_help(int argc, char **argv);
 
+/* Every command's option parser: whether argv[*i] is NAME VALUE (then *i is moved past
+ * VALUE) or NAME=VALUE. Returns 1 with *value set, NULL when VALUE is missing (NAME was
+ * the last argument); 0 when argv[*i] is another argument (*value untouched). */
+int cli_option(int argc, char **argv, int *i, const char *name, const char **value);
+
 struct config;
 /* Loads ctx->config_path, prints its errors on stderr prefixed by `command`, and applies
  * log.level and log.format. Returns CLI_EXIT_OK with *out set (config_free() it), or the
@@ -60,8 +65,6 @@ int cli_print_result(const struct db_result *r, output_format_t format, FILE *ou
 /* Parses a --from/--to value with timeparse_time; reports a bad one on stderr. */
 int cli_parse_time_option(const char *cmd, const char *opt, const char *value, int64_t *out)
     __attribute__((warn_unused_result));
-/* Whether argv[*i] is NAME VALUE (advances *i) or NAME=VALUE; *value NULL when missing. */
-int cli_option(int argc, char **argv, int *i, const char *name, const char **value);
 
 int cmd_run(const cli_context_t *ctx, int argc, char **argv);
 int cmd_backfill(const cli_context_t *ctx, int argc, char **argv);

@@ -148,19 +148,6 @@ int cli_parse_time_option(const char *cmd, const char *opt, const char *value, i
   return 0;
 }
 
-/* Whether argv[*i] is --name VALUE or --name=VALUE; sets *value (NULL when missing). */
-int cli_option(int argc, char **argv, int *i, const char *name, const char **value) {
-  size_t n = strlen(name);
-  if (strncmp(argv[*i], name, n) != 0) return 0;
-  if (argv[*i][n] == '=') {
-    *value = argv[*i] + n + 1;
-    return 1;
-  }
-  if (argv[*i][n] != '\0') return 0;
-  *value = *i + 1 < argc ? argv[++*i] : NULL;
-  return 1;
-}
-
 int cmd_report(const cli_context_t *ctx, int argc, char **argv) {
   if (cli_wants_help(argc, argv)) {
     usage(stdout);

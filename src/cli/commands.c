@@ -37,6 +37,18 @@ int cli_wants_help(int argc, char **argv) {
   return 0;
 }
 
+int cli_option(int argc, char **argv, int *i, const char *name, const char **value) {
+  size_t n = strlen(name);
+  if (strncmp(argv[*i], name, n) != 0) return 0;
+  if (argv[*i][n] == '=') {
+    *value = argv[*i] + n + 1;
+    return 1;
+  }
+  if (argv[*i][n] != '\0') return 0; /* --fromage is not --from */
+  *value = *i + 1 < argc ? argv[++*i] : NULL;
+  return 1;
+}
+
 int cli_config_load(const cli_context_t *ctx, const char *command, struct config **out) {
   buf_t errors = BUF_INIT;
   *out = NULL;
