@@ -39,9 +39,11 @@ int cli_wants_help(int argc, char **argv);
 int cli_option(int argc, char **argv, int *i, const char *name, const char **value);
 
 struct config;
-/* Loads ctx->config_path, prints its errors on stderr prefixed by `command`, and applies
- * log.level and log.format. Returns CLI_EXIT_OK with *out set (config_free() it), or the
- * exit status to return: CLI_EXIT_USAGE for a bad configuration, CLI_EXIT_FAILED. */
+/* Loads ctx->config_path and prints its errors on stderr prefixed by `command`. Returns
+ * CLI_EXIT_OK with *out set (config_free() it), CLI_EXIT_USAGE for a bad configuration
+ * or CLI_EXIT_FAILED (out of memory). */
+int cli_config_read(const cli_context_t *ctx, const char *command, struct config **out);
+/* cli_config_read, then applies log.level and log.format; the same return. */
 int cli_config_load(const cli_context_t *ctx, const char *command, struct config **out);
 
 int cmd_check(const cli_context_t *ctx, int argc, char **argv);

@@ -50,14 +50,6 @@ static int parse_range(const char *cmd, const char *from_s, const char *to_s, in
   return 0;
 }
 
-static bool is_imei(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > API_IMEI_MAX) return false;
-  for (size_t i = 0; i < n; i++)
-    if (s[i] < '0' || s[i] > '9') return false;
-  return true;
-}
-
 /* ------------------------------------------------------------------ devices */
 
 static const output_column_t device_cols[] = {
@@ -120,18 +112,11 @@ int cmd_devices(const cli_context_t *ctx, int argc, char **argv) {
   if (api_request_device_list(&req, of) != 0)
     return apicmd_usage_error(cmd, "--of needs a non-empty UTF-8 account name");
   devices_cmd_t d = {.format = format};
-  int st = apicmd_load(&d.c, cmd, ctx, account);
-  if (st != CLI_EXIT_OK) {
+  if (!(d.out = output_new(device_cols, sizeof device_cols / sizeof device_cols[0]))) {
     api_request_free(&req);
-    return st;
+    return CLI_EXIT_FAILED;
   }
-  if (!(d.out = output_new(device_cols, sizeof device_cols / sizeof device_cols[0])) ||
-      apicmd_start(&d.c) != 0)
-    apicmd_finish(&d.c, CLI_EXIT_FAILED);
-  else
-    apicmd_call(&d.c, &req, cb_devices, &d);
-  api_request_free(&req);
-  st = apicmd_run(&d.c);
+  int st = apicmd_run_call(&d.c, cmd, ctx, account, &req, cb_devices, &d);
   output_free(d.out);
   return st;
 }
@@ -166,6 +151,8 @@ typedef struct track_cmd {
 } track_cmd_t;
 
 static void track_next(track_cmd_t *t);
+
+static void track_first(apicmd_t *c) { track_next((track_cmd_t *)c); /* c is the first member */ }
 
 static void cb_track(void *arg, const net_result_t *res) {
   track_cmd_t *t = arg;
@@ -223,7 +210,7 @@ int cmd_track(const cli_context_t *ctx, int argc, char **argv) {
     int r = apicmd_common_option(cmd, argc, argv, &i, &account, &format);
     if (r < 0) goto out;
     if (r) continue;
-    if (!is_imei(argv[i])) {
+    if (!apicmd_is_imei(argv[i])) {
       apicmd_usage_error(cmd, "'%s' is not an IMEI (1 to %d digits)", argv[i], API_IMEI_MAX);
       goto out;
     }
@@ -234,13 +221,9 @@ int cmd_track(const cli_context_t *ctx, int argc, char **argv) {
     apicmd_usage_error(cmd, "give at least one IMEI");
     goto out;
   }
-  if ((st = apicmd_load(&t.c, cmd, ctx, account)) != CLI_EXIT_OK) goto out;
-  if (!(t.out = output_new(track_cols, sizeof track_cols / sizeof track_cols[0])) ||
-      apicmd_start(&t.c) != 0)
-    apicmd_finish(&t.c, CLI_EXIT_FAILED);
-  else
-    track_next(&t);
-  st = apicmd_run(&t.c);
+  st = CLI_EXIT_FAILED;
+  if (!(t.out = output_new(track_cols, sizeof track_cols / sizeof track_cols[0]))) goto out;
+  st = apicmd_run_chain(&t.c, cmd, ctx, account, track_first);
 out:
   api_tracks_free(&t.tracks);
   output_free(t.out);
@@ -280,6 +263,8 @@ typedef struct paged_cmd {
 } paged_cmd_t;
 
 static void paged_next(paged_cmd_t *p);
+
+static void paged_first(apicmd_t *c) { paged_next((paged_cmd_t *)c); /* c is the first member */ }
 
 static bool alarm_same(const api_alarm_t *a, const api_alarm_t *b) {
   return a->type == b->type && a->gpstime == b->gpstime && a->systemtime == b->systemtime &&
@@ -434,22 +419,17 @@ static int run_paged(const cli_context_t *ctx, int argc, char **argv, bool alarm
     if (imei) return apicmd_usage_error(cmd, "one IMEI only ('%s' is a second)", argv[i]);
     imei = argv[i];
   }
-  if (!imei || !is_imei(imei)) return apicmd_usage_error(cmd, "give one IMEI (1 to %d digits)", API_IMEI_MAX);
+  if (!imei || !apicmd_is_imei(imei)) return apicmd_usage_error(cmd, "give one IMEI (1 to %d digits)", API_IMEI_MAX);
   int64_t from, to;
   if (parse_range(cmd, from_s, to_s, &from, &to) != 0) return CLI_EXIT_USAGE;
 
   paged_cmd_t p = {.alarms = alarms, .format = format, .imei = imei, .end = to - 1,
                    .cursor = {.begin = from, .have_begin = false}};
-  int st = apicmd_load(&p.c, cmd, ctx, account);
-  if (st != CLI_EXIT_OK) return st;
   const output_column_t *cols = alarms ? alarm_cols : point_cols;
   size_t ncols = alarms ? sizeof alarm_cols / sizeof alarm_cols[0]
                         : sizeof point_cols / sizeof point_cols[0];
-  if (!(p.out = output_new(cols, ncols)) || apicmd_start(&p.c) != 0)
-    apicmd_finish(&p.c, CLI_EXIT_FAILED);
-  else
-    paged_next(&p);
-  st = apicmd_run(&p.c);
+  if (!(p.out = output_new(cols, ncols))) return CLI_EXIT_FAILED;
+  int st = apicmd_run_chain(&p.c, cmd, ctx, account, paged_first);
   output_free(p.out);
   api_points_free(&p.points);
   api_alarms_free(&p.page_alarms);
@@ -486,6 +466,8 @@ typedef struct mileage_cmd {
 } mileage_cmd_t;
 
 static void mileage_next(mileage_cmd_t *m);
+
+static void mileage_first(apicmd_t *c) { mileage_next((mileage_cmd_t *)c); /* c is the first member */ }
 
 static int64_t mileage_wend(const mileage_cmd_t *m) {
   return m->to - m->wbegin > API_MILEAGE_MAX_SPAN ? m->wbegin + API_MILEAGE_MAX_SPAN : m->to;
@@ -565,7 +547,7 @@ int cmd_mileage(const cli_context_t *ctx, int argc, char **argv) {
     if (!r) r = apicmd_option_value(cmd, argc, argv, &i, "--to", &to_s);
     if (r < 0) goto out;
     if (r) continue;
-    if (!is_imei(argv[i])) {
+    if (!apicmd_is_imei(argv[i])) {
       apicmd_usage_error(cmd, "'%s' is not an IMEI (1 to %d digits)", argv[i], API_IMEI_MAX);
       goto out;
     }
@@ -586,10 +568,7 @@ int cmd_mileage(const cli_context_t *ctx, int argc, char **argv) {
     st = CLI_EXIT_FAILED;
     goto out;
   }
-  if ((st = apicmd_load(&m.c, cmd, ctx, account)) != CLI_EXIT_OK) goto out;
-  if (apicmd_start(&m.c) != 0) apicmd_finish(&m.c, CLI_EXIT_FAILED);
-  else mileage_next(&m);
-  st = apicmd_run(&m.c);
+  st = apicmd_run_chain(&m.c, cmd, ctx, account, mileage_first);
 out:
   api_mileages_free(&m.page);
   free(m.km);

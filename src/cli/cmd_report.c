@@ -10,7 +10,6 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "db/query.h"
-#include "util/buf.h"
 #include "util/timeparse.h"
 
 #define DEFAULT_CONFIG_PATH "/etc/fleetarc/fleetarc.yaml"
@@ -89,18 +88,9 @@ int cli_database_conninfo(const cli_context_t *ctx, const char *option, const ch
   int explicit_config = (env && *env) || strcmp(ctx->config_path, DEFAULT_CONFIG_PATH) != 0;
   if (!explicit_config) return 0;
   config_t *cfg = NULL;
-  buf_t errors = BUF_INIT;
-  int rc = config_load_file(ctx->config_path, &cfg, &errors);
-  if (rc < 0) {
-    if (errors.len)
-      fputs(errors.data, stderr);
-    else
-      fprintf(stderr, "%s: %s\n", ctx->config_path, strerror(-rc));
-    fprintf(stderr, "fleetarc %s: the configuration %s is not valid\n", cmd, ctx->config_path);
-    buf_free(&errors);
-    return rc == -ENOMEM ? rc : -EINVAL;
-  }
-  buf_free(&errors);
+  int st = cli_config_read(ctx, cmd, &cfg);
+  if (st != CLI_EXIT_OK) return st == CLI_EXIT_FAILED ? -ENOMEM : -EINVAL;
+  int rc = 0;
   if (cfg->database.conninfo && *cfg->database.conninfo) {
     *out = strdup(cfg->database.conninfo);
     if (!*out) rc = -ENOMEM;
