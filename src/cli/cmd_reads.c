@@ -162,7 +162,6 @@ static void cb_track(void *arg, const net_result_t *res) {
     { apicmd_fail_parse(&t->c, &err, "track"); return; }
   for (size_t i = 0; i < t->tracks.n; i++) {
     const api_track_t *v = &t->tracks.items[i];
-    if (v->servertime > 0) netc_clock_observe(t->c.net, v->servertime);
     char b[9][32];
     const char *cells[] = {v->imei,
                            apicmd_time_text(v->gpstime, b[0], 32),
