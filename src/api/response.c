@@ -424,6 +424,15 @@ static int element(const cJSON *el, size_t i, char *prefix, size_t size, api_err
   return 0;
 }
 
+/* Opens body, whose record must be an object; on success d is open: doc_close it. */
+static int open_object_record(const char *body, size_t len, doc_t *d, api_error_t *err) {
+  int rc = doc_open(body, len, d, err);
+  if (rc) return rc;
+  rc = need_record(d, false, err);
+  if (rc) doc_close(d);
+  return rc;
+}
+
 /* One element of an array record, checked and stored in item. */
 typedef int (*item_fn)(const cJSON *o, const char *prefix, void *item, api_error_t *err);
 
@@ -476,13 +485,12 @@ int api_parse_authorization(const char *body, size_t len, api_auth_t *out,
                             api_error_t *err) {
   api_auth_free(out);
   doc_t d;
-  int rc = doc_open(body, len, &d, err);
+  int rc = open_object_record(body, len, &d, err);
   if (rc) return rc;
   const char *token = NULL;
   size_t n = 0;
   int64_t expires;
-  rc = need_record(&d, false, err);
-  if (!rc) rc = get_string(d.record, "record", "access_token", true, &token, &n, err);
+  rc = get_string(d.record, "record", "access_token", true, &token, &n, err);
   if (!rc) rc = get_int(d.record, "record", "expires_in", true, 1, INT32_MAX, &expires, err);
   if (rc) goto out;
   out->access_token = strdup(token);
@@ -750,12 +758,11 @@ int api_parse_command_send(const char *body, size_t len, char **commandid,
                            api_error_t *err) {
   *commandid = NULL;
   doc_t d;
-  int rc = doc_open(body, len, &d, err);
+  int rc = open_object_record(body, len, &d, err);
   if (rc) return rc;
   const char *s = NULL;
   size_t n = 0;
-  rc = need_record(&d, false, err);
-  if (!rc) rc = get_string(d.record, "record", "commandid", true, &s, &n, err);
+  rc = get_string(d.record, "record", "commandid", true, &s, &n, err);
   if (!rc && !(*commandid = strdup(s))) rc = -ENOMEM;
   doc_close(&d);
   return rc;
@@ -765,13 +772,12 @@ int api_parse_command_query(const char *body, size_t len, api_command_status_t *
                             api_error_t *err) {
   api_command_status_free(out);
   doc_t d;
-  int rc = doc_open(body, len, &d, err);
+  int rc = open_object_record(body, len, &d, err);
   if (rc) return rc;
   const char *s = NULL;
   size_t n = 0;
   int32_t status;
-  rc = need_record(&d, false, err);
-  if (!rc) rc = get_string(d.record, "record", "response", false, &s, &n, err);
+  rc = get_string(d.record, "record", "response", false, &s, &n, err);
   if (!rc) rc = get_i32(d.record, "record", "commandstatus", true, 0, 1, &status, err);
   if (!rc && !(out->response = strdup(s))) rc = -ENOMEM;
   if (!rc) out->commandstatus = status;

@@ -50,6 +50,30 @@ static int parse_range(const char *cmd, const char *from_s, const char *to_s, in
   return 0;
 }
 
+/* IMEI... with the common options, and --from/--to when from_s/to_s are not NULL: the
+ * IMEIs into imeis (room for argc), *n their count. 0, or -1 after a printed usage error. */
+static int parse_imei_args(const char *cmd, int argc, char **argv, char **imeis, size_t *n,
+                           const char **account, output_format_t *format, const char **from_s,
+                           const char **to_s) {
+  for (int i = 1; i < argc; i++) {
+    int r = apicmd_common_option(cmd, argc, argv, &i, account, format);
+    if (!r && from_s) r = apicmd_option_value(cmd, argc, argv, &i, "--from", from_s);
+    if (!r && to_s) r = apicmd_option_value(cmd, argc, argv, &i, "--to", to_s);
+    if (r < 0) return -1;
+    if (r) continue;
+    if (!apicmd_is_imei(argv[i])) {
+      apicmd_usage_error(cmd, "'%s' is not an IMEI (1 to %d digits)", argv[i], API_IMEI_MAX);
+      return -1;
+    }
+    imeis[(*n)++] = argv[i];
+  }
+  if (!*n) {
+    apicmd_usage_error(cmd, "give at least one IMEI");
+    return -1;
+  }
+  return 0;
+}
+
 /* ------------------------------------------------------------------ devices */
 
 static const output_column_t device_cols[] = {
@@ -205,21 +229,9 @@ int cmd_track(const cli_context_t *ctx, int argc, char **argv) {
   track_cmd_t t = {.format = format};
   int st = CLI_EXIT_USAGE;
   if (!(t.imeis = calloc((size_t)argc, sizeof *t.imeis))) return CLI_EXIT_FAILED;
-  for (int i = 1; i < argc; i++) {
-    int r = apicmd_common_option(cmd, argc, argv, &i, &account, &format);
-    if (r < 0) goto out;
-    if (r) continue;
-    if (!apicmd_is_imei(argv[i])) {
-      apicmd_usage_error(cmd, "'%s' is not an IMEI (1 to %d digits)", argv[i], API_IMEI_MAX);
-      goto out;
-    }
-    t.imeis[t.n++] = argv[i];
-  }
-  t.format = format;
-  if (!t.n) {
-    apicmd_usage_error(cmd, "give at least one IMEI");
+  if (parse_imei_args(cmd, argc, argv, t.imeis, &t.n, &account, &format, NULL, NULL) != 0)
     goto out;
-  }
+  t.format = format;
   st = CLI_EXIT_FAILED;
   if (!(t.out = output_new(track_cols, sizeof track_cols / sizeof track_cols[0]))) goto out;
   st = apicmd_run_chain(&t.c, cmd, ctx, account, track_first);
@@ -540,23 +552,9 @@ int cmd_mileage(const cli_context_t *ctx, int argc, char **argv) {
   mileage_cmd_t m = {0};
   int st = CLI_EXIT_USAGE;
   if (!(m.imeis = calloc((size_t)argc, sizeof *m.imeis))) return CLI_EXIT_FAILED;
-  for (int i = 1; i < argc; i++) {
-    int r = apicmd_common_option(cmd, argc, argv, &i, &account, &format);
-    if (!r) r = apicmd_option_value(cmd, argc, argv, &i, "--from", &from_s);
-    if (!r) r = apicmd_option_value(cmd, argc, argv, &i, "--to", &to_s);
-    if (r < 0) goto out;
-    if (r) continue;
-    if (!apicmd_is_imei(argv[i])) {
-      apicmd_usage_error(cmd, "'%s' is not an IMEI (1 to %d digits)", argv[i], API_IMEI_MAX);
-      goto out;
-    }
-    m.imeis[m.n++] = argv[i];
-  }
-  m.format = format;
-  if (!m.n) {
-    apicmd_usage_error(cmd, "give at least one IMEI");
+  if (parse_imei_args(cmd, argc, argv, m.imeis, &m.n, &account, &format, &from_s, &to_s) != 0)
     goto out;
-  }
+  m.format = format;
   if (parse_range(cmd, from_s, to_s, &m.from, &m.to) != 0) goto out;
   if (m.from % 1800 != 0 || m.to % 1800 != 0) {
     apicmd_usage_error(cmd, "--from and --to must be on minute 0 or 30 (e.g. 06:00, 06:30)");
