@@ -424,6 +424,45 @@ static int element(const cJSON *el, size_t i, char *prefix, size_t size, api_err
   return 0;
 }
 
+/* Opens body, whose record must be an object; on success d is open: doc_close it. */
+static int open_object_record(const char *body, size_t len, doc_t *d, api_error_t *err) {
+  int rc = doc_open(body, len, d, err);
+  if (rc) return rc;
+  rc = need_record(d, false, err);
+  if (rc) doc_close(d);
+  return rc;
+}
+
+/* One element of an array record, checked and stored in item. */
+typedef int (*item_fn)(const cJSON *o, const char *prefix, void *item, api_error_t *err);
+
+/* An array record into a reused items[] of item_size bytes each (grown, never shrunk);
+ * *n is the count, 0 on failure. */
+static int parse_array(const char *body, size_t len, void **items, size_t *cap, size_t *n,
+                       size_t item_size, item_fn one, api_error_t *err) {
+  *n = 0;
+  doc_t d;
+  int rc = doc_open(body, len, &d, err);
+  if (rc) return rc;
+  rc = need_record(&d, true, err);
+  if (rc) goto out;
+  rc = grow(items, cap, (size_t)cJSON_GetArraySize(d.record), item_size);
+  if (rc) goto out;
+  const cJSON *el;
+  size_t i = 0;
+  cJSON_ArrayForEach(el, d.record) {
+    char prefix[32];
+    rc = element(el, i, prefix, sizeof prefix, err);
+    if (!rc) rc = one(el, prefix, (char *)*items + i * item_size, err);
+    if (rc) goto out;
+    i++;
+  }
+  *n = i;
+out:
+  doc_close(&d);
+  return rc;
+}
+
 /* ------------------------------------------------------------ envelope, 2.1 */
 
 int api_parse_envelope(const char *body, size_t len, api_error_t *err) {
@@ -446,13 +485,12 @@ int api_parse_authorization(const char *body, size_t len, api_auth_t *out,
                             api_error_t *err) {
   api_auth_free(out);
   doc_t d;
-  int rc = doc_open(body, len, &d, err);
+  int rc = open_object_record(body, len, &d, err);
   if (rc) return rc;
   const char *token = NULL;
   size_t n = 0;
   int64_t expires;
-  rc = need_record(&d, false, err);
-  if (!rc) rc = get_string(d.record, "record", "access_token", true, &token, &n, err);
+  rc = get_string(d.record, "record", "access_token", true, &token, &n, err);
   if (!rc) rc = get_int(d.record, "record", "expires_in", true, 1, INT32_MAX, &expires, err);
   if (rc) goto out;
   out->access_token = strdup(token);
@@ -468,7 +506,8 @@ out:
 
 /* ------------------------------------------------------------ 2.2 track */
 
-static int track_one(const cJSON *o, const char *p, api_track_t *t, api_error_t *err) {
+static int track_one(const cJSON *o, const char *p, void *item, api_error_t *err) {
+  api_track_t *t = item;
   int rc = get_imei(o, p, t->imei, err);
   if (!rc) rc = get_time(o, p, "servertime", true, &t->servertime, err);
   if (!rc) rc = get_time(o, p, "gpstime", true, &t->gpstime, err);
@@ -500,29 +539,8 @@ static int track_one(const cJSON *o, const char *p, api_track_t *t, api_error_t 
 }
 
 int api_parse_track(const char *body, size_t len, api_tracks_t *out, api_error_t *err) {
-  out->n = 0;
-  doc_t d;
-  int rc = doc_open(body, len, &d, err);
-  if (rc) return rc;
-  rc = need_record(&d, true, err);
-  if (rc) goto out;
-  rc = grow((void **)&out->items, &out->cap, (size_t)cJSON_GetArraySize(d.record),
-            sizeof(api_track_t));
-  if (rc) goto out;
-  const cJSON *el;
-  size_t i = 0;
-  cJSON_ArrayForEach(el, d.record) {
-    char prefix[32];
-    rc = element(el, i, prefix, sizeof prefix, err);
-    if (!rc) rc = track_one(el, prefix, &out->items[i], err);
-    if (rc) goto out;
-    i++;
-  }
-  out->n = i;
-out:
-  if (rc) out->n = 0;
-  doc_close(&d);
-  return rc;
+  return parse_array(body, len, (void **)&out->items, &out->cap, &out->n, sizeof(api_track_t),
+                     track_one, err);
 }
 
 void api_tracks_free(api_tracks_t *t) {
@@ -533,12 +551,20 @@ void api_tracks_free(api_tracks_t *t) {
 
 /* ------------------------------------------------------------ 2.3, 2.8 record strings */
 
-/* The record string of a playback or alarm page; "" when n == 0. */
-static int record_string(const doc_t *d, const char **s, size_t *n, api_error_t *err) {
-  if (!d->record) return api_error_set(err, API_ERR_MISSING, 0, "record: missing");
-  if (!cJSON_IsString(d->record) || !d->record->valuestring)
-    return api_error_set(err, API_ERR_TYPE, 0, "record: expected a string, got %s",
-                         type_name(d->record));
+/* Opens body and finds its record string (a playback or alarm page; "" when *n == 0).
+ * On success d is open: doc_close it once s is no longer needed. */
+static int open_record_string(const char *body, size_t len, doc_t *d, const char **s, size_t *n,
+                              api_error_t *err) {
+  int rc = doc_open(body, len, d, err);
+  if (rc) return rc;
+  if (!d->record) rc = api_error_set(err, API_ERR_MISSING, 0, "record: missing");
+  else if (!cJSON_IsString(d->record) || !d->record->valuestring)
+    rc = api_error_set(err, API_ERR_TYPE, 0, "record: expected a string, got %s",
+                       type_name(d->record));
+  if (rc) {
+    doc_close(d);
+    return rc;
+  }
   *s = d->record->valuestring;
   *n = strlen(*s);
   return 0;
@@ -547,12 +573,11 @@ static int record_string(const doc_t *d, const char **s, size_t *n, api_error_t 
 int api_parse_playback(const char *body, size_t len, api_points_t *out, api_error_t *err) {
   out->n = 0;
   doc_t d;
-  int rc = doc_open(body, len, &d, err);
+  const char *s;
+  size_t n;
+  int rc = open_record_string(body, len, &d, &s, &n, err);
   if (rc) return rc;
-  const char *s = NULL;
-  size_t n = 0;
-  rc = record_string(&d, &s, &n, err);
-  if (!rc) rc = api_records_parse_points(s, n, out, err);
+  rc = api_records_parse_points(s, n, out, err);
   if (rc) out->n = 0;
   doc_close(&d);
   return rc;
@@ -562,12 +587,11 @@ int api_parse_alarm_list(const char *body, size_t len, api_alarms_t *out,
                          api_error_t *err) {
   out->n = 0;
   doc_t d;
-  int rc = doc_open(body, len, &d, err);
+  const char *s;
+  size_t n;
+  int rc = open_record_string(body, len, &d, &s, &n, err);
   if (rc) return rc;
-  const char *s = NULL;
-  size_t n = 0;
-  rc = record_string(&d, &s, &n, err);
-  if (!rc) rc = api_records_parse_alarms(s, n, out, err);
+  rc = api_records_parse_alarms(s, n, out, err);
   if (rc) out->n = 0;
   doc_close(&d);
   return rc;
@@ -598,8 +622,9 @@ static int take_string(const cJSON *o, const char *p, const char *key, bool requ
   return 0;
 }
 
-static int device_one(const cJSON *o, const char *p, api_device_t *dv, strings_t *st,
+static int device_one(const cJSON *o, const char *p, void *row, strings_t *st,
                       api_error_t *err) {
+  api_device_t *dv = row;
   int rc = get_imei(o, p, dv->imei, err);
   if (!rc) rc = take_string(o, p, "devicename", false, st, &dv->devicename, err);
   if (!rc) rc = take_string(o, p, "devicetype", false, st, &dv->devicetype, err);
@@ -613,8 +638,9 @@ static int device_one(const cJSON *o, const char *p, api_device_t *dv, strings_t
   return rc;
 }
 
-static int user_one(const cJSON *o, const char *p, api_user_t *u, strings_t *st,
+static int user_one(const cJSON *o, const char *p, void *row, strings_t *st,
                     api_error_t *err) {
+  api_user_t *u = row;
   int rc = take_string(o, p, "account", true, st, &u->account, err);
   if (!rc) rc = take_string(o, p, "username", false, st, &u->username, err);
   if (!rc) rc = take_string(o, p, "email", false, st, &u->email, err);
@@ -629,16 +655,6 @@ static int user_one(const cJSON *o, const char *p, api_user_t *u, strings_t *st,
 
 typedef int (*row_fn)(const cJSON *o, const char *prefix, void *row, strings_t *st,
                       api_error_t *err);
-
-static int dev_row(const cJSON *o, const char *p, void *row, strings_t *st,
-                   api_error_t *err) {
-  return device_one(o, p, row, st, err);
-}
-
-static int user_row(const cJSON *o, const char *p, void *row, strings_t *st,
-                    api_error_t *err) {
-  return user_one(o, p, row, st, err);
-}
 
 /* Fills a freshly allocated items[] + arena from an array record (or, single, from an
  * object record as one row). */
@@ -697,7 +713,7 @@ out:
 int api_parse_device_list(const char *body, size_t len, api_devices_t *out,
                           api_error_t *err) {
   api_devices_free(out);
-  return parse_rows(body, len, false, sizeof(api_device_t), dev_row, (void **)&out->items,
+  return parse_rows(body, len, false, sizeof(api_device_t), device_one, (void **)&out->items,
                     &out->n, &out->strings, err);
 }
 
@@ -713,16 +729,20 @@ void api_devices_free(api_devices_t *d) {
   *d = (api_devices_t){0};
 }
 
-int api_parse_user_info(const char *body, size_t len, api_users_t *out, api_error_t *err) {
+/* 2.11 answers one user as an object record, 2.15 a list as an array. */
+static int parse_users(const char *body, size_t len, bool single, api_users_t *out,
+                       api_error_t *err) {
   api_users_free(out);
-  return parse_rows(body, len, true, sizeof(api_user_t), user_row, (void **)&out->items,
+  return parse_rows(body, len, single, sizeof(api_user_t), user_one, (void **)&out->items,
                     &out->n, &out->strings, err);
 }
 
+int api_parse_user_info(const char *body, size_t len, api_users_t *out, api_error_t *err) {
+  return parse_users(body, len, true, out, err);
+}
+
 int api_parse_user_list(const char *body, size_t len, api_users_t *out, api_error_t *err) {
-  api_users_free(out);
-  return parse_rows(body, len, false, sizeof(api_user_t), user_row, (void **)&out->items,
-                    &out->n, &out->strings, err);
+  return parse_users(body, len, false, out, err);
 }
 
 void api_users_free(api_users_t *u) {
@@ -738,12 +758,11 @@ int api_parse_command_send(const char *body, size_t len, char **commandid,
                            api_error_t *err) {
   *commandid = NULL;
   doc_t d;
-  int rc = doc_open(body, len, &d, err);
+  int rc = open_object_record(body, len, &d, err);
   if (rc) return rc;
   const char *s = NULL;
   size_t n = 0;
-  rc = need_record(&d, false, err);
-  if (!rc) rc = get_string(d.record, "record", "commandid", true, &s, &n, err);
+  rc = get_string(d.record, "record", "commandid", true, &s, &n, err);
   if (!rc && !(*commandid = strdup(s))) rc = -ENOMEM;
   doc_close(&d);
   return rc;
@@ -753,13 +772,12 @@ int api_parse_command_query(const char *body, size_t len, api_command_status_t *
                             api_error_t *err) {
   api_command_status_free(out);
   doc_t d;
-  int rc = doc_open(body, len, &d, err);
+  int rc = open_object_record(body, len, &d, err);
   if (rc) return rc;
   const char *s = NULL;
   size_t n = 0;
   int32_t status;
-  rc = need_record(&d, false, err);
-  if (!rc) rc = get_string(d.record, "record", "response", false, &s, &n, err);
+  rc = get_string(d.record, "record", "response", false, &s, &n, err);
   if (!rc) rc = get_i32(d.record, "record", "commandstatus", true, 0, 1, &status, err);
   if (!rc && !(out->response = strdup(s))) rc = -ENOMEM;
   if (!rc) out->commandstatus = status;
@@ -775,36 +793,18 @@ void api_command_status_free(api_command_status_t *s) {
 
 /* ------------------------------------------------------------ 2.14 */
 
-int api_parse_mileage(const char *body, size_t len, api_mileages_t *out, api_error_t *err) {
-  out->n = 0;
-  doc_t d;
-  int rc = doc_open(body, len, &d, err);
-  if (rc) return rc;
-  rc = need_record(&d, true, err);
-  if (rc) goto out;
-  rc = grow((void **)&out->items, &out->cap, (size_t)cJSON_GetArraySize(d.record),
-            sizeof(api_mileage_t));
-  if (rc) goto out;
-  const cJSON *el;
-  size_t i = 0;
-  cJSON_ArrayForEach(el, d.record) {
-    char prefix[32];
-    api_mileage_t *m = &out->items[i];
-    rc = element(el, i, prefix, sizeof prefix, err);
-    if (!rc) rc = get_imei(el, prefix, m->imei, err);
-    if (!rc) rc = get_double(el, prefix, "mileage", API_UNKNOWN, 1e9, &m->km, err);
-    if (!rc && m->km < 0 && m->km != API_UNKNOWN) {
-      rc = api_error_set(err, API_ERR_RANGE, 0, "%s.mileage: %.17g is negative", prefix,
-                         m->km);
-    }
-    if (rc) goto out;
-    i++;
-  }
-  out->n = i;
-out:
-  if (rc) out->n = 0;
-  doc_close(&d);
+static int mileage_one(const cJSON *o, const char *p, void *item, api_error_t *err) {
+  api_mileage_t *m = item;
+  int rc = get_imei(o, p, m->imei, err);
+  if (!rc) rc = get_double(o, p, "mileage", API_UNKNOWN, 1e9, &m->km, err);
+  if (!rc && m->km < 0 && m->km != API_UNKNOWN)
+    rc = api_error_set(err, API_ERR_RANGE, 0, "%s.mileage: %.17g is negative", p, m->km);
   return rc;
+}
+
+int api_parse_mileage(const char *body, size_t len, api_mileages_t *out, api_error_t *err) {
+  return parse_array(body, len, (void **)&out->items, &out->cap, &out->n,
+                     sizeof(api_mileage_t), mileage_one, err);
 }
 
 void api_mileages_free(api_mileages_t *m) {

@@ -8,23 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/buf.h"
 #include "util/log.h"
 #include "util/timeparse.h"
 
 int apicmd_load(apicmd_t *c, const char *name, const cli_context_t *ctx, const char *account) {
   memset(c, 0, sizeof *c);
   c->name = name;
-  buf_t errors = BUF_INIT;
-  int rc = config_load_file(ctx->config_path, &c->cfg, &errors);
-  if (rc != 0) {
-    if (errors.len) fputs(errors.data, stderr);
-    else fprintf(stderr, "%s: %s\n", ctx->config_path, strerror(-rc));
-    fprintf(stderr, "fleetarc %s: the configuration %s is not valid\n", name, ctx->config_path);
-    buf_free(&errors);
-    return rc == -ENOMEM ? CLI_EXIT_FAILED : CLI_EXIT_USAGE;
-  }
-  buf_free(&errors);
+  int st = cli_config_read(ctx, name, &c->cfg);
+  if (st != CLI_EXIT_OK) return st;
   /* The output is the answer: the service's info lines (logins) would only be noise on a
    * terminal; warnings and errors stay, and log.level: debug still shows everything. */
   log_set_level(c->cfg->log.level == LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN);
@@ -158,6 +149,46 @@ int apicmd_print(apicmd_t *c, const output_t *o, output_format_t f) {
   return CLI_EXIT_OK;
 }
 
+int apicmd_print_row(apicmd_t *c, const output_column_t *cols, size_t ncols,
+                     const char *const *cells, output_format_t f) {
+  output_t *o = output_new(cols, ncols);
+  int st = o && output_row(o, cells) == 0 ? apicmd_print(c, o, f) : CLI_EXIT_FAILED;
+  output_free(o);
+  return st;
+}
+
+/* load, start, then first work: the part every command's run shares */
+static int run_with(apicmd_t *c, const char *name, const cli_context_t *ctx, const char *account,
+                    void (*first)(apicmd_t *c), api_request_t *req, netc_response_cb cb,
+                    void *arg) {
+  int st = apicmd_load(c, name, ctx, account);
+  if (st == CLI_EXIT_OK) {
+    if (apicmd_start(c) != 0) apicmd_finish(c, CLI_EXIT_FAILED);
+    else if (first) first(c);
+    else apicmd_call(c, req, cb, arg);
+  }
+  api_request_free(req); /* NULL is a no-op */
+  return st == CLI_EXIT_OK ? apicmd_run(c) : st;
+}
+
+int apicmd_run_call(apicmd_t *c, const char *name, const cli_context_t *ctx,
+                    const char *account, api_request_t *req, netc_response_cb cb, void *arg) {
+  return run_with(c, name, ctx, account, NULL, req, cb, arg);
+}
+
+int apicmd_run_chain(apicmd_t *c, const char *name, const cli_context_t *ctx,
+                     const char *account, void (*first)(apicmd_t *c)) {
+  return run_with(c, name, ctx, account, first, NULL, NULL, NULL);
+}
+
+bool apicmd_is_imei(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > API_IMEI_MAX) return false;
+  for (size_t i = 0; i < n; i++)
+    if (s[i] < '0' || s[i] > '9') return false;
+  return true;
+}
+
 int apicmd_usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
   fprintf(stderr, "fleetarc %s: ", cmd);
@@ -170,20 +201,12 @@ int apicmd_usage_error(const char *cmd, const char *fmt, ...) {
 
 int apicmd_option_value(const char *cmd, int argc, char **argv, int *i, const char *opt,
                         const char **value) {
-  const char *a = argv[*i];
-  size_t ol = strlen(opt);
-  if (strncmp(a, opt, ol) != 0) return 0;
-  if (a[ol] == '=') {
-    *value = a + ol + 1;
-    return 1;
-  }
-  if (a[ol] != '\0') return 0;
-  if (*i + 1 >= argc) {
+  int r = cli_option(argc, argv, i, opt, value);
+  if (r && !*value) {
     apicmd_usage_error(cmd, "%s needs a value", opt);
     return -1;
   }
-  *value = argv[++*i];
-  return 1;
+  return r;
 }
 
 int apicmd_common_option(const char *cmd, int argc, char **argv, int *i, const char **account,
@@ -214,25 +237,14 @@ typedef struct write_cmd {
 static void cb_write(void *arg, const net_result_t *res) {
   write_cmd_t *w = arg;
   if (res->error != NET_OK) return apicmd_fail(&w->c, res, w->what);
-  output_t *o = output_new(w->cols, w->ncols);
-  int st = o && output_row(o, w->cells) == 0 ? apicmd_print(&w->c, o, w->format) : CLI_EXIT_FAILED;
-  output_free(o);
-  apicmd_finish(&w->c, st);
+  apicmd_finish(&w->c, apicmd_print_row(&w->c, w->cols, w->ncols, w->cells, w->format));
 }
 
 int apicmd_write_run(const cli_context_t *ctx, const char *cmd, const char *account,
                      output_format_t format, api_request_t *req, const char *what,
                      const output_column_t *cols, size_t ncols, const char *const *cells) {
   write_cmd_t w = {.format = format, .what = what, .cols = cols, .ncols = ncols, .cells = cells};
-  int st = apicmd_load(&w.c, cmd, ctx, account);
-  if (st != CLI_EXIT_OK) {
-    api_request_free(req);
-    return st;
-  }
-  if (apicmd_start(&w.c) != 0) apicmd_finish(&w.c, CLI_EXIT_FAILED);
-  else apicmd_call(&w.c, req, cb_write, &w);
-  api_request_free(req);
-  return apicmd_run(&w.c);
+  return apicmd_run_call(&w.c, cmd, ctx, account, req, cb_write, &w);
 }
 
 const char *apicmd_time_text(int64_t t, char *out, size_t n) {

@@ -60,8 +60,24 @@ void apicmd_fail_parse(apicmd_t *c, const api_error_t *err, const char *what);
  * configuration. Returns the exit status (1 if the loop did not close cleanly). */
 int apicmd_run(apicmd_t *c);
 
+/* The whole life of a command whose work starts with one call: apicmd_load (which zeroes
+ * c), apicmd_start, apicmd_call(req, cb, arg), apicmd_run. req is consumed, also when the
+ * command ends before sending it. Returns the exit status. */
+int apicmd_run_call(apicmd_t *c, const char *name, const cli_context_t *ctx,
+                    const char *account, api_request_t *req, netc_response_cb cb, void *arg);
+/* The same for a command whose first call is built by first(c) (a chain of calls); c is
+ * the first member of the command's struct, which first may cast back. */
+int apicmd_run_chain(apicmd_t *c, const char *name, const cli_context_t *ctx,
+                     const char *account, void (*first)(apicmd_t *c));
+
 /* Writes o in format f to stdout; 0, or prints the failure and returns 1. */
 int apicmd_print(apicmd_t *c, const output_t *o, output_format_t f);
+/* Prints the one row cells (borrowed) under cols in format f; the exit status. */
+int apicmd_print_row(apicmd_t *c, const output_column_t *cols, size_t ncols,
+                     const char *const *cells, output_format_t f);
+
+/* 1 to API_IMEI_MAX decimal digits. */
+bool apicmd_is_imei(const char *s);
 
 /* Shared option parsing: --account NAME and --format F, with the usage error printed.
  * Returns 1 when argv[*i] was one of them (consumed, with its value), 0 when it is not,
@@ -82,10 +98,9 @@ int apicmd_write_run(const cli_context_t *ctx, const char *cmd, const char *acco
 /* "2026-11-01T06:30:00Z" of t, or "" for t <= 0 / API_UNKNOWN (no such time). */
 const char *apicmd_time_text(int64_t t, char *out, size_t n);
 
-
-
-/* When argv[*i] is `opt VALUE` or `opt=VALUE`: *value set, *i moved past it, returns 1;
- * not this option: 0; the option without its value: prints a usage error, -1. */
+/* cli_option() with the usage error of these commands: when argv[*i] is `opt VALUE` or
+ * `opt=VALUE`: *value set, *i moved past it, returns 1; not this option: 0; the option
+ * without its value: prints a usage error, -1. */
 int apicmd_option_value(const char *cmd, int argc, char **argv, int *i, const char *opt,
                         const char **value);
 #endif

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cli/output.h"
+
 enum {
   CLI_EXIT_OK = 0,
   CLI_EXIT_FAILED = 1,
@@ -31,10 +33,17 @@ extern const cli_command_t cli_commands[];
 /* True when argv holds -h or --help (before a "--"). */
 int cli_wants_help(int argc, char **argv);
 
+/* Every command's option parser: whether argv[*i] is NAME VALUE (then *i is moved past
+ * VALUE) or NAME=VALUE. Returns 1 with *value set, NULL when VALUE is missing (NAME was
+ * the last argument); 0 when argv[*i] is another argument (*value untouched). */
+int cli_option(int argc, char **argv, int *i, const char *name, const char **value);
+
 struct config;
-/* Loads ctx->config_path, prints its errors on stderr prefixed by `command`, and applies
- * log.level and log.format. Returns CLI_EXIT_OK with *out set (config_free() it), or the
- * exit status to return: CLI_EXIT_USAGE for a bad configuration, CLI_EXIT_FAILED. */
+/* Loads ctx->config_path and prints its errors on stderr prefixed by `command`. Returns
+ * CLI_EXIT_OK with *out set (config_free() it), CLI_EXIT_USAGE for a bad configuration
+ * or CLI_EXIT_FAILED (out of memory). */
+int cli_config_read(const cli_context_t *ctx, const char *command, struct config **out);
+/* cli_config_read, then applies log.level and log.format; the same return. */
 int cli_config_load(const cli_context_t *ctx, const char *command, struct config **out);
 
 int cmd_check(const cli_context_t *ctx, int argc, char **argv);
@@ -44,33 +53,20 @@ int cmd_export(const cli_context_t *ctx, int argc, char **argv);
 
 /* ---- shared by report and export (cmd_report.c) ---- */
 
-typedef enum {
-  CLI_FORMAT_TABLE = 0,
-  CLI_FORMAT_CSV,
-  CLI_FORMAT_JSON,
-  CLI_FORMAT_GPX,
-  CLI_FORMAT_GEOJSON,
-  CLI_FORMAT_KML,
-} cli_format_t;
-
 struct db_result;
-/* "table", "csv", ... to the enum; -EINVAL for another name. */
-int cli_format_parse(const char *s, cli_format_t *out) __attribute__((warn_unused_result));
 /* The conninfo to use: option (--database) if given, else database.conninfo of the
  * configuration when -c FILE or $FLEETARC_CONFIG named one, else NULL (PG* variables).
  * *out is the caller's to free. -EINVAL (reported on stderr) for a bad configuration. */
 int cli_database_conninfo(const cli_context_t *ctx, const char *option, const char *cmd,
                           char **out) __attribute__((warn_unused_result));
-/* Prints a query result as an aligned table, CSV (RFC 4180, CRLF) or a JSON array of
- * objects (numbers bare, NULL as null). 0 or -EIO/-ENOMEM. */
-int cli_print_result(const struct db_result *r, cli_format_t format, FILE *out)
+/* Prints a query result with output.h's writers: an aligned table (numbers right-aligned)
+ * ended by "(N rows)", CSV (RFC 4180, CRLF) or a JSON array of objects (numbers and
+ * booleans bare, NULL as null). 0 or -EIO/-ENOMEM. */
+int cli_print_result(const struct db_result *r, output_format_t format, FILE *out)
     __attribute__((warn_unused_result));
-void cli_print_json_string(FILE *out, const char *v);
 /* Parses a --from/--to value with timeparse_time; reports a bad one on stderr. */
 int cli_parse_time_option(const char *cmd, const char *opt, const char *value, int64_t *out)
     __attribute__((warn_unused_result));
-/* Whether argv[*i] is NAME VALUE (advances *i) or NAME=VALUE; *value NULL when missing. */
-int cli_option(int argc, char **argv, int *i, const char *name, const char **value);
 
 int cmd_run(const cli_context_t *ctx, int argc, char **argv);
 int cmd_retention(const cli_context_t *ctx, int argc, char **argv);

@@ -56,20 +56,19 @@ int cmd_backfill(const cli_context_t *ctx, int argc, char **argv) {
     return CLI_EXIT_OK;
   }
   const char *from_s = NULL, *to_s = NULL, *imei_s = NULL, *account = NULL, *streams_s = NULL;
+  static const char *const names[] = {"--from", "--to", "--imei", "--account", "--streams"};
+  const char **slots[] = {&from_s, &to_s, &imei_s, &account, &streams_s};
   for (int i = 1; i < argc; i++) {
-    const char **slot = NULL;
-    if (strcmp(argv[i], "--from") == 0) slot = &from_s;
-    else if (strcmp(argv[i], "--to") == 0) slot = &to_s;
-    else if (strcmp(argv[i], "--imei") == 0) slot = &imei_s;
-    else if (strcmp(argv[i], "--account") == 0) slot = &account;
-    else if (strcmp(argv[i], "--streams") == 0) slot = &streams_s;
-    if (!slot || i + 1 >= argc) {
-      fprintf(stderr, "fleetarc backfill: %s '%s'\n", slot ? "missing value after" : "unknown argument",
-              argv[i]);
+    const char *arg = argv[i], *value = NULL;
+    size_t k = 0;
+    while (k < sizeof names / sizeof names[0] && !cli_option(argc, argv, &i, names[k], &value)) k++;
+    if (k == sizeof names / sizeof names[0] || !value) {
+      fprintf(stderr, "fleetarc backfill: %s '%s'\n",
+              k < sizeof names / sizeof names[0] ? "missing value after" : "unknown argument", arg);
       usage(stderr);
       return CLI_EXIT_USAGE;
     }
-    *slot = argv[++i];
+    *slots[k] = value;
   }
   if (!from_s || !to_s) {
     fprintf(stderr, "fleetarc backfill: --from and --to are required\n");

@@ -18,6 +18,20 @@ static const char export_sql[] =
 
 enum { COL_TIME, COL_LON, COL_LAT, COL_SPEED, COL_COURSE };
 
+/* export's own formats: CSV is the shared result printer's, the others are tracks */
+typedef enum { EXPORT_GPX = 0, EXPORT_GEOJSON, EXPORT_CSV, EXPORT_KML } export_format_t;
+
+static int export_format_parse(const char *s, export_format_t *out) {
+  static const char *const names[] = {"gpx", "geojson", "csv", "kml"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    if (strcmp(s, names[i]) == 0) {
+      *out = (export_format_t)i;
+      return 0;
+    }
+  }
+  return -EINVAL;
+}
+
 static void usage(FILE *out) {
   fprintf(out,
           "usage: fleetarc export IMEI --from T --to T --format gpx|geojson|csv|kml\n"
@@ -98,11 +112,11 @@ static void write_geojson(FILE *out, const char *imei, const db_result_t *r) {
   for (size_t i = 0; i < n; i++)
     fprintf(out, "%s[%s, %s]", i ? ", " : "", val(r, i, COL_LON), val(r, i, COL_LAT));
   fputs("]}, \"properties\": {\"imei\": ", out);
-  cli_print_json_string(out, imei);
+  output_json_string(imei, out);
   fputs(", \"times\": [", out);
   for (size_t i = 0; i < n; i++) {
     fputs(i ? ", " : "", out);
-    cli_print_json_string(out, val(r, i, COL_TIME));
+    output_json_string(val(r, i, COL_TIME), out);
   }
   fputs("]}}\n", out);
 }
@@ -133,10 +147,8 @@ int cmd_export(const cli_context_t *ctx, int argc, char **argv) {
     usage(stderr);
     return CLI_EXIT_USAGE;
   }
-  cli_format_t format;
-  if (cli_format_parse(format_s, &format) < 0 ||
-      (format != CLI_FORMAT_GPX && format != CLI_FORMAT_GEOJSON && format != CLI_FORMAT_CSV &&
-       format != CLI_FORMAT_KML)) {
+  export_format_t format;
+  if (export_format_parse(format_s, &format) < 0) {
     fprintf(stderr, "fleetarc export: --format must be gpx, geojson, csv or kml, not '%s'\n",
             format_s);
     return CLI_EXIT_USAGE;
@@ -174,11 +186,11 @@ int cmd_export(const cli_context_t *ctx, int argc, char **argv) {
     goto out;
   }
   switch (format) {
-    case CLI_FORMAT_GPX: write_gpx(out, imei, res); break;
-    case CLI_FORMAT_KML: write_kml(out, imei, res); break;
-    case CLI_FORMAT_GEOJSON: write_geojson(out, imei, res); break;
-    default:
-      if (cli_print_result(res, CLI_FORMAT_CSV, out) < 0) goto out;
+    case EXPORT_GPX: write_gpx(out, imei, res); break;
+    case EXPORT_KML: write_kml(out, imei, res); break;
+    case EXPORT_GEOJSON: write_geojson(out, imei, res); break;
+    case EXPORT_CSV:
+      if (cli_print_result(res, OUTPUT_CSV, out) < 0) goto out;
   }
   if (fflush(out) != 0 || ferror(out)) {
     fprintf(stderr, "fleetarc export: cannot write %s\n", output ? output : "the output");

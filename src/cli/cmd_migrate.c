@@ -31,14 +31,11 @@ int cmd_migrate(const cli_context_t *ctx, int argc, char **argv) {
     return CLI_EXIT_OK;
   }
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--database") == 0) {
-      if (i + 1 >= argc) {
+    if (cli_option(argc, argv, &i, "--database", &conninfo)) {
+      if (!conninfo) {
         fprintf(stderr, "fleetarc migrate: --database needs a CONNINFO\n");
         return CLI_EXIT_USAGE;
       }
-      conninfo = argv[++i];
-    } else if (strncmp(argv[i], "--database=", 11) == 0) {
-      conninfo = argv[i] + 11;
     } else {
       fprintf(stderr, "fleetarc migrate: unknown argument '%s'\n", argv[i]);
       usage(stderr);

@@ -50,12 +50,28 @@ static int parse_range(const char *cmd, const char *from_s, const char *to_s, in
   return 0;
 }
 
-static bool is_imei(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > API_IMEI_MAX) return false;
-  for (size_t i = 0; i < n; i++)
-    if (s[i] < '0' || s[i] > '9') return false;
-  return true;
+/* IMEI... with the common options, and --from/--to when from_s/to_s are not NULL: the
+ * IMEIs into imeis (room for argc), *n their count. 0, or -1 after a printed usage error. */
+static int parse_imei_args(const char *cmd, int argc, char **argv, char **imeis, size_t *n,
+                           const char **account, output_format_t *format, const char **from_s,
+                           const char **to_s) {
+  for (int i = 1; i < argc; i++) {
+    int r = apicmd_common_option(cmd, argc, argv, &i, account, format);
+    if (!r && from_s) r = apicmd_option_value(cmd, argc, argv, &i, "--from", from_s);
+    if (!r && to_s) r = apicmd_option_value(cmd, argc, argv, &i, "--to", to_s);
+    if (r < 0) return -1;
+    if (r) continue;
+    if (!apicmd_is_imei(argv[i])) {
+      apicmd_usage_error(cmd, "'%s' is not an IMEI (1 to %d digits)", argv[i], API_IMEI_MAX);
+      return -1;
+    }
+    imeis[(*n)++] = argv[i];
+  }
+  if (!*n) {
+    apicmd_usage_error(cmd, "give at least one IMEI");
+    return -1;
+  }
+  return 0;
 }
 
 /* ------------------------------------------------------------------ devices */
@@ -120,18 +136,11 @@ int cmd_devices(const cli_context_t *ctx, int argc, char **argv) {
   if (api_request_device_list(&req, of) != 0)
     return apicmd_usage_error(cmd, "--of needs a non-empty UTF-8 account name");
   devices_cmd_t d = {.format = format};
-  int st = apicmd_load(&d.c, cmd, ctx, account);
-  if (st != CLI_EXIT_OK) {
+  if (!(d.out = output_new(device_cols, sizeof device_cols / sizeof device_cols[0]))) {
     api_request_free(&req);
-    return st;
+    return CLI_EXIT_FAILED;
   }
-  if (!(d.out = output_new(device_cols, sizeof device_cols / sizeof device_cols[0])) ||
-      apicmd_start(&d.c) != 0)
-    apicmd_finish(&d.c, CLI_EXIT_FAILED);
-  else
-    apicmd_call(&d.c, &req, cb_devices, &d);
-  api_request_free(&req);
-  st = apicmd_run(&d.c);
+  int st = apicmd_run_call(&d.c, cmd, ctx, account, &req, cb_devices, &d);
   output_free(d.out);
   return st;
 }
@@ -167,6 +176,8 @@ typedef struct track_cmd {
 
 static void track_next(track_cmd_t *t);
 
+static void track_first(apicmd_t *c) { track_next((track_cmd_t *)c); /* c is the first member */ }
+
 static void cb_track(void *arg, const net_result_t *res) {
   track_cmd_t *t = arg;
   if (res->error != NET_OK) { apicmd_fail(&t->c, res, "track"); return; }
@@ -175,7 +186,6 @@ static void cb_track(void *arg, const net_result_t *res) {
     { apicmd_fail_parse(&t->c, &err, "track"); return; }
   for (size_t i = 0; i < t->tracks.n; i++) {
     const api_track_t *v = &t->tracks.items[i];
-    if (v->servertime > 0) netc_clock_observe(t->c.net, v->servertime);
     char b[9][32];
     const char *cells[] = {v->imei,
                            apicmd_time_text(v->gpstime, b[0], 32),
@@ -219,28 +229,12 @@ int cmd_track(const cli_context_t *ctx, int argc, char **argv) {
   track_cmd_t t = {.format = format};
   int st = CLI_EXIT_USAGE;
   if (!(t.imeis = calloc((size_t)argc, sizeof *t.imeis))) return CLI_EXIT_FAILED;
-  for (int i = 1; i < argc; i++) {
-    int r = apicmd_common_option(cmd, argc, argv, &i, &account, &format);
-    if (r < 0) goto out;
-    if (r) continue;
-    if (!is_imei(argv[i])) {
-      apicmd_usage_error(cmd, "'%s' is not an IMEI (1 to %d digits)", argv[i], API_IMEI_MAX);
-      goto out;
-    }
-    t.imeis[t.n++] = argv[i];
-  }
-  t.format = format;
-  if (!t.n) {
-    apicmd_usage_error(cmd, "give at least one IMEI");
+  if (parse_imei_args(cmd, argc, argv, t.imeis, &t.n, &account, &format, NULL, NULL) != 0)
     goto out;
-  }
-  if ((st = apicmd_load(&t.c, cmd, ctx, account)) != CLI_EXIT_OK) goto out;
-  if (!(t.out = output_new(track_cols, sizeof track_cols / sizeof track_cols[0])) ||
-      apicmd_start(&t.c) != 0)
-    apicmd_finish(&t.c, CLI_EXIT_FAILED);
-  else
-    track_next(&t);
-  st = apicmd_run(&t.c);
+  t.format = format;
+  st = CLI_EXIT_FAILED;
+  if (!(t.out = output_new(track_cols, sizeof track_cols / sizeof track_cols[0]))) goto out;
+  st = apicmd_run_chain(&t.c, cmd, ctx, account, track_first);
 out:
   api_tracks_free(&t.tracks);
   output_free(t.out);
@@ -280,6 +274,8 @@ typedef struct paged_cmd {
 } paged_cmd_t;
 
 static void paged_next(paged_cmd_t *p);
+
+static void paged_first(apicmd_t *c) { paged_next((paged_cmd_t *)c); /* c is the first member */ }
 
 static bool alarm_same(const api_alarm_t *a, const api_alarm_t *b) {
   return a->type == b->type && a->gpstime == b->gpstime && a->systemtime == b->systemtime &&
@@ -434,22 +430,17 @@ static int run_paged(const cli_context_t *ctx, int argc, char **argv, bool alarm
     if (imei) return apicmd_usage_error(cmd, "one IMEI only ('%s' is a second)", argv[i]);
     imei = argv[i];
   }
-  if (!imei || !is_imei(imei)) return apicmd_usage_error(cmd, "give one IMEI (1 to %d digits)", API_IMEI_MAX);
+  if (!imei || !apicmd_is_imei(imei)) return apicmd_usage_error(cmd, "give one IMEI (1 to %d digits)", API_IMEI_MAX);
   int64_t from, to;
   if (parse_range(cmd, from_s, to_s, &from, &to) != 0) return CLI_EXIT_USAGE;
 
   paged_cmd_t p = {.alarms = alarms, .format = format, .imei = imei, .end = to - 1,
                    .cursor = {.begin = from, .have_begin = false}};
-  int st = apicmd_load(&p.c, cmd, ctx, account);
-  if (st != CLI_EXIT_OK) return st;
   const output_column_t *cols = alarms ? alarm_cols : point_cols;
   size_t ncols = alarms ? sizeof alarm_cols / sizeof alarm_cols[0]
                         : sizeof point_cols / sizeof point_cols[0];
-  if (!(p.out = output_new(cols, ncols)) || apicmd_start(&p.c) != 0)
-    apicmd_finish(&p.c, CLI_EXIT_FAILED);
-  else
-    paged_next(&p);
-  st = apicmd_run(&p.c);
+  if (!(p.out = output_new(cols, ncols))) return CLI_EXIT_FAILED;
+  int st = apicmd_run_chain(&p.c, cmd, ctx, account, paged_first);
   output_free(p.out);
   api_points_free(&p.points);
   api_alarms_free(&p.page_alarms);
@@ -486,6 +477,8 @@ typedef struct mileage_cmd {
 } mileage_cmd_t;
 
 static void mileage_next(mileage_cmd_t *m);
+
+static void mileage_first(apicmd_t *c) { mileage_next((mileage_cmd_t *)c); /* c is the first member */ }
 
 static int64_t mileage_wend(const mileage_cmd_t *m) {
   return m->to - m->wbegin > API_MILEAGE_MAX_SPAN ? m->wbegin + API_MILEAGE_MAX_SPAN : m->to;
@@ -559,23 +552,9 @@ int cmd_mileage(const cli_context_t *ctx, int argc, char **argv) {
   mileage_cmd_t m = {0};
   int st = CLI_EXIT_USAGE;
   if (!(m.imeis = calloc((size_t)argc, sizeof *m.imeis))) return CLI_EXIT_FAILED;
-  for (int i = 1; i < argc; i++) {
-    int r = apicmd_common_option(cmd, argc, argv, &i, &account, &format);
-    if (!r) r = apicmd_option_value(cmd, argc, argv, &i, "--from", &from_s);
-    if (!r) r = apicmd_option_value(cmd, argc, argv, &i, "--to", &to_s);
-    if (r < 0) goto out;
-    if (r) continue;
-    if (!is_imei(argv[i])) {
-      apicmd_usage_error(cmd, "'%s' is not an IMEI (1 to %d digits)", argv[i], API_IMEI_MAX);
-      goto out;
-    }
-    m.imeis[m.n++] = argv[i];
-  }
-  m.format = format;
-  if (!m.n) {
-    apicmd_usage_error(cmd, "give at least one IMEI");
+  if (parse_imei_args(cmd, argc, argv, m.imeis, &m.n, &account, &format, &from_s, &to_s) != 0)
     goto out;
-  }
+  m.format = format;
   if (parse_range(cmd, from_s, to_s, &m.from, &m.to) != 0) goto out;
   if (m.from % 1800 != 0 || m.to % 1800 != 0) {
     apicmd_usage_error(cmd, "--from and --to must be on minute 0 or 30 (e.g. 06:00, 06:30)");
@@ -586,10 +565,7 @@ int cmd_mileage(const cli_context_t *ctx, int argc, char **argv) {
     st = CLI_EXIT_FAILED;
     goto out;
   }
-  if ((st = apicmd_load(&m.c, cmd, ctx, account)) != CLI_EXIT_OK) goto out;
-  if (apicmd_start(&m.c) != 0) apicmd_finish(&m.c, CLI_EXIT_FAILED);
-  else mileage_next(&m);
-  st = apicmd_run(&m.c);
+  st = apicmd_run_chain(&m.c, cmd, ctx, account, mileage_first);
 out:
   api_mileages_free(&m.page);
   free(m.km);

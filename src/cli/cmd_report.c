@@ -1,6 +1,6 @@
 /* `fleetarc report KIND`: runs one of the SQL report functions (sql/050_reports.sql) over
  * [--from, --to) and prints it as an aligned table, CSV (RFC 4180) or JSON. Also holds
- * what `fleetarc export` shares with it: the database choice and the printers. */
+ * what `fleetarc export` shares with it: the database choice and the result printer. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,7 +10,6 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "db/query.h"
-#include "util/buf.h"
 #include "util/timeparse.h"
 
 #define DEFAULT_CONFIG_PATH "/etc/fleetarc/fleetarc.yaml"
@@ -77,17 +76,6 @@ static void usage(FILE *out) {
           "Times are printed in UTC. exit status: 0 done, 1 database error, 2 bad usage.\n");
 }
 
-int cli_format_parse(const char *s, cli_format_t *out) {
-  static const char *const names[] = {"table", "csv", "json", "gpx", "geojson", "kml"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    if (strcmp(s, names[i]) == 0) {
-      *out = (cli_format_t)i;
-      return 0;
-    }
-  }
-  return -EINVAL;
-}
-
 int cli_database_conninfo(const cli_context_t *ctx, const char *option, const char *cmd,
                           char **out) {
   *out = NULL;
@@ -100,18 +88,9 @@ int cli_database_conninfo(const cli_context_t *ctx, const char *option, const ch
   int explicit_config = (env && *env) || strcmp(ctx->config_path, DEFAULT_CONFIG_PATH) != 0;
   if (!explicit_config) return 0;
   config_t *cfg = NULL;
-  buf_t errors = BUF_INIT;
-  int rc = config_load_file(ctx->config_path, &cfg, &errors);
-  if (rc < 0) {
-    if (errors.len)
-      fputs(errors.data, stderr);
-    else
-      fprintf(stderr, "%s: %s\n", ctx->config_path, strerror(-rc));
-    fprintf(stderr, "fleetarc %s: the configuration %s is not valid\n", cmd, ctx->config_path);
-    buf_free(&errors);
-    return rc == -ENOMEM ? rc : -EINVAL;
-  }
-  buf_free(&errors);
+  int st = cli_config_read(ctx, cmd, &cfg);
+  if (st != CLI_EXIT_OK) return st == CLI_EXIT_FAILED ? -ENOMEM : -EINVAL;
+  int rc = 0;
   if (cfg->database.conninfo && *cfg->database.conninfo) {
     *out = strdup(cfg->database.conninfo);
     if (!*out) rc = -ENOMEM;
@@ -120,122 +99,28 @@ int cli_database_conninfo(const cli_context_t *ctx, const char *option, const ch
   return rc;
 }
 
-/* ---- printers ---- */
+/* ---- the printer: output.c's writers over the query result's own cells ---- */
 
-static void print_csv_field(FILE *out, const char *v) {
-  if (!v) return;
-  if (strpbrk(v, ",\"\r\n") == NULL) {
-    fputs(v, out);
-    return;
-  }
-  fputc('"', out);
-  for (const char *p = v; *p; p++) {
-    if (*p == '"') fputc('"', out);
-    fputc(*p, out);
-  }
-  fputc('"', out);
+static const char *result_cell(const void *src, size_t row, size_t col) {
+  return db_result_value(src, row, col);
 }
 
-void cli_print_json_string(FILE *out, const char *v) {
-  fputc('"', out);
-  for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-    switch (*p) {
-      case '"': fputs("\\\"", out); break;
-      case '\\': fputs("\\\\", out); break;
-      case '\n': fputs("\\n", out); break;
-      case '\r': fputs("\\r", out); break;
-      case '\t': fputs("\\t", out); break;
-      default:
-        if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-        else fputc(*p, out);
-    }
+int cli_print_result(const db_result_t *r, output_format_t format, FILE *out) {
+  size_t rows = db_result_rows(r), ncols = db_result_cols(r);
+  output_column_t *cols = calloc(ncols ? ncols : 1, sizeof *cols);
+  if (!cols) return -ENOMEM;
+  for (size_t c = 0; c < ncols; c++) {
+    db_col_kind_t k = db_result_kind(r, c);
+    cols[c].name = db_result_name(r, c);
+    cols[c].kind = k == DB_COL_NUMBER ? OUTPUT_NUM : k == DB_COL_BOOL ? OUTPUT_BOOL : OUTPUT_STR;
   }
-  fputc('"', out);
-}
-
-/* A number PostgreSQL printed that JSON can hold as is (not NaN or Infinity). */
-static int json_number_ok(const char *v) {
-  if (*v == '-') v++;
-  return *v >= '0' && *v <= '9';
-}
-
-static void print_json_value(FILE *out, const db_result_t *r, size_t row, size_t col) {
-  const char *v = db_result_value(r, row, col);
-  if (!v) {
-    fputs("null", out);
-    return;
-  }
-  switch (db_result_kind(r, col)) {
-    case DB_COL_NUMBER:
-      if (json_number_ok(v)) fputs(v, out);
-      else cli_print_json_string(out, v);
-      break;
-    case DB_COL_BOOL: fputs(v[0] == 't' ? "true" : "false", out); break;
-    default: cli_print_json_string(out, v);
-  }
-}
-
-int cli_print_result(const db_result_t *r, cli_format_t format, FILE *out) {
-  size_t rows = db_result_rows(r), cols = db_result_cols(r);
-  if (format == CLI_FORMAT_CSV) {
-    for (size_t c = 0; c < cols; c++) {
-      if (c) fputc(',', out);
-      print_csv_field(out, db_result_name(r, c));
-    }
-    fputs("\r\n", out);
-    for (size_t i = 0; i < rows; i++) {
-      for (size_t c = 0; c < cols; c++) {
-        if (c) fputc(',', out);
-        print_csv_field(out, db_result_value(r, i, c));
-      }
-      fputs("\r\n", out);
-    }
-  } else if (format == CLI_FORMAT_JSON) {
-    fputc('[', out);
-    for (size_t i = 0; i < rows; i++) {
-      fputs(i ? ",\n  {" : "\n  {", out);
-      for (size_t c = 0; c < cols; c++) {
-        if (c) fputs(", ", out);
-        cli_print_json_string(out, db_result_name(r, c));
-        fputs(": ", out);
-        print_json_value(out, r, i, c);
-      }
-      fputc('}', out);
-    }
-    fputs(rows ? "\n]\n" : "]\n", out);
-  } else {
-    size_t *w = calloc(cols ? cols : 1, sizeof *w);
-    if (!w) return -ENOMEM;
-    for (size_t c = 0; c < cols; c++) {
-      w[c] = strlen(db_result_name(r, c));
-      for (size_t i = 0; i < rows; i++) {
-        const char *v = db_result_value(r, i, c);
-        size_t n = v ? strlen(v) : 0;
-        if (n > w[c]) w[c] = n;
-      }
-    }
-    for (size_t c = 0; c < cols; c++)
-      fprintf(out, "%s%-*s", c ? "  " : "", c + 1 < cols ? (int)w[c] : 0, db_result_name(r, c));
-    fputc('\n', out);
-    for (size_t c = 0; c < cols; c++) {
-      fputs(c ? "  " : "", out);
-      for (size_t k = 0; k < w[c]; k++) fputc('-', out);
-    }
-    fputc('\n', out);
-    for (size_t i = 0; i < rows; i++) {
-      for (size_t c = 0; c < cols; c++) {
-        const char *v = db_result_value(r, i, c);
-        if (!v) v = "";
-        int num = db_result_kind(r, c) == DB_COL_NUMBER;
-        int width = (num || c + 1 < cols) ? (int)w[c] : 0; /* no trailing blanks */
-        fprintf(out, num ? "%s%*s" : "%s%-*s", c ? "  " : "", width, v);
-      }
-      fputc('\n', out);
-    }
+  int rc = output_write_cells(cols, ncols, rows, result_cell, r, format, out);
+  free(cols);
+  if (rc == 0 && format == OUTPUT_TABLE) { /* psql's footer: an empty report says so */
     fprintf(out, "(%zu row%s)\n", rows, rows == 1 ? "" : "s");
-    free(w);
+    if (ferror(out)) rc = -EIO;
   }
-  return ferror(out) ? -EIO : 0;
+  return rc;
 }
 
 /* ---- options shared with export ---- */
@@ -251,19 +136,6 @@ int cli_parse_time_option(const char *cmd, const char *opt, const char *value, i
     return -EINVAL;
   }
   return 0;
-}
-
-/* Whether argv[*i] is --name VALUE or --name=VALUE; sets *value (NULL when missing). */
-int cli_option(int argc, char **argv, int *i, const char *name, const char **value) {
-  size_t n = strlen(name);
-  if (strncmp(argv[*i], name, n) != 0) return 0;
-  if (argv[*i][n] == '=') {
-    *value = argv[*i] + n + 1;
-    return 1;
-  }
-  if (argv[*i][n] != '\0') return 0;
-  *value = *i + 1 < argc ? argv[++*i] : NULL;
-  return 1;
 }
 
 int cmd_report(const cli_context_t *ctx, int argc, char **argv) {
@@ -294,7 +166,7 @@ int cmd_report(const cli_context_t *ctx, int argc, char **argv) {
       return CLI_EXIT_USAGE;
     }
   }
-  cli_format_t format;
+  output_format_t format;
   int64_t from, to;
   if (!kind || !from_s || !to_s) {
     fprintf(stderr, "fleetarc report: a report kind, --from and --to are required\n");
@@ -308,7 +180,7 @@ int cmd_report(const cli_context_t *ctx, int argc, char **argv) {
     fprintf(stderr, "fleetarc report: --to must be after --from\n");
     return CLI_EXIT_USAGE;
   }
-  if (cli_format_parse(format_s, &format) < 0 || format > CLI_FORMAT_JSON) {
+  if (output_format_parse(format_s, &format) < 0) {
     fprintf(stderr, "fleetarc report: --format must be table, csv or json, not '%s'\n", format_s);
     return CLI_EXIT_USAGE;
   }

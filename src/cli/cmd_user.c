@@ -180,13 +180,5 @@ int cmd_user(const cli_context_t *ctx, int argc, char **argv) {
                             sizeof done_cols / sizeof done_cols[0], cells);
   }
   user_cmd_t u = {.format = format, .list = list};
-  int st = apicmd_load(&u.c, cmd, ctx, account);
-  if (st != CLI_EXIT_OK) {
-    api_request_free(&req);
-    return st;
-  }
-  if (apicmd_start(&u.c) != 0) apicmd_finish(&u.c, CLI_EXIT_FAILED);
-  else apicmd_call(&u.c, &req, cb_users, &u);
-  api_request_free(&req);
-  return apicmd_run(&u.c);
+  return apicmd_run_call(&u.c, cmd, ctx, account, &req, cb_users, &u);
 }

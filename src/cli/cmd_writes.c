@@ -20,14 +20,6 @@
   "  --format F      table (default), json or csv\n"                                 \
   "  -h, --help      this help\n"
 
-static bool is_imei(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > API_IMEI_MAX) return false;
-  for (size_t i = 0; i < n; i++)
-    if (s[i] < '0' || s[i] > '9') return false;
-  return true;
-}
-
 /* ------------------------------------------------------------------ send-command */
 
 static const char *const commands[] = {"RELAY,1", "RELAY,0", "RESET", "LOCKDOOR", "UNLOCKDOOR",
@@ -57,11 +49,11 @@ static void cb_query(void *arg, const net_result_t *res) {
     { apicmd_fail_parse(&s->c, &err, "command query"); return; }
   s->queries++;
   if (s->status.commandstatus == 1) {
-    output_t *o = output_new(command_cols, sizeof command_cols / sizeof command_cols[0]);
     const char *cells[] = {s->imei, s->command, s->commandid, s->status.response};
-    int st = o && output_row(o, cells) == 0 ? apicmd_print(&s->c, o, s->format) : CLI_EXIT_FAILED;
-    output_free(o);
-    { apicmd_finish(&s->c, st); return; }
+    apicmd_finish(&s->c, apicmd_print_row(&s->c, command_cols,
+                                          sizeof command_cols / sizeof command_cols[0], cells,
+                                          s->format));
+    return;
   }
   if (s->queries >= s->plan.tries) {
     fprintf(stderr,
@@ -155,7 +147,7 @@ int cmd_send_command(const cli_context_t *ctx, int argc, char **argv) {
     else return apicmd_usage_error(cmd, "unexpected argument '%s'", argv[i]);
   }
   if (!imei || !command) return apicmd_usage_error(cmd, "give an IMEI and a COMMAND");
-  if (!is_imei(imei)) return apicmd_usage_error(cmd, "'%s' is not an IMEI", imei);
+  if (!apicmd_is_imei(imei)) return apicmd_usage_error(cmd, "'%s' is not an IMEI", imei);
   bool known = false;
   for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) known |= !strcmp(command, commands[k]);
   if (!known)
@@ -174,15 +166,11 @@ int cmd_send_command(const cli_context_t *ctx, int argc, char **argv) {
     return apicmd_usage_error(cmd, "the command's arguments are refused");
   int st = CLI_EXIT_OK;
   if (!strcmp(command, "RELAY,1") && !yes) st = confirm_stop_engine(imei);
-  if (st == CLI_EXIT_OK) st = apicmd_load(&s.c, cmd, ctx, account);
   if (st != CLI_EXIT_OK) {
     api_request_free(&req);
     return st;
   }
-  if (apicmd_start(&s.c) != 0) apicmd_finish(&s.c, CLI_EXIT_FAILED);
-  else apicmd_call(&s.c, &req, cb_sent, &s);
-  api_request_free(&req);
-  st = apicmd_run(&s.c);
+  st = apicmd_run_call(&s.c, cmd, ctx, account, &req, cb_sent, &s);
   free(s.commandid);
   api_command_status_free(&s.status);
   return st;
@@ -235,7 +223,7 @@ int cmd_geofence_create(const cli_context_t *ctx, int argc, char **argv) {
     if (imei) return apicmd_usage_error(cmd, "unexpected argument '%s'", argv[i]);
     imei = argv[i];
   }
-  if (!imei || !is_imei(imei)) return apicmd_usage_error(cmd, "give one IMEI");
+  if (!imei || !apicmd_is_imei(imei)) return apicmd_usage_error(cmd, "give one IMEI");
   if (!name || !*name || !lat_s || !lon_s || !radius_s || !alarm)
     return apicmd_usage_error(cmd, "--name, --lat, --lon, --radius and --alarm are required");
   double lat, lon, radius;

@@ -38,7 +38,19 @@ int cli_wants_help(int argc, char **argv) {
   return 0;
 }
 
-int cli_config_load(const cli_context_t *ctx, const char *command, struct config **out) {
+int cli_option(int argc, char **argv, int *i, const char *name, const char **value) {
+  size_t n = strlen(name);
+  if (strncmp(argv[*i], name, n) != 0) return 0;
+  if (argv[*i][n] == '=') {
+    *value = argv[*i] + n + 1;
+    return 1;
+  }
+  if (argv[*i][n] != '\0') return 0; /* --fromage is not --from */
+  *value = *i + 1 < argc ? argv[++*i] : NULL;
+  return 1;
+}
+
+int cli_config_read(const cli_context_t *ctx, const char *command, struct config **out) {
   buf_t errors = BUF_INIT;
   *out = NULL;
   int rc = config_load_file(ctx->config_path, out, &errors);
@@ -46,10 +58,15 @@ int cli_config_load(const cli_context_t *ctx, const char *command, struct config
     if (errors.len) fputs(errors.data, stderr);
     else fprintf(stderr, "%s: %s\n", ctx->config_path, strerror(-rc));
     fprintf(stderr, "fleetarc %s: the configuration %s is not valid\n", command, ctx->config_path);
-    buf_free(&errors);
-    return rc == -ENOMEM ? CLI_EXIT_FAILED : CLI_EXIT_USAGE;
   }
   buf_free(&errors);
+  if (rc == 0) return CLI_EXIT_OK;
+  return rc == -ENOMEM ? CLI_EXIT_FAILED : CLI_EXIT_USAGE;
+}
+
+int cli_config_load(const cli_context_t *ctx, const char *command, struct config **out) {
+  int st = cli_config_read(ctx, command, out);
+  if (st != CLI_EXIT_OK) return st;
   log_set_level((*out)->log.level);
   log_set_format((*out)->log.format);
   return CLI_EXIT_OK;

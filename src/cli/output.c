@@ -1,5 +1,6 @@
 /* Table, JSON and CSV writers for the command line's results. Rows are kept until the
- * end so that a table can size its columns; every format sees the same cells. */
+ * end so that a table can size its columns; every format sees the same cells, read
+ * through a view whether the output holds them or a query result does. */
 #include "cli/output.h"
 
 #include <errno.h>
@@ -39,6 +40,23 @@ void output_free(output_t *o) {
 }
 
 size_t output_rows(const output_t *o) { return o->nrows; }
+
+/* What the writers see: columns, a row count and a way to read a cell. */
+typedef struct view {
+  const output_column_t *cols;
+  size_t ncols, nrows;
+  output_cell_fn cell;
+  const void *src;
+} view_t;
+
+static const char *view_cell(const view_t *v, size_t row, size_t col) {
+  return v->cell(v->src, row, col);
+}
+
+static const char *stored_cell(const void *src, size_t row, size_t col) {
+  const output_t *o = src;
+  return o->cells[row * o->ncols + col];
+}
 
 int output_row(output_t *o, const char *const *cells) {
   if (o->nrows == o->cap) {
@@ -133,9 +151,9 @@ static void put_trimmed(const char *text, size_t len, FILE *out) {
   }
 }
 
-static void write_table_padded(const output_t *o, FILE *out);
+static void write_table_padded(const view_t *o, FILE *out);
 
-static void write_table(const output_t *o, FILE *out) {
+static void write_table(const view_t *o, FILE *out) {
   char *text = NULL;
   size_t len = 0;
   FILE *m = open_memstream(&text, &len);
@@ -148,13 +166,13 @@ static void write_table(const output_t *o, FILE *out) {
   free(text);
 }
 
-static void write_table_padded(const output_t *o, FILE *out) {
+static void write_table_padded(const view_t *o, FILE *out) {
   size_t *w = calloc(o->ncols, sizeof *w);
   if (!w) return;
   for (size_t c = 0; c < o->ncols; c++) w[c] = output_text_width(o->cols[c].name);
   for (size_t r = 0; r < o->nrows; r++)
     for (size_t c = 0; c < o->ncols; c++) {
-      const char *s = o->cells[r * o->ncols + c];
+      const char *s = view_cell(o, r, c);
       size_t cw = s ? output_text_width(s) : 0;
       if (cw > w[c]) w[c] = cw;
     }
@@ -166,7 +184,7 @@ static void write_table_padded(const output_t *o, FILE *out) {
         if (!last) fputs("  ", out);
         continue;
       }
-      const char *s = r == 0 ? o->cols[c].name : o->cells[(r - 2) * o->ncols + c];
+      const char *s = r == 0 ? o->cols[c].name : view_cell(o, r - 2, c);
       if (!s) s = "";
       size_t pad = w[c] - output_text_width(s);
       bool right = r > 0 && o->cols[c].kind == OUTPUT_NUM;
@@ -182,7 +200,7 @@ static void write_table_padded(const output_t *o, FILE *out) {
 
 /* A JSON string: escapes, and U+FFFD for bytes that are not UTF-8 (the output stays
  * valid JSON whatever the server sent). */
-static void put_json_string(const char *s, FILE *out) {
+void output_json_string(const char *s, FILE *out) {
   fputc('"', out);
   size_t len;
   for (const unsigned char *p = (const unsigned char *)s; *p; p += len) {
@@ -199,18 +217,25 @@ static void put_json_string(const char *s, FILE *out) {
   fputc('"', out);
 }
 
-static void write_json(const output_t *o, FILE *out) {
+/* A number PostgreSQL or the API printed that JSON can hold as is (not NaN or Infinity). */
+static bool json_number_ok(const char *s) {
+  if (*s == '-') s++;
+  return *s >= '0' && *s <= '9';
+}
+
+static void write_json(const view_t *o, FILE *out) {
   fputc('[', out);
   for (size_t r = 0; r < o->nrows; r++) {
     fputs(r ? ",\n  {" : "\n  {", out);
     for (size_t c = 0; c < o->ncols; c++) {
-      const char *s = o->cells[r * o->ncols + c];
+      const char *s = view_cell(o, r, c);
       if (c) fputs(", ", out);
-      put_json_string(o->cols[c].name, out);
+      output_json_string(o->cols[c].name, out);
       fputs(": ", out);
       if (!s) fputs("null", out);
-      else if (o->cols[c].kind == OUTPUT_NUM) fputs(s, out);
-      else put_json_string(s, out);
+      else if (o->cols[c].kind == OUTPUT_NUM && json_number_ok(s)) fputs(s, out);
+      else if (o->cols[c].kind == OUTPUT_BOOL) fputs(s[0] == 't' ? "true" : "false", out);
+      else output_json_string(s, out);
     }
     fputc('}', out);
   }
@@ -230,10 +255,10 @@ static void put_csv_field(const char *s, FILE *out) {
   fputc('"', out);
 }
 
-static void write_csv(const output_t *o, FILE *out) {
+static void write_csv(const view_t *o, FILE *out) {
   for (size_t r = 0; r <= o->nrows; r++) {
     for (size_t c = 0; c < o->ncols; c++) {
-      const char *s = r == 0 ? o->cols[c].name : o->cells[(r - 1) * o->ncols + c];
+      const char *s = r == 0 ? o->cols[c].name : view_cell(o, r - 1, c);
       if (c) fputc(',', out);
       if (s) put_csv_field(s, out);
     }
@@ -241,11 +266,17 @@ static void write_csv(const output_t *o, FILE *out) {
   }
 }
 
-int output_write(const output_t *o, output_format_t f, FILE *out) {
+int output_write_cells(const output_column_t *cols, size_t ncols, size_t nrows,
+                       output_cell_fn cell, const void *src, output_format_t f, FILE *out) {
+  const view_t v = {cols, ncols, nrows, cell, src};
   switch (f) {
-    case OUTPUT_TABLE: write_table(o, out); break;
-    case OUTPUT_JSON: write_json(o, out); break;
-    case OUTPUT_CSV: write_csv(o, out); break;
+    case OUTPUT_TABLE: write_table(&v, out); break;
+    case OUTPUT_JSON: write_json(&v, out); break;
+    case OUTPUT_CSV: write_csv(&v, out); break;
   }
   return fflush(out) != 0 || ferror(out) ? -EIO : 0;
+}
+
+int output_write(const output_t *o, output_format_t f, FILE *out) {
+  return output_write_cells(o->cols, o->ncols, o->nrows, stored_cell, o, f, out);
 }

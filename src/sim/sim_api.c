@@ -343,6 +343,12 @@ static int ep_authorization(ctx_t *c) {
     sim_json_int(j, v);             \
   } while (0)
 
+#define KEY_STR(j, key, v)          \
+  do {                              \
+    sim_json_lit(j, ",\"" key "\":"); \
+    sim_json_string(j, v);          \
+  } while (0)
+
 static int state_at(sim_api_t *api, uint32_t dev, int64_t now, sim_state_t *out) {
   if (!api->states) api->states = calloc(sim_fleet_device_count(api->fleet) + 1, sizeof *api->states);
   state_entry_t *e = api->states ? &api->states[dev] : NULL;
@@ -399,6 +405,13 @@ static int ep_track(ctx_t *c) {
   return 0;
 }
 
+/* [begin, end] cut to the history the platform holds, which ends at the present. */
+static void clamp_window(const ctx_t *c, int64_t begin, int64_t end, int64_t *lo, int64_t *hi) {
+  int64_t floor_t = c->present - c->api->opt.history_s;
+  *lo = begin > floor_t ? begin : floor_t;
+  *hi = end < c->present ? end : c->present;
+}
+
 /* imei, begintime, endtime, clamped to the window the platform holds. */
 static int time_window(ctx_t *c, uint32_t *dev, int64_t *lo, int64_t *hi) {
   const char *imei = param(c, "imei"), *b = param(c, "begintime"), *e = param(c, "endtime");
@@ -408,9 +421,7 @@ static int time_window(ctx_t *c, uint32_t *dev, int64_t *lo, int64_t *hi) {
   if (begin > end) return API_CODE_OUT_OF_RANGE;
   int rc = resolve_imei(c, imei, strlen(imei), dev);
   if (rc) return rc;
-  int64_t floor_t = c->present - c->api->opt.history_s;
-  *lo = begin > floor_t ? begin : floor_t;
-  *hi = end < c->present ? end : c->present;
+  clamp_window(c, begin, end, lo, hi);
   return *lo > *hi ? API_CODE_NO_DATA : 0;
 }
 
@@ -419,46 +430,61 @@ typedef struct page {
   size_t n, max;
 } page_t;
 
+/* One record of a playback or alarm string: ';' before every record but the first,
+ * ',' between its fields; 9 fields of at most 40 bytes fit. */
+typedef struct record {
+  char text[384];
+  size_t len;
+  unsigned fields;
+} record_t;
+
+static void record_start(record_t *r, const page_t *pg) {
+  r->len = 0;
+  r->fields = 0;
+  if (pg->n) r->text[r->len++] = ';';
+}
+
+static void record_int(record_t *r, int64_t v) {
+  if (r->fields++) r->text[r->len++] = ',';
+  r->len += sim_fmt_int(r->text + r->len, v);
+}
+
+static void record_coord(record_t *r, double v) {
+  if (r->fields++) r->text[r->len++] = ',';
+  r->len += sim_fmt_fixed(r->text + r->len, v, 6);
+}
+
+/* Appends r to the page; 1 (stop) once the page is full. */
+static int record_end(page_t *pg, const record_t *r) {
+  sim_json_raw(pg->j, r->text, r->len);
+  return ++pg->n >= pg->max ? 1 : 0;
+}
+
 static int cb_playback_point(void *arg, const sim_point_t *p) {
   page_t *pg = arg;
-  char tmp[128];
-  size_t o = 0;
-  if (pg->n) tmp[o++] = ';';
-  o += sim_fmt_fixed(tmp + o, p->longitude, 6);
-  tmp[o++] = ',';
-  o += sim_fmt_fixed(tmp + o, p->latitude, 6);
-  tmp[o++] = ',';
-  o += sim_fmt_int(tmp + o, p->gpstime);
-  tmp[o++] = ',';
-  o += sim_fmt_int(tmp + o, p->speed);
-  tmp[o++] = ',';
-  o += sim_fmt_int(tmp + o, p->course);
-  sim_json_raw(pg->j, tmp, o);
-  return ++pg->n >= pg->max ? 1 : 0;
+  record_t r;
+  record_start(&r, pg);
+  record_coord(&r, p->longitude);
+  record_coord(&r, p->latitude);
+  record_int(&r, p->gpstime);
+  record_int(&r, p->speed);
+  record_int(&r, p->course);
+  return record_end(pg, &r);
 }
 
 static int cb_alarm(void *arg, const sim_alarm_t *a) {
   page_t *pg = arg;
-  char tmp[192];
-  size_t o = 0;
-  if (pg->n) tmp[o++] = ';';
-  o += sim_fmt_int(tmp + o, a->type);
-  tmp[o++] = ',';
-  o += sim_fmt_fixed(tmp + o, a->longitude, 6);
-  tmp[o++] = ',';
-  o += sim_fmt_fixed(tmp + o, a->latitude, 6);
-  tmp[o++] = ',';
-  o += sim_fmt_int(tmp + o, a->gpstime);
-  tmp[o++] = ',';
-  o += sim_fmt_int(tmp + o, a->systemtime);
-  tmp[o++] = ',';
-  o += sim_fmt_int(tmp + o, a->speed);
-  tmp[o++] = ',';
-  o += sim_fmt_int(tmp + o, a->course);
-  tmp[o++] = ',';
-  o += sim_fmt_int(tmp + o, a->geofence_id);
-  sim_json_raw(pg->j, tmp, o);
-  return ++pg->n >= pg->max ? 1 : 0;
+  record_t r;
+  record_start(&r, pg);
+  record_int(&r, a->type);
+  record_coord(&r, a->longitude);
+  record_coord(&r, a->latitude);
+  record_int(&r, a->gpstime);
+  record_int(&r, a->systemtime);
+  record_int(&r, a->speed);
+  record_int(&r, a->course);
+  record_int(&r, a->geofence_id);
+  return record_end(pg, &r);
 }
 
 static int ep_playback_or_alarms(ctx_t *c, bool alarms) {
@@ -489,8 +515,8 @@ static int ep_mileage(ctx_t *c) {
   if (end <= begin || end - begin > MILEAGE_MAX_SPAN) return API_CODE_OUT_OF_RANGE;
   int rc = resolve_imeis(c, devs, &n);
   if (rc) return rc;
-  int64_t floor_t = c->present - c->api->opt.history_s;
-  int64_t lo = begin > floor_t ? begin : floor_t, hi = end < c->present ? end : c->present;
+  int64_t lo, hi;
+  clamp_window(c, begin, end, &lo, &hi);
   sim_json_t *j = &c->j;
   sim_json_lit(j, "{\"code\":0,\"record\":[");
   for (size_t i = 0; i < n; i++) {
@@ -510,21 +536,26 @@ static int ep_mileage(ctx_t *c) {
 static void write_device(sim_json_t *j, const sim_device_t *d) {
   sim_json_lit(j, "{\"imei\":");
   sim_json_string(j, d->imei);
-  sim_json_lit(j, ",\"devicename\":");
-  sim_json_string(j, d->devicename);
-  sim_json_lit(j, ",\"devicetype\":");
-  sim_json_string(j, d->devicetype);
-  sim_json_lit(j, ",\"platenumber\":");
-  sim_json_string(j, d->platenumber);
+  KEY_STR(j, "devicename", d->devicename);
+  KEY_STR(j, "devicetype", d->devicetype);
+  KEY_STR(j, "platenumber", d->platenumber);
   KEY_INT(j, "onlinetime", d->onlinetime);
   KEY_INT(j, "platformduetime", d->platformduetime);
-  sim_json_lit(j, ",\"simcard\":");
-  sim_json_string(j, d->simcard);
-  sim_json_lit(j, ",\"iccid\":");
-  sim_json_string(j, d->iccid);
+  KEY_STR(j, "simcard", d->simcard);
+  KEY_STR(j, "iccid", d->iccid);
   KEY_INT(j, "activatedtime", d->activatedtime);
   KEY_INT(j, "userduetime", d->userduetime);
   sim_json_lit(j, "}");
+}
+
+/* The answer of 2.7 and 2.12: the devices as an array record. */
+static void write_devices(ctx_t *c, const uint32_t *devs, size_t n) {
+  sim_json_lit(&c->j, "{\"code\":0,\"record\":[");
+  for (size_t i = 0; i < n; i++) {
+    if (i) sim_json_lit(&c->j, ",");
+    write_device(&c->j, sim_fleet_device(c->api->fleet, devs[i]));
+  }
+  sim_json_lit(&c->j, "]}");
 }
 
 static int ep_device_list(ctx_t *c) {
@@ -534,12 +565,7 @@ static int ep_device_list(ctx_t *c) {
   const uint32_t *devs;
   size_t n = sim_fleet_account_devices(c->api->fleet, a, &devs);
   if (n > MAX_LIST) n = MAX_LIST;
-  sim_json_lit(&c->j, "{\"code\":0,\"record\":[");
-  for (size_t i = 0; i < n; i++) {
-    if (i) sim_json_lit(&c->j, ",");
-    write_device(&c->j, sim_fleet_device(c->api->fleet, devs[i]));
-  }
-  sim_json_lit(&c->j, "]}");
+  write_devices(c, devs, n);
   return 0;
 }
 
@@ -548,12 +574,7 @@ static int ep_device_detail(ctx_t *c) {
   size_t n;
   int rc = resolve_imeis(c, devs, &n);
   if (rc) return rc;
-  sim_json_lit(&c->j, "{\"code\":0,\"record\":[");
-  for (size_t i = 0; i < n; i++) {
-    if (i) sim_json_lit(&c->j, ",");
-    write_device(&c->j, sim_fleet_device(c->api->fleet, devs[i]));
-  }
-  sim_json_lit(&c->j, "]}");
+  write_devices(c, devs, n);
   return 0;
 }
 
@@ -561,14 +582,10 @@ static void write_user(const sim_api_t *api, sim_json_t *j, uint32_t a) {
   const sim_account_t *u = sim_fleet_account(api->fleet, a);
   sim_json_lit(j, "{\"account\":");
   sim_json_string(j, u->account);
-  sim_json_lit(j, ",\"username\":");
-  sim_json_string(j, u->username);
-  sim_json_lit(j, ",\"email\":");
-  sim_json_string(j, u->email);
-  sim_json_lit(j, ",\"mobile\":");
-  sim_json_string(j, u->mobile);
-  sim_json_lit(j, ",\"telephone\":");
-  sim_json_string(j, u->telephone);
+  KEY_STR(j, "username", u->username);
+  KEY_STR(j, "email", u->email);
+  KEY_STR(j, "mobile", u->mobile);
+  KEY_STR(j, "telephone", u->telephone);
   KEY_INT(j, "createtime", u->createtime);
   KEY_INT(j, "roletype", u->roletype);
   KEY_INT(j, "blockstatus", api->acct[a].blocked ? 0 : 1); /* spec: 0 blocked, 1 not */

@@ -111,6 +111,38 @@ static void test_csv(void **state) {
   output_free(o);
 }
 
+/* The writers over cells held elsewhere (report's query result): a boolean column, and a
+ * number column whose NaN cannot be a bare JSON number. */
+static const char *const held[2][3] = {{"t", "1.5", "x"}, {"f", "NaN", NULL}};
+
+static const char *held_cell(const void *src, size_t row, size_t col) {
+  (void)src;
+  return held[row][col];
+}
+
+static void test_write_cells(void **state) {
+  (void)state;
+  static const output_column_t hc[] = {{"ok", OUTPUT_BOOL}, {"v", OUTPUT_NUM}, {"s", OUTPUT_STR}};
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&buf, &len);
+  assert_int_equal(output_write_cells(hc, 3, 2, held_cell, NULL, OUTPUT_JSON, m), 0);
+  fclose(m);
+  assert_string_equal(buf, "[\n  {\"ok\": true, \"v\": 1.5, \"s\": \"x\"},\n"
+                           "  {\"ok\": false, \"v\": \"NaN\", \"s\": null}\n]\n");
+  free(buf);
+  buf = NULL;
+  m = open_memstream(&buf, &len);
+  assert_int_equal(output_write_cells(hc, 3, 2, held_cell, NULL, OUTPUT_TABLE, m), 0);
+  fclose(m);
+  /* headers and booleans left, numbers right-aligned; no blanks at the end of the second row */
+  assert_string_equal(buf, "ok  v    s\n"
+                           "--  ---  -\n"
+                           "t   1.5  x\n"
+                           "f   NaN\n");
+  free(buf);
+}
+
 static void test_format_parse(void **state) {
   (void)state;
   output_format_t f;
@@ -154,6 +186,7 @@ int main(void) {
     cmocka_unit_test(test_width),        cmocka_unit_test(test_table),
     cmocka_unit_test(test_json),         cmocka_unit_test(test_json_bad_utf8),
     cmocka_unit_test(test_csv),          cmocka_unit_test(test_format_parse),
+    cmocka_unit_test(test_write_cells),
     cmocka_unit_test(test_sendcmd_plan), cmocka_unit_test(test_alarm_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
