@@ -884,6 +884,7 @@ static void on_poll_timer(uv_timer_t *t) {
 }
 
 static void polls_schedule(archiver_t *a, acct_t *ac) {
+  if (!ac->poll) return; /* closed: shutdown */
   size_t chunks = (ac->n_poll + API_MAX_IMEIS - 1) / API_MAX_IMEIS;
   if (chunks == 0) chunks = 1;
   uint64_t every = (uint64_t)a->cfg->archive.track_interval_ms / chunks;
