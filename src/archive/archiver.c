@@ -20,6 +20,7 @@
 #include "db/pgw.h"
 #include "db/state.h"
 #include "net/client.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include "util/timeparse.h"
 
@@ -44,12 +45,22 @@ static const unsigned stream_bits[] = {CONFIG_STREAM_PLAYBACK, CONFIG_STREAM_ALA
 
 typedef struct archiver archiver_t;
 
-/* A configured account: its login, its discovery and its track polls. */
+/* An account's poll timer, allocated apart: the accounts' array grows on reload. */
+typedef struct poll_timer {
+  uv_timer_t timer;
+  archiver_t *a;
+  uint16_t acct;
+} poll_timer_t;
+
+/* A configured account: its login, its discovery and its track polls. Accounts keep
+ * their index for the whole run (devices and calls refer to it); a reload that drops
+ * one marks it removed. */
 typedef struct acct {
   archiver_t *a;
-  const config_account_t *cfg;
+  config_account_t *cfg;  /* owned copy: a reload frees the config it came from */
   netc_account_t *na;
   bool stopped;
+  bool removed;           /* dropped from the configuration by a reload */
   int disc_pending;       /* device/user list calls of the running discovery */
   bool disc_failed;       /* one of them failed: no removal sweep this time */
   char **visited;         /* sub-accounts listed in this discovery (cycle guard) */
@@ -57,7 +68,7 @@ typedef struct acct {
   uint32_t *poll_devs;    /* its active devices, in chunks of API_MAX_IMEIS */
   size_t n_poll, poll_pos;
   bool poll_busy;         /* a track call of this account is in flight */
-  uv_timer_t poll_timer;
+  poll_timer_t *poll;     /* freed by its close callback */
 } acct_t;
 
 typedef enum { W_PLAYBACK, W_ALARMS, W_MILEAGE, W_TRACK, W_DEVLIST, W_USERLIST } work_kind_t;
@@ -93,7 +104,8 @@ typedef struct bctx {
 
 struct archiver {
   archiver_options_t opt;
-  const config_t *cfg;
+  const config_t *cfg;       /* opt.cfg, or the last reload's (owned_cfg) */
+  config_t *owned_cfg;       /* the configuration of the last reload, NULL before one */
   uv_loop_t loop;
   netc_t *net;
   pgw_t *db;
@@ -149,6 +161,39 @@ struct archiver {
   uint64_t n_points, n_alarms, n_requests, n_errors, n_retries, n_mileage, n_guards;
   size_t devices_done_logged;
 };
+
+/* ------------------------------------------------------------------ accounts' own copies */
+
+/* What an account keeps of its configuration, copied: the config_t it came from is
+ * freed by the next reload. NULL on out of memory. */
+static config_account_t *acct_cfg_dup(const config_account_t *c) {
+  config_account_t *k = malloc(sizeof *k);
+  if (!k) return NULL;
+  *k = *c;
+  if (!(k->account = strdup(c->account))) {
+    explicit_bzero(k->password_md5, sizeof k->password_md5);
+    free(k);
+    return NULL;
+  }
+  return k;
+}
+
+static void acct_cfg_free(config_account_t *k) {
+  if (!k) return;
+  explicit_bzero(k->password_md5, sizeof k->password_md5); /* a secret */
+  free(k->account);
+  free(k);
+}
+
+static int poll_timer_init(archiver_t *a, acct_t *ac) {
+  ac->poll = calloc(1, sizeof *ac->poll);
+  if (!ac->poll) return -ENOMEM;
+  uv_timer_init(&a->loop, &ac->poll->timer);
+  ac->poll->timer.data = ac->poll;
+  ac->poll->a = a;
+  ac->poll->acct = (uint16_t)(ac - a->accts);
+  return 0;
+}
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -683,6 +728,7 @@ static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *ow
 
 static void apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) {
   acct_t *ac = &a->accts[w->acct];
+  if (ac->removed) return; /* a reload dropped the account while the list was out */
   api_error_t err = {0};
   int ok = response_ok(a, w, res);
   if (ok == 0 && api_parse_device_list(res->body, res->body_len, &a->devices, &err) != 0) ok = -2;
@@ -728,6 +774,7 @@ static void apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) {
 
 static void apply_userlist(archiver_t *a, work_t *w, const net_result_t *res) {
   acct_t *ac = &a->accts[w->acct];
+  if (ac->removed) return;
   api_error_t err = {0};
   int ok = response_ok(a, w, res);
   if (ok == 0 && api_parse_user_list(res->body, res->body_len, &a->users, &err) != 0) ok = -2;
@@ -854,9 +901,10 @@ static void polls_rebuild(archiver_t *a, acct_t *ac) {
 
 /* Run: one chunk of 100 per tick, the ticks spread evenly over track_interval. */
 static void on_poll_timer(uv_timer_t *t) {
-  acct_t *ac = t->data;
-  archiver_t *a = ac->a;
-  if (a->stopping || ac->stopped || ac->poll_busy || ac->n_poll == 0) return;
+  poll_timer_t *pt = t->data;
+  archiver_t *a = pt->a;
+  acct_t *ac = &a->accts[pt->acct];
+  if (a->stopping || ac->stopped || ac->removed || ac->poll_busy || ac->n_poll == 0) return;
   if (ac->poll_pos >= ac->n_poll) ac->poll_pos = 0;
   size_t start = ac->poll_pos;
   ac->poll_pos += API_MAX_IMEIS;
@@ -864,12 +912,14 @@ static void on_poll_timer(uv_timer_t *t) {
 }
 
 static void polls_schedule(archiver_t *a, acct_t *ac) {
+  if (!ac->poll) return; /* closed: shutdown */
   size_t chunks = (ac->n_poll + API_MAX_IMEIS - 1) / API_MAX_IMEIS;
   if (chunks == 0) chunks = 1;
   uint64_t every = (uint64_t)a->cfg->archive.track_interval_ms / chunks;
   if (every < 100) every = 100;
-  uint64_t first = uv_timer_get_repeat(&ac->poll_timer) ? uv_timer_get_due_in(&ac->poll_timer) : 0;
-  uv_timer_start(&ac->poll_timer, on_poll_timer, first, every);
+  uint64_t first = uv_timer_get_repeat(&ac->poll->timer) ? uv_timer_get_due_in(&ac->poll->timer) : 0;
+  if (first > every) first = every; /* a reload shortened track_interval */
+  uv_timer_start(&ac->poll->timer, on_poll_timer, first, every);
 }
 
 /* ------------------------------------------------------------------ discovery */
@@ -894,7 +944,7 @@ static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *ow
 }
 
 static void discovery_start(archiver_t *a, acct_t *ac) {
-  if (ac->stopped || ac->disc_pending > 0) return;
+  if (ac->stopped || ac->removed || ac->disc_pending > 0) return;
   ac->disc_failed = false;
   for (size_t k = 0; k < ac->n_visited; k++) free(ac->visited[k]);
   ac->n_visited = 0;
@@ -1043,7 +1093,19 @@ static void progress(archiver_t *a, bool final) {
 
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
 
+static void on_poll_closed(uv_handle_t *h) { free(h->data); }
+
+/* Idempotent: also for a startup that failed half-way. */
+static void close_poll_timers(archiver_t *a) {
+  for (size_t i = 0; i < a->n_accts; i++) {
+    if (!a->accts[i].poll) continue;
+    uv_close((uv_handle_t *)&a->accts[i].poll->timer, on_poll_closed);
+    a->accts[i].poll = NULL;
+  }
+}
+
 static void close_handles(archiver_t *a) {
+  close_poll_timers(a);
   if (!a->timers_up) return;
   a->timers_up = false;
   uv_close((uv_handle_t *)&a->tick, on_handle_closed);
@@ -1053,7 +1115,7 @@ static void close_handles(archiver_t *a) {
   uv_close((uv_handle_t *)&a->shutdown_timer, on_handle_closed);
   uv_close((uv_handle_t *)&a->sigint, on_handle_closed);
   uv_close((uv_handle_t *)&a->sigterm, on_handle_closed);
-  for (size_t i = 0; i < a->n_accts; i++) uv_close((uv_handle_t *)&a->accts[i].poll_timer, on_handle_closed);
+  close_poll_timers(a);
 }
 
 static void on_db_closed(void *arg) {
@@ -1092,7 +1154,8 @@ static void begin_shutdown(archiver_t *a) {
   if (a->opt.hooks && a->opt.hooks->stopping) a->opt.hooks->stopping(a->opt.hooks->arg);
   uv_timer_stop(&a->summary_timer);
   uv_timer_stop(&a->discovery_timer);
-  for (size_t i = 0; i < a->n_accts; i++) uv_timer_stop(&a->accts[i].poll_timer);
+  for (size_t i = 0; i < a->n_accts; i++)
+    if (a->accts[i].poll) uv_timer_stop(&a->accts[i].poll->timer);
   uv_timer_start(&a->shutdown_timer, on_shutdown_timer, ARCH_SHUTDOWN_WAIT_MS, 0);
   check_shutdown(a);
 }
@@ -1144,7 +1207,7 @@ const struct netc *archiver_net(const archiver_t *a) { return a->net; }
 const struct pgw *archiver_db(const archiver_t *a) { return a->db; }
 size_t archiver_account_count(const archiver_t *a) { return a->n_accts; }
 const char *archiver_account_name(const archiver_t *a, size_t i) {
-  return i < a->n_accts ? a->accts[i].cfg->account : NULL;
+  return i < a->n_accts && !a->accts[i].removed ? a->accts[i].cfg->account : NULL;
 }
 
 void archiver_status(archiver_t *a, archiver_status_t *out) {
@@ -1181,6 +1244,206 @@ void archiver_status(archiver_t *a, archiver_status_t *out) {
   out->errors = a->n_errors;
   out->backpressure = a->pressure;
 }
+
+/* ------------------------------------------------------------------ reload */
+
+static bool str_differs(const char *x, const char *y) {
+  if (!x || !y) return x != y;
+  return strcmp(x, y) != 0;
+}
+
+/* Appends ", what" (or "what" first) to b; NULL b is a no-op. */
+static int note(buf_t *b, const char *what) {
+  return b ? buf_printf(b, "%s%s", b->len ? ", " : "", what) : 0;
+}
+
+static acct_t *acct_by_name(archiver_t *a, const char *name) {
+  for (size_t i = 0; i < a->n_accts; i++)
+    if (strcmp(a->accts[i].cfg->account, name) == 0) return &a->accts[i];
+  return NULL;
+}
+
+/* A fresh login for the account (a changed password, or one stopped by the platform):
+ * a new netc account of the same name. The old one stays registered, unused: netc has
+ * no removal; its calls in flight still end in their callbacks. */
+static int acct_relogin(archiver_t *a, acct_t *ac) {
+  netc_account_t *na = netc_account_add(a->net, ac->cfg->account, ac->cfg->password_md5);
+  if (!na) return -ENOMEM;
+  ac->na = na;
+  ac->stopped = false;
+  return 0;
+}
+
+/* The account leaves the configuration: its devices stop being scheduled and polled.
+ * Calls in flight end normally: their rows and cursors commit together in a batch, or
+ * neither does, as for any call. */
+static void acct_remove(archiver_t *a, acct_t *ac) {
+  size_t n = devtab_count(a->dev), k = 0;
+  uint16_t idx = (uint16_t)(ac - a->accts);
+  ac->removed = true;
+  if (ac->poll) uv_timer_stop(&ac->poll->timer);
+  for (size_t i = 0; i < n; i++) {
+    devtab_device_t *d = devtab_at(a->dev, i);
+    if (d->account != idx || d->removed) continue;
+    d->removed = 1;
+    k++;
+  }
+  ac->n_poll = ac->poll_pos = 0;
+  log_info("reload: account %s removed: its %zu devices are no longer archived (calls in "
+           "flight still commit)", ac->cfg->account, k);
+}
+
+/* A new account, discovered at once; or one removed by an earlier reload, back again. */
+static int acct_add(archiver_t *a, const config_account_t *c) {
+  acct_t *ac = acct_by_name(a, c->account);
+  if (ac) { /* back after a removal: same index, its devices return with discovery */
+    bool md5_changed = strcmp(ac->cfg->password_md5, c->password_md5) != 0;
+    memcpy(ac->cfg->password_md5, c->password_md5, sizeof ac->cfg->password_md5);
+    ac->cfg->subaccounts = c->subaccounts;
+    if ((md5_changed || ac->stopped) && acct_relogin(a, ac) != 0) return -ENOMEM;
+    ac->removed = false;
+  } else {
+    if (a->n_accts >= UINT16_MAX) return -E2BIG;
+    acct_t *v = realloc(a->accts, (a->n_accts + 1) * sizeof *v);
+    if (!v) return -ENOMEM;
+    a->accts = v; /* no pointer into the array outlives a callback: poll timers are apart */
+    ac = &a->accts[a->n_accts];
+    memset(ac, 0, sizeof *ac);
+    ac->a = a;
+    if (!(ac->cfg = acct_cfg_dup(c))) return -ENOMEM;
+    if (!(ac->na = netc_account_add(a->net, c->account, c->password_md5)) ||
+        poll_timer_init(a, ac) != 0) {
+      acct_cfg_free(ac->cfg); /* a netc account already added stays unused */
+      free(ac->poll);
+      return -ENOMEM;
+    }
+    a->n_accts++;
+  }
+  log_info("reload: account %s added: discovering its devices", c->account);
+  discovery_start(a, ac);
+  return 0;
+}
+
+/* Accounts added, removed, or with a new password or subaccounts flag. */
+static int reload_accounts(archiver_t *a, const config_t *n, buf_t *applied) {
+  int brc = 0;
+  bool changed = false;
+  for (size_t i = 0; i < a->n_accts; i++) {
+    acct_t *ac = &a->accts[i];
+    if (ac->removed || config_account_find(n, ac->cfg->account)) continue;
+    acct_remove(a, ac);
+    changed = true;
+  }
+  for (size_t j = 0; j < n->n_accounts; j++) {
+    const config_account_t *c = &n->accounts[j];
+    acct_t *ac = acct_by_name(a, c->account);
+    if (!ac || ac->removed) {
+      int rc = acct_add(a, c);
+      if (rc) log_error("reload: account %s: cannot add it (%s): restart to archive it",
+                        c->account, strerror(-rc));
+      changed = true;
+      continue;
+    }
+    bool md5_changed = strcmp(ac->cfg->password_md5, c->password_md5) != 0;
+    bool subs_changed = ac->cfg->subaccounts != c->subaccounts;
+    if (!md5_changed && !subs_changed && !ac->stopped) continue;
+    memcpy(ac->cfg->password_md5, c->password_md5, sizeof ac->cfg->password_md5);
+    ac->cfg->subaccounts = c->subaccounts;
+    if (md5_changed || ac->stopped) { /* a reload also retries an account the platform stopped */
+      if (acct_relogin(a, ac) != 0) {
+        log_error("reload: account %s: cannot log in anew (out of memory): restart", c->account);
+        continue;
+      }
+      log_info("reload: account %s: %s: logging in anew", c->account,
+               md5_changed ? "password changed" : "was stopped");
+    } else {
+      log_info("reload: account %s: subaccounts %s: discovering again", c->account,
+               c->subaccounts ? "on" : "off");
+    }
+    changed = true;
+    discovery_start(a, ac);
+  }
+  if (changed) brc |= note(applied, "accounts");
+  return brc;
+}
+
+int archiver_reconfigure(archiver_t *a, config_t *n, buf_t *applied, buf_t *restart) {
+  if (backfill(a)) {
+    config_free(n);
+    return -ENOTSUP;
+  }
+  if (a->stopping || !a->net || !a->timers_up) {
+    config_free(n);
+    return -ESHUTDOWN;
+  }
+  const config_t *o = a->cfg;
+  int brc = 0;
+
+  /* What the running clients hold and cannot change. */
+  if (str_differs(o->api.base_url, n->api.base_url)) brc |= note(restart, "api.base_url");
+  if (str_differs(o->api.ca_file, n->api.ca_file)) brc |= note(restart, "api.ca_file");
+  if (o->api.timeout_ms != n->api.timeout_ms) brc |= note(restart, "api.timeout");
+  if (o->api.max_in_flight != n->api.max_in_flight) brc |= note(restart, "api.max_in_flight");
+  if (o->api.max_body_bytes != n->api.max_body_bytes) brc |= note(restart, "api.max_body_bytes");
+  if (o->api.retry_max_attempts != n->api.retry_max_attempts ||
+      o->api.retry_base_delay_ms != n->api.retry_base_delay_ms ||
+      o->api.retry_max_delay_ms != n->api.retry_max_delay_ms)
+    brc |= note(restart, "api.retry");
+  if (str_differs(o->database.conninfo, n->database.conninfo))
+    brc |= note(restart, "database.conninfo");
+  if (o->database.queue_rows != n->database.queue_rows) brc |= note(restart, "database.queue_rows");
+
+  /* The pacing floors: the pacer takes them as they are. */
+  bool limits = o->api.global_rate != n->api.global_rate;
+  for (int ep = 0; ep < API_EP_COUNT && !limits; ep++)
+    limits = config_rate_limit_ms(o, (api_endpoint_t)ep) != config_rate_limit_ms(n, (api_endpoint_t)ep);
+  if (limits) {
+    netc_options_t no;
+    netc_options_from_config(&no, n);
+    netc_set_pacing(a->net, &no);
+    brc |= note(applied, "api.rate_limits, api.global_rate");
+  }
+
+  /* From here on the engine reads the new values (lookback, batch size and delay). */
+  a->cfg = n;
+  if (o->archive.lookback_ms != n->archive.lookback_ms) brc |= note(applied, "archive.lookback");
+  if (o->database.batch_rows != n->database.batch_rows) brc |= note(applied, "database.batch_rows");
+  if (o->database.flush_interval_ms != n->database.flush_interval_ms)
+    brc |= note(applied, "database.flush_interval");
+  if (o->archive.discovery_interval_ms != n->archive.discovery_interval_ms) {
+    uint64_t every = (uint64_t)n->archive.discovery_interval_ms;
+    uint64_t due = uv_timer_get_due_in(&a->discovery_timer);
+    uv_timer_start(&a->discovery_timer, on_discovery_timer, due < every ? due : every, every);
+    brc |= note(applied, "archive.discovery_interval");
+  }
+  if (o->archive.track_interval_ms != n->archive.track_interval_ms) {
+    for (size_t i = 0; i < a->n_accts; i++) {
+      acct_t *ac = &a->accts[i];
+      if (!ac->removed && ac->poll && uv_is_active((uv_handle_t *)&ac->poll->timer))
+        polls_schedule(a, ac); /* the spreading over the new interval */
+    }
+    brc |= note(applied, "archive.track_interval");
+  }
+  if (a->opt.streams != n->archive.streams) {
+    for (int s = 0; s < DEVTAB_STREAM_COUNT; s++) {
+      bool was = stream_on(a, s), now = (n->archive.streams & stream_bits[s]) != 0;
+      if (was != now)
+        log_info("reload: stream %s %s", stream_names[s],
+                 now ? "on: from each device's committed cursor (or lookback)"
+                     : "off: no new requests; those in flight still commit");
+    }
+    a->opt.streams = n->archive.streams;
+    brc |= note(applied, "archive.streams");
+  }
+  brc |= reload_accounts(a, n, applied);
+
+  config_free(a->owned_cfg); /* nothing points into it: accounts keep copies */
+  a->owned_cfg = n;
+  pump(a);
+  return brc ? -ENOMEM : 0;
+}
+
+const struct config *archiver_config(const archiver_t *a) { return a->cfg; }
 
 /* ------------------------------------------------------------------ startup */
 
@@ -1274,7 +1537,7 @@ int archiver_run(const archiver_options_t *opt) {
     if (opt->account && strcmp(opt->account, cfg->accounts[i].account) != 0) continue;
     acct_t *ac = &a->accts[a->n_accts++];
     ac->a = a;
-    ac->cfg = &cfg->accounts[i];
+    if (!(ac->cfg = acct_cfg_dup(&cfg->accounts[i]))) goto out_loop;
   }
   if (a->n_accts == 0) {
     log_error("no configured account named '%s'", opt->account ? opt->account : "");
@@ -1324,9 +1587,7 @@ int archiver_run(const archiver_options_t *opt) {
   for (size_t i = 0; i < a->n_accts; i++) {
     acct_t *ac = &a->accts[i];
     ac->na = netc_account_add(a->net, ac->cfg->account, ac->cfg->password_md5);
-    if (!ac->na) goto out_clients;
-    uv_timer_init(&a->loop, &ac->poll_timer);
-    ac->poll_timer.data = ac;
+    if (!ac->na || poll_timer_init(a, ac) != 0) goto out_clients;
   }
   uv_timer_init(&a->loop, &a->tick);
   uv_timer_init(&a->loop, &a->flush_timer);
@@ -1381,7 +1642,9 @@ out_loop:
     for (size_t k = 0; k < a->accts[i].n_visited; k++) free(a->accts[i].visited[k]);
     free(a->accts[i].visited);
     free(a->accts[i].poll_devs);
+    acct_cfg_free(a->accts[i].cfg);
   }
+  config_free(a->owned_cfg);
   free(a->accts);
   devtab_free(a->dev);
   api_points_free(&a->points);

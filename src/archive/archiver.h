@@ -57,12 +57,39 @@ typedef struct archiver_options {
  * interrupted; a summary of what is missing is logged), 2 bad options. */
 int archiver_run(const archiver_options_t *opt);
 
+/* ---- reload (run mode, on the loop's thread, e.g. from a SIGHUP handler) ---- */
+
+/* Applies a new configuration without losing work: archive.track_interval and
+ * discovery_interval (timers re-armed, polls spread anew), archive.lookback (devices seen
+ * from now on), archive.streams (a stream turned off gets no new request, those in
+ * flight still commit; turned on, it resumes from each device's committed cursor),
+ * database.batch_rows and flush_interval, api.rate_limits and global_rate, and accounts:
+ * added (discovered at once), removed (their devices no longer scheduled; calls in flight
+ * commit rows and cursors together or neither), a changed password or an account the
+ * platform stopped (a fresh login), subaccounts (discovered again). What the running
+ * clients hold (api.base_url, ca_file, timeout, max_in_flight, max_body_bytes, retry,
+ * database.conninfo, queue_rows) is left as it was.
+ * Takes ownership of new_cfg in every case: it is freed by the next reload or when
+ * archiver_run returns (the first configuration stays the caller's). applied and restart
+ * (each may be NULL) get ", "-separated names of the settings applied and of those that
+ * changed but need a restart. Returns 0, -ENOTSUP (backfill), -ESHUTDOWN (stopping), or
+ * -ENOMEM (a list could not be written; what was applied stays applied). */
+struct buf;
+int archiver_reconfigure(archiver_t *a, struct config *new_cfg, struct buf *applied,
+                         struct buf *restart) __attribute__((warn_unused_result));
+/* The configuration in force (the last reload's, or opt.cfg): borrowed until the next
+ * archiver_reconfigure. */
+const struct config *archiver_config(const archiver_t *a);
+
 /* ---- a live view for the hooks (between started and the end of the loop) ---- */
 
 /* The clients, NULL once closed: read their stats, never call or close them. */
 const struct netc *archiver_net(const archiver_t *a);
 const struct pgw *archiver_db(const archiver_t *a);
+/* Accounts by index, removed ones included (their index stays for the run). */
 size_t archiver_account_count(const archiver_t *a);
+/* The account's name, NULL once a reload removed it; the text stays valid until
+ * archiver_run returns. */
 const char *archiver_account_name(const archiver_t *a, size_t i);
 
 typedef struct archiver_status {

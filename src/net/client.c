@@ -603,6 +603,14 @@ void netc_clock_observe(netc_t *n, int64_t server_time) { clock_learn(n, server_
 
 int64_t netc_clock_offset(const netc_t *n) { return n->clock_offset; }
 
+void netc_set_pacing(netc_t *n, const netc_options_t *opt) {
+  if (n->closing) return;
+  memcpy(n->opt.pacing.spacing_ms, opt->pacing.spacing_ms, sizeof n->opt.pacing.spacing_ms);
+  n->opt.pacing.global_rate = opt->pacing.global_rate;
+  pacer_set_limits(n->pacer, &n->opt.pacing);
+  pump_soon(n); /* a call waiting for an old, longer spacing may go now */
+}
+
 const netc_stats_t *netc_stats(const netc_t *n) { return &n->stats; }
 
 uint64_t netc_spacing(const netc_t *n, const netc_account_t *a, api_endpoint_t ep) {

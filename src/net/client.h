@@ -108,6 +108,11 @@ const netc_stats_t *netc_stats(const netc_t *n);
 /* The pacer's current spacing for a's lane to ep (ms), for tests and metrics. */
 uint64_t netc_spacing(const netc_t *n, const netc_account_t *a, api_endpoint_t ep);
 
+/* A reload's api.rate_limits and api.global_rate (opt->pacing's spacing_ms and
+ * global_rate; the rest of opt is ignored: it needs a new client). Waiting calls are
+ * paced by the new values from the next pass, which runs at once. */
+void netc_set_pacing(netc_t *n, const netc_options_t *opt);
+
 /* Fails every pending call with NET_ERR_CANCELLED, closes curl and every handle;
  * on_closed(arg) runs from the loop when all are closed, then n and its accounts are
  * freed. Safe to call from a response callback. */

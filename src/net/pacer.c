@@ -100,6 +100,21 @@ void pacer_succeeded(pacer_t *p, int account, api_endpoint_t ep) {
   l->spacing_ms = l->spacing_ms - step < floor ? floor : l->spacing_ms - step;
 }
 
+void pacer_set_limits(pacer_t *p, const pacer_options_t *opt) {
+  for (int a = 0; a < p->accounts; a++)
+    for (int i = 0; i < API_EP_COUNT; i++) {
+      pacer_lane_t *l = &p->lanes[a][i];
+      uint64_t floor = opt->spacing_ms[i];
+      if (l->spacing_ms == p->opt.spacing_ms[i] || l->spacing_ms < floor) l->spacing_ms = floor;
+    }
+  for (int i = 0; i < API_EP_COUNT; i++) {
+    p->opt.spacing_ms[i] = opt->spacing_ms[i];
+    if (p->opt.spacing_ms[i] > p->opt.max_spacing_ms) p->opt.max_spacing_ms = p->opt.spacing_ms[i];
+  }
+  p->opt.global_rate = opt->global_rate;
+  p->global_gap_ms = opt->global_rate > 0 ? (uint64_t)(1000.0 / opt->global_rate) : 0;
+}
+
 uint64_t pacer_spacing(const pacer_t *p, int account, api_endpoint_t ep) {
   return lane(p, account, ep)->spacing_ms;
 }

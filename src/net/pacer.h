@@ -41,6 +41,10 @@ void pacer_sent(pacer_t *p, int account, api_endpoint_t ep, uint64_t now);
 void pacer_throttled(pacer_t *p, int account, api_endpoint_t ep, uint64_t sent_at, uint64_t now);
 /* A success: narrows the lane back towards its floor. */
 void pacer_succeeded(pacer_t *p, int account, api_endpoint_t ep);
+/* A reload's new floors and global rate (opt's spacing_ms and global_rate only; the
+ * 10009 policy stays). A lane at its old floor moves to the new one; a lane widened above
+ * it keeps its spacing, never below the new floor, and narrows to it on success. O(lanes). */
+void pacer_set_limits(pacer_t *p, const pacer_options_t *opt);
 /* The lane's current spacing, ms. */
 uint64_t pacer_spacing(const pacer_t *p, int account, api_endpoint_t ep);
 

@@ -44,7 +44,7 @@ static const char *const failure_kinds[] = {"ok", "api", "account", "network", "
 #define N_KINDS (sizeof failure_kinds / sizeof failure_kinds[0])
 
 typedef struct acct_health {
-  const char *name;       /* borrowed from the archiver's config */
+  const char *name;       /* borrowed from the archiver (archiver_account_name) */
   uint64_t failing_since; /* loop ms of the first failure since the last success; 0: fine */
   int stopped;            /* netc_account_stopped's code, once seen */
   metric_t *up;
@@ -69,8 +69,6 @@ struct ops {
   acct_health_t *accts;
   size_t n_accts;
   int64_t unhealthy_after_ms;
-  log_level_t log_level;  /* what SIGHUP may change without a restart */
-  log_format_t log_format;
   int64_t retention_ms[2];
 
   /* retention in a worker thread */
@@ -445,10 +443,35 @@ static bool str_differs(const char *a, const char *b) {
   return strcmp(a, b) != 0;
 }
 
-/* SIGHUP: what can change without a restart does; the rest is named, not silently kept. */
+/* The health of the accounts in force: after startup and after every reload (an added
+ * account starts fine, a removed one is no longer watched and shows 0). */
+static void accounts_sync(ops_t *o) {
+  size_t n = archiver_account_count(o->arch), k = 0;
+  acct_health_t *v = calloc(n ? n : 1, sizeof *v);
+  if (!v) return; /* the old list stays: it still names only real accounts */
+  for (size_t i = 0; i < n; i++) {
+    const char *name = archiver_account_name(o->arch, i);
+    if (!name) continue;
+    acct_health_t *old = acct_find(o, name);
+    v[k] = old ? *old : (acct_health_t){.name = name, .up = labelled(o->account_up, name)};
+    v[k++].name = name;
+  }
+  for (size_t i = 0; i < o->n_accts; i++) {
+    bool kept = false;
+    for (size_t j = 0; j < k && !kept; j++) kept = strcmp(v[j].name, o->accts[i].name) == 0;
+    if (!kept) metric_set(o->accts[i].up, 0);
+  }
+  free(o->accts);
+  o->accts = v;
+  o->n_accts = k;
+}
+
+/* SIGHUP: what can change without a restart does (archiver_reconfigure for the engine's
+ * part); the rest is named, not silently kept. */
 static void on_sighup(uv_signal_t *s, int signum) {
   (void)signum;
   ops_t *o = s->data;
+  if (o->stopping) return;
   notify_reloading(true);
   config_t *n = NULL;
   buf_t errors = BUF_INIT;
@@ -474,35 +497,28 @@ static void on_sighup(uv_signal_t *s, int signum) {
   o->unhealthy_after_ms = n->metrics.unhealthy_after_ms;
   o->retention_ms[0] = n->retention.positions_ms;
   o->retention_ms[1] = n->retention.alarms_ms;
-  buf_t kept = BUF_INIT;
-  const config_t *c = o->cfg;
+  buf_t applied = BUF_INIT, restart = BUF_INIT;
+  const config_t *c = archiver_config(o->arch); /* in force until the call below */
   int brc = 0;
-  if (str_differs(c->api.base_url, n->api.base_url) || c->api.timeout_ms != n->api.timeout_ms ||
-      c->api.max_in_flight != n->api.max_in_flight || c->api.global_rate != n->api.global_rate ||
-      memcmp(c->api.rate_limit_ms, n->api.rate_limit_ms, sizeof c->api.rate_limit_ms) != 0)
-    brc |= buf_puts(&kept, " api");
-  bool accts_same = c->n_accounts == n->n_accounts;
-  for (size_t i = 0; accts_same && i < c->n_accounts; i++)
-    accts_same = !strcmp(c->accounts[i].account, n->accounts[i].account) &&
-                 !strcmp(c->accounts[i].password_md5, n->accounts[i].password_md5) &&
-                 c->accounts[i].subaccounts == n->accounts[i].subaccounts;
-  if (!accts_same) brc |= buf_puts(&kept, " accounts");
-  if (str_differs(c->database.conninfo, n->database.conninfo) ||
-      c->database.batch_rows != n->database.batch_rows ||
-      c->database.flush_interval_ms != n->database.flush_interval_ms ||
-      c->database.queue_rows != n->database.queue_rows)
-    brc |= buf_puts(&kept, " database");
-  if (memcmp(&c->archive, &n->archive, sizeof c->archive) != 0) brc |= buf_puts(&kept, " archive");
-  if (str_differs(c->metrics.listen, n->metrics.listen)) brc |= buf_puts(&kept, " metrics.listen");
-  if (c->retention.interval_ms != n->retention.interval_ms) brc |= buf_puts(&kept, " retention.interval");
-  log_info("reload: applied log.level=%s, log.format=%s, metrics.unhealthy_after, "
-           "retention.positions, retention.alarms",
-           log_level_name(n->log.level), n->log.format == LOG_FORMAT_JSON ? "json" : "text");
-  if (kept.len && brc == 0)
-    log_warn("reload: changed but NOT applied until a restart:%s", kept.data);
-  buf_free(&kept);
+  if (str_differs(c->metrics.listen, n->metrics.listen)) brc |= buf_puts(&restart, "metrics.listen");
+  if (c->retention.interval_ms != n->retention.interval_ms)
+    brc |= buf_printf(&restart, "%sretention.interval", restart.len ? ", " : "");
+  brc |= buf_printf(&applied, "log.level=%s, log.format=%s, metrics.unhealthy_after, "
+                    "retention.positions, retention.alarms",
+                    log_level_name(n->log.level), n->log.format == LOG_FORMAT_JSON ? "json" : "text");
+  rc = archiver_reconfigure(o->arch, n, &applied, &restart); /* n is the archiver's now */
+  if (rc && rc != -ENOMEM)
+    log_warn("reload: the archiver took no change (%s)", strerror(-rc));
+  accounts_sync(o);
+  if (brc == 0 && rc != -ENOMEM) {
+    log_info("reload: applied %s", applied.data);
+    if (restart.len) log_warn("reload: changed but NOT applied until a restart: %s", restart.data);
+  } else {
+    log_warn("reload: applied, but out of memory listing what");
+  }
+  buf_free(&applied);
+  buf_free(&restart);
   metric_inc(o->reloads[0]);
-  config_free(n);
   notify_reloading(false);
 }
 
@@ -514,13 +530,7 @@ static void hook_started(void *arg, archiver_t *a, uv_loop_t *loop) {
   o->loop = loop;
   o->started_ms = uv_now(loop);
   o->db_down_since = o->started_ms;
-  o->n_accts = archiver_account_count(a);
-  o->accts = calloc(o->n_accts ? o->n_accts : 1, sizeof *o->accts);
-  for (size_t i = 0; o->accts && i < o->n_accts; i++) {
-    o->accts[i].name = archiver_account_name(a, i);
-    o->accts[i].up = labelled(o->account_up, o->accts[i].name);
-  }
-  if (!o->accts) o->n_accts = 0;
+  accounts_sync(o);
   uv_timer_init(loop, &o->tick);
   uv_timer_init(loop, &o->retention_timer);
   uv_signal_init(loop, &o->sighup);

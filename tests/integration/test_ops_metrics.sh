@@ -85,12 +85,14 @@ kill -HUP $pid
 sleep 1
 grep -q "reload: .*rejected" "$T/fleetarc.err" || fail "bad config not rejected"
 grep -q "reload: .*log.level.*unknown level 'loud'" "$T/fleetarc.err" || fail "reload error not named"
-sed 's/level: info/level: debug/; s/track_interval: 2s/track_interval: 3s/' "$T/cfg.good" >"$T/cfg.yaml"
+sed 's/level: info/level: debug/; s/track_interval: 2s/track_interval: 3s/; s/timeout: 3s/timeout: 4s/' \
+  "$T/cfg.good" >"$T/cfg.yaml"
 kill -HUP $pid
 sleep 1
-grep -q "reload: applied log.level=debug" "$T/fleetarc.err" || fail "log level not applied"
-grep -q "reload: changed but NOT applied until a restart: archive" "$T/fleetarc.err" ||
-  fail "the archive change is not named as not applied"
+grep -q "reload: applied log.level=debug.*archive.track_interval" "$T/fleetarc.err" ||
+  fail "log level and track_interval not applied"
+grep -q "reload: changed but NOT applied until a restart: api.timeout" "$T/fleetarc.err" ||
+  fail "the api.timeout change is not named as not applied"
 kill -0 $pid || fail "fleetarc died on SIGHUP"
 scrape 3
 [ "$(value 'fleetarc_config_reloads_total{outcome=rejected}' "$T/p3")" = 1 ] || fail "rejected reload not counted"

@@ -99,6 +99,35 @@ static void test_success_narrows_to_floor(void **state) {
   pacer_free(p);
 }
 
+/* A reload's new floors: a lane at its old floor takes the new one at once, a widened
+ * lane keeps its spacing and narrows to the new floor; the global rate changes too. */
+static void test_set_limits_reload(void **state) {
+  (void)state;
+  pacer_t *p = pacer_fixture(0);
+  int a = pacer_account_add(p);
+  pacer_throttled(p, a, API_EP_ALARM_LIST, 0, 100); /* 1000 -> 2000 */
+  assert_int_equal(pacer_spacing(p, a, API_EP_ALARM_LIST), 2000);
+  pacer_options_t opt = {0};
+  for (int i = 0; i < API_EP_COUNT; i++) opt.spacing_ms[i] = 500;
+  opt.spacing_ms[API_EP_PLAYBACK] = 3000;
+  opt.spacing_ms[API_EP_TRACK] = 90000; /* above the old cap: the cap follows */
+  opt.global_rate = 2;
+  pacer_set_limits(p, &opt);
+  assert_int_equal(pacer_spacing(p, a, API_EP_PLAYBACK), 3000);
+  assert_int_equal(pacer_spacing(p, a, API_EP_TRACK), 90000);
+  assert_int_equal(pacer_spacing(p, a, API_EP_DEVICE_LIST), 500);
+  assert_int_equal(pacer_spacing(p, a, API_EP_ALARM_LIST), 2000); /* widened: kept */
+  for (int i = 0; i < 100; i++) pacer_succeeded(p, a, API_EP_ALARM_LIST);
+  assert_int_equal(pacer_spacing(p, a, API_EP_ALARM_LIST), 500); /* down to the new floor */
+  pacer_sent(p, a, API_EP_PLAYBACK, 10000);
+  assert_int_equal(pacer_next(p, a, API_EP_PLAYBACK, 10001), 13000);
+  assert_int_equal(pacer_next(p, a, API_EP_DEVICE_LIST, 10001), 10500); /* global 2/s */
+  /* an account added after the reload starts at the new floors */
+  int b = pacer_account_add(p);
+  assert_int_equal(pacer_spacing(p, b, API_EP_PLAYBACK), 3000);
+  pacer_free(p);
+}
+
 static void test_backoff_full_jitter_bounded(void **state) {
   (void)state;
   /* rnd = UINT64_MAX - k hits the top of [0, cap] for suitable values; check the cap */
@@ -124,6 +153,7 @@ int main(void) {
     cmocka_unit_test(test_global_rate_spans_accounts),
     cmocka_unit_test(test_throttle_widens_once_per_burst_and_caps),
     cmocka_unit_test(test_success_narrows_to_floor),
+    cmocka_unit_test(test_set_limits_reload),
     cmocka_unit_test(test_backoff_full_jitter_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
