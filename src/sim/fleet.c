@@ -83,6 +83,8 @@ typedef struct geofence {
 
 /* Cumulative km of whole days [day(epoch), day) of one device: history is pure, so a
  * forward-only cache (same summation order) never changes an answer. */
+typedef struct state_cache state_cache_t;
+
 typedef struct odo_cache {
   int64_t day;
   double km;
@@ -100,7 +102,8 @@ struct sim_fleet {
   size_t ndevices;
   uint32_t *table;                    /* open addressing, dev+1, 0 empty */
   size_t table_mask;
-  odo_cache_t *odo;                   /* mutable cache behind a const fleet */
+  odo_cache_t *odo;                   /* mutable caches behind a const fleet */
+  state_cache_t *scache;              /* [device], see sim_fleet_state */
   geofence_t *fences;
   size_t nfences, capfences;
 };
@@ -144,6 +147,7 @@ typedef struct dev_ctx {
   int64_t burst_t;                   /* SAME_TIME trap: time of the burst, or -1 */
   int64_t park_d0, park_d1;          /* trap: days without trips, spent at home */
   int64_t late_day;                  /* LATE_ALARMS trap: its day, or INT64_MIN */
+  bool uncached;                     /* recompute everything (the reference for tests) */
 } dev_ctx_t;
 
 static int64_t day_of(int64_t t) { return floor_div(t, DAY); }
@@ -279,6 +283,13 @@ typedef struct day_plan {
   double park_lon[MAX_TRIPS + 1], park_lat[MAX_TRIPS + 1]; /* park i precedes trip i */
 } day_plan_t;
 
+/* A day plan as the state cache keeps it: only its n trips. */
+typedef struct plan_store {
+  int n;
+  double park_lon[MAX_TRIPS + 1], park_lat[MAX_TRIPS + 1];
+  trip_plan_t trip[];
+} plan_store_t;
+
 static bool forced_park(const dev_ctx_t *c, int64_t d) { return d >= c->park_d0 && d <= c->park_d1; }
 
 /* Where the vehicle spends the night after day d: a function of (device, d) only, so
@@ -413,6 +424,11 @@ static double day_km(const dev_ctx_t *c, int64_t d) {
 static double prefix_km(const dev_ctx_t *c, int64_t d) {
   int64_t d0 = day_of(c->epoch);
   if (d <= d0) return 0;
+  if (c->uncached) {
+    double sum = 0;
+    for (int64_t x = d0; x < d; x++) sum += day_km(c, x);
+    return sum;
+  }
   odo_cache_t *e = &c->f->odo[c->dev];
   int64_t x = d0;
   double sum = 0;
@@ -585,11 +601,14 @@ static bool day_first_ge(const dev_ctx_t *c, const day_plan_t *p, int64_t t, int
   return false;
 }
 
-/* Last report at or before t over the device's life; g = odometer km since the epoch day. */
-static bool point_last_le(const dev_ctx_t *c, int64_t t, gen_point_t *out, double *g) {
+/* Last report at or before t over the device's life; g = odometer km since the epoch day.
+ * Searches day(t) - from, ..., day(t) - 2 (whole days when from > 0): the state cache
+ * keeps the days before day(t) apart. */
+static bool point_last_le_from(const dev_ctx_t *c, int64_t t, int from, gen_point_t *out,
+                               double *g) {
   if (t >= c->stop) t = c->stop - 1;
   if (t < c->epoch) return false;
-  for (int back = 0; back < 3; back++) {
+  for (int back = from; back < 3; back++) {
     int64_t d = day_of(t) - back;
     if ((d + 1) * DAY - 1 < c->epoch) return false;
     day_plan_t p;
@@ -601,6 +620,10 @@ static bool point_last_le(const dev_ctx_t *c, int64_t t, gen_point_t *out, doubl
     }
   }
   return false;
+}
+
+static bool point_last_le(const dev_ctx_t *c, int64_t t, gen_point_t *out, double *g) {
+  return point_last_le_from(c, t, 0, out, g);
 }
 
 static bool point_first_ge(const dev_ctx_t *c, int64_t t, int64_t hi, gen_point_t *out, double *g) {
@@ -877,76 +900,240 @@ out:
 
 /* ---------- state ---------- */
 
-/* End time of the last trip ending at or before t (searching a week back), or -1. */
-static int64_t last_trip_end(const dev_ctx_t *c, int64_t t, bool *in_trip, int64_t *trip_start) {
+/* Over the trips of plan p, latest first: the end of the last trip ending at or before t
+ * (>= 0), -1 with *in_trip when t is inside one, else -2 (go on with the day before).
+ * *skipped counts the trips passed over because they start after t. */
+static int64_t day_trip_end(const day_plan_t *p, int64_t t, bool *in_trip, int64_t *trip_start,
+                            int *skipped) {
+  for (int i = p->n - 1; i >= 0; i--) {
+    const trip_plan_t *tp = &p->trip[i];
+    if (t >= tp->t0 && t < tp->t0 + tp->dur) {
+      *in_trip = true;
+      *trip_start = tp->t0;
+      return -1;
+    }
+    if (tp->t0 + tp->dur <= t) return tp->t0 + tp->dur;
+    (*skipped)++;
+  }
+  return -2;
+}
+
+/* End time of the last trip ending at or before t (searching a week back), or -1;
+ * days day(t) - from, ..., day(t) - 7. */
+static int64_t last_trip_end_from(const dev_ctx_t *c, int64_t t, int from, bool *in_trip,
+                                  int64_t *trip_start, int *skipped) {
   *in_trip = false;
-  for (int back = 0; back < 8; back++) {
+  for (int back = from; back < 8; back++) {
     int64_t d = day_of(t) - back;
     if ((d + 1) * DAY <= c->epoch) break;
     day_plan_t p;
     plan_day(c, d, false, &p);
-    for (int i = p.n - 1; i >= 0; i--) {
-      const trip_plan_t *tp = &p.trip[i];
-      if (t >= tp->t0 && t < tp->t0 + tp->dur) {
-        *in_trip = true;
-        *trip_start = tp->t0;
-        return -1;
-      }
-      if (tp->t0 + tp->dur <= t) return tp->t0 + tp->dur;
-    }
+    int64_t e = day_trip_end(&p, t, in_trip, trip_start, skipped);
+    if (e != -2) return e;
   }
   return -1;
+}
+
+static int64_t last_trip_end(const dev_ctx_t *c, int64_t t, bool *in_trip, int64_t *trip_start) {
+  int skipped = 0;
+  return last_trip_end_from(c, t, 0, in_trip, trip_start, &skipped);
+}
+
+/* The cache behind sim_fleet_state, one per device (zeroed: empty). Track polls ask every
+ * device every few seconds, and recomputing a device's day plans each time costs tens of
+ * microseconds (trigonometry, Newton steps, a week of trips for the odometer). What does
+ * not change within one UTC day D of the state's time t is kept: D's plan (with detail),
+ * the odometer at D's start, and the answers that come from the days before D. Each is
+ * computed by the same functions as the uncached path, so answers are bit for bit equal;
+ * where an answer from earlier days could still depend on t (a trip running over
+ * midnight), the flag is off and that part is recomputed. */
+struct state_cache {
+  bool valid;                  /* day, plan and the prev_* fields hold for day */
+  bool prev_found;             /* a report in days D-1, D-2 (point_last_le's fallback) */
+  bool prev_end_ok;            /* prev_end holds for every t of day D */
+  bool gm_valid;
+  int64_t day;                 /* D */
+  int64_t gm_day;              /* the day of now that gm is for */
+  int64_t prev_end;            /* last trip end in days D-1..D-7, -1 none */
+  double prefix_km;            /* odometer at D's start: prefix_km(D) */
+  double prev_g, gm;
+  gen_point_t prev;
+  plan_store_t *plan;          /* D's plan with detail, owned */
+};
+
+/* Loads D's entry; false if memory ran out (the caller recomputes instead). */
+static bool cache_load(const dev_ctx_t *c, state_cache_t *e, int64_t t) {
+  int64_t d = day_of(t);
+  if (e->valid && e->day == d) return true;
+  e->valid = false;
+  day_plan_t p;
+  plan_day(c, d, true, &p);
+  plan_store_t *ps = realloc(e->plan, sizeof(*ps) + (size_t)p.n * sizeof(ps->trip[0]));
+  if (!ps) return false;
+  e->plan = ps;
+  ps->n = p.n;
+  memcpy(ps->park_lon, p.park_lon, sizeof(ps->park_lon));
+  memcpy(ps->park_lat, p.park_lat, sizeof(ps->park_lat));
+  memcpy(ps->trip, p.trip, (size_t)p.n * sizeof(ps->trip[0]));
+  /* the days before first, so that the odometer's forward cache moves forward */
+  e->prev_g = 0;
+  e->prev_found = point_last_le_from(c, t, 1, &e->prev, &e->prev_g);
+  bool in_trip = false;
+  int64_t start = 0;
+  int skipped = 0;
+  e->prev_end = last_trip_end_from(c, d * DAY, 1, &in_trip, &start, &skipped);
+  /* For t later in day D the same trip is found first only if none was running or yet
+   * to start at D's first second. */
+  e->prev_end_ok = !in_trip && skipped == 0;
+  e->prefix_km = prefix_km(c, d);
+  e->day = d;
+  e->valid = true;
+  return true;
+}
+
+static void cache_plan(const state_cache_t *e, day_plan_t *p) {
+  p->day = e->day;
+  p->day0 = e->day * DAY;
+  p->n = e->plan->n;
+  memcpy(p->park_lon, e->plan->park_lon, sizeof(p->park_lon));
+  memcpy(p->park_lat, e->plan->park_lat, sizeof(p->park_lat));
+  memcpy(p->trip, e->plan->trip, (size_t)p->n * sizeof(p->trip[0]));
+}
+
+/* The device's time-dependent answers at now: the last report (A), the last trip end (B),
+ * the odometer at now's midnight (C), from the cache e or, when e is NULL, recomputed. */
+typedef struct state_parts {
+  bool found;
+  gen_point_t last;
+  double g;
+  bool in_trip;
+  int64_t start, tend;
+} state_parts_t;
+
+static void parts_uncached(const dev_ctx_t *c, int64_t now, state_parts_t *sp) {
+  sp->g = 0;
+  sp->found = point_last_le(c, now, &sp->last, &sp->g);
+  if (!sp->found) return;
+  int64_t t = now < c->stop ? now : c->stop - 1;
+  sp->start = 0;
+  sp->tend = last_trip_end(c, t, &sp->in_trip, &sp->start);
+}
+
+static void parts_cached(const dev_ctx_t *c, state_cache_t *e, int64_t now, state_parts_t *sp) {
+  int64_t t = now < c->stop ? now : c->stop - 1; /* point_last_le's clamp too */
+  sp->g = 0;
+  sp->found = false;
+  if (t < c->epoch) return;
+  if (!cache_load(c, e, t)) {
+    parts_uncached(c, now, sp);
+    return;
+  }
+  day_plan_t p;
+  cache_plan(e, &p);
+  if (day_last_le(c, &p, c->epoch, t, &sp->last, &sp->g)) {
+    sp->g += e->prefix_km;
+    sp->found = true;
+  } else if (e->prev_found) {
+    sp->last = e->prev;
+    sp->g = e->prev_g;
+    sp->found = true;
+  }
+  if (!sp->found) return;
+  int skipped = 0;
+  sp->in_trip = false;
+  sp->start = 0;
+  sp->tend = day_trip_end(&p, t, &sp->in_trip, &sp->start, &skipped);
+  if (sp->tend != -2) return;
+  if (e->prev_end_ok) sp->tend = e->prev_end;
+  else sp->tend = last_trip_end_from(c, t, 1, &sp->in_trip, &sp->start, &skipped);
+}
+
+/* Odometer km at the last report before now's midnight (else at the first report ever,
+ * else g itself). */
+static double midnight_km(const dev_ctx_t *c, int64_t now, double g) {
+  gen_point_t mid;
+  double gm;
+  int64_t midnight = day_of(now) * DAY;
+  if (!point_last_le(c, midnight - 1, &mid, &gm) &&
+      !point_first_ge(c, c->epoch, INT64_MAX - 1, &mid, &gm))
+    gm = g;
+  return gm;
+}
+
+static double midnight_km_cached(const dev_ctx_t *c, state_cache_t *e, int64_t now, double g) {
+  int64_t d = day_of(now);
+  /* point_last_le(midnight - 1) searches days D-1, D-2 first, as prev did: the same
+   * answer when the midnight is inside the device's life */
+  if (e->valid && e->day == d && e->prev_found && d * DAY - 1 < c->stop) return e->prev_g;
+  if (e->gm_valid && e->gm_day == d) return e->gm;
+  gen_point_t mid;
+  double gm;
+  int64_t midnight = d * DAY;
+  if (point_last_le(c, midnight - 1, &mid, &gm) ||
+      point_first_ge(c, c->epoch, INT64_MAX - 1, &mid, &gm)) {
+    e->gm_valid = true;
+    e->gm_day = d;
+    e->gm = gm;
+    return gm;
+  }
+  return g; /* no report ever: depends on g, not kept */
+}
+
+static int state_fill(const dev_ctx_t *c, int64_t now, state_cache_t *e, sim_state_t *out) {
+  memset(out, 0, sizeof(*out));
+  out->accstatus = out->doorstatus = out->chargestatus = -1;
+  out->oilpowerstatus = out->defencestatus = -1;
+  out->battery = -1;
+  out->mileage_m = out->todaymileage_m = -1;
+  const sim_device_t *d = &c->f->devices[c->dev];
+  state_parts_t sp;
+  if (e) parts_cached(c, e, now, &sp);
+  else parts_uncached(c, now, &sp);
+  if (!sp.found) {
+    out->datastatus = (c->kind == SIM_DEVICE_EXPIRED && now >= d->platformduetime) ? 3 : 1;
+    return 0;
+  }
+  double g = sp.g;
+  out->last = sp.last.p;
+  out->hearttime = sp.last.p.gpstime;
+  int64_t delay = 1 + (int64_t)(hash3(c->key, TAG_DELAY, sp.last.p.gpstime) % 15);
+  out->systemtime = sp.last.p.gpstime + delay <= now ? sp.last.p.gpstime + delay : now;
+  if (out->systemtime < sp.last.p.gpstime) out->systemtime = sp.last.p.gpstime;
+  bool in_trip = sp.in_trip;
+  out->accstatus = in_trip ? 1 : 0;
+  out->acctime = in_trip ? now - sp.start : now - (sp.tend >= 0 ? sp.tend : c->epoch);
+  if (c->kind == SIM_DEVICE_EXPIRED && now >= d->platformduetime) out->datastatus = 3;
+  else if (now - out->hearttime > DAY) out->datastatus = 4;
+  else out->datastatus = 2;
+  uint64_t hs = hash3(c->key, TAG_STATE, day_of(now) * 24 + floor_mod(now, DAY) / 3600);
+  out->oilpowerstatus = 1;
+  out->defencestatus = in_trip ? 0 : 1;
+  if (c->sensors) {
+    out->doorstatus = 0;
+    out->chargestatus = in_trip ? 1 : 0;
+    out->battery = 40 + (int)(hs % 61);
+    double gm = e ? midnight_km_cached(c, e, now, g) : midnight_km(c, now, g);
+    uint64_t base = 1000000 + hash3(c->key, TAG_STATE, -1) % 300000000;
+    out->mileage_m = (int64_t)base + llround(g * 1000.0);
+    out->todaymileage_m = llround(g * 1000.0) - llround(gm * 1000.0);
+    if (out->todaymileage_m < 0) out->todaymileage_m = 0;
+  }
+  return 0;
 }
 
 int sim_fleet_state(const sim_fleet_t *f, uint32_t dev, int64_t now, sim_state_t *out) {
   if (!f || dev >= f->ndevices || !out) return -EINVAL;
   dev_ctx_t c;
   ctx_init(f, dev, &c);
-  memset(out, 0, sizeof(*out));
-  out->accstatus = out->doorstatus = out->chargestatus = -1;
-  out->oilpowerstatus = out->defencestatus = -1;
-  out->battery = -1;
-  out->mileage_m = out->todaymileage_m = -1;
-  const sim_device_t *d = &f->devices[dev];
-  gen_point_t last;
-  double g = 0;
-  if (!point_last_le(&c, now, &last, &g)) {
-    out->datastatus = (c.kind == SIM_DEVICE_EXPIRED && now >= d->platformduetime) ? 3 : 1;
-    return 0;
-  }
-  out->last = last.p;
-  out->hearttime = last.p.gpstime;
-  int64_t delay = 1 + (int64_t)(hash3(c.key, TAG_DELAY, last.p.gpstime) % 15);
-  out->systemtime = last.p.gpstime + delay <= now ? last.p.gpstime + delay : now;
-  if (out->systemtime < last.p.gpstime) out->systemtime = last.p.gpstime;
-  int64_t t = now < c.stop ? now : c.stop - 1;
-  bool in_trip;
-  int64_t start = 0;
-  int64_t tend = last_trip_end(&c, t, &in_trip, &start);
-  out->accstatus = in_trip ? 1 : 0;
-  out->acctime = in_trip ? now - start : now - (tend >= 0 ? tend : c.epoch);
-  if (c.kind == SIM_DEVICE_EXPIRED && now >= d->platformduetime) out->datastatus = 3;
-  else if (now - out->hearttime > DAY) out->datastatus = 4;
-  else out->datastatus = 2;
-  uint64_t hs = hash3(c.key, TAG_STATE, day_of(now) * 24 + floor_mod(now, DAY) / 3600);
-  out->oilpowerstatus = 1;
-  out->defencestatus = in_trip ? 0 : 1;
-  if (c.sensors) {
-    out->doorstatus = 0;
-    out->chargestatus = in_trip ? 1 : 0;
-    out->battery = 40 + (int)(hs % 61);
-    gen_point_t mid;
-    double gm;
-    int64_t midnight = day_of(now) * DAY;
-    if (!point_last_le(&c, midnight - 1, &mid, &gm) &&
-        !point_first_ge(&c, c.epoch, INT64_MAX - 1, &mid, &gm))
-      gm = g;
-    uint64_t base = 1000000 + hash3(c.key, TAG_STATE, -1) % 300000000;
-    out->mileage_m = (int64_t)base + llround(g * 1000.0);
-    out->todaymileage_m = llround(g * 1000.0) - llround(gm * 1000.0);
-    if (out->todaymileage_m < 0) out->todaymileage_m = 0;
-  }
-  return 0;
+  return state_fill(&c, now, &f->scache[dev], out);
+}
+
+int sim_fleet_state_uncached(const sim_fleet_t *f, uint32_t dev, int64_t now, sim_state_t *out) {
+  if (!f || dev >= f->ndevices || !out) return -EINVAL;
+  dev_ctx_t c;
+  ctx_init(f, dev, &c);
+  c.uncached = true;
+  return state_fill(&c, now, NULL, out);
 }
 
 /* ---------- geofences ---------- */
@@ -1081,11 +1268,12 @@ sim_fleet_t *sim_fleet_new(const sim_fleet_options_t *opt) {
   f->devices = calloc(f->ndevices ? f->ndevices : 1, sizeof(*f->devices));
   f->keys = calloc(f->ndevices ? f->ndevices : 1, sizeof(*f->keys));
   f->odo = calloc(f->ndevices ? f->ndevices : 1, sizeof(*f->odo));
+  f->scache = calloc(f->ndevices ? f->ndevices : 1, sizeof(*f->scache));
   size_t cap = 16;
   while (cap < 2 * f->ndevices) cap *= 2;
   f->table = calloc(cap, sizeof(*f->table));
   f->table_mask = cap - 1;
-  if (!f->accounts || !f->devices || !f->keys || !f->odo || !f->table) goto fail;
+  if (!f->accounts || !f->devices || !f->keys || !f->odo || !f->scache || !f->table) goto fail;
 
   char pw[16];
   /* accounts: 0 demo, 1 viewer, 2.. distributors, then customers */
@@ -1230,6 +1418,9 @@ void sim_fleet_free(sim_fleet_t *f) {
   if (!f) return;
   for (size_t i = 0; i < f->nfences; i++) free(f->fences[i].name);
   free(f->fences);
+  if (f->scache)
+    for (size_t i = 0; i < f->ndevices; i++) free(f->scache[i].plan);
+  free(f->scache);
   free(f->odo);
   free(f->table);
   free(f->keys);

@@ -19,7 +19,7 @@ typedef struct sim_fleet_options {
 } sim_fleet_options_t;
 
 /* Returns NULL on allocation failure or bad options. The fleet is for one thread: the
- * const queries fill a per-device odometer cache (answers never depend on it). */
+ * const queries fill per-device odometer and state caches (answers never depend on them). */
 sim_fleet_t *sim_fleet_new(const sim_fleet_options_t *opt);
 void sim_fleet_free(sim_fleet_t *f);
 
@@ -135,7 +135,12 @@ typedef struct sim_state {
   int battery;               /* -1 unknown */
   int64_t mileage_m, todaymileage_m; /* -1 unknown (devices without odometer) */
 } sim_state_t;
+/* Cheap after a device's first call in a UTC day: its day plan and what came before the
+ * day are kept per device (a few hundred bytes each); answers never depend on that. */
 int sim_fleet_state(const sim_fleet_t *f, uint32_t dev, int64_t now, sim_state_t *out);
+/* The same answer recomputed from scratch, without any cache: the reference the tests
+ * hold sim_fleet_state to (tens of microseconds per call). */
+int sim_fleet_state_uncached(const sim_fleet_t *f, uint32_t dev, int64_t now, sim_state_t *out);
 
 /* Distance driven in [begin, end), km, consistent with the points: the path length
  * between the first and the last report in [begin, end) (so the sum of great-circle

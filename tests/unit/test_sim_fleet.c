@@ -678,6 +678,75 @@ static void test_100k_fleet_memory(void **state) {
   sim_fleet_free(f);
 }
 
+/* The cached sim_fleet_state equals the uncached recomputation field for field, over
+ * every kind of device and the traps, in time order (the cache moves day by day, across
+ * midnights second by second, past OFFLINE/EXPIRED stops) and in random order (the cache
+ * is reloaded backwards and forwards), for an epoch at midnight and one in mid-day. */
+static void assert_state_same(const sim_state_t *a, const sim_state_t *b) {
+  assert_int_equal(a->last.gpstime, b->last.gpstime);
+  assert_true(a->last.longitude == b->last.longitude);
+  assert_true(a->last.latitude == b->last.latitude);
+  assert_int_equal(a->last.speed, b->last.speed);
+  assert_int_equal(a->last.course, b->last.course);
+  assert_int_equal(a->hearttime, b->hearttime);
+  assert_int_equal(a->systemtime, b->systemtime);
+  assert_int_equal(a->acctime, b->acctime);
+  assert_int_equal(a->accstatus, b->accstatus);
+  assert_int_equal(a->doorstatus, b->doorstatus);
+  assert_int_equal(a->chargestatus, b->chargestatus);
+  assert_int_equal(a->oilpowerstatus, b->oilpowerstatus);
+  assert_int_equal(a->defencestatus, b->defencestatus);
+  assert_int_equal(a->datastatus, b->datastatus);
+  assert_int_equal(a->battery, b->battery);
+  assert_int_equal(a->mileage_m, b->mileage_m);
+  assert_int_equal(a->todaymileage_m, b->todaymileage_m);
+}
+
+static void check_state(const sim_fleet_t *f, uint32_t dev, int64_t now, size_t *moving) {
+  sim_state_t a, b;
+  assert_int_equal(sim_fleet_state(f, dev, now, &a), 0);
+  assert_int_equal(sim_fleet_state_uncached(f, dev, now, &b), 0);
+  assert_state_same(&a, &b);
+  if (a.accstatus == 1) (*moving)++;
+}
+
+static void test_state_cache_matches_uncached(void **state) {
+  (void)state;
+  const int64_t epochs[2] = {EPOCH, EPOCH + 15 * 3600 + 17};
+  size_t moving = 0, sensors = 0;
+  for (int e = 0; e < 2; e++) {
+    sim_fleet_t *f = fleet(5 + (uint64_t)e, 80, true, epochs[e]);
+    uint32_t n = (uint32_t)sim_fleet_device_count(f);
+    /* forward: every device every ~5 h over 11 days, from before the epoch */
+    for (int64_t now = epochs[e] - 100; now < epochs[e] + 11 * DAY; now += 5 * 3600 + 1237)
+      for (uint32_t dev = 0; dev < n; dev++) check_state(f, dev, now, &moving);
+    /* each midnight of the first days, second by second, for a few devices and the traps */
+    for (int64_t d = epochs[e] / DAY + 1; d < epochs[e] / DAY + 5; d++)
+      for (int64_t now = d * DAY - 3; now <= d * DAY + 3; now++)
+        for (uint32_t dev = 0; dev < n; dev += (dev + 3 >= n || dev < 10) ? 1 : 7)
+          check_state(f, dev, now, &moving);
+    /* random devices at random times, back and forth */
+    uint64_t x = 99 + (uint64_t)e;
+    for (int k = 0; k < 3000; k++) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      uint32_t dev = (uint32_t)((x >> 33) % n);
+      int64_t now = epochs[e] - 3600 + (int64_t)((x >> 7) % (uint64_t)(13 * DAY));
+      check_state(f, dev, now, &moving);
+      /* and a few seconds later, the same cached day (or the next one) */
+      check_state(f, dev, now + (int64_t)((x >> 50) % 40), &moving);
+    }
+    for (uint32_t dev = 0; dev < n; dev++) {
+      sim_state_t s;
+      assert_int_equal(sim_fleet_state(f, dev, epochs[e] + 3 * DAY, &s), 0);
+      sensors += s.mileage_m >= 0;
+    }
+    sim_fleet_free(f);
+  }
+  /* the comparisons covered moving vehicles and odometers */
+  assert_true(moving > 100);
+  assert_true(sensors > 100);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_determinism),
@@ -690,6 +759,7 @@ int main(void) {
     cmocka_unit_test(test_traps),
     cmocka_unit_test(test_mileage_matches_points),
     cmocka_unit_test(test_state),
+    cmocka_unit_test(test_state_cache_matches_uncached),
     cmocka_unit_test(test_trips_match_points),
     cmocka_unit_test(test_geofence_alarms),
     cmocka_unit_test(test_truth_files),
