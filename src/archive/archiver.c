@@ -775,6 +775,10 @@ static void on_response(void *arg, const net_result_t *res) {
   free(w->devs);
   free(w);
   pump(a);
+  /* Backfill: with nothing in flight no response can add to the batch, and every due
+   * stream left waits for this batch's COMMIT (its busy bit): waiting for flush_interval
+   * would only stall (a backfill's last pages and its day-by-day mileage did). */
+  if (backfill(a) && a->batch && a->in_flight == 0 && a->other_in_flight == 0) submit_batch(a);
   check_shutdown(a);
 }
 
