@@ -256,14 +256,21 @@ static void submit_batch(archiver_t *a) {
     return;
   }
   uv_timer_stop(&a->flush_timer);
-  int rc = pgw_submit(a->db, a->batch, on_batch, a->bctx);
+  /* The batch leaves a->batch before pgw_submit: a successful submit can report the
+   * queue no longer full from inside (on_pressure), and a submit_blocked still set then
+   * submitted this same batch a second time (queued twice, freed once: heap corruption). */
+  pgw_batch_t *b = a->batch;
+  bctx_t *c = a->bctx;
+  a->batch = NULL;
+  a->bctx = NULL;
+  a->submit_blocked = false;
+  int rc = pgw_submit(a->db, b, on_batch, c);
   if (rc == 0) {
-    a->batch = NULL;
-    a->bctx = NULL;
     a->batches_pending++;
-    a->submit_blocked = false;
     return;
   }
+  a->batch = b;
+  a->bctx = c;
   if (rc == -EAGAIN) {
     a->submit_blocked = true;
     return;
