@@ -6,7 +6,9 @@ Per device: playback pages = the 1000-record rule run on its sorted gpstimes (a 
 asks again from the last record's time); alarm pages = the 100-record rule on its sorted
 system times over [FROM, TO - 1 + 6 h] (a backfill asks alarms that late: uploads lag).
 A device with no point in range costs no playback (the track poll says so); one that has
-points costs at least one alarm page. Mileage: one request per UTC day per 100 devices
+points costs at least one alarm page. TO must be the simulator's present: a device's
+last point in range is then the latest /api/track reports, and a full page ending on it
+needs no next page. Mileage: one request per UTC day per 100 devices
 (the API sums a window, so daily km need a window per day). Fixed: one login, one
 /api/track per 100 devices, one user/list and one device/list per account.
 usage: min_requests.py TRUTH_DIR FROM TO
@@ -19,8 +21,10 @@ import sys
 ALARM_LATE = 6 * 3600
 
 
-def pages(times, begin, end, size):
-    """Requests the paging rule makes over sorted times in [begin, end]."""
+def pages(times, begin, end, size, last_known=None):
+    """Requests the paging rule makes over sorted times in [begin, end]. last_known: the
+    device's latest time as /api/track tells it; a full page that ends there needs no
+    next page (nothing newer exists)."""
     times = [t for t in times if begin <= t <= end]
     n, i = 0, 0
     while True:
@@ -29,6 +33,8 @@ def pages(times, begin, end, size):
         if len(page) < size:
             return n
         last = page[-1]
+        if last_known is not None and last >= last_known:
+            return n
         nb = last if last != begin else last + 1  # the guard of a full page of one time
         # the next page starts at the first record at or after nb
         j = i
@@ -54,7 +60,8 @@ def main():
         for r in csv.DictReader(f):
             accounts.add(r["account"])
             devices += 1
-    playback = sum(pages(sorted(v), t_from, t_to - 1, 1000) for v in pos.values())
+    # TO is the simulator's present here, so a device's latest point is its last in range
+    playback = sum(pages(sorted(v), t_from, t_to - 1, 1000, max(v)) for v in pos.values())
     alarms = sum(pages(sorted(alm.get(k, [])), t_from, t_to - 1 + ALARM_LATE, 100) for k in pos)
     days = (t_to - t_from + 86399) // 86400
     mileage = days * ((devices + 99) // 100)
