@@ -312,15 +312,22 @@ static void submit_batch(archiver_t *a) {
     return;
   }
   uv_timer_stop(&a->flush_timer);
-  a->bctx->submitted_ms = uv_now(&a->loop);
-  int rc = pgw_submit(a->db, a->batch, on_batch, a->bctx);
+  /* The batch leaves a->batch before pgw_submit: a successful submit can report the
+   * queue no longer full from inside (on_pressure), and a submit_blocked still set then
+   * submitted this same batch a second time (queued twice, freed once: heap corruption). */
+  pgw_batch_t *b = a->batch;
+  bctx_t *c = a->bctx;
+  a->batch = NULL;
+  a->bctx = NULL;
+  a->submit_blocked = false;
+  c->submitted_ms = uv_now(&a->loop);
+  int rc = pgw_submit(a->db, b, on_batch, c);
   if (rc == 0) {
-    a->batch = NULL;
-    a->bctx = NULL;
     a->batches_pending++;
-    a->submit_blocked = false;
     return;
   }
+  a->batch = b;
+  a->bctx = c;
   if (rc == -EAGAIN) {
     a->submit_blocked = true;
     return;
@@ -857,6 +864,10 @@ static void on_response(void *arg, const net_result_t *res) {
   free(w->devs);
   free(w);
   pump(a);
+  /* Backfill: with nothing in flight no response can add to the batch, and every due
+   * stream left waits for this batch's COMMIT (its busy bit): waiting for flush_interval
+   * would only stall (a backfill's last pages and its day-by-day mileage did). */
+  if (backfill(a) && a->batch && a->in_flight == 0 && a->other_in_flight == 0) submit_batch(a);
   check_shutdown(a);
 }
 
@@ -916,7 +927,11 @@ static void polls_schedule(archiver_t *a, acct_t *ac) {
   size_t chunks = (ac->n_poll + API_MAX_IMEIS - 1) / API_MAX_IMEIS;
   if (chunks == 0) chunks = 1;
   uint64_t every = (uint64_t)a->cfg->archive.track_interval_ms / chunks;
-  if (every < 100) every = 100;
+  /* No floor beyond libuv's 1 ms: a floor of 100 ms stretched the cycle of a big fleet
+   * past track_interval (100k devices: 1000 chunks, 100 s instead of 60 s). Spacing the
+   * platform requires is the pacer's job (rate_limits.track), and one poll per account
+   * is in flight at a time. */
+  if (every < 1) every = 1;
   uint64_t first = uv_timer_get_repeat(&ac->poll->timer) ? uv_timer_get_due_in(&ac->poll->timer) : 0;
   if (first > every) first = every; /* a reload shortened track_interval */
   uv_timer_start(&ac->poll->timer, on_poll_timer, first, every);
