@@ -210,8 +210,9 @@ enum { STORE_SEND, STORE_ADOPTED, STORE_BUSY };
 
 /* Run when a's login could be sent now. With a store: takes its lock without waiting
  * (STORE_BUSY: another process is logging in; look again soon), then adopts the token
- * there if it is fresh and not the one this process holds (the one that just failed or
- * is due for refresh): STORE_ADOPTED, lock released. Else STORE_SEND with the lock held
+ * there if it is fresh, was obtained with the same password, and is not the one this
+ * process holds (the one that just failed or is due for refresh): STORE_ADOPTED, lock
+ * released. Else STORE_SEND with the lock held
  * until the login's answer has been written (cb_http releases it). A store that cannot
  * be used is dropped with one warning: the account goes on with in-process single flight. */
 static int login_store_step(netc_t *n, account_t *a, uint64_t now) {
@@ -233,7 +234,7 @@ static int login_store_step(netc_t *n, account_t *a, uint64_t now) {
     int64_t wall = (int64_t)time(NULL);
     int64_t refresh = tokenstore_refresh_at(&e, n->opt.token_refresh_fraction);
     bool ours = a->token && strcmp(a->token, e.token) == 0;
-    if (refresh > wall && !ours) {
+    if (refresh > wall && !ours && e.same_credentials) {
       if (account_adopted(a, e.token, now + (uint64_t)(refresh - wall) * 1000) == 0) {
         tokenstore_unlock(ts);
         n->stats.tokens_adopted++;
@@ -669,7 +670,8 @@ netc_account_t *netc_account_add(netc_t *n, const char *name, const char *passwo
   if (!a || !node) goto fail;
   int lane = pacer_account_add(n->pacer);
   if (lane < 0) goto fail;
-  if (n->token_dir && !(a->store = tokenstore_new(n->token_dir, n->base_url, name))) goto fail;
+  if (n->token_dir && !(a->store = tokenstore_new(n->token_dir, n->base_url, name, a->password_md5)))
+    goto fail;
   a->lane = lane;
   node->acct = a;
   node->next = n->accounts;

@@ -24,6 +24,8 @@ struct tokenstore {
   char *lock_path;
   char *token_path;
   char *tmp_path;
+  char credential[API_MD5_HEX_LEN + 1]; /* md5(salt + password_md5): tells a token of the
+                                         * same credentials; no secret by itself */
   int lock_fd; /* -1 until the first lock_try */
   bool locked;
 };
@@ -87,12 +89,21 @@ int tokenstore_stem(const char *base_url, const char *account, char out[38]) {
   return 0;
 }
 
-tokenstore_t *tokenstore_new(const char *dir, const char *base_url, const char *account) {
+#define CREDENTIAL_SALT "fleetarc token store\n"
+
+tokenstore_t *tokenstore_new(const char *dir, const char *base_url, const char *account,
+                             const char *password_md5) {
   char stem[38];
-  if (!dir || !base_url || !account || tokenstore_stem(base_url, account, stem) != 0) return NULL;
+  if (!dir || !base_url || !account || !password_md5 || tokenstore_stem(base_url, account, stem) != 0)
+    return NULL;
   tokenstore_t *ts = calloc(1, sizeof *ts);
   if (!ts) return NULL;
   ts->lock_fd = -1;
+  char salted[sizeof CREDENTIAL_SALT + API_MD5_HEX_LEN + 1];
+  int n = snprintf(salted, sizeof salted, "%s%s", CREDENTIAL_SALT, password_md5);
+  int rc = n > 0 && (size_t)n < sizeof salted ? api_md5_hex(salted, (size_t)n, ts->credential) : -EINVAL;
+  explicit_bzero(salted, sizeof salted);
+  if (rc) goto fail;
   if (!(ts->dir = strdup(dir))) goto fail;
   if (asprintf(&ts->lock_path, "%s/%s.lock", dir, stem) < 0) {
     ts->lock_path = NULL;
@@ -194,11 +205,20 @@ int tokenstore_read(tokenstore_t *ts, tokenstore_entry_t *out) {
   buf[len > FILE_MAX ? FILE_MAX : len] = '\0';
   const char *p = buf;
   int64_t gen = 0, obtained = 0, expires = 0;
+  char credential[API_MD5_HEX_LEN + 1] = "";
   bool ok = len <= FILE_MAX && (size_t)len == strlen(buf) &&
             strncmp(p, FILE_MAGIC "\n", sizeof FILE_MAGIC) == 0;
   if (ok) p += sizeof FILE_MAGIC;
   ok = ok && parse_int_line(&p, "generation", 1, &gen) && parse_int_line(&p, "obtained_at", 0, &obtained) &&
-       parse_int_line(&p, "expires_at", 0, &expires) && expires >= obtained && strncmp(p, "token ", 6) == 0;
+       parse_int_line(&p, "expires_at", 0, &expires) && expires >= obtained &&
+       strncmp(p, "credential ", 11) == 0 && strspn(p + 11, "0123456789abcdef") == API_MD5_HEX_LEN &&
+       p[11 + API_MD5_HEX_LEN] == '\n';
+  if (ok) {
+    memcpy(credential, p + 11, API_MD5_HEX_LEN);
+    credential[API_MD5_HEX_LEN] = '\0';
+    p += 11 + API_MD5_HEX_LEN + 1;
+  }
+  ok = ok && strncmp(p, "token ", 6) == 0;
   if (ok) {
     p += 6;
     size_t tl = strcspn(p, "\n");
@@ -218,6 +238,7 @@ int tokenstore_read(tokenstore_t *ts, tokenstore_entry_t *out) {
   out->generation = (uint64_t)gen;
   out->obtained_at = obtained;
   out->expires_at = expires;
+  out->same_credentials = strcmp(credential, ts->credential) == 0;
 out:
   explicit_bzero(buf, sizeof buf);
   close(fd);
@@ -234,8 +255,8 @@ int tokenstore_write(tokenstore_t *ts, const char *token, int64_t obtained_at, i
   char buf[FILE_MAX];
   int len = snprintf(buf, sizeof buf,
                      FILE_MAGIC "\ngeneration %" PRIu64 "\nobtained_at %" PRId64 "\nexpires_at %" PRId64
-                                "\ntoken %s\n",
-                     gen, obtained_at, expires_at, token);
+                                "\ncredential %s\ntoken %s\n",
+                     gen, obtained_at, expires_at, ts->credential, token);
   int rc = 0;
   int fd = -1;
   if (len < 0 || len >= (int)sizeof buf) {

@@ -21,6 +21,9 @@ typedef struct tokenstore_entry {
   int64_t expires_at;   /* UNIX seconds, local clock: obtained_at + expires_in */
   int64_t obtained_at;  /* UNIX seconds, local clock, when the login was sent */
   uint64_t generation;  /* 1 for the first token written, +1 per write */
+  bool same_credentials; /* written by a process with the password this store was opened
+                          * with: a process configured with another (wrong) password must
+                          * not borrow a token its own login would not get */
 } tokenstore_entry_t;
 
 /* Makes dir usable: creates it (and missing parents) with mode 0700, and checks that it
@@ -35,9 +38,11 @@ int tokenstore_stem(const char *base_url, const char *account, char out[38])
     __attribute__((warn_unused_result));
 
 /* The store of one account in dir (which tokenstore_dir_prepare accepted); the strings
- * are copied. The lock file is opened on the first tokenstore_lock_try. NULL on ENOMEM
+ * are copied, password_md5 (secret) only as a salted md5 that the token file carries to
+ * tell same_credentials. The lock file is opened on the first tokenstore_lock_try. NULL on ENOMEM
  * or when the stem cannot be computed. */
-tokenstore_t *tokenstore_new(const char *dir, const char *base_url, const char *account);
+tokenstore_t *tokenstore_new(const char *dir, const char *base_url, const char *account,
+                             const char *password_md5);
 /* Closes the lock file (which releases the lock); NULL is a no-op. */
 void tokenstore_free(tokenstore_t *ts);
 

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,9 @@
 #include "net/tokenstore.h"
 
 #define URL "http://127.0.0.1:8080"
+#define PW "9d591136280b3ec563e3062dbb6f915b"
+#define PW2 "00000000000000000000000000000000"
+#define CRED "d0351e0286770596d5d6a936c0eb9863" /* md5("fleetarc token store\n" PW) */
 
 static char root[64];
 static char dir[128];
@@ -94,7 +98,7 @@ static void test_stem_is_hashed(void **state) {
 static void test_write_read_roundtrip(void **state) {
   (void)state;
   assert_int_equal(tokenstore_dir_prepare(dir), 0);
-  tokenstore_t *ts = tokenstore_new(dir, URL, "demo");
+  tokenstore_t *ts = tokenstore_new(dir, URL, "demo", PW);
   assert_non_null(ts);
   tokenstore_entry_t e;
   assert_int_equal(tokenstore_read(ts, &e), -ENOENT);
@@ -113,6 +117,13 @@ static void test_write_read_roundtrip(void **state) {
   assert_int_equal(tokenstore_read(ts, &e), 0);
   assert_string_equal(e.token, "tok-2");
   assert_int_equal(e.generation, 2);
+  assert_true(e.same_credentials);
+  /* a process configured with another password sees the token is not for it */
+  tokenstore_t *wrong = tokenstore_new(dir, URL, "demo", PW2);
+  assert_non_null(wrong);
+  assert_int_equal(tokenstore_read(wrong, &e), 0);
+  assert_false(e.same_credentials);
+  tokenstore_free(wrong);
   /* the file: 0600, named by the hash, nothing else left in the directory */
   char stem[38], path[256];
   assert_int_equal(tokenstore_stem(URL, "demo", stem), 0);
@@ -141,7 +152,7 @@ static void test_write_read_roundtrip(void **state) {
 static void test_write_is_atomic_rename(void **state) {
   (void)state;
   assert_int_equal(tokenstore_dir_prepare(dir), 0);
-  tokenstore_t *ts = tokenstore_new(dir, URL, "atomic");
+  tokenstore_t *ts = tokenstore_new(dir, URL, "atomic", PW);
   assert_non_null(ts);
   assert_int_equal(tokenstore_write(ts, "old-token", 10, 20, NULL), 0);
   int fd = open(tokenstore_token_path(ts), O_RDONLY);
@@ -164,19 +175,21 @@ static void test_write_is_atomic_rename(void **state) {
 static void test_corrupt_and_foreign_files_ignored(void **state) {
   (void)state;
   assert_int_equal(tokenstore_dir_prepare(dir), 0);
-  tokenstore_t *ts = tokenstore_new(dir, URL, "corrupt");
+  tokenstore_t *ts = tokenstore_new(dir, URL, "corrupt", PW);
   assert_non_null(ts);
   const char *path = tokenstore_token_path(ts);
   static const char *const bad[] = {
     "",
     "garbage",
     "fleetarc-token 1\ngeneration 1\nobtained_at 10\nexpires_at 20\n", /* cut short */
-    "fleetarc-token 1\ngeneration 1\nobtained_at 10\nexpires_at 20\ntoken abc", /* no newline */
-    "fleetarc-token 1\ngeneration x\nobtained_at 10\nexpires_at 20\ntoken abc\n",
-    "fleetarc-token 1\ngeneration 1\nobtained_at 30\nexpires_at 20\ntoken abc\n",
-    "fleetarc-token 1\ngeneration 1\nobtained_at 10\nexpires_at 20\ntoken a c\n",
-    "fleetarc-token 1\ngeneration 1\nobtained_at 10\nexpires_at 20\ntoken abc\nextra\n",
-    "fleetarc-token 2\ngeneration 1\nobtained_at 10\nexpires_at 20\ntoken abc\n",
+    "fleetarc-token 1\ngeneration 1\nobtained_at 10\nexpires_at 20\ncredential " CRED "\ntoken abc", /* no newline */
+    "fleetarc-token 1\ngeneration x\nobtained_at 10\nexpires_at 20\ncredential " CRED "\ntoken abc\n",
+    "fleetarc-token 1\ngeneration 1\nobtained_at 30\nexpires_at 20\ncredential " CRED "\ntoken abc\n",
+    "fleetarc-token 1\ngeneration 1\nobtained_at 10\nexpires_at 20\ncredential " CRED "\ntoken a c\n",
+    "fleetarc-token 1\ngeneration 1\nobtained_at 10\nexpires_at 20\ncredential " CRED "\ntoken abc\nextra\n",
+    "fleetarc-token 1\ngeneration 1\nobtained_at 10\nexpires_at 20\ncredential xyz\ntoken abc\n",
+    "fleetarc-token 1\ngeneration 1\nobtained_at 10\nexpires_at 20\ntoken abc\n", /* no credential */
+    "fleetarc-token 2\ngeneration 1\nobtained_at 10\nexpires_at 20\ncredential " CRED "\ntoken abc\n",
   };
   tokenstore_entry_t e;
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -186,7 +199,7 @@ static void test_corrupt_and_foreign_files_ignored(void **state) {
     assert_string_equal(e.token, ""); /* nothing half-read is handed out */
   }
   /* the warning names the file, never what it holds */
-  write_file(path, "fleetarc-token 1\ngeneration x\nobtained_at 10\nexpires_at 20\ntoken s3cr3t\n", 0600);
+  write_file(path, "fleetarc-token 1\ngeneration x\nobtained_at 10\nexpires_at 20\ncredential " CRED "\ntoken s3cr3t\n", 0600);
   char logname[192];
   snprintf(logname, sizeof logname, "%s/stderr", root);
   fflush(stderr);
@@ -206,10 +219,11 @@ static void test_corrupt_and_foreign_files_ignored(void **state) {
   assert_null(strstr(logged, "s3cr3t"));
   assert_int_equal(unlink(logname), 0);
   /* the good form is read; the same with group access is not ours to trust */
-  write_file(path, "fleetarc-token 1\ngeneration 7\nobtained_at 10\nexpires_at 20\ntoken abc\n", 0600);
+  write_file(path, "fleetarc-token 1\ngeneration 7\nobtained_at 10\nexpires_at 20\ncredential " CRED "\ntoken abc\n", 0600);
   assert_int_equal(tokenstore_read(ts, &e), 0);
   assert_string_equal(e.token, "abc");
   assert_int_equal(e.generation, 7);
+  assert_true(e.same_credentials); /* CRED is what the store computes for PW */
   assert_int_equal(chmod(path, 0640), 0);
   assert_int_equal(tokenstore_read(ts, &e), -EBADMSG);
   /* a corrupt file is replaced by the next write, generation starting over */
@@ -222,7 +236,7 @@ static void test_corrupt_and_foreign_files_ignored(void **state) {
   /* a symbolic link in its place is refused, not followed */
   char target[192];
   snprintf(target, sizeof target, "%s/elsewhere", root);
-  write_file(target, "fleetarc-token 1\ngeneration 1\nobtained_at 10\nexpires_at 20\ntoken evil\n", 0600);
+  write_file(target, "fleetarc-token 1\ngeneration 1\nobtained_at 10\nexpires_at 20\ncredential " CRED "\ntoken evil\n", 0600);
   assert_int_equal(unlink(path), 0);
   assert_int_equal(symlink(target, path), 0);
   assert_int_equal(tokenstore_read(ts, &e), -EBADMSG);
@@ -234,9 +248,9 @@ static void test_corrupt_and_foreign_files_ignored(void **state) {
 static void test_lock_exclusive(void **state) {
   (void)state;
   assert_int_equal(tokenstore_dir_prepare(dir), 0);
-  tokenstore_t *a = tokenstore_new(dir, URL, "lock");
-  tokenstore_t *b = tokenstore_new(dir, URL, "lock");
-  tokenstore_t *other = tokenstore_new(dir, URL, "another account");
+  tokenstore_t *a = tokenstore_new(dir, URL, "lock", PW);
+  tokenstore_t *b = tokenstore_new(dir, URL, "lock", PW);
+  tokenstore_t *other = tokenstore_new(dir, URL, "another account", PW);
   assert_non_null(a);
   assert_non_null(b);
   assert_non_null(other);
@@ -255,7 +269,7 @@ static void test_lock_exclusive(void **state) {
   tokenstore_free(a);
   tokenstore_free(other);
   /* a store in a directory that is gone: the lock file cannot be opened */
-  tokenstore_t *gone = tokenstore_new("/nonexistent/fleetarc", URL, "demo");
+  tokenstore_t *gone = tokenstore_new("/nonexistent/fleetarc", URL, "demo", PW);
   assert_non_null(gone);
   assert_int_equal(tokenstore_lock_try(gone), -ENOENT);
   tokenstore_free(gone);
