@@ -492,11 +492,28 @@ static void load_rate_limits(loader_t *ld, const yaml_node_t *map, const char *p
   }
 }
 
+int config_token_dir_default(char *out, size_t n) {
+  int len;
+  const char *rd = getenv("RUNTIME_DIRECTORY");
+  const char *xdg = getenv("XDG_RUNTIME_DIR");
+  if (rd && rd[0] == '/') {
+    /* systemd lists several RuntimeDirectory= entries separated by ':' */
+    len = snprintf(out, n, "%.*s", (int)strcspn(rd, ":"), rd);
+  } else if (access("/run/fleetarc", W_OK | X_OK) == 0) {
+    len = snprintf(out, n, "/run/fleetarc");
+  } else if (xdg && xdg[0] == '/') {
+    len = snprintf(out, n, "%s/fleetarc", xdg);
+  } else {
+    len = snprintf(out, n, "/tmp/fleetarc-%lu", (unsigned long)geteuid());
+  }
+  return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
+}
+
 static void load_api(loader_t *ld, const yaml_node_t *map, const yaml_node_t *at) {
   static const char *const names[] = {"base_url", "rate_limits", "timeout", "ca_file", "max_in_flight",
-                                      "max_body_bytes", "global_rate", "retry"};
+                                      "max_body_bytes", "global_rate", "retry", "token_dir"};
   enum { N = sizeof names / sizeof names[0] };
-  enum { BASE_URL, RATE_LIMITS, TIMEOUT, CA_FILE, MAX_IN_FLIGHT, MAX_BODY, GLOBAL_RATE, RETRY };
+  enum { BASE_URL, RATE_LIMITS, TIMEOUT, CA_FILE, MAX_IN_FLIGHT, MAX_BODY, GLOBAL_RATE, RETRY, TOKEN_DIR };
   const yaml_node_t *v[N], *k[N];
   config_t *cfg = ld->cfg;
   if (!section_open(ld, map, "api", names, N, v, k)) return;
@@ -521,6 +538,15 @@ static void load_api(loader_t *ld, const yaml_node_t *map, const yaml_node_t *at
   get_integer(ld, v[MAX_BODY], "api.max_body_bytes", &cfg->api.max_body_bytes, 1024,
               (int64_t)1024 * 1024 * 1024, true);
   get_int(ld, v[GLOBAL_RATE], "api.global_rate", &cfg->api.global_rate, 0, 100000);
+  char *dir = NULL;
+  if (scalar_get(ld, v[TOKEN_DIR], "api.token_dir", "a directory (\"\": off)", &dir) > 0) {
+    /* "" turns the shared store off; a relative name is relative to the file's folder */
+    char *resolved = dir[0] ? path_resolve(ld, dir) : strdup(dir);
+    if (!resolved) ld->oom = true;
+    free(cfg->api.token_dir);
+    cfg->api.token_dir = resolved;
+    free(dir);
+  }
 
   static const char *const retry_names[] = {"max_attempts", "base_delay", "max_delay"};
   const yaml_node_t *rv[3], *rk[3];
@@ -848,6 +874,10 @@ static int config_defaults(config_t *cfg) {
   for (int i = 0; i < API_EP_COUNT; i++) cfg->api.rate_limit_ms[i] = cfg->api.rate_limit_default_ms;
   for (size_t i = 0; i < sizeof builtin_rate_limits / sizeof builtin_rate_limits[0]; i++)
     cfg->api.rate_limit_ms[builtin_rate_limits[i].ep] = builtin_rate_limits[i].ms;
+  char dir[512];
+  if (config_token_dir_default(dir, sizeof dir) == 0) cfg->api.token_dir = strdup(dir);
+  else cfg->api.token_dir = strdup(""); /* no usable default: in-process logins only */
+  if (!cfg->api.token_dir) return -ENOMEM;
   cfg->database.conninfo = strdup("postgresql:///fleetarc");
   cfg->database.batch_rows = 10000;
   cfg->database.flush_interval_ms = SEC_MS;
@@ -1025,6 +1055,7 @@ void config_free(config_t *cfg) {
   free(cfg->accounts);
   free(cfg->api.base_url);
   free(cfg->api.ca_file);
+  free(cfg->api.token_dir);
   free(cfg->metrics.listen);
   secret_free(cfg->database.conninfo);
   free(cfg->source);
@@ -1144,6 +1175,8 @@ void config_print(const config_t *cfg, FILE *out) {
   print_string(out, cfg->api.base_url);
   fputs("\n  ca_file: ", out);
   print_string(out, cfg->api.ca_file);
+  fputs("\n  token_dir: ", out);
+  print_string(out, cfg->api.token_dir);
   fprintf(out, "\n  timeout: %s\n", DUR(cfg->api.timeout_ms));
   fprintf(out, "  max_in_flight: %d\n", cfg->api.max_in_flight);
   fprintf(out, "  max_body_bytes: %lld\n", (long long)cfg->api.max_body_bytes);

@@ -35,6 +35,9 @@ typedef struct config {
   struct {
     char *base_url;          /* "https://host[:port]", no trailing slash; /api/... appended */
     char *ca_file;           /* NULL: the system's CA store */
+    char *token_dir;         /* the token store shared with the other fleetarc processes
+                              * of the host (net/tokenstore.h); never NULL; "": off.
+                              * Default: config_token_dir_default() */
     int64_t timeout_ms;      /* whole request, 30s */
     int max_in_flight;       /* concurrent HTTP requests, 16 */
     int64_t max_body_bytes;  /* a larger response body fails its request, 16 MiB */
@@ -109,6 +112,12 @@ const config_account_t *config_account_find(const config_t *cfg, const char *nam
 /* Writes the resolved configuration as YAML, defaults included, with every secret
  * (password_md5, a password in database.conninfo) printed as "***". */
 void config_print(const config_t *cfg, FILE *out);
+
+/* The default of api.token_dir: $RUNTIME_DIRECTORY (systemd's RuntimeDirectory=, its
+ * first entry), else /run/fleetarc when it exists and is writable, else
+ * $XDG_RUNTIME_DIR/fleetarc, else /tmp/fleetarc-<uid>. Writes it to out (NUL-terminated);
+ * returns 0 or -ENAMETOOLONG. */
+int config_token_dir_default(char *out, size_t n) __attribute__((warn_unused_result));
 
 /* The name of a CONFIG_STREAM_* bit ("playback"), or NULL. */
 const char *config_stream_name(unsigned stream);

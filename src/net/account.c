@@ -58,6 +58,22 @@ int account_logged_in(account_t *a, const char *token, int64_t expires_in, doubl
   return 0;
 }
 
+int account_adopted(account_t *a, const char *token, uint64_t refresh_at) {
+  char *copy = strdup(token);
+  if (!copy) return -ENOMEM;
+  if (a->token) {
+    memset(a->token, 0, strlen(a->token));
+    free(a->token);
+  }
+  a->token = copy;
+  a->gen++;
+  a->refresh_at = refresh_at;
+  a->state = ACCOUNT_READY;
+  a->time_errors = 0;
+  a->fruitless_logins++;
+  return 0;
+}
+
 bool account_token_failed(account_t *a, uint64_t gen) {
   if (a->state != ACCOUNT_READY || gen != a->gen) return false;
   a->state = ACCOUNT_NO_TOKEN;

@@ -29,6 +29,8 @@ typedef struct account {
   unsigned time_errors;       /* 10014 answers to consecutive logins */
   unsigned fruitless_logins;  /* logins since the last call that was not refused for its token */
   int lane;                   /* the pacer's account index */
+  struct tokenstore *store;   /* the host-wide token file of the account, opened, driven
+                               * and freed by client.c; NULL: in-process single flight only */
 } account_t;
 
 /* NULL on allocation failure or when password_md5 is not 32 hex digits (it is copied,
@@ -43,6 +45,12 @@ bool account_token_usable(const account_t *a, uint64_t now_ms);
  * expires_in has passed. Returns 0 or -ENOMEM. */
 int account_logged_in(account_t *a, const char *token, int64_t expires_in, double refresh_fraction,
                       uint64_t now_ms) __attribute__((warn_unused_result));
+
+/* Another process's login (read from the token store) gives the token (copied), usable
+ * until refresh_at (monotonic ms). Counts like a login of ours: a new generation, and a
+ * fruitless one until a call gets through with it. Returns 0 or -ENOMEM. */
+int account_adopted(account_t *a, const char *token, uint64_t refresh_at)
+    __attribute__((warn_unused_result));
 
 /* A request sent with token generation gen got a token error. Returns true when that
  * token is still the current one, i.e. the caller must start the (single) login; false

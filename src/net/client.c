@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "net/account.h"
 #include "net/backoff.h"
+#include "net/tokenstore.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -32,6 +33,7 @@ typedef struct net_call {
   unsigned token_replays;
   uint64_t not_before;     /* monotonic ms: backoff */
   uint64_t sent_at;
+  int64_t sent_wall;       /* UNIX seconds of the send: a login's token counts from then */
   uint64_t token_gen;      /* the generation of the token it was sent with */
   struct net_call *prev, *next;
 } net_call_t;
@@ -47,6 +49,7 @@ struct netc {
   pacer_t *pacer;
   netc_options_t opt;
   char *base_url;
+  char *token_dir;         /* the shared token store, NULL: off or unusable */
   uv_timer_t pump;
   account_node_t *accounts;
   net_call_t *ready_head, *ready_tail;
@@ -199,6 +202,68 @@ static void login_give_up(netc_t *n, account_t *a, net_error_t error, int code, 
   }
 }
 
+/* ---- the token store shared with other processes ---- */
+
+#define STORE_RETRY_MS 50 /* how often a login waiting for another process's lock looks again */
+
+enum { STORE_SEND, STORE_ADOPTED, STORE_BUSY };
+
+/* Run when a's login could be sent now. With a store: takes its lock without waiting
+ * (STORE_BUSY: another process is logging in; look again soon), then adopts the token
+ * there if it is fresh, was obtained with the same password, and is not the one this
+ * process holds (the one that just failed or is due for refresh): STORE_ADOPTED, lock
+ * released. Else STORE_SEND with the lock held
+ * until the login's answer has been written (cb_http releases it). A store that cannot
+ * be used is dropped with one warning: the account goes on with in-process single flight. */
+static int login_store_step(netc_t *n, account_t *a, uint64_t now) {
+  tokenstore_t *ts = a->store;
+  if (!ts) return STORE_SEND;
+  int rc = tokenstore_lock_try(ts);
+  if (rc == -EWOULDBLOCK) return STORE_BUSY;
+  if (rc) {
+    log_warn("net: account %s: token store %s: cannot open its lock file (%s): logins of this "
+             "account are coordinated within this process only", a->name, n->token_dir, strerror(-rc));
+    tokenstore_free(ts);
+    a->store = NULL;
+    return STORE_SEND;
+  }
+  tokenstore_entry_t e;
+  int result = STORE_SEND;
+  rc = tokenstore_read(ts, &e);
+  if (rc == 0) {
+    int64_t wall = (int64_t)time(NULL);
+    int64_t refresh = tokenstore_refresh_at(&e, n->opt.token_refresh_fraction);
+    bool ours = a->token && strcmp(a->token, e.token) == 0;
+    if (refresh > wall && !ours && e.same_credentials) {
+      if (account_adopted(a, e.token, now + (uint64_t)(refresh - wall) * 1000) == 0) {
+        tokenstore_unlock(ts);
+        n->stats.tokens_adopted++;
+        log_info("net: account %s: took the token another process obtained (store generation %" PRIu64
+                 ", refresh in %" PRId64 " s)", a->name, e.generation, refresh - wall);
+        result = STORE_ADOPTED;
+      }
+    }
+  } else if (rc != -ENOENT && rc != -EBADMSG) {
+    log_warn("net: account %s: token store: cannot read %s (%s): logging in", a->name,
+             tokenstore_token_path(ts), strerror(-rc));
+  }
+  explicit_bzero(&e, sizeof e);
+  return result;
+}
+
+/* The login of a (sent at sent_wall) gave a's current token: publish it for the other
+ * processes. The lock is held (login_store_step). A failure costs the others a login. */
+static void login_store_publish(netc_t *n, account_t *a, int64_t sent_wall, int64_t expires_in) {
+  if (!a->store || !tokenstore_locked(a->store)) return;
+  if (expires_in <= 0) expires_in = 3600; /* what account_logged_in assumes */
+  uint64_t gen = 0;
+  int rc = tokenstore_write(a->store, a->token, sent_wall, sent_wall + expires_in, &gen);
+  if (rc) log_warn("net: account %s: token store: cannot write %s (%s)", a->name,
+                   tokenstore_token_path(a->store), strerror(-rc));
+  else log_debug("net: account %s: token stored (generation %" PRIu64 ")", a->name, gen);
+  (void)n;
+}
+
 /* ---- sending ---- */
 
 static void cb_http(void *arg, const http_response_t *res);
@@ -219,6 +284,7 @@ static int call_send(netc_t *n, net_call_t *c, uint64_t now) {
   rc = http_request(n->http, c->is_login ? login.method : c->req.method, url.data, cb_http, c);
   if (rc) goto out;
   c->sent_at = now;
+  c->sent_wall = (int64_t)time(NULL);
   c->attempts++;
   n->in_flight++;
   n->stats.sent[c->ep]++;
@@ -268,14 +334,36 @@ static void on_pump(uv_timer_t *t) {
       if (c->not_before < wake) wake = c->not_before;
       continue;
     }
-    uint64_t at = pacer_next(n->pacer, a->lane, c->ep, now);
-    if (at > now) {
-      if (at < wake) wake = at;
-      continue;
+    if (c->is_login) {
+      /* Before the pacer: taking another process's token costs no request. */
+      int step = login_store_step(n, a, now);
+      if (step == STORE_BUSY) {
+        log_debug("net: account %s: another process is logging in: waiting for its token", a->name);
+        c->not_before = now + STORE_RETRY_MS;
+        if (c->not_before < wake) wake = c->not_before;
+        continue;
+      }
+      if (step == STORE_ADOPTED) {
+        ready_unlink(n, c);
+        call_free(c);
+        n->pump_again = true; /* its waiting calls go on the next pass */
+        continue;
+      }
     }
-    if (n->in_flight >= cap) break; /* a completion pumps again */
+    uint64_t at = pacer_next(n->pacer, a->lane, c->ep, now);
+    if (at > now || n->in_flight >= cap) {
+      /* The lock is held only while the login is in flight: others must not wait on
+       * our pacing or on our other requests. */
+      if (c->is_login) tokenstore_unlock(a->store);
+      if (at > now) {
+        if (at < wake) wake = at;
+        continue;
+      }
+      break; /* a completion pumps again */
+    }
     ready_unlink(n, c);
     int rc = call_send(n, c, now);
+    if (rc && c->is_login) tokenstore_unlock(a->store); /* no login in flight holds it */
     if (rc == -EINVAL && c->is_login) {
       /* The codec refused the account name: no login can ever be built for it. */
       log_error("net: account %s: cannot build a login request: stopped", a->name);
@@ -358,6 +446,7 @@ static void login_done(netc_t *n, net_call_t *c, const http_response_t *res) {
       return;
     }
     n->stats.logins++;
+    login_store_publish(n, a, c->sent_wall, expires_in);
     pacer_succeeded(n->pacer, a->lane, API_EP_AUTHORIZATION);
     log_info("net: account %s: logged in (token for %" PRId64 " s)", a->name, expires_in);
     call_free(c);
@@ -408,8 +497,10 @@ static void cb_http(void *arg, const http_response_t *res) {
   net_call_t *c = arg;
   netc_t *n = c->n;
   account_t *a = c->acct;
+  bool login = c->is_login;
   n->in_flight--;
   if (res->error == HTTP_ERR_CANCELLED) {
+    if (login) tokenstore_unlock(a->store);
     if (c->is_login) call_free(c);
     else call_finish(n, c, NET_ERR_CANCELLED, 0, 0, NULL, 0, res->message);
     return;
@@ -503,6 +594,9 @@ static void cb_http(void *arg, const http_response_t *res) {
     call_finish(n, c, NET_ERR_API, env.code, res->status, res->body, res->body_len, why);
   }
 out:
+  /* The login's answer has been handled (its token written): the next process may look.
+   * A login that goes again later (backoff, 10009) takes the lock anew then. */
+  if (login) tokenstore_unlock(a->store);
   pump_soon(n);
 }
 
@@ -523,6 +617,7 @@ void netc_options_from_config(netc_options_t *opt, const config_t *cfg) {
   opt->retry_base_ms = cfg->api.retry_base_delay_ms > 0 ? (uint64_t)cfg->api.retry_base_delay_ms : 0;
   opt->retry_max_ms = cfg->api.retry_max_delay_ms > 0 ? (uint64_t)cfg->api.retry_max_delay_ms : 0;
   opt->retry_max_attempts = cfg->api.retry_max_attempts > 0 ? (unsigned)cfg->api.retry_max_attempts : 0;
+  opt->token_dir = cfg->api.token_dir;
 }
 
 netc_t *netc_new(uv_loop_t *loop, const netc_options_t *opt) {
@@ -542,6 +637,16 @@ netc_t *netc_new(uv_loop_t *loop, const netc_options_t *opt) {
   while (len && base[len - 1] == '/') len--;
   if (!len || !(n->base_url = strndup(base, len))) goto fail;
   n->opt.base_url = n->base_url;
+  if (n->opt.token_dir && n->opt.token_dir[0]) {
+    int rc = tokenstore_dir_prepare(n->opt.token_dir);
+    if (rc) {
+      log_warn("net: token store %s cannot be used (%s): logins are coordinated within this "
+               "process only (api.token_dir)", n->opt.token_dir, strerror(-rc));
+    } else if (!(n->token_dir = strdup(n->opt.token_dir))) {
+      goto fail;
+    }
+  }
+  n->opt.token_dir = n->token_dir;
   if (!(n->pacer = pacer_new(&n->opt.pacing))) goto fail;
   if (!(n->http = http_new(loop, &n->opt.http))) goto fail;
   if (uv_timer_init(loop, &n->pump) != 0) goto fail_http;
@@ -553,6 +658,7 @@ fail_http:
   n->http = NULL;
 fail:
   pacer_free(n->pacer);
+  free(n->token_dir);
   free(n->base_url);
   free(n);
   return NULL;
@@ -564,6 +670,8 @@ netc_account_t *netc_account_add(netc_t *n, const char *name, const char *passwo
   if (!a || !node) goto fail;
   int lane = pacer_account_add(n->pacer);
   if (lane < 0) goto fail;
+  if (n->token_dir && !(a->store = tokenstore_new(n->token_dir, n->base_url, name, a->password_md5)))
+    goto fail;
   a->lane = lane;
   node->acct = a;
   node->next = n->accounts;
@@ -571,6 +679,7 @@ netc_account_t *netc_account_add(netc_t *n, const char *name, const char *passwo
   return a;
 fail:
   free(node);
+  if (a) tokenstore_free(a->store);
   account_free(a);
   return NULL;
 }
@@ -623,10 +732,12 @@ static void netc_free(netc_t *n) {
   while (n->accounts) {
     account_node_t *node = n->accounts;
     n->accounts = node->next;
+    tokenstore_free(node->acct->store); /* closing its lock file releases the lock */
     account_free(node->acct);
     free(node);
   }
   pacer_free(n->pacer);
+  free(n->token_dir);
   free(n->base_url);
   free(n);
   if (on_closed) on_closed(arg);

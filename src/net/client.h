@@ -1,7 +1,8 @@
 /* The network half of the runtime core, as the archiver sees it: API calls per account
- * on one libuv loop, with login (single flight, token reuse and refresh, replay after a
- * token error), pacing per account and endpoint, and bounded retries. Every call ends in
- * exactly one callback. */
+ * on one libuv loop, with login (single flight, shared with the other processes of the
+ * host through a token store; token reuse and refresh, replay after a token error),
+ * pacing per account and endpoint, and bounded retries. Every call ends in exactly one
+ * callback. */
 #ifndef FLEETARC_NET_CLIENT_H
 #define FLEETARC_NET_CLIENT_H
 
@@ -30,6 +31,11 @@ typedef struct netc_options {
                                   * login loop, e.g. another process sharing the account);
                                   * 0: 5. From the second such login on, logins back off. */
   unsigned max_time_errors;      /* 10014 answers to logins before the account stops; 0: 3 */
+  const char *token_dir;         /* the token store shared by the processes of the host
+                                  * (net/tokenstore.h): a login takes the account's lock
+                                  * there first and adopts a fresh token another process
+                                  * wrote instead of logging in; NULL or "": off (single
+                                  * flight within this process only); copied */
 } netc_options_t;
 
 typedef enum {
@@ -71,11 +77,12 @@ typedef struct netc_stats {
   uint64_t token_replays;           /* calls replayed after a token error */
   uint64_t logins;                  /* successful logins */
   uint64_t login_failures;          /* login attempts that did not give a token */
+  uint64_t tokens_adopted;          /* tokens taken from the store instead of a login */
 } netc_stats_t;
 
 struct config;
 /* Fills opt from the loaded configuration (api.*: base_url, ca_file, timeout, in-flight
- * and body caps, global rate, retries, rate_limits). Pointers into cfg are borrowed: cfg
+ * and body caps, global rate, retries, rate_limits, token_dir). Pointers into cfg are borrowed: cfg
  * must outlive netc_new(), which copies what it keeps. */
 void netc_options_from_config(netc_options_t *opt, const struct config *cfg);
 

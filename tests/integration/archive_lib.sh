@@ -10,6 +10,9 @@ if [ -z "${PGHOST:-}" ]; then
 fi
 T=$(mktemp -d /tmp/fleetarc-archive.XXXXXX)
 chmod 755 "$T"
+# Each test its own token store (api.token_dir's default): parallel tests must not adopt
+# each other's tokens when a port is reused.
+export RUNTIME_DIRECTORY="$T/run"
 SIM_PID=""
 cleanup() {
   [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null

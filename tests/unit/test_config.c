@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,7 +61,8 @@ static void test_typo_key_has_line_column_path(void **state) {
                     "message/send, device/mileage, user/list, user/password/set; did you mean 'playback'?)");
   expect_only_error(HEAD "  timout: 5s\n" ACCOUNT,
                     "t.yaml:3:3: key 'api.timout': unknown key (expected one of: base_url, rate_limits, "
-                    "timeout, ca_file, max_in_flight, max_body_bytes, global_rate, retry; did you mean "
+                    "timeout, ca_file, max_in_flight, max_body_bytes, global_rate, retry, token_dir; did you "
+                    "mean "
                     "'timeout'?)");
   /* far from every key: no suggestion */
   expect_only_error(HEAD ACCOUNT "plugins: {}\n",
@@ -210,6 +212,59 @@ static void test_env_expansion(void **state) {
                     "t.yaml:4:14: key 'accounts[0].account': unterminated ${ (write $${ for a literal ${)");
   expect_only_error(HEAD "accounts:\n  - account: ${A-B}\n    password: a\n",
                     "t.yaml:4:14: key 'accounts[0].account': bad variable name '${A-B}' (letters, digits and _)");
+}
+
+/* api.token_dir: the default follows the environment (RUNTIME_DIRECTORY first, then
+ * /run/fleetarc if writable, XDG_RUNTIME_DIR, /tmp/fleetarc-<uid>); "" is off; a relative
+ * name is relative to the file; config_print shows it. */
+static void test_token_dir(void **state) {
+  (void)state;
+  char *old_rd = getenv("RUNTIME_DIRECTORY") ? strdup(getenv("RUNTIME_DIRECTORY")) : NULL;
+  char *old_xdg = getenv("XDG_RUNTIME_DIR") ? strdup(getenv("XDG_RUNTIME_DIR")) : NULL;
+  char dir[512];
+  assert_int_equal(setenv("RUNTIME_DIRECTORY", "/run/fa-test:/run/other", 1), 0);
+  assert_int_equal(config_token_dir_default(dir, sizeof dir), 0);
+  assert_string_equal(dir, "/run/fa-test");
+  config_t *cfg = load(HEAD ACCOUNT);
+  assert_non_null(cfg);
+  assert_string_equal(cfg->api.token_dir, "/run/fa-test");
+  config_free(cfg);
+  assert_int_equal(unsetenv("RUNTIME_DIRECTORY"), 0);
+  assert_int_equal(setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1), 0);
+  assert_int_equal(config_token_dir_default(dir, sizeof dir), 0);
+  char want[64];
+  if (access("/run/fleetarc", W_OK | X_OK) == 0) assert_string_equal(dir, "/run/fleetarc");
+  else assert_string_equal(dir, "/run/user/4242/fleetarc");
+  assert_int_equal(unsetenv("XDG_RUNTIME_DIR"), 0);
+  assert_int_equal(config_token_dir_default(dir, sizeof dir), 0);
+  snprintf(want, sizeof want, "/tmp/fleetarc-%lu", (unsigned long)geteuid());
+  if (access("/run/fleetarc", W_OK | X_OK) != 0) assert_string_equal(dir, want);
+  assert_int_equal(config_token_dir_default(dir, 8), -ENAMETOOLONG);
+
+  cfg = load("api:\n  base_url: https://api.mygps.mu\n  token_dir: \"\"\n" ACCOUNT);
+  assert_non_null(cfg);
+  assert_string_equal(cfg->api.token_dir, ""); /* off */
+  config_free(cfg);
+  cfg = load("api:\n  base_url: https://api.mygps.mu\n  token_dir: /srv/tok\n" ACCOUNT);
+  assert_non_null(cfg);
+  assert_string_equal(cfg->api.token_dir, "/srv/tok");
+  FILE *f = tmpfile();
+  assert_non_null(f);
+  config_print(cfg, f);
+  rewind(f);
+  char line[256];
+  bool shown = false;
+  while (fgets(line, sizeof line, f))
+    if (strcmp(line, "  token_dir: \"/srv/tok\"\n") == 0) shown = true;
+  fclose(f);
+  assert_true(shown);
+  config_free(cfg);
+  expect_only_error("api:\n  base_url: https://api.mygps.mu\n  token_dir: [a]\n" ACCOUNT,
+                    "t.yaml:3:14: key 'api.token_dir': expected a directory (\"\": off), got a list");
+  if (old_rd) setenv("RUNTIME_DIRECTORY", old_rd, 1);
+  if (old_xdg) setenv("XDG_RUNTIME_DIR", old_xdg, 1);
+  free(old_rd);
+  free(old_xdg);
 }
 
 static void test_defaults_applied(void **state) {
@@ -520,6 +575,7 @@ int main(void) {
     cmocka_unit_test(test_example_file_loads),
     cmocka_unit_test(test_unreadable_file),
     cmocka_unit_test(test_metrics_and_retention),
+    cmocka_unit_test(test_token_dir),
   };
   return cmocka_run_group_tests(tests, NULL, teardown);
 }

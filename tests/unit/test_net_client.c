@@ -8,6 +8,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "api/api.h"
@@ -286,6 +289,84 @@ static void test_token_death_one_login(void **state) {
 
 static void on_wait(uv_timer_t *t) { (void)t; }
 
+static void on_second_closed(void *arg) { (*(int *)arg)++; }
+
+/* Two clients sharing a token store (two processes on one host, here two netc on one
+ * loop: flock excludes per open file): the second adopts the first's token without a
+ * login; when the first's token dies and it logs in again, the second's old token fails
+ * and it adopts the new one instead of logging in (no ping-pong). */
+static void test_token_store_shared(void **state) {
+  (void)state;
+  char dir[64];
+  snprintf(dir, sizeof dir, "/tmp/fa-netc-store.XXXXXX");
+  assert_non_null(mkdtemp(dir));
+  fixture_t f;
+  netc_options_t opt = {.token_dir = dir};
+  setup(&f, &opt, NULL);
+  call_track(&f, 0);
+  run_until(&f, 1);
+  assert_int_equal(f.ok, 1);
+  assert_int_equal(f.api.logins[0], 1);
+
+  char base[64];
+  snprintf(base, sizeof base, "http://127.0.0.1:%d", f.srv.port);
+  opt.base_url = base; /* setup's was a local of its own */
+  netc_t *second = netc_new(&f.loop, &opt);
+  assert_non_null(second);
+  char md5[33];
+  assert_int_equal(api_md5_hex(passwords[0], strlen(passwords[0]), md5), 0);
+  netc_account_t *a2 = netc_account_add(second, account_names[0], md5);
+  assert_non_null(a2);
+  api_request_t req = {0};
+  const char *imeis[] = {"358899051025339"};
+  assert_int_equal(api_request_track(&req, imeis, 1), 0);
+  assert_int_equal(netc_call(second, a2, &req, cb_response, &f), 0);
+  run_until(&f, 2);
+  assert_int_equal(f.ok, 2);
+  assert_int_equal(f.api.logins[0], 1); /* adopted */
+  assert_int_equal(netc_stats(second)->tokens_adopted, 1);
+  assert_int_equal(netc_stats(second)->sent[API_EP_AUTHORIZATION], 0);
+
+  /* the first client's token dies (revoked): it logs in again and stores tok 2 */
+  f.api.revoke_after = f.api.track_requests + 1;
+  call_track(&f, 0);
+  run_until(&f, 3);
+  assert_int_equal(f.ok, 3);
+  assert_int_equal(f.api.logins[0], 2);
+  /* the second's tok 1 is refused now: it takes tok 2 from the store, no login */
+  assert_int_equal(api_request_track(&req, imeis, 1), 0);
+  int errors_before = f.api.token_errors;
+  assert_int_equal(netc_call(second, a2, &req, cb_response, &f), 0);
+  run_until(&f, 4);
+  assert_int_equal(f.ok, 4);
+  assert_int_equal(f.api.token_errors, errors_before + 1);
+  assert_int_equal(f.api.logins[0], 2);
+  assert_int_equal(f.api.login_requests[0], 2);
+  assert_int_equal(netc_stats(second)->tokens_adopted, 2);
+  assert_int_equal(netc_stats(f.netc)->tokens_adopted, 0);
+
+  int second_closed = 0;
+  netc_close(second, on_second_closed, &second_closed);
+  teardown(&f);
+  assert_int_equal(second_closed, 1);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+/* A token_dir that cannot be used (a file) costs a warning, not the logins. */
+static void test_token_store_unusable(void **state) {
+  (void)state;
+  fixture_t f;
+  netc_options_t opt = {.token_dir = "/dev/null"};
+  setup(&f, &opt, NULL);
+  call_track(&f, 0);
+  run_until(&f, 1);
+  assert_int_equal(f.ok, 1);
+  assert_int_equal(f.api.logins[0], 1);
+  teardown(&f);
+}
+
 /* The token is renewed at the refresh fraction of expires_in, before the server kills
  * it, and in-flight requests with the old token are replayed without another login. */
 static void test_refresh_before_expiry(void **state) {
@@ -513,6 +594,8 @@ static void test_close_cancels(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_token_death_one_login),
+    cmocka_unit_test(test_token_store_shared),
+    cmocka_unit_test(test_token_store_unusable),
     cmocka_unit_test(test_refresh_before_expiry),
     cmocka_unit_test(test_login_loop_bounded),
     cmocka_unit_test(test_throttle_storm_completes),
