@@ -1397,6 +1397,7 @@ int archiver_reconfigure(archiver_t *a, config_t *n, buf_t *applied, buf_t *rest
   /* What the running clients hold and cannot change. */
   if (str_differs(o->api.base_url, n->api.base_url)) brc |= note(restart, "api.base_url");
   if (str_differs(o->api.ca_file, n->api.ca_file)) brc |= note(restart, "api.ca_file");
+  if (str_differs(o->api.token_dir, n->api.token_dir)) brc |= note(restart, "api.token_dir");
   if (o->api.timeout_ms != n->api.timeout_ms) brc |= note(restart, "api.timeout");
   if (o->api.max_in_flight != n->api.max_in_flight) brc |= note(restart, "api.max_in_flight");
   if (o->api.max_body_bytes != n->api.max_body_bytes) brc |= note(restart, "api.max_body_bytes");
