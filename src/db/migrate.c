@@ -2,6 +2,8 @@
  * advisory lock so that two migrating processes cannot interleave. See migrate.h. */
 #include "db/migrate.h"
 
+#include "db/conn.h"
+
 #include <errno.h>
 #include <libpq-fe.h>
 #include <stdarg.h>
@@ -138,16 +140,8 @@ int db_migrate(const char *conninfo, size_t *applied, char *errbuf, size_t errle
 
   /* expand_dbname=1: `conninfo` may be "host=... dbname=..." or a postgresql:// URI.
    * Without one, libpq's defaults (PG* variables) apply. */
-  const char *keys[3] = {"fallback_application_name", NULL, NULL};
-  const char *vals[3] = {"fleetarc-migrate", NULL, NULL};
-  if (conninfo && *conninfo) {
-    keys[1] = "dbname";
-    vals[1] = conninfo;
-  }
-  conn = PQconnectdbParams(keys, vals, 1);
-  if (!conn || PQstatus(conn) != CONNECTION_OK) {
-    set_error(errbuf, errlen, "cannot connect to PostgreSQL: %s",
-              conn ? PQerrorMessage(conn) : "out of memory");
+  conn = db_connect(conninfo, "fleetarc-migrate", errbuf, errlen);
+  if (!conn) {
     rc = -EIO;
     goto out;
   }
@@ -242,18 +236,8 @@ int db_check(const char *conninfo, int *applied_version, int *latest_embedded, s
       *latest_embedded = db_migration_files[k].version;
   if (errbuf && errlen) errbuf[0] = '\0';
 
-  /* connect_timeout before dbname: a conninfo that sets its own wins. A check should
-   * answer soon even when the host drops packets. */
-  const char *keys[4] = {"fallback_application_name", "connect_timeout", NULL, NULL};
-  const char *vals[4] = {"fleetarc-check", "10", NULL, NULL};
-  if (conninfo && *conninfo) {
-    keys[2] = "dbname";
-    vals[2] = conninfo;
-  }
-  conn = PQconnectdbParams(keys, vals, 1);
-  if (!conn || PQstatus(conn) != CONNECTION_OK) {
-    set_error(errbuf, errlen, "cannot connect to PostgreSQL: %s",
-              conn ? PQerrorMessage(conn) : "out of memory");
+  conn = db_connect(conninfo, "fleetarc-check", errbuf, errlen);
+  if (!conn) {
     rc = -EIO;
     goto out;
   }

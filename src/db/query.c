@@ -2,6 +2,8 @@
  * storage, so values are borrowed straight from it. */
 #include "db/query.h"
 
+#include "db/conn.h"
+
 #include <errno.h>
 #include <libpq-fe.h>
 #include <stdarg.h>
@@ -42,19 +44,8 @@ int db_query(const char *conninfo, const char *sql, size_t nparams, const char *
   if (err && errlen) err[0] = '\0';
   if (nparams > 64) return -EINVAL;
 
-  const char *keys[3] = {"fallback_application_name", NULL, NULL};
-  const char *vals[3] = {"fleetarc", NULL, NULL};
-  if (conninfo && *conninfo) {
-    keys[1] = "dbname"; /* expand_dbname: a conninfo string or URI */
-    vals[1] = conninfo;
-  }
-  conn = PQconnectdbParams(keys, vals, 1);
+  conn = db_connect(conninfo, "fleetarc", err, errlen);
   if (!conn) {
-    rc = -ENOMEM;
-    goto fail;
-  }
-  if (PQstatus(conn) != CONNECTION_OK) {
-    set_error(err, errlen, "cannot connect to PostgreSQL: %s", PQerrorMessage(conn));
     rc = -EIO;
     goto fail;
   }

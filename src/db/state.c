@@ -1,6 +1,8 @@
 /* Startup reads of the archiver's state (db/state.h): blocking libpq, before the loop. */
 #include "db/state.h"
 
+#include "db/conn.h"
+
 #include <errno.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -12,9 +14,8 @@ int db_load_cursors(const char *conninfo, const char *const *stream_keys, size_t
   int rc = 0;
   PGresult *res = NULL;
   char *array = NULL;
-  PGconn *conn = PQconnectdb(conninfo ? conninfo : "");
-  if (!conn || PQstatus(conn) != CONNECTION_OK) {
-    if (errbuf) snprintf(errbuf, errlen, "cannot connect: %s", conn ? PQerrorMessage(conn) : "out of memory");
+  PGconn *conn = db_connect(conninfo, "fleetarc", errbuf, errlen);
+  if (!conn) {
     rc = -EIO;
     goto out;
   }
@@ -56,9 +57,8 @@ int db_load_devices(const char *conninfo, db_device_cb cb, void *arg, char *errb
                     size_t errlen) {
   int rc = 0;
   PGresult *res = NULL;
-  PGconn *conn = PQconnectdb(conninfo ? conninfo : "");
-  if (!conn || PQstatus(conn) != CONNECTION_OK) {
-    if (errbuf) snprintf(errbuf, errlen, "cannot connect: %s", conn ? PQerrorMessage(conn) : "out of memory");
+  PGconn *conn = db_connect(conninfo, "fleetarc", errbuf, errlen);
+  if (!conn) {
     rc = -EIO;
     goto out;
   }
