@@ -6,7 +6,10 @@
  * falls back). FLEETARC_BENCH_BATCH_DEVS=N (a divisor of 1000) makes batches of N*1000 rows.
  * usage: bench_pgw [CONNINFO] (default: PG* environment; the schema is
  * migrated, and fleetarc.positions is TRUNCATEd: use a scratch database). Prints rows/s
- * and the ratio to \copy; exits 1 when the new/duplicate counts are not the expected ones. */
+ * and the ratio to \copy; exits 1 when the new/duplicate counts are not the expected ones.
+ * Then 1M device_state upserts (100k devices, 10 poll cycles of 10 batches of 10k, every
+ * record newer than the stored one: all 1M count), the poll cycle's other bulk kind.
+ * FLEETARC_BENCH_ONLY=state runs only that case. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,10 +29,16 @@ static int devs_per_batch = 10;
 #define BASE_T 1767225600LL
 #define STEP_S 10
 
+/* device_state case: STATE_DEVS devices, STATE_ROWS upserts in batches of STATE_BATCH. */
+#define STATE_DEVS 100000
+#define STATE_BATCH 10000
+#define STATE_ROWS 1000000
+
 typedef struct bench {
   uv_loop_t loop;
   pgw_t *w;
-  int next_dev;
+  bool state;   /* device_state batches instead of positions */
+  int next_dev; /* positions: next device; device_state: next batch number */
   pgw_batch_t *pending;
   int done, total;
   size_t new_rows, dup_rows;
@@ -60,6 +69,36 @@ static pgw_batch_t *build(int first_dev) {
   return b;
 }
 
+/* Batch i of the device_state case: devices (i % 10) * 10k .. + 10k, poll cycle i / 10 (a
+ * later servertime each cycle); values vary, a few statuses are -1 (stored NULL). */
+static pgw_batch_t *build_state(int i) {
+  char name[32];
+  snprintf(name, sizeof name, "state-%d", i);
+  pgw_batch_t *b = pgw_batch_new(name);
+  if (!b) return NULL;
+  int first = (i % (STATE_DEVS / STATE_BATCH)) * STATE_BATCH;
+  int64_t cycle = i / (STATE_DEVS / STATE_BATCH);
+  for (int d = first; d < first + STATE_BATCH; d++) {
+    char imei[32];
+    imei_of(d, imei, sizeof imei);
+    int64_t t = BASE_T + cycle * 60;
+    pgw_device_state_t st = {
+      .imei = imei, .servertime = t, .gpstime = t - d % 50, .hearttime = t - 5,
+      .systemtime = t - 2, .longitude = 113.909813 + d * 1e-6 + cycle * 1e-5,
+      .latitude = 22.583197 - d * 1e-6, .course = (int)((d + cycle) % 360),
+      .speed = (int)((d * 7 + cycle) % 130), .acctime = 1400 + cycle * 60,
+      .accstatus = d % 2, .doorstatus = d % 3 == 0 ? -1 : 0, .chargestatus = -1,
+      .oilpowerstatus = 1, .defencestatus = d % 5 == 0 ? -1 : 1, .datastatus = 2,
+      .battery = d % 7 == 0 ? -1 : d % 101, .mileage = 51654 + d + cycle * 300,
+      .todaymileage = d % 4 == 0 ? -1 : cycle * 300};
+    if (pgw_batch_add_device_state(b, &st) != 0) {
+      pgw_batch_free(b);
+      return NULL;
+    }
+  }
+  return b;
+}
+
 static void produce(bench_t *s);
 
 static void on_done(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res, void *data) {
@@ -70,17 +109,18 @@ static void on_done(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res,
     fprintf(stderr, "bench: %s\n", res->error);
     s->failed = true;
   }
-  s->new_rows += res->positions_new;
-  s->dup_rows += res->positions_dup;
+  s->new_rows += s->state ? res->device_states : res->positions_new;
+  s->dup_rows += s->state ? STATE_BATCH - res->device_states : res->positions_dup;
   s->done++;
   produce(s);
 }
 
 static void produce(bench_t *s) {
-  while (s->next_dev < NDEV || s->pending) {
+  int end = s->state ? STATE_ROWS / STATE_BATCH : NDEV;
+  while (s->next_dev < end || s->pending) {
     if (!s->pending) {
-      s->pending = build(s->next_dev);
-      s->next_dev += devs_per_batch;
+      s->pending = s->state ? build_state(s->next_dev) : build(s->next_dev);
+      s->next_dev += s->state ? 1 : devs_per_batch;
       if (!s->pending) {
         s->failed = true;
         return;
@@ -105,17 +145,21 @@ static double now_s(void) {
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* One run of 1M rows through pgw; returns seconds, or -1. */
-static double run_pgw(const char *conninfo, size_t *new_rows, size_t *dup_rows) {
+/* One run of 1M rows (positions, or device_state when `state`) through pgw; returns
+ * seconds, or -1. */
+static double run_pgw(const char *conninfo, bool state, size_t *new_rows, size_t *dup_rows) {
   bench_t s;
   memset(&s, 0, sizeof s);
+  s.state = state;
+  int end = state ? STATE_ROWS / STATE_BATCH : NDEV;
   if (uv_loop_init(&s.loop) != 0) return -1;
-  pgw_options_t opt = {.conninfo = conninfo, .max_queued_rows = (size_t)devs_per_batch * PER_DEV * 5};
+  size_t per_batch = state ? STATE_BATCH : (size_t)devs_per_batch * PER_DEV;
+  pgw_options_t opt = {.conninfo = conninfo, .max_queued_rows = per_batch * 5};
   s.w = pgw_new(&s.loop, &opt);
   if (!s.w) return -1;
   double t0 = now_s();
   produce(&s);
-  while (!s.failed && (s.next_dev < NDEV || s.pending || s.done < s.total))
+  while (!s.failed && (s.next_dev < end || s.pending || s.done < s.total))
     uv_run(&s.loop, UV_RUN_ONCE);
   double t = now_s() - t0;
   pgw_close(s.w, 10000, on_closed, &s);
@@ -193,11 +237,13 @@ int main(int argc, char **argv) {
      all / 100 * 99, 0},
   };
   int bad = 0;
+  const char *only = getenv("FLEETARC_BENCH_ONLY");
+  if (only && strcmp(only, "state") == 0) goto state;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     pgw_case_t *c = &cases[i];
     if (c->prepare && psql(conninfo, c->prepare) != 0) return 1;
     size_t n_new, n_dup;
-    c->seconds = run_pgw(conninfo, &n_new, &n_dup);
+    c->seconds = run_pgw(conninfo, false, &n_new, &n_dup);
     if (c->seconds < 0) return 1;
     printf("%-34s %.0f rows in %.2f s = %7.0f rows/s (new %zu, dup %zu)\n", c->name, rows,
            c->seconds, rows / c->seconds, n_new, n_dup);
@@ -224,5 +270,17 @@ int main(int argc, char **argv) {
          t_copy, rows / t_copy);
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     printf("ratio to \\copy: %-34s %.2f\n", cases[i].name, t_copy / cases[i].seconds);
+
+state:
+  if (psql(conninfo, "TRUNCATE fleetarc.device_state") != 0) return 1;
+  size_t n_state, n_stale;
+  double t_state = run_pgw(conninfo, true, &n_state, &n_stale);
+  if (t_state < 0) return 1;
+  printf("%-34s %d rows in %.2f s = %7.0f rows/s (upserted %zu)\n",
+         "pgw, device_state upserts", STATE_ROWS, t_state, STATE_ROWS / t_state, n_state);
+  if (n_state != STATE_ROWS) {
+    fprintf(stderr, "bench: device_state: expected %d upserted, got %zu\n", STATE_ROWS, n_state);
+    bad = 1;
+  }
   return bad;
 }

@@ -1,6 +1,6 @@
 /* The PostgreSQL writer (pgw.h): a libpq connection state machine on uv_poll/uv_timer that
- * writes each batch as BEGIN, COPY into temp staging tables, INSERT ... SELECT merges,
- * COMMIT. Positions and alarms (the bulk) take a fast path first: binary COPY straight
+ * writes each batch as BEGIN, binary COPY into temp staging tables, INSERT ... SELECT
+ * merges, COMMIT. Positions and alarms (the bulk) take a fast path first: binary COPY straight
  * into their tables after a SAVEPOINT; a batch that overlaps stored rows (only after a
  * crash or retry) fails that COPY with unique_violation, rolls back to the savepoint and
  * is merged through staging + ON CONFLICT DO NOTHING like the rest.
@@ -41,7 +41,11 @@ static const char *const stream_names[] = {"playback", "alarms", "mileage"};
 
 /* Created once per connection. ON COMMIT DELETE ROWS empties them at each COMMIT, so a
  * batch never sees another's rows. Times are staged as UNIX seconds and converted in
- * the merge; seq orders upserts of one key within a batch (the last one wins). */
+ * the merge; seq orders upserts of one key within a batch (the last one wins). Every
+ * kind travels as binary COPY, whose fields must have their column's exact width: the
+ * staged integers are as wide as the C values (int, int64_t), and a status out of the
+ * smallint range fails in the merge's assignment cast (SQLSTATE 22003), as it failed in
+ * the text COPY before. */
 static const char setup_sql[] =
   "SET client_min_messages = warning;"
   "CREATE TEMP TABLE pgw_positions (imei text, gpstime timestamptz, longitude float8,"
@@ -49,15 +53,15 @@ static const char setup_sql[] =
   "CREATE TEMP TABLE pgw_alarms (imei text, alarm_type int, gpstime timestamptz,"
   " systemtime timestamptz, longitude float8, latitude float8, speed int, course int,"
   " geofence_id bigint) ON COMMIT DELETE ROWS;"
-  "CREATE TEMP TABLE pgw_device_state (seq int, imei text, servertime bigint, gpstime bigint,"
-  " hearttime bigint, systemtime bigint, longitude float8, latitude float8, course int,"
-  " speed int, acctime bigint, accstatus smallint, doorstatus smallint, chargestatus smallint,"
-  " oilpowerstatus smallint, defencestatus smallint, datastatus smallint, battery int,"
+  "CREATE TEMP TABLE pgw_device_state (seq bigint, imei text, servertime bigint,"
+  " gpstime bigint, hearttime bigint, systemtime bigint, longitude float8, latitude float8,"
+  " course int, speed int, acctime bigint, accstatus int, doorstatus int, chargestatus int,"
+  " oilpowerstatus int, defencestatus int, datastatus int, battery int,"
   " mileage bigint, todaymileage bigint) ON COMMIT DELETE ROWS;"
-  "CREATE TEMP TABLE pgw_devices (seq int, imei text, account text, devicename text,"
+  "CREATE TEMP TABLE pgw_devices (seq bigint, imei text, account text, devicename text,"
   " devicetype text, platenumber text, simcard text, iccid text, onlinetime bigint,"
   " platformduetime bigint, activatedtime bigint, userduetime bigint) ON COMMIT DELETE ROWS;"
-  "CREATE TEMP TABLE pgw_mileage (seq int, imei text, day bigint, km float8)"
+  "CREATE TEMP TABLE pgw_mileage (seq bigint, imei text, day bigint, km float8)"
   " ON COMMIT DELETE ROWS;"
   "CREATE TEMP TABLE pgw_removed (imei text) ON COMMIT DELETE ROWS;"
   "CREATE TEMP TABLE pgw_cursors (imei text, stream text, cursor bigint) ON COMMIT DELETE ROWS;";
@@ -77,8 +81,6 @@ static const char setup_sql[] =
 static const char *const direct_copy_sql[K_COUNT] = {
   [K_POSITIONS] = "COPY fleetarc.positions (" POSITION_COLS ") FROM STDIN (FORMAT binary)",
 };
-
-static bool kind_binary(int k) { return k == K_POSITIONS || k == K_ALARMS; }
 
 static const char *const merge_sql[K_COUNT] = {
   [K_POSITIONS] =
@@ -152,7 +154,7 @@ typedef int32_t month_t;
 
 struct pgw_batch {
   char *name;
-  buf_t copy[K_COUNT];       /* COPY text rows per kind */
+  buf_t copy[K_COUNT];       /* binary COPY data per kind (header and tuples) */
   size_t rows[K_COUNT];
   uint32_t seq;              /* upsert order within the batch */
   month_t *months;           /* distinct months of positions and alarms */
@@ -290,34 +292,6 @@ size_t pgw_batch_rows(const pgw_batch_t *b) {
 
 const char *pgw_batch_name(const pgw_batch_t *b) { return b->name; }
 
-/* COPY text format: backslash, tab, newline and carriage return are escaped; \N is NULL. */
-static int put_text(buf_t *out, const char *s) {
-  if (!s) return buf_append(out, "\\N", 2);
-  const char *run = s;
-  int rc = 0;
-  for (const char *p = s; *p && rc == 0; p++) {
-    const char *esc = NULL;
-    switch (*p) {
-      case '\\': esc = "\\\\"; break;
-      case '\t': esc = "\\t"; break;
-      case '\n': esc = "\\n"; break;
-      case '\r': esc = "\\r"; break;
-      default: continue;
-    }
-    rc = buf_append(out, run, (size_t)(p - run));
-    if (rc == 0) rc = buf_append(out, esc, 2);
-    run = p + 1;
-  }
-  if (rc == 0) rc = buf_puts(out, run);
-  return rc;
-}
-
-/* A number field, or \N when it is the "unknown" value of that field. */
-static int put_i64_or_null(buf_t *out, int64_t v, int64_t null_value) {
-  if (v == null_value) return buf_append(out, "\t\\N", 3);
-  return buf_printf(out, "\t%lld", (long long)v);
-}
-
 static void month_range(int64_t t, month_t *m, int64_t *lo, int64_t *hi) {
   time_t tt = (time_t)t;
   /* A time gmtime cannot represent (a garbage clock) counts as 1970-01: the batch then
@@ -355,9 +329,11 @@ static int note_month(pgw_batch_t *b, int64_t gpstime) {
 
 static bool bad_imei(const char *imei) { return !imei || !*imei; }
 
-/* ---- binary COPY (positions, alarms): no printf on our side, no number parsing on the
- * server's. A tuple is a 16-bit field count, then per field a 32-bit length and the value,
- * all big-endian; the stream starts with a fixed header and ends with a -1 count. */
+/* ---- binary COPY (every kind): no printf or escaping on our side, no number parsing on
+ * the server's. A tuple is a 16-bit field count, then per field a 32-bit length (-1:
+ * NULL) and the value, all big-endian; the stream starts with a fixed header and ends
+ * with a -1 count. Text fields are their bytes as they are (the server still checks
+ * their encoding). */
 
 static const char copy_binary_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
 static const char copy_binary_trailer[2] = {'\377', '\377'};
@@ -368,6 +344,14 @@ static char *put_be(char *p, uint64_t v, int bytes) {
 }
 static char *put_field_i32(char *p, int32_t v) { return put_be(put_be(p, 4, 4), (uint32_t)v, 4); }
 static char *put_field_i64(char *p, int64_t v) { return put_be(put_be(p, 8, 4), (uint64_t)v, 8); }
+/* NULL when v is the field's "unknown" value (0 for times, -1 for statuses). */
+static char *put_field_null(char *p) { return put_be(p, UINT32_MAX, 4); }
+static char *put_field_i32_or_null(char *p, int32_t v, int32_t null_value) {
+  return v == null_value ? put_field_null(p) : put_field_i32(p, v);
+}
+static char *put_field_i64_or_null(char *p, int64_t v, int64_t null_value) {
+  return v == null_value ? put_field_null(p) : put_field_i64(p, v);
+}
 static char *put_field_f64(char *p, double v) {
   uint64_t u;
   memcpy(&u, &v, sizeof u);
@@ -388,16 +372,45 @@ static void buf_truncate(buf_t *o, size_t len) {
   if (o->data) o->data[len] = '\0';
 }
 
-/* The tuple's field count and its imei (always the first field). */
-static int put_binary_head(buf_t *o, int nfields, const char *imei) {
-  size_t n = strlen(imei);
-  if (n > INT32_MAX) return -EINVAL;
+/* A tuple's field count (after the stream's header when it is the first). */
+static int put_tuple_start(buf_t *o, int nfields) {
   int rc = 0;
   if (o->len == 0) rc = buf_append(o, copy_binary_header, sizeof copy_binary_header);
-  char head[6];
-  put_be(put_be(head, (uint64_t)nfields, 2), n, 4);
-  if (rc == 0) rc = buf_append(o, head, sizeof head);
-  if (rc == 0) rc = buf_append(o, imei, n);
+  char count[2];
+  put_be(count, (uint64_t)nfields, 2);
+  if (rc == 0) rc = buf_append(o, count, sizeof count);
+  return rc;
+}
+
+/* A text field; NULL is SQL NULL. */
+static int put_field_text(buf_t *o, const char *s) {
+  char len[4];
+  if (!s) {
+    put_field_null(len);
+    return buf_append(o, len, sizeof len);
+  }
+  size_t n = strlen(s);
+  if (n > INT32_MAX) return -EINVAL;
+  put_be(len, n, 4);
+  int rc = buf_append(o, len, sizeof len);
+  if (rc == 0) rc = buf_append(o, s, n);
+  return rc;
+}
+
+/* The tuple's field count and its imei (the first field). */
+static int put_binary_head(buf_t *o, int nfields, const char *imei) {
+  int rc = put_tuple_start(o, nfields);
+  if (rc == 0) rc = put_field_text(o, imei);
+  return rc;
+}
+
+/* The field count and seq of an upsert's tuple, then its imei: the upsert staging
+ * tables' first columns. */
+static int put_upsert_head(buf_t *o, int nfields, uint32_t seq, const char *imei) {
+  char field[12];
+  int rc = put_tuple_start(o, nfields);
+  if (rc == 0) rc = buf_append(o, field, (size_t)(put_field_i64(field, seq) - field));
+  if (rc == 0) rc = put_field_text(o, imei);
   return rc;
 }
 
@@ -450,65 +463,83 @@ int pgw_batch_add_alarm(pgw_batch_t *b, const char *imei, int alarm_type, int64_
 int pgw_batch_add_device_state(pgw_batch_t *b, const pgw_device_state_t *s) {
   if (!s || bad_imei(s->imei)) return -EINVAL;
   buf_t *o = &b->copy[K_DEVICE_STATE];
-  int rc = buf_printf(o, "%u\t", ++b->seq);
-  if (rc == 0) rc = put_text(o, s->imei);
+  size_t undo = o->len;
+  char tail[256], *p = tail;
   /* Times: 0 is "never"; statuses, battery and mileages: -1 is "no such status". */
-  if (rc == 0) rc = put_i64_or_null(o, s->servertime, 0);
-  if (rc == 0) rc = put_i64_or_null(o, s->gpstime, 0);
-  if (rc == 0) rc = put_i64_or_null(o, s->hearttime, 0);
-  if (rc == 0) rc = put_i64_or_null(o, s->systemtime, 0);
+  p = put_field_i64_or_null(p, s->servertime, 0);
+  p = put_field_i64_or_null(p, s->gpstime, 0);
+  p = put_field_i64_or_null(p, s->hearttime, 0);
+  p = put_field_i64_or_null(p, s->systemtime, 0);
+  p = put_field_f64(p, s->longitude);
+  p = put_field_f64(p, s->latitude);
+  p = put_field_i32(p, s->course);
+  p = put_field_i32(p, s->speed);
+  p = put_field_i64(p, s->acctime);
+  p = put_field_i32_or_null(p, s->accstatus, -1);
+  p = put_field_i32_or_null(p, s->doorstatus, -1);
+  p = put_field_i32_or_null(p, s->chargestatus, -1);
+  p = put_field_i32_or_null(p, s->oilpowerstatus, -1);
+  p = put_field_i32_or_null(p, s->defencestatus, -1);
+  p = put_field_i32(p, s->datastatus);
+  p = put_field_i32_or_null(p, s->battery, -1);
+  p = put_field_i64_or_null(p, s->mileage, -1);
+  p = put_field_i64_or_null(p, s->todaymileage, -1);
+  int rc = put_upsert_head(o, 20, ++b->seq, s->imei);
+  if (rc == 0) rc = buf_append(o, tail, (size_t)(p - tail));
   if (rc == 0)
-    rc = buf_printf(o, "\t%.17g\t%.17g\t%d\t%d\t%lld", s->longitude, s->latitude, s->course,
-                    s->speed, (long long)s->acctime);
-  if (rc == 0) rc = put_i64_or_null(o, s->accstatus, -1);
-  if (rc == 0) rc = put_i64_or_null(o, s->doorstatus, -1);
-  if (rc == 0) rc = put_i64_or_null(o, s->chargestatus, -1);
-  if (rc == 0) rc = put_i64_or_null(o, s->oilpowerstatus, -1);
-  if (rc == 0) rc = put_i64_or_null(o, s->defencestatus, -1);
-  if (rc == 0) rc = buf_printf(o, "\t%d", s->datastatus);
-  if (rc == 0) rc = put_i64_or_null(o, s->battery, -1);
-  if (rc == 0) rc = put_i64_or_null(o, s->mileage, -1);
-  if (rc == 0) rc = put_i64_or_null(o, s->todaymileage, -1);
-  if (rc == 0) rc = buf_putc(o, '\n');
-  if (rc == 0) b->rows[K_DEVICE_STATE]++;
+    b->rows[K_DEVICE_STATE]++;
+  else
+    buf_truncate(o, undo); /* no half tuple: it would shift every later one */
   return rc;
 }
 
 int pgw_batch_add_device(pgw_batch_t *b, const pgw_device_t *d) {
   if (!d || bad_imei(d->imei) || !d->account) return -EINVAL;
   buf_t *o = &b->copy[K_DEVICES];
-  const char *texts[] = {d->imei, d->account, d->devicename, d->devicetype,
-                         d->platenumber, d->simcard, d->iccid};
-  int rc = buf_printf(o, "%u", ++b->seq);
-  for (size_t i = 0; rc == 0 && i < sizeof texts / sizeof texts[0]; i++) {
-    rc = buf_putc(o, '\t');
-    if (rc == 0) rc = put_text(o, texts[i]);
-  }
-  if (rc == 0) rc = put_i64_or_null(o, d->onlinetime, 0);
-  if (rc == 0) rc = put_i64_or_null(o, d->platformduetime, 0);
-  if (rc == 0) rc = put_i64_or_null(o, d->activatedtime, 0);
-  if (rc == 0) rc = put_i64_or_null(o, d->userduetime, 0);
-  if (rc == 0) rc = buf_putc(o, '\n');
-  if (rc == 0) b->rows[K_DEVICES]++;
+  size_t undo = o->len;
+  const char *texts[] = {d->account, d->devicename, d->devicetype, d->platenumber, d->simcard,
+                         d->iccid};
+  int rc = put_upsert_head(o, 12, ++b->seq, d->imei);
+  for (size_t i = 0; rc == 0 && i < sizeof texts / sizeof texts[0]; i++)
+    rc = put_field_text(o, texts[i]);
+  char tail[64], *p = tail;
+  p = put_field_i64_or_null(p, d->onlinetime, 0);
+  p = put_field_i64_or_null(p, d->platformduetime, 0);
+  p = put_field_i64_or_null(p, d->activatedtime, 0);
+  p = put_field_i64_or_null(p, d->userduetime, 0);
+  if (rc == 0) rc = buf_append(o, tail, (size_t)(p - tail));
+  if (rc == 0)
+    b->rows[K_DEVICES]++;
+  else
+    buf_truncate(o, undo);
   return rc;
 }
 
 int pgw_batch_add_mileage(pgw_batch_t *b, const char *imei, int64_t day, double km) {
   if (bad_imei(imei)) return -EINVAL;
   buf_t *o = &b->copy[K_MILEAGE];
-  int rc = buf_printf(o, "%u\t", ++b->seq);
-  if (rc == 0) rc = put_text(o, imei);
-  if (rc == 0) rc = buf_printf(o, "\t%lld\t%.17g\n", (long long)day, km);
-  if (rc == 0) b->rows[K_MILEAGE]++;
+  size_t undo = o->len;
+  char tail[32], *p = tail;
+  p = put_field_i64(p, day);
+  p = put_field_f64(p, km);
+  int rc = put_upsert_head(o, 4, ++b->seq, imei);
+  if (rc == 0) rc = buf_append(o, tail, (size_t)(p - tail));
+  if (rc == 0)
+    b->rows[K_MILEAGE]++;
+  else
+    buf_truncate(o, undo);
   return rc;
 }
 
 int pgw_batch_mark_removed(pgw_batch_t *b, const char *imei) {
   if (bad_imei(imei)) return -EINVAL;
   buf_t *o = &b->copy[K_REMOVED];
-  int rc = put_text(o, imei);
-  if (rc == 0) rc = buf_putc(o, '\n');
-  if (rc == 0) b->rows[K_REMOVED]++;
+  size_t undo = o->len;
+  int rc = put_binary_head(o, 1, imei);
+  if (rc == 0)
+    b->rows[K_REMOVED]++;
+  else
+    buf_truncate(o, undo);
   return rc;
 }
 
@@ -521,11 +552,15 @@ int pgw_batch_move_cursor_key(pgw_batch_t *b, const char *imei, const char *stre
                               int64_t cursor) {
   if (bad_imei(imei) || !stream_key || !*stream_key) return -EINVAL;
   buf_t *o = &b->copy[K_CURSORS];
-  int rc = put_text(o, imei);
-  if (rc == 0) rc = buf_printf(o, "\t");
-  if (rc == 0) rc = put_text(o, stream_key);
-  if (rc == 0) rc = buf_printf(o, "\t%lld\n", (long long)cursor);
-  if (rc == 0) b->rows[K_CURSORS]++;
+  size_t undo = o->len;
+  char field[12];
+  int rc = put_binary_head(o, 3, imei);
+  if (rc == 0) rc = put_field_text(o, stream_key);
+  if (rc == 0) rc = buf_append(o, field, (size_t)(put_field_i64(field, cursor) - field));
+  if (rc == 0)
+    b->rows[K_CURSORS]++;
+  else
+    buf_truncate(o, undo);
   return rc;
 }
 
@@ -916,12 +951,12 @@ static bool start_copy(pgw_t *w, int kind, bool with_begin) {
   if (w->direct && direct_copy_sql[kind])
     snprintf(sql, sizeof sql, "%s%s%s", pre, sep, direct_copy_sql[kind]);
   else
-    snprintf(sql, sizeof sql, "%s%sCOPY pg_temp.%s FROM STDIN%s", pre, sep, kind_table[kind],
-             kind_binary(kind) ? " (FORMAT binary)" : "");
+    snprintf(sql, sizeof sql, "%s%sCOPY pg_temp.%s FROM STDIN (FORMAT binary)", pre, sep,
+             kind_table[kind]);
   w->copy_kind = kind;
   w->copy_phase = COPY_WAIT_IN;
   w->copy_off = 0;
-  w->copy_trailer_sent = !kind_binary(kind);
+  w->copy_trailer_sent = false;
   return send_query(w, STEP_COPY, sql);
 }
 
@@ -1179,7 +1214,7 @@ static void handle_result(pgw_t *w, PGresult *r) {
       /* The BEGIN (and SAVEPOINT) sent with a first COPY answer first. */
       if (strncmp(PQcmdStatus(r), "COPY", 4) != 0) break;
       if (cmd_tuples(r) != b->rows[w->copy_kind]) {
-        /* A row with an unescaped separator would shift columns; the counts catch it. */
+        /* Every tuple the batch holds must have been staged: the counts say so. */
         char msg[128];
         snprintf(msg, sizeof msg, "COPY staged %zu rows of %zu", cmd_tuples(r),
                  b->rows[w->copy_kind]);

@@ -1,0 +1,276 @@
+/* pgw's upsert kinds (device_state, devices, daily mileage, removals, cursors) at the edges
+ * of their types, against a real PostgreSQL: extreme, subnormal, infinite, NaN and
+ * negative-zero doubles, the int/int64 limits, the smallint limits of the statuses, times
+ * far before and after 1970, empty and multi-byte text and a lone "\." line, the -1/0
+ * sentinels stored as NULL, the last upsert in a batch winning; a status beyond smallint
+ * fails its batch alone (SQLSTATE 22003). */
+#include <errno.h>
+#include <float.h>
+#include <libpq-fe.h>
+#include <limits.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include <cmocka.h>
+
+#include "db/migrate.h"
+#include "db/pgw.h"
+#include "harness.h"
+
+static char conninfo[512];
+static PGconn *checker; /* a second session: sees only committed rows */
+
+static const char *scalar(const char *sql) {
+  static char out[512];
+  PGresult *r = PQexec(checker, sql);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) fprintf(stderr, "%s: %s", sql, PQerrorMessage(checker));
+  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+  assert_int_equal(PQntuples(r), 1);
+  snprintf(out, sizeof out, "%s", PQgetisnull(r, 0, 0) ? "NULL" : PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return out;
+}
+
+static long long scalar_ll(const char *sql) { return atoll(scalar(sql)); }
+
+/* ---- a writer, a few batches, one result each ---- */
+
+#define MAXB 8
+
+typedef struct run {
+  uv_loop_t loop;
+  uv_timer_t tick;
+  pgw_t *w;
+  int calls[MAXB];
+  pgw_result_t res[MAXB];
+  char err[MAXB][512];
+  int done, expected;
+  bool all_done, closed;
+  void (*after_first)(void); /* run in batch 0's callback, before batch 1 is written */
+} run_t;
+
+static void on_tick(uv_timer_t *t) { (void)t; }
+
+static void on_done(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res, void *data) {
+  (void)w;
+  run_t *r = data;
+  int i = pgw_batch_name(batch)[0] - '0';
+  assert_true(i >= 0 && i < MAXB);
+  r->calls[i]++;
+  r->res[i] = *res;
+  r->err[i][0] = '\0';
+  if (res->error) snprintf(r->err[i], sizeof r->err[i], "%s", res->error);
+  r->res[i].error = NULL;
+  if (i == 0 && r->after_first) r->after_first();
+  if (++r->done == r->expected) r->all_done = true;
+}
+
+static void on_closed(void *data) { ((run_t *)data)->closed = true; }
+
+static void run_until(run_t *r, const bool *flag, double seconds) {
+  uint64_t deadline = uv_hrtime() + (uint64_t)(seconds * 1e9);
+  while (!*flag) {
+    if (uv_hrtime() > deadline) fail_msg("timed out after %.0f s", seconds);
+    uv_run(&r->loop, UV_RUN_ONCE);
+  }
+}
+
+/* Writes the batches (names start with their index digit) through one writer, in order,
+ * and waits for every callback; then closes the writer and the loop. */
+static void run_batches(run_t *r, pgw_batch_t **b, int n, void (*after_first)(void)) {
+  memset(r, 0, sizeof *r);
+  r->after_first = after_first;
+  assert_int_equal(uv_loop_init(&r->loop), 0);
+  uv_timer_init(&r->loop, &r->tick);
+  uv_timer_start(&r->tick, on_tick, 50, 50);
+  pgw_options_t opt = {.conninfo = conninfo};
+  r->w = pgw_new(&r->loop, &opt);
+  assert_non_null(r->w);
+  r->expected = n;
+  /* With a hook, batch 1 onwards wait in the queue behind batch 0 (written one at a time). */
+  for (int i = 0; i < n; i++) assert_int_equal(pgw_submit(r->w, b[i], on_done, r), 0);
+  run_until(r, &r->all_done, 60);
+  for (int i = 0; i < n; i++) assert_int_equal(r->calls[i], 1);
+  pgw_close(r->w, 10000, on_closed, r);
+  run_until(r, &r->closed, 30);
+  uv_close((uv_handle_t *)&r->tick, NULL);
+  uv_run(&r->loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&r->loop), 0);
+  /* Each batch was called back exactly once, even after the writer is gone. */
+  for (int i = 0; i < n; i++) assert_int_equal(r->calls[i], 1);
+}
+
+/* The columns of a device_state row as one text (NULL shown as "null"). */
+#define STATE_ROW(imei)                                                                        \
+  "SELECT concat_ws(',', coalesce(extract(epoch FROM servertime)::bigint::text, 'null'),"     \
+  " coalesce(extract(epoch FROM gpstime)::bigint::text, 'null'),"                             \
+  " coalesce(extract(epoch FROM hearttime)::bigint::text, 'null'),"                           \
+  " coalesce(extract(epoch FROM systemtime)::bigint::text, 'null'), longitude, latitude,"     \
+  " course, speed, acctime, coalesce(accstatus::text, 'null'),"                               \
+  " coalesce(doorstatus::text, 'null'), coalesce(chargestatus::text, 'null'),"                \
+  " coalesce(oilpowerstatus::text, 'null'), coalesce(defencestatus::text, 'null'),"           \
+  " datastatus, coalesce(battery::text, 'null'), coalesce(mileage::text, 'null'),"            \
+  " coalesce(todaymileage::text, 'null')) FROM fleetarc.device_state WHERE imei = '" imei "'"
+
+static void test_extremes(void **state) {
+  (void)state;
+  pgw_batch_t *b[3];
+
+  /* 0: every upsert kind at its edges. */
+  b[0] = pgw_batch_new("0-extremes");
+  pgw_device_state_t hi = {
+    .imei = "x1", .servertime = 1, .gpstime = -1, .hearttime = 253402300799LL /* 9999-12-31 */,
+    .systemtime = -62135596800LL /* 0001-01-01 */, .longitude = DBL_MAX,
+    .latitude = -DBL_TRUE_MIN, .course = INT_MAX, .speed = INT_MIN, .acctime = INT64_MIN,
+    .accstatus = 32767, .doorstatus = -32768, .chargestatus = 0, .oilpowerstatus = -2,
+    .defencestatus = 1, .datastatus = -32768, .battery = INT_MIN, .mileage = INT64_MAX,
+    .todaymileage = INT64_MIN};
+  assert_int_equal(pgw_batch_add_device_state(b[0], &hi), 0);
+  /* Sentinels: time 0 and -1 statuses are NULL; datastatus and acctime have none. */
+  pgw_device_state_t inf = {
+    .imei = "x2", .longitude = INFINITY, .latitude = -INFINITY, .course = -1, .speed = -1,
+    .acctime = -1, .accstatus = -1, .doorstatus = -1, .chargestatus = -1,
+    .oilpowerstatus = -1, .defencestatus = -1, .datastatus = -1, .battery = -1,
+    .mileage = -1, .todaymileage = -1};
+  assert_int_equal(pgw_batch_add_device_state(b[0], &inf), 0);
+  pgw_device_state_t nan_row = inf;
+  nan_row.imei = "x3";
+  nan_row.longitude = NAN;
+  nan_row.latitude = -0.0;
+  nan_row.servertime = 1420964313;
+  nan_row.speed = 1; /* replaced by the next upsert of x3 in this batch */
+  assert_int_equal(pgw_batch_add_device_state(b[0], &nan_row), 0);
+  nan_row.speed = 2;
+  nan_row.servertime = 1420964000; /* older, but within one batch the last one wins */
+  assert_int_equal(pgw_batch_add_device_state(b[0], &nan_row), 0);
+
+  static char longname[20001];
+  memset(longname, 'n', sizeof longname - 1);
+  pgw_device_t dev = {.imei = "x1", .account = "", .devicename = "\\.",
+                      .devicetype = "\xc3\x9cn\xc3\xaf" "c\xc3\xb6" "de \xe2\x9c\x93",
+                      .platenumber = "a\n\\.\nb", .simcard = longname, .iccid = NULL,
+                      .onlinetime = -1, .platformduetime = INT64_C(253402300799),
+                      .activatedtime = 0, .userduetime = 1};
+  assert_int_equal(pgw_batch_add_device(b[0], &dev), 0);
+  pgw_device_t gone = {.imei = "x2", .account = "demo"};
+  assert_int_equal(pgw_batch_add_device(b[0], &gone), 0);
+  assert_int_equal(pgw_batch_mark_removed(b[0], "x2"), 0);
+  assert_int_equal(pgw_batch_mark_removed(b[0], "no-such-device"), 0);
+
+  assert_int_equal(pgw_batch_add_mileage(b[0], "x1", 0, DBL_MAX), 0);
+  assert_int_equal(pgw_batch_add_mileage(b[0], "x1", -1, DBL_TRUE_MIN), 0);
+  assert_int_equal(pgw_batch_add_mileage(b[0], "x1", -86400, -0.0), 0); /* same day as -1 */
+
+  assert_int_equal(pgw_batch_move_cursor_key(b[0], "x1", "playback@1-253402300799", 253402300799LL), 0);
+  assert_int_equal(pgw_batch_move_cursor(b[0], "x1", PGW_STREAM_MILEAGE, -62135596800LL), 0);
+  assert_int_equal(pgw_batch_move_cursor(b[0], "x1", PGW_STREAM_MILEAGE, -62135596799LL), 0);
+
+  /* 1: a status beyond smallint: the batch fails for its data, alone. */
+  b[1] = pgw_batch_new("1-smallint");
+  pgw_device_state_t big = hi;
+  big.imei = "y1";
+  big.accstatus = 32768;
+  assert_int_equal(pgw_batch_add_device_state(b[1], &big), 0);
+  assert_int_equal(pgw_batch_move_cursor(b[1], "y1", PGW_STREAM_PLAYBACK, 1), 0);
+
+  /* 2: the writer goes on; an older record leaves x1 as it is. */
+  b[2] = pgw_batch_new("2-after");
+  pgw_device_state_t older = hi;
+  older.servertime = -5;
+  older.speed = 7;
+  assert_int_equal(pgw_batch_add_device_state(b[2], &older), 0);
+  pgw_device_state_t fine = inf;
+  fine.imei = "y2";
+  fine.datastatus = 2;
+  assert_int_equal(pgw_batch_add_device_state(b[2], &fine), 0);
+
+  run_t r;
+  run_batches(&r, b, 3, NULL);
+
+  assert_int_equal(r.res[0].status, 0);
+  assert_int_equal(r.res[0].device_states, 3);
+  assert_int_equal(r.res[0].devices, 2);
+  assert_int_equal(r.res[0].mileage_days, 2);
+  assert_int_equal(r.res[0].cursors_moved, 2);
+  assert_string_equal(scalar(STATE_ROW("x1")),
+                      "1,-1,253402300799,-62135596800,1.7976931348623157e+308,-5e-324,"
+                      "2147483647,-2147483648,-9223372036854775808,32767,-32768,0,-2,1,-32768,"
+                      "-2147483648,9223372036854775807,-9223372036854775808");
+  assert_string_equal(scalar(STATE_ROW("x2")),
+                      "null,null,null,null,Infinity,-Infinity,-1,-1,-1,null,null,null,null,"
+                      "null,-1,null,null,null");
+  assert_string_equal(scalar(STATE_ROW("x3")),
+                      "1420964000,null,null,null,NaN,-0,-1,2,-1,null,null,null,null,null,-1,"
+                      "null,null,null");
+  /* Exactly the doubles sent, not just their shortest spelling. */
+  assert_string_equal(scalar("SELECT longitude = 'Infinity' AND latitude = '-Infinity' AND "
+                             "1 / latitude = 0 FROM fleetarc.device_state WHERE imei = 'x2'"),
+                      "t");
+  assert_string_equal(scalar("SELECT longitude = 1.7976931348623157e308::float8 AND "
+                             "latitude = '-4.9406564584124654e-324'::float8 AND "
+                             "latitude < 0 FROM fleetarc.device_state WHERE imei = 'x1'"),
+                      "t");
+
+  assert_string_equal(scalar("SELECT concat_ws('|', '[' || account || ']', devicename, "
+                             "devicetype, platenumber, length(simcard), "
+                             "coalesce(iccid, 'null'), extract(epoch FROM onlinetime)::bigint, "
+                             "extract(epoch FROM platformduetime)::bigint, "
+                             "coalesce(activatedtime::text, 'null'), "
+                             "extract(epoch FROM userduetime)::bigint, "
+                             "coalesce(removed_at::text, 'null')) "
+                             "FROM fleetarc.devices WHERE imei = 'x1'"),
+                      "[]|\\.|\xc3\x9cn\xc3\xaf" "c\xc3\xb6" "de \xe2\x9c\x93|a\n\\.\nb|20000|"
+                      "null|-1|253402300799|null|1|null");
+  assert_string_equal(scalar("SELECT removed_at IS NOT NULL AND devicename IS NULL "
+                             "FROM fleetarc.devices WHERE imei = 'x2'"), "t");
+  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.devices"), 2);
+
+  assert_string_equal(scalar("SELECT string_agg(day || '=' || km, ',' ORDER BY day) "
+                             "FROM fleetarc.daily_mileage WHERE imei = 'x1'"),
+                      "1969-12-31=-0,1970-01-01=1.7976931348623157e+308");
+
+  assert_int_equal(scalar_ll("SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors "
+                             "WHERE imei = 'x1' AND stream = 'playback@1-253402300799'"),
+                   253402300799LL);
+  assert_int_equal(scalar_ll("SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors "
+                             "WHERE imei = 'x1' AND stream = 'mileage'"), -62135596799LL);
+
+  assert_int_equal(r.res[1].status, -EIO);
+  assert_non_null(strstr(r.err[1], "1-smallint"));
+  assert_non_null(strstr(r.err[1], "SQLSTATE 22003"));
+  assert_int_equal(r.res[1].device_states, 0);
+  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.device_state WHERE imei = 'y1'"), 0);
+  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.cursors WHERE imei = 'y1'"), 0);
+
+  assert_int_equal(r.res[2].status, 0);
+  assert_int_equal(r.res[2].device_states, 1);
+  assert_string_equal(scalar("SELECT speed FROM fleetarc.device_state WHERE imei = 'x1'"),
+                      "-2147483648");
+  assert_string_equal(scalar("SELECT datastatus FROM fleetarc.device_state WHERE imei = 'y2'"),
+                      "2");
+}
+
+int main(void) {
+  snprintf(conninfo, sizeof conninfo, "%s", harness_pg_fresh_db("fleetarc_test_db_pgw_extremes"));
+  size_t applied;
+  char err[512];
+  if (db_migrate(conninfo, &applied, err, sizeof err) != 0) {
+    fprintf(stderr, "migrate: %s\n", err);
+    return 1;
+  }
+  checker = PQconnectdb(conninfo);
+  if (PQstatus(checker) != CONNECTION_OK) return 1;
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_extremes),
+  };
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  PQfinish(checker);
+  return rc;
+}
