@@ -57,7 +57,7 @@ pgw_batch_t *pgw_batch_new(const char *name) __attribute__((warn_unused_result))
 void pgw_batch_free(pgw_batch_t *batch);
 
 /* Appenders: each copies its arguments (strings are borrowed for the call only) into the
- * batch's COPY text. 0, -EINVAL (imei NULL or empty), -ENOMEM.
+ * batch's COPY data (binary). 0, -EINVAL (imei NULL or empty), -ENOMEM.
  * Positions and alarms that repeat an existing key are skipped at write time and counted
  * as duplicates. Upserts of one key within a batch: the last appended wins. */
 int pgw_batch_add_position(pgw_batch_t *batch, const char *imei, int64_t gpstime,
