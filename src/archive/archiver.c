@@ -1,7 +1,9 @@
 /* The archiver engine (archiver.h): discovery, track polls, playback/alarm/mileage pages,
  * batches and their cursor moves, backoff, backpressure, progress and shutdown. Each
  * stream of each device has at most one request or uncommitted page at a time (the
- * busy bit), so its cursor in memory is always the committed one plus nothing. */
+ * busy bit), so its cursor in memory is always the committed one plus nothing. The
+ * scheduler visits only the devices in the due sets (devtab sets): a device whose stream
+ * is due is in its set (see "due sets" below), so a response costs O(due), not O(fleet). */
 #include "archive/archiver.h"
 
 #include <errno.h>
@@ -129,6 +131,12 @@ struct archiver {
   size_t other_in_flight;    /* track, device/user list */
   size_t max_in_flight;
   size_t scan_pos, mileage_pos;
+  /* Due sets: the server time at which a stream found not due may become due by time
+   * alone (a day ending, a window growing with the present): then every device is
+   * visited once more. And the archiver second of the next backoff expiry, and the
+   * second the backoff set was last looked at. */
+  int64_t time_wake;
+  uint32_t backoff_wake, backoff_seen;
   int disc_accounts_pending; /* accounts whose discovery has not ended */
   size_t polls_pending;      /* backfill: first track polls not yet answered */
   bool data_started;
@@ -263,6 +271,8 @@ static int ensure_times(archiver_t *a, size_t n) {
 
 static void pump(archiver_t *a);
 static void check_shutdown(archiver_t *a);
+static void mark_stream(archiver_t *a, uint32_t dev, int s);
+static void stream_free(archiver_t *a, uint32_t dev, int s);
 static void fail_stream(archiver_t *a, uint32_t dev, int s, const char *why);
 static void submit_batch(archiver_t *a);
 
@@ -285,7 +295,7 @@ static void on_batch(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res
     move_t *m = &c->moves[i];
     devtab_device_t *d = devtab_at(a->dev, m->dev);
     if (!d) continue;
-    d->busy &= (uint8_t)~(1u << m->stream);
+    stream_free(a, m->dev, m->stream);
     if (res->status == 0) {
       d->cursor[m->stream] = m->cursor;
       d->failures[m->stream] = 0;
@@ -333,10 +343,8 @@ static void submit_batch(archiver_t *a) {
     return;
   }
   /* -ESHUTDOWN or worse: nothing of it counts as written; the streams stay due. */
-  for (size_t i = 0; i < a->bctx->n; i++) {
-    devtab_device_t *d = devtab_at(a->dev, a->bctx->moves[i].dev);
-    if (d) d->busy &= (uint8_t)~(1u << a->bctx->moves[i].stream);
-  }
+  for (size_t i = 0; i < a->bctx->n; i++)
+    stream_free(a, a->bctx->moves[i].dev, a->bctx->moves[i].stream);
   pgw_batch_free(a->batch);
   free(a->bctx->moves);
   free(a->bctx);
@@ -406,6 +414,9 @@ static void fail_stream(archiver_t *a, uint32_t dev, int s, const char *why) {
   if (delay > ARCH_BACKOFF_MAX_S) delay = ARCH_BACKOFF_MAX_S;
   delay += (uint32_t)(rand() % (int)(delay / 2 + 1)); /* spread the retries */
   d->retry_at[s] = now_s(a) + delay;
+  /* Due again when the delay is over: the backoff set is looked at then. */
+  devtab_set_add(a->dev, DEVTAB_SET_BACKOFF, dev);
+  if (d->retry_at[s] < a->backoff_wake) a->backoff_wake = d->retry_at[s];
   a->n_errors++;
   a->n_retries++;
   if (backfill(a) && f >= ARCH_MAX_FAILURES) {
@@ -430,9 +441,24 @@ static void account_stop(archiver_t *a, acct_t *ac, const net_result_t *res) {
 
 typedef enum { DUE_NO, DUE_YES, DUE_LATER, DUE_BLOCKED } due_t;
 
+/* The largest end a stream's window reaches as the present grows (window_end). */
+static int64_t window_bound(const archiver_t *a, int s) {
+  if (!backfill(a)) return INT64_MAX;
+  return s == S_ALARMS ? a->opt.to - 1 + ARCH_ALARM_LATE_S : a->opt.to - 1;
+}
+
+static void wake_at(int64_t *wake, int64_t t) {
+  if (wake && t < *wake) *wake = t;
+}
+
 /* Whether stream s of device d needs a request now. DUE_NO means complete (backfill) or
- * nothing new (run); DUE_LATER: busy or backing off; DUE_BLOCKED: its account stopped. */
-static due_t stream_due(archiver_t *a, devtab_device_t *d, int s, int64_t now_server) {
+ * nothing new (run); DUE_LATER: busy or backing off; DUE_BLOCKED: its account stopped.
+ * When DUE_NO only because the present is not far enough yet, *wake (if not NULL) is
+ * lowered to the server time at which that changes: nothing else (no response, no
+ * commit) would make the stream due then. Else only events change the verdict: a track
+ * record, a commit, a failure's backoff ending, discovery, a reload (see due sets). */
+static due_t stream_due(archiver_t *a, devtab_device_t *d, int s, int64_t now_server,
+                        int64_t *wake) {
   if (!stream_on(a, s) || d->removed) return DUE_NO;
   if (d->done & (1u << s)) return DUE_NO;
   if (a->accts[d->account].stopped) return DUE_BLOCKED;
@@ -444,23 +470,124 @@ static due_t stream_due(archiver_t *a, devtab_device_t *d, int s, int64_t now_se
     int64_t limit = backfill(a) ? a->opt.to : INT64_MAX;
     /* Only completed days: a day's km is final once it has ended. */
     work = c->begin < limit && c->begin + 86400 <= now_server;
+    if (c->begin < limit && !work) wake_at(wake, c->begin + 86400);
   } else {
     int64_t end = s == S_ALARMS && !backfill(a) ? now_server : window_end(a, s);
-    work = c->have_begin ? c->begin < end : c->begin <= end;
-    if (work && s == S_PLAYBACK && d->last_gpstime >= 0)
-      work = paging_playback_due(c, d->last_gpstime);
+    bool in_window = c->have_begin ? c->begin < end : c->begin <= end;
+    bool news = true; /* what the last track poll says is past the cursor */
+    if (s == S_PLAYBACK && d->last_gpstime >= 0) news = paging_playback_due(c, d->last_gpstime);
     /* A device that sent nothing since the alarm cursor has no new alarm: an alarm's
      * system time is when the platform received it, and /api/track's systemtime and
      * hearttime say when the platform last heard from the device. Safe because both
      * are the platform's own receive times; the cost is one alarm request per device
      * per heartbeat interval for devices that are silent but alive. */
-    if (work && s == S_ALARMS && d->last_gpstime >= 0) {
-      work = c->have_begin ? d->last_systemtime > c->begin : d->last_systemtime >= c->begin;
+    if (s == S_ALARMS && d->last_gpstime >= 0)
+      news = c->have_begin ? d->last_systemtime > c->begin : d->last_systemtime >= c->begin;
+    work = in_window && news;
+    /* Only the window short: its end grows with the present, up to its bound. (Without
+     * news a track record has to come first: that is an event.) */
+    if (!in_window && news) {
+      int64_t need = c->have_begin ? c->begin + 1 : c->begin;
+      if (need <= window_bound(a, s)) wake_at(wake, need);
     }
   }
   if (!work) return DUE_NO;
   if (d->retry_at[s] > now_s(a)) return DUE_LATER;
   return DUE_YES;
+}
+
+/* ------------------------------------------------------------------ due sets */
+
+/* Invariant: a device with a stream that stream_due calls DUE_YES is in that stream's
+ * set (DEVTAB_SET_PAGES for playback and alarms, DEVTAB_SET_MILEAGE), or the present
+ * has reached a->time_wake, or its backoff expired (a->backoff_wake) and pump has not
+ * looked yet. Whatever changes a verdict marks the device: a track record that moved
+ * its gpstime or systemtime or set its cursors, a busy bit cleared (commit, failure),
+ * discovery listing it, --imei, startup and reload (every device). Only pump removes a
+ * device, after finding none of its streams of that set DUE_YES, and it then records
+ * the time at which one would be due by time alone (time_wake). So the sets hold what
+ * may be due, each device once, and pump visits them in the same round-robin order as
+ * a scan of the whole table would. */
+static void mark_stream(archiver_t *a, uint32_t dev, int s) {
+  devtab_set_add(a->dev, s == S_MILEAGE ? DEVTAB_SET_MILEAGE : DEVTAB_SET_PAGES, dev);
+}
+
+static void mark_device(archiver_t *a, uint32_t dev) {
+  devtab_set_add(a->dev, DEVTAB_SET_PAGES, dev);
+  devtab_set_add(a->dev, DEVTAB_SET_MILEAGE, dev);
+}
+
+static void mark_all(archiver_t *a) {
+  devtab_set_add_all(a->dev, DEVTAB_SET_PAGES);
+  devtab_set_add_all(a->dev, DEVTAB_SET_MILEAGE);
+}
+
+/* The stream's request or page is over (busy bit cleared): it may be due again. */
+static void stream_free(archiver_t *a, uint32_t dev, int s) {
+  devtab_device_t *d = devtab_at(a->dev, dev);
+  if (!d) return;
+  d->busy &= (uint8_t)~(1u << s);
+  mark_stream(a, dev, s);
+}
+
+/* Devices whose backoff ended since the last look are marked; those still waiting stay
+ * in the backoff set, and the earliest of their retry times is the next look. */
+static void backoff_expire(archiver_t *a) {
+  uint32_t now = now_s(a);
+  if (now < a->backoff_wake) return;
+  uint32_t seen = a->backoff_seen;
+  a->backoff_seen = now;
+  a->backoff_wake = UINT32_MAX;
+  size_t n = devtab_count(a->dev);
+  for (int64_t i = devtab_set_next(a->dev, DEVTAB_SET_BACKOFF, 0, n); i >= 0;
+       i = devtab_set_next(a->dev, DEVTAB_SET_BACKOFF, (size_t)i + 1, n)) {
+    devtab_device_t *d = devtab_at(a->dev, (size_t)i);
+    bool waiting = false;
+    for (int s = 0; s < DEVTAB_STREAM_COUNT; s++) {
+      uint32_t r = d->retry_at[s];
+      if (r > now) {
+        waiting = true;
+        if (r < a->backoff_wake) a->backoff_wake = r;
+      } else if (r > seen) {
+        mark_stream(a, (uint32_t)i, s);
+      }
+    }
+    if (!waiting) devtab_set_del(a->dev, DEVTAB_SET_BACKOFF, (size_t)i);
+  }
+}
+
+/* Whether playback or alarms of d is DUE_YES (and, if not, when time alone changes it). */
+static bool pages_due(archiver_t *a, devtab_device_t *d, int64_t now_server) {
+  bool due = false;
+  for (int s = S_PLAYBACK; s <= S_ALARMS; s++)
+    if (stream_due(a, d, s, now_server, &a->time_wake) == DUE_YES) due = true;
+  return due;
+}
+
+/* The next member of set from position *pos (mod n) of a round over the table, or -1
+ * when none is left in this round: *scanned counts the positions passed, as a scan of
+ * every device would, so that the round ends after n positions and *pos is where a
+ * full scan would stand. */
+static int64_t set_round_next(archiver_t *a, devtab_set_t set, size_t *pos, size_t *scanned,
+                              size_t n) {
+  if (*scanned >= n) return -1;
+  size_t p = *pos % n;
+  int64_t i = devtab_set_next(a->dev, set, p, n);
+  if (i < 0) i = devtab_set_next(a->dev, set, 0, p);
+  if (i < 0) {
+    *pos += n - *scanned;
+    *scanned = n;
+    return -1;
+  }
+  size_t dist = (size_t)i >= p ? (size_t)i - p : n - p + (size_t)i;
+  if (*scanned + dist >= n) {
+    *pos += n - *scanned;
+    *scanned = n;
+    return -1;
+  }
+  *pos += dist + 1;
+  *scanned += dist + 1;
+  return i;
 }
 
 static void on_response(void *arg, const net_result_t *res);
@@ -501,10 +628,14 @@ static void start_mileage(archiver_t *a, uint32_t first, int64_t now_server) {
   *w = (work_t){.a = a, .kind = W_MILEAGE, .acct = d0->account, .day = d0->cursor[S_MILEAGE].begin,
                 .devs = devs};
   size_t n = devtab_count(a->dev);
-  for (uint32_t i = first; i < n && w->n_devs < API_MAX_IMEIS; i++) {
+  /* A device whose mileage is due is in the mileage set (due sets). */
+  for (int64_t at = devtab_set_next(a->dev, DEVTAB_SET_MILEAGE, first, n);
+       at >= 0 && w->n_devs < API_MAX_IMEIS;
+       at = devtab_set_next(a->dev, DEVTAB_SET_MILEAGE, (size_t)at + 1, n)) {
+    uint32_t i = (uint32_t)at;
     devtab_device_t *d = devtab_at(a->dev, i);
     if (d->account != d0->account || d->cursor[S_MILEAGE].begin != w->day) continue;
-    if (stream_due(a, d, S_MILEAGE, now_server) != DUE_YES) continue;
+    if (stream_due(a, d, S_MILEAGE, now_server, NULL) != DUE_YES) continue;
     devs[w->n_devs] = i;
     imeis[w->n_devs++] = d->imei;
   }
@@ -524,7 +655,10 @@ fail:
 }
 
 /* Hands out due data work, in rounds over the device table, while fewer than
- * max_in_flight calls are out and the writer is not full: never the whole fleet at once. */
+ * max_in_flight calls are out and the writer is not full: never the whole fleet at once.
+ * A round visits only the due sets' members (the others have nothing due), in the order
+ * and from the position a scan of every device would, and drops those found with
+ * nothing due. */
 static void pump(archiver_t *a) {
   if (a->stopping || a->pressure || a->submit_blocked || !a->net) return;
   if (backfill(a) && (a->disc_accounts_pending > 0 || a->polls_pending > 0)) return;
@@ -532,19 +666,34 @@ static void pump(archiver_t *a) {
   size_t n = devtab_count(a->dev);
   if (n == 0) return;
   int64_t now_server = server_now(a);
-  for (size_t scanned = 0; scanned < n && a->in_flight < a->max_in_flight; scanned++) {
-    uint32_t i = (uint32_t)(a->scan_pos++ % n);
+  if (now_server >= a->time_wake) { /* a stream may be due by time alone: look at all */
+    a->time_wake = INT64_MAX;
+    mark_all(a);
+  }
+  backoff_expire(a);
+  size_t scanned = 0;
+  while (a->in_flight < a->max_in_flight) {
+    int64_t at = set_round_next(a, DEVTAB_SET_PAGES, &a->scan_pos, &scanned, n);
+    if (at < 0) break;
+    uint32_t i = (uint32_t)at;
     devtab_device_t *d = devtab_at(a->dev, i);
     for (int s = S_PLAYBACK; s <= S_ALARMS && a->in_flight < a->max_in_flight; s++)
-      if (stream_due(a, d, s, now_server) == DUE_YES) start_page(a, i, s);
+      if (stream_due(a, d, s, now_server, NULL) == DUE_YES) start_page(a, i, s);
+    /* Again after the starts: left in the set while a stream is still due (the round
+     * ended at max_in_flight, or a start failed without a backoff). */
+    if (!pages_due(a, devtab_at(a->dev, i), now_server))
+      devtab_set_del(a->dev, DEVTAB_SET_PAGES, i);
   }
   if (!stream_on(a, S_MILEAGE)) return;
-  for (size_t scanned = 0; scanned < n && a->mileage_in_flight < ARCH_MILEAGE_IN_FLIGHT &&
-                           a->in_flight < a->max_in_flight;
-       scanned++) {
-    uint32_t i = (uint32_t)(a->mileage_pos++ % n);
-    if (stream_due(a, devtab_at(a->dev, i), S_MILEAGE, now_server) == DUE_YES)
+  scanned = 0;
+  while (a->mileage_in_flight < ARCH_MILEAGE_IN_FLIGHT && a->in_flight < a->max_in_flight) {
+    int64_t at = set_round_next(a, DEVTAB_SET_MILEAGE, &a->mileage_pos, &scanned, n);
+    if (at < 0) break;
+    uint32_t i = (uint32_t)at;
+    if (stream_due(a, devtab_at(a->dev, i), S_MILEAGE, now_server, NULL) == DUE_YES)
       start_mileage(a, i, now_server);
+    if (stream_due(a, devtab_at(a->dev, i), S_MILEAGE, now_server, &a->time_wake) != DUE_YES)
+      devtab_set_del(a->dev, DEVTAB_SET_MILEAGE, i);
   }
 }
 
@@ -567,7 +716,7 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
   char why[400];
   int ok = response_ok(a, w, res);
   if (ok < 0) {
-    d->busy &= (uint8_t)~(1u << s);
+    stream_free(a, w->dev, s);
     if (res->error == NET_ERR_CANCELLED || a->accts[w->acct].stopped) return;
     snprintf(why, sizeof why, "%s: %s", api_endpoint_path(res->endpoint), res->message);
     fail_stream(a, w->dev, s, why);
@@ -645,8 +794,7 @@ static void apply_mileage(archiver_t *a, work_t *w, const net_result_t *res) {
   if (ok == 0 && api_parse_mileage(res->body, res->body_len, &a->mileages, &err) != 0) ok = -2;
   if (ok != 0) {
     for (size_t k = 0; k < w->n_devs; k++) {
-      devtab_device_t *d = devtab_at(a->dev, w->devs[k]);
-      d->busy &= (uint8_t)~(1u << S_MILEAGE);
+      stream_free(a, w->devs[k], S_MILEAGE);
       if (res->error == NET_ERR_CANCELLED || a->accts[w->acct].stopped) continue;
       snprintf(why, sizeof why, "%s: %s", api_endpoint_path(res->endpoint),
                ok == -2 ? err.message : res->message);
@@ -691,6 +839,7 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
     int64_t idx = devtab_find(a->dev, t->imei);
     if (idx < 0) continue;
     devtab_device_t *d = devtab_at(a->dev, (size_t)idx);
+    int64_t was_gpstime = d->last_gpstime, was_systemtime = d->last_systemtime;
     if (t->servertime > 0) {
       /* The present of the data. Login signing keeps the offset netc learns from the
        * Date headers: the simulator's data clock (--now, --speed) is not its signing
@@ -704,6 +853,7 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
       for (int s = 0; s < DEVTAB_STREAM_COUNT; s++)
         if (d->cursor[s].begin == ARCH_UNSET)
           d->cursor[s] = (paging_cursor_t){s == S_MILEAGE ? floor_day(start) : start, false};
+      mark_device(a, (uint32_t)idx);
     }
     int64_t gps = t->gpstime > 0 ? t->gpstime : 0;
     /* The poll's point is a real report: store it at once in run mode when it is new
@@ -715,6 +865,9 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
     if (gps > d->last_gpstime || d->last_gpstime < 0) d->last_gpstime = gps;
     int64_t heard = t->systemtime > t->hearttime ? t->systemtime : t->hearttime;
     if (heard > d->last_systemtime) d->last_systemtime = heard;
+    /* What playback and alarms are due on: a record that moved neither changes nothing. */
+    if (d->last_gpstime != was_gpstime || d->last_systemtime != was_systemtime)
+      devtab_set_add(a->dev, DEVTAB_SET_PAGES, (size_t)idx);
     pgw_device_state_t st = {
         .imei = d->imei, .servertime = t->servertime > 0 ? t->servertime : 0, .gpstime = gps,
         .hearttime = t->hearttime > 0 ? t->hearttime : 0,
@@ -759,6 +912,8 @@ static void apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) {
       continue;
     }
     if (added) device_init(a, d);
+    /* Listed again (or anew), or by another account (stopped or not): may be due. */
+    if (d->removed || d->account != w->acct) mark_device(a, (uint32_t)devtab_index(a->dev, d));
     if (d->removed) {
       /* The first discovery re-lists the devices known from the database: not news. */
       if (!backfill(a) && (added || a->first_discovery_done))
@@ -1069,7 +1224,7 @@ static void tally(archiver_t *a, tally_t *t) {
         t->given_up++;
         continue;
       }
-      switch (stream_due(a, d, s, now_server)) {
+      switch (stream_due(a, d, s, now_server, NULL)) {
         case DUE_NO: t->complete++; break;
         case DUE_YES: t->due++; break;
         case DUE_LATER: t->later++; break;
@@ -1455,6 +1610,7 @@ int archiver_reconfigure(archiver_t *a, config_t *n, buf_t *applied, buf_t *rest
 
   config_free(a->owned_cfg); /* nothing points into it: accounts keep copies */
   a->owned_cfg = n;
+  mark_all(a); /* streams, accounts and lookback may make any device due */
   pump(a);
   return brc ? -ENOMEM : 0;
 }
@@ -1618,6 +1774,10 @@ int archiver_run(const archiver_options_t *opt) {
   uv_signal_start(&a->sigint, on_signal, SIGINT);
   uv_signal_start(&a->sigterm, on_signal, SIGTERM);
   a->start_ms = a->last_progress_ms = a->last_success_ms = uv_now(&a->loop);
+  /* Every device known so far (database, --imei) may be due: the first pump looks. */
+  a->time_wake = INT64_MAX;
+  a->backoff_wake = UINT32_MAX;
+  mark_all(a);
   uv_timer_start(&a->tick, on_tick, ARCH_TICK_MS, ARCH_TICK_MS);
 
   if (backfill(a)) {

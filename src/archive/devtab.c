@@ -1,14 +1,24 @@
-/* Device table: a dense array plus an open-addressing index on the IMEI (FNV-1a). */
+/* Device table: a dense array plus an open-addressing index on the IMEI (FNV-1a), and
+ * two-level bitmaps of device indices (the sets). Invariant: no bit at or past count. */
 #include "archive/devtab.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* A set: bit i of bits is device i; bit w of summary says bits[w] is not zero, so a
+ * search skips 4096 absent devices per summary word. */
+typedef struct devset {
+  uint64_t *bits, *summary;
+  size_t size;
+} devset_t;
 
 struct devtab {
   devtab_device_t *devices;
   size_t count, cap;
   uint32_t *slots;   /* index + 1; 0 = empty */
   size_t nslots;     /* power of two, at least twice count */
+  devset_t sets[DEVTAB_SET_COUNT];
+  size_t words, swords; /* allocated words of every set's bits and summary */
 };
 
 static uint64_t imei_hash(const char *s) {
@@ -23,6 +33,10 @@ void devtab_free(devtab_t *t) {
   if (!t) return;
   free(t->devices);
   free(t->slots);
+  for (int s = 0; s < DEVTAB_SET_COUNT; s++) {
+    free(t->sets[s].bits);
+    free(t->sets[s].summary);
+  }
   free(t);
 }
 
@@ -60,6 +74,30 @@ static int rehash(devtab_t *t, size_t nslots) {
   return 0;
 }
 
+/* Room in every set for cap devices: the new words zeroed (a new device is in none). */
+static int sets_grow(devtab_t *t, size_t cap) {
+  size_t words = (cap + 63) / 64, swords = (words + 63) / 64;
+  for (int s = 0; s < DEVTAB_SET_COUNT; s++) {
+    devset_t *set = &t->sets[s];
+    if (words > t->words) {
+      uint64_t *b = realloc(set->bits, words * sizeof *b);
+      if (!b) return -1;
+      set->bits = b;
+      memset(b + t->words, 0, (words - t->words) * sizeof *b);
+    }
+    if (swords > t->swords) {
+      uint64_t *m = realloc(set->summary, swords * sizeof *m);
+      if (!m) return -1;
+      set->summary = m;
+      memset(m + t->swords, 0, (swords - t->swords) * sizeof *m);
+    }
+  }
+  /* Only now: a failure above left some sets longer, never one shorter than recorded. */
+  if (words > t->words) t->words = words;
+  if (swords > t->swords) t->swords = swords;
+  return 0;
+}
+
 devtab_device_t *devtab_get_or_add(devtab_t *t, const char *imei, bool *added) {
   if (added) *added = false;
   if (!imei_ok(imei)) return NULL;
@@ -69,6 +107,7 @@ devtab_device_t *devtab_get_or_add(devtab_t *t, const char *imei, bool *added) {
   if ((t->count + 1) * 2 > t->nslots && rehash(t, t->nslots ? t->nslots * 2 : 1024)) return NULL;
   if (t->count == t->cap) {
     size_t cap = t->cap ? t->cap * 2 : 256;
+    if (sets_grow(t, cap)) return NULL;
     devtab_device_t *d = realloc(t->devices, cap * sizeof *d);
     if (!d) return NULL;
     t->devices = d;
@@ -89,3 +128,68 @@ int64_t devtab_find(const devtab_t *t, const char *imei) { return slot_of(t, ime
 size_t devtab_count(const devtab_t *t) { return t->count; }
 
 devtab_device_t *devtab_at(devtab_t *t, size_t i) { return i < t->count ? &t->devices[i] : NULL; }
+
+size_t devtab_index(const devtab_t *t, const devtab_device_t *d) { return (size_t)(d - t->devices); }
+
+void devtab_set_add(devtab_t *t, devtab_set_t s, size_t i) {
+  if (i >= t->count) return;
+  devset_t *set = &t->sets[s];
+  uint64_t bit = 1ull << (i % 64);
+  if (set->bits[i / 64] & bit) return;
+  set->bits[i / 64] |= bit;
+  set->summary[i / 4096] |= 1ull << (i / 64 % 64);
+  set->size++;
+}
+
+void devtab_set_del(devtab_t *t, devtab_set_t s, size_t i) {
+  if (i >= t->count) return;
+  devset_t *set = &t->sets[s];
+  uint64_t bit = 1ull << (i % 64);
+  if (!(set->bits[i / 64] & bit)) return;
+  set->bits[i / 64] &= ~bit;
+  if (!set->bits[i / 64]) set->summary[i / 4096] &= ~(1ull << (i / 64 % 64));
+  set->size--;
+}
+
+bool devtab_set_has(const devtab_t *t, devtab_set_t s, size_t i) {
+  return i < t->count && (t->sets[s].bits[i / 64] >> (i % 64) & 1u);
+}
+
+void devtab_set_add_all(devtab_t *t, devtab_set_t s) {
+  devset_t *set = &t->sets[s];
+  size_t full = t->count / 64, rest = t->count % 64;
+  if (t->words == 0) return; /* no device was ever added */
+  memset(set->bits, 0xff, full * sizeof *set->bits);
+  if (rest) set->bits[full] = (1ull << rest) - 1;
+  size_t used = full + (rest != 0); /* words holding a device */
+  memset(set->summary, 0, t->swords * sizeof *set->summary);
+  memset(set->summary, 0xff, used / 64 * sizeof *set->summary);
+  if (used % 64) set->summary[used / 64] = (1ull << (used % 64)) - 1;
+  set->size = t->count;
+}
+
+size_t devtab_set_size(const devtab_t *t, devtab_set_t s) { return t->sets[s].size; }
+
+int64_t devtab_set_next(const devtab_t *t, devtab_set_t s, size_t from, size_t to) {
+  const devset_t *set = &t->sets[s];
+  if (to > t->count) to = t->count;
+  if (from >= to || set->size == 0) return -1;
+  size_t w = from / 64, nwords = (to + 63) / 64;
+  uint64_t word = set->bits[w] & (~0ull << (from % 64));
+  while (!word) {
+    /* the next non-zero word after w, by the summary */
+    size_t next = w + 1;
+    if (next >= nwords) return -1;
+    size_t sw = next / 64;
+    uint64_t sword = set->summary[sw] & (~0ull << (next % 64));
+    while (!sword) {
+      if (++sw * 64 >= nwords) return -1;
+      sword = set->summary[sw];
+    }
+    w = sw * 64 + (size_t)__builtin_ctzll(sword);
+    if (w >= nwords) return -1;
+    word = set->bits[w];
+  }
+  size_t i = w * 64 + (size_t)__builtin_ctzll(word);
+  return i < to ? (int64_t)i : -1;
+}

@@ -1,6 +1,7 @@
 /* The archiver's device table: every device of every account, about 100 bytes each, with
- * the in-memory copy of its committed cursors. Invariant: a device's cursor here is what
- * the database has committed (it moves only in a commit callback). */
+ * the in-memory copy of its committed cursors, and sets of device indices (the archiver's
+ * due work). Invariant: a device's cursor here is what the database has committed (it
+ * moves only in a commit callback); a device is in a set at most once. */
 #ifndef FLEETARC_ARCHIVE_DEVTAB_H
 #define FLEETARC_ARCHIVE_DEVTAB_H
 
@@ -46,5 +47,27 @@ devtab_device_t *devtab_get_or_add(devtab_t *t, const char *imei, bool *added);
 int64_t devtab_find(const devtab_t *t, const char *imei);
 size_t devtab_count(const devtab_t *t);
 devtab_device_t *devtab_at(devtab_t *t, size_t i);
+/* Index of a device pointer returned by this table (valid until the next add). */
+size_t devtab_index(const devtab_t *t, const devtab_device_t *d);
+
+/* Sets of device indices, one bit per device plus a bit per 64 devices, so that
+ * visiting the members costs O(members + count / 4096), not O(count). A new device is
+ * in no set. The archiver keeps in them the devices that may have work due. */
+typedef enum {
+  DEVTAB_SET_PAGES = 0,   /* playback or alarms may be due */
+  DEVTAB_SET_MILEAGE = 1, /* mileage may be due */
+  DEVTAB_SET_BACKOFF = 2, /* a stream waits for its retry time */
+  DEVTAB_SET_COUNT
+} devtab_set_t;
+
+/* i < devtab_count(t); adding a member or deleting a non-member is a no-op. */
+void devtab_set_add(devtab_t *t, devtab_set_t s, size_t i);
+void devtab_set_del(devtab_t *t, devtab_set_t s, size_t i);
+bool devtab_set_has(const devtab_t *t, devtab_set_t s, size_t i);
+/* Every device of the table. */
+void devtab_set_add_all(devtab_t *t, devtab_set_t s);
+size_t devtab_set_size(const devtab_t *t, devtab_set_t s);
+/* The smallest member in [from, to), or -1; to is capped at devtab_count(t). */
+int64_t devtab_set_next(const devtab_t *t, devtab_set_t s, size_t from, size_t to);
 
 #endif
