@@ -138,8 +138,6 @@ int db_migrate(const char *conninfo, size_t *applied, char *errbuf, size_t errle
   *applied = 0;
   if (errbuf && errlen) errbuf[0] = '\0';
 
-  /* expand_dbname=1: `conninfo` may be "host=... dbname=..." or a postgresql:// URI.
-   * Without one, libpq's defaults (PG* variables) apply. */
   conn = db_connect(conninfo, "fleetarc-migrate", errbuf, errlen);
   if (!conn) {
     rc = -EIO;
