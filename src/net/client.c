@@ -400,6 +400,26 @@ static void clock_learn(netc_t *n, int64_t server_time) {
   n->clock_offset = offset;
 }
 
+/* A write (a POST that acts: sends a message, creates a geofence, blocks a user...) is
+ * sent at most once: command/query is a POST by the spec but only reads. */
+static bool call_is_write(const net_call_t *c) {
+  return !c->is_login && c->req.method == API_METHOD_POST && c->ep != API_EP_COMMAND_QUERY;
+}
+
+/* A write failed after its request may have reached the server (reset, timeout, 5xx, a
+ * body cut short, 10000): the server may have acted, so no retry; the operator decides.
+ * Logged here, once. */
+static void call_write_failed(netc_t *n, net_call_t *c, net_error_t error, int code, long status,
+                              const char *why) {
+  char imeis[160];
+  call_imeis(c, imeis, sizeof imeis);
+  log_error("net: account %s: %s imeis %s: %s; not retried: the server may have acted on it", c->acct->name,
+            api_endpoint_path(c->ep), imeis, why);
+  char message[400];
+  snprintf(message, sizeof message, "%s (not retried: the server may have acted on it)", why);
+  call_finish(n, c, error, code, status, NULL, 0, message);
+}
+
 /* A transient failure: back off and try again, or end the call when attempts are up. */
 static void call_transient(netc_t *n, net_call_t *c, net_error_t error, int code, long status,
                            const char *why) {
@@ -509,10 +529,12 @@ static void cb_http(void *arg, const http_response_t *res) {
   uint64_t now = uv_now(n->loop);
   switch (res->error) {
   case HTTP_ERR_NETWORK:
-    call_transient(n, c, NET_ERR_NETWORK, 0, 0, res->message);
+    if (call_is_write(c) && !res->unsent) call_write_failed(n, c, NET_ERR_NETWORK, 0, 0, res->message);
+    else call_transient(n, c, NET_ERR_NETWORK, 0, 0, res->message);
     goto out;
   case HTTP_ERR_TIMEOUT:
-    call_transient(n, c, NET_ERR_TIMEOUT, 0, 0, res->message);
+    if (call_is_write(c) && !res->unsent) call_write_failed(n, c, NET_ERR_TIMEOUT, 0, 0, res->message);
+    else call_transient(n, c, NET_ERR_TIMEOUT, 0, 0, res->message);
     goto out;
   case HTTP_ERR_TOO_LARGE:
     if (c->is_login) {
@@ -523,10 +545,12 @@ static void cb_http(void *arg, const http_response_t *res) {
     }
     goto out;
   case HTTP_ERR_STATUS:
-    if (res->status == 429) {
+    if (res->status == 429) { /* refused before acting, like 10009: writes go again too */
       n->stats.throttled++;
       pacer_throttled(n->pacer, a->lane, c->ep, c->sent_at, now);
       ready_push(n, c, c->is_login);
+    } else if (res->status >= 500 && call_is_write(c)) {
+      call_write_failed(n, c, NET_ERR_HTTP, 0, res->status, res->message);
     } else if (res->status >= 500) {
       call_transient(n, c, NET_ERR_HTTP, 0, res->status, res->message);
     } else if (c->is_login) {
@@ -551,7 +575,8 @@ static void cb_http(void *arg, const http_response_t *res) {
     char why[360];
     snprintf(why, sizeof why, "body not understood (%s: %s; %zu bytes, HTTP %ld)",
              api_error_kind_name(env.kind), env.message, res->body_len, res->status);
-    call_transient(n, c, NET_ERR_BAD_BODY, 0, res->status, why);
+    if (call_is_write(c)) call_write_failed(n, c, NET_ERR_BAD_BODY, 0, res->status, why);
+    else call_transient(n, c, NET_ERR_BAD_BODY, 0, res->status, why);
     goto out;
   }
   if (prc == 0) env.code = 0;
@@ -584,6 +609,8 @@ static void cb_http(void *arg, const http_response_t *res) {
     if (current)
       log_info("net: account %s: token refused (%s): logging in again", a->name, why);
     ready_push(n, c, false);
+  } else if (env.code == API_CODE_SYSTEM_ERROR && call_is_write(c)) {
+    call_write_failed(n, c, NET_ERR_API, env.code, res->status, why);
   } else if (env.code == API_CODE_SYSTEM_ERROR) {
     call_transient(n, c, NET_ERR_API, env.code, res->status, why);
   } else if (env.code == API_CODE_ACCOUNT_BLOCKED) {

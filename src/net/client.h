@@ -2,7 +2,24 @@
  * on one libuv loop, with login (single flight, shared with the other processes of the
  * host through a token store; token reuse and refresh, replay after a token error),
  * pacing per account and endpoint, and bounded retries. Every call ends in exactly one
- * callback. */
+ * callback.
+ *
+ * Retries, and why writes are at most once. Reads (GET, and command/query, a POST that
+ * only reads) are retried with backoff on network errors, timeouts, HTTP 5xx, bodies
+ * that are not JSON or cut short, and 10000, up to retry_max_attempts; curl may also
+ * resend one by itself on a dead keep-alive connection. Writes (every other POST:
+ * command/send, geofence/create, message/send, user/block, user/unblock,
+ * user/password/set) are not idempotent: a message sent twice is two messages. So a
+ * write goes on a connection of its own (net/http.h: curl has nothing to resend on), and
+ * netc sends it again only when it is certain the server did not act:
+ *   - the request never left: the name did not resolve, the connection was refused, or
+ *     the timeout passed before the connection was up (bounded by retry_max_attempts);
+ *   - the server refused it before acting: 10009 or HTTP 429 (paced, as for reads), and
+ *     the token errors 10010/10011/10012 (replayed after a login).
+ * Any other failure of a write (reset or timeout once connected, 5xx, a bad or cut body,
+ * 10000) ends the call at once with its error (attempts == 1 if it was the first send),
+ * logged once, and message saying it was not retried: the server may or may not have
+ * acted, and the operator, not the client, decides whether to send it again. */
 #ifndef FLEETARC_NET_CLIENT_H
 #define FLEETARC_NET_CLIENT_H
 
@@ -24,7 +41,9 @@ typedef struct netc_options {
   pacer_options_t pacing;        /* api.rate_limits per endpoint, global rate, 10009 policy */
   uint64_t retry_base_ms;        /* 0: 500 */
   uint64_t retry_max_ms;         /* 0: 30000 */
-  unsigned retry_max_attempts;   /* HTTP attempts per call for transient errors; 0: 5 */
+  unsigned retry_max_attempts;   /* HTTP attempts per call for transient errors; 0: 5. A
+                                  * write is retried only while it surely never left (see
+                                  * the top of this file). */
   double token_refresh_fraction; /* re-login after this part of expires_in; 0: 0.75 */
   unsigned max_fruitless_logins; /* logins in a row whose token was refused before any call
                                   * succeeded: past it, token errors fail their calls (a
@@ -44,17 +63,21 @@ typedef enum {
                        * 10004, 10013...); code and body are set */
   NET_ERR_ACCOUNT,    /* the account is stopped (20001 bad credentials, 10016 blocked,
                        * clock never accepted, or its login kept failing); code set */
-  NET_ERR_NETWORK,    /* retries ended on a network error */
-  NET_ERR_TIMEOUT,    /* retries ended on timeouts */
-  NET_ERR_HTTP,       /* retries ended on (or no retry for) HTTP status >= 400 */
-  NET_ERR_BAD_BODY,   /* retries ended on an HTML page / truncated or invalid JSON */
+  NET_ERR_NETWORK,    /* retries ended on a network error (a write: at once, unless the
+                       * request never left) */
+  NET_ERR_TIMEOUT,    /* retries ended on timeouts (a write: the same) */
+  NET_ERR_HTTP,       /* retries ended on (or no retry for) HTTP status >= 400; a write
+                       * gets no retry for 5xx */
+  NET_ERR_BAD_BODY,   /* retries ended on an HTML page / truncated or invalid JSON (a
+                       * write: no retry) */
   NET_ERR_TOO_LARGE,  /* the body passed http_options_t.max_body */
   NET_ERR_CANCELLED,  /* netc_close() */
 } net_error_t;
 
 typedef struct net_result {
   net_error_t error;
-  int code;                 /* envelope code (0 on NET_OK); 10000 if retries ended on it */
+  int code;                 /* envelope code (0 on NET_OK); 10000 if retries ended on it
+                             * (a write: at the first 10000, as NET_ERR_API) */
   long http_status;         /* of the last attempt, 0 if none */
   const char *body;         /* borrowed until the callback returns; NUL-terminated; set for
                              * NET_OK and NET_ERR_API, "" otherwise */

@@ -1,6 +1,7 @@
 /* libcurl multi on libuv (after curl's multi-uv.c and tool_operate.c's parallel_event):
  * one uv_poll per socket curl tells us about (never two on one fd), one uv_timer for
- * curl's timeouts, curl_multi_info_read after every socket_action. */
+ * curl's timeouts, curl_multi_info_read after every socket_action. A POST never rides a
+ * reused connection: curl's silent resend exists only for reused ones. */
 #include "net/http.h"
 
 #include <curl/curl.h>
@@ -278,6 +279,24 @@ static void body_excerpt(const char *body, size_t len, char *out, size_t n) {
   out[o] = '\0';
 }
 
+/* True only when the request cannot have left: curl failed before it had a connection to
+ * send on. A connect timeout is CURLE_OPERATION_TIMEDOUT like any other, so it counts only
+ * while the TCP connection (and for https the TLS handshake) was not complete. Meaningful
+ * for a fresh connection (every POST); on a reused one connect times are not this
+ * request's, which is why GETs need not ask. */
+static bool req_unsent(http_req_t *r, CURLcode result) {
+  if (result == CURLE_COULDNT_RESOLVE_HOST || result == CURLE_COULDNT_RESOLVE_PROXY ||
+      result == CURLE_COULDNT_CONNECT)
+    return true;
+  if (result != CURLE_OPERATION_TIMEDOUT) return false;
+  curl_off_t connect_us = 0, appconnect_us = 0;
+  if (curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME_T, &connect_us) != CURLE_OK) return false;
+  if (connect_us == 0) return true;
+  if (strncasecmp(r->url, "https:", 6) != 0) return false;
+  if (curl_easy_getinfo(r->easy, CURLINFO_APPCONNECT_TIME_T, &appconnect_us) != CURLE_OK) return false;
+  return appconnect_us == 0;
+}
+
 static void req_finish(http_t *h, http_req_t *r, CURLcode result, bool cancelled) {
   http_response_t res = {.error = HTTP_OK, .body = "", .message = ""};
   char message[512];
@@ -290,6 +309,7 @@ static void req_finish(http_t *h, http_req_t *r, CURLcode result, bool cancelled
     res.body = r->body.data;
     res.body_len = r->body.len;
   }
+  if (r->easy && !cancelled && result != CURLE_OK) res.unsent = req_unsent(r, result);
   if (cancelled) {
     res.error = HTTP_ERR_CANCELLED;
     snprintf(message, sizeof message, "cancelled: the HTTP client is closing");
@@ -314,9 +334,9 @@ static void req_finish(http_t *h, http_req_t *r, CURLcode result, bool cancelled
   if (log_current_level >= LOG_LEVEL_DEBUG) {
     char masked[1024];
     http_url_mask(r->url, masked, sizeof masked);
-    log_debug("http: %s %s -> %ld %s (%zu bytes, %llu ms)", r->method == API_METHOD_POST ? "POST" : "GET",
-              masked, status, res.error == HTTP_OK ? "ok" : message, res.body_len,
-              (unsigned long long)(uv_now(h->loop) - r->started_ms));
+    log_debug("http: %s %s -> %ld %s%s (%zu bytes, %llu ms)", r->method == API_METHOD_POST ? "POST" : "GET",
+              masked, status, res.error == HTTP_OK ? "ok" : message, res.unsent ? " (not sent)" : "",
+              res.body_len, (unsigned long long)(uv_now(h->loop) - r->started_ms));
   }
   r->cb(r->arg, &res);
   req_free(r);
@@ -446,6 +466,12 @@ int http_request(http_t *h, api_method_t method, const char *url, http_done_cb c
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->post_headers);
+    /* At most once: curl resends a request by itself only when a reused connection died
+     * before any answer byte (and on an HTTP/2 REFUSED_STREAM, which the server promises
+     * it did not act on). A connection of its own, closed after, leaves nothing to resend
+     * on; redirects are not followed (curl's default). */
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
   }
   if (h->queue.n || h->in_flight.n >= h->opt.max_in_flight) {
     list_push(&h->queue, r); /* FIFO: started by a completion */

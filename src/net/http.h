@@ -1,6 +1,7 @@
 /* HTTP client: libcurl's multi interface driven by one libuv loop. One multi handle
- * (keep-alive connection reuse), a cap on transfers in flight (the rest wait in FIFO
- * order), a cap on body size; every request ends in exactly one completion callback. */
+ * (keep-alive connection reuse for GET; every POST on a connection of its own, so curl
+ * never resends one), a cap on transfers in flight (the rest wait in FIFO order), a cap
+ * on body size; every request ends in exactly one completion callback. */
 #ifndef FLEETARC_NET_HTTP_H
 #define FLEETARC_NET_HTTP_H
 
@@ -38,6 +39,9 @@ typedef struct http_response {
   const char *body;     /* NUL-terminated after body_len; "" when none */
   size_t body_len;
   const char *message;  /* error text without secrets; "" on HTTP_OK */
+  bool unsent;          /* certain the request never reached the server: the name did not
+                         * resolve, the connection was refused, or the timeout passed before
+                         * the connection (TLS included) was up. False whenever in doubt. */
 } http_response_t;
 
 /* All pointers in *res are borrowed until the callback returns. The callback may start
@@ -49,6 +53,11 @@ http_t *http_new(uv_loop_t *loop, const http_options_t *opt);
 
 /* Starts (or queues) a request. url is copied. GET sends url as is; POST sends it with an
  * empty application/x-www-form-urlencoded body (the spec puts parameters in the query).
+ * A POST is sent at most once: on a fresh connection that is closed after it
+ * (CURLOPT_FRESH_CONNECT + CURLOPT_FORBID_REUSE), because curl silently resends a
+ * request whose reused keep-alive connection died before any answer byte, and a POST
+ * (a message, a geofence) must not happen twice. GETs reuse connections and may be
+ * resent that way.
  * Returns 0 (cb will be called exactly once, never from inside this call), -ENOMEM,
  * -EIO (curl refused the transfer) or -ESHUTDOWN after http_close(). */
 int http_request(http_t *h, api_method_t method, const char *url, http_done_cb cb, void *arg)

@@ -41,6 +41,7 @@ typedef struct fake_api {
   bool always_500;
   int api_code;                 /* answer track with this code instead of 0 */
   bool reject_tokens;           /* every token is refused (another process logs in) */
+  int post_requests;            /* POSTs that reached the server (a write acts once each) */
 } fake_api_t;
 
 static int fake_account(const char *name) {
@@ -70,7 +71,6 @@ static void percent_decode(char *s) {
 }
 
 static void fake_handler(void *arg, const char *method, const char *target, ts_reply_t *out) {
-  (void)method;
   fake_api_t *f = arg;
   out->date_offset = f->skew;
   int64_t server_now = (int64_t)time(NULL) + f->skew;
@@ -104,6 +104,7 @@ static void fake_handler(void *arg, const char *method, const char *target, ts_r
     }
     return;
   }
+  if (strcmp(method, "POST") == 0) f->post_requests++;
   char token[64] = "";
   ts_param(target, "access_token", token, sizeof token);
   int i = -1;
@@ -139,6 +140,8 @@ static void fake_handler(void *arg, const char *method, const char *target, ts_r
       out->body = ts_strdup("{\"code\":0,\"record\":[{\"imei\":\"1\"}");
     } else if (strcmp(fault, "reset") == 0) {
       out->action = TS_RESET;
+    } else if (strcmp(fault, "close") == 0) {
+      out->action = TS_CLOSE;
     } else if (strcmp(fault, "hang") == 0) {
       out->action = TS_HANG;
     } else if (strcmp(fault, "syserr") == 0) {
@@ -146,6 +149,11 @@ static void fake_handler(void *arg, const char *method, const char *target, ts_r
     } else if (strcmp(fault, "slow") == 0) {
       out->delay_ms = 50;
       out->body = json_code(0);
+    } else if (strcmp(fault, "throttle") == 0) {
+      out->body = json_code(API_CODE_TOO_FREQUENT);
+    } else if (strcmp(fault, "tokenerr") == 0) {
+      f->token_errors++;
+      out->body = json_code(API_CODE_TOKEN_INVALID);
     } else if (strcmp(fault, "blocked") == 0) {
       out->body = json_code(API_CODE_ACCOUNT_BLOCKED);
     } else {
@@ -244,6 +252,15 @@ static void call_track(fixture_t *f, int account) {
   assert_null(req.params); /* taken over */
   api_request_free(&req);
   assert_int_equal(f->done, before);
+}
+
+/* A write: POST /api/user/block. */
+static void call_block(fixture_t *f, int account) {
+  api_request_t req = {0};
+  assert_int_equal(api_request_user_block(&req, "driver7"), 0);
+  assert_int_equal(req.method, API_METHOD_POST);
+  assert_int_equal(netc_call(f->netc, f->acct[account], &req, cb_response, f), 0);
+  api_request_free(&req);
 }
 
 static void on_tick(uv_timer_t *t) { (void)t; }
@@ -555,6 +572,144 @@ static void test_api_code_passed_through(void **state) {
   teardown(&f);
 }
 
+/* A POST whose connection dies after the server read it (RST, or a clean close before
+ * any answer byte) may have been acted on: it is not sent again, neither by curl (it
+ * resends a request whose REUSED keep-alive connection closed that way, and the login
+ * and a track call left one in its cache) nor by netc, and it fails with the network
+ * error. A GET in the same spot is sent again and succeeds. */
+static void test_post_reset_not_resent(void **state) {
+  (void)state;
+  static const char *const kinds[] = {"reset", "close"};
+  fixture_t f;
+  netc_options_t opt = {0};
+  setup(&f, &opt, NULL);
+  for (size_t k = 0; k < 2; k++) {
+    call_track(&f, 0); /* (logs in and) leaves a keep-alive connection in curl's cache */
+    run_until(&f, f.done + 1);
+    assert_int_equal(f.ok, (int)k * 2 + 1);
+    uint64_t retries = netc_stats(f.netc)->retries;
+    int posts = f.api.post_requests, errors = f.by_error[NET_ERR_NETWORK];
+    f.api.faults[f.api.n_faults++] = kinds[k];
+    f.max_attempts = 0;
+    call_block(&f, 0);
+    run_until(&f, f.done + 1);
+    assert_int_equal(f.api.post_requests, posts + 1);
+    assert_int_equal(f.by_error[NET_ERR_NETWORK], errors + 1);
+    assert_int_equal(f.max_attempts, 1);
+    assert_non_null(strstr(f.last_message, "not retried"));
+    assert_int_equal(netc_stats(f.netc)->retries, retries);
+    assert_int_equal(netc_stats(f.netc)->failed[API_EP_USER_BLOCK], k + 1);
+    assert_int_equal(netc_stats(f.netc)->sent[API_EP_USER_BLOCK], k + 1);
+
+    /* the same fault on a read: sent again (by curl on the dead keep-alive connection,
+     * or by netc), and it succeeds */
+    int tracks = f.api.track_requests;
+    f.api.faults[f.api.n_faults++] = kinds[k];
+    call_track(&f, 0);
+    run_until(&f, f.done + 1);
+    assert_int_equal(f.ok, (int)k * 2 + 2);
+    assert_int_equal(f.api.track_requests, tracks + 2);
+    assert_int_equal(f.api.post_requests, posts + 1);
+  }
+  teardown(&f);
+}
+
+/* Every other failure once the POST may have reached the server ends the call at the
+ * first attempt: a hang past the timeout, HTTP 500, a body cut short (curl: a network
+ * error), an HTML page, 10000. */
+static void test_post_failures_not_retried(void **state) {
+  (void)state;
+  static const struct {
+    const char *fault;
+    net_error_t error;
+    int code;
+  } cases[] = {
+    {"hang", NET_ERR_TIMEOUT, 0},      {"http500", NET_ERR_HTTP, 0},
+    {"truncate", NET_ERR_NETWORK, 0},  {"html200", NET_ERR_BAD_BODY, 0},
+    {"syserr", NET_ERR_API, API_CODE_SYSTEM_ERROR},
+  };
+  fixture_t f;
+  netc_options_t opt = {.http.timeout_ms = 200};
+  setup(&f, &opt, NULL);
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    int posts = f.api.post_requests, before = f.done, errors = f.by_error[cases[k].error];
+    f.api.faults[f.api.n_faults++] = cases[k].fault;
+    f.max_attempts = 0;
+    f.last_code = -1;
+    call_block(&f, 0);
+    run_until(&f, before + 1);
+    assert_int_equal(f.api.post_requests, posts + 1);
+    assert_int_equal(f.by_error[cases[k].error], errors + 1);
+    assert_int_equal(f.last_code, cases[k].code);
+    assert_int_equal(f.max_attempts, 1);
+    assert_non_null(strstr(f.last_message, "not retried"));
+  }
+  assert_int_equal(f.ok, 0);
+  assert_int_equal(netc_stats(f.netc)->retries, 0);
+  /* command/query is a POST that only reads: it keeps its retries */
+  f.api.faults[f.api.n_faults++] = "http500";
+  api_request_t req = {0};
+  assert_int_equal(api_request_command_query(&req, "42"), 0);
+  assert_int_equal(netc_call(f.netc, f.acct[0], &req, cb_response, &f), 0);
+  api_request_free(&req);
+  int posts = f.api.post_requests;
+  run_until(&f, 6);
+  assert_int_equal(f.ok, 1);
+  assert_int_equal(f.api.post_requests, posts + 2);
+  assert_int_equal(netc_stats(f.netc)->retries, 1);
+  teardown(&f);
+}
+
+/* A refused connection means the POST never left: it is retried (here until attempts
+ * run out) and the server never counts it. */
+static void test_post_refused_retried(void **state) {
+  (void)state;
+  fixture_t f;
+  netc_options_t opt = {.retry_max_attempts = 3};
+  setup(&f, &opt, NULL);
+  call_track(&f, 0); /* logged in before the port goes deaf */
+  run_until(&f, 1);
+  testsrv_stop_listening(&f.srv);
+  uv_run(&f.loop, UV_RUN_NOWAIT); /* the listener closes */
+  uint64_t retries = netc_stats(f.netc)->retries;
+  f.max_attempts = 0;
+  call_block(&f, 0);
+  run_until(&f, 2);
+  assert_int_equal(f.by_error[NET_ERR_NETWORK], 1);
+  assert_int_equal(f.max_attempts, 3);
+  assert_int_equal(f.api.post_requests, 0);
+  assert_int_equal(netc_stats(f.netc)->retries, retries + 2);
+  assert_non_null(strstr(f.last_message, "after 3 attempts"));
+  assert_null(strstr(f.last_message, "not retried"));
+  teardown(&f);
+}
+
+/* The server refused before acting (10009, a token error): the POST goes again, and
+ * acts once. */
+static void test_post_refusals_retried(void **state) {
+  (void)state;
+  fixture_t f;
+  netc_options_t opt = {0};
+  setup(&f, &opt, NULL);
+  f.api.faults[f.api.n_faults++] = "throttle";
+  call_block(&f, 0);
+  run_until(&f, 1);
+  assert_int_equal(f.ok, 1);
+  assert_int_equal(f.api.post_requests, 2);
+  assert_int_equal(f.max_attempts, 2);
+  assert_int_equal(netc_stats(f.netc)->throttled, 1);
+  f.api.faults[f.api.n_faults++] = "tokenerr";
+  f.max_attempts = 0;
+  call_block(&f, 0);
+  run_until(&f, 2);
+  assert_int_equal(f.ok, 2);
+  assert_int_equal(f.api.post_requests, 4);
+  assert_int_equal(f.max_attempts, 2);
+  assert_int_equal(netc_stats(f.netc)->token_replays, 1);
+  assert_int_equal(f.api.logins[0], 2);
+  teardown(&f);
+}
+
 static void cb_close_from_callback(void *arg, const net_result_t *res) {
   fixture_t *f = arg;
   cb_response(arg, res);
@@ -606,6 +761,10 @@ int main(void) {
     cmocka_unit_test(test_clock_skew_learned),
     cmocka_unit_test(test_api_code_passed_through),
     cmocka_unit_test(test_close_cancels),
+    cmocka_unit_test(test_post_reset_not_resent),
+    cmocka_unit_test(test_post_failures_not_retried),
+    cmocka_unit_test(test_post_refused_retried),
+    cmocka_unit_test(test_post_refusals_retried),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,8 @@ static void handler(void *arg, const char *method, const char *target, ts_reply_
     out->body_len = 5000;
   } else if (strncmp(target, "/hang", 5) == 0) {
     out->action = TS_HANG;
+  } else if (strncmp(target, "/close", 6) == 0) {
+    out->action = TS_CLOSE;
   } else if (strncmp(target, "/reset", 6) == 0) {
     out->action = TS_RESET;
   } else if (strncmp(target, "/truncate", 9) == 0) {
@@ -171,12 +173,15 @@ static void test_timeout_reset_truncate_refused(void **state) {
   assert_int_equal(f.last.error, HTTP_ERR_TIMEOUT);
   assert_true(uv_now(&f.loop) - t0 >= 250 && uv_now(&f.loop) - t0 < 5000);
   assert_string_equal(f.message, "timed out after 300 ms");
+  assert_false(f.last.unsent); /* the request was read: it may have been acted on */
   run_one(&f, API_METHOD_GET, "/reset");
   assert_int_equal(f.last.error, HTTP_ERR_NETWORK);
   assert_true(strlen(f.message) > 0);
+  assert_false(f.last.unsent);
   run_one(&f, API_METHOD_GET, "/truncate");
   assert_int_equal(f.last.error, HTTP_ERR_NETWORK);
   assert_int_equal(f.last.status, 200);
+  assert_false(f.last.unsent);
   run_one(&f, API_METHOD_GET, "/ok");
   assert_int_equal(f.last.error, HTTP_OK);
   /* a port nobody listens on */
@@ -197,6 +202,40 @@ static void test_timeout_reset_truncate_refused(void **state) {
   while (f.done == before) uv_run(&f.loop, UV_RUN_ONCE);
   assert_int_equal(f.last.error, HTTP_ERR_NETWORK);
   assert_null(strstr(f.message, "SECRET"));
+  assert_true(f.last.unsent); /* refused: it never left */
+  before = f.done;
+  assert_int_equal(http_request(f.http, API_METHOD_POST, url, cb_done, &f), 0);
+  while (f.done == before) uv_run(&f.loop, UV_RUN_ONCE);
+  assert_int_equal(f.last.error, HTTP_ERR_NETWORK);
+  assert_true(f.last.unsent);
+  teardown(&f);
+}
+
+/* A POST never rides a reused connection and leaves none behind, so curl has nothing to
+ * resend it on: the connection dying before any answer byte costs one request, not two.
+ * A GET on a reused connection that dies so is resent by curl itself (why POSTs differ). */
+static void test_post_fresh_connection_sent_once(void **state) {
+  (void)state;
+  fixture_t f;
+  setup(&f, NULL);
+  run_one(&f, API_METHOD_GET, "/ok");
+  assert_int_equal(f.srv.connections, 1);
+  run_one(&f, API_METHOD_POST, "/ok");
+  assert_int_equal(f.last.error, HTTP_OK);
+  assert_int_equal(f.srv.connections, 2);
+  run_one(&f, API_METHOD_POST, "/ok");
+  assert_int_equal(f.srv.connections, 3);
+  run_one(&f, API_METHOD_GET, "/ok"); /* the GET connection is still there */
+  assert_int_equal(f.srv.connections, 3);
+  int requests = f.srv.requests;
+  run_one(&f, API_METHOD_POST, "/close");
+  assert_int_equal(f.last.error, HTTP_ERR_NETWORK);
+  assert_false(f.last.unsent);
+  assert_int_equal(f.srv.requests, requests + 1);
+  requests = f.srv.requests;
+  run_one(&f, API_METHOD_GET, "/close"); /* reused connection: curl resends it once */
+  assert_int_equal(f.last.error, HTTP_ERR_NETWORK);
+  assert_int_equal(f.srv.requests, requests + 2);
   teardown(&f);
 }
 
@@ -261,6 +300,7 @@ int main(void) {
     cmocka_unit_test(test_status_error_has_sanitized_excerpt),
     cmocka_unit_test(test_body_cap),
     cmocka_unit_test(test_timeout_reset_truncate_refused),
+    cmocka_unit_test(test_post_fresh_connection_sent_once),
     cmocka_unit_test(test_in_flight_cap_and_reuse),
     cmocka_unit_test(test_close_cancels_pending),
     cmocka_unit_test(test_url_mask),

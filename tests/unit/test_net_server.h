@@ -11,7 +11,9 @@
 #include <time.h>
 #include <uv.h>
 
-typedef enum { TS_REPLY = 0, TS_RESET, TS_HANG, TS_TRUNCATE } ts_action_t;
+/* TS_RESET: RST once the request is read; TS_CLOSE: a clean close (FIN) without a byte
+ * of answer, the dead keep-alive connection on which curl resends a request by itself. */
+typedef enum { TS_REPLY = 0, TS_RESET, TS_HANG, TS_TRUNCATE, TS_CLOSE } ts_action_t;
 
 typedef struct ts_reply {
   ts_action_t action;
@@ -39,6 +41,7 @@ typedef struct testsrv {
   int requests;          /* parsed so far */
   char last_head[4096];  /* the request line and headers of the last request */
   bool closing;
+  bool deaf;             /* the listener is closed: new connections are refused */
 } testsrv_t;
 
 struct ts_conn {
@@ -115,6 +118,10 @@ static void ts_send_reply(ts_conn_t *c) {
       }
     c->closes_left = 2;
     uv_close((uv_handle_t *)&c->delay, ts_on_conn_closed);
+    return;
+  }
+  if (r->action == TS_CLOSE) {
+    ts_conn_close(c);
     return;
   }
   const char *body = r->body ? r->body : "";
@@ -236,11 +243,20 @@ static int testsrv_start(testsrv_t *s, uv_loop_t *loop, ts_handler_t handler, vo
   return 0;
 }
 
+/* Closes the listener only: connections to the port are refused from the next loop turn
+ * on, open ones go on. testsrv_close() is still needed. */
+__attribute__((unused)) static void testsrv_stop_listening(testsrv_t *s) {
+  if (s->deaf) return;
+  s->deaf = true;
+  uv_close((uv_handle_t *)&s->listener, NULL);
+}
+
 /* Closes the listener and every connection; run the loop afterwards. */
 static void testsrv_close(testsrv_t *s) {
   s->closing = true;
   while (s->conns) ts_conn_close(s->conns);
-  uv_close((uv_handle_t *)&s->listener, NULL);
+  if (!s->deaf) uv_close((uv_handle_t *)&s->listener, NULL);
+  s->deaf = true;
 }
 
 /* The value of query parameter name in target, copied into out; false when absent. */
