@@ -61,11 +61,13 @@ long sim_http_decode(const char *in, size_t n, bool plus_space, char *out) {
       int hi = hexval((unsigned char)in[i + 1]), lo = hexval((unsigned char)in[i + 2]);
       if (hi < 0 || lo < 0) return -EINVAL;
       c = (char)(hi * 16 + lo);
-      if (c == '\0') return -EINVAL;
       i += 2;
     } else if (c == '+' && plus_space) {
       c = ' ';
     }
+    /* A NUL, escaped or raw (a form body is any bytes), would cut the string short:
+     * "a\0b=1" must not be taken for a parameter named "a" (or one with no name). */
+    if (c == '\0') return -EINVAL;
     out[o++] = c;
   }
   out[o] = '\0';
