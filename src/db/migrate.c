@@ -110,6 +110,32 @@ out:
   return rc;
 }
 
+/* Counts the recorded versions this binary knows. A version recorded but unknown here
+ * means the database was migrated by a newer fleetarc, whose schema this binary may
+ * misread: -EINVAL with the first such version named in errbuf (the count still covers
+ * every row). */
+static int count_known(const applied_row_t *rows, size_t nrows, size_t *known_out,
+                       char *errbuf, size_t errlen) {
+  int rc = 0;
+  size_t known_rows = 0;
+  for (size_t i = 0; i < nrows; i++) {
+    int known = 0;
+    for (size_t k = 0; k < db_migration_files_count; k++)
+      if (db_migration_files[k].version == rows[i].version) known = 1;
+    if (!known && rc == 0) {
+      set_error(errbuf, errlen,
+                "the database has migration %d (%s) that this fleetarc does not know: "
+                "it was migrated by a newer version",
+                rows[i].version, rows[i].name);
+      rc = -EINVAL;
+    }
+    known_rows += (size_t)known;
+  }
+  if (known_out) *known_out = known_rows;
+  return rc;
+}
+
+
 static int record_applied(PGconn *conn, const db_migration_file_t *m, const char *checksum,
                           char *errbuf, size_t errlen) {
   char version[16];
@@ -162,21 +188,8 @@ int db_migrate(const char *conninfo, size_t *applied, char *errbuf, size_t errle
     goto out;
   if ((rc = read_applied(conn, &rows, &nrows, errbuf, errlen)) < 0) goto out;
 
-  /* A version recorded but unknown here: the database was migrated by a newer fleetarc,
-   * whose schema this binary may misread. Refuse rather than guess. */
-  for (size_t i = 0; i < nrows; i++) {
-    int known = 0;
-    for (size_t k = 0; k < db_migration_files_count; k++)
-      if (db_migration_files[k].version == rows[i].version) known = 1;
-    if (!known) {
-      set_error(errbuf, errlen,
-                "the database has migration %d (%s) that this fleetarc does not know: "
-                "it was migrated by a newer version",
-                rows[i].version, rows[i].name);
-      rc = -EINVAL;
-      goto out;
-    }
-  }
+  /* Refuse a database migrated by a newer fleetarc rather than guess. */
+  if ((rc = count_known(rows, nrows, NULL, errbuf, errlen)) < 0) goto out;
 
   for (size_t k = 0; k < db_migration_files_count; k++) {
     const db_migration_file_t *m = &db_migration_files[k];
@@ -249,20 +262,9 @@ int db_check(const char *conninfo, int *applied_version, int *latest_embedded, s
   if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) goto out; /* never migrated: all pending */
   if ((rc = read_applied(conn, &rows, &nrows, errbuf, errlen)) < 0) goto out;
   size_t recorded_known = 0;
-  for (size_t i = 0; i < nrows; i++) {
-    int known = 0;
-    for (size_t k = 0; k < db_migration_files_count; k++)
-      if (db_migration_files[k].version == rows[i].version) known = 1;
-    if (!known) {
-      set_error(errbuf, errlen,
-                "the database has migration %d (%s) that this fleetarc does not know: "
-                "it was migrated by a newer version",
-                rows[i].version, rows[i].name);
-      rc = -EINVAL;
-    }
-    recorded_known += (size_t)known;
+  rc = count_known(rows, nrows, &recorded_known, errbuf, errlen);
+  for (size_t i = 0; i < nrows; i++)
     if (rows[i].version > *applied_version) *applied_version = rows[i].version;
-  }
   *pending = db_migration_files_count - recorded_known;
 
 out:
