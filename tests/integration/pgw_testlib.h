@@ -1,25 +1,11 @@
 /* Shared by the pgw integration tests that write a few batches and look at each result:
- * a checker session (sees only committed rows), scalar queries on it, and run_batches()
- * (one writer on a private loop, every callback once, the loop closed cleanly). Include
- * after cmocka.h, libpq-fe.h, uv.h and db/pgw.h. */
+ * run_batches() (one writer on a private loop, every callback once, the loop closed
+ * cleanly), over pgw_testdb.h's database and checker. Include after cmocka.h,
+ * libpq-fe.h, uv.h and db/pgw.h. */
 #ifndef FLEETARC_TESTS_PGW_TESTLIB_H
 #define FLEETARC_TESTS_PGW_TESTLIB_H
 
-static char conninfo[512];
-static PGconn *checker; /* a second session: sees only committed rows */
-
-static const char *scalar(const char *sql) {
-  static char out[512];
-  PGresult *r = PQexec(checker, sql);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) fprintf(stderr, "%s: %s", sql, PQerrorMessage(checker));
-  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-  assert_int_equal(PQntuples(r), 1);
-  snprintf(out, sizeof out, "%s", PQgetisnull(r, 0, 0) ? "NULL" : PQgetvalue(r, 0, 0));
-  PQclear(r);
-  return out;
-}
-
-static long long scalar_ll(const char *sql) { return atoll(scalar(sql)); }
+#include "pgw_testdb.h"
 
 /* ---- a writer, a few batches, one result each ---- */
 

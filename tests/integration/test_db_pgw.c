@@ -20,21 +20,7 @@
 #include "db/pgw.h"
 #include "harness.h"
 
-static char conninfo[512];
-static PGconn *checker; /* a second session: sees only committed rows */
-
-static const char *scalar(const char *sql) {
-  static char out[512];
-  PGresult *r = PQexec(checker, sql);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) fprintf(stderr, "%s: %s", sql, PQerrorMessage(checker));
-  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-  assert_int_equal(PQntuples(r), 1);
-  snprintf(out, sizeof out, "%s", PQgetisnull(r, 0, 0) ? "NULL" : PQgetvalue(r, 0, 0));
-  PQclear(r);
-  return out;
-}
-
-static long long scalar_ll(const char *sql) { return atoll(scalar(sql)); }
+#include "pgw_testdb.h"
 
 /* ---- loop plumbing ---- */
 
@@ -467,15 +453,7 @@ static void test_close_while_unreachable(void **state) {
 }
 
 int main(void) {
-  snprintf(conninfo, sizeof conninfo, "%s", harness_pg_fresh_db("fleetarc_test_db_pgw"));
-  size_t applied;
-  char err[512];
-  if (db_migrate(conninfo, &applied, err, sizeof err) != 0) {
-    fprintf(stderr, "migrate: %s\n", err);
-    return 1;
-  }
-  checker = PQconnectdb(conninfo);
-  if (PQstatus(checker) != CONNECTION_OK) return 1;
+  if (pgw_test_setup("fleetarc_test_db_pgw") != 0) return 1;
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bulk_100k),
     cmocka_unit_test(test_kinds_and_data_error),
@@ -483,6 +461,6 @@ int main(void) {
     cmocka_unit_test(test_close_while_unreachable),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  PQfinish(checker);
+  pgw_test_teardown();
   return rc;
 }

@@ -178,19 +178,11 @@ static void test_extremes(void **state) {
 }
 
 int main(void) {
-  snprintf(conninfo, sizeof conninfo, "%s", harness_pg_fresh_db("fleetarc_test_db_pgw_extremes"));
-  size_t applied;
-  char err[512];
-  if (db_migrate(conninfo, &applied, err, sizeof err) != 0) {
-    fprintf(stderr, "migrate: %s\n", err);
-    return 1;
-  }
-  checker = PQconnectdb(conninfo);
-  if (PQstatus(checker) != CONNECTION_OK) return 1;
+  if (pgw_test_setup("fleetarc_test_db_pgw_extremes") != 0) return 1;
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_extremes),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  PQfinish(checker);
+  pgw_test_teardown();
   return rc;
 }

@@ -239,15 +239,7 @@ static void test_partition_dropped(void **state) {
 }
 
 int main(void) {
-  snprintf(conninfo, sizeof conninfo, "%s", harness_pg_fresh_db("fleetarc_test_db_pgw_fastpath"));
-  size_t applied;
-  char err[512];
-  if (db_migrate(conninfo, &applied, err, sizeof err) != 0) {
-    fprintf(stderr, "migrate: %s\n", err);
-    return 1;
-  }
-  checker = PQconnectdb(conninfo);
-  if (PQstatus(checker) != CONNECTION_OK) return 1;
+  if (pgw_test_setup("fleetarc_test_db_pgw_fastpath") != 0) return 1;
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_direct_values),
     cmocka_unit_test(test_overlap_fallback),
@@ -255,6 +247,6 @@ int main(void) {
     cmocka_unit_test(test_partition_dropped),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  PQfinish(checker);
+  pgw_test_teardown();
   return rc;
 }
