@@ -1,9 +1,11 @@
 /* fleetarc's entry point: global options, then one command of cli/commands.c. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/coredump.h"
 
 #define DEFAULT_CONFIG "/etc/fleetarc/fleetarc.yaml"
 
@@ -16,6 +18,8 @@ static void usage(FILE *out) {
           "\n"
           "options:\n"
           "  -c, --config FILE  configuration (default: $FLEETARC_CONFIG, then %s)\n"
+          "  --allow-core-dumps leave core dumps on, for debugging (by default the process\n"
+          "                     is not dumpable and RLIMIT_CORE is 0: a core holds secrets)\n"
           "  -h, --help         this help\n"
           "  -V, --version      print the version\n"
           "\n"
@@ -32,6 +36,7 @@ static void usage(FILE *out) {
 
 int main(int argc, char **argv) {
   cli_context_t ctx = {.config_path = NULL};
+  bool allow_cores = false;
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {
     const char *a = argv[i];
@@ -49,11 +54,16 @@ int main(int argc, char **argv) {
       ctx.config_path = argv[++i];
     } else if (strncmp(a, "--config=", 9) == 0) {
       ctx.config_path = a + 9;
+    } else if (strcmp(a, "--allow-core-dumps") == 0) {
+      allow_cores = true;
     } else {
       fprintf(stderr, "fleetarc: unknown option '%s' (see fleetarc --help)\n", a);
       return CLI_EXIT_USAGE;
     }
   }
+  /* Before the configuration, and so any secret, is read. */
+  int hrc = coredump_disable(allow_cores);
+  if (hrc != 0) fprintf(stderr, "fleetarc: warning: cannot turn core dumps off: %s\n", strerror(-hrc));
   if (i >= argc) {
     usage(stderr);
     return CLI_EXIT_USAGE;

@@ -122,7 +122,7 @@ void api_request_free(api_request_t *req) {
   if (!req) return;
   if (req->params) {
     /* The authorization and password requests hold secrets. */
-    memset(req->params, 0, req->params_len);
+    explicit_bzero(req->params, req->params_len);
     free(req->params);
   }
   *req = (api_request_t){0};

@@ -475,7 +475,7 @@ int api_parse_envelope(const char *body, size_t len, api_error_t *err) {
 void api_auth_free(api_auth_t *a) {
   if (!a) return;
   if (a->access_token) {
-    memset(a->access_token, 0, strlen(a->access_token));
+    explicit_bzero(a->access_token, strlen(a->access_token));
     free(a->access_token);
   }
   *a = (api_auth_t){0};

@@ -59,6 +59,14 @@ struct db_result;
  * *out is the caller's to free. -EINVAL (reported on stderr) for a bad configuration. */
 int cli_database_conninfo(const cli_context_t *ctx, const char *option, const char *cmd,
                           char **out) __attribute__((warn_unused_result));
+/* A --database CONNINFO must not carry a password (a command line is readable by every
+ * user in /proc): CLI_EXIT_OK, or CLI_EXIT_USAGE after saying so on stderr (also for
+ * one libpq cannot parse). The password comes from PGPASSWORD or PGPASSFILE. */
+int cli_database_option_check(const char *cmd, const char *conninfo) __attribute__((warn_unused_result));
+/* The --help line that says so. */
+#define CLI_DATABASE_PASSWORD_HELP \
+  "                       no password in it: libpq reads it from PGPASSWORD or\n" \
+  "                       PGPASSFILE (~/.pgpass); a CONNINFO with one is refused\n"
 /* Prints a query result with output.h's writers: an aligned table (numbers right-aligned)
  * ended by "(N rows)", CSV (RFC 4180, CRLF) or a JSON array of objects (numbers and
  * booleans bare, NULL as null). 0 or -EIO/-ENOMEM. */

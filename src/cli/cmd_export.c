@@ -48,7 +48,8 @@ static void usage(FILE *out) {
           "  --from T, --to T     2026-11-01, 2026-11-01T06:30:00Z, ISO 8601 with offset,\n"
           "                       or UNIX seconds\n"
           "  --output FILE        write there instead of stdout\n"
-          "  --database CONNINFO  as for `fleetarc report`\n"
+          "  --database CONNINFO  as for `fleetarc report`;\n"
+          CLI_DATABASE_PASSWORD_HELP
           "  -h, --help           this help\n"
           "exit status: 0 done, 1 database or write error, 2 bad usage.\n");
 }

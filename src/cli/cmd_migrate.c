@@ -19,7 +19,8 @@ static void usage(FILE *out) {
           "  --database CONNINFO  libpq conninfo or postgresql:// URI (default: the\n"
           "                       configuration's database.conninfo when -c FILE,\n"
           "                       $FLEETARC_CONFIG or the default file gives one,\n"
-          "                       else the PG* environment variables)\n"
+          "                       else the PG* environment variables);\n"
+          CLI_DATABASE_PASSWORD_HELP
           "  -h, --help           this help\n"
           "exit status: 0 done, 1 database error, 2 bad usage.\n");
 }
@@ -36,6 +37,7 @@ int cmd_migrate(const cli_context_t *ctx, int argc, char **argv) {
         fprintf(stderr, "fleetarc migrate: --database needs a CONNINFO\n");
         return CLI_EXIT_USAGE;
       }
+      if (cli_database_option_check("migrate", conninfo) != CLI_EXIT_OK) return CLI_EXIT_USAGE;
     } else {
       fprintf(stderr, "fleetarc migrate: unknown argument '%s'\n", argv[i]);
       usage(stderr);

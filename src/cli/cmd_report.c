@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "db/conn.h"
 #include "db/query.h"
 #include "util/timeparse.h"
 
@@ -71,15 +72,30 @@ static void usage(FILE *out) {
           "  --format F           table (default), csv (RFC 4180) or json\n"
           "  --database CONNINFO  libpq conninfo or postgresql:// URI (default: the\n"
           "                       configuration's database.conninfo when -c FILE or\n"
-          "                       $FLEETARC_CONFIG is given, else the PG* variables)\n"
+          "                       $FLEETARC_CONFIG is given, else the PG* variables);\n"
+          CLI_DATABASE_PASSWORD_HELP
           "  -h, --help           this help\n"
           "Times are printed in UTC. exit status: 0 done, 1 database error, 2 bad usage.\n");
+}
+
+int cli_database_option_check(const char *cmd, const char *conninfo) {
+  int rc = db_conninfo_has_password(conninfo);
+  if (rc == 0) return CLI_EXIT_OK;
+  if (rc == -EINVAL)
+    fprintf(stderr, "fleetarc %s: --database: libpq cannot parse the CONNINFO\n", cmd);
+  else if (rc == -ENOMEM)
+    fprintf(stderr, "fleetarc %s: out of memory\n", cmd);
+  else
+    fprintf(stderr, "fleetarc %s: --database must not hold a password (the command line is "
+                    "readable by every user): put it in PGPASSWORD or PGPASSFILE\n", cmd);
+  return CLI_EXIT_USAGE;
 }
 
 int cli_database_conninfo(const cli_context_t *ctx, const char *option, const char *cmd,
                           char **out) {
   *out = NULL;
   if (option) {
+    if (cli_database_option_check(cmd, option) != CLI_EXIT_OK) return -EINVAL;
     *out = strdup(option);
     return *out ? 0 : -ENOMEM;
   }

@@ -22,7 +22,8 @@ static void usage(FILE *out) {
           "\n"
           "options:\n"
           "  --dry-run            list what would be dropped; change nothing\n"
-          "  --database CONNINFO  instead of the configuration's database.conninfo\n"
+          "  --database CONNINFO  instead of the configuration's database.conninfo;\n"
+          CLI_DATABASE_PASSWORD_HELP
           "  -h, --help           this help\n"
           "exit status: 0 done (or retention off), 1 database error, 2 bad usage or\n"
           "configuration.\n");
@@ -44,6 +45,7 @@ int cmd_retention(const cli_context_t *ctx, int argc, char **argv) {
         fprintf(stderr, "fleetarc retention: --database needs a CONNINFO\n");
         return CLI_EXIT_USAGE;
       }
+      if (cli_database_option_check("retention", v) != CLI_EXIT_OK) return CLI_EXIT_USAGE;
       conninfo = v;
     } else {
       fprintf(stderr, "fleetarc retention: unknown argument '%s'\n", argv[i]);

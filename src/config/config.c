@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "db/conn.h"
 #include "util/timeparse.h"
 
 #define MAX_ERRORS 20 /* errors shown, the first ones by position */
@@ -43,6 +44,7 @@ typedef struct loader {
   found_error_t kept[MAX_KEPT]; /* the first MAX_KEPT of them, sorted at the end */
   int n_kept;
   bool oom;
+  bool secret;   /* the scalar being read is a secret: its ${VAR}s leave the environment */
   config_t *cfg; /* being filled; handed to the caller only when n_errors is 0 */
 } loader_t;
 
@@ -238,6 +240,36 @@ static bool section_open(loader_t *ld, const yaml_node_t *map, const char *path,
   return true;
 }
 
+/* Environment variables that held a secret. Once read they leave the environment:
+ * /proc/PID/environ shows it to whoever may inspect the process, and every child would
+ * inherit it. The value is wiped where the environment held it (unsetenv alone leaves
+ * the initial strings readable there) and kept here, in the heap, for a reload (SIGHUP)
+ * that expands the same ${NAME} again. Process lifetime: never freed. */
+static struct env_secret {
+  char *name, *value;
+} *env_secrets;
+static size_t n_env_secrets;
+
+static const char *env_secret_take(const char *name) {
+  for (size_t i = 0; i < n_env_secrets; i++)
+    if (strcmp(env_secrets[i].name, name) == 0) return env_secrets[i].value;
+  char *v = getenv(name);
+  if (!v) return NULL;
+  struct env_secret *grown = realloc(env_secrets, (n_env_secrets + 1) * sizeof *grown);
+  if (!grown) return NULL;
+  env_secrets = grown;
+  char *n = strdup(name), *copy = strdup(v);
+  if (!n || !copy) {
+    free(n);
+    free(copy);
+    return NULL;
+  }
+  env_secrets[n_env_secrets++] = (struct env_secret){n, copy};
+  explicit_bzero(v, strlen(v));
+  unsetenv(name);
+  return copy;
+}
+
 /* ${NAME} expansion; $${ stands for a literal ${. Returns a malloc'd string or NULL after
  * reporting. The value itself is never quoted in a message (it may be a secret). */
 static char *expand_env(loader_t *ld, const yaml_node_t *v, const char *path, const char *in, size_t len) {
@@ -269,7 +301,7 @@ static char *expand_env(loader_t *ld, const yaml_node_t *v, const char *path, co
       }
       memcpy(name, in + start, nlen);
       name[nlen] = '\0';
-      const char *value = getenv(name);
+      const char *value = ld->secret ? env_secret_take(name) : getenv(name);
       if (!value) {
         report(ld, v, path, "environment variable %s is not set", name);
         goto fail;
@@ -649,7 +681,9 @@ static void load_account(loader_t *ld, yaml_node_t *item, size_t index, config_a
   } else if (v[PASSWORD]) {
     path_join(kpath, path, "password");
     char *pw = NULL;
+    ld->secret = true;
     rc = scalar_get(ld, v[PASSWORD], kpath, "a password", &pw);
+    ld->secret = false;
     if (rc == 0 || (rc > 0 && !pw[0])) report(ld, v[PASSWORD], kpath, "empty password");
     else if (rc > 0 && api_md5_hex(pw, strlen(pw), acc->password_md5) != 0)
       report(ld, v[PASSWORD], kpath, "cannot compute the md5 of the password");
@@ -657,7 +691,9 @@ static void load_account(loader_t *ld, yaml_node_t *item, size_t index, config_a
   } else if (v[PASSWORD_MD5]) {
     path_join(kpath, path, "password_md5");
     char *md5 = NULL;
+    ld->secret = true;
     rc = scalar_get(ld, v[PASSWORD_MD5], kpath, "32 hex digits", &md5);
+    ld->secret = false;
     if (rc >= 0 && (!md5 || !api_is_md5_hex(md5))) {
       report(ld, v[PASSWORD_MD5], kpath, "not 32 hex digits (the md5 of the password)");
     } else if (rc > 0) {
@@ -730,7 +766,9 @@ static void load_database(loader_t *ld, const yaml_node_t *map) {
   const yaml_node_t *v[4], *k[4];
   config_t *cfg = ld->cfg;
   if (!section_open(ld, map, "database", names, 4, v, k)) return;
+  ld->secret = true; /* a conninfo may hold a password */
   get_string(ld, v[0], "database.conninfo", &cfg->database.conninfo);
+  ld->secret = false;
   get_int(ld, v[1], "database.batch_rows", &cfg->database.batch_rows, 1, 1000000);
   get_duration(ld, v[2], "database.flush_interval", &cfg->database.flush_interval_ms, 1, HOUR_MS);
   get_int(ld, v[3], "database.queue_rows", &cfg->database.queue_rows, 1, 100000000);
@@ -1098,75 +1136,6 @@ static void print_string(FILE *out, const char *s) {
   fputc('"', out);
 }
 
-/* conninfo with the values of password and sslpassword (key=value form, URI query) and
- * the password of a URI's user info replaced by ***. malloc'd, NULL on ENOMEM. */
-static char *conninfo_masked(const char *ci) {
-  buf_t out = BUF_INIT;
-  int rc = 0;
-  bool uri = !strncmp(ci, "postgresql://", 13) || !strncmp(ci, "postgres://", 11);
-  if (uri) {
-    const char *auth = strstr(ci, "://") + 3;
-    const char *auth_end = auth + strcspn(auth, "/?#");
-    const char *at = NULL;
-    for (const char *p = auth; p < auth_end; p++)
-      if (*p == '@') at = p;
-    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    if (colon) {
-      rc |= buf_append(&out, ci, (size_t)(colon + 1 - ci));
-      rc |= buf_puts(&out, LOG_MASK);
-      ci = at;
-    }
-    const char *q = strchr(ci, '?');
-    if (!q) {
-      rc |= buf_puts(&out, ci);
-    } else {
-      rc |= buf_append(&out, ci, (size_t)(q + 1 - ci));
-      for (const char *p = q + 1; *p;) {
-        size_t n = strcspn(p, "&");
-        bool secret = (n >= 9 && !strncmp(p, "password=", 9)) || (n >= 12 && !strncmp(p, "sslpassword=", 12));
-        if (secret) {
-          rc |= buf_append(&out, p, (size_t)(strchr(p, '=') + 1 - p));
-          rc |= buf_puts(&out, LOG_MASK);
-        } else {
-          rc |= buf_append(&out, p, n);
-        }
-        p += n;
-        if (*p == '&') rc |= buf_putc(&out, *p++);
-      }
-    }
-  } else {
-    const char *p = ci;
-    while (*p) {
-      const char *start = p;
-      while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
-      const char *kw = p;
-      while (*p && *p != '=' && *p != ' ' && *p != '\t') p++;
-      size_t kwlen = (size_t)(p - kw);
-      while (*p == ' ' || *p == '\t') p++;
-      if (*p == '=') p++;
-      while (*p == ' ' || *p == '\t') p++;
-      const char *val = p;
-      if (*p == '\'') {
-        for (p++; *p && *p != '\''; p++)
-          if (*p == '\\' && p[1]) p++;
-        if (*p == '\'') p++;
-      } else {
-        while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') p++;
-      }
-      bool secret = (kwlen == 8 && !strncmp(kw, "password", 8)) || (kwlen == 11 && !strncmp(kw, "sslpassword", 11));
-      rc |= buf_append(&out, start, (size_t)(val - start));
-      if (secret) rc |= buf_puts(&out, LOG_MASK);
-      else rc |= buf_append(&out, val, (size_t)(p - val));
-      if (p == start) break; /* no progress: cannot happen, but never loop */
-    }
-  }
-  if (rc) {
-    buf_free(&out);
-    return NULL;
-  }
-  return buf_steal(&out);
-}
-
 void config_print(const config_t *cfg, FILE *out) {
   char d[48];
 #define DUR(ms) timeparse_format_duration((ms), d, sizeof d)
@@ -1195,7 +1164,7 @@ void config_print(const config_t *cfg, FILE *out) {
     fprintf(out, "    subaccounts: %s\n", cfg->accounts[i].subaccounts ? "true" : "false");
   }
   fputs("database:\n  conninfo: ", out);
-  char *masked = conninfo_masked(cfg->database.conninfo);
+  char *masked = db_conninfo_masked(cfg->database.conninfo);
   if (masked) print_string(out, masked);
   else fprintf(out, "\"%s\"", LOG_MASK);
   free(masked);

@@ -2,7 +2,10 @@
  * (written after our defaults) win. */
 #include "db/conn.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 PGconn *db_connect(const char *conninfo, const char *appname, char *errbuf, size_t errlen) {
@@ -21,4 +24,64 @@ PGconn *db_connect(const char *conninfo, const char *appname, char *errbuf, size
   }
   PQfinish(conn);
   return NULL;
+}
+
+static bool keyword_is_secret(const char *kw) { return strstr(kw, "password") != NULL; }
+
+static void conninfo_wipe_free(PQconninfoOption *opts) {
+  if (!opts) return;
+  for (PQconninfoOption *o = opts; o->keyword; o++)
+    if (o->val) explicit_bzero(o->val, strlen(o->val));
+  PQconninfoFree(opts);
+}
+
+char *db_conninfo_masked(const char *conninfo) {
+  char *err = NULL;
+  PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", &err);
+  if (!opts) {
+    PQfreemem(err); /* it may quote a part of the conninfo */
+    return strdup("(not shown: libpq cannot parse it)");
+  }
+  size_t cap = 1;
+  for (PQconninfoOption *o = opts; o->keyword; o++)
+    if (o->val) cap += strlen(o->keyword) + 2 * strlen(o->val) + 8;
+  char *out = malloc(cap), *w = out;
+  if (out) {
+    *w = '\0';
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+      if (!o->val) continue;
+      if (w != out) *w++ = ' ';
+      w += sprintf(w, "%s=", o->keyword);
+      if (keyword_is_secret(o->keyword)) {
+        w += sprintf(w, "***");
+        continue;
+      }
+      /* quoted when needed, the way libpq reads it back */
+      bool quote = !o->val[0] || strpbrk(o->val, " \t\n\r\\'") != NULL;
+      if (quote) *w++ = '\'';
+      for (const char *c = o->val; *c; c++) {
+        if (*c == '\'' || *c == '\\') *w++ = '\\';
+        *w++ = *c;
+      }
+      if (quote) *w++ = '\'';
+      *w = '\0';
+    }
+  }
+  conninfo_wipe_free(opts);
+  return out;
+}
+
+int db_conninfo_has_password(const char *conninfo) {
+  char *err = NULL;
+  PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", &err);
+  if (!opts) {
+    int rc = err ? -EINVAL : -ENOMEM;
+    PQfreemem(err);
+    return rc;
+  }
+  int found = 0;
+  for (PQconninfoOption *o = opts; o->keyword; o++)
+    if (o->val && o->val[0] && keyword_is_secret(o->keyword)) found = 1;
+  conninfo_wipe_free(opts);
+  return found;
 }

@@ -13,4 +13,16 @@
  * PostgreSQL: ..." (one line, no password: libpq does not print it) in errbuf. */
 PGconn *db_connect(const char *conninfo, const char *appname, char *errbuf, size_t errlen);
 
+/* conninfo (key=value or URI) parsed by libpq itself (PQconninfoParse), then written
+ * back as key='value' pairs with the value of every keyword that names a password
+ * (password, sslpassword...) replaced by ***: what libpq reads is what is masked, a
+ * percent-encoded "pass%77ord" in a URI included. A conninfo libpq cannot parse is
+ * not shown at all. malloc'd; NULL on ENOMEM. */
+char *db_conninfo_masked(const char *conninfo);
+
+/* 1 when conninfo (as libpq parses it) carries a password, 0 when not, -EINVAL when
+ * it does not parse, -ENOMEM. For --database: a password belongs in PGPASSWORD or
+ * PGPASSFILE, never on a command line other users can read in /proc. */
+int db_conninfo_has_password(const char *conninfo) __attribute__((warn_unused_result));
+
 #endif

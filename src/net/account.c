@@ -27,10 +27,10 @@ account_t *account_new(const char *name, const char *password_md5) {
 void account_free(account_t *a) {
   if (!a) return;
   if (a->token) {
-    memset(a->token, 0, strlen(a->token));
+    explicit_bzero(a->token, strlen(a->token));
     free(a->token);
   }
-  memset(a->password_md5, 0, sizeof a->password_md5);
+  explicit_bzero(a->password_md5, sizeof a->password_md5);
   free(a->name);
   free(a);
 }
@@ -44,7 +44,7 @@ int account_logged_in(account_t *a, const char *token, int64_t expires_in, doubl
   char *copy = strdup(token);
   if (!copy) return -ENOMEM;
   if (a->token) {
-    memset(a->token, 0, strlen(a->token));
+    explicit_bzero(a->token, strlen(a->token));
     free(a->token);
   }
   a->token = copy;
@@ -62,7 +62,7 @@ int account_adopted(account_t *a, const char *token, uint64_t refresh_at) {
   char *copy = strdup(token);
   if (!copy) return -ENOMEM;
   if (a->token) {
-    memset(a->token, 0, strlen(a->token));
+    explicit_bzero(a->token, strlen(a->token));
     free(a->token);
   }
   a->token = copy;
@@ -85,7 +85,7 @@ void account_stop(account_t *a, int code, const char *message) {
   a->stop_code = code;
   snprintf(a->stop_message, sizeof a->stop_message, "%s", message);
   if (a->token) {
-    memset(a->token, 0, strlen(a->token));
+    explicit_bzero(a->token, strlen(a->token));
     free(a->token);
     a->token = NULL;
   }

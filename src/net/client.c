@@ -290,9 +290,9 @@ static int call_send(netc_t *n, net_call_t *c, uint64_t now) {
   n->stats.sent[c->ep]++;
   pacer_sent(n->pacer, c->acct->lane, c->ep, now);
 out:
-  if (url.data) memset(url.data, 0, url.len); /* it held a token or a signature */
+  if (url.data) explicit_bzero(url.data, url.len); /* it held a token or a signature */
   buf_free(&url);
-  if (login.params) memset(login.params, 0, login.params_len);
+  if (login.params) explicit_bzero(login.params, login.params_len);
   api_request_free(&login);
   return rc;
 }
@@ -665,10 +665,11 @@ netc_t *netc_new(uv_loop_t *loop, const netc_options_t *opt) {
   if (!len || !(n->base_url = strndup(base, len))) goto fail;
   n->opt.base_url = n->base_url;
   if (n->opt.token_dir && n->opt.token_dir[0]) {
-    int rc = tokenstore_dir_prepare(n->opt.token_dir);
+    char why[200];
+    int rc = tokenstore_dir_check(n->opt.token_dir, why, sizeof why);
     if (rc) {
-      log_warn("net: token store %s cannot be used (%s): logins are coordinated within this "
-               "process only (api.token_dir)", n->opt.token_dir, strerror(-rc));
+      log_warn("net: token store %s refused: %s: logins are coordinated within this "
+               "process only (api.token_dir)", n->opt.token_dir, why[0] ? why : strerror(-rc));
     } else if (!(n->token_dir = strdup(n->opt.token_dir))) {
       goto fail;
     }

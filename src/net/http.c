@@ -13,6 +13,7 @@
 
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/redact.h"
 
 #ifndef FLEETARC_VERSION
 #define FLEETARC_VERSION "dev"
@@ -85,6 +86,9 @@ static void list_unlink(http_list_t *l, http_req_t *r) {
 static void req_free(http_req_t *r) {
   if (!r) return;
   if (r->easy) curl_easy_cleanup(r->easy);
+  /* The URL holds a token or a signature; a login's answer holds the new token. */
+  if (r->body.data) explicit_bzero(r->body.data, r->body.len);
+  if (r->url) explicit_bzero(r->url, strlen(r->url));
   buf_free(&r->body);
   free(r->url);
   free(r);
@@ -92,43 +96,9 @@ static void req_free(http_req_t *r) {
 
 /* ---- URL masking ---- */
 
-static bool is_secret_param(const char *name, size_t n) {
-  static const char *const secrets[] = {"access_token", "signature", "password", "password_md5",
-                                        "newpassword", "oldpassword"};
-  for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
-    if (strlen(secrets[i]) == n && strncasecmp(name, secrets[i], n) == 0) return true;
-  return false;
-}
-
 void http_url_mask(const char *url, char *out, size_t n) {
   if (!n) return;
-  buf_t b = BUF_INIT;
-  const char *q = strchr(url, '?');
-  int rc = 0;
-  if (!q) {
-    rc = buf_puts(&b, url);
-  } else {
-    rc = buf_append(&b, url, (size_t)(q - url) + 1);
-    const char *p = q + 1;
-    while (!rc && *p) {
-      size_t len = strcspn(p, "&");
-      const char *eq = memchr(p, '=', len);
-      if (eq && is_secret_param(p, (size_t)(eq - p))) {
-        rc = buf_append(&b, p, (size_t)(eq - p) + 1);
-        if (!rc) rc = buf_puts(&b, LOG_MASK);
-      } else {
-        rc = buf_append(&b, p, len);
-      }
-      p += len;
-      if (!rc && *p == '&') {
-        rc = buf_putc(&b, '&');
-        p++;
-      }
-    }
-  }
-  if (rc || !b.data) snprintf(out, n, "%s", rc ? "(url not shown)" : "");
-  else snprintf(out, n, "%s", b.data);
-  buf_free(&b);
+  redact_copy(url, strlen(url), out, n);
 }
 
 /* ---- curl callbacks ---- */
@@ -255,14 +225,22 @@ static int cb_timer(CURLM *multi, long timeout_ms, void *userp) {
 
 /* ---- completion ---- */
 
-/* A short printable excerpt of an error body: control bytes and runs of white space
- * become one space, non-ASCII becomes '?', and it stops before anything token-like. */
+/* A short printable excerpt of an error body: secret parameters masked first (an error
+ * page may echo the request line), then control bytes and runs of white space become
+ * one space and non-ASCII becomes '?'. */
 static void body_excerpt(const char *body, size_t len, char *out, size_t n) {
+  /* Only the head is ever shown: mask a few KiB of it. A body cut here loses its last
+   * bytes, where a secret name may have been cut in half. */
+  enum { HEAD = 4096, CUT_SLACK = 64 };
+  char head[HEAD + 8];
+  size_t take = len > HEAD ? HEAD : len;
+  size_t hlen = redact_copy(body, take, head, sizeof head);
+  if (len > HEAD) hlen = hlen > CUT_SLACK ? hlen - CUT_SLACK : 0;
   size_t o = 0;
   bool space = false;
-  for (size_t i = 0; i < len && o + 4 < n && o < 160; i++) {
-    unsigned char c = (unsigned char)body[i];
-    if (i + 12 <= len && strncasecmp(body + i, "access_token", 12) == 0) break;
+  size_t i = 0;
+  for (; i < hlen && o + 4 < n && o < 160; i++) {
+    unsigned char c = (unsigned char)head[i];
     if (c <= 0x20 || c == 0x7f) {
       if (!space && o) out[o++] = ' ';
       space = true;
@@ -272,11 +250,29 @@ static void body_excerpt(const char *body, size_t len, char *out, size_t n) {
     out[o++] = c < 0x80 ? (char)c : '?';
   }
   while (o && out[o - 1] == ' ') o--;
-  if (o + 4 <= n && len > 0 && o >= 160) {
+  if (o + 4 <= n && (i < hlen || len > HEAD) && o > 0) {
     memcpy(out + o, "...", 3);
     o += 3;
   }
   out[o] = '\0';
+  explicit_bzero(head, sizeof head);
+}
+
+/* The answers of the login and password endpoints are never quoted: an error page there
+ * may echo the signature or the password's md5 in a form no mask knows. */
+static bool url_is_credential_endpoint(const char *url) {
+  const char *p = strstr(url, "://");
+  p = p ? strchr(p + 3, '/') : url;
+  if (!p) return false;
+  size_t plen = strcspn(p, "?#");
+  static const api_endpoint_t eps[] = {API_EP_AUTHORIZATION, API_EP_USER_PASSWORD_SET};
+  for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
+    const char *ep = api_endpoint_path(eps[i]);
+    size_t elen = strlen(ep);
+    /* base_url may carry a prefix: the endpoint is the path's tail */
+    if (plen >= elen && strncmp(p + plen - elen, ep, elen) == 0) return true;
+  }
+  return false;
 }
 
 /* True only when the request cannot have left: curl failed before it had a connection to
@@ -327,7 +323,10 @@ static void req_finish(http_t *h, http_req_t *r, CURLcode result, bool cancelled
   } else if (status >= 400) {
     res.error = HTTP_ERR_STATUS;
     char excerpt[200];
-    body_excerpt(res.body, res.body_len, excerpt, sizeof excerpt);
+    if (url_is_credential_endpoint(r->url))
+      snprintf(excerpt, sizeof excerpt, "(%zu bytes, not shown: an answer of a credential endpoint)",
+               res.body_len);
+    else body_excerpt(res.body, res.body_len, excerpt, sizeof excerpt);
     snprintf(message, sizeof message, "HTTP %ld: %s", status, excerpt[0] ? excerpt : "(empty body)");
   }
   res.message = message;

@@ -30,8 +30,17 @@ struct tokenstore {
   bool locked;
 };
 
-int tokenstore_dir_prepare(const char *dir) {
-  if (!dir || dir[0] == '\0') return -EINVAL;
+int tokenstore_dir_check(const char *dir, char *why, size_t n) {
+  char dummy[8];
+  if (!why || !n) {
+    why = dummy;
+    n = sizeof dummy;
+  }
+  why[0] = '\0';
+  if (!dir || dir[0] == '\0') {
+    snprintf(why, n, "no directory given");
+    return -EINVAL;
+  }
   char *path = strdup(dir);
   if (!path) return -ENOMEM;
   int rc = 0;
@@ -41,38 +50,53 @@ int tokenstore_dir_prepare(const char *dir) {
     *p = '\0';
     if (mkdir(path, 0755) != 0 && errno != EEXIST) {
       rc = -errno;
+      snprintf(why, n, "cannot create %s: %s", path, strerror(errno));
       goto out;
     }
     *p = '/';
   }
   if (mkdir(path, 0700) != 0 && errno != EEXIST) {
     rc = -errno;
+    snprintf(why, n, "cannot create it: %s", strerror(errno));
     goto out;
   }
   struct stat st;
   if (lstat(path, &st) != 0) {
     rc = -errno;
+    snprintf(why, n, "%s", strerror(errno));
     goto out;
   }
   if (!S_ISDIR(st.st_mode)) {
     rc = -ENOTDIR;
+    snprintf(why, n, "not a directory%s", S_ISLNK(st.st_mode) ? " (a symbolic link)" : "");
     goto out;
   }
   /* A directory of another user (a /tmp name taken first) could hand us its tokens or
    * read ours: refuse it. */
   if (st.st_uid != geteuid()) {
     rc = -EPERM;
+    snprintf(why, n, "owned by uid %u, not by this user (uid %u)", (unsigned)st.st_uid,
+             (unsigned)geteuid());
     goto out;
   }
-  if ((st.st_mode & 077) && chmod(path, 0700) != 0) {
+  /* Others who may create or replace files in it could plant a token. It is never
+   * chmod'ed: an existing folder (token_dir: . in /etc/fleetarc) is not ours to change. */
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    rc = -EPERM;
+    snprintf(why, n, "group- or world-writable (mode %04o): make it 0700 or choose another "
+             "api.token_dir", (unsigned)(st.st_mode & 07777));
+    goto out;
+  }
+  if (access(path, W_OK | X_OK) != 0) {
     rc = -errno;
-    goto out;
+    snprintf(why, n, "not writable: %s", strerror(errno));
   }
-  if (access(path, W_OK | X_OK) != 0) rc = -errno;
 out:
   free(path);
   return rc;
 }
+
+int tokenstore_dir_prepare(const char *dir) { return tokenstore_dir_check(dir, NULL, 0); }
 
 int tokenstore_stem(const char *base_url, const char *account, char out[38]) {
   size_t lu = strlen(base_url), la = strlen(account);

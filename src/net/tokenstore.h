@@ -26,9 +26,13 @@ typedef struct tokenstore_entry {
                           * not borrow a token its own login would not get */
 } tokenstore_entry_t;
 
-/* Makes dir usable: creates it (and missing parents) with mode 0700, and checks that it
- * is a directory owned by this user; group or other access is removed. Returns 0 or
- * -errno (-ENOTDIR, -EPERM when another user owns it, ...). */
+/* Makes dir usable: creates it (and missing parents) with mode 0700 when it is missing,
+ * and checks that it is a directory owned by this user that neither group nor others
+ * may write. An existing directory is never chmod'ed: a wrong one is refused. Returns 0
+ * or -errno (-ENOTDIR, -EPERM when another user owns it or it is group/world-writable,
+ * ...) with the reason in why (n bytes; may be NULL). */
+int tokenstore_dir_check(const char *dir, char *why, size_t n) __attribute__((warn_unused_result));
+/* tokenstore_dir_check without the reason. */
 int tokenstore_dir_prepare(const char *dir) __attribute__((warn_unused_result));
 
 /* The file name stem of an account in the store: "acct-" and the md5 of base_url, a

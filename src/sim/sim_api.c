@@ -921,6 +921,26 @@ static void write_html_error(sim_api_t *api, sim_http_response_t *resp, sim_json
   else api->st.http500++;
 }
 
+/* "400 Bad Request" quoting the request line (parameters as received, decoded): the page
+ * a proxy or WAF may send back, and the reason no excerpt of an error body can be shown
+ * without masking. */
+static void write_echo_error(sim_http_response_t *resp, sim_json_t *j, const sim_http_request_t *req) {
+  resp->status = 400;
+  resp->content_type = "text/html";
+  sim_json_lit(j, "<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\n"
+                  "<h1>Bad Request</h1>\r\n<p>Your request ");
+  sim_json_raw(j, req->method, strlen(req->method));
+  sim_json_lit(j, " ");
+  sim_json_raw(j, req->path, strlen(req->path));
+  for (size_t i = 0; i < req->nparams; i++) {
+    sim_json_raw(j, i ? "&" : "?", 1);
+    sim_json_raw(j, req->params[i].name, strlen(req->params[i].name));
+    sim_json_lit(j, "=");
+    sim_json_raw(j, req->params[i].value, strlen(req->params[i].value));
+  }
+  sim_json_lit(j, " HTTP/1.1 was rejected.</p>\r\n</body>\r\n</html>\r\n");
+}
+
 void sim_api_handle(void *arg, const sim_http_request_t *req, sim_http_response_t *resp) {
   sim_api_t *api = arg;
   ctx_t c = {.api = api, .req = req, .j = {resp->body, 0}};
@@ -947,6 +967,10 @@ void sim_api_handle(void *arg, const sim_http_request_t *req, sim_http_response_
     case SIM_FAULT_HTTP502:
       api->st.faults[fault]++;
       write_html_error(api, resp, &c.j, fault == SIM_FAULT_HTTP500 ? 500 : 502);
+      goto out;
+    case SIM_FAULT_ECHO:
+      api->st.faults[fault]++;
+      write_echo_error(resp, &c.j, req);
       goto out;
     case SIM_FAULT_SYSERR:
     case SIM_FAULT_RATELIMIT:

@@ -10,7 +10,7 @@
 #include <time.h>
 
 static const char *const fault_names[SIM_FAULT_COUNT] = {
-  "http500", "http502", "slow", "timeout", "reset", "truncate", "syserr", "ratelimit", "revoke",
+  "http500", "http502", "slow", "timeout", "reset", "truncate", "syserr", "ratelimit", "revoke", "echo",
 };
 
 const char *sim_fault_name(sim_fault_t f) {

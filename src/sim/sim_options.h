@@ -18,6 +18,8 @@ typedef enum {
   SIM_FAULT_SYSERR,      /* code 10000 */
   SIM_FAULT_RATELIMIT,   /* code 10009 */
   SIM_FAULT_REVOKE,      /* the account's token is revoked: 10011 from now on */
+  SIM_FAULT_ECHO,        /* HTTP 400 with an HTML page quoting the request line, parameters
+                          * and all, as some proxies and WAFs answer a request they reject */
   SIM_FAULT_COUNT,
   SIM_FAULT_NONE = SIM_FAULT_COUNT
 } sim_fault_t;

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/redact.h"
+
 log_level_t log_current_level = LOG_LEVEL_INFO;
 static log_format_t log_format = LOG_FORMAT_TEXT;
 
@@ -39,9 +41,34 @@ static void json_escape_to(FILE *f, const char *s) {
   }
 }
 
+/* Text lines: one event, one line. A control byte (a newline in a sub-account name)
+ * is written as \n, \r, \t or \xHH, so no value can forge a line of its own. out
+ * holds at least 4 * strlen(s) + 1 bytes. */
+static void text_escape(const char *s, char *out) {
+  static const char hex[] = "0123456789abcdef";
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c >= 0x20 && c != 0x7f) {
+      *out++ = (char)c;
+      continue;
+    }
+    *out++ = '\\';
+    if (c == '\n') *out++ = 'n';
+    else if (c == '\r') *out++ = 'r';
+    else if (c == '\t') *out++ = 't';
+    else {
+      *out++ = 'x';
+      *out++ = hex[c >> 4];
+      *out++ = hex[c & 15];
+    }
+  }
+  *out = '\0';
+}
+
 void log_vwrite(log_level_t level, const char *fmt, va_list ap) {
   char msg[2048];
   vsnprintf(msg, sizeof msg, fmt, ap);
+  redact_inplace(msg, sizeof msg); /* the last line of defence: no secret parameter value */
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   struct tm tm;
@@ -54,7 +81,9 @@ void log_vwrite(log_level_t level, const char *fmt, va_list ap) {
     json_escape_to(stderr, msg);
     fputs("\"}\n", stderr);
   } else {
-    fprintf(stderr, "%s.%03ldZ %-5s %s\n", when, ts.tv_nsec / 1000000, log_level_name(level), msg);
+    char line[4 * sizeof msg + 1];
+    text_escape(msg, line);
+    fprintf(stderr, "%s.%03ldZ %-5s %s\n", when, ts.tv_nsec / 1000000, log_level_name(level), line);
   }
 }
 

@@ -428,17 +428,60 @@ static void test_print_masks_secrets(void **state) {
   assert_null(strstr(text, MD5_ABC));
   assert_null(strstr(text, "pg secret"));
   assert_non_null(strstr(text, "\n    password_md5: \"***\"\n"));
-  assert_non_null(strstr(text, "\n  conninfo: \"host=db password=*** user=u\"\n"));
+  assert_non_null(strstr(text, "password=***"));
+  assert_non_null(strstr(text, "host=db"));
+  assert_non_null(strstr(text, "user=u"));
   free(text);
   config_free(cfg);
 
-  cfg = load(HEAD ACCOUNT "database:\n  conninfo: \"postgresql://u:pgpw@db:5432/x?sslpassword=kp&a=b\"\n");
+  cfg = load(HEAD ACCOUNT "database:\n  conninfo: \"postgresql://u:pgpw@db:5432/x?sslpassword=kp&application_name=b\"\n");
   assert_non_null(cfg);
   text = print_to_string(cfg);
   assert_null(strstr(text, "pgpw"));
   assert_null(strstr(text, "=kp"));
-  assert_non_null(strstr(text, "\n  conninfo: \"postgresql://u:***@db:5432/x?sslpassword=***&a=b\"\n"));
+  assert_non_null(strstr(text, "password=***"));
+  assert_non_null(strstr(text, "sslpassword=***"));
+  assert_non_null(strstr(text, "dbname=x"));
   free(text);
+  config_free(cfg);
+}
+
+/* The conninfo is masked by keyword after libpq has parsed it: a percent-encoded
+ * keyword in a URI is the password libpq will send, so it is masked too; one that
+ * libpq cannot parse is not shown at all. */
+static void test_print_masks_encoded_conninfo_keyword(void **state) {
+  (void)state;
+  config_t *cfg = load(HEAD ACCOUNT "database:\n  conninfo: \"postgresql://u@db/x?pass%77ord=Enc0ded-Secret\"\n");
+  assert_non_null(cfg);
+  char *text = print_to_string(cfg);
+  assert_null(strstr(text, "Enc0ded-Secret"));
+  assert_non_null(strstr(text, "password=***"));
+  free(text);
+  config_free(cfg);
+  cfg = load(HEAD ACCOUNT "database:\n  conninfo: \"postgresql://u@db/x?%zz=Bad-Secret\"\n");
+  assert_non_null(cfg);
+  text = print_to_string(cfg);
+  assert_null(strstr(text, "Bad-Secret"));
+  free(text);
+  config_free(cfg);
+}
+
+/* A ${VAR} that held a password leaves the environment once read (its value wiped
+ * where the environment held it); a reload expands it again from the loader's copy. */
+static void test_secret_env_removed(void **state) {
+  (void)state;
+  setenv("FLEETARC_T_SECRET", "Env-Secret-991", 1);
+  char *held = getenv("FLEETARC_T_SECRET");
+  setenv("FLEETARC_T_PLAIN", "demo", 1);
+  config_t *cfg = load(HEAD "accounts:\n  - account: ${FLEETARC_T_PLAIN}\n    password: ${FLEETARC_T_SECRET}\n");
+  assert_non_null(cfg);
+  assert_null(getenv("FLEETARC_T_SECRET"));
+  assert_null(strstr(held, "Env-Secret")); /* wiped in place, not only unlinked */
+  assert_string_equal(getenv("FLEETARC_T_PLAIN"), "demo"); /* not a secret: stays */
+  config_t *again = load(HEAD "accounts:\n  - account: demo\n    password: ${FLEETARC_T_SECRET}\n");
+  assert_non_null(again);
+  assert_string_equal(again->accounts[0].password_md5, cfg->accounts[0].password_md5);
+  config_free(again);
   config_free(cfg);
 }
 
@@ -571,6 +614,8 @@ int main(void) {
     cmocka_unit_test(test_required_and_base_url),
     cmocka_unit_test(test_yaml_syntax_error),
     cmocka_unit_test(test_print_masks_secrets),
+    cmocka_unit_test(test_print_masks_encoded_conninfo_keyword),
+    cmocka_unit_test(test_secret_env_removed),
     cmocka_unit_test(test_print_reloads),
     cmocka_unit_test(test_example_file_loads),
     cmocka_unit_test(test_unreadable_file),

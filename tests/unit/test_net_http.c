@@ -38,6 +38,14 @@ static void handler(void *arg, const char *method, const char *target, ts_reply_
     out->status = 500;
     out->content_type = "text/html";
     out->body = ts_strdup("<html>\n<body>\tInternal   Server Error</body></html>");
+  } else if (strncmp(target, "/echo", 5) == 0 || strncmp(target, "/api/", 5) == 0) {
+    /* a proxy's error page that quotes the request line, parameters and all */
+    out->status = 400;
+    out->content_type = "text/html";
+    char page[1024];
+    snprintf(page, sizeof page, "<html><body><h1>Bad Request</h1><p>%s %s HTTP/1.1</p></body></html>",
+             method, target);
+    out->body = ts_strdup(page);
   } else if (strncmp(target, "/big", 4) == 0) {
     out->body = malloc(5000);
     memset(out->body, 'x', 5000);
@@ -147,6 +155,30 @@ static void test_status_error_has_sanitized_excerpt(void **state) {
   run_one(&f, API_METHOD_GET, "/nothing");
   assert_int_equal(f.last.error, HTTP_ERR_STATUS);
   assert_int_equal(f.last.status, 404);
+  teardown(&f);
+}
+
+/* An error page that echoes the request: no secret parameter value in the message, and
+ * nothing at all of the answers of the login and password endpoints. */
+static void test_echoing_error_page_masked(void **state) {
+  (void)state;
+  fixture_t f;
+  setup(&f, NULL);
+  run_one(&f, API_METHOD_GET, "/echo?imeis=1&access_token=Tok3nValue&pwd=PwdValue&password_md5=Md5Value");
+  assert_int_equal(f.last.error, HTTP_ERR_STATUS);
+  assert_non_null(strstr(f.message, "access_token=***"));
+  assert_non_null(strstr(f.message, "imeis=1"));
+  assert_null(strstr(f.message, "Tok3nValue"));
+  assert_null(strstr(f.message, "PwdValue"));
+  assert_null(strstr(f.message, "Md5Value"));
+  run_one(&f, API_METHOD_GET, "/api/authorization?time=1764650000&account=demo&signature=Sig0123456789");
+  assert_int_equal(f.last.status, 400);
+  assert_null(strstr(f.message, "Sig0123456789"));
+  assert_null(strstr(f.message, "1764650000")); /* the body is not quoted at all */
+  assert_non_null(strstr(f.message, "not shown"));
+  run_one(&f, API_METHOD_POST, "/api/user/password/set?access_token=T&account=a&password=0123456789abcdef");
+  assert_null(strstr(f.message, "0123456789abcdef"));
+  assert_non_null(strstr(f.message, "not shown"));
   teardown(&f);
 }
 
@@ -298,6 +330,7 @@ int main(void) {
     cmocka_unit_test(test_get_status_body_date),
     cmocka_unit_test(test_post_keeps_query),
     cmocka_unit_test(test_status_error_has_sanitized_excerpt),
+    cmocka_unit_test(test_echoing_error_page_masked),
     cmocka_unit_test(test_body_cap),
     cmocka_unit_test(test_timeout_reset_truncate_refused),
     cmocka_unit_test(test_post_fresh_connection_sent_once),

@@ -59,8 +59,17 @@ static void test_dir_prepare(void **state) {
   assert_int_equal(tokenstore_dir_prepare(dir), 0); /* parent a/ created too */
   assert_int_equal(mode_of(dir), 0700);
   assert_int_equal(chmod(dir, 0755), 0);
-  assert_int_equal(tokenstore_dir_prepare(dir), 0); /* widened: narrowed again */
-  assert_int_equal(mode_of(dir), 0700);
+  assert_int_equal(tokenstore_dir_prepare(dir), 0); /* readable by others: used, never chmod'ed */
+  assert_int_equal(mode_of(dir), 0755);
+  char why[200];
+  assert_int_equal(chmod(dir, 0775), 0);
+  assert_int_equal(tokenstore_dir_check(dir, why, sizeof why), -EPERM);
+  assert_non_null(strstr(why, "group- or world-writable (mode 0775)"));
+  assert_int_equal(mode_of(dir), 0775); /* refused, not changed */
+  assert_int_equal(chmod(dir, 01777), 0); /* /tmp-like */
+  assert_int_equal(tokenstore_dir_check(dir, why, sizeof why), -EPERM);
+  assert_int_equal(mode_of(dir), 01777);
+  assert_int_equal(chmod(dir, 0700), 0);
   char file[192];
   snprintf(file, sizeof file, "%s/plain", root);
   write_file(file, "x", 0600);
@@ -74,7 +83,9 @@ static void test_dir_prepare(void **state) {
     snprintf(other, sizeof other, "%s/other", root);
     assert_int_equal(mkdir(other, 0700), 0);
     assert_int_equal(chown(other, 65534, 65534), 0);
-    assert_int_equal(tokenstore_dir_prepare(other), -EPERM);
+    assert_int_equal(tokenstore_dir_check(other, why, sizeof why), -EPERM);
+    assert_non_null(strstr(why, "owned by uid 65534, not by this user (uid 0)"));
+    assert_int_equal(mode_of(other), 0700);
   }
 }
 
