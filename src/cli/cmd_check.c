@@ -14,7 +14,9 @@
 #include "config/config.h"
 #include "db/migrate.h"
 #include "net/client.h"
+#include "net/tokenstore.h"
 #include "util/buf.h"
+#include "util/coredump.h"
 #include "util/log.h"
 
 static void usage(FILE *out) {
@@ -31,6 +33,30 @@ static void usage(FILE *out) {
           "\n"
           "exit status: 0 every check passed, 1 a check failed (database unreachable,\n"
           "migrations pending, a login refused...), 2 bad usage or bad configuration\n");
+}
+
+/* What the configuration exposes, the token store and the core dump state: warnings
+ * (one line each, to out) that never fail the check. */
+static void print_exposure(const config_t *cfg, FILE *out, bool online) {
+  buf_t w = BUF_INIT;
+  if (config_warnings(cfg, &w) > 0 && w.data) {
+    for (const char *p = w.data; *p;) {
+      size_t n = strcspn(p, "\n");
+      fprintf(out, "warning: %.*s\n", (int)n, p);
+      p += n + (p[n] == '\n');
+    }
+  }
+  buf_free(&w);
+  if (!online) return;
+  if (cfg->api.token_dir && cfg->api.token_dir[0]) {
+    char why[200];
+    if (tokenstore_dir_check(cfg->api.token_dir, why, sizeof why) != 0)
+      fprintf(out, "warning: token store %s refused: %s (logins are then coordinated within "
+                   "each process only)\n", cfg->api.token_dir, why);
+  }
+  char cores[160];
+  coredump_describe(cores, sizeof cores);
+  fprintf(out, "core dumps: %s\n", cores);
 }
 
 /* The database: reachable, and its schema the one this binary expects. */
@@ -213,6 +239,7 @@ int cmd_check(const cli_context_t *ctx, int argc, char **argv) {
 
   int status = CLI_EXIT_OK;
   if (offline) {
+    print_exposure(cfg, stderr, false); /* stdout is YAML */
     config_print(cfg, stdout);
   } else {
     /* The report is the output; the client's info lines (logins) would only repeat it. */
@@ -220,6 +247,7 @@ int cmd_check(const cli_context_t *ctx, int argc, char **argv) {
     log_set_format(cfg->log.format);
     printf("configuration %s: valid (%zu account%s)\n", ctx->config_path, cfg->n_accounts,
            cfg->n_accounts == 1 ? "" : "s");
+    print_exposure(cfg, stdout, true);
     fflush(stdout);
     bool db_ok = check_database(cfg);
     fflush(stdout);

@@ -7,6 +7,21 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "ops/service.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+/* What the configuration exposes (config_warnings), one warning each, at start. */
+static void log_config_warnings(const config_t *cfg) {
+  buf_t w = BUF_INIT;
+  if (config_warnings(cfg, &w) > 0 && w.data) {
+    for (const char *p = w.data; *p;) {
+      size_t n = strcspn(p, "\n");
+      log_warn("config: %.*s", (int)n, p);
+      p += n + (p[n] == '\n');
+    }
+  }
+  buf_free(&w);
+}
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -46,6 +61,7 @@ int cmd_run(const cli_context_t *ctx, int argc, char **argv) {
   config_t *cfg = NULL;
   int rc = cli_config_load(ctx, "run", &cfg);
   if (rc != CLI_EXIT_OK) return rc;
+  log_config_warnings(cfg);
   /* The operations side (metrics, /healthz, sd_notify, SIGHUP, retention) watches it. */
   ops_t *ops = ops_new(cfg, ctx->config_path);
   if (!ops) {

@@ -873,11 +873,121 @@ static bool listen_valid(const char *s) {
   return inet_pton(AF_INET, host, addr) == 1;
 }
 
-static void load_metrics(loader_t *ld, const yaml_node_t *map) {
-  static const char *const names[] = {"listen", "unhealthy_after"};
-  const yaml_node_t *v[2], *k[2];
+/* RFC 4648 base64 of in[0..n) into out (4 * ((n + 2) / 3) + 1 bytes). */
+static void base64_encode(const unsigned char *in, size_t n, char *out) {
+  static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t v = (uint32_t)in[i] << 16;
+    if (i + 1 < n) v |= (uint32_t)in[i + 1] << 8;
+    if (i + 2 < n) v |= in[i + 2];
+    out[o++] = tab[(v >> 18) & 63];
+    out[o++] = tab[(v >> 12) & 63];
+    out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+    out[o++] = i + 2 < n ? tab[v & 63] : '=';
+  }
+  out[o] = '\0';
+}
+
+/* metrics.auth: "file:PATH" (one line "user:password": HTTP basic) or a bearer token. */
+static void load_metrics_auth(loader_t *ld, const yaml_node_t *v) {
   config_t *cfg = ld->cfg;
-  if (!section_open(ld, map, "metrics", names, 2, v, k)) return;
+  char *s = NULL;
+  ld->secret = true;
+  int rc = scalar_get(ld, v, "metrics.auth", "a bearer token or file:PATH", &s);
+  ld->secret = false;
+  node_wipe((yaml_node_t *)v);
+  if (rc <= 0) return;
+  buf_t hdr = BUF_INIT;
+  if (strncmp(s, "file:", 5) == 0) {
+    char *resolved = path_resolve(ld, s + 5);
+    if (resolved) {
+      char secret[MAX_SECRET_BYTES + 1];
+      char b64[4 * ((MAX_SECRET_BYTES + 2) / 3) + 1];
+      size_t len = 0;
+      int frc = secret_file_read(resolved, secret, sizeof secret, &len);
+      if (frc < 0)
+        report(ld, v, "metrics.auth", "cannot read the basic-auth file: %s",
+               frc == -EINVAL ? "not a regular file" : strerror(-frc));
+      else if (!memchr(secret, ':', len) || memchr(secret, '\n', len) || memchr(secret, '\0', len))
+        report(ld, v, "metrics.auth", "the basic-auth file must hold one line USER:PASSWORD");
+      else {
+        base64_encode((const unsigned char *)secret, len, b64);
+        if (buf_printf(&hdr, "Basic %s", b64)) ld->oom = true;
+      }
+      explicit_bzero(secret, sizeof secret);
+      explicit_bzero(b64, sizeof b64);
+    }
+    free(resolved);
+  } else if (!s[0] || strpbrk(s, " \t\r\n")) {
+    report(ld, v, "metrics.auth", "a bearer token must be one word (or write file:PATH)");
+  } else if (buf_printf(&hdr, "Bearer %s", s)) {
+    ld->oom = true;
+  }
+  explicit_bzero(s, strlen(s));
+  free(s);
+  if (hdr.data) {
+    if (cfg->metrics.auth_header) explicit_bzero(cfg->metrics.auth_header, strlen(cfg->metrics.auth_header));
+    free(cfg->metrics.auth_header);
+    cfg->metrics.auth_header = buf_steal(&hdr);
+  }
+}
+
+/* host (n bytes) is loopback: localhost, 127.0.0.0/8 or ::1. */
+static bool host_is_loopback(const char *host, size_t n) {
+  char h[64];
+  if (n >= sizeof h) return false;
+  memcpy(h, host, n);
+  h[n] = '\0';
+  if (strcasecmp(h, "localhost") == 0) return true;
+  unsigned char a[16];
+  if (inet_pton(AF_INET, h, a) == 1) return a[0] == 127;
+  if (inet_pton(AF_INET6, h, a) == 1) {
+    static const unsigned char one[16] = {[15] = 1};
+    return memcmp(a, one, 16) == 0;
+  }
+  return false;
+}
+
+/* The host of "HOST:PORT" or "[V6]:PORT" (or of a URL's authority up to / ? #). */
+static bool authority_is_loopback(const char *s) {
+  size_t len = strcspn(s, "/?#");
+  const char *at = memchr(s, '@', len);
+  if (at) {
+    len -= (size_t)(at + 1 - s);
+    s = at + 1;
+  }
+  if (s[0] == '[') {
+    const char *close = memchr(s, ']', len);
+    return close && host_is_loopback(s + 1, (size_t)(close - s - 1));
+  }
+  const char *colon = memchr(s, ':', len);
+  return host_is_loopback(s, colon ? (size_t)(colon - s) : len);
+}
+
+int config_warnings(const config_t *cfg, buf_t *out) {
+  int n = 0;
+  const char *url = cfg->api.base_url;
+  if (url && strncasecmp(url, "http://", 7) == 0 && !authority_is_loopback(url + 7)) {
+    if (buf_printf(out, "api.base_url %s is plain http:// to a host other than loopback: the "
+                        "access token and the login signature travel in clear (use https://)\n", url) == 0)
+      n++;
+  }
+  if (cfg->metrics.listen && !authority_is_loopback(cfg->metrics.listen) && !cfg->metrics.auth_header) {
+    if (buf_printf(out, "metrics.listen %s is reachable beyond loopback without metrics.auth: "
+                        "anyone who can connect reads /metrics (set metrics.auth, or listen on "
+                        "127.0.0.1)\n", cfg->metrics.listen) == 0)
+      n++;
+  }
+  return n;
+}
+
+static void load_metrics(loader_t *ld, const yaml_node_t *map) {
+  static const char *const names[] = {"listen", "unhealthy_after", "auth"};
+  const yaml_node_t *v[3], *k[3];
+  config_t *cfg = ld->cfg;
+  if (!section_open(ld, map, "metrics", names, 3, v, k)) return;
+  if (v[2]) load_metrics_auth(ld, v[2]);
   get_string(ld, v[0], "metrics.listen", &cfg->metrics.listen);
   if (cfg->metrics.listen && !listen_valid(cfg->metrics.listen)) {
     char raw[80];
@@ -1095,6 +1205,7 @@ void config_free(config_t *cfg) {
   free(cfg->api.ca_file);
   free(cfg->api.token_dir);
   free(cfg->metrics.listen);
+  secret_free(cfg->metrics.auth_header);
   secret_free(cfg->database.conninfo);
   free(cfg->source);
   free(cfg);
@@ -1187,6 +1298,7 @@ void config_print(const config_t *cfg, FILE *out) {
   fputs("metrics:\n  listen: ", out);
   print_string(out, cfg->metrics.listen);
   fprintf(out, "\n  unhealthy_after: %s\n", DUR(cfg->metrics.unhealthy_after_ms));
+  if (cfg->metrics.auth_header) fprintf(out, "  auth: \"%s\"\n", LOG_MASK);
   fputs("retention:\n  positions: ", out);
   if (cfg->retention.positions_ms) fputs(DUR(cfg->retention.positions_ms), out);
   fputs("\n  alarms: ", out);

@@ -71,6 +71,10 @@ typedef struct config {
                                   * (IPv4 literal or [IPv6]); NULL: no endpoint (default) */
     int64_t unhealthy_after_ms;  /* /healthz fails once the database or an account has
                                   * been failing this long, 60s */
+    char *auth_header;           /* metrics.auth as the Authorization value every request
+                                  * but /healthz must carry: "Bearer TOKEN" or "Basic
+                                  * base64(user:password)" (from "file:PATH"). A secret:
+                                  * printed masked. NULL: none (default) */
   } metrics;
   struct {
     int64_t positions_ms;  /* drop whole months of positions older than this; 0: keep all */
@@ -112,6 +116,12 @@ const config_account_t *config_account_find(const config_t *cfg, const char *nam
 /* Writes the resolved configuration as YAML, defaults included, with every secret
  * (password_md5, a password in database.conninfo) printed as "***". */
 void config_print(const config_t *cfg, FILE *out);
+
+/* What a valid configuration exposes, one line each without a secret, every line ended
+ * by '\n', appended to out: an http:// api.base_url whose host is not loopback (the
+ * token and the login signature travel in clear), metrics.listen beyond loopback without
+ * metrics.auth. For `run` (logged at start) and `check` (printed). Returns how many. */
+int config_warnings(const config_t *cfg, buf_t *out);
 
 /* The default of api.token_dir: $RUNTIME_DIRECTORY (systemd's RuntimeDirectory=, its
  * first entry), else /run/fleetarc when it exists and is writable, else

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/log.h"
 
@@ -19,6 +20,7 @@ typedef struct conn {
   uv_shutdown_t shutdown;
   int open_handles;         /* 2 until both tcp and timer are closed */
   bool closing, responded;
+  struct sockaddr_storage peer; /* the client's address (the port not compared) */
   size_t n;
   char req[HTTPD_MAX_REQUEST];
   buf_t resp;
@@ -35,6 +37,7 @@ struct httpd {
   size_t n_conns;           /* on the list: reading or writing */
   size_t n_alive;           /* allocated: listed or with handles still closing */
   int port;
+  char *auth;               /* the Authorization value required, NULL: none */
   void (*on_closed)(void *arg);
   void *closed_arg;
 };
@@ -142,6 +145,7 @@ static const char *reason(int status) {
   switch (status) {
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
@@ -160,8 +164,9 @@ static void respond(conn_t *c, int status, const char *content_type, const buf_t
   size_t blen = body ? body->len : 0;
   int rc = buf_printf(&c->resp,
                       "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                      "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-                      status, reason(status), content_type, blen);
+                      "Cache-Control: no-store\r\nConnection: close\r\n%s\r\n",
+                      status, reason(status), content_type, blen,
+                      status == 401 ? "WWW-Authenticate: Bearer realm=\"fleetarc\", Basic realm=\"fleetarc\"\r\n" : "");
   if (rc == 0 && blen && !head) rc = buf_append(&c->resp, body->data, blen);
   if (rc) {
     conn_close(c);
@@ -183,6 +188,43 @@ static void respond_text(conn_t *c, int status, const char *text) {
   buf_free(&body);
 }
 
+int httpd_header_value(const char *data, size_t n, const char *name, char *out, size_t out_len) {
+  size_t nlen = strlen(name);
+  const char *p = memchr(data, '\n', n); /* skip the request line */
+  const char *end = data + n;
+  while (p && p + 1 < end) {
+    const char *line = p + 1;
+    const char *eol = memchr(line, '\n', (size_t)(end - line));
+    if (!eol) eol = end;
+    size_t llen = (size_t)(eol - line);
+    if (llen && line[llen - 1] == '\r') llen--;
+    if (llen == 0) break; /* the blank line: end of the head */
+    if (llen > nlen && line[nlen] == ':' && strncasecmp(line, name, nlen) == 0) {
+      const char *v = line + nlen + 1, *ve = line + llen;
+      while (v < ve && (*v == ' ' || *v == '\t')) v++;
+      while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+      if ((size_t)(ve - v) >= out_len) return -EFBIG;
+      memcpy(out, v, (size_t)(ve - v));
+      out[ve - v] = '\0';
+      return 0;
+    }
+    p = eol < end ? eol : NULL;
+  }
+  return -ENOENT;
+}
+
+/* The request's Authorization is the one required; constant time in its content. */
+static bool auth_ok(conn_t *c) {
+  char got[1024];
+  if (httpd_header_value(c->req, c->n, "authorization", got, sizeof got) != 0) return false;
+  size_t want_len = strlen(c->h->auth), got_len = strlen(got);
+  unsigned char diff = want_len != got_len;
+  for (size_t i = 0; i < got_len; i++)
+    diff |= (unsigned char)(got[i] ^ c->h->auth[i < want_len ? i : 0]);
+  explicit_bzero(got, sizeof got);
+  return diff == 0;
+}
+
 static void handle_request(conn_t *c) {
   char method[16], path[512];
   int rc = httpd_parse_request(c->req, c->n, method, sizeof method, path, sizeof path);
@@ -201,6 +243,10 @@ static void handle_request(conn_t *c) {
   bool head = strcmp(method, "HEAD") == 0;
   if (strcmp(method, "GET") != 0 && !head) {
     respond_text(c, 405, "only GET");
+    return;
+  }
+  if (c->h->auth && strcmp(path, "/healthz") != 0 && !auth_ok(c)) {
+    respond_text(c, 401, "authentication required (metrics.auth)");
     return;
   }
   int status = 404;
@@ -241,6 +287,28 @@ static void on_timeout(uv_timer_t *t) {
   else respond_text(c, 408, "request timeout");
 }
 
+static bool same_peer(const conn_t *a, const conn_t *b) {
+  if (a->peer.ss_family != b->peer.ss_family) return false;
+  if (a->peer.ss_family == AF_INET)
+    return ((const struct sockaddr_in *)&a->peer)->sin_addr.s_addr ==
+           ((const struct sockaddr_in *)&b->peer)->sin_addr.s_addr;
+  if (a->peer.ss_family == AF_INET6)
+    return memcmp(&((const struct sockaddr_in6 *)&a->peer)->sin6_addr,
+                  &((const struct sockaddr_in6 *)&b->peer)->sin6_addr, sizeof(struct in6_addr)) == 0;
+  return false;
+}
+
+/* Closes the oldest connection (other than c) still waiting for its request, of c's
+ * client only when same_client. New connections go to the head: the oldest is last. */
+static bool drop_oldest_idle(httpd_t *h, conn_t *c, bool same_client) {
+  conn_t *oldest = NULL;
+  for (conn_t *o = h->conns; o; o = o->next)
+    if (o != c && !o->closing && !o->responded && (!same_client || same_peer(o, c))) oldest = o;
+  if (!oldest) return false;
+  conn_close(oldest);
+  return true;
+}
+
 static void on_connection(uv_stream_t *server, int status) {
   httpd_t *h = server->data;
   if (status < 0 || h->closing) return;
@@ -256,7 +324,19 @@ static void on_connection(uv_stream_t *server, int status) {
   h->conns = c;
   h->n_conns++;
   h->n_alive++;
-  if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 || h->n_conns > HTTPD_MAX_CLIENTS) {
+  int plen = sizeof c->peer;
+  if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 ||
+      uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &plen) != 0) {
+    conn_close(c);
+    return;
+  }
+  /* Full: the oldest idle connection (of this client first) makes room, so that idle
+   * connections cannot lock a health probe out; only busy ones refuse the new one. */
+  size_t same = 0;
+  for (conn_t *o = c->next; o; o = o->next)
+    if (!o->closing && same_peer(o, c)) same++;
+  if ((same >= HTTPD_MAX_PER_PEER && !drop_oldest_idle(h, c, true)) ||
+      (h->n_conns > HTTPD_MAX_CLIENTS && !drop_oldest_idle(h, c, false))) {
     conn_close(c);
     return;
   }
@@ -298,6 +378,8 @@ static void server_maybe_done(httpd_t *h) {
   if (!h->closing || h->listener_open || h->n_alive) return;
   void (*cb)(void *) = h->on_closed;
   void *arg = h->closed_arg;
+  if (h->auth) explicit_bzero(h->auth, strlen(h->auth));
+  free(h->auth);
   free(h);
   if (cb) cb(arg);
 }
@@ -345,6 +427,28 @@ fail:
 }
 
 int httpd_port(const httpd_t *h) { return h ? h->port : 0; }
+
+int httpd_set_auth(httpd_t *h, const char *authorization) {
+  char *copy = NULL;
+  if (authorization && authorization[0] && !(copy = strdup(authorization))) return -ENOMEM;
+  if (h->auth) explicit_bzero(h->auth, strlen(h->auth));
+  free(h->auth);
+  h->auth = copy;
+  return 0;
+}
+
+bool httpd_listen_is_loopback(const char *listen) {
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  if (parse_listen(listen, &ss) != 0) return false;
+  if (ss.ss_family == AF_INET)
+    return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+  if (ss.ss_family == AF_INET6) {
+    const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(a);
+  }
+  return false;
+}
 
 void httpd_close(httpd_t *h, void (*on_closed)(void *arg), void *arg) {
   if (!h || h->closing) return;

@@ -4,6 +4,7 @@
 #ifndef FLEETARC_OPS_HTTPD_H
 #define FLEETARC_OPS_HTTPD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -12,8 +13,10 @@
 typedef struct httpd httpd_t;
 
 #define HTTPD_MAX_REQUEST 8192 /* request line + headers; more is answered 431 */
-#define HTTPD_MAX_CLIENTS 64   /* connections at once; more are closed at accept */
-#define HTTPD_TIMEOUT_MS 10000 /* a client has this long to send its request */
+#define HTTPD_MAX_CLIENTS 64   /* connections at once; when full, the oldest idle one goes */
+#define HTTPD_MAX_PER_PEER 8   /* connections at once from one address; the same rule */
+#define HTTPD_TIMEOUT_MS 3000  /* a client has this long to send its request line and
+                                * headers: a scraper sends them at once */
 
 /* Answers GET `path` (the target without its query string; borrowed for the call): sets
  * *status (200, 404, 503...), *content_type (a static string) and appends the body to
@@ -26,6 +29,20 @@ typedef void (*httpd_handler_cb)(void *arg, const char *path, int *status,
  * (a negative errno or libuv code) when the address is bad or cannot be bound. */
 httpd_t *httpd_new(uv_loop_t *loop, const char *listen, httpd_handler_cb handler, void *arg,
                    int *err) __attribute__((warn_unused_result));
+
+/* Requires every request but GET /healthz to carry "Authorization: <authorization>"
+ * (e.g. "Bearer TOKEN" or "Basic dXNlcjpwdw=="; compared in constant time); others get
+ * 401. /healthz stays open: orchestrators probe it without credentials and it tells only
+ * ok or not. NULL or "": no authentication. The string is copied (and wiped on close). */
+int httpd_set_auth(httpd_t *h, const char *authorization) __attribute__((warn_unused_result));
+
+/* True when the listen address "HOST:PORT" is a loopback one (127.0.0.0/8, [::1]). */
+bool httpd_listen_is_loopback(const char *listen);
+
+/* The value of header name (case-insensitive) in the request head data[0..n), copied to
+ * out (n bytes, terminated, surrounding blanks cut): 0, or -ENOENT / -EFBIG. Pure. */
+int httpd_header_value(const char *data, size_t n, const char *name, char *out, size_t out_len)
+    __attribute__((warn_unused_result));
 
 /* The bound port (useful after port 0). */
 int httpd_port(const httpd_t *h);

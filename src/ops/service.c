@@ -546,6 +546,11 @@ static void hook_started(void *arg, archiver_t *a, uv_loop_t *loop) {
   if (o->cfg->metrics.listen) {
     int err = 0;
     o->httpd = httpd_new(loop, o->cfg->metrics.listen, cb_http, o, &err);
+    if (o->httpd && httpd_set_auth(o->httpd, o->cfg->metrics.auth_header) != 0) {
+      log_error("ops: out of memory setting metrics.auth: the endpoint is closed");
+      httpd_close(o->httpd, NULL, NULL);
+      o->httpd = NULL;
+    }
     if (o->httpd)
       log_info("ops: listening on %s port %d: GET /metrics and /healthz", o->cfg->metrics.listen,
                httpd_port(o->httpd));
