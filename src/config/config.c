@@ -580,9 +580,12 @@ static void load_api(loader_t *ld, const yaml_node_t *map, const yaml_node_t *at
     free(dir);
   }
 
-  static const char *const retry_names[] = {"max_attempts", "base_delay", "max_delay"};
-  const yaml_node_t *rv[3], *rk[3];
-  if (section_open(ld, v[RETRY], "api.retry", retry_names, 3, rv, rk)) {
+  static const char *const retry_names[] = {"max_attempts", "base_delay", "max_delay",
+                                            "write_max_attempts", "write_max_time"};
+  const yaml_node_t *rv[5], *rk[5];
+  if (section_open(ld, v[RETRY], "api.retry", retry_names, 5, rv, rk)) {
+    get_int(ld, rv[3], "api.retry.write_max_attempts", &cfg->api.retry_write_max_attempts, 1, 1000);
+    get_duration(ld, rv[4], "api.retry.write_max_time", &cfg->api.retry_write_max_time_ms, SEC_MS, DAY_MS);
     get_int(ld, rv[0], "api.retry.max_attempts", &cfg->api.retry_max_attempts, 1, 100);
     get_duration(ld, rv[1], "api.retry.base_delay", &cfg->api.retry_base_delay_ms, 1, HOUR_MS);
     get_duration(ld, rv[2], "api.retry.max_delay", &cfg->api.retry_max_delay_ms, 1, DAY_MS);
@@ -1018,6 +1021,8 @@ static int config_defaults(config_t *cfg) {
   cfg->api.retry_max_attempts = 8;
   cfg->api.retry_base_delay_ms = SEC_MS;
   cfg->api.retry_max_delay_ms = 5 * MIN_MS;
+  cfg->api.retry_write_max_attempts = 10;
+  cfg->api.retry_write_max_time_ms = 5 * MIN_MS;
   cfg->api.rate_limit_default_ms = SEC_MS;
   for (int i = 0; i < API_EP_COUNT; i++) cfg->api.rate_limit_ms[i] = cfg->api.rate_limit_default_ms;
   for (size_t i = 0; i < sizeof builtin_rate_limits / sizeof builtin_rate_limits[0]; i++)
@@ -1264,6 +1269,8 @@ void config_print(const config_t *cfg, FILE *out) {
   fprintf(out, "  retry:\n    max_attempts: %d\n", cfg->api.retry_max_attempts);
   fprintf(out, "    base_delay: %s\n", DUR(cfg->api.retry_base_delay_ms));
   fprintf(out, "    max_delay: %s\n", DUR(cfg->api.retry_max_delay_ms));
+  fprintf(out, "    write_max_attempts: %d\n", cfg->api.retry_write_max_attempts);
+  fprintf(out, "    write_max_time: %s\n", DUR(cfg->api.retry_write_max_time_ms));
   fprintf(out, "  rate_limits:\n    default: %s\n", DUR(cfg->api.rate_limit_default_ms));
   for (int i = 0; i < API_EP_COUNT; i++)
     fprintf(out, "    %s: %s\n", api_endpoint_key((api_endpoint_t)i), DUR(cfg->api.rate_limit_ms[i]));

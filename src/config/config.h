@@ -45,6 +45,9 @@ typedef struct config {
     int retry_max_attempts;  /* tries of one request, first included, 8 */
     int64_t retry_base_delay_ms; /* first back-off, doubled per retry, 1s */
     int64_t retry_max_delay_ms;  /* back-off cap, 5m */
+    int retry_write_max_attempts;     /* sends of a write refused as too frequent (10009,
+                                       * HTTP 429) before it ends with that answer, 10 */
+    int64_t retry_write_max_time_ms;  /* nor later than this after its first send, 5m */
     /* least spacing of two calls of one account to each endpoint; see
      * config_rate_limit_ms(). rate_limit_default_ms is the `default` key. */
     int64_t rate_limit_ms[API_EP_COUNT];

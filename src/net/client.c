@@ -33,6 +33,7 @@ typedef struct net_call {
   unsigned token_replays;
   uint64_t not_before;     /* monotonic ms: backoff */
   uint64_t sent_at;
+  uint64_t first_sent_at;  /* monotonic ms of the first send: a write's retry budget */
   int64_t sent_wall;       /* UNIX seconds of the send: a login's token counts from then */
   uint64_t token_gen;      /* the generation of the token it was sent with */
   struct net_call *prev, *next;
@@ -284,6 +285,7 @@ static int call_send(netc_t *n, net_call_t *c, uint64_t now) {
   rc = http_request(n->http, c->is_login ? login.method : c->req.method, url.data, cb_http, c);
   if (rc) goto out;
   c->sent_at = now;
+  if (!c->attempts) c->first_sent_at = now;
   c->sent_wall = (int64_t)time(NULL);
   c->attempts++;
   n->in_flight++;
@@ -420,6 +422,25 @@ static void call_write_failed(netc_t *n, net_call_t *c, net_error_t error, int c
   call_finish(n, c, error, code, status, NULL, 0, message);
 }
 
+/* A write refused as too frequent (10009 or HTTP 429) may go again: it was not acted on.
+ * But not forever: past write_max_attempts sends or write_max_ms since the first, it ends
+ * with that answer (true returned; the call is finished). A CLI command must end. */
+static bool write_refusal_final(netc_t *n, net_call_t *c, net_error_t error, int code, long status,
+                                const char *why, uint64_t now) {
+  if (!call_is_write(c)) return false;
+  uint64_t spent = now - c->first_sent_at;
+  if (c->attempts < n->opt.write_max_attempts && spent < n->opt.write_max_ms) return false;
+  char imeis[160];
+  call_imeis(c, imeis, sizeof imeis);
+  char message[400];
+  snprintf(message, sizeof message, "%s: refused as too frequent %u times over %" PRIu64 " s; "
+           "given up (api.retry.write_max_attempts, write_max_time); it was not acted on",
+           why, c->attempts, spent / 1000);
+  log_error("net: account %s: %s imeis %s: %s", c->acct->name, api_endpoint_path(c->ep), imeis, message);
+  call_finish(n, c, error, code, status, NULL, 0, message);
+  return true;
+}
+
 /* A transient failure: back off and try again, or end the call when attempts are up. */
 static void call_transient(netc_t *n, net_call_t *c, net_error_t error, int code, long status,
                            const char *why) {
@@ -548,7 +569,8 @@ static void cb_http(void *arg, const http_response_t *res) {
     if (res->status == 429) { /* refused before acting, like 10009: writes go again too */
       n->stats.throttled++;
       pacer_throttled(n->pacer, a->lane, c->ep, c->sent_at, now);
-      ready_push(n, c, c->is_login);
+      if (!write_refusal_final(n, c, NET_ERR_HTTP, 0, res->status, "HTTP 429", now))
+        ready_push(n, c, c->is_login);
     } else if (res->status >= 500 && call_is_write(c)) {
       call_write_failed(n, c, NET_ERR_HTTP, 0, res->status, res->message);
     } else if (res->status >= 500) {
@@ -589,10 +611,11 @@ static void cb_http(void *arg, const http_response_t *res) {
     pacer_succeeded(n->pacer, a->lane, c->ep);
     call_finish(n, c, NET_OK, 0, res->status, res->body, res->body_len, NULL);
   } else if (env.code == API_CODE_TOO_FREQUENT) {
-    /* Never a failure: the lane widens and the call goes again later. */
+    /* Never a failure: the lane widens and the call goes again later (a write: within
+     * its budget). */
     n->stats.throttled++;
     pacer_throttled(n->pacer, a->lane, c->ep, c->sent_at, now);
-    ready_push(n, c, false);
+    if (!write_refusal_final(n, c, NET_ERR_API, env.code, res->status, why, now)) ready_push(n, c, false);
   } else if (api_code_is_token_error(env.code)) {
     c->token_replays++;
     bool current = account_token_failed(a, c->token_gen); /* the next call logs in anew */
@@ -644,6 +667,8 @@ void netc_options_from_config(netc_options_t *opt, const config_t *cfg) {
   opt->retry_base_ms = cfg->api.retry_base_delay_ms > 0 ? (uint64_t)cfg->api.retry_base_delay_ms : 0;
   opt->retry_max_ms = cfg->api.retry_max_delay_ms > 0 ? (uint64_t)cfg->api.retry_max_delay_ms : 0;
   opt->retry_max_attempts = cfg->api.retry_max_attempts > 0 ? (unsigned)cfg->api.retry_max_attempts : 0;
+  opt->write_max_attempts = cfg->api.retry_write_max_attempts > 0 ? (unsigned)cfg->api.retry_write_max_attempts : 0;
+  opt->write_max_ms = cfg->api.retry_write_max_time_ms > 0 ? (uint64_t)cfg->api.retry_write_max_time_ms : 0;
   opt->token_dir = cfg->api.token_dir;
 }
 
@@ -655,6 +680,8 @@ netc_t *netc_new(uv_loop_t *loop, const netc_options_t *opt) {
   if (!n->opt.retry_base_ms) n->opt.retry_base_ms = 500;
   if (!n->opt.retry_max_ms) n->opt.retry_max_ms = 30000;
   if (!n->opt.retry_max_attempts) n->opt.retry_max_attempts = 5;
+  if (!n->opt.write_max_attempts) n->opt.write_max_attempts = 10;
+  if (!n->opt.write_max_ms) n->opt.write_max_ms = 300000;
   if (n->opt.token_refresh_fraction <= 0.0 || n->opt.token_refresh_fraction > 1.0)
     n->opt.token_refresh_fraction = 0.75;
   if (!n->opt.max_fruitless_logins) n->opt.max_fruitless_logins = 5;

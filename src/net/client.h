@@ -15,7 +15,9 @@
  *   - the request never left: the name did not resolve, the connection was refused, or
  *     the timeout passed before the connection was up (bounded by retry_max_attempts);
  *   - the server refused it before acting: 10009 or HTTP 429 (paced, as for reads), and
- *     the token errors 10010/10011/10012 (replayed after a login).
+ *     the token errors 10010/10011/10012 (replayed after a login). Refusals as too
+ *     frequent are capped by write_max_attempts and write_max_ms: past either, the call
+ *     ends with the last answer (10009 or HTTP 429), never acted on.
  * Any other failure of a write (reset or timeout once connected, 5xx, a bad or cut body,
  * 10000) ends the call at once with its error (attempts == 1 if it was the first send),
  * logged once, and message saying it was not retried: the server may or may not have
@@ -44,6 +46,9 @@ typedef struct netc_options {
   unsigned retry_max_attempts;   /* HTTP attempts per call for transient errors; 0: 5. A
                                   * write is retried only while it surely never left (see
                                   * the top of this file). */
+  unsigned write_max_attempts;   /* sends of one write answered 10009/429 before it ends
+                                  * with that answer; 0: 10 */
+  uint64_t write_max_ms;         /* nor past this long after its first send; 0: 300000 */
   double token_refresh_fraction; /* re-login after this part of expires_in; 0: 0.75 */
   unsigned max_fruitless_logins; /* logins in a row whose token was refused before any call
                                   * succeeded: past it, token errors fail their calls (a

@@ -149,6 +149,9 @@ static void fake_handler(void *arg, const char *method, const char *target, ts_r
     } else if (strcmp(fault, "slow") == 0) {
       out->delay_ms = 50;
       out->body = json_code(0);
+    } else if (strcmp(fault, "http429") == 0) {
+      out->status = 429;
+      out->body = ts_strdup("Too Many Requests");
     } else if (strcmp(fault, "throttle") == 0) {
       out->body = json_code(API_CODE_TOO_FREQUENT);
     } else if (strcmp(fault, "tokenerr") == 0) {
@@ -710,6 +713,38 @@ static void test_post_refusals_retried(void **state) {
   teardown(&f);
 }
 
+/* A write refused as too frequent goes again, but not forever: past write_max_attempts
+ * sends (or write_max_ms) it ends with the last answer, never acted on. */
+static void test_post_refusals_capped(void **state) {
+  (void)state;
+  fixture_t f;
+  netc_options_t opt = {.write_max_attempts = 4, .retry_base_ms = 1, .retry_max_ms = 5};
+  setup(&f, &opt, NULL);
+  for (int i = 0; i < 12; i++) f.api.faults[f.api.n_faults++] = i % 2 ? "http429" : "throttle";
+  call_block(&f, 0);
+  run_until(&f, 1);
+  assert_int_equal(f.ok, 0);
+  assert_int_equal(f.max_attempts, 4);
+  assert_int_equal(f.api.post_requests, 4);
+  assert_int_equal(f.by_error[NET_ERR_HTTP], 1); /* the 4th answer was a 429 */
+  assert_non_null(strstr(f.last_message, "HTTP 429: refused as too frequent 4 times"));
+  assert_non_null(strstr(f.last_message, "not acted on"));
+  teardown(&f);
+
+  /* the time budget: many attempts allowed, but 300 ms since the first send */
+  netc_options_t timed = {.write_max_attempts = 1000, .write_max_ms = 300};
+  setup(&f, &timed, NULL);
+  for (int i = 0; i < 16; i++) f.api.faults[f.api.n_faults++] = "throttle";
+  call_block(&f, 0);
+  run_until(&f, 1);
+  assert_int_equal(f.ok, 0);
+  assert_int_equal(f.by_error[NET_ERR_API], 1);
+  assert_int_equal(f.last_code, API_CODE_TOO_FREQUENT);
+  assert_true(f.max_attempts < 16);
+  assert_non_null(strstr(f.last_message, "refused as too frequent"));
+  teardown(&f);
+}
+
 static void cb_close_from_callback(void *arg, const net_result_t *res) {
   fixture_t *f = arg;
   cb_response(arg, res);
@@ -765,6 +800,7 @@ int main(void) {
     cmocka_unit_test(test_post_failures_not_retried),
     cmocka_unit_test(test_post_refused_retried),
     cmocka_unit_test(test_post_refusals_retried),
+    cmocka_unit_test(test_post_refusals_capped),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
