@@ -106,6 +106,8 @@ struct sim_fleet {
   state_cache_t *scache;              /* [device], see sim_fleet_state */
   geofence_t *fences;
   size_t nfences, capfences;
+  struct { uint32_t dev; int64_t at; } *silences; /* sim_fleet_silence, few */
+  size_t nsilences;
 };
 
 /* Inland cities, so that a ~25 km box around a home stays on land. */
@@ -217,6 +219,8 @@ static void ctx_init(const sim_fleet_t *f, uint32_t dev, dev_ctx_t *c) {
   default:
     break;
   }
+  for (size_t i = 0; i < f->nsilences; i++)
+    if (f->silences[i].dev == dev && f->silences[i].at < c->stop) c->stop = f->silences[i].at;
 }
 
 /* ---------- heartbeats ---------- */
@@ -804,6 +808,13 @@ static int day_alarms(const dev_ctx_t *c, int64_t d, alarm_vec_t *av) {
     if ((rc = push_at(c, av, 9, &q.p, alarm_delay(c, q.p.gpstime, 9), 0))) return rc;
     trip_next(c, tp, tp->dur, &q);
     if ((rc = push_at(c, av, 10, &q.p, alarm_delay(c, q.p.gpstime, 10), 0))) return rc;
+    int64_t park = f->opt.parking_after, tend = q.p.gpstime;
+    if (park > 0 && tend >= c->epoch && tend < c->stop &&
+        (i + 1 == p.n || p.trip[i + 1].t0 > tend + park)) {
+      /* the next day's first trip starts >= 6 h 10 min later (SIM_PARKING_AFTER_MAX) */
+      sim_alarm_t a = {30, q.p.longitude, q.p.latitude, tend + park, tend + park, 0, 0, 0};
+      if ((rc = alarm_push(av, &a))) return rc;
+    }
     if (tp->cum[3] / (double)tp->dur * 3600.0 * (1 + tp->amp) > 100.5) {
       int64_t tau = 0;
       while (trip_next(c, tp, tau, &q)) {
@@ -869,6 +880,19 @@ static int alarm_cmp(const void *x, const void *y) {
   return 0;
 }
 
+/* The offlineAlarm of a device whose reports end, if the platform makes one. */
+static bool offline_alarm(const dev_ctx_t *c, sim_alarm_t *out) {
+  const sim_fleet_t *f = c->f;
+  if (f->opt.offline_after <= 0 || c->stop == INT64_MAX) return false;
+  gen_point_t last;
+  double g = 0;
+  if (!point_last_le(c, c->stop - 1, &last, &g)) return false;
+  int64_t t = last.p.gpstime + f->opt.offline_after;
+  if (c->kind == SIM_DEVICE_EXPIRED && t >= f->devices[c->dev].platformduetime) return false;
+  *out = (sim_alarm_t){28, last.p.longitude, last.p.latitude, t, t, 0, 0, 0};
+  return true;
+}
+
 int sim_fleet_alarms(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t end,
                      sim_alarm_cb cb, void *arg) {
   if (!f || dev >= f->ndevices || !cb) return -EINVAL;
@@ -879,10 +903,13 @@ int sim_fleet_alarms(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t 
   if (from < c.epoch) from = c.epoch;
   int64_t to = end;
   if (c.stop != INT64_MAX && to > c.stop - 1) to = c.stop - 1;
-  if (from > to) return 0;
   alarm_vec_t av = {0};
   int rc = 0;
-  for (int64_t d = day_of(from); d <= day_of(to); d++) {
+  sim_alarm_t off;
+  if (offline_alarm(&c, &off) && off.systemtime >= begin && off.systemtime <= end &&
+      (rc = alarm_push(&av, &off)))
+    goto out;
+  for (int64_t d = day_of(from); from <= to && d <= day_of(to); d++) {
     size_t n0 = av.n;
     if ((rc = day_alarms(&c, d, &av))) goto out;
     size_t w = n0;
@@ -1102,8 +1129,9 @@ static int state_fill(const dev_ctx_t *c, int64_t now, state_cache_t *e, sim_sta
   bool in_trip = sp.in_trip;
   out->accstatus = in_trip ? 1 : 0;
   out->acctime = in_trip ? now - sp.start : now - (sp.tend >= 0 ? sp.tend : c->epoch);
+  int64_t off = c->f->opt.offline_after;
   if (c->kind == SIM_DEVICE_EXPIRED && now >= d->platformduetime) out->datastatus = 3;
-  else if (now - out->hearttime > DAY) out->datastatus = 4;
+  else if (off > 0 ? now - out->hearttime >= off : now - out->hearttime > DAY) out->datastatus = 4;
   else out->datastatus = 2;
   uint64_t hs = hash3(c->key, TAG_STATE, day_of(now) * 24 + floor_mod(now, DAY) / 3600);
   out->oilpowerstatus = 1;
@@ -1134,6 +1162,19 @@ int sim_fleet_state_uncached(const sim_fleet_t *f, uint32_t dev, int64_t now, si
   ctx_init(f, dev, &c);
   c.uncached = true;
   return state_fill(&c, now, NULL, out);
+}
+
+/* ---------- silences ---------- */
+
+int sim_fleet_silence(sim_fleet_t *f, uint32_t dev, int64_t at) {
+  if (!f || dev >= f->ndevices) return -EINVAL;
+  void *nv = realloc(f->silences, (f->nsilences + 1) * sizeof(*f->silences));
+  if (!nv) return -ENOMEM;
+  f->silences = nv;
+  f->silences[f->nsilences].dev = dev;
+  f->silences[f->nsilences].at = at;
+  f->nsilences++;
+  return 0;
 }
 
 /* ---------- geofences ---------- */
@@ -1245,6 +1286,10 @@ static void password_for(uint64_t seed, size_t i, char out[16]) {
 
 sim_fleet_t *sim_fleet_new(const sim_fleet_options_t *opt) {
   if (!opt || opt->devices > 10000000) return NULL;
+  if (opt->offline_after != 0 &&
+      (opt->offline_after < SIM_OFFLINE_AFTER_MIN || opt->offline_after > SIM_OFFLINE_AFTER_MAX))
+    return NULL;
+  if (opt->parking_after < 0 || opt->parking_after > SIM_PARKING_AFTER_MAX) return NULL;
   sim_fleet_t *f = calloc(1, sizeof(*f));
   buf_t arena = BUF_INIT;
   uint32_t *acc_of_cust = NULL;
@@ -1418,6 +1463,7 @@ void sim_fleet_free(sim_fleet_t *f) {
   if (!f) return;
   for (size_t i = 0; i < f->nfences; i++) free(f->fences[i].name);
   free(f->fences);
+  free(f->silences);
   if (f->scache)
     for (size_t i = 0; i < f->ndevices; i++) free(f->scache[i].plan);
   free(f->scache);

@@ -16,12 +16,30 @@ typedef struct sim_fleet_options {
   uint32_t devices;   /* N devices, spread over the account tree */
   bool traps;         /* add the NOTES.md trap devices (see SIM_DEVICE_TRAP_*) */
   int64_t epoch;      /* UNIX seconds: the fleet's history starts here (nothing before) */
+  /* Alarms the platform makes by itself (0: off, the default). offline_after: the
+   * platform's offline timeout, SIM_OFFLINE_AFTER_MIN..SIM_OFFLINE_AFTER_MAX s: a device
+   * silent that long after its last report turns datastatus 4 and gets one offlineAlarm
+   * (28). parking_after, 1..SIM_PARKING_AFTER_MAX s: one parkingAlarm (30) that long
+   * after a trip's end while the vehicle is still parked. See the model notes below. */
+  int64_t offline_after;
+  int64_t parking_after;
 } sim_fleet_options_t;
+
+/* Longer than the longest heartbeat step (30 min): only silent devices go offline. */
+#define SIM_OFFLINE_AFTER_MIN 1801
+#define SIM_OFFLINE_AFTER_MAX (30 * 86400)
+/* Shorter than the night pause (>= 6 h 10 min): the last trip of a day always fires. */
+#define SIM_PARKING_AFTER_MAX (6 * 3600)
 
 /* Returns NULL on allocation failure or bad options. The fleet is for one thread: the
  * const queries fill per-device odometer and state caches (answers never depend on them). */
 sim_fleet_t *sim_fleet_new(const sim_fleet_options_t *opt);
 void sim_fleet_free(sim_fleet_t *f);
+
+/* Device dev stops reporting at UNIX time at (no report at or after it; an earlier end of
+ * its history stays). Call before the first query of the fleet (answers are cached).
+ * Returns 0 or -EINVAL. */
+int sim_fleet_silence(sim_fleet_t *f, uint32_t dev, int64_t at);
 
 /* ---- accounts: a tree, root first; no account holds more than 500 devices or
  * 500 direct sub-accounts, so big fleets spread over sub-accounts. ---- */
@@ -79,7 +97,21 @@ typedef enum {
  *   999000000000003 TRAP_LATE_ALARMS: day L = day(E+86399) (the first day wholly in
  *     history) is spent parked with heartbeats every 120 s from L*86400, and 360 extra
  *     alarms on every other heartbeat (j = 0, 2, .., 718): type 4 with systemtime =
- *     gpstime + 3600 + (97 j mod 14400) when j % 4 == 0, else type 2 with +5..15 s. */
+ *     gpstime + 3600 + (97 j mod 14400) when j % 4 == 0, else type 2 with +5..15 s.
+ * - Alarms the platform makes by itself (opt->offline_after, opt->parking_after; off by
+ *   default). They come from no report, so /api/track's gpstime, hearttime and
+ *   systemtime do not move for them, and their gpstime = systemtime = the moment the
+ *   platform decides:
+ *   offlineAlarm (28) at H + offline_after, H the last report's gpstime, for every device
+ *     whose reports end (OFFLINE devices, devices silenced with sim_fleet_silence), at
+ *     the last report's position, speed 0, course 0; not for EXPIRED devices when that
+ *     moment is at or after their platformduetime (they turn datastatus 3 instead).
+ *     With offline_after set, datastatus is 4 from H + offline_after on (else after a
+ *     day of silence).
+ *   parkingAlarm (30) at E + parking_after for every trip end E (of a report that
+ *     exists) when no trip starts in (E, E + parking_after], at the trip's last
+ *     position, speed 0, course 0; the platform makes it even when the device went
+ *     silent meanwhile. */
 
 typedef struct sim_device {
   char imei[16];             /* 15 digits, some with leading zeros */
