@@ -499,7 +499,7 @@ static int ep_playback_or_alarms(ctx_t *c, bool alarms) {
   page_t pg = {&c->j, 0, alarms ? ALARM_PAGE : PLAYBACK_PAGE};
   sim_json_lit(&c->j, "{\"code\":0,\"record\":\"");
   rc = alarms ? sim_fleet_alarms(c->api->fleet, dev, lo, hi, cb_alarm, &pg)
-              : sim_fleet_points(c->api->fleet, dev, lo, hi, cb_playback_point, &pg);
+              : sim_fleet_points_seen(c->api->fleet, dev, lo, hi, c->present, cb_playback_point, &pg);
   if (rc != 0 && rc != 1) return API_CODE_SYSTEM_ERROR;
   if (pg.n == 0) return API_CODE_NO_DATA;
   sim_json_lit(&c->j, "\"}");

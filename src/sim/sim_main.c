@@ -47,6 +47,10 @@ static void usage(FILE *out) {
           "  --silence IMEI@T     the device stops reporting at T (repeatable)\n"
           "  --track-behind IMEI@T  /api/track answers for the device as of T: its\n"
           "                       systemtime stays behind its alarms (repeatable)\n"
+          "  --late-uploads SPEC  e.g. share=0.2,window=20m,delay=15m (the defaults): that\n"
+          "                       share of devices loses coverage once in each trip long\n"
+          "                       enough; the window's reports reach playback only 'delay'\n"
+          "                       after it ends, after the live fix; --truth adds late.csv\n"
           "  --log-level LEVEL    error, warn, info, debug (default warn)\n"
           "  -h, --help           this help\n"
           "\n"
@@ -81,7 +85,7 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out) 
 int main(int argc, char **argv) {
   enum { O_LISTEN = 256, O_DEVICES, O_SEED, O_HISTORY, O_NOW, O_SPEED, O_FAULTS, O_LIMITS,
          O_TRUTH, O_NO_TRAPS, O_TTL, O_SKEW, O_LOG, O_OFFLINE, O_PARKING, O_SILENCE,
-         O_BEHIND };
+         O_BEHIND, O_LATE };
   static const struct option longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},   {"devices", required_argument, NULL, O_DEVICES},
     {"seed", required_argument, NULL, O_SEED},       {"history", required_argument, NULL, O_HISTORY},
@@ -94,6 +98,7 @@ int main(int argc, char **argv) {
     {"parking-alarm", required_argument, NULL, O_PARKING},
     {"silence", required_argument, NULL, O_SILENCE},
     {"track-behind", required_argument, NULL, O_BEHIND},
+    {"late-uploads", required_argument, NULL, O_LATE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
   };
@@ -104,7 +109,8 @@ int main(int argc, char **argv) {
   bool have_now = false, traps = true;
   double speed = 1.0;
   const char *truth = NULL;
-  int64_t offline_ms = 0, parking_ms = 0;
+  int64_t offline_ms = 0, parking_ms = 0, late_window = 0, late_delay = 0;
+  double late_share = 0;
   enum { MAX_PINS = 64 };
   const char *silence_arg[MAX_PINS], *behind_arg[MAX_PINS];
   size_t nsilence = 0, nbehind = 0;
@@ -192,6 +198,9 @@ int main(int argc, char **argv) {
         else behind_arg[nbehind++] = optarg;
         break;
       }
+      case O_LATE:
+        if (sim_parse_late(optarg, &late_share, &late_window, &late_delay) != 0) goto bad;
+        break;
       case 'h': usage(stdout); return 0;
       default: usage(stderr); return 2;
     }
@@ -215,7 +224,9 @@ int main(int argc, char **argv) {
   int64_t history_s = (int64_t)history_days * 86400;
   sim_fleet_options_t fo = {.seed = seed, .devices = (uint32_t)devices, .traps = traps,
                             .epoch = present - history_s,
-                            .offline_after = offline_ms / 1000, .parking_after = parking_ms / 1000};
+                            .offline_after = offline_ms / 1000, .parking_after = parking_ms / 1000,
+                            .late_share = late_share, .late_window = late_window,
+                            .late_delay = late_delay};
   fleet = sim_fleet_new(&fo);
   if (!fleet) {
     fprintf(stderr, "fleetarc-sim: cannot build the fleet\n");

@@ -960,6 +960,173 @@ static void test_truth_platform_alarms(void **state) {
   sim_fleet_free(f);
 }
 
+/* ---- late uploads (issue 23) ---- */
+
+typedef struct win {
+  int64_t s, e, v;
+} win_t;
+
+typedef struct win_list {
+  win_t w[256];
+  size_t n;
+} win_list_t;
+
+static int cb_win(void *arg, int64_t s, int64_t e, int64_t v) {
+  win_list_t *wl = arg;
+  assert_true(wl->n < 256);
+  wl->w[wl->n++] = (win_t){s, e, v};
+  return 0;
+}
+
+static sim_fleet_t *fleet_late(uint64_t seed, uint32_t n, double share, int64_t w, int64_t delay) {
+  sim_fleet_options_t o = {.seed = seed, .devices = n, .traps = false, .epoch = EPOCH,
+                           .late_share = share, .late_window = w, .late_delay = delay};
+  sim_fleet_t *f = sim_fleet_new(&o);
+  assert_non_null(f);
+  return f;
+}
+
+static size_t seen_in(const sim_fleet_t *f, uint32_t dev, int64_t b, int64_t e, int64_t seen) {
+  pvec_t pv = {0};
+  assert_int_equal(sim_fleet_points_seen(f, dev, b, e, seen, cb_collect, &pv), 0);
+  size_t n = pv.n;
+  free(pv.v);
+  return n;
+}
+
+static void test_late_uploads(void **state) {
+  (void)state;
+  const int64_t W = 600, D = 900;
+  sim_fleet_t *f = fleet_late(41, 8, 1.0, W, D), *plain = fleet(41, 8, false, EPOCH);
+  size_t windows = 0, alarms_moved = 0;
+  for (uint32_t dev = 0; dev < 8; dev++) {
+    /* the truth (every report) is the plain fleet's */
+    pvec_t a = points(f, dev, EPOCH, EPOCH + 3 * DAY), b = points(plain, dev, EPOCH, EPOCH + 3 * DAY);
+    assert_int_equal(a.n, b.n);
+    if (a.n) assert_memory_equal(a.v, b.v, a.n * sizeof(*a.v));
+    free(a.v);
+    free(b.v);
+    win_list_t wl = {0};
+    assert_int_equal(sim_fleet_late_windows(f, dev, EPOCH + DAY, EPOCH + 3 * DAY, cb_win, &wl), 0);
+    for (size_t k = 0; k < wl.n; k++) {
+      const win_t *w = &wl.w[k];
+      assert_true(w->e - w->s <= W && w->e - w->s >= 60);
+      assert_int_equal(w->v, w->e + D);
+      if (k) assert_true(w->s > wl.w[k - 1].e);
+      windows++;
+      /* reports inside: many (a trip reports every 7..13 s); hidden until v */
+      size_t inside = seen_in(f, dev, w->s, w->e - 1, INT64_MAX);
+      assert_true(inside >= (size_t)((w->e - w->s) / 13));
+      assert_int_equal(seen_in(f, dev, w->s, w->e - 1, w->v - 1), 0);
+      assert_int_equal(seen_in(f, dev, w->s, w->e - 1, w->v), inside);
+      /* on both sides the vehicle reports, visible at once */
+      assert_true(seen_in(f, dev, w->s - 20, w->s - 1, w->s) > 0);
+      pvec_t live = {0};
+      live.limit = 1;
+      assert_int_equal(sim_fleet_points_seen(f, dev, w->e, w->e + 60, w->e + 60, cb_collect, &live), 1);
+      int64_t fix = live.v[0].gpstime;
+      free(live.v);
+      assert_true(fix >= w->e && fix <= w->e + 13);
+      /* /api/track: frozen before the window while out of coverage, then the live fix */
+      sim_state_t st, un;
+      for (int64_t now = w->s; now < w->e; now += 97) {
+        assert_int_equal(sim_fleet_state(f, dev, now, &st), 0);
+        assert_true(st.hearttime < w->s && st.hearttime >= w->s - 13);
+        assert_true(st.systemtime < w->s + 15);
+        assert_int_equal(st.datastatus, 2);
+        assert_int_equal(sim_fleet_state_uncached(f, dev, now, &un), 0);
+        assert_int_equal(un.hearttime, st.hearttime);
+        assert_int_equal(un.systemtime, st.systemtime);
+      }
+      assert_int_equal(sim_fleet_state(f, dev, fix, &st), 0);
+      assert_int_equal(st.hearttime, fix);
+      assert_int_equal(sim_fleet_state(f, dev, w->v + 1, &st), 0);
+      assert_true(st.hearttime > fix);
+      /* alarms with gpstime inside arrive with the upload */
+      avec_t av = alarms(f, dev, w->s - SIM_ALARM_MAX_DELAY, w->v + SIM_ALARM_MAX_DELAY);
+      for (size_t j = 0; j < av.n; j++)
+        if (av.v[j].gpstime >= w->s && av.v[j].gpstime < w->e) {
+          assert_true(av.v[j].systemtime > w->v);
+          alarms_moved++;
+        }
+      free(av.v);
+    }
+  }
+  /* a geofence around the middle of a window: its in/out alarms arrive with the upload */
+  win_list_t wl0 = {0};
+  uint32_t fdev = 0;
+  for (; fdev < 8 && wl0.n == 0; fdev++)
+    assert_int_equal(sim_fleet_late_windows(f, fdev, EPOCH + DAY, EPOCH + 3 * DAY, cb_win, &wl0), 0);
+  fdev--;
+  assert_true(wl0.n > 0);
+  const win_t *w0 = &wl0.w[0];
+  pvec_t mid = points(f, fdev, (w0->s + w0->e) / 2, w0->e);
+  assert_true(mid.n > 0);
+  assert_true(sim_fleet_geofence_add(f, fdev, "blind", mid.v[0].longitude, mid.v[0].latitude, 150, 2,
+                                     EPOCH) > 0);
+  free(mid.v);
+  avec_t fa = alarms(f, fdev, w0->s, w0->v + SIM_ALARM_MAX_DELAY);
+  size_t fenced = 0;
+  for (size_t j = 0; j < fa.n; j++)
+    if (fa.v[j].geofence_id > 0 && fa.v[j].gpstime >= w0->s && fa.v[j].gpstime < w0->e) {
+      assert_true(fa.v[j].systemtime > w0->v);
+      fenced++;
+    }
+  free(fa.v);
+  assert_true(fenced >= 1);
+  print_message("%zu late windows, %zu alarms inside them, %zu fence alarms\n", windows,
+                alarms_moved, fenced);
+  assert_true(windows >= 10);
+  /* a share picks that part of the devices; 0 turns it off */
+  sim_fleet_t *part = fleet_late(41, 400, 0.3, W, D);
+  size_t late = 0;
+  for (uint32_t dev = 0; dev < 400; dev++) {
+    win_list_t wl = {0};
+    assert_int_equal(sim_fleet_late_windows(part, dev, EPOCH, EPOCH + 2 * DAY, cb_win, &wl), 0);
+    late += wl.n > 0;
+  }
+  assert_true(late > 80 && late < 160);
+  win_list_t none = {0};
+  assert_int_equal(sim_fleet_late_windows(plain, 0, EPOCH, EPOCH + 3 * DAY, cb_win, &none), 0);
+  assert_int_equal(none.n, 0);
+  sim_fleet_options_t o = {.seed = 1, .devices = 1, .epoch = EPOCH, .late_share = 0.5,
+                           .late_window = 30};
+  assert_null(sim_fleet_new(&o));
+  o.late_window = 3 * 3600;
+  o.late_delay = 3 * 3600;
+  assert_null(sim_fleet_new(&o));
+  sim_fleet_free(part);
+  sim_fleet_free(f);
+  sim_fleet_free(plain);
+}
+
+/* late.csv lists the windows; positions.csv holds their reports like the others. */
+static void test_truth_late(void **state) {
+  (void)state;
+  sim_fleet_t *f = fleet_late(41, 8, 1.0, 600, 900);
+  char dir[] = "/tmp/fleet_truth_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  int64_t b = EPOCH, e = EPOCH + 2 * DAY;
+  assert_int_equal(sim_fleet_write_truth(f, dir, b, e), 0);
+  size_t want = 0;
+  for (uint32_t i = 0; i < 8; i++) {
+    win_list_t wl = {0};
+    assert_int_equal(sim_fleet_late_windows(f, i, b, e, cb_win, &wl), 0);
+    want += wl.n;
+  }
+  char path[256];
+  snprintf(path, sizeof(path), "%s/late.csv", dir);
+  assert_int_equal(count_lines(path), want + 1);
+  assert_true(want > 5);
+  const char *names[] = {"positions.csv", "alarms.csv", "devices.csv", "trips.csv", "late.csv"};
+  for (int k = 0; k < 5; k++) {
+    snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
+    assert_int_equal(unlink(path), 0);
+  }
+  assert_int_equal(rmdir(dir), 0);
+  sim_fleet_free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_determinism),
@@ -980,6 +1147,8 @@ int main(void) {
     cmocka_unit_test(test_offline_alarm),
     cmocka_unit_test(test_parking_alarm),
     cmocka_unit_test(test_truth_platform_alarms),
+    cmocka_unit_test(test_late_uploads),
+    cmocka_unit_test(test_truth_late),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
