@@ -100,6 +100,7 @@ typedef struct move {
   bool done;                 /* backfill: the stream of this device is complete */
   bool more;                 /* a full page: the next one is asked whatever /api/track says */
   bool has_cov;              /* playback, alarms: [cov_from, cov_to] is now covered */
+  bool cov_only;             /* a track poll's point: its second is covered; no page */
   int64_t cov_from, cov_to;
   paging_cursor_t cursor;
 } move_t;
@@ -311,6 +312,11 @@ static void on_batch(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res
     move_t *m = &c->moves[i];
     devtab_device_t *d = devtab_at(a->dev, m->dev);
     if (!d) continue;
+    if (m->cov_only) {
+      if (res->status == 0 && coverage_add(a->cov, m->dev, m->stream, m->cov_from, m->cov_to) != 0)
+        log_error("device %s: out of memory for its coverage", d->imei);
+      continue;
+    }
     stream_free(a, m->dev, m->stream);
     if (res->status == 0) {
       if (m->has_cov && coverage_add(a->cov, m->dev, m->stream, m->cov_from, m->cov_to) != 0)
@@ -365,7 +371,8 @@ static void submit_batch(archiver_t *a) {
   }
   /* -ESHUTDOWN or worse: nothing of it counts as written; the streams stay due. */
   for (size_t i = 0; i < a->bctx->n; i++)
-    stream_free(a, a->bctx->moves[i].dev, a->bctx->moves[i].stream);
+    if (!a->bctx->moves[i].cov_only)
+      stream_free(a, a->bctx->moves[i].dev, a->bctx->moves[i].stream);
   pgw_batch_free(a->batch);
   free(a->bctx->moves);
   free(a->bctx);
@@ -411,6 +418,8 @@ static int batch_move(archiver_t *a, uint32_t dev, int s, const paging_cursor_t 
   int rc = 0;
   if (s == S_MILEAGE)
     rc = pgw_batch_move_cursor_key(a->batch, d->imei, a->stream_key[s], cur->begin);
+  else if (m.cov_only && m.has_cov)
+    rc = pgw_batch_add_coverage(a->batch, d->imei, PGW_STREAM_PLAYBACK, m.cov_from, m.cov_to);
   else if (m.has_cov) /* playback and alarms: their coverage, no cursor row */
     rc = pgw_batch_add_coverage(a->batch, d->imei,
                                 s == S_PLAYBACK ? PGW_STREAM_PLAYBACK : PGW_STREAM_ALARMS,
@@ -964,9 +973,14 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
      * and not covered (the playback page that brings it later finds it stored). */
     if (!backfill(a) && gps > 0 && gps > d->last_gpstime &&
         gps > d->cursor[S_PLAYBACK].begin && t->speed >= 0 && t->course >= 0 &&
-        !coverage_covers(a->cov, (size_t)idx, S_PLAYBACK, gps))
+        !coverage_covers(a->cov, (size_t)idx, S_PLAYBACK, gps)) {
       rc = pgw_batch_add_position(a->batch, d->imei, gps, t->longitude, t->latitude, t->speed,
                                   t->course);
+      /* Its second is covered (one position per second): the page that follows asks up
+       * to the second before it, and stores it only once. */
+      move_t pt = {.cov_only = true, .has_cov = true, .cov_from = gps, .cov_to = gps};
+      if (rc == 0) rc = batch_move(a, (uint32_t)idx, S_PLAYBACK, &d->cursor[S_PLAYBACK], false, &pt);
+    }
     if (gps > d->last_gpstime || d->last_gpstime < 0) d->last_gpstime = gps;
     if (heard > d->last_systemtime) d->last_systemtime = heard;
     /* What playback and alarms are due on: a record that moved neither changes nothing. */
