@@ -19,8 +19,10 @@
 #include "archive/alarmcad.h"
 #include "archive/coverage.h"
 #include "archive/devtab.h"
+#include "archive/gapheal.h"
 #include "archive/paging.h"
 #include "config/config.h"
+#include "db/gaps.h"
 #include "db/pgw.h"
 #include "db/state.h"
 #include "net/client.h"
@@ -75,7 +77,7 @@ typedef struct acct {
   poll_timer_t *poll;     /* freed by its close callback */
 } acct_t;
 
-typedef enum { W_PLAYBACK, W_ALARMS, W_MILEAGE, W_TRACK, W_DEVLIST, W_USERLIST } work_kind_t;
+typedef enum { W_PLAYBACK, W_ALARMS, W_MILEAGE, W_TRACK, W_DEVLIST, W_USERLIST, W_HEAL } work_kind_t;
 
 /* One API call: what was asked, so that its response can be applied. */
 typedef struct work {
@@ -87,6 +89,7 @@ typedef struct work {
   int64_t begin;             /* playback, alarms: the request's begin (cursor.begin as asked) */
   int64_t end;               /* the request's inclusive end */
   int64_t asked_at;          /* server time of the request (alarms: the ingest margin) */
+  int64_t gap_from, gap_to;  /* heal: the gap's identity (gapheal.h); begin/end as asked */
   int64_t day;               /* mileage */
   uint32_t *devs;            /* mileage, track */
   size_t n_devs;
@@ -125,6 +128,8 @@ struct archiver {
   char stream_key[DEVTAB_STREAM_COUNT][64]; /* cursor names in fleetarc.cursors (mileage) */
   coverage_t *cov;           /* playback and alarms: what is committed (coverage.h) */
   alarmcad_t *acad;          /* run: when alarms are asked (alarmcad.h) */
+  gapheal_t *heal;           /* gaps of the stored track asked again (gapheal.h) */
+  uint64_t n_heal_requests, n_heal_points;
 
   uv_timer_t tick, flush_timer, summary_timer, discovery_timer, shutdown_timer;
   uv_signal_t sigint, sigterm;
@@ -287,6 +292,10 @@ static int ensure_times(archiver_t *a, size_t n) {
 /* ------------------------------------------------------------------ batches */
 
 static void pump(archiver_t *a);
+static int heal_observe(archiver_t *a, const work_t *w, const api_point_t *p);
+static void heal_pump(archiver_t *a, int64_t now_server);
+static void apply_heal(archiver_t *a, work_t *w, const net_result_t *res);
+static gapheal_options_t heal_options(const config_t *cfg);
 static void check_shutdown(archiver_t *a);
 static void mark_stream(archiver_t *a, uint32_t dev, int s);
 static void stream_free(archiver_t *a, uint32_t dev, int s);
@@ -755,6 +764,7 @@ static void pump(archiver_t *a) {
     if (!pages_due(a, devtab_at(a->dev, i), now_server))
       devtab_set_del(a->dev, DEVTAB_SET_PAGES, i);
   }
+  heal_pump(a, now_server);
   if (!stream_on(a, S_MILEAGE)) return;
   scanned = 0;
   while (a->mileage_in_flight < ARCH_MILEAGE_IN_FLIGHT && a->in_flight < a->max_in_flight) {
@@ -775,7 +785,7 @@ static void pump(archiver_t *a) {
 static int response_ok(archiver_t *a, work_t *w, const net_result_t *res) {
   if (res->error == NET_OK) return 0;
   if (res->error == NET_ERR_API && res->code == API_CODE_NO_DATA &&
-      (w->kind == W_PLAYBACK || w->kind == W_ALARMS))
+      (w->kind == W_PLAYBACK || w->kind == W_ALARMS || w->kind == W_HEAL))
     return 1; /* an empty page */
   if (res->error == NET_ERR_ACCOUNT) account_stop(a, &a->accts[w->acct], res);
   return -1;
@@ -875,6 +885,7 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
       const api_point_t *p = &a->points.items[i];
       rc = pgw_batch_add_position(a->batch, d->imei, p->gpstime, p->longitude, p->latitude,
                                   p->speed, p->course);
+      if (rc == 0) rc = heal_observe(a, w, p);
     } else {
       /* Every alarm of the system-time window, whatever its gpstime: the coverage is one
        * of system time, shared with `run`. */
@@ -889,6 +900,123 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
     return;
   }
   /* busy stays set until the batch's commit moves the in-memory cursor */
+  batch_maybe_submit(a);
+}
+
+/* ------------------------------------------------------------------ gap healing */
+
+/* Gap healing (issue 23, gapheal.h): silences of a moving device's stored track, asked
+ * again with /api/playback after archive.gap_settle for fixes uploaded late. */
+static gapheal_options_t heal_options(const config_t *cfg) {
+  return (gapheal_options_t){cfg->archive.gap_settle_ms / 1000, cfg->archive.gap_min_ms / 1000,
+                             (unsigned)(cfg->archive.gap_max_attempts > 0 ? cfg->archive.gap_max_attempts : 1)};
+}
+
+static bool heal_on(const archiver_t *a) {
+  return a->heal && a->cfg->archive.gap_max_attempts > 0 && stream_on(a, S_PLAYBACK);
+}
+
+/* The gap's row, in the batch being filled (healed_at: the ask that healed it). */
+static int heal_write(archiver_t *a, const gapheal_gap_t *g) {
+  devtab_device_t *d = devtab_at(a->dev, g->dev);
+  if (!d) return 0;
+  pgw_gap_t pg = {.imei = d->imei, .from = g->from, .to = g->to, .detected_at = g->detected_at,
+                  .next_at = g->next_at, .last_asked = g->last_asked,
+                  .healed_at = g->healed ? g->last_asked : 0, .attempts = (int32_t)g->attempts,
+                  .recovered = g->recovered};
+  return pgw_batch_add_gap(a->batch, &pg);
+}
+
+/* A position of a playback page, in order: a new gap before it is written with the page
+ * (a restart then finds it open). */
+static int heal_observe(archiver_t *a, const work_t *w, const api_point_t *p) {
+  if (!heal_on(a)) return 0;
+  gapheal_gap_t g;
+  int rc = gapheal_observe(a->heal, w->dev, p->gpstime, p->speed, w->asked_at, &g);
+  if (rc <= 0) return rc;
+  char t1[32], t2[32];
+  log_info("device %s: no position from %s to %s while moving: asked again from %llds on",
+           devtab_at(a->dev, w->dev)->imei, timeparse_format_time(g.from, t1, sizeof t1),
+           timeparse_format_time(g.to, t2, sizeof t2), (long long)g.next_at);
+  return heal_write(a, &g);
+}
+
+static void start_heal(archiver_t *a, gapheal_gap_t *g, int64_t now_server) {
+  devtab_device_t *d = devtab_at(a->dev, g->dev);
+  if (!d || d->removed || a->accts[d->account].stopped) {
+    gapheal_failed(a->heal, g, now_server);
+    return;
+  }
+  work_t *w = calloc(1, sizeof *w);
+  api_request_t req = {0};
+  if (!w || api_request_playback(&req, d->imei, g->resume, g->to) != 0) {
+    api_request_free(&req);
+    free(w);
+    gapheal_failed(a->heal, g, now_server);
+    return;
+  }
+  *w = (work_t){.a = a, .kind = W_HEAL, .acct = d->account, .dev = g->dev, .begin = g->resume,
+                .end = g->to, .asked_at = now_server, .gap_from = g->from, .gap_to = g->to};
+  g->busy = true;
+  if (call(a, &a->accts[d->account], &req, w) != 0) {
+    free(w);
+    gapheal_failed(a->heal, g, now_server);
+    return;
+  }
+  a->in_flight++;
+  a->n_heal_requests++;
+}
+
+/* run: the gaps due, while calls are free (after the pages: the present first). */
+static void heal_pump(archiver_t *a, int64_t now_server) {
+  if (backfill(a) || !heal_on(a)) return;
+  gapheal_gap_t *g;
+  while (a->in_flight < a->max_in_flight && (g = gapheal_due(a->heal, now_server, NULL)))
+    start_heal(a, g, now_server);
+}
+
+static void apply_heal(archiver_t *a, work_t *w, const net_result_t *res) {
+  gapheal_gap_t *g = gapheal_find(a->heal, w->dev, w->gap_from, w->gap_to);
+  devtab_device_t *d = devtab_at(a->dev, w->dev);
+  if (!g || !d) return;
+  int64_t now = server_now(a);
+  int ok = response_ok(a, w, res);
+  api_error_t err = {0};
+  size_t n = 0;
+  if (ok == 0) {
+    int rc = api_parse_playback(res->body, res->body_len, &a->points, &err);
+    if (rc == -EREMOTEIO && err.code == API_CODE_NO_DATA) rc = 0;
+    else if (rc == 0) n = a->points.n;
+    if (rc) ok = -1;
+  }
+  if (ok < 0 || !batch_get(a)) {
+    if (res->error != NET_ERR_CANCELLED)
+      log_warn("device %s: gap from %lld: its ask failed (%s): again later", d->imei,
+               (long long)w->gap_from, res->message && *res->message ? res->message : "bad answer");
+    gapheal_failed(a->heal, g, now);
+    return;
+  }
+  int rc = 0;
+  int64_t last = w->begin;
+  size_t stored = 0;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    const api_point_t *p = &a->points.items[i];
+    if (p->gpstime < w->begin || p->gpstime > w->end) continue;
+    rc = pgw_batch_add_position(a->batch, d->imei, p->gpstime, p->longitude, p->latitude,
+                                p->speed, p->course);
+    last = p->gpstime;
+    stored++;
+  }
+  gapheal_gap_t out;
+  if (n >= PAGING_PLAYBACK_PAGE) gapheal_continue(a->heal, g, now, last, (int64_t)stored, &out);
+  else gapheal_done(a->heal, g, now, (int64_t)stored, &out);
+  if (rc == 0) rc = heal_write(a, &out);
+  if (rc) log_error("device %s: gap from %lld: cannot add to the batch", d->imei, (long long)out.from);
+  a->n_heal_points += stored;
+  char t1[32], t2[32];
+  log_info("device %s: gap %s to %s asked again: %zu positions%s", d->imei,
+           timeparse_format_time(out.from, t1, sizeof t1), timeparse_format_time(out.to, t2, sizeof t2),
+           stored, out.healed ? (out.recovered ? ", healed" : ", nothing came: given up") : "");
   batch_maybe_submit(a);
 }
 
@@ -1119,6 +1247,10 @@ static void on_response(void *arg, const net_result_t *res) {
       a->in_flight--;
       a->mileage_in_flight--;
       apply_mileage(a, w, res);
+      break;
+    case W_HEAL:
+      a->in_flight--;
+      apply_heal(a, w, res);
       break;
     case W_TRACK:
       a->other_in_flight--;
@@ -1696,6 +1828,12 @@ int archiver_reconfigure(archiver_t *a, config_t *n, buf_t *applied, buf_t *rest
   /* From here on the engine reads the new values (lookback, batch size and delay). */
   a->cfg = n;
   if (o->archive.lookback_ms != n->archive.lookback_ms) brc |= note(applied, "archive.lookback");
+  if (o->archive.gap_settle_ms != n->archive.gap_settle_ms || o->archive.gap_min_ms != n->archive.gap_min_ms ||
+      o->archive.gap_max_attempts != n->archive.gap_max_attempts) {
+    gapheal_options_t ho = heal_options(n);
+    gapheal_set_options(a->heal, &ho);
+    brc |= note(applied, "archive.gap_settle, archive.gap_min, archive.gap_max_attempts");
+  }
   if (o->database.batch_rows != n->database.batch_rows) brc |= note(applied, "database.batch_rows");
   if (o->database.flush_interval_ms != n->database.flush_interval_ms)
     brc |= note(applied, "database.flush_interval");
@@ -1777,6 +1915,25 @@ static int cb_coverage(void *arg, const char *imei, const char *stream, int64_t 
   return 0;
 }
 
+/* An open gap (072_gaps.sql): asked again when due, as if this run had found it. */
+static int cb_gap(void *arg, const char *imei, int64_t from, int64_t to, int64_t detected_at,
+                  int64_t next_at, int64_t last_asked, int attempts, int64_t recovered) {
+  load_ctx_t *l = arg;
+  archiver_t *a = l->a;
+  bool added = false;
+  devtab_device_t *d = devtab_get_or_add(a->dev, imei, &added);
+  if (!d) return 0;
+  if (added) {
+    device_init(a, d);
+    l->n++;
+  }
+  gapheal_gap_t g = {.dev = (uint32_t)devtab_index(a->dev, d), .from = from, .to = to,
+                     .resume = from, .detected_at = detected_at, .next_at = next_at,
+                     .last_asked = last_asked, .attempts = attempts > 0 ? (unsigned)attempts : 0,
+                     .recovered = recovered};
+  return gapheal_add(a->heal, &g);
+}
+
 /* Run: a device known only from fleetarc.devices (no cursor yet) is known all the same,
  * inactive until discovery lists it. */
 static int cb_device(void *arg, const char *imei, int removed) {
@@ -1840,7 +1997,11 @@ int archiver_run(const archiver_options_t *opt) {
   a->dev = devtab_new();
   a->cov = coverage_new();
   a->acad = alarmcad_new();
-  if (!a->dev || !a->cov || !a->acad) goto out_loop;
+  {
+    gapheal_options_t ho = heal_options(cfg);
+    a->heal = gapheal_new(&ho);
+  }
+  if (!a->dev || !a->cov || !a->acad || !a->heal) goto out_loop;
 
   /* Accounts: all configured, or the one --account names. */
   a->accts = calloc(cfg->n_accounts, sizeof *a->accts);
@@ -1867,6 +2028,11 @@ int archiver_run(const archiver_options_t *opt) {
       rc = db_load_cursors(cfg->database.conninfo, keys, 1, cb_cursor, &l, err, sizeof err);
     if (rc == 0 && !backfill(a))
       rc = db_load_devices(cfg->database.conninfo, cb_device, &l, err, sizeof err);
+    if (rc == 0 && !backfill(a)) {
+      rc = db_load_gaps(cfg->database.conninfo, cb_gap, &l, err, sizeof err);
+      if (rc == 0 && gapheal_open(a->heal))
+        log_info("%zu gaps of the stored track wait to be asked again", gapheal_open(a->heal));
+    }
     if (rc) {
       log_error("database: %s", rc == -EIO ? err : strerror(-rc));
       goto out_loop;
@@ -1966,6 +2132,7 @@ out_loop:
   devtab_free(a->dev);
   coverage_free(a->cov);
   alarmcad_free(a->acad);
+  gapheal_free(a->heal);
   api_points_free(&a->points);
   api_alarms_free(&a->alarms);
   api_tracks_free(&a->tracks);

@@ -69,6 +69,7 @@ int gapheal_add(gapheal_t *g, const gapheal_gap_t *gap) {
   }
   g->gaps[g->n] = *gap;
   g->gaps[g->n].busy = false;
+  if (gap->resume < gap->from || gap->resume > gap->to) g->gaps[g->n].resume = gap->from;
   g->n++;
   return 0;
 }
@@ -85,7 +86,8 @@ int gapheal_observe(gapheal_t *g, uint32_t dev, int64_t gpstime, int speed, int6
   if (prev.speed <= 0 && speed <= 0) return 0;
   if (asked_at >= gpstime + g->opt.settle_s) return 0; /* read after it had settled */
   gapheal_gap_t gap = {.dev = dev, .from = prev.gpstime + 1, .to = gpstime - 1,
-                       .detected_at = asked_at, .next_at = gpstime + g->opt.settle_s};
+                       .resume = prev.gpstime + 1, .detected_at = asked_at,
+                       .next_at = gpstime + g->opt.settle_s};
   if (find(g, dev, gap.from, gap.to)) return 0;
   int rc = gapheal_add(g, &gap);
   if (rc) return rc;
@@ -122,13 +124,31 @@ void gapheal_done(gapheal_t *g, gapheal_gap_t *gap, int64_t now, int64_t recover
   gap->last_asked = now;
   gap->recovered += recovered;
   if (recovered == 0) gap->attempts++;
-  gap->healed = recovered > 0 || gap->attempts >= g->opt.max_attempts;
+  gap->healed = gap->recovered > 0 || gap->attempts >= g->opt.max_attempts;
   gap->next_at = now + g->opt.settle_s;
   *out = *gap;
   if (gap->healed) {
     g->healed++;
     drop(g, gap);
   }
+}
+
+void gapheal_continue(gapheal_t *g, gapheal_gap_t *gap, int64_t now, int64_t last,
+                      int64_t recovered, gapheal_gap_t *out) {
+  if (last <= gap->resume || last >= gap->to) { /* no progress: as an ask that is over */
+    gapheal_done(g, gap, now, recovered, out);
+    return;
+  }
+  gap->busy = false;
+  gap->last_asked = now;
+  gap->recovered += recovered;
+  gap->resume = last;
+  gap->next_at = now;
+  *out = *gap;
+}
+
+gapheal_gap_t *gapheal_find(gapheal_t *g, uint32_t dev, int64_t from, int64_t to) {
+  return find(g, dev, from, to);
 }
 
 void gapheal_failed(gapheal_t *g, gapheal_gap_t *gap, int64_t now) {

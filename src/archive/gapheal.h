@@ -30,7 +30,9 @@ typedef struct gapheal_options {
 
 typedef struct gapheal_gap {
   uint32_t dev;
-  int64_t from, to;      /* the window, inclusive gpstimes */
+  int64_t from, to;      /* the window, inclusive gpstimes (with dev: its identity) */
+  int64_t resume;        /* the next ask begins here: from, or after a full page the
+                            last gpstime of that page (playback pages on gpstime) */
   int64_t detected_at;   /* platform time of the page that revealed it */
   int64_t next_at;       /* due from this platform time on */
   int64_t last_asked;    /* 0: never */
@@ -70,6 +72,12 @@ gapheal_gap_t *gapheal_due(gapheal_t *g, int64_t now, int64_t *wake);
  * and drops a healed gap from memory. */
 void gapheal_done(gapheal_t *g, gapheal_gap_t *gap, int64_t now, int64_t recovered,
                   gapheal_gap_t *out);
+/* The ask brought a full page ending at last (< gap->to): the rest of the window is
+ * asked at once from last (no attempt counted; positions count as recovered). */
+void gapheal_continue(gapheal_t *g, gapheal_gap_t *gap, int64_t now, int64_t last,
+                      int64_t recovered, gapheal_gap_t *out);
+/* The open gap (dev, from, to), or NULL. Valid as gapheal_due's answer. */
+gapheal_gap_t *gapheal_find(gapheal_t *g, uint32_t dev, int64_t from, int64_t to);
 /* The ask failed (network, API error): not an attempt; due again after settle_s. */
 void gapheal_failed(gapheal_t *g, gapheal_gap_t *gap, int64_t now);
 

@@ -97,6 +97,18 @@ int pgw_batch_add_coverage(pgw_batch_t *batch, const char *imei, pgw_stream_t st
                            int64_t from, int64_t to) __attribute__((warn_unused_result));
 
 /* Rows of every kind in the batch, cursor moves included (what pgw_submit counts). */
+/* A gap of a device's stored track asked again for late uploads (072_gaps.sql): inserted,
+ * or updated (forward only: attempts, recovered, last_asked never go back, a healed gap
+ * stays healed) in the same transaction as the batch's rows. Times in UNIX seconds;
+ * last_asked and healed_at 0: NULL. 0, -EINVAL, -ENOMEM. */
+typedef struct pgw_gap {
+  const char *imei;
+  int64_t from, to;          /* the window, inclusive gpstimes */
+  int64_t detected_at, next_at, last_asked, healed_at;
+  int32_t attempts;
+  int64_t recovered;
+} pgw_gap_t;
+int pgw_batch_add_gap(pgw_batch_t *batch, const pgw_gap_t *gap) __attribute__((warn_unused_result));
 size_t pgw_batch_rows(const pgw_batch_t *batch);
 const char *pgw_batch_name(const pgw_batch_t *batch);
 
@@ -116,6 +128,7 @@ typedef struct pgw_result {
   size_t mileage_days;                 /* daily_mileage rows inserted or updated */
   size_t cursors_moved;                /* cursors that moved forward (or were created) */
   size_t coverage_added;               /* covered intervals merged in */
+  size_t gaps_written;                 /* gap rows inserted or updated */
   unsigned attempts;                   /* transactions tried, >1 after reconnects */
 } pgw_result_t;
 
