@@ -947,6 +947,10 @@ static void start_heal(archiver_t *a, gapheal_gap_t *g, int64_t now_server) {
     gapheal_failed(a->heal, g, now_server);
     return;
   }
+  if (d->cursor[S_PLAYBACK].begin == ARCH_UNSET) { /* not tracked yet (startup): soon */
+    g->next_at = now_server + 5;
+    return;
+  }
   work_t *w = calloc(1, sizeof *w);
   api_request_t req = {0};
   if (!w || api_request_playback(&req, d->imei, g->resume, g->to) != 0) {
@@ -969,7 +973,8 @@ static void start_heal(archiver_t *a, gapheal_gap_t *g, int64_t now_server) {
 
 /* run: the gaps due, while calls are free (after the pages: the present first). */
 static void heal_pump(archiver_t *a, int64_t now_server) {
-  if (backfill(a) || !heal_on(a)) return;
+  /* Due times are the platform's: wait for its present (a track record's servertime). */
+  if (backfill(a) || !heal_on(a) || !a->have_offset) return;
   gapheal_gap_t *g;
   while (a->in_flight < a->max_in_flight && (g = gapheal_due(a->heal, now_server, NULL)))
     start_heal(a, g, now_server);
