@@ -249,7 +249,11 @@ static int64_t stream_start_of(archiver_t *a, uint32_t idx, int s) {
   int64_t start = stream_start(a);
   if (s == S_MILEAGE) return floor_day(start);
   if (backfill(a)) return start;
+  size_t n = coverage_count(a->cov, idx, s);
   const coverage_iv_t *last = coverage_last(a->cov, idx, s);
+  /* A single second at the end is a poll's point stored ahead of the pages: the
+   * interval the pages were extending is the one before it. */
+  if (last && last->from == last->to && n >= 2) last = coverage_at(a->cov, idx, s, n - 2);
   if (last && last->from < start) start = last->from;
   return start;
 }
@@ -1696,6 +1700,11 @@ int archiver_reconfigure(archiver_t *a, config_t *n, buf_t *applied, buf_t *rest
   /* From here on the engine reads the new values (lookback, batch size and delay). */
   a->cfg = n;
   if (o->archive.lookback_ms != n->archive.lookback_ms) brc |= note(applied, "archive.lookback");
+  /* The alarm cadence reads a->cfg at each look: applied from the next track record on. */
+  if (o->archive.alarm_interval_ms != n->archive.alarm_interval_ms)
+    brc |= note(applied, "archive.alarm_interval");
+  if (o->archive.alarm_idle_interval_ms != n->archive.alarm_idle_interval_ms)
+    brc |= note(applied, "archive.alarm_idle_interval");
   if (o->database.batch_rows != n->database.batch_rows) brc |= note(applied, "database.batch_rows");
   if (o->database.flush_interval_ms != n->database.flush_interval_ms)
     brc |= note(applied, "database.flush_interval");
