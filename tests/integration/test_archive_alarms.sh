@@ -55,6 +55,7 @@ for _ in $(seq 480); do
     [ "$k" -gt 0 ] && stored_at=$present
   fi
   [ -n "$stored_at" ] && [ -n "$p0" ] && [ "$present" -ge $((p0 + 1200)) ] && break
+  [ "$present" -ge $((NOW + 3600)) ] && break # an hour of sim time: the flip is long past
 done
 a1=$(sim_stat requests.alarm/list) p1=$(sim_stat present)
 kill -TERM $pid
