@@ -150,6 +150,7 @@ struct archiver {
   int disc_accounts_pending; /* accounts whose discovery has not ended */
   size_t polls_pending;      /* backfill: first track polls not yet answered */
   bool data_started;
+  int64_t bf_present;        /* backfill: the platform's present when its pages began */
   bool first_discovery_done; /* run: the startup sweep of known, unlisted devices ran */
   /* Backfill: give up when no call has succeeded for archive.give_up_after while calls
    * kept failing (an API down for good must not cost half an hour of backoff). */
@@ -267,14 +268,13 @@ static void device_init(archiver_t *a, devtab_device_t *d) {
   d->removed = 1; /* until discovery (or --imei) lists it */
 }
 
+static int64_t window_bound(const archiver_t *a, int s);
+
 /* The inclusive end of a stream's window right now (run: the present). */
 static int64_t window_end(archiver_t *a, int s) {
   int64_t now = server_now(a);
   if (!backfill(a)) return s == S_ALARMS ? now - ALARMCAD_INGEST_MARGIN_S : now;
-  if (s == S_ALARMS) {
-    int64_t e = a->opt.to - 1 + ARCH_ALARM_LATE_S;
-    return e < now ? e : now;
-  }
+  if (s == S_ALARMS) return window_bound(a, s);
   return a->opt.to - 1;
 }
 
@@ -489,7 +489,9 @@ typedef enum { DUE_NO, DUE_YES, DUE_LATER, DUE_BLOCKED } due_t;
 /* The largest end a stream's window reaches as the present grows (window_end). */
 static int64_t window_bound(const archiver_t *a, int s) {
   if (!backfill(a)) return INT64_MAX;
-  return s == S_ALARMS ? a->opt.to - 1 + ARCH_ALARM_LATE_S : a->opt.to - 1;
+  if (s != S_ALARMS) return a->opt.to - 1;
+  int64_t e = a->opt.to - 1 + ARCH_ALARM_LATE_S;
+  return a->bf_present && a->bf_present < e ? a->bf_present : e;
 }
 
 static void wake_at(int64_t *wake, int64_t t) {
@@ -737,6 +739,9 @@ fail:
 static void pump(archiver_t *a) {
   if (a->stopping || a->pressure || a->submit_blocked || !a->net) return;
   if (backfill(a) && (a->disc_accounts_pending > 0 || a->polls_pending > 0)) return;
+  /* A backfill's alarm windows end at the present it started with: chasing a present
+   * that moves would ask every device again and again. */
+  if (backfill(a) && !a->data_started) a->bf_present = server_now(a);
   a->data_started = true;
   size_t n = devtab_count(a->dev);
   if (n == 0) return;
