@@ -52,7 +52,7 @@ for _ in $(seq 480); do
   fi
   if [ -z "$stored_at" ]; then
     k=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.alarms WHERE imei = '$SILENT' AND alarm_type = 28")
-    [ "$k" -gt 0 ] && stored_at=$present
+    [ "$k" -gt 0 ] && stored_at=$(sim_stat present) # read after the row: an upper bound
   fi
   [ -n "$stored_at" ] && [ -n "$p0" ] && [ "$present" -ge $((p0 + 1200)) ] && break
   [ "$present" -ge $((NOW + 3600)) ] && break # an hour of sim time: the flip is long past
