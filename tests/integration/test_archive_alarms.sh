@@ -4,8 +4,9 @@
 #     (--track-behind) still archives all of them: a full page of 100 is followed
 #     whatever /api/track says;
 #  2. `run` archives the offline alarm (type 28) of a device gone silent (--silence,
-#     --offline-after) soon after the platform flips its datastatus: within a few track
-#     intervals (measured: the sim present when the row is committed);
+#     --offline-after) before its lookback started, soon after the platform flips its
+#     datastatus: within a few track intervals (measured: the sim present when the row
+#     is committed);
 #  3. with rate limits 0, alarm requests per device over 10+ sim-minutes of `run` stay
 #     at the cadence (archive.alarm_interval 10m, alarm_idle_interval 6h), not one per
 #     poll.
@@ -32,7 +33,10 @@ sim_stop
 # 2 and 3: one `run`, the sim's clock 60x (1 real second = 1 sim minute)
 NOW=1772798400 # 2026-03-06T12:00:00Z
 SILENT=999000000000002
-SIMFLAGS="--devices 20 --seed 5 --history 2 --offline-after 31m --silence $SILENT@$((NOW + 60))"
+# Silent since 150 sim-minutes before the start (its last heartbeat up to 30 min earlier),
+# so /api/track's times stay before the lookback hour; the platform flips it offline 3 h
+# after its last report, in the first 30 sim-minutes of the run.
+SIMFLAGS="--devices 20 --seed 5 --history 2 --offline-after 3h --silence $SILENT@$((NOW - 9000))"
 fresh_db fa_alarms
 sim_start $SIMFLAGS --now $NOW --speed 60
 write_config "archive: {lookback: 1h, track_interval: 2s, discovery_interval: 1h}"
@@ -48,9 +52,10 @@ for _ in $(seq 480); do
   fi
   if [ -z "$stored_at" ]; then
     k=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.alarms WHERE imei = '$SILENT' AND alarm_type = 28")
-    [ "$k" -gt 0 ] && stored_at=$present
+    [ "$k" -gt 0 ] && stored_at=$(sim_stat present) # read after the row: an upper bound
   fi
   [ -n "$stored_at" ] && [ -n "$p0" ] && [ "$present" -ge $((p0 + 1200)) ] && break
+  [ "$present" -ge $((NOW + 3600)) ] && break # an hour of sim time: the flip is long past
 done
 a1=$(sim_stat requests.alarm/list) p1=$(sim_stat present)
 kill -TERM $pid
