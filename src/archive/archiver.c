@@ -16,9 +16,13 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "archive/alarmcad.h"
+#include "archive/coverage.h"
 #include "archive/devtab.h"
+#include "archive/gapheal.h"
 #include "archive/paging.h"
 #include "config/config.h"
+#include "db/gaps.h"
 #include "db/pgw.h"
 #include "db/state.h"
 #include "net/client.h"
@@ -73,7 +77,7 @@ typedef struct acct {
   poll_timer_t *poll;     /* freed by its close callback */
 } acct_t;
 
-typedef enum { W_PLAYBACK, W_ALARMS, W_MILEAGE, W_TRACK, W_DEVLIST, W_USERLIST } work_kind_t;
+typedef enum { W_PLAYBACK, W_ALARMS, W_MILEAGE, W_TRACK, W_DEVLIST, W_USERLIST, W_HEAL } work_kind_t;
 
 /* One API call: what was asked, so that its response can be applied. */
 typedef struct work {
@@ -82,7 +86,10 @@ typedef struct work {
   uint16_t acct;
   uint32_t dev;              /* playback, alarms */
   paging_cursor_t cursor;    /* a copy of the committed cursor, advanced by the page */
+  int64_t begin;             /* playback, alarms: the request's begin (cursor.begin as asked) */
   int64_t end;               /* the request's inclusive end */
+  int64_t asked_at;          /* server time of the request (alarms: the ingest margin) */
+  int64_t gap_from, gap_to;  /* heal: the gap's identity (gapheal.h); begin/end as asked */
   int64_t day;               /* mileage */
   uint32_t *devs;            /* mileage, track */
   size_t n_devs;
@@ -94,6 +101,10 @@ typedef struct move {
   uint32_t dev;
   uint8_t stream;
   bool done;                 /* backfill: the stream of this device is complete */
+  bool more;                 /* a full page: the next one is asked whatever /api/track says */
+  bool has_cov;              /* playback, alarms: [cov_from, cov_to] is now covered */
+  bool cov_only;             /* a track poll's point: its second is covered; no page */
+  int64_t cov_from, cov_to;
   paging_cursor_t cursor;
 } move_t;
 
@@ -114,7 +125,11 @@ struct archiver {
   devtab_t *dev;
   acct_t *accts;
   size_t n_accts;
-  char stream_key[DEVTAB_STREAM_COUNT][64]; /* cursor names in fleetarc.cursors */
+  char stream_key[DEVTAB_STREAM_COUNT][64]; /* cursor names in fleetarc.cursors (mileage) */
+  coverage_t *cov;           /* playback and alarms: what is committed (coverage.h) */
+  alarmcad_t *acad;          /* run: when alarms are asked (alarmcad.h) */
+  gapheal_t *heal;           /* gaps of the stored track asked again (gapheal.h) */
+  uint64_t n_heal_requests, n_heal_points;
 
   uv_timer_t tick, flush_timer, summary_timer, discovery_timer, shutdown_timer;
   uv_signal_t sigint, sigterm;
@@ -140,6 +155,7 @@ struct archiver {
   int disc_accounts_pending; /* accounts whose discovery has not ended */
   size_t polls_pending;      /* backfill: first track polls not yet answered */
   bool data_started;
+  int64_t bf_present;        /* backfill: the platform's present when its pages began */
   bool first_discovery_done; /* run: the startup sweep of known, unlisted devices ran */
   /* Backfill: give up when no call has succeeded for archive.give_up_after while calls
    * kept failing (an API down for good must not cost half an hour of backoff). */
@@ -231,32 +247,42 @@ static int64_t stream_start(archiver_t *a) {
   return server_now(a) - a->cfg->archive.lookback_ms / 1000;
 }
 
+/* Where stream s of device idx starts in this job. A backfill: its --from. `run`: the
+ * lookback, or the start of the device's latest covered interval when that is earlier
+ * (so that `run` resumes where it, or a backfill, ended); either way the cursor moves past
+ * what is covered before asking (page_window). */
+static int64_t stream_start_of(archiver_t *a, uint32_t idx, int s) {
+  int64_t start = stream_start(a);
+  if (s == S_MILEAGE) return floor_day(start);
+  if (backfill(a)) return start;
+  size_t n = coverage_count(a->cov, idx, s);
+  const coverage_iv_t *last = coverage_last(a->cov, idx, s);
+  /* A single second at the end is a poll's point stored ahead of the pages: the
+   * interval the pages were extending is the one before it. */
+  if (last && last->from == last->to && n >= 2) last = coverage_at(a->cov, idx, s, n - 2);
+  if (last && last->from < start) start = last->from;
+  return start;
+}
+
 static void device_init(archiver_t *a, devtab_device_t *d) {
-  int64_t start = backfill(a) || a->have_offset ? stream_start(a) : ARCH_UNSET;
-  d->cursor[S_PLAYBACK] = (paging_cursor_t){start, false};
-  d->cursor[S_ALARMS] = (paging_cursor_t){start, false};
-  d->cursor[S_MILEAGE] = (paging_cursor_t){start == ARCH_UNSET ? start : floor_day(start), false};
+  uint32_t idx = (uint32_t)devtab_index(a->dev, d);
+  bool known = backfill(a) || a->have_offset;
+  for (int s = 0; s < DEVTAB_STREAM_COUNT; s++)
+    d->cursor[s] = (paging_cursor_t){known ? stream_start_of(a, idx, s) : ARCH_UNSET, false};
   d->last_gpstime = backfill(a) ? -1 : 0; /* backfill: unknown until polled, then due */
   d->removed = 1; /* until discovery (or --imei) lists it */
 }
 
+static int64_t window_bound(const archiver_t *a, int s);
+
 /* The inclusive end of a stream's window right now (run: the present). */
 static int64_t window_end(archiver_t *a, int s) {
   int64_t now = server_now(a);
-  if (!backfill(a)) return now;
-  if (s == S_ALARMS) {
-    int64_t e = a->opt.to - 1 + ARCH_ALARM_LATE_S;
-    return e < now ? e : now;
-  }
+  if (!backfill(a)) return s == S_ALARMS ? now - ALARMCAD_INGEST_MARGIN_S : now;
+  if (s == S_ALARMS) return window_bound(a, s);
   return a->opt.to - 1;
 }
 
-/* Cursors persist as one time: a cursor that has not stored `begin` itself (a fresh
- * one, or past a guarded second) is stored as begin - 1 "with begin", which asks the
- * same records again after a restart and drops nothing that was not stored. */
-static int64_t cursor_persisted(const paging_cursor_t *c) {
-  return c->have_begin ? c->begin : c->begin - 1;
-}
 
 static int ensure_times(archiver_t *a, size_t n) {
   if (n <= a->times_cap) return 0;
@@ -270,6 +296,10 @@ static int ensure_times(archiver_t *a, size_t n) {
 /* ------------------------------------------------------------------ batches */
 
 static void pump(archiver_t *a);
+static int heal_observe(archiver_t *a, const work_t *w, const api_point_t *p);
+static void heal_pump(archiver_t *a, int64_t now_server);
+static void apply_heal(archiver_t *a, work_t *w, const net_result_t *res);
+static gapheal_options_t heal_options(const config_t *cfg);
 static void check_shutdown(archiver_t *a);
 static void mark_stream(archiver_t *a, uint32_t dev, int s);
 static void stream_free(archiver_t *a, uint32_t dev, int s);
@@ -295,10 +325,20 @@ static void on_batch(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res
     move_t *m = &c->moves[i];
     devtab_device_t *d = devtab_at(a->dev, m->dev);
     if (!d) continue;
+    if (m->cov_only) {
+      if (res->status == 0 && coverage_add(a->cov, m->dev, m->stream, m->cov_from, m->cov_to) != 0)
+        log_error("device %s: out of memory for its coverage", d->imei);
+      continue;
+    }
     stream_free(a, m->dev, m->stream);
     if (res->status == 0) {
+      if (m->has_cov && coverage_add(a->cov, m->dev, m->stream, m->cov_from, m->cov_to) != 0)
+        log_error("device %s: %s: out of memory for its coverage: asked again", d->imei,
+                  stream_names[m->stream]);
       d->cursor[m->stream] = m->cursor;
       d->failures[m->stream] = 0;
+      if (m->more) d->more |= (uint8_t)(1u << m->stream);
+      else d->more &= (uint8_t)~(1u << m->stream);
       if (m->done && backfill(a)) d->done |= (uint8_t)(1u << m->stream);
     } else if (res->status != -ECANCELED) {
       fail_stream(a, m->dev, m->stream, "its batch was not written");
@@ -344,7 +384,8 @@ static void submit_batch(archiver_t *a) {
   }
   /* -ESHUTDOWN or worse: nothing of it counts as written; the streams stay due. */
   for (size_t i = 0; i < a->bctx->n; i++)
-    stream_free(a, a->bctx->moves[i].dev, a->bctx->moves[i].stream);
+    if (!a->bctx->moves[i].cov_only)
+      stream_free(a, a->bctx->moves[i].dev, a->bctx->moves[i].stream);
   pgw_batch_free(a->batch);
   free(a->bctx->moves);
   free(a->bctx);
@@ -371,7 +412,8 @@ static pgw_batch_t *batch_get(archiver_t *a) {
   return a->batch;
 }
 
-static int batch_move(archiver_t *a, uint32_t dev, int s, const paging_cursor_t *cur, bool done) {
+static int batch_move(archiver_t *a, uint32_t dev, int s, const paging_cursor_t *cur, bool done,
+                      const move_t *page) {
   bctx_t *c = a->bctx;
   if (c->n == c->cap) {
     size_t cap = c->cap ? c->cap * 2 : 64;
@@ -381,10 +423,22 @@ static int batch_move(archiver_t *a, uint32_t dev, int s, const paging_cursor_t 
     c->cap = cap;
   }
   devtab_device_t *d = devtab_at(a->dev, dev);
-  int64_t persisted = s == S_MILEAGE ? cur->begin : cursor_persisted(cur);
-  int rc = pgw_batch_move_cursor_key(a->batch, d->imei, a->stream_key[s], persisted);
+  move_t m = page ? *page : (move_t){0};
+  m.dev = dev;
+  m.stream = (uint8_t)s;
+  m.done = done;
+  m.cursor = *cur;
+  int rc = 0;
+  if (s == S_MILEAGE)
+    rc = pgw_batch_move_cursor_key(a->batch, d->imei, a->stream_key[s], cur->begin);
+  else if (m.cov_only && m.has_cov)
+    rc = pgw_batch_add_coverage(a->batch, d->imei, PGW_STREAM_PLAYBACK, m.cov_from, m.cov_to);
+  else if (m.has_cov) /* playback and alarms: their coverage, no cursor row */
+    rc = pgw_batch_add_coverage(a->batch, d->imei,
+                                s == S_PLAYBACK ? PGW_STREAM_PLAYBACK : PGW_STREAM_ALARMS,
+                                m.cov_from, m.cov_to);
   if (rc) return rc;
-  c->moves[c->n++] = (move_t){.dev = dev, .stream = (uint8_t)s, .done = done, .cursor = *cur};
+  c->moves[c->n++] = m;
   return 0;
 }
 
@@ -444,11 +498,35 @@ typedef enum { DUE_NO, DUE_YES, DUE_LATER, DUE_BLOCKED } due_t;
 /* The largest end a stream's window reaches as the present grows (window_end). */
 static int64_t window_bound(const archiver_t *a, int s) {
   if (!backfill(a)) return INT64_MAX;
-  return s == S_ALARMS ? a->opt.to - 1 + ARCH_ALARM_LATE_S : a->opt.to - 1;
+  if (s != S_ALARMS) return a->opt.to - 1;
+  int64_t e = a->opt.to - 1 + ARCH_ALARM_LATE_S;
+  return a->bf_present && a->bf_present < e ? a->bf_present : e;
 }
 
 static void wake_at(int64_t *wake, int64_t t) {
   if (wake && t < *wake) *wake = t;
+}
+
+/* Playback and alarms: the inclusive end of the next request of (idx, s), the cursor first
+ * moved past what is covered (a gap's records only: what any job archived is not asked
+ * again), and the end held to the gap's end and the window. `run` asks alarms up to the
+ * present less the ingest margin, or up to the present after a datastatus change. */
+static int64_t page_window(archiver_t *a, uint32_t idx, int s, int64_t now_server) {
+  devtab_device_t *d = devtab_at(a->dev, idx);
+  paging_cursor_t *c = &d->cursor[s];
+  /* The first second not stored: a playback cursor with have_begin holds its second (one
+   * record per second); an alarm cursor's second is asked again (alarmcad.h: full pages
+   * leave the records at their last second to the next page). */
+  int64_t probe = s == S_PLAYBACK && c->have_begin ? c->begin + 1 : c->begin;
+  int64_t from, to;
+  coverage_gap(a->cov, idx, s, probe, &from, &to);
+  if (from != probe) *c = (paging_cursor_t){from, false};
+  int64_t end = window_end(a, s);
+  if (s == S_ALARMS && !backfill(a)) {
+    int64_t urgent = alarmcad_urgent_at(a->acad, idx);
+    end = urgent && urgent <= now_server ? now_server : now_server - ALARMCAD_INGEST_MARGIN_S;
+  }
+  return to < end ? to : end;
 }
 
 /* Whether stream s of device d needs a request now. DUE_NO means complete (backfill) or
@@ -465,6 +543,7 @@ static due_t stream_due(archiver_t *a, devtab_device_t *d, int s, int64_t now_se
   if (d->busy & (1u << s)) return DUE_LATER;
   const paging_cursor_t *c = &d->cursor[s];
   if (c->begin == ARCH_UNSET) return DUE_NO;
+  uint32_t idx = (uint32_t)devtab_index(a->dev, d);
   bool work;
   if (s == S_MILEAGE) {
     int64_t limit = backfill(a) ? a->opt.to : INT64_MAX;
@@ -472,21 +551,24 @@ static due_t stream_due(archiver_t *a, devtab_device_t *d, int s, int64_t now_se
     work = c->begin < limit && c->begin + 86400 <= now_server;
     if (c->begin < limit && !work) wake_at(wake, c->begin + 86400);
   } else {
-    int64_t end = s == S_ALARMS && !backfill(a) ? now_server : window_end(a, s);
+    int64_t end = page_window(a, idx, s, now_server);
     bool in_window = c->have_begin ? c->begin < end : c->begin <= end;
     bool news = true; /* what the last track poll says is past the cursor */
-    if (s == S_PLAYBACK && d->last_gpstime >= 0) news = paging_playback_due(c, d->last_gpstime);
-    /* A device that sent nothing since the alarm cursor has no new alarm: an alarm's
-     * system time is when the platform received it, and /api/track's systemtime and
-     * hearttime say when the platform last heard from the device. Safe because both
-     * are the platform's own receive times; the cost is one alarm request per device
-     * per heartbeat interval for devices that are silent but alive. */
-    if (s == S_ALARMS && d->last_gpstime >= 0)
-      news = c->have_begin ? d->last_systemtime > c->begin : d->last_systemtime >= c->begin;
+    bool more = (d->more & (1u << s)) != 0;
+    /* A full page is followed by the next whatever /api/track says (spec 2.3, 2.8). */
+    if (s == S_PLAYBACK && d->last_gpstime >= 0 && !more)
+      news = paging_playback_due(c, d->last_gpstime);
+    /* Alarms are not tied to what the device sends (the platform makes some itself):
+     * a backfill asks every gap of its window; `run` asks on its cadence and events
+     * (alarmcad.h), every track record revisiting the device. */
+    if (s == S_ALARMS && !backfill(a) && !more)
+      news = alarmcad_due(a->acad, idx, c->begin, now_server,
+                          a->cfg->archive.alarm_interval_ms / 1000,
+                          a->cfg->archive.alarm_idle_interval_ms / 1000);
     work = in_window && news;
     /* Only the window short: its end grows with the present, up to its bound. (Without
      * news a track record has to come first: that is an event.) */
-    if (!in_window && news) {
+    if (!in_window && news && (backfill(a) || s == S_PLAYBACK)) {
       int64_t need = c->have_begin ? c->begin + 1 : c->begin;
       if (need <= window_bound(a, s)) wake_at(wake, need);
     }
@@ -603,8 +685,11 @@ static void start_page(archiver_t *a, uint32_t idx, int s) {
   devtab_device_t *d = devtab_at(a->dev, idx);
   work_t *w = calloc(1, sizeof *w);
   if (!w) return;
+  int64_t now_server = server_now(a);
+  int64_t end = page_window(a, idx, s, now_server);
   *w = (work_t){.a = a, .kind = s == S_PLAYBACK ? W_PLAYBACK : W_ALARMS, .acct = d->account,
-                .dev = idx, .cursor = d->cursor[s], .end = window_end(a, s)};
+                .dev = idx, .cursor = d->cursor[s], .begin = d->cursor[s].begin, .end = end,
+                .asked_at = now_server};
   api_request_t req = {0};
   int rc = s == S_PLAYBACK ? api_request_playback(&req, d->imei, w->cursor.begin, w->end)
                            : api_request_alarm_list(&req, d->imei, w->cursor.begin, w->end);
@@ -616,6 +701,7 @@ static void start_page(archiver_t *a, uint32_t idx, int s) {
   }
   d->busy |= (uint8_t)(1u << s);
   a->in_flight++;
+  if (s == S_ALARMS && !backfill(a)) alarmcad_asked(a->acad, idx, now_server);
 }
 
 /* One mileage window: up to 100 devices of one account whose mileage cursor is `day`. */
@@ -662,6 +748,9 @@ fail:
 static void pump(archiver_t *a) {
   if (a->stopping || a->pressure || a->submit_blocked || !a->net) return;
   if (backfill(a) && (a->disc_accounts_pending > 0 || a->polls_pending > 0)) return;
+  /* A backfill's alarm windows end at the present it started with: chasing a present
+   * that moves would ask every device again and again. */
+  if (backfill(a) && !a->data_started) a->bf_present = server_now(a);
   a->data_started = true;
   size_t n = devtab_count(a->dev);
   if (n == 0) return;
@@ -684,6 +773,7 @@ static void pump(archiver_t *a) {
     if (!pages_due(a, devtab_at(a->dev, i), now_server))
       devtab_set_del(a->dev, DEVTAB_SET_PAGES, i);
   }
+  heal_pump(a, now_server);
   if (!stream_on(a, S_MILEAGE)) return;
   scanned = 0;
   while (a->mileage_in_flight < ARCH_MILEAGE_IN_FLIGHT && a->in_flight < a->max_in_flight) {
@@ -704,7 +794,7 @@ static void pump(archiver_t *a) {
 static int response_ok(archiver_t *a, work_t *w, const net_result_t *res) {
   if (res->error == NET_OK) return 0;
   if (res->error == NET_ERR_API && res->code == API_CODE_NO_DATA &&
-      (w->kind == W_PLAYBACK || w->kind == W_ALARMS))
+      (w->kind == W_PLAYBACK || w->kind == W_ALARMS || w->kind == W_HEAL))
     return 1; /* an empty page */
   if (res->error == NET_ERR_ACCOUNT) account_stop(a, &a->accts[w->acct], res);
   return -1;
@@ -758,32 +848,189 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
              timeparse_format_time(pr.skipped_time, t, sizeof t));
   }
   bool done = pr.step == PAGING_DONE;
+  /* What this page covers, [w->begin, cov_to], and which of its records it stores:
+   * [first_new, upto). A full page covers up to its last second (playback: one record
+   * per second) or up to the second before it (alarms: distinct alarms share a system
+   * time, so those at the last second are left to the next page, which asks from that
+   * second: stored once, no duplicates). An exhausted window covers up to its end; for
+   * alarms up to the time of the request less the platform's ingest delay at most. */
+  size_t upto = n;
+  int64_t cov_to;
+  if (done) {
+    cov_to = w->end;
+    if (s == S_ALARMS && cov_to > w->asked_at - ALARMCAD_INGEST_MARGIN_S)
+      cov_to = w->asked_at - ALARMCAD_INGEST_MARGIN_S;
+  } else if (pr.guard_fired) {
+    cov_to = pr.skipped_time;
+  } else if (s == S_PLAYBACK) {
+    cov_to = a->times[n - 1];
+  } else {
+    int64_t last = a->times[n - 1];
+    cov_to = last - 1;
+    while (upto > pr.first_new && a->times[upto - 1] == last) upto--;
+  }
+  move_t page = {.more = !done, .has_cov = cov_to >= w->begin, .cov_from = w->begin,
+                 .cov_to = cov_to};
   paging_cursor_t next = w->cursor;
-  /* A finished backfill window: everything up to its end is stored. */
-  if (done && backfill(a)) next = (paging_cursor_t){w->end, true};
+  bool stream_done = false;
+  if (done && backfill(a)) {
+    /* The window asked is stored: rest at its end (a backfill reaching the present waits
+     * for it to move); the stream is complete once no gap is left up to its bound. */
+    next = (paging_cursor_t){w->end, true};
+    if (coverage_covers(a->cov, w->dev, s, w->end + 1)) next = (paging_cursor_t){w->end + 1, false};
+    int64_t gf, gt;
+    coverage_gap(a->cov, w->dev, s, w->end + 1, &gf, &gt);
+    stream_done = gf > window_bound(a, s);
+  } else if (done) {
+    next = (paging_cursor_t){cov_to + 1, false};
+  }
   if (!batch_get(a)) {
     fail_stream(a, w->dev, s, "out of memory");
     return;
   }
   int rc = 0;
-  for (size_t i = pr.first_new; i < n && rc == 0; i++) {
+  for (size_t i = pr.first_new; i < upto && rc == 0; i++) {
     if (s == S_PLAYBACK) {
       const api_point_t *p = &a->points.items[i];
       rc = pgw_batch_add_position(a->batch, d->imei, p->gpstime, p->longitude, p->latitude,
                                   p->speed, p->course);
+      if (rc == 0) rc = heal_observe(a, w, p);
     } else {
+      /* Every alarm of the system-time window, whatever its gpstime: the coverage is one
+       * of system time, shared with `run`. */
       const api_alarm_t *al = &a->alarms.items[i];
-      if (backfill(a) && (al->gpstime < a->opt.from || al->gpstime >= a->opt.to)) continue;
       rc = pgw_batch_add_alarm(a->batch, d->imei, al->type, al->gpstime, al->systemtime,
                                al->longitude, al->latitude, al->speed, al->course, al->geofenceid);
     }
   }
-  if (rc == 0) rc = batch_move(a, w->dev, s, &next, done);
+  if (rc == 0) rc = batch_move(a, w->dev, s, &next, stream_done, &page);
   if (rc) {
     fail_stream(a, w->dev, s, "cannot add to the batch");
     return;
   }
   /* busy stays set until the batch's commit moves the in-memory cursor */
+  batch_maybe_submit(a);
+}
+
+/* ------------------------------------------------------------------ gap healing */
+
+/* Gap healing (issue 23, gapheal.h): silences of a moving device's stored track, asked
+ * again with /api/playback after archive.gap_settle for fixes uploaded late. */
+static gapheal_options_t heal_options(const config_t *cfg) {
+  return (gapheal_options_t){cfg->archive.gap_settle_ms / 1000, cfg->archive.gap_min_ms / 1000,
+                             (unsigned)(cfg->archive.gap_max_attempts > 0 ? cfg->archive.gap_max_attempts : 1)};
+}
+
+static bool heal_on(const archiver_t *a) {
+  return a->heal && a->cfg->archive.gap_max_attempts > 0 && stream_on(a, S_PLAYBACK);
+}
+
+/* The gap's row, in the batch being filled (healed_at: the ask that healed it). */
+static int heal_write(archiver_t *a, const gapheal_gap_t *g) {
+  devtab_device_t *d = devtab_at(a->dev, g->dev);
+  if (!d) return 0;
+  pgw_gap_t pg = {.imei = d->imei, .from = g->from, .to = g->to, .detected_at = g->detected_at,
+                  .next_at = g->next_at, .last_asked = g->last_asked,
+                  .healed_at = g->healed ? g->last_asked : 0, .attempts = (int32_t)g->attempts,
+                  .recovered = g->recovered};
+  return pgw_batch_add_gap(a->batch, &pg);
+}
+
+/* A position of a playback page, in order: a new gap before it is written with the page
+ * (a restart then finds it open). */
+static int heal_observe(archiver_t *a, const work_t *w, const api_point_t *p) {
+  if (!heal_on(a)) return 0;
+  gapheal_gap_t g;
+  int rc = gapheal_observe(a->heal, w->dev, p->gpstime, p->speed, w->asked_at, &g);
+  if (rc <= 0) return rc;
+  char t1[32], t2[32];
+  log_info("device %s: no position from %s to %s while moving: asked again from %llds on",
+           devtab_at(a->dev, w->dev)->imei, timeparse_format_time(g.from, t1, sizeof t1),
+           timeparse_format_time(g.to, t2, sizeof t2), (long long)g.next_at);
+  return heal_write(a, &g);
+}
+
+static void start_heal(archiver_t *a, gapheal_gap_t *g, int64_t now_server) {
+  devtab_device_t *d = devtab_at(a->dev, g->dev);
+  if (!d || d->removed || a->accts[d->account].stopped) {
+    gapheal_failed(a->heal, g, now_server);
+    return;
+  }
+  if (d->cursor[S_PLAYBACK].begin == ARCH_UNSET) { /* not tracked yet (startup): soon */
+    g->next_at = now_server + 5;
+    return;
+  }
+  work_t *w = calloc(1, sizeof *w);
+  api_request_t req = {0};
+  if (!w || api_request_playback(&req, d->imei, g->resume, g->to) != 0) {
+    api_request_free(&req);
+    free(w);
+    gapheal_failed(a->heal, g, now_server);
+    return;
+  }
+  *w = (work_t){.a = a, .kind = W_HEAL, .acct = d->account, .dev = g->dev, .begin = g->resume,
+                .end = g->to, .asked_at = now_server, .gap_from = g->from, .gap_to = g->to};
+  g->busy = true;
+  if (call(a, &a->accts[d->account], &req, w) != 0) {
+    free(w);
+    gapheal_failed(a->heal, g, now_server);
+    return;
+  }
+  a->in_flight++;
+  a->n_heal_requests++;
+}
+
+/* run: the gaps due, while calls are free (after the pages: the present first). */
+static void heal_pump(archiver_t *a, int64_t now_server) {
+  /* Due times are the platform's: wait for its present (a track record's servertime). */
+  if (backfill(a) || !heal_on(a) || !a->have_offset) return;
+  gapheal_gap_t *g;
+  while (a->in_flight < a->max_in_flight && (g = gapheal_due(a->heal, now_server, NULL)))
+    start_heal(a, g, now_server);
+}
+
+static void apply_heal(archiver_t *a, work_t *w, const net_result_t *res) {
+  gapheal_gap_t *g = gapheal_find(a->heal, w->dev, w->gap_from, w->gap_to);
+  devtab_device_t *d = devtab_at(a->dev, w->dev);
+  if (!g || !d) return;
+  int64_t now = server_now(a);
+  int ok = response_ok(a, w, res);
+  api_error_t err = {0};
+  size_t n = 0;
+  if (ok == 0) {
+    int rc = api_parse_playback(res->body, res->body_len, &a->points, &err);
+    if (rc == -EREMOTEIO && err.code == API_CODE_NO_DATA) rc = 0;
+    else if (rc == 0) n = a->points.n;
+    if (rc) ok = -1;
+  }
+  if (ok < 0 || !batch_get(a)) {
+    if (res->error != NET_ERR_CANCELLED)
+      log_warn("device %s: gap from %lld: its ask failed (%s): again later", d->imei,
+               (long long)w->gap_from, res->message && *res->message ? res->message : "bad answer");
+    gapheal_failed(a->heal, g, now);
+    return;
+  }
+  int rc = 0;
+  int64_t last = w->begin;
+  size_t stored = 0;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    const api_point_t *p = &a->points.items[i];
+    if (p->gpstime < w->begin || p->gpstime > w->end) continue;
+    rc = pgw_batch_add_position(a->batch, d->imei, p->gpstime, p->longitude, p->latitude,
+                                p->speed, p->course);
+    last = p->gpstime;
+    stored++;
+  }
+  gapheal_gap_t out;
+  if (n >= PAGING_PLAYBACK_PAGE) gapheal_continue(a->heal, g, now, last, (int64_t)stored, &out);
+  else gapheal_done(a->heal, g, now, (int64_t)stored, &out);
+  if (rc == 0) rc = heal_write(a, &out);
+  if (rc) log_error("device %s: gap from %lld: cannot add to the batch", d->imei, (long long)out.from);
+  a->n_heal_points += stored;
+  char t1[32], t2[32];
+  log_info("device %s: gap %s to %s asked again: %zu positions%s", d->imei,
+           timeparse_format_time(out.from, t1, sizeof t1), timeparse_format_time(out.to, t2, sizeof t2),
+           stored, out.healed ? (out.recovered ? ", healed" : ", nothing came: given up") : "");
   batch_maybe_submit(a);
 }
 
@@ -814,7 +1061,7 @@ static void apply_mileage(archiver_t *a, work_t *w, const net_result_t *res) {
   }
   paging_cursor_t next = {w->day + 86400, true};
   for (size_t k = 0; k < w->n_devs; k++) {
-    if (rc == 0) rc = batch_move(a, w->devs[k], S_MILEAGE, &next, false);
+    if (rc == 0) rc = batch_move(a, w->devs[k], S_MILEAGE, &next, false, NULL);
     if (rc) fail_stream(a, w->devs[k], S_MILEAGE, "cannot add to the batch");
   }
   batch_maybe_submit(a);
@@ -849,21 +1096,34 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
     }
     if (d->cursor[S_PLAYBACK].begin == ARCH_UNSET || d->cursor[S_ALARMS].begin == ARCH_UNSET ||
         d->cursor[S_MILEAGE].begin == ARCH_UNSET) {
-      int64_t start = stream_start(a);
       for (int s = 0; s < DEVTAB_STREAM_COUNT; s++)
         if (d->cursor[s].begin == ARCH_UNSET)
-          d->cursor[s] = (paging_cursor_t){s == S_MILEAGE ? floor_day(start) : start, false};
+          d->cursor[s] = (paging_cursor_t){stream_start_of(a, (uint32_t)idx, s), false};
       mark_device(a, (uint32_t)idx);
     }
     int64_t gps = t->gpstime > 0 ? t->gpstime : 0;
+    int64_t heard = t->systemtime > t->hearttime ? t->systemtime : t->hearttime;
+    if (!backfill(a)) {
+      /* Alarms' cadence and events (alarmcad.h): every record revisits the device. */
+      alarmcad_record_t ar = {.gpstime = gps, .heard = heard, .datastatus = t->datastatus,
+                              .accstatus = t->accstatus, .defencestatus = t->defencestatus};
+      if (alarmcad_track(a->acad, (size_t)idx, &ar, server_now(a)) != 0)
+        log_error("device %s: out of memory for its alarm cadence", d->imei);
+      devtab_set_add(a->dev, DEVTAB_SET_PAGES, (size_t)idx);
+    }
     /* The poll's point is a real report: store it at once in run mode when it is new
-     * (the playback page that brings it later finds it stored). */
+     * and not covered (the playback page that brings it later finds it stored). */
     if (!backfill(a) && gps > 0 && gps > d->last_gpstime &&
-        gps > d->cursor[S_PLAYBACK].begin && t->speed >= 0 && t->course >= 0)
+        gps > d->cursor[S_PLAYBACK].begin && t->speed >= 0 && t->course >= 0 &&
+        !coverage_covers(a->cov, (size_t)idx, S_PLAYBACK, gps)) {
       rc = pgw_batch_add_position(a->batch, d->imei, gps, t->longitude, t->latitude, t->speed,
                                   t->course);
+      /* Its second is covered (one position per second): the page that follows asks up
+       * to the second before it, and stores it only once. */
+      move_t pt = {.cov_only = true, .has_cov = true, .cov_from = gps, .cov_to = gps};
+      if (rc == 0) rc = batch_move(a, (uint32_t)idx, S_PLAYBACK, &d->cursor[S_PLAYBACK], false, &pt);
+    }
     if (gps > d->last_gpstime || d->last_gpstime < 0) d->last_gpstime = gps;
-    int64_t heard = t->systemtime > t->hearttime ? t->systemtime : t->hearttime;
     if (heard > d->last_systemtime) d->last_systemtime = heard;
     /* What playback and alarms are due on: a record that moved neither changes nothing. */
     if (d->last_gpstime != was_gpstime || d->last_systemtime != was_systemtime)
@@ -1001,6 +1261,10 @@ static void on_response(void *arg, const net_result_t *res) {
       a->in_flight--;
       a->mileage_in_flight--;
       apply_mileage(a, w, res);
+      break;
+    case W_HEAL:
+      a->in_flight--;
+      apply_heal(a, w, res);
       break;
     case W_TRACK:
       a->other_in_flight--;
@@ -1578,6 +1842,17 @@ int archiver_reconfigure(archiver_t *a, config_t *n, buf_t *applied, buf_t *rest
   /* From here on the engine reads the new values (lookback, batch size and delay). */
   a->cfg = n;
   if (o->archive.lookback_ms != n->archive.lookback_ms) brc |= note(applied, "archive.lookback");
+  if (o->archive.gap_settle_ms != n->archive.gap_settle_ms || o->archive.gap_min_ms != n->archive.gap_min_ms ||
+      o->archive.gap_max_attempts != n->archive.gap_max_attempts) {
+    gapheal_options_t ho = heal_options(n);
+    gapheal_set_options(a->heal, &ho);
+    brc |= note(applied, "archive.gap_settle, archive.gap_min, archive.gap_max_attempts");
+  }
+  /* The alarm cadence reads a->cfg at each look: applied from the next track record on. */
+  if (o->archive.alarm_interval_ms != n->archive.alarm_interval_ms)
+    brc |= note(applied, "archive.alarm_interval");
+  if (o->archive.alarm_idle_interval_ms != n->archive.alarm_idle_interval_ms)
+    brc |= note(applied, "archive.alarm_idle_interval");
   if (o->database.batch_rows != n->database.batch_rows) brc |= note(applied, "database.batch_rows");
   if (o->database.flush_interval_ms != n->database.flush_interval_ms)
     brc |= note(applied, "database.flush_interval");
@@ -1637,6 +1912,45 @@ static int cb_cursor(void *arg, const char *imei, const char *stream, int64_t cu
   for (int s = 0; s < DEVTAB_STREAM_COUNT; s++)
     if (strcmp(stream, a->stream_key[s]) == 0) d->cursor[s] = (paging_cursor_t){cursor, true};
   return 0;
+}
+
+/* A covered interval of playback or alarms: the device is known, and what it covers is
+ * not asked again by this job. */
+static int cb_coverage(void *arg, const char *imei, const char *stream, int64_t from,
+                       int64_t to) {
+  load_ctx_t *l = arg;
+  archiver_t *a = l->a;
+  int s = strcmp(stream, "playback") == 0 ? S_PLAYBACK : strcmp(stream, "alarms") == 0 ? S_ALARMS : -1;
+  if (s < 0) return 0;
+  bool added = false;
+  devtab_device_t *d = devtab_get_or_add(a->dev, imei, &added);
+  if (!d) return 0; /* a row we cannot hold: the device is fetched afresh */
+  size_t idx = devtab_index(a->dev, d);
+  if (coverage_add(a->cov, idx, s, from, to) != 0) return -ENOMEM;
+  if (added) {
+    device_init(a, d);
+    l->n++;
+  }
+  return 0;
+}
+
+/* An open gap (072_gaps.sql): asked again when due, as if this run had found it. */
+static int cb_gap(void *arg, const char *imei, int64_t from, int64_t to, int64_t detected_at,
+                  int64_t next_at, int64_t last_asked, int attempts, int64_t recovered) {
+  load_ctx_t *l = arg;
+  archiver_t *a = l->a;
+  bool added = false;
+  devtab_device_t *d = devtab_get_or_add(a->dev, imei, &added);
+  if (!d) return 0;
+  if (added) {
+    device_init(a, d);
+    l->n++;
+  }
+  gapheal_gap_t g = {.dev = (uint32_t)devtab_index(a->dev, d), .from = from, .to = to,
+                     .resume = from, .detected_at = detected_at, .next_at = next_at,
+                     .last_asked = last_asked, .attempts = attempts > 0 ? (unsigned)attempts : 0,
+                     .recovered = recovered};
+  return gapheal_add(a->heal, &g);
 }
 
 /* Run: a device known only from fleetarc.devices (no cursor yet) is known all the same,
@@ -1700,7 +2014,13 @@ int archiver_run(const archiver_options_t *opt) {
     return 1;
   }
   a->dev = devtab_new();
-  if (!a->dev) goto out_loop;
+  a->cov = coverage_new();
+  a->acad = alarmcad_new();
+  {
+    gapheal_options_t ho = heal_options(cfg);
+    a->heal = gapheal_new(&ho);
+  }
+  if (!a->dev || !a->cov || !a->acad || !a->heal) goto out_loop;
 
   /* Accounts: all configured, or the one --account names. */
   a->accts = calloc(cfg->n_accounts, sizeof *a->accts);
@@ -1719,19 +2039,25 @@ int archiver_run(const archiver_options_t *opt) {
 
   /* The committed cursors: the in-memory ones start as exactly these. */
   {
-    const char *keys[DEVTAB_STREAM_COUNT] = {a->stream_key[0], a->stream_key[1], a->stream_key[2]};
+    const char *keys[1] = {a->stream_key[S_MILEAGE]};
     char err[512];
     load_ctx_t l = {a, 0};
-    int rc = db_load_cursors(cfg->database.conninfo, keys, DEVTAB_STREAM_COUNT, cb_cursor, &l,
-                             err, sizeof err);
+    int rc = db_load_coverage(cfg->database.conninfo, cb_coverage, &l, err, sizeof err);
+    if (rc == 0)
+      rc = db_load_cursors(cfg->database.conninfo, keys, 1, cb_cursor, &l, err, sizeof err);
     if (rc == 0 && !backfill(a))
       rc = db_load_devices(cfg->database.conninfo, cb_device, &l, err, sizeof err);
+    if (rc == 0 && !backfill(a)) {
+      rc = db_load_gaps(cfg->database.conninfo, cb_gap, &l, err, sizeof err);
+      if (rc == 0 && gapheal_open(a->heal))
+        log_info("%zu gaps of the stored track wait to be asked again", gapheal_open(a->heal));
+    }
     if (rc) {
       log_error("database: %s", rc == -EIO ? err : strerror(-rc));
       goto out_loop;
     }
-    log_info("resuming %zu devices from their committed cursors%s", l.n,
-             backfill(a) ? " of this range" : "");
+    log_info("resuming %zu devices from their committed coverage%s", l.n,
+             backfill(a) ? " (only its gaps in this range are asked)" : "");
   }
   if (opt->imeis) {
     for (size_t i = 0; i < opt->n_imeis; i++) {
@@ -1823,6 +2149,9 @@ out_loop:
   config_free(a->owned_cfg);
   free(a->accts);
   devtab_free(a->dev);
+  coverage_free(a->cov);
+  alarmcad_free(a->acad);
+  gapheal_free(a->heal);
   api_points_free(&a->points);
   api_alarms_free(&a->alarms);
   api_tracks_free(&a->tracks);

@@ -68,6 +68,15 @@ typedef struct config {
     unsigned streams;              /* CONFIG_STREAM_* bits, all by default */
     int64_t give_up_after_ms;      /* backfill: exit 1 when no API call succeeded for so
                                     * long; 2m (`run` retries forever) */
+    int64_t alarm_interval_ms;     /* run: alarms of a device whose track record changed,
+                                    * at most once per this, 10m */
+    int64_t alarm_idle_interval_ms; /* run: alarms of a silent device, once per this, 6h */
+    int64_t gap_settle_ms;         /* run: a gap of the stored track is asked again this
+                                    * long after it ended, and after each empty ask, 30m */
+    int64_t gap_min_ms;            /* a silence of a moving device longer than this is a
+                                    * gap, 5m */
+    int gap_max_attempts;          /* empty asks of one gap before it counts as healed, 3;
+                                    * 0 turns gap healing off */
   } archive;
   struct {
     char *listen;                /* metrics.listen "HOST:PORT" of GET /metrics and /healthz

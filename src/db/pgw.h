@@ -89,7 +89,26 @@ int pgw_batch_move_cursor(pgw_batch_t *batch, const char *imei, pgw_stream_t str
 int pgw_batch_move_cursor_key(pgw_batch_t *batch, const char *imei, const char *stream_key,
                               int64_t cursor) __attribute__((warn_unused_result));
 
+/* Records [from, to] (UNIX seconds, both inclusive) of (imei, stream) as archived, in the
+ * same transaction as the batch's rows: merged with the stored intervals it overlaps or
+ * touches (fleetarc.coverage_add, 070_coverage.sql). stream: PGW_STREAM_PLAYBACK (gpstime)
+ * or PGW_STREAM_ALARMS (system time). 0, -EINVAL (bad imei or stream, to < from), -ENOMEM. */
+int pgw_batch_add_coverage(pgw_batch_t *batch, const char *imei, pgw_stream_t stream,
+                           int64_t from, int64_t to) __attribute__((warn_unused_result));
+
 /* Rows of every kind in the batch, cursor moves included (what pgw_submit counts). */
+/* A gap of a device's stored track asked again for late uploads (072_gaps.sql): inserted,
+ * or updated (forward only: attempts, recovered, last_asked never go back, a healed gap
+ * stays healed) in the same transaction as the batch's rows. Times in UNIX seconds;
+ * last_asked and healed_at 0: NULL. 0, -EINVAL, -ENOMEM. */
+typedef struct pgw_gap {
+  const char *imei;
+  int64_t from, to;          /* the window, inclusive gpstimes */
+  int64_t detected_at, next_at, last_asked, healed_at;
+  int32_t attempts;
+  int64_t recovered;
+} pgw_gap_t;
+int pgw_batch_add_gap(pgw_batch_t *batch, const pgw_gap_t *gap) __attribute__((warn_unused_result));
 size_t pgw_batch_rows(const pgw_batch_t *batch);
 const char *pgw_batch_name(const pgw_batch_t *batch);
 
@@ -108,6 +127,8 @@ typedef struct pgw_result {
   size_t devices;                      /* devices rows inserted or updated */
   size_t mileage_days;                 /* daily_mileage rows inserted or updated */
   size_t cursors_moved;                /* cursors that moved forward (or were created) */
+  size_t coverage_added;               /* covered intervals merged in */
+  size_t gaps_written;                 /* gap rows inserted or updated */
   unsigned attempts;                   /* transactions tried, >1 after reconnects */
 } pgw_result_t;
 
