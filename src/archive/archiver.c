@@ -699,13 +699,11 @@ static void pump(archiver_t *a) {
 
 /* ------------------------------------------------------------------ responses */
 
-/* 0: the body holds a page (possibly empty: 20023); else the call failed and was
+/* 0: the body holds a page (possibly empty: "no data" in any form is NET_OK, decided
+ * by the codec, and its parser reads it as zero records); else the call failed and was
  * accounted for (stream failed or account stopped). */
 static int response_ok(archiver_t *a, work_t *w, const net_result_t *res) {
   if (res->error == NET_OK) return 0;
-  if (res->error == NET_ERR_API && res->code == API_CODE_NO_DATA &&
-      (w->kind == W_PLAYBACK || w->kind == W_ALARMS))
-    return 1; /* an empty page */
   if (res->error == NET_ERR_ACCOUNT) account_stop(a, &a->accts[w->acct], res);
   return -1;
 }
@@ -724,17 +722,14 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
   }
   api_error_t err = {0};
   size_t n = 0;
-  if (ok == 0) {
-    int rc = s == S_PLAYBACK ? api_parse_playback(res->body, res->body_len, &a->points, &err)
-                             : api_parse_alarm_list(res->body, res->body_len, &a->alarms, &err);
-    if (rc == -EREMOTEIO && err.code == API_CODE_NO_DATA) rc = 0;
-    else if (rc == 0) n = s == S_PLAYBACK ? a->points.n : a->alarms.n;
-    if (rc) {
-      snprintf(why, sizeof why, "%s: bad response: %s", api_endpoint_path(res->endpoint), err.message);
-      fail_stream(a, w->dev, s, why);
-      return;
-    }
+  int rc = s == S_PLAYBACK ? api_parse_playback(res->body, res->body_len, &a->points, &err)
+                           : api_parse_alarm_list(res->body, res->body_len, &a->alarms, &err);
+  if (rc) {
+    snprintf(why, sizeof why, "%s: bad response: %s", api_endpoint_path(res->endpoint), err.message);
+    fail_stream(a, w->dev, s, why);
+    return;
   }
+  n = s == S_PLAYBACK ? a->points.n : a->alarms.n;
   if (ensure_times(a, n + 1)) {
     fail_stream(a, w->dev, s, "out of memory");
     return;
@@ -765,7 +760,7 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
     fail_stream(a, w->dev, s, "out of memory");
     return;
   }
-  int rc = 0;
+  rc = 0;
   for (size_t i = pr.first_new; i < n && rc == 0; i++) {
     if (s == S_PLAYBACK) {
       const api_point_t *p = &a->points.items[i];
@@ -971,7 +966,7 @@ static void apply_userlist(archiver_t *a, work_t *w, const net_result_t *res) {
 
 /* What an answer says about the API as a whole: for the backfill's give-up clock. */
 static void note_result(archiver_t *a, const net_result_t *res) {
-  if (res->error == NET_OK || (res->error == NET_ERR_API && res->code == API_CODE_NO_DATA)) {
+  if (res->error == NET_OK) {
     a->last_success_ms = uv_now(&a->loop);
     a->failures_since_success = 0;
   } else if (res->error != NET_ERR_CANCELLED) {

@@ -134,8 +134,9 @@ static void call_imeis(const net_call_t *c, char *out, size_t n) {
 }
 
 /* Ends a user call: one callback, then the call is freed. */
-static void call_finish(netc_t *n, net_call_t *c, net_error_t error, int code, long status,
-                        const char *body, size_t body_len, const char *message) {
+/* no_data: a NET_OK answer that says "no data" (api_check_response). */
+static void call_end(netc_t *n, net_call_t *c, net_error_t error, int code, long status,
+                     const char *body, size_t body_len, const char *message, bool no_data) {
   net_result_t res = {
     .error = error,
     .code = code,
@@ -146,11 +147,18 @@ static void call_finish(netc_t *n, net_call_t *c, net_error_t error, int code, l
     .endpoint = c->ep,
     .account = c->acct->name,
     .attempts = c->attempts,
+    .no_data = no_data,
   };
-  if (error == NET_OK) n->stats.succeeded[c->ep]++;
-  else n->stats.failed[c->ep]++;
+  if (error != NET_OK) n->stats.failed[c->ep]++;
+  else if (no_data) n->stats.empty[c->ep]++;
+  else n->stats.succeeded[c->ep]++;
   c->cb(c->arg, &res);
   call_free(c);
+}
+
+static void call_finish(netc_t *n, net_call_t *c, net_error_t error, int code, long status,
+                        const char *body, size_t body_len, const char *message) {
+  call_end(n, c, error, code, status, body, body_len, message, false);
 }
 
 static void call_fail_account(netc_t *n, net_call_t *c) {
@@ -569,7 +577,11 @@ static void cb_http(void *arg, const http_response_t *res) {
     goto out;
   }
   api_error_t env = {0};
-  int prc = api_parse_envelope(res->body, res->body_len, &env);
+  /* The codec decides what the answer says, "no data" included (in every form a host
+   * sends it: 20023, or code 0 with an empty, missing or null record): a success. */
+  int prc = api_check_response(c->ep, res->body, res->body_len, &env);
+  bool no_data = prc == API_NO_DATA;
+  if (no_data) prc = 0;
   if (prc != 0 && prc != -EREMOTEIO) {
     /* An HTML page from a proxy, a body cut short: worth another try. */
     char why[360];
@@ -587,7 +599,7 @@ static void cb_http(void *arg, const http_response_t *res) {
     a->fruitless_logins = 0; /* the token worked */
   if (env.code == 0) {
     pacer_succeeded(n->pacer, a->lane, c->ep);
-    call_finish(n, c, NET_OK, 0, res->status, res->body, res->body_len, NULL);
+    call_end(n, c, NET_OK, 0, res->status, res->body, res->body_len, NULL, no_data);
   } else if (env.code == API_CODE_TOO_FREQUENT) {
     /* Never a failure: the lane widens and the call goes again later. */
     n->stats.throttled++;

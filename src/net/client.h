@@ -58,9 +58,11 @@ typedef struct netc_options {
 } netc_options_t;
 
 typedef enum {
-  NET_OK = 0,         /* envelope code 0: body holds the record */
-  NET_ERR_API,        /* envelope code != 0 that is the caller's to judge (20023 No Data,
-                       * 10004, 10013...); code and body are set */
+  NET_OK = 0,         /* envelope code 0: body holds the record; or "no data" in any of
+                       * its forms, 20023 included (no_data set: api_check_response) */
+  NET_ERR_API,        /* envelope code != 0 that is the caller's to judge (10004, 10013,
+                       * 20023 of an endpoint that has no "no data" answer...); code and
+                       * body are set */
   NET_ERR_ACCOUNT,    /* the account is stopped (20001 bad credentials, 10016 blocked,
                        * clock never accepted, or its login kept failing); code set */
   NET_ERR_NETWORK,    /* retries ended on a network error (a write: at once, unless the
@@ -86,6 +88,9 @@ typedef struct net_result {
   api_endpoint_t endpoint;
   const char *account;      /* borrowed */
   unsigned attempts;        /* HTTP requests this call took (replays included) */
+  bool no_data;             /* NET_OK with "no data" (api.h API_NO_DATA); code is 0 even
+                             * when the server said it as 20023. The endpoint's parser
+                             * reads the body as an empty result. */
 } net_result_t;
 
 typedef void (*netc_response_cb)(void *arg, const net_result_t *res);
@@ -93,7 +98,8 @@ typedef void (*netc_response_cb)(void *arg, const net_result_t *res);
 /* Counters for metrics; read with netc_stats(). */
 typedef struct netc_stats {
   uint64_t sent[API_EP_COUNT];      /* HTTP requests sent, logins under authorization */
-  uint64_t succeeded[API_EP_COUNT]; /* calls ended with NET_OK */
+  uint64_t succeeded[API_EP_COUNT]; /* calls ended with NET_OK and data */
+  uint64_t empty[API_EP_COUNT];     /* calls ended with NET_OK and "no data" */
   uint64_t failed[API_EP_COUNT];    /* calls ended with an error (NET_ERR_API included) */
   uint64_t retries;                 /* transient errors retried after a backoff */
   uint64_t throttled;               /* 10009 (or HTTP 429) answers: the call waited */
