@@ -63,6 +63,10 @@ typedef struct api_error {
   size_t offset;  /* API_ERR_SYNTAX/TRUNCATED: byte offset; API_ERR_RECORD: group index */
   char message[256]; /* says what and where, e.g. "record[3].gpstime: 2.5 is not an
                         integer"; never a secret */
+  int envelope;   /* set by every parser of a body: what its envelope says, as
+                     api_check_response() would (0 code 0 with data, API_NO_DATA,
+                     -EREMOTEIO code != 0, -EBADMSG not understood, no record looked at).
+                     A parser's other errors are its record's. */
 } api_error_t;
 
 /* "server", "empty body", "html page", ...: a stable short name of a kind. */

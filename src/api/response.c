@@ -260,14 +260,25 @@ static void line_col(const char *s, size_t pos, size_t *line, size_t *col) {
 static int get_int(const cJSON *obj, const char *prefix, const char *key, bool required,
                    int64_t min, int64_t max, int64_t *out, api_error_t *err);
 
-/* Parses the body (an answer of ep, or API_EP_COUNT: any) and checks the envelope. On
- * success d->root must be freed; d->no_data tells "no data" (then d->record is NULL). */
+static int doc_parse(const char *body, size_t len, api_endpoint_t ep, doc_t *d,
+                     api_error_t *err);
+
+/* Parses the body (an answer of ep, or API_EP_COUNT: any) and checks the envelope, whose
+ * verdict also goes to err->envelope. On success d->root must be freed; d->no_data tells
+ * "no data" (then d->record is NULL). */
 static int doc_open(const char *body, size_t len, api_endpoint_t ep, doc_t *d,
                     api_error_t *err) {
   api_error_clear(err);
   d->root = NULL;
   d->record = NULL;
   d->no_data = false;
+  int rc = doc_parse(body, len, ep, d, err);
+  if (err) err->envelope = rc ? rc : d->no_data ? API_NO_DATA : 0;
+  return rc;
+}
+
+static int doc_parse(const char *body, size_t len, api_endpoint_t ep, doc_t *d,
+                     api_error_t *err) {
   size_t off = 0;
   if (!body) len = 0;
   if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) off = 3; /* a UTF-8 BOM */

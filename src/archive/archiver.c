@@ -592,8 +592,24 @@ static int64_t set_round_next(archiver_t *a, devtab_set_t set, size_t *pos, size
 
 static void on_response(void *arg, const net_result_t *res);
 
+/* The parser of the work's answer, run by netc on the body (it goes through cJSON once):
+ * into the archiver's one result of each kind, which on_response reads right after. */
+static int decode_work(void *arg, const char *body, size_t len, api_error_t *err) {
+  work_t *w = arg;
+  archiver_t *a = w->a;
+  switch (w->kind) {
+    case W_PLAYBACK: return api_parse_playback(body, len, &a->points, err);
+    case W_ALARMS: return api_parse_alarm_list(body, len, &a->alarms, err);
+    case W_MILEAGE: return api_parse_mileage(body, len, &a->mileages, err);
+    case W_TRACK: return api_parse_track(body, len, &a->tracks, err);
+    case W_DEVLIST: return api_parse_device_list(body, len, &a->devices, err);
+    case W_USERLIST: return api_parse_user_list(body, len, &a->users, err);
+  }
+  return api_check_response(API_EP_COUNT, body, len, err);
+}
+
 static int call(archiver_t *a, acct_t *ac, api_request_t *req, work_t *w) {
-  int rc = netc_call(a->net, ac->na, req, on_response, w);
+  int rc = netc_call_decode(a->net, ac->na, req, decode_work, on_response, w);
   if (rc == 0) a->n_requests++;
   api_request_free(req);
   return rc;
@@ -720,12 +736,11 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
     fail_stream(a, w->dev, s, why);
     return;
   }
-  api_error_t err = {0};
   size_t n = 0;
-  int rc = s == S_PLAYBACK ? api_parse_playback(res->body, res->body_len, &a->points, &err)
-                           : api_parse_alarm_list(res->body, res->body_len, &a->alarms, &err);
+  int rc = res->decoded; /* decode_work parsed the page */
   if (rc) {
-    snprintf(why, sizeof why, "%s: bad response: %s", api_endpoint_path(res->endpoint), err.message);
+    snprintf(why, sizeof why, "%s: bad response: %s", api_endpoint_path(res->endpoint),
+             res->decode_message);
     fail_stream(a, w->dev, s, why);
     return;
   }
@@ -785,14 +800,13 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
 static void apply_mileage(archiver_t *a, work_t *w, const net_result_t *res) {
   char why[400];
   int ok = response_ok(a, w, res);
-  api_error_t err = {0};
-  if (ok == 0 && api_parse_mileage(res->body, res->body_len, &a->mileages, &err) != 0) ok = -2;
+  if (ok == 0 && res->decoded != 0) ok = -2; /* decode_work parsed a->mileages */
   if (ok != 0) {
     for (size_t k = 0; k < w->n_devs; k++) {
       stream_free(a, w->devs[k], S_MILEAGE);
       if (res->error == NET_ERR_CANCELLED || a->accts[w->acct].stopped) continue;
       snprintf(why, sizeof why, "%s: %s", api_endpoint_path(res->endpoint),
-               ok == -2 ? err.message : res->message);
+               ok == -2 ? res->decode_message : res->message);
       fail_stream(a, w->devs[k], S_MILEAGE, why);
     }
     return;
@@ -817,14 +831,13 @@ static void apply_mileage(archiver_t *a, work_t *w, const net_result_t *res) {
 
 static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
   acct_t *ac = &a->accts[w->acct];
-  api_error_t err = {0};
   int ok = response_ok(a, w, res);
-  if (ok == 0 && api_parse_track(res->body, res->body_len, &a->tracks, &err) != 0) ok = -2;
+  if (ok == 0 && res->decoded != 0) ok = -2; /* decode_work parsed a->tracks */
   if (ok != 0) {
     if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
       a->n_errors++;
       log_warn("account %s: /api/track of %zu devices: %s", ac->cfg->account, w->n_devs,
-               ok == -2 ? err.message : res->message);
+               ok == -2 ? res->decode_message : res->message);
     }
     return; /* backfill: last_gpstime stays unknown (-1): those devices are asked anyway */
   }
@@ -884,15 +897,14 @@ static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *ow
 static void apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) {
   acct_t *ac = &a->accts[w->acct];
   if (ac->removed) return; /* a reload dropped the account while the list was out */
-  api_error_t err = {0};
   int ok = response_ok(a, w, res);
-  if (ok == 0 && api_parse_device_list(res->body, res->body_len, &a->devices, &err) != 0) ok = -2;
+  if (ok == 0 && res->decoded != 0) ok = -2; /* decode_work parsed a->devices */
   if (ok != 0) {
     ac->disc_failed = true;
     if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
       a->n_errors++;
       log_warn("account %s: /api/device/list of %s: %s", ac->cfg->account, w->owner,
-               ok == -2 ? err.message : res->message);
+               ok == -2 ? res->decode_message : res->message);
     }
     return;
   }
@@ -932,15 +944,14 @@ static void apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) {
 static void apply_userlist(archiver_t *a, work_t *w, const net_result_t *res) {
   acct_t *ac = &a->accts[w->acct];
   if (ac->removed) return;
-  api_error_t err = {0};
   int ok = response_ok(a, w, res);
-  if (ok == 0 && api_parse_user_list(res->body, res->body_len, &a->users, &err) != 0) ok = -2;
+  if (ok == 0 && res->decoded != 0) ok = -2; /* decode_work parsed a->users */
   if (ok != 0) {
     ac->disc_failed = true;
     if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
       a->n_errors++;
       log_warn("account %s: /api/user/list of %s: %s", ac->cfg->account, w->owner,
-               ok == -2 ? err.message : res->message);
+               ok == -2 ? res->decode_message : res->message);
     }
     return;
   }

@@ -91,9 +91,20 @@ typedef struct net_result {
   bool no_data;             /* NET_OK with "no data" (api.h API_NO_DATA); code is 0 even
                              * when the server said it as 20023. The endpoint's parser
                              * reads the body as an empty result. */
+  int decoded;              /* netc_call_decode, NET_OK: what the decoder returned (0: the
+                             * caller's result holds the answer; else its record was bad or
+                             * memory ran out); 0 otherwise */
+  const char *decode_message; /* the decoder's error message when decoded != 0, else "" */
 } net_result_t;
 
 typedef void (*netc_response_cb)(void *arg, const net_result_t *res);
+
+/* A decoder for netc_call_decode: one of api.h's parsers of the call's endpoint, into the
+ * caller's result (found through arg, the call's arg). netc runs it on each answer's body
+ * instead of its own envelope check and classifies the answer by err->envelope, so that
+ * the body goes through cJSON once. It must start with the envelope (every api_parse_*
+ * does). */
+typedef int (*netc_decode_fn)(void *arg, const char *body, size_t len, api_error_t *err);
 
 /* Counters for metrics; read with netc_stats(). */
 typedef struct netc_stats {
@@ -133,6 +144,10 @@ int netc_account_stopped(const netc_account_t *a);
  * authorization endpoint: logins are the client's business) or -ESHUTDOWN. */
 int netc_call(netc_t *n, netc_account_t *a, api_request_t *req, netc_response_cb cb, void *arg)
     __attribute__((warn_unused_result));
+/* netc_call with a decoder (see netc_decode_fn): by the time cb runs with NET_OK, the
+ * answer is parsed (res->decoded says how it went); the body is still given. */
+int netc_call_decode(netc_t *n, netc_account_t *a, api_request_t *req, netc_decode_fn decode,
+                     netc_response_cb cb, void *arg) __attribute__((warn_unused_result));
 
 /* A server time seen in a body (track's servertime): sharpens the clock offset used to
  * sign logins. The Date header of every response is used already. */

@@ -615,6 +615,78 @@ static void test_no_data_is_ok(void **state) {
   teardown(&f);
 }
 
+/* netc_call_decode: the caller's parser runs once per answer (the body goes through
+ * cJSON once) and its envelope verdict classifies the answer as netc's own check would:
+ * a bad body is retried, 10009 waits, a token error is replayed; a bad record is NET_OK
+ * with decoded set and the parser's message; 20023 is "no data" with an empty result. */
+typedef struct decode_ctx {
+  fixture_t *f;
+  api_tracks_t tracks;
+  int calls;
+  int decoded;
+  size_t n;
+  char message[256];
+} decode_ctx_t;
+
+static int decode_track(void *arg, const char *body, size_t len, api_error_t *err) {
+  decode_ctx_t *d = arg;
+  d->calls++;
+  return api_parse_track(body, len, &d->tracks, err);
+}
+
+static void cb_decoded(void *arg, const net_result_t *res) {
+  decode_ctx_t *d = arg;
+  d->decoded = res->decoded;
+  d->n = d->tracks.n;
+  snprintf(d->message, sizeof d->message, "%s", res->decode_message);
+  cb_response(d->f, res);
+}
+
+static void test_decoder_parses_once(void **state) {
+  (void)state;
+  fixture_t f;
+  netc_options_t opt = {0};
+  setup(&f, &opt, NULL);
+  decode_ctx_t d = {.f = &f};
+  const char *imeis[] = {"358899051025339"};
+  f.api.faults[f.api.n_faults++] = "badjson";
+  f.api.faults[f.api.n_faults++] = "throttle";
+  f.api.faults[f.api.n_faults++] = "tokenerr";
+  api_request_t req = {0};
+  assert_int_equal(api_request_track(&req, imeis, 1), 0);
+  assert_int_equal(netc_call_decode(f.netc, f.acct[0], &req, decode_track, cb_decoded, &d), 0);
+  run_until(&f, 1);
+  /* the fake's record lacks the required fields: a bad record, not a bad body */
+  assert_int_equal(f.ok, 1);
+  assert_int_equal(d.calls, 4);
+  assert_int_equal(d.decoded, -EBADMSG);
+  assert_string_equal(d.message, "record[0].servertime: missing");
+  assert_int_equal(netc_stats(f.netc)->retries, 1);
+  assert_int_equal(netc_stats(f.netc)->throttled, 1);
+  assert_int_equal(netc_stats(f.netc)->token_replays, 1);
+  f.api.track_body = "{\"code\":20023,\"message\":\"No Data.\"}";
+  assert_int_equal(api_request_track(&req, imeis, 1), 0);
+  assert_int_equal(netc_call_decode(f.netc, f.acct[0], &req, decode_track, cb_decoded, &d), 0);
+  run_until(&f, 2);
+  assert_int_equal(f.ok, 2);
+  assert_int_equal(f.no_data, 1);
+  assert_int_equal(d.calls, 5);
+  assert_int_equal(d.decoded, 0);
+  assert_int_equal(d.n, 0);
+  assert_string_equal(d.message, "");
+  f.api.track_body = NULL;
+  f.api.api_code = API_CODE_IMEI_NOT_AUTHORIZED;
+  assert_int_equal(api_request_track(&req, imeis, 1), 0);
+  assert_int_equal(netc_call_decode(f.netc, f.acct[0], &req, decode_track, cb_decoded, &d), 0);
+  run_until(&f, 3);
+  assert_int_equal(f.by_error[NET_ERR_API], 1);
+  assert_int_equal(f.last_code, API_CODE_IMEI_NOT_AUTHORIZED);
+  assert_int_equal(d.calls, 6);
+  assert_int_equal(d.decoded, 0);
+  api_tracks_free(&d.tracks);
+  teardown(&f);
+}
+
 /* A POST whose connection dies after the server read it (RST, or a clean close before
  * any answer byte) may have been acted on: it is not sent again, neither by curl (it
  * resends a request whose REUSED keep-alive connection closed that way, and the login
@@ -804,6 +876,7 @@ int main(void) {
     cmocka_unit_test(test_clock_skew_learned),
     cmocka_unit_test(test_api_code_passed_through),
     cmocka_unit_test(test_no_data_is_ok),
+    cmocka_unit_test(test_decoder_parses_once),
     cmocka_unit_test(test_close_cancels),
     cmocka_unit_test(test_post_reset_not_resent),
     cmocka_unit_test(test_post_failures_not_retried),
