@@ -40,8 +40,9 @@ static bool no_data_endpoint(api_endpoint_t ep) {
 }
 
 /* THE decision of "no data", for every caller of the codec (net/client.c classifies
- * answers with it through api_check_response, the archiver and the CLI through the
- * parsers): nothing else in fleetarc tells an empty answer from a full one.
+ * answers by it, through api_check_response or the err->envelope of the caller's parser;
+ * the archiver and the CLI read it as the parsers' empty results): nothing else in
+ * fleetarc tells an empty answer from a full one.
  *
  * Why so many forms. The spec (chapter 3) lists 20023 "No Data." and its record shapes
  * (a string for 2.3/2.8, an array for 2.2/2.7/2.14/2.15), whose empty values are "" and

@@ -134,9 +134,9 @@ static void call_imeis(const net_call_t *c, char *out, size_t n) {
   }
 }
 
-/* Ends a user call: one callback, then the call is freed. */
-/* no_data: a NET_OK answer that says "no data" (api_check_response); decoded and
- * decode_message: the decoder's verdict on a NET_OK answer. */
+/* Ends a user call: one callback, then the call is freed. no_data: a NET_OK answer that
+ * says "no data" (api_check_response); decoded and decode_message: the decoder's verdict
+ * on a NET_OK answer. */
 static void call_end(netc_t *n, net_call_t *c, net_error_t error, int code, long status,
                      const char *body, size_t body_len, const char *message, bool no_data,
                      int decoded, const char *decode_message) {
