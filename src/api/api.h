@@ -63,6 +63,10 @@ typedef struct api_error {
   size_t offset;  /* API_ERR_SYNTAX/TRUNCATED: byte offset; API_ERR_RECORD: group index */
   char message[256]; /* says what and where, e.g. "record[3].gpstime: 2.5 is not an
                         integer"; never a secret */
+  int envelope;   /* set by every parser of a body: what its envelope says, as
+                     api_check_response() would (0 code 0 with data, API_NO_DATA,
+                     -EREMOTEIO code != 0, -EBADMSG not understood, no record looked at).
+                     A parser's other errors are its record's. */
 } api_error_t;
 
 /* "server", "empty body", "html page", ...: a stable short name of a kind. */
@@ -146,8 +150,20 @@ int api_request_user_password_set(api_request_t *req, const char *account,
  * JSON is parsed strictly: the spec's own invalid demos of 2.2 (missing comma) and
  * 2.16 (trailing comma) are rejected as API_ERR_SYNTAX. A numeric field given as a
  * string ("123") is API_ERR_TYPE. On a server error every parser leaves its result
- * empty, so 20023 "No Data" on playback/alarms can be taken as an empty page. */
+ * empty. */
 int api_parse_envelope(const char *body, size_t len, api_error_t *err) API_WUR;
+
+/* "No data", one outcome whatever its form, decided in one place (response.c,
+ * no_data_answer(), which says why): for track (2.2), playback (2.3), device/list (2.7),
+ * alarm/list (2.8), device/mileage (2.14) and user/list (2.15), the answer 20023 and
+ * code 0 with `record` absent, null, "" or [] all mean "nothing there". Their parsers
+ * below return 0 with an empty result for each of these forms (20023 included); any
+ * other malformed record stays an error. Other endpoints have no such answer. */
+#define API_NO_DATA 1
+/* The envelope of an answer of ep: api_parse_envelope()'s values, and API_NO_DATA
+ * (> 0) for "no data". What net/client.c classifies answers with. */
+int api_check_response(api_endpoint_t ep, const char *body, size_t len,
+                       api_error_t *err) API_WUR;
 
 /* 2.1 */
 typedef struct api_auth {

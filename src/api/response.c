@@ -18,8 +18,51 @@
 
 typedef struct {
   cJSON *root;
-  const cJSON *record; /* borrowed from root; NULL when absent or null */
+  const cJSON *record; /* borrowed from root; NULL when absent or null, or no data */
+  bool no_data;        /* the body says "no data" (no_data_answer()): record is NULL */
 } doc_t;
+
+/* The endpoints whose answer can be "nothing": a time range with no record (2.3, 2.8),
+ * an account with no devices or no sub-accounts (2.7, 2.15), IMEIs with nothing to
+ * report (2.2, 2.14). API_EP_COUNT (no endpoint): none. */
+static bool no_data_endpoint(api_endpoint_t ep) {
+  switch (ep) {
+    case API_EP_TRACK:
+    case API_EP_PLAYBACK:
+    case API_EP_ALARM_LIST:
+    case API_EP_DEVICE_LIST:
+    case API_EP_USER_LIST:
+    case API_EP_DEVICE_MILEAGE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/* THE decision of "no data", for every caller of the codec (net/client.c classifies
+ * answers by it, through api_check_response or the err->envelope of the caller's parser;
+ * the archiver and the CLI read it as the parsers' empty results): nothing else in
+ * fleetarc tells an empty answer from a full one.
+ *
+ * Why so many forms. The spec (chapter 3) lists 20023 "No Data." and its record shapes
+ * (a string for 2.3/2.8, an array for 2.2/2.7/2.14/2.15), whose empty values are "" and
+ * []. Real hosts of this API also answer "nothing in that window" as {"code":0} with the
+ * record missing, null, "" or [] whatever its shape: a production client of the API
+ * treats all of them, and 20023, as an empty window (spec/NOTES.md, "From a production
+ * client"; NOTES also: 20023 is an empty page, not a failure). Taking {"code":0} without
+ * a record as an error made a backfill retry every empty alarm window for ever. So for
+ * the endpoints of no_data_endpoint(), each of these is "no data", one outcome: 20023;
+ * code 0 with record absent, null, "" or []. Anything else (an object record, a number,
+ * a string record for an array endpoint that is not "") stays the error it was; other
+ * endpoints (a login, a user's info, a command) have no "nothing" answer at all. */
+static bool no_data_answer(api_endpoint_t ep, int64_t code, const cJSON *record) {
+  if (!no_data_endpoint(ep)) return false;
+  if (code == API_CODE_NO_DATA) return true;
+  if (code != 0) return false;
+  if (!record || cJSON_IsNull(record)) return true;
+  if (cJSON_IsString(record)) return record->valuestring && record->valuestring[0] == '\0';
+  return cJSON_IsArray(record) && !record->child;
+}
 
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -218,11 +261,25 @@ static void line_col(const char *s, size_t pos, size_t *line, size_t *col) {
 static int get_int(const cJSON *obj, const char *prefix, const char *key, bool required,
                    int64_t min, int64_t max, int64_t *out, api_error_t *err);
 
-/* Parses the body and checks the envelope. On success d->root must be freed. */
-static int doc_open(const char *body, size_t len, doc_t *d, api_error_t *err) {
+static int doc_parse(const char *body, size_t len, api_endpoint_t ep, doc_t *d,
+                     api_error_t *err);
+
+/* Parses the body (an answer of ep, or API_EP_COUNT: any) and checks the envelope, whose
+ * verdict also goes to err->envelope. On success d->root must be freed; d->no_data tells
+ * "no data" (then d->record is NULL). */
+static int doc_open(const char *body, size_t len, api_endpoint_t ep, doc_t *d,
+                    api_error_t *err) {
   api_error_clear(err);
   d->root = NULL;
   d->record = NULL;
+  d->no_data = false;
+  int rc = doc_parse(body, len, ep, d, err);
+  if (err) err->envelope = rc ? rc : d->no_data ? API_NO_DATA : 0;
+  return rc;
+}
+
+static int doc_parse(const char *body, size_t len, api_endpoint_t ep, doc_t *d,
+                     api_error_t *err) {
   size_t off = 0;
   if (!body) len = 0;
   if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) off = 3; /* a UTF-8 BOM */
@@ -260,6 +317,11 @@ static int doc_open(const char *body, size_t len, doc_t *d, api_error_t *err) {
   int64_t code;
   rc = get_int(d->root, "", "code", true, INT32_MIN, INT32_MAX, &code, err);
   if (rc) goto fail;
+  const cJSON *record = cJSON_GetObjectItemCaseSensitive(d->root, "record");
+  if (no_data_answer(ep, code, record)) {
+    d->no_data = true;
+    return 0;
+  }
   if (code != 0) {
     const char *text = api_code_text((int)code);
     rc = api_error_set(err, API_ERR_SERVER, 0, "API error %d: %s", (int)code,
@@ -267,8 +329,7 @@ static int doc_open(const char *body, size_t len, doc_t *d, api_error_t *err) {
     if (err) err->code = (int)code;
     goto fail;
   }
-  d->record = cJSON_GetObjectItemCaseSensitive(d->root, "record");
-  if (cJSON_IsNull(d->record)) d->record = NULL;
+  d->record = cJSON_IsNull(record) ? NULL : record;
   return 0;
 fail:
   cJSON_Delete(d->root);
@@ -426,7 +487,7 @@ static int element(const cJSON *el, size_t i, char *prefix, size_t size, api_err
 
 /* Opens body, whose record must be an object; on success d is open: doc_close it. */
 static int open_object_record(const char *body, size_t len, doc_t *d, api_error_t *err) {
-  int rc = doc_open(body, len, d, err);
+  int rc = doc_open(body, len, API_EP_COUNT, d, err);
   if (rc) return rc;
   rc = need_record(d, false, err);
   if (rc) doc_close(d);
@@ -436,14 +497,16 @@ static int open_object_record(const char *body, size_t len, doc_t *d, api_error_
 /* One element of an array record, checked and stored in item. */
 typedef int (*item_fn)(const cJSON *o, const char *prefix, void *item, api_error_t *err);
 
-/* An array record into a reused items[] of item_size bytes each (grown, never shrunk);
- * *n is the count, 0 on failure. */
-static int parse_array(const char *body, size_t len, void **items, size_t *cap, size_t *n,
-                       size_t item_size, item_fn one, api_error_t *err) {
+/* An array record of ep into a reused items[] of item_size bytes each (grown, never
+ * shrunk); *n is the count, 0 on failure and for "no data". */
+static int parse_array(api_endpoint_t ep, const char *body, size_t len, void **items,
+                       size_t *cap, size_t *n, size_t item_size, item_fn one,
+                       api_error_t *err) {
   *n = 0;
   doc_t d;
-  int rc = doc_open(body, len, &d, err);
+  int rc = doc_open(body, len, ep, &d, err);
   if (rc) return rc;
+  if (d.no_data) goto out;
   rc = need_record(&d, true, err);
   if (rc) goto out;
   rc = grow(items, cap, (size_t)cJSON_GetArraySize(d.record), item_size);
@@ -467,8 +530,17 @@ out:
 
 int api_parse_envelope(const char *body, size_t len, api_error_t *err) {
   doc_t d;
-  int rc = doc_open(body, len, &d, err);
+  int rc = doc_open(body, len, API_EP_COUNT, &d, err);
   if (!rc) doc_close(&d);
+  return rc;
+}
+
+int api_check_response(api_endpoint_t ep, const char *body, size_t len, api_error_t *err) {
+  doc_t d;
+  int rc = doc_open(body, len, ep, &d, err);
+  if (rc) return rc;
+  rc = d.no_data ? API_NO_DATA : 0;
+  doc_close(&d);
   return rc;
 }
 
@@ -540,8 +612,8 @@ static int track_one(const cJSON *o, const char *p, void *item, api_error_t *err
 }
 
 int api_parse_track(const char *body, size_t len, api_tracks_t *out, api_error_t *err) {
-  return parse_array(body, len, (void **)&out->items, &out->cap, &out->n, sizeof(api_track_t),
-                     track_one, err);
+  return parse_array(API_EP_TRACK, body, len, (void **)&out->items, &out->cap, &out->n,
+                     sizeof(api_track_t), track_one, err);
 }
 
 void api_tracks_free(api_tracks_t *t) {
@@ -552,12 +624,18 @@ void api_tracks_free(api_tracks_t *t) {
 
 /* ------------------------------------------------------------ 2.3, 2.8 record strings */
 
-/* Opens body and finds its record string (a playback or alarm page; "" when *n == 0).
- * On success d is open: doc_close it once s is no longer needed. */
-static int open_record_string(const char *body, size_t len, doc_t *d, const char **s, size_t *n,
-                              api_error_t *err) {
-  int rc = doc_open(body, len, d, err);
+/* Opens body and finds its record string (a playback or alarm page of ep; "" with
+ * *n == 0 when empty or "no data"). On success d is open: doc_close it once s is no
+ * longer needed. */
+static int open_record_string(api_endpoint_t ep, const char *body, size_t len, doc_t *d,
+                              const char **s, size_t *n, api_error_t *err) {
+  int rc = doc_open(body, len, ep, d, err);
   if (rc) return rc;
+  if (d->no_data) {
+    *s = "";
+    *n = 0;
+    return 0;
+  }
   if (!d->record) rc = api_error_set(err, API_ERR_MISSING, 0, "record: missing");
   else if (!cJSON_IsString(d->record) || !d->record->valuestring)
     rc = api_error_set(err, API_ERR_TYPE, 0, "record: expected a string, got %s",
@@ -576,7 +654,7 @@ int api_parse_playback(const char *body, size_t len, api_points_t *out, api_erro
   doc_t d;
   const char *s;
   size_t n;
-  int rc = open_record_string(body, len, &d, &s, &n, err);
+  int rc = open_record_string(API_EP_PLAYBACK, body, len, &d, &s, &n, err);
   if (rc) return rc;
   rc = api_records_parse_points(s, n, out, err);
   if (rc) out->n = 0;
@@ -590,7 +668,7 @@ int api_parse_alarm_list(const char *body, size_t len, api_alarms_t *out,
   doc_t d;
   const char *s;
   size_t n;
-  int rc = open_record_string(body, len, &d, &s, &n, err);
+  int rc = open_record_string(API_EP_ALARM_LIST, body, len, &d, &s, &n, err);
   if (rc) return rc;
   rc = api_records_parse_alarms(s, n, out, err);
   if (rc) out->n = 0;
@@ -657,17 +735,17 @@ static int user_one(const cJSON *o, const char *p, void *row, strings_t *st,
 typedef int (*row_fn)(const cJSON *o, const char *prefix, void *row, strings_t *st,
                       api_error_t *err);
 
-/* Fills a freshly allocated items[] + arena from an array record (or, single, from an
- * object record as one row). */
-static int parse_rows(const char *body, size_t len, bool single, size_t row_size,
-                      row_fn one, void **items_out, size_t *n_out, char **strings_out,
-                      api_error_t *err) {
+/* Fills a freshly allocated items[] + arena from an array record of ep (or, single, from
+ * an object record as one row); "no data" is zero rows. */
+static int parse_rows(api_endpoint_t ep, const char *body, size_t len, bool single,
+                      size_t row_size, row_fn one, void **items_out, size_t *n_out,
+                      char **strings_out, api_error_t *err) {
   doc_t d;
-  int rc = doc_open(body, len, &d, err);
+  int rc = doc_open(body, len, ep, &d, err);
   if (rc) return rc;
   void *items = NULL;
   strings_t st = {NULL, 0};
-  rc = need_record(&d, !single, err);
+  if (!d.no_data) rc = need_record(&d, !single, err);
   if (rc) goto out;
   size_t n = single ? 1 : (size_t)cJSON_GetArraySize(d.record);
   items = calloc(n ? n : 1, row_size);
@@ -711,16 +789,21 @@ out:
   return rc;
 }
 
+static int parse_devices(api_endpoint_t ep, const char *body, size_t len, api_devices_t *out,
+                         api_error_t *err) {
+  api_devices_free(out);
+  return parse_rows(ep, body, len, false, sizeof(api_device_t), device_one,
+                    (void **)&out->items, &out->n, &out->strings, err);
+}
+
 int api_parse_device_list(const char *body, size_t len, api_devices_t *out,
                           api_error_t *err) {
-  api_devices_free(out);
-  return parse_rows(body, len, false, sizeof(api_device_t), device_one, (void **)&out->items,
-                    &out->n, &out->strings, err);
+  return parse_devices(API_EP_DEVICE_LIST, body, len, out, err);
 }
 
 int api_parse_device_detail(const char *body, size_t len, api_devices_t *out,
                             api_error_t *err) {
-  return api_parse_device_list(body, len, out, err);
+  return parse_devices(API_EP_DEVICE_DETAIL, body, len, out, err);
 }
 
 void api_devices_free(api_devices_t *d) {
@@ -734,7 +817,7 @@ void api_devices_free(api_devices_t *d) {
 static int parse_users(const char *body, size_t len, bool single, api_users_t *out,
                        api_error_t *err) {
   api_users_free(out);
-  return parse_rows(body, len, single, sizeof(api_user_t), user_one, (void **)&out->items,
+  return parse_rows(single ? API_EP_USER_INFO : API_EP_USER_LIST, body, len, single, sizeof(api_user_t), user_one, (void **)&out->items,
                     &out->n, &out->strings, err);
 }
 
@@ -804,8 +887,8 @@ static int mileage_one(const cJSON *o, const char *p, void *item, api_error_t *e
 }
 
 int api_parse_mileage(const char *body, size_t len, api_mileages_t *out, api_error_t *err) {
-  return parse_array(body, len, (void **)&out->items, &out->cap, &out->n,
-                     sizeof(api_mileage_t), mileage_one, err);
+  return parse_array(API_EP_DEVICE_MILEAGE, body, len, (void **)&out->items, &out->cap,
+                     &out->n, sizeof(api_mileage_t), mileage_one, err);
 }
 
 void api_mileages_free(api_mileages_t *m) {

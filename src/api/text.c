@@ -66,6 +66,8 @@ void api_error_clear(api_error_t *err) {
   err->code = 0;
   err->offset = 0;
   err->message[0] = '\0';
+  /* envelope is the body parsers' (doc_open sets it): the record-string parsers, called
+   * by them after the envelope, keep it */
 }
 
 int api_error_set(api_error_t *err, api_error_kind_t kind, size_t offset, const char *fmt,

@@ -674,8 +674,25 @@ static int64_t set_round_next(archiver_t *a, devtab_set_t set, size_t *pos, size
 
 static void on_response(void *arg, const net_result_t *res);
 
+/* The parser of the work's answer, run by netc on the body (it goes through cJSON once):
+ * into the archiver's one result of each kind, which on_response reads right after. */
+static int decode_work(void *arg, const char *body, size_t len, api_error_t *err) {
+  work_t *w = arg;
+  archiver_t *a = w->a;
+  switch (w->kind) {
+    case W_PLAYBACK:
+    case W_HEAL: return api_parse_playback(body, len, &a->points, err);
+    case W_ALARMS: return api_parse_alarm_list(body, len, &a->alarms, err);
+    case W_MILEAGE: return api_parse_mileage(body, len, &a->mileages, err);
+    case W_TRACK: return api_parse_track(body, len, &a->tracks, err);
+    case W_DEVLIST: return api_parse_device_list(body, len, &a->devices, err);
+    case W_USERLIST: return api_parse_user_list(body, len, &a->users, err);
+  }
+  return api_check_response(API_EP_COUNT, body, len, err);
+}
+
 static int call(archiver_t *a, acct_t *ac, api_request_t *req, work_t *w) {
-  int rc = netc_call(a->net, ac->na, req, on_response, w);
+  int rc = netc_call_decode(a->net, ac->na, req, decode_work, on_response, w);
   if (rc == 0) a->n_requests++;
   api_request_free(req);
   return rc;
@@ -789,13 +806,11 @@ static void pump(archiver_t *a) {
 
 /* ------------------------------------------------------------------ responses */
 
-/* 0: the body holds a page (possibly empty: 20023); else the call failed and was
+/* 0: the body holds a page (possibly empty: "no data" in any form is NET_OK, decided
+ * by the codec, and its parser reads it as zero records); else the call failed and was
  * accounted for (stream failed or account stopped). */
 static int response_ok(archiver_t *a, work_t *w, const net_result_t *res) {
   if (res->error == NET_OK) return 0;
-  if (res->error == NET_ERR_API && res->code == API_CODE_NO_DATA &&
-      (w->kind == W_PLAYBACK || w->kind == W_ALARMS || w->kind == W_HEAL))
-    return 1; /* an empty page */
   if (res->error == NET_ERR_ACCOUNT) account_stop(a, &a->accts[w->acct], res);
   return -1;
 }
@@ -812,19 +827,15 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
     fail_stream(a, w->dev, s, why);
     return;
   }
-  api_error_t err = {0};
   size_t n = 0;
-  if (ok == 0) {
-    int rc = s == S_PLAYBACK ? api_parse_playback(res->body, res->body_len, &a->points, &err)
-                             : api_parse_alarm_list(res->body, res->body_len, &a->alarms, &err);
-    if (rc == -EREMOTEIO && err.code == API_CODE_NO_DATA) rc = 0;
-    else if (rc == 0) n = s == S_PLAYBACK ? a->points.n : a->alarms.n;
-    if (rc) {
-      snprintf(why, sizeof why, "%s: bad response: %s", api_endpoint_path(res->endpoint), err.message);
-      fail_stream(a, w->dev, s, why);
-      return;
-    }
+  int rc = res->decoded; /* decode_work parsed the page */
+  if (rc) {
+    snprintf(why, sizeof why, "%s: bad response: %s", api_endpoint_path(res->endpoint),
+             res->decode_message);
+    fail_stream(a, w->dev, s, why);
+    return;
   }
+  n = s == S_PLAYBACK ? a->points.n : a->alarms.n;
   if (ensure_times(a, n + 1)) {
     fail_stream(a, w->dev, s, "out of memory");
     return;
@@ -888,7 +899,7 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
     fail_stream(a, w->dev, s, "out of memory");
     return;
   }
-  int rc = 0;
+  rc = 0;
   for (size_t i = pr.first_new; i < upto && rc == 0; i++) {
     if (s == S_PLAYBACK) {
       const api_point_t *p = &a->points.items[i];
@@ -995,18 +1006,21 @@ static void apply_heal(archiver_t *a, work_t *w, const net_result_t *res) {
   if (!g || !d) return;
   int64_t now = server_now(a);
   int ok = response_ok(a, w, res);
-  api_error_t err = {0};
   size_t n = 0;
+  const char *why = res->message;
   if (ok == 0) {
-    int rc = api_parse_playback(res->body, res->body_len, &a->points, &err);
-    if (rc == -EREMOTEIO && err.code == API_CODE_NO_DATA) rc = 0;
-    else if (rc == 0) n = a->points.n;
-    if (rc) ok = -1;
+    /* decode_work parsed the page ("no data" in any form is an empty one) */
+    if (res->decoded) {
+      ok = -1;
+      why = res->decode_message;
+    } else {
+      n = a->points.n;
+    }
   }
   if (ok < 0 || !batch_get(a)) {
     if (res->error != NET_ERR_CANCELLED)
       log_warn("device %s: gap from %lld: its ask failed (%s): again later", d->imei,
-               (long long)w->gap_from, res->message && *res->message ? res->message : "bad answer");
+               (long long)w->gap_from, why && *why ? why : "bad answer");
     gapheal_failed(a->heal, g, now);
     return;
   }
@@ -1037,14 +1051,13 @@ static void apply_heal(archiver_t *a, work_t *w, const net_result_t *res) {
 static void apply_mileage(archiver_t *a, work_t *w, const net_result_t *res) {
   char why[400];
   int ok = response_ok(a, w, res);
-  api_error_t err = {0};
-  if (ok == 0 && api_parse_mileage(res->body, res->body_len, &a->mileages, &err) != 0) ok = -2;
+  if (ok == 0 && res->decoded != 0) ok = -2; /* decode_work parsed a->mileages */
   if (ok != 0) {
     for (size_t k = 0; k < w->n_devs; k++) {
       stream_free(a, w->devs[k], S_MILEAGE);
       if (res->error == NET_ERR_CANCELLED || a->accts[w->acct].stopped) continue;
       snprintf(why, sizeof why, "%s: %s", api_endpoint_path(res->endpoint),
-               ok == -2 ? err.message : res->message);
+               ok == -2 ? res->decode_message : res->message);
       fail_stream(a, w->devs[k], S_MILEAGE, why);
     }
     return;
@@ -1069,14 +1082,13 @@ static void apply_mileage(archiver_t *a, work_t *w, const net_result_t *res) {
 
 static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
   acct_t *ac = &a->accts[w->acct];
-  api_error_t err = {0};
   int ok = response_ok(a, w, res);
-  if (ok == 0 && api_parse_track(res->body, res->body_len, &a->tracks, &err) != 0) ok = -2;
+  if (ok == 0 && res->decoded != 0) ok = -2; /* decode_work parsed a->tracks */
   if (ok != 0) {
     if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
       a->n_errors++;
       log_warn("account %s: /api/track of %zu devices: %s", ac->cfg->account, w->n_devs,
-               ok == -2 ? err.message : res->message);
+               ok == -2 ? res->decode_message : res->message);
     }
     return; /* backfill: last_gpstime stays unknown (-1): those devices are asked anyway */
   }
@@ -1149,15 +1161,14 @@ static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *ow
 static void apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) {
   acct_t *ac = &a->accts[w->acct];
   if (ac->removed) return; /* a reload dropped the account while the list was out */
-  api_error_t err = {0};
   int ok = response_ok(a, w, res);
-  if (ok == 0 && api_parse_device_list(res->body, res->body_len, &a->devices, &err) != 0) ok = -2;
+  if (ok == 0 && res->decoded != 0) ok = -2; /* decode_work parsed a->devices */
   if (ok != 0) {
     ac->disc_failed = true;
     if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
       a->n_errors++;
       log_warn("account %s: /api/device/list of %s: %s", ac->cfg->account, w->owner,
-               ok == -2 ? err.message : res->message);
+               ok == -2 ? res->decode_message : res->message);
     }
     return;
   }
@@ -1197,15 +1208,14 @@ static void apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) {
 static void apply_userlist(archiver_t *a, work_t *w, const net_result_t *res) {
   acct_t *ac = &a->accts[w->acct];
   if (ac->removed) return;
-  api_error_t err = {0};
   int ok = response_ok(a, w, res);
-  if (ok == 0 && api_parse_user_list(res->body, res->body_len, &a->users, &err) != 0) ok = -2;
+  if (ok == 0 && res->decoded != 0) ok = -2; /* decode_work parsed a->users */
   if (ok != 0) {
     ac->disc_failed = true;
     if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
       a->n_errors++;
       log_warn("account %s: /api/user/list of %s: %s", ac->cfg->account, w->owner,
-               ok == -2 ? err.message : res->message);
+               ok == -2 ? res->decode_message : res->message);
     }
     return;
   }
@@ -1231,7 +1241,7 @@ static void apply_userlist(archiver_t *a, work_t *w, const net_result_t *res) {
 
 /* What an answer says about the API as a whole: for the backfill's give-up clock. */
 static void note_result(archiver_t *a, const net_result_t *res) {
-  if (res->error == NET_OK || (res->error == NET_ERR_API && res->code == API_CODE_NO_DATA)) {
+  if (res->error == NET_OK) {
     a->last_success_ms = uv_now(&a->loop);
     a->failures_since_success = 0;
   } else if (res->error != NET_ERR_CANCELLED) {

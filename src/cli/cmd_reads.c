@@ -321,10 +321,8 @@ static void cb_page(void *arg, const net_result_t *res) {
   size_t n = 0;
   api_error_t err;
   p->pages++;
-  if (res->error == NET_ERR_API && res->code == API_CODE_NO_DATA) {
-    n = 0; /* 20023: nothing in range is an empty page */
-    p->points.n = p->page_alarms.n = 0;
-  } else if (res->error != NET_OK) {
+  /* "no data" (20023 or an empty record) is NET_OK and parses as an empty page */
+  if (res->error != NET_OK) {
     { apicmd_fail(&p->c, res, what); return; }
   } else if (p->alarms) {
     if (api_parse_alarm_list(res->body, res->body_len, &p->page_alarms, &err) != 0)

@@ -26,6 +26,7 @@ typedef struct net_call {
   api_endpoint_t ep;
   api_request_t req;       /* owned (params); empty for a login, built at each send */
   netc_response_cb cb;     /* NULL for a login */
+  netc_decode_fn decode;   /* NULL: classified by api_check_response */
   void *arg;
   bool is_login;
   unsigned attempts;       /* HTTP requests sent */
@@ -134,9 +135,12 @@ static void call_imeis(const net_call_t *c, char *out, size_t n) {
   }
 }
 
-/* Ends a user call: one callback, then the call is freed. */
-static void call_finish(netc_t *n, net_call_t *c, net_error_t error, int code, long status,
-                        const char *body, size_t body_len, const char *message) {
+/* Ends a user call: one callback, then the call is freed. no_data: a NET_OK answer that
+ * says "no data" (api_check_response); decoded and decode_message: the decoder's verdict
+ * on a NET_OK answer. */
+static void call_end(netc_t *n, net_call_t *c, net_error_t error, int code, long status,
+                     const char *body, size_t body_len, const char *message, bool no_data,
+                     int decoded, const char *decode_message) {
   net_result_t res = {
     .error = error,
     .code = code,
@@ -147,11 +151,20 @@ static void call_finish(netc_t *n, net_call_t *c, net_error_t error, int code, l
     .endpoint = c->ep,
     .account = c->acct->name,
     .attempts = c->attempts,
+    .no_data = no_data,
+    .decoded = decoded,
+    .decode_message = decoded && decode_message ? decode_message : "",
   };
-  if (error == NET_OK) n->stats.succeeded[c->ep]++;
-  else n->stats.failed[c->ep]++;
+  if (error != NET_OK) n->stats.failed[c->ep]++;
+  else if (no_data) n->stats.empty[c->ep]++;
+  else n->stats.succeeded[c->ep]++;
   c->cb(c->arg, &res);
   call_free(c);
+}
+
+static void call_finish(netc_t *n, net_call_t *c, net_error_t error, int code, long status,
+                        const char *body, size_t body_len, const char *message) {
+  call_end(n, c, error, code, status, body, body_len, message, false, 0, NULL);
 }
 
 static void call_fail_account(netc_t *n, net_call_t *c) {
@@ -591,7 +604,18 @@ static void cb_http(void *arg, const http_response_t *res) {
     goto out;
   }
   api_error_t env = {0};
-  int prc = api_parse_envelope(res->body, res->body_len, &env);
+  /* The codec decides what the answer says, "no data" included (in every form a host
+   * sends it: 20023, or code 0 with an empty, missing or null record): a success. With
+   * the caller's decoder, the same verdict comes from the one parse of the body. */
+  int drc = 0, prc;
+  if (c->decode) {
+    drc = c->decode(c->arg, res->body, res->body_len, &env);
+    prc = env.envelope;
+  } else {
+    prc = api_check_response(c->ep, res->body, res->body_len, &env);
+  }
+  bool no_data = prc == API_NO_DATA;
+  if (no_data) prc = 0;
   if (prc != 0 && prc != -EREMOTEIO) {
     /* An HTML page from a proxy, a body cut short: worth another try. */
     char why[360];
@@ -609,7 +633,8 @@ static void cb_http(void *arg, const http_response_t *res) {
     a->fruitless_logins = 0; /* the token worked */
   if (env.code == 0) {
     pacer_succeeded(n->pacer, a->lane, c->ep);
-    call_finish(n, c, NET_OK, 0, res->status, res->body, res->body_len, NULL);
+    call_end(n, c, NET_OK, 0, res->status, res->body, res->body_len, NULL, no_data, drc,
+             env.message);
   } else if (env.code == API_CODE_TOO_FREQUENT) {
     /* Never a failure: the lane widens and the call goes again later (a write: within
      * its budget). */
@@ -746,6 +771,11 @@ int netc_account_stopped(const netc_account_t *a) {
 }
 
 int netc_call(netc_t *n, netc_account_t *a, api_request_t *req, netc_response_cb cb, void *arg) {
+  return netc_call_decode(n, a, req, NULL, cb, arg);
+}
+
+int netc_call_decode(netc_t *n, netc_account_t *a, api_request_t *req, netc_decode_fn decode,
+                     netc_response_cb cb, void *arg) {
   if (n->closing) return -ESHUTDOWN;
   api_endpoint_t ep = req->endpoint;
   if ((unsigned)ep >= API_EP_COUNT || ep == API_EP_AUTHORIZATION || !cb) return -EINVAL;
@@ -757,6 +787,7 @@ int netc_call(netc_t *n, netc_account_t *a, api_request_t *req, netc_response_cb
   c->req = *req;
   memset(req, 0, sizeof *req); /* ours now: the caller's api_request_free() is a no-op */
   c->cb = cb;
+  c->decode = decode;
   c->arg = arg;
   ready_push(n, c, false);
   pump_soon(n);

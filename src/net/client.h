@@ -63,9 +63,11 @@ typedef struct netc_options {
 } netc_options_t;
 
 typedef enum {
-  NET_OK = 0,         /* envelope code 0: body holds the record */
-  NET_ERR_API,        /* envelope code != 0 that is the caller's to judge (20023 No Data,
-                       * 10004, 10013...); code and body are set */
+  NET_OK = 0,         /* envelope code 0: body holds the record; or "no data" in any of
+                       * its forms, 20023 included (no_data set: api_check_response) */
+  NET_ERR_API,        /* envelope code != 0 that is the caller's to judge (10004, 10013,
+                       * 20023 of an endpoint that has no "no data" answer...); code and
+                       * body are set */
   NET_ERR_ACCOUNT,    /* the account is stopped (20001 bad credentials, 10016 blocked,
                        * clock never accepted, or its login kept failing); code set */
   NET_ERR_NETWORK,    /* retries ended on a network error (a write: at once, unless the
@@ -91,14 +93,29 @@ typedef struct net_result {
   api_endpoint_t endpoint;
   const char *account;      /* borrowed */
   unsigned attempts;        /* HTTP requests this call took (replays included) */
+  bool no_data;             /* NET_OK with "no data" (api.h API_NO_DATA); code is 0 even
+                             * when the server said it as 20023. The endpoint's parser
+                             * reads the body as an empty result. */
+  int decoded;              /* netc_call_decode, NET_OK: what the decoder returned (0: the
+                             * caller's result holds the answer; else its record was bad or
+                             * memory ran out); 0 otherwise */
+  const char *decode_message; /* the decoder's error message when decoded != 0, else "" */
 } net_result_t;
 
 typedef void (*netc_response_cb)(void *arg, const net_result_t *res);
 
+/* A decoder for netc_call_decode: one of api.h's parsers of the call's endpoint, into the
+ * caller's result (found through arg, the call's arg). netc runs it on each answer's body
+ * instead of its own envelope check and classifies the answer by err->envelope, so that
+ * the body goes through cJSON once. It must start with the envelope (every api_parse_*
+ * does). */
+typedef int (*netc_decode_fn)(void *arg, const char *body, size_t len, api_error_t *err);
+
 /* Counters for metrics; read with netc_stats(). */
 typedef struct netc_stats {
   uint64_t sent[API_EP_COUNT];      /* HTTP requests sent, logins under authorization */
-  uint64_t succeeded[API_EP_COUNT]; /* calls ended with NET_OK */
+  uint64_t succeeded[API_EP_COUNT]; /* calls ended with NET_OK and data */
+  uint64_t empty[API_EP_COUNT];     /* calls ended with NET_OK and "no data" */
   uint64_t failed[API_EP_COUNT];    /* calls ended with an error (NET_ERR_API included) */
   uint64_t retries;                 /* transient errors retried after a backoff */
   uint64_t throttled;               /* 10009 (or HTTP 429) answers: the call waited */
@@ -132,6 +149,10 @@ int netc_account_stopped(const netc_account_t *a);
  * authorization endpoint: logins are the client's business) or -ESHUTDOWN. */
 int netc_call(netc_t *n, netc_account_t *a, api_request_t *req, netc_response_cb cb, void *arg)
     __attribute__((warn_unused_result));
+/* netc_call with a decoder (see netc_decode_fn): by the time cb runs with NET_OK, the
+ * answer is parsed (res->decoded says how it went); the body is still given. */
+int netc_call_decode(netc_t *n, netc_account_t *a, api_request_t *req, netc_decode_fn decode,
+                     netc_response_cb cb, void *arg) __attribute__((warn_unused_result));
 
 /* A server time seen in a body (track's servertime): sharpens the clock offset used to
  * sign logins. The Date header of every response is used already. */

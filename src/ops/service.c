@@ -80,9 +80,10 @@ struct ops {
   char work_err[512];
 
   metrics_t *m;
-  metric_t *req[API_EP_COUNT][3];
+  metric_t *req[API_EP_COUNT][4]; /* sent, ok, empty, error */
   metric_t *codes[N_CODES + 1]; /* + "other" */
   metric_t *kinds[N_KINDS];
+  metric_t *kind_empty;   /* NET_OK calls that said "no data" (not in kinds[NET_OK]) */
   metric_t *logins, *login_failures, *retries, *throttled, *token_replays;
   metric_t *points, *alarms, *mileage, *dup_points, *dup_alarms;
   metric_t *batches[3]; /* committed, failed, cancelled */
@@ -110,11 +111,12 @@ static int register_metrics(ops_t *o) {
   const char *ep_out[] = {"endpoint", "outcome"};
   metric_family_t *f = metrics_family(m, "fleetarc_api_requests_total",
                                       "API requests by endpoint: sent (HTTP requests, logins "
-                                      "included), ok and error (calls ended so)",
+                                      "included), ok, empty (no data: 20023 or an empty "
+                                      "record) and error (calls ended so)",
                                       METRIC_COUNTER, ep_out, 2, NULL, 0);
   for (int e = 0; e < API_EP_COUNT; e++) {
-    static const char *const outs[] = {"sent", "ok", "error"};
-    for (int k = 0; k < 3; k++)
+    static const char *const outs[] = {"sent", "ok", "empty", "error"};
+    for (int k = 0; k < 4; k++)
       if (!(o->req[e][k] = metrics_series(f, (const char *[]){api_endpoint_key((api_endpoint_t)e), outs[k]})))
         return -ENOMEM;
   }
@@ -131,6 +133,7 @@ static int register_metrics(ops_t *o) {
                      METRIC_COUNTER, (const char *[]){"result"}, 1, NULL, 0);
   for (size_t i = 0; i < N_KINDS; i++)
     if (!(o->kinds[i] = labelled(f, failure_kinds[i]))) return -ENOMEM;
+  if (!(o->kind_empty = labelled(f, "empty"))) return -ENOMEM;
   o->logins = one(m, "fleetarc_api_logins_total", "Successful logins", METRIC_COUNTER);
   o->login_failures = one(m, "fleetarc_api_login_failures_total", "Login attempts without a token", METRIC_COUNTER);
   o->retries = one(m, "fleetarc_api_retries_total", "Transient errors retried after a backoff", METRIC_COUNTER);
@@ -243,7 +246,8 @@ static void refresh(ops_t *o) {
     for (int e = 0; e < API_EP_COUNT; e++) {
       metric_set(o->req[e][0], (double)ns->sent[e]);
       metric_set(o->req[e][1], (double)ns->succeeded[e]);
-      metric_set(o->req[e][2], (double)ns->failed[e]);
+      metric_set(o->req[e][2], (double)ns->empty[e]);
+      metric_set(o->req[e][3], (double)ns->failed[e]);
     }
     metric_set(o->logins, (double)ns->logins);
     metric_set(o->login_failures, (double)ns->login_failures);
@@ -305,7 +309,8 @@ static void cb_http(void *arg, const char *path, int *status, const char **ctype
 
 static void hook_response(void *arg, const struct net_result *res) {
   ops_t *o = arg;
-  if ((size_t)res->error < N_KINDS) metric_inc(o->kinds[res->error]);
+  if (res->error == NET_OK && res->no_data) metric_inc(o->kind_empty);
+  else if ((size_t)res->error < N_KINDS) metric_inc(o->kinds[res->error]);
   if (res->code != 0 && res->error != NET_ERR_CANCELLED) {
     size_t i = 0;
     while (i < N_CODES && known_codes[i] != res->code) i++;

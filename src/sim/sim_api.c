@@ -9,9 +9,14 @@
  *    sub-accounts): 10013. An account (or command id) that does not exist: 20005; one
  *    outside the token's subtree: 10007. Block/unblock need a strict sub-account.
  *  - Playback and alarms clamp [begin, end] to [present - history, present]; nothing
- *    left, or no record in it: 20023 "No Data.".
+ *    left, or no record in it: "no data", said as --nodata chooses: 20023 "No Data."
+ *    (the default), or code 0 with the record "", missing or null, as real hosts do
+ *    (spec/NOTES.md). With those three, an empty device or user list is said the same
+ *    way; with 20023 it stays [] (the spec's empty array).
  *  - Tokens: 10010 unknown, 10011 replaced by a newer login or revoked, 10012 older than
- *    expires_in (real seconds). A token of a blocked account gets 10016.
+ *    expires_in (real seconds). A token of a blocked account gets 10016. Their key is
+ *    random per start (--token-seed fixes it): as on real hosts, no simulator accepts
+ *    another's tokens.
  *  - Rate limits count real time per account and endpoint; a request refused with
  *    10009 does not count as the last one, so waiting the spacing after the last
  *    accepted call always works. Authorization is limited per account parameter.
@@ -85,6 +90,7 @@ typedef struct stats {
   uint64_t http500, http502;
   uint64_t faults[SIM_FAULT_COUNT];
   uint64_t records_playback, records_alarm;
+  uint64_t nodata; /* "no data" answers, in whatever form */
 } stats_t;
 
 /* sim_fleet_state is pure in (device, second) but costs microseconds (trigonometry);
@@ -265,8 +271,8 @@ static void hex16(char *out, uint64_t v) {
 }
 
 static void token_make(const sim_api_t *api, uint32_t account, uint32_t serial, char out[33]) {
-  uint64_t a = (((uint64_t)account << 32) | serial) ^ mix64(api->opt.seed ^ 0x70c3e17a11ULL);
-  uint64_t b = mix64(api->opt.seed ^ (a * 0x2545f4914f6cdd1dULL));
+  uint64_t a = (((uint64_t)account << 32) | serial) ^ mix64(api->opt.token_seed ^ 0x70c3e17a11ULL);
+  uint64_t b = mix64(api->opt.token_seed ^ (a * 0x2545f4914f6cdd1dULL));
   hex16(out, a);
   hex16(out + 16, b);
   out[32] = '\0';
@@ -282,8 +288,8 @@ static int token_check(sim_api_t *api, const char *tok, uint32_t *account) {
     if (i < 16) a = a << 4 | (uint64_t)v;
     else b = b << 4 | (uint64_t)v;
   }
-  if (b != mix64(api->opt.seed ^ (a * 0x2545f4914f6cdd1dULL))) return API_CODE_TOKEN_NOT_EXIST;
-  uint64_t v = a ^ mix64(api->opt.seed ^ 0x70c3e17a11ULL);
+  if (b != mix64(api->opt.token_seed ^ (a * 0x2545f4914f6cdd1dULL))) return API_CODE_TOKEN_NOT_EXIST;
+  uint64_t v = a ^ mix64(api->opt.token_seed ^ 0x70c3e17a11ULL);
   uint32_t acc = (uint32_t)(v >> 32), serial = (uint32_t)v;
   if (acc >= api->naccounts) return API_CODE_TOKEN_NOT_EXIST;
   account_state_t *st = &api->acct[acc];
@@ -429,6 +435,21 @@ static int time_window(ctx_t *c, uint32_t *dev, int64_t *lo, int64_t *hi) {
   return *lo > *hi ? API_CODE_NO_DATA : 0;
 }
 
+/* "No data", in the form --nodata chooses: 20023 is returned as the error code it is;
+ * the others replace whatever was written with a code 0 answer. */
+static int no_data(ctx_t *c) {
+  static const char *const answers[] = {
+    [SIM_NODATA_EMPTY] = "{\"code\":0,\"record\":\"\"}",
+    [SIM_NODATA_MISSING] = "{\"code\":0}",
+    [SIM_NODATA_NULL] = "{\"code\":0,\"record\":null}",
+  };
+  c->api->st.nodata++;
+  if (c->api->opt.nodata == SIM_NODATA_20023) return API_CODE_NO_DATA;
+  buf_reset(c->j.b);
+  sim_json_raw(&c->j, answers[c->api->opt.nodata], strlen(answers[c->api->opt.nodata]));
+  return 0;
+}
+
 typedef struct page {
   sim_json_t *j;
   size_t n, max;
@@ -495,13 +516,13 @@ static int ep_playback_or_alarms(ctx_t *c, bool alarms) {
   uint32_t dev;
   int64_t lo, hi;
   int rc = time_window(c, &dev, &lo, &hi);
-  if (rc) return rc;
+  if (rc) return rc == API_CODE_NO_DATA ? no_data(c) : rc;
   page_t pg = {&c->j, 0, alarms ? ALARM_PAGE : PLAYBACK_PAGE};
   sim_json_lit(&c->j, "{\"code\":0,\"record\":\"");
   rc = alarms ? sim_fleet_alarms(c->api->fleet, dev, lo, hi, cb_alarm, &pg)
               : sim_fleet_points_seen(c->api->fleet, dev, lo, hi, c->present, cb_playback_point, &pg);
   if (rc != 0 && rc != 1) return API_CODE_SYSTEM_ERROR;
-  if (pg.n == 0) return API_CODE_NO_DATA;
+  if (pg.n == 0) return no_data(c);
   sim_json_lit(&c->j, "\"}");
   if (alarms) c->api->st.records_alarm += pg.n;
   else c->api->st.records_playback += pg.n;
@@ -569,6 +590,7 @@ static int ep_device_list(ctx_t *c) {
   const uint32_t *devs;
   size_t n = sim_fleet_account_devices(c->api->fleet, a, &devs);
   if (n > MAX_LIST) n = MAX_LIST;
+  if (n == 0 && c->api->opt.nodata != SIM_NODATA_20023) return no_data(c);
   write_devices(c, devs, n);
   return 0;
 }
@@ -613,6 +635,7 @@ static int ep_user_list(ctx_t *c) {
   const uint32_t *kids;
   size_t n = sim_fleet_account_children(c->api->fleet, a, &kids);
   if (n > MAX_LIST) n = MAX_LIST;
+  if (n == 0 && c->api->opt.nodata != SIM_NODATA_20023) return no_data(c);
   sim_json_lit(&c->j, "{\"code\":0,\"record\":[");
   for (size_t i = 0; i < n; i++) {
     if (i) sim_json_lit(&c->j, ",");
@@ -883,7 +906,9 @@ static void write_stats(sim_api_t *api, sim_json_t *j) {
   sim_json_int(j, (int64_t)st->records_playback);
   sim_json_lit(j, ",\"alarm\":");
   sim_json_int(j, (int64_t)st->records_alarm);
-  sim_json_lit(j, "}}");
+  sim_json_lit(j, "},\"nodata\":");
+  sim_json_int(j, (int64_t)st->nodata);
+  sim_json_lit(j, "}");
 }
 
 static void handle_sim(sim_api_t *api, const sim_http_request_t *req, sim_http_response_t *resp,

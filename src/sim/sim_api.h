@@ -27,7 +27,10 @@ typedef struct sim_track_behind {
 } sim_track_behind_t;
 
 typedef struct sim_api_options {
-  uint64_t seed;                  /* also seeds the fault PRNG and the tokens */
+  uint64_t seed;                  /* also seeds the fault PRNG */
+  uint64_t token_seed;            /* the tokens' key: random per start unless given
+                                   * (--token-seed), so that two simulators never accept
+                                   * each other's tokens */
   int64_t present;                /* the simulated present at start (UNIX seconds) */
   double speed;                   /* simulated seconds per real second (0: frozen) */
   int64_t history_s;              /* the window the platform holds before the present */
@@ -38,6 +41,7 @@ typedef struct sim_api_options {
   unsigned slow_ms;               /* delay of the slow fault (2000) */
   const sim_track_behind_t *track_behind; /* borrowed for the api's life; n entries */
   size_t ntrack_behind;
+  sim_nodata_t nodata;            /* how "no data" is said (--nodata) */
 } sim_api_options_t;
 
 /* fleet is borrowed for the api's life (geofences are added to it). NULL on failure. */

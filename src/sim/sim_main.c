@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "sim/fleet.h"
@@ -26,7 +27,8 @@ static void usage(FILE *out) {
           "\n"
           "  --listen HOST:PORT   where to listen (port 0: a free port; default 127.0.0.1:8080)\n"
           "  --devices N          fleet size (default 100)\n"
-          "  --seed S             the fleet and everything random is a function of S (default 1)\n"
+          "  --seed S             the fleet and everything random is a function of S (default 1),\n"
+          "                       but the tokens\n"
           "  --history DAYS       the window the platform holds before the present (default 7)\n"
           "  --now T              the present at start: UNIX seconds, 2026-11-01 or\n"
           "                       2026-11-01T06:30:00Z (default: the real clock)\n"
@@ -39,6 +41,10 @@ static void usage(FILE *out) {
           "  --truth DIR          write positions/alarms/devices/trips CSVs of [epoch, present)\n"
           "  --no-traps           leave out the trap devices of NOTES.md\n"
           "  --token-ttl SECONDS  access token lifetime (default 7200)\n"
+          "  --token-seed N       the tokens' key (default: random per start, so that no two\n"
+          "                       simulators accept each other's tokens); for reproducible tests\n"
+          "  --nodata FORM        how \"no data\" is said: 20023 (default; an empty list is []),\n"
+          "                       or code 0 with the record empty (\"\"), missing or null\n"
           "  --clock-skew SECONDS the server's clock is the real one plus this (10014 check)\n"
           "  --offline-after DUR  the platform's offline timeout (31m..720h; default off): a\n"
           "                       device silent that long turns datastatus 4 and the platform\n"
@@ -86,7 +92,7 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out) 
 int main(int argc, char **argv) {
   enum { O_LISTEN = 256, O_DEVICES, O_SEED, O_HISTORY, O_NOW, O_SPEED, O_FAULTS, O_LIMITS,
          O_TRUTH, O_NO_TRAPS, O_TTL, O_SKEW, O_LOG, O_OFFLINE, O_PARKING, O_SILENCE,
-         O_BEHIND, O_LATE };
+         O_BEHIND, O_LATE, O_TOKEN_SEED, O_NODATA };
   static const struct option longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},   {"devices", required_argument, NULL, O_DEVICES},
     {"seed", required_argument, NULL, O_SEED},       {"history", required_argument, NULL, O_HISTORY},
@@ -100,12 +106,15 @@ int main(int argc, char **argv) {
     {"silence", required_argument, NULL, O_SILENCE},
     {"track-behind", required_argument, NULL, O_BEHIND},
     {"late-uploads", required_argument, NULL, O_LATE},
-    {"help", no_argument, NULL, 'h'},
+    {"token-seed", required_argument, NULL, O_TOKEN_SEED},
+    {"nodata", required_argument, NULL, O_NODATA},   {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
   };
   char host[256] = "127.0.0.1";
   long long port = 8080, devices = 100, history_days = 7, ttl = 7200, skew = 0, v;
   uint64_t seed = 1;
+  /* Random per start: the clock's nanoseconds and the pid, mixed by sim_api. */
+  uint64_t token_seed = uv_hrtime() ^ ((uint64_t)time(NULL) << 20) ^ ((uint64_t)getpid() << 40);
   int64_t now = 0;
   bool have_now = false, traps = true;
   double speed = 1.0;
@@ -202,6 +211,13 @@ int main(int argc, char **argv) {
       case O_LATE:
         if (sim_parse_late(optarg, &late_share, &late_window, &late_delay) != 0) goto bad;
         break;
+      case O_TOKEN_SEED:
+        if (parse_int(optarg, 0, INT64_MAX, &v)) goto bad;
+        token_seed = (uint64_t)v;
+        break;
+      case O_NODATA:
+        if (sim_parse_nodata(optarg, &opt.nodata) != 0) goto bad;
+        break;
       case 'h': usage(stdout); return 0;
       default: usage(stderr); return 2;
     }
@@ -263,6 +279,7 @@ int main(int argc, char **argv) {
     }
   }
   opt.seed = seed;
+  opt.token_seed = token_seed;
   opt.present = present;
   opt.speed = speed;
   opt.history_s = history_s;

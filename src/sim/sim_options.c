@@ -188,3 +188,13 @@ int sim_parse_limits(const char *spec, int64_t ms[API_EP_COUNT]) {
     if (ms[i] == -2) ms[i] = c.dflt;
   return rc;
 }
+
+int sim_parse_nodata(const char *s, sim_nodata_t *out) {
+  static const char *const names[] = {"20023", "empty", "missing", "null"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcmp(s, names[i]) == 0) {
+      *out = (sim_nodata_t)i;
+      return 0;
+    }
+  return -EINVAL;
+}

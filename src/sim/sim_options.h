@@ -47,5 +47,17 @@ int sim_parse_limits(const char *spec, int64_t ms[API_EP_COUNT])
  * Returns 0 or -EINVAL. */
 int sim_parse_late(const char *spec, double *share, int64_t *window_s, int64_t *delay_s)
     __attribute__((warn_unused_result));
+/* --nodata: how the simulator says "no data" (a time range without records, an account
+ * without devices or sub-accounts): the spec's 20023 (the default: playback and alarms
+ * answer 20023, an empty list is []), or code 0 with the record "" (every endpoint,
+ * arrays too), missing or null, the forms real hosts use (spec/NOTES.md). */
+typedef enum {
+  SIM_NODATA_20023 = 0,
+  SIM_NODATA_EMPTY,   /* {"code":0,"record":""} */
+  SIM_NODATA_MISSING, /* {"code":0} */
+  SIM_NODATA_NULL,    /* {"code":0,"record":null} */
+} sim_nodata_t;
+/* "20023", "empty", "missing", "null". Returns 0 or -EINVAL. */
+int sim_parse_nodata(const char *s, sim_nodata_t *out) __attribute__((warn_unused_result));
 
 #endif

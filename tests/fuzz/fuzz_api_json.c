@@ -1,5 +1,7 @@
 /* libFuzzer target: every response parser of the codec on the same arbitrary body (not
- * NUL-terminated); each must return 0, -EREMOTEIO or -EBADMSG and free what it made. */
+ * NUL-terminated); each must return 0, -EREMOTEIO or -EBADMSG and free what it made. "No
+ * data" is decided once: each parser's envelope verdict is api_check_response()'s, and a
+ * body it calls "no data" parses as an empty result. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +18,15 @@ static void check_rc(int rc, const api_error_t *err) {
   abort();
 }
 
+static void check_envelope(api_endpoint_t ep, const char *body, size_t size, int rc,
+                           const api_error_t *err, size_t n) {
+  api_error_t e2;
+  int v = api_check_response(ep, body, size, &e2);
+  if (v == -ENOMEM || rc == -ENOMEM) return;
+  if (err->envelope != v) abort();
+  if (v == API_NO_DATA && (rc != 0 || n != 0)) abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *body = malloc(size ? size : 1);
   if (!body) return 0;
@@ -28,19 +39,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   api_auth_free(&auth);
 
   api_tracks_t tracks = {0};
-  check_rc(api_parse_track(body, size, &tracks, &err), &err);
+  int rc = api_parse_track(body, size, &tracks, &err);
+  check_rc(rc, &err);
+  check_envelope(API_EP_TRACK, body, size, rc, &err, tracks.n);
   api_tracks_free(&tracks);
 
   api_points_t points = {0};
-  check_rc(api_parse_playback(body, size, &points, &err), &err);
+  rc = api_parse_playback(body, size, &points, &err);
+  check_rc(rc, &err);
+  check_envelope(API_EP_PLAYBACK, body, size, rc, &err, points.n);
   api_points_free(&points);
 
   api_alarms_t alarms = {0};
-  check_rc(api_parse_alarm_list(body, size, &alarms, &err), &err);
+  rc = api_parse_alarm_list(body, size, &alarms, &err);
+  check_rc(rc, &err);
+  check_envelope(API_EP_ALARM_LIST, body, size, rc, &err, alarms.n);
   api_alarms_free(&alarms);
 
   api_devices_t devices = {0};
-  check_rc(api_parse_device_list(body, size, &devices, &err), &err);
+  rc = api_parse_device_list(body, size, &devices, &err);
+  check_rc(rc, &err);
+  check_envelope(API_EP_DEVICE_LIST, body, size, rc, &err, devices.n);
   for (size_t i = 0; i < devices.n; i++)
     if (strlen(devices.items[i].devicename) > size) abort();
   check_rc(api_parse_device_detail(body, size, &devices, &err), &err);
@@ -48,7 +67,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   api_users_t users = {0};
   check_rc(api_parse_user_info(body, size, &users, &err), &err);
-  check_rc(api_parse_user_list(body, size, &users, &err), &err);
+  rc = api_parse_user_list(body, size, &users, &err);
+  check_rc(rc, &err);
+  check_envelope(API_EP_USER_LIST, body, size, rc, &err, users.n);
   for (size_t i = 0; i < users.n; i++)
     if (!users.items[i].account[0]) abort();
   api_users_free(&users);
@@ -62,7 +83,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   api_command_status_free(&status);
 
   api_mileages_t mileages = {0};
-  check_rc(api_parse_mileage(body, size, &mileages, &err), &err);
+  rc = api_parse_mileage(body, size, &mileages, &err);
+  check_rc(rc, &err);
+  check_envelope(API_EP_DEVICE_MILEAGE, body, size, rc, &err, mileages.n);
   api_mileages_free(&mileages);
   free(body);
   return 0;

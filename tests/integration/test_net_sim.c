@@ -1,6 +1,7 @@
 /* net/client against the real fleetarc-sim: tokens revoked with 50 requests in flight
  * (one login per death, counted by /sim/stats), 10009 storms, every HTTP fault kind,
- * a wrong password beside a working account, and a server clock an hour ahead.
+ * a wrong password beside a working account, a server clock an hour ahead, and a token
+ * replaced by another login (10011) or expired early (10012), each cured by one login.
  * Every test ends with all handles closed and uv_loop_close() == 0. */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include "harness.h"
 #include "net/client.h"
 #include "net/http.h"
+#include "net/tokenstore.h"
 #include "sim/fleet.h"
 
 #define DEVICES 200
@@ -132,15 +134,17 @@ static void cb_response(void *arg, const net_result_t *res) {
   if (t->keep_in_flight && t->issued < t->target) issue(t, t->demo);
 }
 
-/* A track call for 100 of the fleet's IMEIs (rotating). */
-static void issue(itest_t *t, netc_account_t *a) {
+/* A track call for 100 of the fleet's IMEIs (rotating), through client n. */
+static void issue_on(itest_t *t, netc_t *n, netc_account_t *a) {
   const char *list[100];
   for (int i = 0; i < 100; i++) list[i] = t->imeis[(size_t)(t->issued + i) % t->n_imeis];
   api_request_t req = {0};
   assert_int_equal(api_request_track(&req, list, 100), 0);
-  assert_int_equal(netc_call(t->netc, a, &req, cb_response, t), 0);
+  assert_int_equal(netc_call(n, a, &req, cb_response, t), 0);
   t->issued++;
 }
+
+static void issue(itest_t *t, netc_account_t *a) { issue_on(t, t->netc, a); }
 
 /* GET /sim/stats through a private http client; t->stats holds the parsed JSON. */
 static void cb_stats(void *arg, const http_response_t *res) {
@@ -340,6 +344,94 @@ static void test_sim_clock_skew(void **state) {
   stop(&t);
 }
 
+/* A second client on the loop of t (another process, as far as the server knows), with
+ * the account of the simulator; closed with close_second(). */
+static netc_t *second_client(itest_t *t, const char *token_dir, netc_account_t **acct) {
+  netc_options_t opt = {.base_url = t->sim.base_url, .retry_base_ms = 10, .retry_max_ms = 200,
+                        .token_dir = token_dir};
+  netc_t *n = netc_new(&t->loop, &opt);
+  assert_non_null(n);
+  char md5[33];
+  assert_int_equal(api_md5_hex(t->sim.password, strlen(t->sim.password), md5), 0);
+  *acct = netc_account_add(n, t->sim.account, md5);
+  assert_non_null(*acct);
+  return n;
+}
+
+static void on_closed_flag(void *arg) { *(int *)arg = 1; }
+
+static void close_second(itest_t *t, netc_t *n) {
+  int closed = 0;
+  netc_close(n, on_closed_flag, &closed);
+  while (!closed) uv_run(&t->loop, UV_RUN_ONCE);
+}
+
+/* (f) 10011, a token replaced by another login (the spec: the old token is invalid at
+ * once), is cured by one new login, the call going through. */
+static void test_sim_replaced_token(void **state) {
+  (void)state;
+  itest_t t;
+  netc_options_t opt = {0};
+  start(&t, NULL, &opt);
+  issue(&t, t.demo);
+  run_until(&t, &t.done, 1, 60000);
+  netc_account_t *b_acct;
+  netc_t *b = second_client(&t, NULL, &b_acct); /* its login replaces the token of t */
+  issue_on(&t, b, b_acct);
+  run_until(&t, &t.done, 2, 60000);
+  issue(&t, t.demo);
+  run_until(&t, &t.done, 3, 60000);
+  assert_int_equal(t.ok, 3);
+  fetch_stats(&t);
+  assert_int_equal(stat_at(&t, "responses", "10011", NULL), 1);
+  assert_int_equal(stat_at(&t, "logins", "accounts", t.sim.account), 3);
+  assert_int_equal(netc_stats(t.netc)->token_replays, 1);
+  assert_int_equal(netc_stats(t.netc)->logins, 2);
+  close_second(&t, b);
+  stop(&t);
+}
+
+/* (g) 10012, a token the server holds for expired while the client still trusts it
+ * (here: the token store says it lasts 2 hours, the server gave 2 s): one new login, the
+ * call goes through. Real clients often know 10012 only; both must work. */
+static void test_sim_expired_token(void **state) {
+  (void)state;
+  itest_t t;
+  static const char *const args[] = {"--token-ttl", "2", NULL};
+  char dir[] = "/tmp/fleetarc-nettok.XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  netc_options_t opt = {.token_dir = dir};
+  start(&t, args, &opt);
+  issue(&t, t.demo); /* logs in and writes the store */
+  run_until(&t, &t.done, 1, 60000);
+  char md5[33];
+  assert_int_equal(api_md5_hex(t.sim.password, strlen(t.sim.password), md5), 0);
+  tokenstore_t *ts = tokenstore_new(dir, t.sim.base_url, t.sim.account, md5);
+  assert_non_null(ts);
+  tokenstore_entry_t e;
+  assert_int_equal(tokenstore_read(ts, &e), 0);
+  uint64_t gen;
+  assert_int_equal(tokenstore_write(ts, e.token, e.obtained_at, e.obtained_at + 7200, &gen), 0);
+  tokenstore_free(ts);
+  sleep(3); /* the server's 2 s are over */
+  netc_account_t *b_acct;
+  netc_t *b = second_client(&t, dir, &b_acct); /* adopts the stored token */
+  issue_on(&t, b, b_acct);
+  run_until(&t, &t.done, 2, 60000);
+  assert_int_equal(t.ok, 2);
+  fetch_stats(&t);
+  assert_int_equal(stat_at(&t, "responses", "10012", NULL), 1);
+  assert_int_equal(stat_at(&t, "logins", "accounts", t.sim.account), 2);
+  assert_int_equal(netc_stats(b)->tokens_adopted, 1);
+  assert_int_equal(netc_stats(b)->token_replays, 1);
+  assert_int_equal(netc_stats(b)->logins, 1);
+  close_second(&t, b);
+  stop(&t);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
   if (!getenv("FLEETARC_SIM_BIN")) {
     fprintf(stderr, "FLEETARC_SIM_BIN not set: skipping\n");
@@ -353,6 +445,8 @@ int main(void) {
     cmocka_unit_test(test_sim_http_faults),
     cmocka_unit_test(test_sim_bad_password_stops_one_account),
     cmocka_unit_test(test_sim_clock_skew),
+    cmocka_unit_test(test_sim_replaced_token),
+    cmocka_unit_test(test_sim_expired_token),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   harness_sim_stop(&live_sim);

@@ -378,6 +378,72 @@ static void test_message(void **state) {
   assert_int_equal(sc_get_code(&sim, "/api/message/send?accounts=demo,cust0001&content=hi"), 0);
 }
 
+/* --nodata FORM: how "no data" is said. A range with no record, an account without
+ * devices (the viewer) and one without sub-accounts answer exactly the form; 20023 (the
+ * default, as this file's simulator) keeps the empty lists as []. /sim/stats counts them. */
+static void test_nodata_forms(void **state) {
+  (void)state;
+  /* the default simulator of this file */
+  cJSON *j = sc_getf(&sim, "/api/user/list?account=demo-viewer");
+  assert_int_equal(sc_code(j), 0);
+  assert_int_equal(sc_record_count(j), 0);
+  assert_string_equal(sim.body, "{\"code\":0,\"record\":[]}");
+  cJSON_Delete(j);
+  static const struct {
+    const char *form, *answer;
+  } cases[] = {
+    {"empty", "{\"code\":0,\"record\":\"\"}"},
+    {"missing", "{\"code\":0}"},
+    {"null", "{\"code\":0,\"record\":null}"},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    sc_t c;
+    const char *args[] = {"--devices", "20", "--seed", "7", "--now", "2026-11-01", "--speed", "0",
+                          "--nodata", cases[k].form, NULL};
+    assert_int_equal(sc_start(&c, args), 0);
+    assert_int_equal(sc_login(&c), 0);
+    /* an IMEI of this fleet: the first device of the root */
+    j = sc_getf(&c, "/api/device/list");
+    assert_int_equal(sc_code(j), 0);
+    const cJSON *d0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "record"), 0);
+    char dev[32];
+    snprintf(dev, sizeof dev, "%s", cJSON_GetObjectItemCaseSensitive(d0, "imei")->valuestring);
+    cJSON_Delete(j);
+    const char *paths[] = {"/api/playback?imei=%s&begintime=%lld&endtime=%lld",
+                           "/api/alarm/list?imei=%s&begintime=%lld&endtime=%lld"};
+    for (int p = 0; p < 2; p++) {
+      /* before the window, and after the present */
+      j = sc_getf(&c, paths[p], dev, WINDOW_BEGIN - 86400, WINDOW_BEGIN - 1);
+      assert_int_equal(sc_code(j), 0);
+      assert_string_equal(c.body, cases[k].answer);
+      cJSON_Delete(j);
+      j = sc_getf(&c, paths[p], dev, PRESENT + 10, PRESENT + 86400);
+      assert_string_equal(c.body, cases[k].answer);
+      cJSON_Delete(j);
+    }
+    j = sc_getf(&c, "/api/user/list?account=demo-viewer");
+    assert_string_equal(c.body, cases[k].answer);
+    cJSON_Delete(j);
+    j = sc_getf(&c, "/api/device/list?account=demo-viewer");
+    assert_string_equal(c.body, cases[k].answer);
+    cJSON_Delete(j);
+    /* data is still data */
+    j = sc_getf(&c, "/api/playback?imei=%s&begintime=%lld&endtime=%lld", dev, PRESENT - 86400,
+                PRESENT);
+    assert_int_equal(sc_code(j), 0);
+    assert_true(sc_groups(sc_record_string(j)) > 0);
+    cJSON_Delete(j);
+    j = sc_stats(&c);
+    const cJSON *nd = cJSON_GetObjectItemCaseSensitive(j, "nodata");
+    assert_true(cJSON_IsNumber(nd) && nd->valuedouble == 6);
+    cJSON_Delete(j);
+    assert_int_equal(sc_stop(&c), 0);
+  }
+  sc_t bad;
+  const char *args[] = {"--devices", "5", "--nodata", "nothing", NULL};
+  assert_int_equal(sc_start(&bad, args), -1);
+}
+
 int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
@@ -386,6 +452,7 @@ int main(void) {
     cmocka_unit_test(test_playback_paging),
     cmocka_unit_test(test_alarm_paging),
     cmocka_unit_test(test_no_data_and_bad_ranges),
+    cmocka_unit_test(test_nodata_forms),
     cmocka_unit_test(test_mileage),
     cmocka_unit_test(test_commands),
     cmocka_unit_test(test_geofence),

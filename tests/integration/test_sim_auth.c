@@ -196,12 +196,48 @@ static void test_rate_limits(void **state) {
   assert_int_equal(sc_stop(&s2), 0);
 }
 
+/* Tokens are random per start: two simulators of the same seed do not accept each
+ * other's tokens (10010 both ways), as two real hosts would not. --token-seed makes them
+ * reproducible: the same seed gives the same first token. */
+static void test_tokens_per_simulator(void **state) {
+  (void)state;
+  sc_t a, b;
+  const char *args[] = {"--devices", "5", "--seed", "11", NULL};
+  assert_int_equal(sc_start(&a, args), 0);
+  assert_int_equal(sc_start(&b, args), 0);
+  assert_int_equal(sc_login(&a), 0);
+  assert_int_equal(sc_login(&b), 0);
+  assert_string_not_equal(a.token, b.token);
+  char ta[64], tb[64];
+  snprintf(ta, sizeof ta, "%s", a.token);
+  snprintf(tb, sizeof tb, "%s", b.token);
+  snprintf(a.token, sizeof a.token, "%s", tb);
+  assert_int_equal(sc_get_code(&a, "/api/user/list"), 10010);
+  snprintf(b.token, sizeof b.token, "%s", ta);
+  assert_int_equal(sc_get_code(&b, "/api/user/list"), 10010);
+  snprintf(a.token, sizeof a.token, "%s", ta);
+  assert_int_equal(sc_get_code(&a, "/api/user/list"), 0);
+  assert_int_equal(sc_stop(&a), 0);
+  assert_int_equal(sc_stop(&b), 0);
+  const char *fixed[] = {"--devices", "5", "--seed", "11", "--token-seed", "42", NULL};
+  assert_int_equal(sc_start(&a, fixed), 0);
+  assert_int_equal(sc_start(&b, fixed), 0);
+  assert_int_equal(sc_login(&a), 0);
+  assert_int_equal(sc_login(&b), 0);
+  assert_string_equal(a.token, b.token);
+  assert_int_equal(sc_stop(&a), 0);
+  assert_int_equal(sc_stop(&b), 0);
+  const char *bad[] = {"--devices", "5", "--token-seed", "x", NULL};
+  assert_int_equal(sc_start(&a, bad), -1);
+}
+
 int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_login),
     cmocka_unit_test(test_bad_credentials_and_time),
     cmocka_unit_test(test_tokens),
+    cmocka_unit_test(test_tokens_per_simulator),
     cmocka_unit_test(test_token_expiry),
     cmocka_unit_test(test_clock_skew),
     cmocka_unit_test(test_block_unblock_and_password),

@@ -272,14 +272,9 @@ static void test_playback_record_errors(void **state) {
   assert_int_equal(p.n, 0);
   WITH_BODY("{\"code\":0,\"record\":\"\"}", assert_int_equal(api_parse_playback(body, len, &p, &err), 0));
   assert_int_equal(p.n, 0);
-  WITH_BODY("{\"code\":0,\"record\":[]}", assert_int_equal(api_parse_playback(body, len, &p, &err), -EBADMSG));
+  /* Not a string nor a form of "no data" (test_no_data_forms has those). */
+  WITH_BODY("{\"code\":0,\"record\":[1]}", assert_int_equal(api_parse_playback(body, len, &p, &err), -EBADMSG));
   assert_string_equal(err.message, "record: expected a string, got an array");
-  /* 20023 No Data: a server error, the result empty. */
-  WITH_BODY("{\"code\":20023,\"message\":\"No Data\"}",
-            assert_int_equal(api_parse_playback(body, len, &p, &err), -EREMOTEIO));
-  assert_int_equal(err.kind, API_ERR_SERVER);
-  assert_int_equal(err.code, API_CODE_NO_DATA);
-  assert_int_equal(p.n, 0);
   api_points_free(&p);
 }
 
@@ -491,6 +486,177 @@ static void test_envelope_errors(void **state) {
   assert_string_equal(api_error_kind_name(API_ERR_HTML), "HTML page instead of JSON");
 }
 
+/* "No data" in every form real hosts send it (spec/NOTES.md), for each endpoint that can
+ * have nothing to say: 20023, and code 0 with the record missing, null, "" or []. Each
+ * parser returns 0 with an empty result (over a full one left by the page before), and
+ * api_check_response says API_NO_DATA. */
+static const char *const no_data_forms[] = {
+  "{\"code\":20023,\"message\":\"No Data.\"}",
+  "{\"code\":0}",
+  "{\"code\":0,\"message\":\"\"}",
+  "{\"code\":0,\"record\":null}",
+  "{\"code\":0,\"record\":\"\"}",
+  "{\"code\":0,\"record\":[]}",
+  " {\"record\" : [ ] , \"code\" : 0 }\n",
+};
+#define N_FORMS (sizeof no_data_forms / sizeof no_data_forms[0])
+
+static void test_no_data_forms(void **state) {
+  (void)state;
+  static const char *const demos[] = {"fixed_track.json", "demo_playback.json",
+                                      "demo_alarm_list.json", "demo_device_list.json",
+                                      "demo_user_list.json", "demo_mileage.json"};
+  static const api_endpoint_t eps[] = {API_EP_TRACK, API_EP_PLAYBACK, API_EP_ALARM_LIST,
+                                       API_EP_DEVICE_LIST, API_EP_USER_LIST,
+                                       API_EP_DEVICE_MILEAGE};
+  api_tracks_t t = {0};
+  api_points_t p = {0};
+  api_alarms_t a = {0};
+  api_devices_t d = {0};
+  api_users_t u = {0};
+  api_mileages_t m = {0};
+  api_error_t err;
+  for (size_t e = 0; e < 6; e++) {
+    size_t dlen;
+    char *demo = slurp(demos[e], &dlen);
+    for (size_t f = 0; f < N_FORMS; f++) {
+      print_message("%s: %s\n", api_endpoint_key(eps[e]), no_data_forms[f]);
+      size_t n = 99;
+      int rc = -1;
+      /* First a full answer, then the form: the result is emptied. */
+      switch (eps[e]) {
+        case API_EP_TRACK:
+          assert_int_equal(api_parse_track(demo, dlen, &t, &err), 0);
+          assert_true(t.n > 0);
+          WITH_BODY(no_data_forms[f], rc = api_parse_track(body, len, &t, &err));
+          n = t.n;
+          break;
+        case API_EP_PLAYBACK:
+          assert_int_equal(api_parse_playback(demo, dlen, &p, &err), 0);
+          assert_true(p.n > 0);
+          WITH_BODY(no_data_forms[f], rc = api_parse_playback(body, len, &p, &err));
+          n = p.n;
+          break;
+        case API_EP_ALARM_LIST:
+          assert_int_equal(api_parse_alarm_list(demo, dlen, &a, &err), 0);
+          assert_true(a.n > 0);
+          WITH_BODY(no_data_forms[f], rc = api_parse_alarm_list(body, len, &a, &err));
+          n = a.n;
+          break;
+        case API_EP_DEVICE_LIST:
+          assert_int_equal(api_parse_device_list(demo, dlen, &d, &err), 0);
+          assert_true(d.n > 0);
+          WITH_BODY(no_data_forms[f], rc = api_parse_device_list(body, len, &d, &err));
+          n = d.n;
+          break;
+        case API_EP_USER_LIST:
+          assert_int_equal(api_parse_user_list(demo, dlen, &u, &err), 0);
+          assert_true(u.n > 0);
+          WITH_BODY(no_data_forms[f], rc = api_parse_user_list(body, len, &u, &err));
+          n = u.n;
+          break;
+        default:
+          assert_int_equal(api_parse_mileage(demo, dlen, &m, &err), 0);
+          assert_true(m.n > 0);
+          WITH_BODY(no_data_forms[f], rc = api_parse_mileage(body, len, &m, &err));
+          n = m.n;
+          break;
+      }
+      assert_int_equal(rc, 0);
+      assert_int_equal(n, 0);
+      assert_int_equal(err.kind, API_ERR_NONE);
+      WITH_BODY(no_data_forms[f], rc = api_check_response(eps[e], body, len, &err));
+      assert_int_equal(rc, API_NO_DATA);
+    }
+    free(demo);
+    /* A full answer is data. */
+    demo = slurp(demos[e], &dlen);
+    assert_int_equal(api_check_response(eps[e], demo, dlen, &err), 0);
+    free(demo);
+  }
+  api_tracks_free(&t);
+  api_points_free(&p);
+  api_alarms_free(&a);
+  api_devices_free(&d);
+  api_users_free(&u);
+  api_mileages_free(&m);
+}
+
+/* What is not "no data" stays the error it was, with the same message: a record of a
+ * wrong type or a non-empty wrong value, for the same endpoints; and endpoints without a
+ * "nothing" answer (a login, a user's info, a device's detail, a command) keep 20023 a
+ * server error and a missing record an error. */
+static void test_no_data_only_those(void **state) {
+  (void)state;
+  api_error_t err;
+  api_points_t p = {0};
+  api_alarms_t a = {0};
+  api_tracks_t t = {0};
+  api_devices_t d = {0};
+  api_users_t u = {0};
+  api_mileages_t m = {0};
+  WITH_BODY("{\"code\":0,\"record\":{}}", assert_int_equal(api_parse_playback(body, len, &p, &err), -EBADMSG));
+  assert_string_equal(err.message, "record: expected a string, got an object");
+  WITH_BODY("{\"code\":0,\"record\":0}", assert_int_equal(api_parse_alarm_list(body, len, &a, &err), -EBADMSG));
+  assert_string_equal(err.message, "record: expected a string, got a number");
+  WITH_BODY("{\"code\":0,\"record\":false}", assert_int_equal(api_parse_alarm_list(body, len, &a, &err), -EBADMSG));
+  assert_string_equal(err.message, "record: expected a string, got a boolean");
+  WITH_BODY("{\"code\":0,\"record\":\" \"}", assert_int_equal(api_parse_playback(body, len, &p, &err), -EBADMSG));
+  assert_int_equal(err.kind, API_ERR_RECORD);
+  WITH_BODY("{\"code\":0,\"record\":\"x\"}", assert_int_equal(api_parse_track(body, len, &t, &err), -EBADMSG));
+  assert_string_equal(err.message, "record: expected an array, got a string");
+  WITH_BODY("{\"code\":0,\"record\":{}}", assert_int_equal(api_parse_device_list(body, len, &d, &err), -EBADMSG));
+  assert_string_equal(err.message, "record: expected an array, got an object");
+  WITH_BODY("{\"code\":0,\"record\":[null]}", assert_int_equal(api_parse_user_list(body, len, &u, &err), -EBADMSG));
+  assert_string_equal(err.message, "record[0]: expected an object, got null");
+  WITH_BODY("{\"code\":0,\"record\":\"[]\"}", assert_int_equal(api_parse_mileage(body, len, &m, &err), -EBADMSG));
+  assert_string_equal(err.message, "record: expected an array, got a string");
+  assert_int_equal(api_check_response(API_EP_PLAYBACK, "{\"code\":0,\"record\":{}}", 22, &err), 0);
+  /* other codes stay server errors on the same endpoints */
+  WITH_BODY("{\"code\":10013}", assert_int_equal(api_parse_playback(body, len, &p, &err), -EREMOTEIO));
+  assert_int_equal(err.code, 10013);
+  WITH_BODY("{\"code\":10013}", assert_int_equal(api_check_response(API_EP_PLAYBACK, body, len, &err), -EREMOTEIO));
+  assert_int_equal(err.code, 10013);
+  /* endpoints that never answer "nothing" */
+  api_auth_t au = {0};
+  api_users_t info = {0};
+  api_devices_t detail = {0};
+  char *cid = NULL;
+  WITH_BODY("{\"code\":0}", assert_int_equal(api_parse_authorization(body, len, &au, &err), -EBADMSG));
+  assert_string_equal(err.message, "record: missing");
+  WITH_BODY("{\"code\":0,\"record\":null}", assert_int_equal(api_parse_user_info(body, len, &info, &err), -EBADMSG));
+  assert_string_equal(err.message, "record: missing");
+  WITH_BODY("{\"code\":0}", assert_int_equal(api_parse_device_detail(body, len, &detail, &err), -EBADMSG));
+  assert_string_equal(err.message, "record: missing");
+  WITH_BODY("{\"code\":0,\"record\":\"\"}", assert_int_equal(api_parse_command_send(body, len, &cid, &err), -EBADMSG));
+  assert_string_equal(err.message, "record: expected an object, got a string");
+  WITH_BODY("{\"code\":20023,\"message\":\"No Data.\"}",
+            assert_int_equal(api_parse_user_info(body, len, &info, &err), -EREMOTEIO));
+  assert_int_equal(err.kind, API_ERR_SERVER);
+  assert_int_equal(err.code, API_CODE_NO_DATA);
+  for (int ep = 0; ep < API_EP_COUNT; ep++) {
+    bool has = ep == API_EP_TRACK || ep == API_EP_PLAYBACK || ep == API_EP_ALARM_LIST ||
+               ep == API_EP_DEVICE_LIST || ep == API_EP_USER_LIST || ep == API_EP_DEVICE_MILEAGE;
+    WITH_BODY("{\"code\":20023}", assert_int_equal(api_check_response((api_endpoint_t)ep, body, len, &err),
+                                                   has ? API_NO_DATA : -EREMOTEIO));
+    WITH_BODY("{\"code\":0}", assert_int_equal(api_check_response((api_endpoint_t)ep, body, len, &err),
+                                               has ? API_NO_DATA : 0));
+  }
+  /* the generic envelope check knows no endpoint: 20023 is a server error there */
+  WITH_BODY("{\"code\":20023}", assert_int_equal(api_parse_envelope(body, len, &err), -EREMOTEIO));
+  assert_int_equal(err.code, API_CODE_NO_DATA);
+  api_points_free(&p);
+  api_alarms_free(&a);
+  api_tracks_free(&t);
+  api_devices_free(&d);
+  api_users_free(&u);
+  api_mileages_free(&m);
+  api_users_free(&info);
+  api_devices_free(&detail);
+  api_auth_free(&au);
+  free(cid);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_envelope_code_only_demos),
@@ -509,6 +675,8 @@ int main(void) {
     cmocka_unit_test(test_command_demos),
     cmocka_unit_test(test_mileage_demo),
     cmocka_unit_test(test_envelope_errors),
+    cmocka_unit_test(test_no_data_forms),
+    cmocka_unit_test(test_no_data_only_those),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

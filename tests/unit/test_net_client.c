@@ -40,6 +40,7 @@ typedef struct fake_api {
   int n_faults, next_fault;
   bool always_500;
   int api_code;                 /* answer track with this code instead of 0 */
+  const char *track_body;       /* answer track with this body (code 0) */
   bool reject_tokens;           /* every token is refused (another process logs in) */
   int post_requests;            /* POSTs that reached the server (a write acts once each) */
 } fake_api_t;
@@ -183,7 +184,11 @@ static void fake_handler(void *arg, const char *method, const char *target, ts_r
     return;
   }
   out->delay_ms = f->track_delay_ms;
-  out->body = ts_strdup("{\"code\":0,\"record\":[]}");
+  if (f->track_body) {
+    out->body = ts_strdup(f->track_body);
+    return;
+  }
+  out->body = ts_strdup("{\"code\":0,\"record\":[{\"imei\":\"358899051025339\"}]}");
 }
 
 typedef struct fixture {
@@ -195,6 +200,7 @@ typedef struct fixture {
   int done, ok, closed;
   int by_error[16];
   int last_code;
+  int no_data;                  /* NET_OK answers with no_data */
   unsigned max_attempts;
   char last_message[512];
   char last_body[256];
@@ -238,6 +244,8 @@ static void cb_response(void *arg, const net_result_t *res) {
   fixture_t *f = arg;
   f->done++;
   if (res->error == NET_OK) f->ok++;
+  if (res->no_data) f->no_data++;
+  assert_true(!res->no_data || (res->error == NET_OK && res->code == 0));
   f->by_error[res->error]++;
   f->last_code = res->code;
   if (res->attempts > f->max_attempts) f->max_attempts = res->attempts;
@@ -560,18 +568,125 @@ static void test_clock_skew_learned(void **state) {
   teardown(&f);
 }
 
-/* Other codes are the caller's to judge: 20023 No Data comes back with its body. */
+/* Other codes are the caller's to judge: 10013 comes back with its body. */
 static void test_api_code_passed_through(void **state) {
   (void)state;
   fixture_t f;
   netc_options_t opt = {0};
   setup(&f, &opt, NULL);
-  f.api.api_code = API_CODE_NO_DATA;
+  f.api.api_code = API_CODE_IMEI_NOT_AUTHORIZED;
   call_track(&f, 0);
   run_until(&f, 1);
   assert_int_equal(f.by_error[NET_ERR_API], 1);
-  assert_int_equal(f.last_code, API_CODE_NO_DATA);
-  assert_non_null(strstr(f.last_body, "20023"));
+  assert_int_equal(f.last_code, API_CODE_IMEI_NOT_AUTHORIZED);
+  assert_non_null(strstr(f.last_body, "10013"));
+  assert_int_equal(f.no_data, 0);
+  teardown(&f);
+}
+
+/* "No data" in each form is a success with no_data set, decided by the codec: 20023
+ * and code 0 with the record missing, null, "" or []; counted as empty, not as failed
+ * nor succeeded. A record with data is not "no data". */
+static void test_no_data_is_ok(void **state) {
+  (void)state;
+  fixture_t f;
+  netc_options_t opt = {0};
+  setup(&f, &opt, NULL);
+  static const char *const forms[] = {"{\"code\":0}", "{\"code\":0,\"record\":null}",
+                                      "{\"code\":0,\"record\":\"\"}", "{\"code\":0,\"record\":[]}"};
+  f.api.api_code = API_CODE_NO_DATA;
+  call_track(&f, 0);
+  run_until(&f, 1);
+  f.api.api_code = 0;
+  for (int i = 0; i < 4; i++) {
+    f.api.track_body = forms[i];
+    call_track(&f, 0);
+    run_until(&f, 2 + i);
+  }
+  assert_int_equal(f.ok, 5);
+  assert_int_equal(f.no_data, 5);
+  assert_int_equal(f.last_code, 0);
+  f.api.track_body = NULL;
+  call_track(&f, 0);
+  run_until(&f, 6);
+  assert_int_equal(f.ok, 6);
+  assert_int_equal(f.no_data, 5);
+  const netc_stats_t *st = netc_stats(f.netc);
+  assert_int_equal(st->empty[API_EP_TRACK], 5);
+  assert_int_equal(st->succeeded[API_EP_TRACK], 1);
+  assert_int_equal(st->failed[API_EP_TRACK], 0);
+  teardown(&f);
+}
+
+/* netc_call_decode: the caller's parser runs once per answer (the body goes through
+ * cJSON once) and its envelope verdict classifies the answer as netc's own check would:
+ * a bad body is retried, 10009 waits, a token error is replayed; a bad record is NET_OK
+ * with decoded set and the parser's message; 20023 is "no data" with an empty result. */
+typedef struct decode_ctx {
+  fixture_t *f;
+  api_tracks_t tracks;
+  int calls;
+  int decoded;
+  size_t n;
+  char message[256];
+} decode_ctx_t;
+
+static int decode_track(void *arg, const char *body, size_t len, api_error_t *err) {
+  decode_ctx_t *d = arg;
+  d->calls++;
+  return api_parse_track(body, len, &d->tracks, err);
+}
+
+static void cb_decoded(void *arg, const net_result_t *res) {
+  decode_ctx_t *d = arg;
+  d->decoded = res->decoded;
+  d->n = d->tracks.n;
+  snprintf(d->message, sizeof d->message, "%s", res->decode_message);
+  cb_response(d->f, res);
+}
+
+static void test_decoder_parses_once(void **state) {
+  (void)state;
+  fixture_t f;
+  netc_options_t opt = {0};
+  setup(&f, &opt, NULL);
+  decode_ctx_t d = {.f = &f};
+  const char *imeis[] = {"358899051025339"};
+  f.api.faults[f.api.n_faults++] = "badjson";
+  f.api.faults[f.api.n_faults++] = "throttle";
+  f.api.faults[f.api.n_faults++] = "tokenerr";
+  api_request_t req = {0};
+  assert_int_equal(api_request_track(&req, imeis, 1), 0);
+  assert_int_equal(netc_call_decode(f.netc, f.acct[0], &req, decode_track, cb_decoded, &d), 0);
+  run_until(&f, 1);
+  /* the fake's record lacks the required fields: a bad record, not a bad body */
+  assert_int_equal(f.ok, 1);
+  assert_int_equal(d.calls, 4);
+  assert_int_equal(d.decoded, -EBADMSG);
+  assert_string_equal(d.message, "record[0].servertime: missing");
+  assert_int_equal(netc_stats(f.netc)->retries, 1);
+  assert_int_equal(netc_stats(f.netc)->throttled, 1);
+  assert_int_equal(netc_stats(f.netc)->token_replays, 1);
+  f.api.track_body = "{\"code\":20023,\"message\":\"No Data.\"}";
+  assert_int_equal(api_request_track(&req, imeis, 1), 0);
+  assert_int_equal(netc_call_decode(f.netc, f.acct[0], &req, decode_track, cb_decoded, &d), 0);
+  run_until(&f, 2);
+  assert_int_equal(f.ok, 2);
+  assert_int_equal(f.no_data, 1);
+  assert_int_equal(d.calls, 5);
+  assert_int_equal(d.decoded, 0);
+  assert_int_equal(d.n, 0);
+  assert_string_equal(d.message, "");
+  f.api.track_body = NULL;
+  f.api.api_code = API_CODE_IMEI_NOT_AUTHORIZED;
+  assert_int_equal(api_request_track(&req, imeis, 1), 0);
+  assert_int_equal(netc_call_decode(f.netc, f.acct[0], &req, decode_track, cb_decoded, &d), 0);
+  run_until(&f, 3);
+  assert_int_equal(f.by_error[NET_ERR_API], 1);
+  assert_int_equal(f.last_code, API_CODE_IMEI_NOT_AUTHORIZED);
+  assert_int_equal(d.calls, 6);
+  assert_int_equal(d.decoded, 0);
+  api_tracks_free(&d.tracks);
   teardown(&f);
 }
 
@@ -795,6 +910,8 @@ int main(void) {
     cmocka_unit_test(test_blocked_account_stops),
     cmocka_unit_test(test_clock_skew_learned),
     cmocka_unit_test(test_api_code_passed_through),
+    cmocka_unit_test(test_no_data_is_ok),
+    cmocka_unit_test(test_decoder_parses_once),
     cmocka_unit_test(test_close_cancels),
     cmocka_unit_test(test_post_reset_not_resent),
     cmocka_unit_test(test_post_failures_not_retried),
