@@ -1,6 +1,7 @@
 /* The archiver engine (archiver.h): discovery, track polls, playback/alarm/mileage pages,
- * batches and their cursor moves, backoff, backpressure, progress and shutdown. Each
- * stream of each device has at most one request or uncommitted page at a time (the
+ * batches and the coverage (playback, alarms; coverage.h) or cursor (mileage) they
+ * commit, the alarm cadence (alarmcad.h), backoff, backpressure, progress and shutdown.
+ * Each stream of each device has at most one request or uncommitted page at a time (the
  * busy bit), so its cursor in memory is always the committed one plus nothing. The
  * scheduler visits only the devices in the due sets (devtab sets): a device whose stream
  * is due is in its set (see "due sets" below), so a response costs O(due), not O(fleet). */
@@ -1115,7 +1116,7 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
     }
     int64_t gps = t->gpstime > 0 ? t->gpstime : 0;
     int64_t heard = t->systemtime > t->hearttime ? t->systemtime : t->hearttime;
-    if (!backfill(a)) {
+    if (!backfill(a) && stream_on(a, S_ALARMS)) {
       /* Alarms' cadence and events (alarmcad.h): every record revisits the device. */
       alarmcad_record_t ar = {.gpstime = gps, .heard = heard, .datastatus = t->datastatus,
                               .accstatus = t->accstatus, .defencestatus = t->defencestatus};

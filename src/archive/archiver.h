@@ -1,8 +1,9 @@
 /* The archiver: the engine of `fleetarc run` and `fleetarc backfill`. One thread, one
  * libuv loop holding the API client (net/client.h), the database writer (db/pgw.h),
- * timers and signals. Invariant: a cursor moves (in the database and then in memory)
- * only in the transaction that writes the rows it covers, so a crash at any moment
- * loses nothing and the unique keys absorb what is fetched twice. */
+ * timers and signals. Invariant: the coverage of playback and alarms (and the mileage
+ * cursor) grows (in the database and then in memory) only in the transaction that
+ * writes the rows it covers, so a crash at any moment loses nothing; every job asks
+ * only for what no job has covered (archive/coverage.h). */
 #ifndef FLEETARC_ARCHIVE_ARCHIVER_H
 #define FLEETARC_ARCHIVE_ARCHIVER_H
 
@@ -62,10 +63,11 @@ int archiver_run(const archiver_options_t *opt);
 /* Applies a new configuration without losing work: archive.track_interval and
  * discovery_interval (timers re-armed, polls spread anew), archive.lookback (devices seen
  * from now on), archive.streams (a stream turned off gets no new request, those in
- * flight still commit; turned on, it resumes from each device's committed cursor),
+ * flight still commit; turned on, it resumes from what each device has covered),
+ * archive.alarm_interval and alarm_idle_interval (from the next track record on),
  * database.batch_rows and flush_interval, api.rate_limits and global_rate, and accounts:
  * added (discovered at once), removed (their devices no longer scheduled; calls in flight
- * commit rows and cursors together or neither), a changed password or an account the
+ * commit rows and coverage together or neither), a changed password or an account the
  * platform stopped (a fresh login), subaccounts (discovered again). What the running
  * clients hold (api.base_url, ca_file, timeout, max_in_flight, max_body_bytes, retry,
  * database.conninfo, queue_rows) is left as it was.
