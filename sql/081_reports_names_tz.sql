@@ -272,3 +272,13 @@ LANGUAGE sql VOLATILE AS $$
   WHERE u.points > 0
   ORDER BY 1, 4
 $$;
+
+-- ts as ISO 8601 in tz: 2026-11-01T08:30:00+08:00, or ...Z where tz is 15:00 UTC.
+CREATE FUNCTION fleetarc.iso_time(ts timestamptz, tz text DEFAULT 'UTC')
+RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT to_char(ts AT TIME ZONE tz, 'YYYY-MM-DD"T"HH24:MI:SS')
+         || CASE WHEN o = 0 THEN 'Z'
+                 ELSE CASE WHEN o < 0 THEN '-' ELSE '+' END
+                      || to_char(abs(o) / 3600, 'FM00') || ':' || to_char(abs(o) % 3600 / 60, 'FM00') END
+  FROM (SELECT extract(epoch FROM (ts AT TIME ZONE tz) - (ts AT TIME ZONE 'UTC'))::integer AS o) x
+$$;

@@ -59,6 +59,16 @@ struct db_result;
  * *out is the caller's to free. -EINVAL (reported on stderr) for a bad configuration. */
 int cli_database_conninfo(const cli_context_t *ctx, const char *option, const char *cmd,
                           char **out) __attribute__((warn_unused_result));
+/* cli_database_conninfo, and the configuration's reports.timezone ("UTC" without a
+ * configuration) into *timezone when timezone is not NULL (the caller frees both). */
+int cli_report_settings(const cli_context_t *ctx, const char *option, const char *cmd,
+                        char **conninfo, char **timezone) __attribute__((warn_unused_result));
+/* Whether tz looks like an IANA zone name (PostgreSQL says whether it knows it). */
+int cli_timezone_valid(const char *tz);
+/* Parses a duration option (timeparse_duration: 90s, 5m, 1h30m) into seconds; reports a
+ * bad one on stderr. */
+int cli_parse_duration_option(const char *cmd, const char *opt, const char *value,
+                              double *seconds) __attribute__((warn_unused_result));
 /* Prints a query result with output.h's writers: an aligned table (numbers right-aligned)
  * ended by "(N rows)", CSV (RFC 4180, CRLF) or a JSON array of objects (numbers and
  * booleans bare, NULL as null). 0 or -EIO/-ENOMEM. */
