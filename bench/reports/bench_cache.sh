@@ -45,11 +45,13 @@ FROM (
 ) g;
 VACUUM ANALYZE fleetarc.positions;
 SQL
-  echo "rows	$(q -c "SELECT count(*) FROM fleetarc.positions")"
+  echo "rows_trips	$(q -c "SELECT count(*) FROM fleetarc.positions")"
   scan="SELECT count(*), sum(dt) FROM (SELECT date_part('epoch', gpstime) - lag(date_part('epoch', gpstime)) OVER (PARTITION BY imei ORDER BY gpstime) AS dt, lag(longitude) OVER (PARTITION BY imei ORDER BY gpstime) AS plon FROM fleetarc.positions WHERE gpstime >= '2026-11-01' AND gpstime < '2026-11-02') s"
   trips="SELECT count(*), sum(distance_km) FROM fleetarc.report_trips('2026-11-01', '2026-11-02')"
   stops="SELECT count(*) FROM fleetarc.report_stops('2026-11-01', '2026-11-02')"
   echo "scan	$(median5 "$scan")"
+  old="SELECT count(*), sum(km) FROM fleetarc.motion_segments('2026-11-01', '2026-11-02') WHERE kind = 'trip'"
+  echo "trips_uncached_050	$(timed "$old")"
   q -c "TRUNCATE fleetarc.motion_cache"
   echo "trips_cold	$(timed "$trips")"
   echo "trips_warm	$(median5 "$trips")"
@@ -73,7 +75,7 @@ FROM generate_series(1, 1000) d, generate_series(0, 29) day,
       WHERE s BETWEEN 28800 AND 43200 OR s % 1800 = 0) ss;
 VACUUM ANALYZE fleetarc.positions;
 SQL
-  echo "rows	$(q -c "SELECT count(*) FROM fleetarc.positions")"
+  echo "rows_summary	$(q -c "SELECT count(*) FROM fleetarc.positions")"
   summ="SELECT count(*), sum(distance_km), sum(trips) FROM fleetarc.report_summary('2026-11-01', '2026-12-01', NULL, 'Europe/Berlin')"
   dist="SELECT count(*), sum(km) FROM fleetarc.report_distance('2026-11-01', '2026-12-01', NULL, 250, 'Europe/Berlin')"
   scan="SELECT count(*), sum(dt) FROM (SELECT date_part('epoch', gpstime) - lag(date_part('epoch', gpstime)) OVER (PARTITION BY imei ORDER BY gpstime) AS dt FROM fleetarc.positions WHERE gpstime >= '2026-11-01' AND gpstime < '2026-12-01') s"
