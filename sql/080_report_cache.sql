@@ -329,7 +329,14 @@ BEGIN
   LOOP
     BEGIN
       PERFORM fleetarc.motion_watch(r.rel);
-      DELETE FROM fleetarc.motion_cache;   -- unknown history: start over
+      -- rows may have been written into it unseen: the entries over its range go
+      IF r.bound ~ '^FOR VALUES FROM \(''[^'']+''\) TO' THEN
+        DELETE FROM fleetarc.motion_cache c
+        WHERE c.unit_end > (regexp_match(r.bound, $re$FROM \('([^']+)'\)$re$))[1]::timestamptz
+          AND c.unit_start < (regexp_match(r.bound, $re$TO \('([^']+)'\)$re$))[1]::timestamptz;
+      ELSE
+        DELETE FROM fleetarc.motion_cache;
+      END IF;
     EXCEPTION WHEN OTHERS THEN
       RETURN false;
     END;
