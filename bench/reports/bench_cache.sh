@@ -67,12 +67,12 @@ if [ "$what" = summary ] || [ "$what" = all ]; then
   q <<'SQL'
 INSERT INTO fleetarc.positions (imei, gpstime, longitude, latitude, speed, course)
 SELECT '87' || lpad(d::text, 13, '0'), timestamptz '2026-11-01 00:00:00+00' + (day * 86400 + s) * interval '1 s',
-       round((10 + d * 0.001 + CASE WHEN s BETWEEN 28800 AND 43200 THEN (s - 28800) * 0.00002 ELSE 0 END)::numeric, 6)::float8,
+       round((10 + d * 0.001 + CASE WHEN s BETWEEN 28800 AND 36000 THEN (s - 28800) * 0.00002 ELSE 0 END)::numeric, 6)::float8,
        round((45 + d * 0.0001)::numeric, 6)::float8,
-       CASE WHEN s BETWEEN 28800 AND 43200 THEN 60 ELSE 0 END, 90
+       CASE WHEN s BETWEEN 28800 AND 36000 THEN 60 ELSE 0 END, 90
 FROM generate_series(1, 1000) d, generate_series(0, 29) day,
      (SELECT s FROM generate_series(0, 86399, 60) s
-      WHERE s BETWEEN 28800 AND 43200 OR s % 1800 = 0) ss;
+      WHERE s BETWEEN 28800 AND 36000 OR s % 1800 = 0) ss;
 VACUUM ANALYZE fleetarc.positions;
 SQL
   echo "rows_summary	$(q -c "SELECT count(*) FROM fleetarc.positions")"
