@@ -209,7 +209,8 @@ BEGIN
 END
 $$;
 
--- Two halves side by side (a Parallel Append over two workers when the planner wants it).
+-- Two halves side by side (a Parallel Append over two workers when the planner wants it),
+-- for a caller that can run in parallel.
 CREATE OR REPLACE FUNCTION fleetarc.motion_units(
     from_ts timestamptz, to_ts timestamptz, imeis text[], tz text,
     min_distance_m float8, min_duration interval, gap interval, max_jump_kmh float8)
@@ -419,14 +420,11 @@ BEGIN
                array_agg(ROW(m.kind, m.start_time, m.end_time, m.start_lon, m.start_lat,
                              m.end_lon, m.end_lat, m.km, m.max_speed, m.points)::fleetarc.motion_seg
                          ORDER BY m.start_time, CASE m.kind WHEN 'first' THEN 0 WHEN 'trip' THEN 1 ELSE 2 END) AS segs
-        FROM (
-          SELECT * FROM fleetarc.motion_units(lo, hi,
-                 CASE WHEN imeis IS NULL AND cardinality(miss) = cardinality(devs) THEN NULL ELSE miss END,
-                 tz, $5, $6, $7, $8)
-          WHERE cardinality(miss) > 8
-          UNION ALL   -- a few devices: one pass, no parallel workers to start
-          SELECT * FROM fleetarc.motion_units_part(lo, hi, miss, tz, $5, $6, $7, $8, 0, 1)
-          WHERE cardinality(miss) <= 8) m
+        -- one pass: a query of PL/pgSQL run this way gets no parallel workers, and two
+        -- halves one after the other would read every row twice
+        FROM fleetarc.motion_units_part(lo, hi,
+               CASE WHEN imeis IS NULL AND cardinality(miss) = cardinality(devs) THEN NULL ELSE miss END,
+               tz, $5, $6, $7, $8, 0, 1) m
         GROUP BY 1, 2) s ON s.imei = d AND s.unit = u.unit_start
       WHERE u.unit_start >= lo AND u.unit_end <= hi)
     INTO snap, fresh;
