@@ -55,12 +55,10 @@ int cmd_export(const cli_context_t *ctx, int argc, char **argv);
 
 struct db_result;
 /* The conninfo to use: option (--database) if given, else database.conninfo of the
- * configuration when -c FILE or $FLEETARC_CONFIG named one, else NULL (PG* variables).
- * *out is the caller's to free. -EINVAL (reported on stderr) for a bad configuration. */
-int cli_database_conninfo(const cli_context_t *ctx, const char *option, const char *cmd,
-                          char **out) __attribute__((warn_unused_result));
-/* cli_database_conninfo, and the configuration's reports.timezone ("UTC" without a
- * configuration) into *timezone when timezone is not NULL (the caller frees both). */
+ * configuration when -c FILE or $FLEETARC_CONFIG named one, else NULL (PG* variables);
+ * and, when timezone is not NULL, the configuration's reports.timezone there ("UTC"
+ * without a configuration). The caller frees both. -EINVAL (reported on stderr) for a
+ * bad configuration, -ENOMEM. */
 int cli_report_settings(const cli_context_t *ctx, const char *option, const char *cmd,
                         char **conninfo, char **timezone) __attribute__((warn_unused_result));
 /* Whether tz looks like an IANA zone name (PostgreSQL says whether it knows it). */

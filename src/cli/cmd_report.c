@@ -1,4 +1,4 @@
-/* `fleetarc report KIND`: runs one of the SQL report functions (sql/050_reports.sql) over
+/* `fleetarc report KIND`: runs one of the SQL report functions (sql/050, 080, 081) over
  * [--from, --to) and prints it as an aligned table, CSV (RFC 4180) or JSON. Also holds
  * what `fleetarc export` shares with it: the database choice and the result printer. */
 #include <errno.h>
@@ -120,11 +120,6 @@ static void usage(FILE *out) {
           "  -h, --help           this help\n"
           "Durations: 90s, 5m, 1h30m. Times are printed as ISO 8601 with the zone's offset.\n"
           "exit status: 0 done, 1 database error, 2 bad usage.\n");
-}
-
-int cli_database_conninfo(const cli_context_t *ctx, const char *option, const char *cmd,
-                          char **out) {
-  return cli_report_settings(ctx, option, cmd, out, NULL);
 }
 
 int cli_report_settings(const cli_context_t *ctx, const char *option, const char *cmd,
