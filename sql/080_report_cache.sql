@@ -239,6 +239,7 @@ CREATE TABLE IF NOT EXISTS fleetarc.motion_cache (
   computed_at     timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (imei, unit_start, unit_end, min_distance_m, min_duration, gap, max_jump_kmh)
 );
+CREATE INDEX IF NOT EXISTS motion_cache_unit_start_idx ON fleetarc.motion_cache (unit_start);
 COMMENT ON TABLE fleetarc.motion_cache IS
   'Trips/stops/summary per device and unit, filled by the reports; rows are deleted by the '
   'triggers of positions when rows of their range arrive. Safe to TRUNCATE at any time.';
@@ -380,6 +381,7 @@ DECLARE
   ready boolean;
   snap pg_snapshot;
   fresh fleetarc.motion_cache[];
+  hit fleetarc.motion_cache[];
 BEGIN
   ready := fleetarc.motion_cache_ready();
   IF imeis IS NULL THEN
@@ -399,12 +401,14 @@ BEGIN
                                 AND p.gpstime >= from_ts AND p.gpstime < to_ts));
   END IF;
   IF ready THEN
+    hit := ARRAY(SELECT c FROM fleetarc.report_units(from_ts, to_ts, tz) u
+                 JOIN fleetarc.motion_cache c ON c.unit_start = u.unit_start AND c.unit_end = u.unit_end
+                 WHERE c.imei = ANY (devs) AND c.min_distance_m = $5 AND c.min_duration = $6
+                   AND c.gap = $7 AND c.max_jump_kmh = $8);
     SELECT array_agg(DISTINCT d), min(u.unit_start), max(u.unit_end) INTO miss, lo, hi
     FROM unnest(devs) d CROSS JOIN fleetarc.report_units(from_ts, to_ts, tz) u
-    WHERE NOT EXISTS (SELECT 1 FROM fleetarc.motion_cache c
-                      WHERE c.imei = d AND c.unit_start = u.unit_start AND c.unit_end = u.unit_end
-                        AND c.min_distance_m = $5 AND c.min_duration = $6 AND c.gap = $7
-                        AND c.max_jump_kmh = $8);
+    LEFT JOIN unnest(hit) h ON h.imei = d AND h.unit_start = u.unit_start
+    WHERE h.imei IS NULL;
   ELSE
     miss := devs; lo := from_ts; hi := to_ts;
   END IF;
@@ -446,10 +450,8 @@ BEGIN
   RETURN QUERY
     SELECT c.imei, c.unit_start, c.unit_end, u.unit_day, s
     FROM fleetarc.report_units(from_ts, to_ts, tz) u
-    JOIN fleetarc.motion_cache c ON c.unit_start = u.unit_start AND c.unit_end = u.unit_end
+    JOIN unnest(hit) c ON c.unit_start = u.unit_start
     CROSS JOIN LATERAL unnest(c.segs) s
-    WHERE c.imei = ANY (devs)
-      AND NOT (c.imei = ANY (coalesce(miss, '{}')) AND u.unit_start >= lo AND u.unit_end <= hi)
-      AND c.min_distance_m = $5 AND c.min_duration = $6 AND c.gap = $7 AND c.max_jump_kmh = $8;
+    WHERE NOT (c.imei = ANY (coalesce(miss, '{}')) AND u.unit_start >= lo AND u.unit_end <= hi);
 END
 $$;

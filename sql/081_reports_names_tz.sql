@@ -254,20 +254,30 @@ LANGUAGE sql VOLATILE AS $$
            coalesce(e.next_t, greatest(e.gpstime, l.last_t)) AS e
     FROM ev e LEFT JOIN lastpt l ON l.imei = e.imei
     WHERE e.alarm_type = 9
+  ), eng_unit AS (   -- engine time per unit, for the devices with alarms 9/10
+    SELECT u.imei, u.unit_start,
+           coalesce(sum(least(g.e, u.unit_end) - greatest(g.s, u.unit_start))
+                      FILTER (WHERE g.s < u.unit_end AND g.e > u.unit_start), interval '0') AS engine
+    FROM u JOIN (SELECT DISTINCT ev.imei FROM ev) d ON d.imei = u.imei
+    LEFT JOIN eng g ON g.imei = u.imei
+    GROUP BY 1, 2
+  ), al AS (         -- alarms per unit
+    SELECT a.imei, r.unit_start, count(*) AS n
+    FROM fleetarc.alarms a
+    JOIN fleetarc.report_units(from_ts, to_ts, coalesce(tz, 'UTC')) r
+      ON a.gpstime >= r.unit_start AND a.gpstime < r.unit_end
+    WHERE a.gpstime >= from_ts AND a.gpstime < to_ts
+      AND (imeis IS NULL OR a.imei = ANY (imeis))
+    GROUP BY 1, 2
   )
   SELECT u.imei, d.devicename, d.platenumber, u.unit_day, u.km, u.vmax,
          CASE WHEN u.moving > interval '0' THEN u.trip_km * 3600 / date_part('epoch', u.moving) END,
          coalesce(u.moving, interval '0'),
          (u.last_t - u.first_t) - coalesce(u.moving, interval '0'),
-         CASE WHEN EXISTS (SELECT 1 FROM ev WHERE ev.imei = u.imei) THEN
-           coalesce((SELECT sum(least(g.e, u.unit_end) - greatest(g.s, u.unit_start))
-                     FROM eng g WHERE g.imei = u.imei AND g.s < u.unit_end AND g.e > u.unit_start),
-                    interval '0') END,
-         u.trips,
-         (SELECT count(*) FROM fleetarc.alarms a WHERE a.imei = u.imei
-            AND a.gpstime >= u.unit_start AND a.gpstime < u.unit_end),
-         u.points::bigint, u.first_t, u.last_t
+         eu.engine, u.trips, coalesce(al.n, 0), u.points::bigint, u.first_t, u.last_t
   FROM u
+  LEFT JOIN eng_unit eu ON eu.imei = u.imei AND eu.unit_start = u.unit_start
+  LEFT JOIN al ON al.imei = u.imei AND al.unit_start = u.unit_start
   LEFT JOIN fleetarc.devices d ON d.imei = u.imei
   WHERE u.points > 0
   ORDER BY 1, 4
