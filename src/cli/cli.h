@@ -68,6 +68,18 @@ int cli_database_option_check(const char *cmd, const char *conninfo) __attribute
 #define CLI_DATABASE_PASSWORD_HELP \
   "                       no password in it: libpq reads it from PGPASSWORD or\n" \
   "                       PGPASSFILE (~/.pgpass); a CONNINFO with one is refused\n"
+/* As cli_database_conninfo (a --database option is checked by cli_database_option_check),
+ * and, when timezone is not NULL, the configuration's reports.timezone there ("UTC"
+ * without a configuration). The caller frees both. -EINVAL (reported on stderr) for a
+ * bad configuration or option, -ENOMEM. */
+int cli_report_settings(const cli_context_t *ctx, const char *option, const char *cmd,
+                        char **conninfo, char **timezone) __attribute__((warn_unused_result));
+/* Whether tz looks like an IANA zone name (PostgreSQL says whether it knows it). */
+int cli_timezone_valid(const char *tz);
+/* Parses a duration option (timeparse_duration: 90s, 5m, 1h30m) into seconds; reports a
+ * bad one on stderr. */
+int cli_parse_duration_option(const char *cmd, const char *opt, const char *value,
+                              double *seconds) __attribute__((warn_unused_result));
 /* Prints a query result with output.h's writers: an aligned table (numbers right-aligned)
  * ended by "(N rows)", CSV (RFC 4180, CRLF) or a JSON array of objects (numbers and
  * booleans bare, NULL as null). 0 or -EIO/-ENOMEM. */

@@ -1,5 +1,7 @@
-/* `fleetarc export IMEI`: one device's stored track over [--from, --to) as GPX 1.1, a
- * GeoJSON LineString Feature, KML 2.2 or CSV, on stdout or into --output FILE. */
+/* `fleetarc export IMEI[,IMEI...] | --all`: the stored tracks over [--from, --to), one track
+ * per device named by its name and plate, as GPX 1.1 (speed and course in Garmin's
+ * TrackPointExtension), KML 2.2 (gx:Track with times), CSV (units in the header) or a
+ * GeoJSON FeatureCollection (RFC 7946), on stdout or into --output FILE. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,16 +11,22 @@
 #include "cli/cli.h"
 #include "db/query.h"
 
-/* gpstime as UTC ISO 8601; coordinates as PostgreSQL prints float8 (shortest exact) */
+/* $1: comma-separated IMEIs or NULL (every device); $2, $3: UNIX seconds; $4: time zone.
+ * Rows in (imei, gpstime) order; utc is for GPX (UTC by its schema), time for the rest. */
 static const char export_sql[] =
-    "SELECT to_char(gpstime AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS gpstime, "
-    "longitude, latitude, speed, course FROM fleetarc.positions "
-    "WHERE imei = $1 AND gpstime >= to_timestamp($2::float8) AND gpstime < to_timestamp($3::float8) "
-    "ORDER BY gpstime";
+    "SELECT p.imei, d.devicename, d.platenumber, "
+    "coalesce(nullif(concat_ws(' ', nullif(d.devicename, ''), '(' || nullif(d.platenumber, '') || ')'), ''), p.imei) AS track, "
+    "to_char(p.gpstime AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS utc, "
+    "fleetarc.iso_time(p.gpstime, $4::text) AS time, "
+    "p.longitude, p.latitude, p.speed, p.course, round(p.speed / 3.6, 3) AS speed_ms "
+    "FROM fleetarc.positions p LEFT JOIN fleetarc.devices d ON d.imei = p.imei "
+    "WHERE ($1::text IS NULL OR p.imei = ANY (string_to_array($1, ','))) "
+    "AND p.gpstime >= to_timestamp($2::float8) AND p.gpstime < to_timestamp($3::float8) "
+    "ORDER BY p.imei, p.gpstime";
 
-enum { COL_TIME, COL_LON, COL_LAT, COL_SPEED, COL_COURSE };
+enum { COL_IMEI, COL_NAME, COL_PLATE, COL_TRACK, COL_UTC, COL_TIME, COL_LON, COL_LAT, COL_SPEED,
+       COL_COURSE, COL_SPEED_MS };
 
-/* export's own formats: CSV is the shared result printer's, the others are tracks */
 typedef enum { EXPORT_GPX = 0, EXPORT_GEOJSON, EXPORT_CSV, EXPORT_KML } export_format_t;
 
 static int export_format_parse(const char *s, export_format_t *out) {
@@ -34,19 +42,31 @@ static int export_format_parse(const char *s, export_format_t *out) {
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: fleetarc export IMEI --from T --to T --format gpx|geojson|csv|kml\n"
+          "usage: fleetarc export IMEI[,IMEI...] | --all --from T --to T\n"
+          "                       --format gpx|geojson|csv|kml [--tz ZONE]\n"
           "                       [--output FILE] [--database CONNINFO]\n"
           "\n"
-          "Writes one device's stored track in [--from, --to) (--to is exclusive), every\n"
-          "stored point in time order:\n"
-          "  gpx      GPX 1.1, one track of one segment\n"
-          "  geojson  a GeoJSON Feature with a LineString; properties hold imei and times\n"
-          "  csv      gpstime,longitude,latitude,speed,course (RFC 4180)\n"
-          "  kml      KML 2.2, one Placemark with a LineString\n"
+          "Writes the stored tracks in [--from, --to) (--to is exclusive), every stored\n"
+          "point in time order, one track per device named \"NAME (PLATE)\" (the IMEI when\n"
+          "the device has no name):\n"
+          "  gpx      GPX 1.1, a trk per device; speed (m/s) and course (degrees) in\n"
+          "           Garmin's TrackPointExtension v2 and as GPX 1.0's <speed> and\n"
+          "           <course> (what gpsbabel reads); times in UTC (GPX requires it)\n"
+          "  geojson  a FeatureCollection (RFC 7946): per device a LineString, or a Point\n"
+          "           for a single point; properties: imei, name, plate, times,\n"
+          "           speeds_kmh, courses_deg. No point: no feature\n"
+          "  csv      imei,name,plate,time,longitude_deg,latitude_deg,speed_kmh,course_deg\n"
+          "  kml      KML 2.2, a Placemark per device with a gx:Track (when + coord) and\n"
+          "           the speeds and courses as its ExtendedData\n"
+          "An empty export (no stored point) is still a valid document, and says so on\n"
+          "stderr.\n"
           "\n"
           "options:\n"
+          "  --all                every device with a stored point in the range\n"
           "  --from T, --to T     2026-11-01, 2026-11-01T06:30:00Z, ISO 8601 with offset,\n"
           "                       or UNIX seconds\n"
+          "  --tz ZONE            IANA zone of the printed times (csv, geojson, kml);\n"
+          "                       default: reports.timezone of the configuration, else UTC\n"
           "  --output FILE        write there instead of stdout\n"
           "  --database CONNINFO  as for `fleetarc report`;\n"
           CLI_DATABASE_PASSWORD_HELP
@@ -73,53 +93,155 @@ static const char *val(const db_result_t *r, size_t row, int col) {
   return v ? v : "";
 }
 
-static void write_gpx(FILE *out, const char *imei, const db_result_t *r) {
-  fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        "<gpx version=\"1.1\" creator=\"fleetarc\" xmlns=\"http://www.topografix.com/GPX/1/1\">\n"
-        "  <trk>\n    <name>", out);
-  xml_escape(out, imei);
-  fputs("</name>\n    <trkseg>\n", out);
-  for (size_t i = 0; i < db_result_rows(r); i++) {
-    fputs("      <trkpt lat=\"", out);
-    xml_escape(out, val(r, i, COL_LAT));
-    fputs("\" lon=\"", out);
-    xml_escape(out, val(r, i, COL_LON));
-    fputs("\"><time>", out);
-    xml_escape(out, val(r, i, COL_TIME));
-    fputs("</time></trkpt>\n", out);
-  }
-  fputs("    </trkseg>\n  </trk>\n</gpx>\n", out);
+/* The rows [*start, end) of the device at *start: returns end. */
+static size_t track_end(const db_result_t *r, size_t start) {
+  size_t n = db_result_rows(r), i = start;
+  while (i < n && strcmp(val(r, i, COL_IMEI), val(r, start, COL_IMEI)) == 0) i++;
+  return i;
 }
 
-static void write_kml(FILE *out, const char *imei, const db_result_t *r) {
+static void write_gpx(FILE *out, const db_result_t *r) {
   fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        "<kml xmlns=\"http://www.opengis.net/kml/2.2\">\n  <Document>\n    <name>", out);
-  xml_escape(out, imei);
-  fputs("</name>\n    <Placemark>\n      <name>", out);
-  xml_escape(out, imei);
-  fputs("</name>\n      <LineString>\n        <coordinates>", out);
-  for (size_t i = 0; i < db_result_rows(r); i++) {
-    fputs(i ? " " : "", out);
-    xml_escape(out, val(r, i, COL_LON));
-    fputc(',', out);
-    xml_escape(out, val(r, i, COL_LAT));
+        "<gpx version=\"1.1\" creator=\"fleetarc\" xmlns=\"http://www.topografix.com/GPX/1/1\"\n"
+        "     xmlns:gpxtpx=\"http://www.garmin.com/xmlschemas/TrackPointExtension/v2\">\n",
+        out);
+  for (size_t s = 0, e; s < db_result_rows(r); s = e) {
+    e = track_end(r, s);
+    fputs("  <trk>\n    <name>", out);
+    xml_escape(out, val(r, s, COL_TRACK));
+    fputs("</name>\n    <desc>IMEI ", out);
+    xml_escape(out, val(r, s, COL_IMEI));
+    fputs("</desc>\n    <trkseg>\n", out);
+    for (size_t i = s; i < e; i++) {
+      fputs("      <trkpt lat=\"", out);
+      xml_escape(out, val(r, i, COL_LAT));
+      fputs("\" lon=\"", out);
+      xml_escape(out, val(r, i, COL_LON));
+      fputs("\"><time>", out);
+      xml_escape(out, val(r, i, COL_UTC));
+      /* GPX 1.0's speed and course too: gpsbabel (1.8) and other readers take only
+       * those, strict GPX 1.1 validators reject them */
+      fputs("</time><speed>", out);
+      xml_escape(out, val(r, i, COL_SPEED_MS));
+      fputs("</speed><course>", out);
+      xml_escape(out, val(r, i, COL_COURSE));
+      fputs("</course><extensions><gpxtpx:TrackPointExtension><gpxtpx:speed>", out);
+      xml_escape(out, val(r, i, COL_SPEED_MS));
+      fputs("</gpxtpx:speed><gpxtpx:course>", out);
+      xml_escape(out, val(r, i, COL_COURSE));
+      fputs("</gpxtpx:course></gpxtpx:TrackPointExtension></extensions></trkpt>\n", out);
+    }
+    fputs("    </trkseg>\n  </trk>\n", out);
   }
-  fputs("</coordinates>\n      </LineString>\n    </Placemark>\n  </Document>\n</kml>\n", out);
+  fputs("</gpx>\n", out);
 }
 
-static void write_geojson(FILE *out, const char *imei, const db_result_t *r) {
-  size_t n = db_result_rows(r);
-  fputs("{\"type\": \"Feature\", \"geometry\": {\"type\": \"LineString\", \"coordinates\": [", out);
-  for (size_t i = 0; i < n; i++)
-    fprintf(out, "%s[%s, %s]", i ? ", " : "", val(r, i, COL_LON), val(r, i, COL_LAT));
-  fputs("]}, \"properties\": {\"imei\": ", out);
-  output_json_string(imei, out);
-  fputs(", \"times\": [", out);
-  for (size_t i = 0; i < n; i++) {
-    fputs(i ? ", " : "", out);
-    output_json_string(val(r, i, COL_TIME), out);
+static void write_kml(FILE *out, const db_result_t *r) {
+  fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<kml xmlns=\"http://www.opengis.net/kml/2.2\" xmlns:gx=\"http://www.google.com/kml/ext/2.2\">\n"
+        "  <Document>\n    <name>fleetarc</name>\n"
+        "    <Schema id=\"fleetarc\">\n"
+        "      <gx:SimpleArrayField name=\"speed_kmh\" type=\"float\"/>\n"
+        "      <gx:SimpleArrayField name=\"course_deg\" type=\"float\"/>\n"
+        "    </Schema>\n",
+        out);
+  for (size_t s = 0, e; s < db_result_rows(r); s = e) {
+    e = track_end(r, s);
+    fputs("    <Placemark>\n      <name>", out);
+    xml_escape(out, val(r, s, COL_TRACK));
+    fputs("</name>\n      <description>IMEI ", out);
+    xml_escape(out, val(r, s, COL_IMEI));
+    fputs("</description>\n      <gx:Track>\n", out);
+    for (size_t i = s; i < e; i++) {
+      fputs("        <when>", out);
+      xml_escape(out, val(r, i, COL_TIME));
+      fputs("</when>\n", out);
+    }
+    for (size_t i = s; i < e; i++) {
+      fputs("        <gx:coord>", out);
+      xml_escape(out, val(r, i, COL_LON));
+      fputc(' ', out);
+      xml_escape(out, val(r, i, COL_LAT));
+      fputs(" 0</gx:coord>\n", out);
+    }
+    fputs("        <ExtendedData>\n          <SchemaData schemaUrl=\"#fleetarc\">\n", out);
+    static const struct { const char *name; int col; } arrays[] = {
+      {"speed_kmh", COL_SPEED}, {"course_deg", COL_COURSE}};
+    for (size_t a = 0; a < 2; a++) {
+      fprintf(out, "            <gx:SimpleArrayData name=\"%s\">\n", arrays[a].name);
+      for (size_t i = s; i < e; i++) {
+        fputs("              <gx:value>", out);
+        xml_escape(out, val(r, i, arrays[a].col));
+        fputs("</gx:value>\n", out);
+      }
+      fputs("            </gx:SimpleArrayData>\n", out);
+    }
+    fputs("          </SchemaData>\n        </ExtendedData>\n      </gx:Track>\n    </Placemark>\n",
+          out);
   }
-  fputs("]}}\n", out);
+  fputs("  </Document>\n</kml>\n", out);
+}
+
+static void json_array(FILE *out, const db_result_t *r, size_t s, size_t e, int col, int str) {
+  fputc('[', out);
+  for (size_t i = s; i < e; i++) {
+    fputs(i > s ? ", " : "", out);
+    if (str) output_json_string(val(r, i, col), out);
+    else fputs(val(r, i, col), out);
+  }
+  fputc(']', out);
+}
+
+static void json_nullable(FILE *out, const db_result_t *r, size_t row, int col) {
+  const char *v = db_result_value(r, row, (size_t)col);
+  if (v) output_json_string(v, out);
+  else fputs("null", out);
+}
+
+static void write_geojson(FILE *out, const db_result_t *r) {
+  fputs("{\"type\": \"FeatureCollection\", \"features\": [", out);
+  for (size_t s = 0, e; s < db_result_rows(r); s = e) {
+    e = track_end(r, s);
+    fputs(s ? ",\n  " : "\n  ", out);
+    if (e - s == 1) { /* RFC 7946 3.1.4: a LineString needs two or more positions */
+      fprintf(out, "{\"type\": \"Feature\", \"geometry\": {\"type\": \"Point\", \"coordinates\": [%s, %s]}",
+              val(r, s, COL_LON), val(r, s, COL_LAT));
+    } else {
+      fputs("{\"type\": \"Feature\", \"geometry\": {\"type\": \"LineString\", \"coordinates\": [", out);
+      for (size_t i = s; i < e; i++)
+        fprintf(out, "%s[%s, %s]", i > s ? ", " : "", val(r, i, COL_LON), val(r, i, COL_LAT));
+      fputs("]}", out);
+    }
+    fputs(", \"properties\": {\"imei\": ", out);
+    output_json_string(val(r, s, COL_IMEI), out);
+    fputs(", \"name\": ", out);
+    json_nullable(out, r, s, COL_NAME);
+    fputs(", \"plate\": ", out);
+    json_nullable(out, r, s, COL_PLATE);
+    fputs(", \"times\": ", out);
+    json_array(out, r, s, e, COL_TIME, 1);
+    fputs(", \"speeds_kmh\": ", out);
+    json_array(out, r, s, e, COL_SPEED, 0);
+    fputs(", \"courses_deg\": ", out);
+    json_array(out, r, s, e, COL_COURSE, 0);
+    fputs("}}", out);
+  }
+  fputs(db_result_rows(r) ? "\n]}\n" : "]}\n", out);
+}
+
+/* CSV with the units in the header; the query's own column names are for the code. */
+static const char *csv_cell(const void *src, size_t row, size_t col) {
+  static const int map[] = {COL_IMEI, COL_NAME, COL_PLATE, COL_TIME, COL_LON, COL_LAT, COL_SPEED,
+                            COL_COURSE};
+  return db_result_value(src, row, (size_t)map[col]);
+}
+
+static int write_csv(FILE *out, const db_result_t *r) {
+  static const output_column_t cols[] = {
+    {"imei", OUTPUT_STR},          {"name", OUTPUT_STR},         {"plate", OUTPUT_STR},
+    {"time", OUTPUT_STR},          {"longitude_deg", OUTPUT_NUM}, {"latitude_deg", OUTPUT_NUM},
+    {"speed_kmh", OUTPUT_NUM},     {"course_deg", OUTPUT_NUM}};
+  return output_write_cells(cols, 8, db_result_rows(r), csv_cell, r, OUTPUT_CSV, out);
 }
 
 int cmd_export(const cli_context_t *ctx, int argc, char **argv) {
@@ -127,8 +249,9 @@ int cmd_export(const cli_context_t *ctx, int argc, char **argv) {
     usage(stdout);
     return CLI_EXIT_OK;
   }
-  const char *imei = NULL, *from_s = NULL, *to_s = NULL, *format_s = NULL, *output = NULL,
-             *database = NULL;
+  const char *imeis = NULL, *from_s = NULL, *to_s = NULL, *format_s = NULL, *output = NULL,
+             *database = NULL, *tz_s = NULL;
+  int all = 0;
   for (int i = 1; i < argc; i++) {
     const char *v = NULL;
     if (cli_option(argc, argv, &i, "--from", &v)) from_s = v ? v : "";
@@ -136,16 +259,23 @@ int cmd_export(const cli_context_t *ctx, int argc, char **argv) {
     else if (cli_option(argc, argv, &i, "--format", &v)) format_s = v ? v : "";
     else if (cli_option(argc, argv, &i, "--output", &v)) output = v ? v : "";
     else if (cli_option(argc, argv, &i, "--database", &v)) database = v ? v : "";
-    else if (argv[i][0] != '-' && !imei) imei = argv[i];
+    else if (cli_option(argc, argv, &i, "--tz", &v)) tz_s = v ? v : "";
+    else if (strcmp(argv[i], "--all") == 0) all = 1;
+    else if (argv[i][0] != '-' && !imeis) imeis = argv[i];
     else {
       fprintf(stderr, "fleetarc export: unknown argument '%s'\n", argv[i]);
       usage(stderr);
       return CLI_EXIT_USAGE;
     }
   }
-  if (!imei || !from_s || !to_s || !format_s) {
-    fprintf(stderr, "fleetarc export: IMEI, --from, --to and --format are required\n");
+  if (!!imeis == all || !from_s || !to_s || !format_s) {
+    fprintf(stderr, "fleetarc export: IMEI[,IMEI...] or --all, --from, --to and --format are "
+                    "required\n");
     usage(stderr);
+    return CLI_EXIT_USAGE;
+  }
+  if (imeis && (!*imeis || strspn(imeis, "0123456789,") != strlen(imeis))) {
+    fprintf(stderr, "fleetarc export: IMEI takes comma-separated IMEIs (digits)\n");
     return CLI_EXIT_USAGE;
   }
   export_format_t format;
@@ -166,9 +296,13 @@ int cmd_export(const cli_context_t *ctx, int argc, char **argv) {
     fprintf(stderr, "fleetarc export: --output needs a FILE\n");
     return CLI_EXIT_USAGE;
   }
+  if (tz_s && !cli_timezone_valid(tz_s)) {
+    fprintf(stderr, "fleetarc export: --tz takes an IANA time zone name (e.g. Europe/Berlin)\n");
+    return CLI_EXIT_USAGE;
+  }
 
-  char *conninfo = NULL;
-  int rc = cli_database_conninfo(ctx, database, "export", &conninfo);
+  char *conninfo = NULL, *tz_conf = NULL;
+  int rc = cli_report_settings(ctx, database, "export", &conninfo, tz_s ? NULL : &tz_conf);
   if (rc < 0) return rc == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
   int status = CLI_EXIT_FAILED;
   db_result_t *res = NULL;
@@ -176,8 +310,8 @@ int cmd_export(const cli_context_t *ctx, int argc, char **argv) {
   char from_p[24], to_p[24], err[1024];
   snprintf(from_p, sizeof from_p, "%" PRId64, from);
   snprintf(to_p, sizeof to_p, "%" PRId64, to);
-  const char *params[3] = {imei, from_p, to_p};
-  if (db_query(conninfo, export_sql, 3, params, &res, err, sizeof err) < 0) {
+  const char *params[4] = {imeis, from_p, to_p, tz_s ? tz_s : tz_conf};
+  if (db_query(conninfo, export_sql, 4, params, &res, err, sizeof err) < 0) {
     fprintf(stderr, "fleetarc export: %s\n", err[0] ? err : "out of memory");
     goto out;
   }
@@ -186,12 +320,15 @@ int cmd_export(const cli_context_t *ctx, int argc, char **argv) {
     out = stdout;
     goto out;
   }
+  if (db_result_rows(res) == 0)
+    fprintf(stderr, "fleetarc export: no stored point of %s in [%s, %s): the export is empty\n",
+            all ? "any device" : imeis, from_s, to_s);
   switch (format) {
-    case EXPORT_GPX: write_gpx(out, imei, res); break;
-    case EXPORT_KML: write_kml(out, imei, res); break;
-    case EXPORT_GEOJSON: write_geojson(out, imei, res); break;
+    case EXPORT_GPX: write_gpx(out, res); break;
+    case EXPORT_KML: write_kml(out, res); break;
+    case EXPORT_GEOJSON: write_geojson(out, res); break;
     case EXPORT_CSV:
-      if (cli_print_result(res, OUTPUT_CSV, out) < 0) goto out;
+      if (write_csv(out, res) < 0) goto out;
   }
   if (fflush(out) != 0 || ferror(out)) {
     fprintf(stderr, "fleetarc export: cannot write %s\n", output ? output : "the output");
@@ -205,5 +342,6 @@ out:
   }
   db_result_free(res);
   free(conninfo);
+  free(tz_conf);
   return status;
 }

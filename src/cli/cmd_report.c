@@ -1,4 +1,4 @@
-/* `fleetarc report KIND`: runs one of the SQL report functions (sql/050_reports.sql) over
+/* `fleetarc report KIND`: runs one of the SQL report functions (sql/050, 080, 081) over
  * [--from, --to) and prints it as an aligned table, CSV (RFC 4180) or JSON. Also holds
  * what `fleetarc export` shares with it: the database choice and the result printer. */
 #include <errno.h>
@@ -15,67 +15,113 @@
 
 #define DEFAULT_CONFIG_PATH "/etc/fleetarc/fleetarc.yaml"
 
-/* UTC ISO 8601 text of a timestamptz column, whatever the session's TimeZone */
-#define ISO(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+/* Every kind's query starts with this: the parameters, typed once.
+ * $1, $2: UNIX seconds (from, to); $3: comma-separated IMEIs or NULL; $4: time zone;
+ * $5: --min-distance (m); $6: --min-duration (s); $7: --gap (s); $8: --limit-kmh */
+#define OPTS                                                                                \
+  "WITH o AS (SELECT to_timestamp($1::float8) AS f, to_timestamp($2::float8) AS t, "       \
+  "string_to_array($3, ',') AS i, $4::text AS tz, $5::float8 AS mind, "                    \
+  "make_interval(secs => $6::float8) AS mindur, make_interval(secs => $7::float8) AS gap, " \
+  "$8::float8 AS lim) "
+/* ISO 8601 text of a timestamptz column in the report's time zone */
+#define ISO(x) "fleetarc.iso_time(" x ", o.tz)"
+#define NAMES "r.imei, r.devicename AS name, r.platenumber AS plate, "
 
 typedef struct report_kind {
   const char *name;
-  const char *sql; /* $1, $2: UNIX seconds (from, to); $3: comma-separated IMEIs or NULL */
+  const char *sql;
 } report_kind_t;
 
 static const report_kind_t report_kinds[] = {
   {"trips",
-   "SELECT imei, " ISO("start_time") " AS start, " ISO("end_time") " AS end, "
-   "round(distance_km::numeric, 3) AS km, extract(epoch FROM duration)::bigint AS duration_s, "
-   "round(avg_speed_kmh::numeric, 1) AS avg_kmh, max_speed_kmh AS max_kmh, "
-   "start_lon, start_lat, end_lon, end_lat "
-   "FROM fleetarc.report_trips(to_timestamp($1::float8), to_timestamp($2::float8), "
-   "string_to_array($3, ',')) ORDER BY imei, start_time"},
+   OPTS "SELECT " NAMES ISO("r.start_time") " AS start, " ISO("r.end_time") " AS end, "
+   "round(r.distance_km::numeric, 3) AS km, extract(epoch FROM r.duration)::bigint AS duration_s, "
+   "round(r.avg_speed_kmh::numeric, 1) AS avg_kmh, r.max_speed_kmh AS max_kmh, "
+   "r.start_lon, r.start_lat, r.end_lon, r.end_lat "
+   "FROM o, fleetarc.report_trips(o.f, o.t, o.i, o.mind, o.mindur, o.gap, 250, o.tz) r "
+   "ORDER BY r.imei, r.start_time"},
   {"stops",
-   "SELECT imei, " ISO("start_time") " AS start, " ISO("end_time") " AS end, "
-   "extract(epoch FROM duration)::bigint AS duration_s, longitude, latitude "
-   "FROM fleetarc.report_stops(to_timestamp($1::float8), to_timestamp($2::float8), "
-   "string_to_array($3, ',')) ORDER BY imei, start_time"},
+   OPTS "SELECT " NAMES ISO("r.start_time") " AS start, " ISO("r.end_time") " AS end, "
+   "extract(epoch FROM r.duration)::bigint AS duration_s, r.longitude, r.latitude "
+   "FROM o, fleetarc.report_stops(o.f, o.t, o.i, o.mind, o.mindur, o.gap, 250, o.tz) r "
+   "ORDER BY r.imei, r.start_time"},
   {"distance",
-   "SELECT imei, day::text AS day, round(km::numeric, 3) AS km, points "
-   "FROM fleetarc.report_distance(to_timestamp($1::float8), to_timestamp($2::float8), "
-   "string_to_array($3, ',')) ORDER BY imei, day"},
+   OPTS "SELECT " NAMES "r.day::text AS day, round(r.km::numeric, 3) AS km, r.points "
+   "FROM o, fleetarc.report_distance(o.f, o.t, o.i, 250, o.tz) r ORDER BY r.imei, r.day"},
   {"alarms",
-   "SELECT imei, day::text AS day, alarm_type, type_name, alarms, " ISO("first_time")
-   " AS first, " ISO("last_time") " AS last "
-   "FROM fleetarc.report_alarms(to_timestamp($1::float8), to_timestamp($2::float8), "
-   "string_to_array($3, ',')) ORDER BY imei, day, alarm_type"},
+   OPTS "SELECT " NAMES "r.day::text AS day, r.alarm_type, r.type_name, r.alarms, "
+   ISO("r.first_time") " AS first, " ISO("r.last_time") " AS last "
+   "FROM o, fleetarc.report_alarms(o.f, o.t, o.i, o.tz) r ORDER BY r.imei, r.day, r.alarm_type"},
   {"gaps",
-   "SELECT imei, " ISO("start_time") " AS start, " ISO("end_time") " AS end, "
-   "extract(epoch FROM duration)::bigint AS duration_s, longitude, latitude "
-   "FROM fleetarc.report_gaps(to_timestamp($1::float8), to_timestamp($2::float8), "
-   "string_to_array($3, ',')) ORDER BY imei, start_time"},
+   OPTS "SELECT " NAMES ISO("r.start_time") " AS start, " ISO("r.end_time") " AS end, "
+   "extract(epoch FROM r.duration)::bigint AS duration_s, r.longitude, r.latitude "
+   "FROM o, fleetarc.report_gaps(o.f, o.t, o.i, o.gap) r ORDER BY r.imei, r.start_time"},
+  {"latest",
+   OPTS "SELECT " NAMES ISO("r.gpstime") " AS time, r.longitude, r.latitude, "
+   "r.speed AS speed_kmh, r.course "
+   "FROM o, fleetarc.report_latest(o.f, o.t, o.i) r ORDER BY r.imei"},
+  {"route",
+   OPTS "SELECT " NAMES ISO("r.gpstime") " AS time, r.longitude, r.latitude, "
+   "r.speed AS speed_kmh, r.course, round(r.step_km::numeric, 3) AS step_km, "
+   "round(r.total_km::numeric, 3) AS total_km "
+   "FROM o, fleetarc.report_route(o.f, o.t, o.i, 250) r ORDER BY r.imei, r.gpstime"},
+  {"speeding",
+   OPTS "SELECT " NAMES ISO("r.start_time") " AS start, " ISO("r.end_time") " AS end, "
+   "extract(epoch FROM r.duration)::bigint AS duration_s, r.max_speed_kmh AS max_kmh, "
+   "r.points, r.start_lon, r.start_lat "
+   "FROM o, fleetarc.report_speeding(o.f, o.t, o.i, o.lim, o.gap, 250) r "
+   "ORDER BY r.imei, r.start_time"},
+  {"summary",
+   OPTS "SELECT " NAMES "r.day::text AS day, round(r.distance_km::numeric, 3) AS km, "
+   "r.max_speed_kmh AS max_kmh, round(r.avg_speed_kmh::numeric, 1) AS avg_kmh, "
+   "extract(epoch FROM r.moving)::bigint AS moving_s, "
+   "extract(epoch FROM r.stopped)::bigint AS stopped_s, "
+   "extract(epoch FROM r.engine)::bigint AS engine_s, r.trips, r.alarms, r.points, "
+   ISO("r.first_time") " AS first, " ISO("r.last_time") " AS last "
+   "FROM o, fleetarc.report_summary(o.f, o.t, o.i, o.tz, o.mind, o.mindur, o.gap, 250) r "
+   "ORDER BY r.imei, r.day"},
   {NULL, NULL},
 };
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: fleetarc report trips|stops|distance|alarms|gaps --from T --to T\n"
-          "                       [--imei LIST] [--format table|csv|json] [--database CONNINFO]\n"
+          "usage: fleetarc report KIND --from T --to T [--imei LIST] [--tz ZONE]\n"
+          "                       [--min-distance M] [--min-duration D] [--gap D]\n"
+          "                       [--limit-kmh V] [--format table|csv|json]\n"
+          "                       [--database CONNINFO]\n"
           "\n"
           "Runs a report over the archived tracks in [--from, --to) (--to is exclusive).\n"
+          "Every row names the device: imei, name and plate (from the device list).\n"
           "  trips     one row per trip: start, end, km, duration, speeds, end points\n"
           "  stops     one row per stop: start, end, duration, position\n"
-          "  distance  km and points per device and UTC day\n"
-          "  alarms    alarms per device, UTC day and type\n"
-          "  gaps      silences of more than an hour between two stored points\n"
+          "  distance  km and points per device and day\n"
+          "  alarms    alarms per device, day and type\n"
+          "  gaps      silences longer than --gap between two stored points\n"
+          "  latest    the last stored position of each device in the range\n"
+          "  route     every cleaned point with its step and running km\n"
+          "  speeding  runs of points above --limit-kmh\n"
+          "  summary   per device and day: km, max and average speed, moving, stopped and\n"
+          "            engine time (ACC alarms 9/10, empty without them), trips, alarms\n"
           "\n"
           "options:\n"
           "  --from T, --to T     2026-11-01, 2026-11-01T06:30:00Z, ISO 8601 with offset,\n"
           "                       or UNIX seconds; dates are UTC midnight\n"
           "  --imei LIST          comma-separated IMEIs (default: every device)\n"
+          "  --tz ZONE            IANA time zone of days and printed times (default:\n"
+          "                       reports.timezone of the configuration, else UTC)\n"
+          "  --min-distance M     trips/stops/summary: metres a trip must leave (200)\n"
+          "  --min-duration D     trips/stops/summary: a stay this long ends a trip (180s)\n"
+          "  --gap D              silence that breaks a trip (trips, stops, summary,\n"
+          "                       speeding) or is reported (gaps); 1h\n"
+          "  --limit-kmh V        speeding: the limit in km/h (90)\n"
           "  --format F           table (default), csv (RFC 4180) or json\n"
           "  --database CONNINFO  libpq conninfo or postgresql:// URI (default: the\n"
           "                       configuration's database.conninfo when -c FILE or\n"
           "                       $FLEETARC_CONFIG is given, else the PG* variables);\n"
           CLI_DATABASE_PASSWORD_HELP
           "  -h, --help           this help\n"
-          "Times are printed in UTC. exit status: 0 done, 1 database error, 2 bad usage.\n");
+          "Durations: 90s, 5m, 1h30m. Times are printed as ISO 8601 with the zone's offset.\n"
+          "exit status: 0 done, 1 database error, 2 bad usage.\n");
 }
 
 int cli_database_option_check(const char *cmd, const char *conninfo) {
@@ -93,25 +139,39 @@ int cli_database_option_check(const char *cmd, const char *conninfo) {
 
 int cli_database_conninfo(const cli_context_t *ctx, const char *option, const char *cmd,
                           char **out) {
-  *out = NULL;
-  if (option) {
-    if (cli_database_option_check(cmd, option) != CLI_EXIT_OK) return -EINVAL;
-    *out = strdup(option);
-    return *out ? 0 : -ENOMEM;
-  }
+  return cli_report_settings(ctx, option, cmd, out, NULL);
+}
+
+int cli_report_settings(const cli_context_t *ctx, const char *option, const char *cmd,
+                        char **conninfo, char **timezone) {
+  *conninfo = NULL;
+  if (timezone) *timezone = NULL;
+  if (option && cli_database_option_check(cmd, option) != CLI_EXIT_OK) return -EINVAL;
   /* the configuration only when one was asked for: a report must work with PG* alone */
   const char *env = getenv("FLEETARC_CONFIG");
   int explicit_config = (env && *env) || strcmp(ctx->config_path, DEFAULT_CONFIG_PATH) != 0;
-  if (!explicit_config) return 0;
   config_t *cfg = NULL;
-  int st = cli_config_read(ctx, cmd, &cfg);
-  if (st != CLI_EXIT_OK) return st == CLI_EXIT_FAILED ? -ENOMEM : -EINVAL;
-  int rc = 0;
-  if (cfg->database.conninfo && *cfg->database.conninfo) {
-    *out = strdup(cfg->database.conninfo);
-    if (!*out) rc = -ENOMEM;
+  if (explicit_config && (!option || timezone)) {
+    int st = cli_config_read(ctx, cmd, &cfg);
+    if (st != CLI_EXIT_OK) return st == CLI_EXIT_FAILED ? -ENOMEM : -EINVAL;
   }
+  int rc = 0;
+  if (option) *conninfo = strdup(option);
+  else if (cfg && cfg->database.conninfo && *cfg->database.conninfo)
+    *conninfo = strdup(cfg->database.conninfo);
+  if ((option || (cfg && cfg->database.conninfo && *cfg->database.conninfo)) && !*conninfo)
+    rc = -ENOMEM;
+  if (timezone && !(*timezone = strdup(cfg && cfg->reports.timezone ? cfg->reports.timezone : "UTC")))
+    rc = -ENOMEM;
   config_free(cfg);
+  if (rc < 0) {
+    free(*conninfo);
+    *conninfo = NULL;
+    if (timezone) {
+      free(*timezone);
+      *timezone = NULL;
+    }
+  }
   return rc;
 }
 
@@ -154,13 +214,49 @@ int cli_parse_time_option(const char *cmd, const char *opt, const char *value, i
   return 0;
 }
 
+int cli_parse_duration_option(const char *cmd, const char *opt, const char *value,
+                               double *seconds) {
+  char err[TIMEPARSE_ERR_MAX];
+  int64_t ms;
+  if (!value || !*value) {
+    fprintf(stderr, "fleetarc %s: %s needs a duration (e.g. 180s, 5m)\n", cmd, opt);
+    return -EINVAL;
+  }
+  if (timeparse_duration(value, &ms, err, sizeof err) != 0) {
+    fprintf(stderr, "fleetarc %s: %s '%s': %s\n", cmd, opt, value, err);
+    return -EINVAL;
+  }
+  *seconds = (double)ms / 1000.0;
+  return 0;
+}
+
+static int parse_number(const char *opt, const char *value, double min, double *out) {
+  char *end = NULL;
+  errno = 0;
+  double d = value && *value ? strtod(value, &end) : 0;
+  if (!value || !*value || *end || errno || !(d >= min) || d > 1e9) {
+    fprintf(stderr, "fleetarc report: %s takes a number of at least %g\n", opt, min);
+    return -EINVAL;
+  }
+  *out = d;
+  return 0;
+}
+
+int cli_timezone_valid(const char *tz) {
+  if (!tz || !*tz || *tz == '/' || strstr(tz, "..") || strstr(tz, "//")) return 0;
+  return strspn(tz, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+-/") ==
+         strlen(tz);
+}
+
 int cmd_report(const cli_context_t *ctx, int argc, char **argv) {
   if (cli_wants_help(argc, argv)) {
     usage(stdout);
     return CLI_EXIT_OK;
   }
   const report_kind_t *kind = NULL;
-  const char *from_s = NULL, *to_s = NULL, *imeis = NULL, *format_s = "table", *database = NULL;
+  const char *from_s = NULL, *to_s = NULL, *imeis = NULL, *format_s = "table", *database = NULL,
+             *tz_s = NULL;
+  double min_distance = 200, min_duration = 180, gap = 3600, limit = 90;
   for (int i = 1; i < argc; i++) {
     const char *v = NULL;
     if (cli_option(argc, argv, &i, "--from", &v)) from_s = v ? v : "";
@@ -168,7 +264,17 @@ int cmd_report(const cli_context_t *ctx, int argc, char **argv) {
     else if (cli_option(argc, argv, &i, "--imei", &v)) imeis = v ? v : "";
     else if (cli_option(argc, argv, &i, "--format", &v)) format_s = v ? v : "";
     else if (cli_option(argc, argv, &i, "--database", &v)) database = v ? v : "";
-    else if (argv[i][0] != '-' && !kind) {
+    else if (cli_option(argc, argv, &i, "--tz", &v)) tz_s = v ? v : "";
+    else if (cli_option(argc, argv, &i, "--min-distance", &v)) {
+      if (parse_number("--min-distance", v, 0, &min_distance) < 0) return CLI_EXIT_USAGE;
+    } else if (cli_option(argc, argv, &i, "--limit-kmh", &v)) {
+      if (parse_number("--limit-kmh", v, 0, &limit) < 0) return CLI_EXIT_USAGE;
+    } else if (cli_option(argc, argv, &i, "--min-duration", &v)) {
+      if (cli_parse_duration_option("report", "--min-duration", v, &min_duration) < 0)
+        return CLI_EXIT_USAGE;
+    } else if (cli_option(argc, argv, &i, "--gap", &v)) {
+      if (cli_parse_duration_option("report", "--gap", v, &gap) < 0) return CLI_EXIT_USAGE;
+    } else if (argv[i][0] != '-' && !kind) {
       for (const report_kind_t *k = report_kinds; k->name; k++)
         if (strcmp(k->name, argv[i]) == 0) kind = k;
       if (!kind) {
@@ -204,17 +310,26 @@ int cmd_report(const cli_context_t *ctx, int argc, char **argv) {
     fprintf(stderr, "fleetarc report: --imei takes comma-separated IMEIs (digits)\n");
     return CLI_EXIT_USAGE;
   }
+  if (tz_s && !cli_timezone_valid(tz_s)) {
+    fprintf(stderr, "fleetarc report: --tz takes an IANA time zone name (e.g. Europe/Berlin)\n");
+    return CLI_EXIT_USAGE;
+  }
 
-  char *conninfo = NULL;
-  int rc = cli_database_conninfo(ctx, database, "report", &conninfo);
+  char *conninfo = NULL, *tz_conf = NULL;
+  int rc = cli_report_settings(ctx, database, "report", &conninfo, tz_s ? NULL : &tz_conf);
   if (rc < 0) return rc == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
-  char from_p[24], to_p[24], err[1024];
+  char from_p[24], to_p[24], mind_p[32], mindur_p[32], gap_p[32], lim_p[32], err[1024];
   snprintf(from_p, sizeof from_p, "%" PRId64, from);
   snprintf(to_p, sizeof to_p, "%" PRId64, to);
-  const char *params[3] = {from_p, to_p, imeis};
+  snprintf(mind_p, sizeof mind_p, "%.17g", min_distance);
+  snprintf(mindur_p, sizeof mindur_p, "%.17g", min_duration);
+  snprintf(gap_p, sizeof gap_p, "%.17g", gap);
+  snprintf(lim_p, sizeof lim_p, "%.17g", limit);
+  const char *params[8] = {from_p, to_p, imeis, tz_s ? tz_s : tz_conf,
+                           mind_p, mindur_p, gap_p, lim_p};
   db_result_t *res = NULL;
   int status = CLI_EXIT_FAILED;
-  if (db_query(conninfo, kind->sql, 3, params, &res, err, sizeof err) < 0) {
+  if (db_query(conninfo, kind->sql, 8, params, &res, err, sizeof err) < 0) {
     fprintf(stderr, "fleetarc report: %s\n", err[0] ? err : "out of memory");
     goto out;
   }
@@ -226,5 +341,6 @@ int cmd_report(const cli_context_t *ctx, int argc, char **argv) {
 out:
   db_result_free(res);
   free(conninfo);
+  free(tz_conf);
   return status;
 }

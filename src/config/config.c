@@ -1027,6 +1027,29 @@ static void load_retention(loader_t *ld, const yaml_node_t *map) {
   get_duration(ld, v[2], "retention.interval", &cfg->retention.interval_ms, MIN_MS, 7 * DAY_MS);
 }
 
+/* An IANA zone name as PostgreSQL takes it: letters, digits, '_', '+', '-', '/' parts. */
+static bool timezone_valid(const char *s) {
+  if (!*s || *s == '/' || strstr(s, "..") || strstr(s, "//")) return false;
+  return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+-/") == strlen(s);
+}
+
+static void load_reports(loader_t *ld, const yaml_node_t *map) {
+  static const char *const names[] = {"timezone"};
+  const yaml_node_t *v[1], *k[1];
+  config_t *cfg = ld->cfg;
+  if (!section_open(ld, map, "reports", names, 1, v, k)) return;
+  char *tz = NULL;
+  get_string(ld, v[0], "reports.timezone", &tz);
+  if (!tz) return;
+  if (!timezone_valid(tz)) {
+    char raw[80];
+    report(ld, v[0], "reports.timezone", "bad time zone '%s' (expected an IANA name such as "
+           "Europe/Berlin or UTC)", raw_shown(v[0], raw, sizeof raw));
+  }
+  free(cfg->reports.timezone);
+  cfg->reports.timezone = tz;
+}
+
 /* ---- entry points ---- */
 
 static int config_defaults(config_t *cfg) {
@@ -1065,7 +1088,8 @@ static int config_defaults(config_t *cfg) {
   cfg->log.format = LOG_FORMAT_TEXT;
   cfg->metrics.unhealthy_after_ms = 60 * SEC_MS;
   cfg->retention.interval_ms = 6 * HOUR_MS;
-  return cfg->database.conninfo ? 0 : -ENOMEM;
+  cfg->reports.timezone = strdup("UTC");
+  return cfg->database.conninfo && cfg->reports.timezone ? 0 : -ENOMEM;
 }
 
 static void syntax_error(loader_t *ld, const yaml_parser_t *parser) {
@@ -1130,13 +1154,13 @@ static int load(const char *text, size_t len, const char *name, char *base_dir, 
   }
 
   static const char *const names[] = {"api", "accounts", "database", "archive", "log", "metrics",
-                                      "retention"};
-  const yaml_node_t *v[7], *k[7];
+                                      "retention", "reports"};
+  const yaml_node_t *v[8], *k[8];
   if (root->type != YAML_MAPPING_NODE) {
     report(&ld, root, NULL, "the configuration must be a mapping (api:, accounts:, ...), got %s", kind_name(root));
     goto out;
   }
-  section_open(&ld, root, "", names, 7, v, k);
+  section_open(&ld, root, "", names, 8, v, k);
   if (v[0]) load_api(&ld, v[0], k[0]);
   else report(&ld, root, "api", "required key is missing (api: base_url: ...)");
   load_accounts(&ld, v[1], root);
@@ -1145,6 +1169,7 @@ static int load(const char *text, size_t len, const char *name, char *base_dir, 
   load_log(&ld, v[4]);
   load_metrics(&ld, v[5]);
   load_retention(&ld, v[6]);
+  load_reports(&ld, v[7]);
 
 out:
   errors_flush(&ld);
@@ -1232,6 +1257,7 @@ void config_free(config_t *cfg) {
   free(cfg->api.token_dir);
   free(cfg->metrics.listen);
   secret_free(cfg->metrics.auth_header);
+  free(cfg->reports.timezone);
   secret_free(cfg->database.conninfo);
   free(cfg->source);
   free(cfg);
@@ -1337,5 +1363,8 @@ void config_print(const config_t *cfg, FILE *out) {
   fputs("\n  alarms: ", out);
   if (cfg->retention.alarms_ms) fputs(DUR(cfg->retention.alarms_ms), out);
   fprintf(out, "\n  interval: %s\n", DUR(cfg->retention.interval_ms));
+  fputs("reports:\n  timezone: ", out);
+  print_string(out, cfg->reports.timezone);
+  fputc('\n', out);
 #undef DUR
 }

@@ -95,6 +95,9 @@ typedef struct config {
                             * ahead, 6h */
   } retention;
   struct {
+    char *timezone; /* reports.timezone: IANA name of report days and times, "UTC" */
+  } reports;
+  struct {
     log_level_t level;   /* info */
     log_format_t format; /* text */
   } log;

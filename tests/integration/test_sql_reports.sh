@@ -16,3 +16,5 @@ sqltest_schema
 sqltest_partitions 2026-11-01 2026-11-03
 psql -X -q -t -A -o /dev/null -v ON_ERROR_STOP=1 -d "$SQLTEST_DB" -f "$src/tests/sql/reports_handmade.sql"
 echo "ok: hand-made report checks passed"
+psql -X -q -t -A -o /dev/null -v ON_ERROR_STOP=1 -d "$SQLTEST_DB" -f "$src/tests/sql/reports_tz_summary.sql"
+echo "ok: names, time zones, summary and cache checks passed"

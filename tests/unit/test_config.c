@@ -67,7 +67,7 @@ static void test_typo_key_has_line_column_path(void **state) {
   /* far from every key: no suggestion */
   expect_only_error(HEAD ACCOUNT "plugins: {}\n",
                     "t.yaml:6:1: key 'plugins': unknown key (expected one of: api, accounts, database, "
-                    "archive, log, metrics, retention)");
+                    "archive, log, metrics, retention, reports)");
 }
 
 static void test_errors_in_file_order_and_capped(void **state) {
@@ -602,6 +602,19 @@ static void test_metrics_and_retention(void **state) {
                     "t.yaml:7:14: key 'retention.positions': duration '7d' out of range (32d to 36500d)");
 }
 
+static void test_reports_timezone(void **state) {
+  (void)state;
+  config_t *cfg = load(HEAD ACCOUNT);
+  assert_string_equal(cfg->reports.timezone, "UTC");
+  config_free(cfg);
+  cfg = load(HEAD ACCOUNT "reports:\n  timezone: America/Los_Angeles\n");
+  assert_string_equal(cfg->reports.timezone, "America/Los_Angeles");
+  config_free(cfg);
+  expect_only_error(HEAD ACCOUNT "reports:\n  timezone: ../etc/passwd\n",
+                    "t.yaml:7:13: key 'reports.timezone': bad time zone '../etc/passwd' (expected "
+                    "an IANA name such as Europe/Berlin or UTC)");
+}
+
 static void test_unreadable_file(void **state) {
   (void)state;
   config_t *cfg = (config_t *)(uintptr_t)1;
@@ -641,6 +654,7 @@ int main(void) {
     cmocka_unit_test(test_example_file_loads),
     cmocka_unit_test(test_unreadable_file),
     cmocka_unit_test(test_metrics_and_retention),
+    cmocka_unit_test(test_reports_timezone),
     cmocka_unit_test(test_token_dir),
   };
   return cmocka_run_group_tests(tests, NULL, teardown);
