@@ -22,6 +22,7 @@
 #include "ops/retention.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/version.h"
 
 #define OPS_TICK_MS 1000          /* health sampling, STATUS, watchdog (at most) */
 #define OPS_RETENTION_FIRST_MS 30000 /* the first retention pass, after startup settles */
@@ -192,7 +193,7 @@ static int register_metrics(ops_t *o) {
   o->reloads[1] = labelled(f, "rejected");
   f = metrics_family(m, "fleetarc_build_info", "The running version", METRIC_GAUGE,
                      (const char *[]){"version"}, 1, NULL, 0);
-  metric_set(labelled(f, FLEETARC_VERSION), 1);
+  metric_set(labelled(f, fleetarc_version), 1);
   if (!o->reloads[1] || !o->account_up || !o->lag[2] || !o->batch_seconds) return -ENOMEM;
   return 0;
 }
