@@ -167,6 +167,7 @@ struct archiver {
 
   /* counters */
   uint64_t n_points, n_alarms, n_requests, n_errors, n_retries, n_mileage, n_guards;
+  uint64_t n_hist_answers, n_hist_records; /* playback/alarm answers parsed, their records */
   size_t devices_done_logged;
 };
 
@@ -735,6 +736,8 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
       return;
     }
   }
+  a->n_hist_answers++;
+  a->n_hist_records += n;
   if (ensure_times(a, n + 1)) {
     fail_stream(a, w->dev, s, "out of memory");
     return;
@@ -1677,6 +1680,25 @@ static void summary_missing(archiver_t *a) {
   if (missing) log_error("backfill incomplete: %zu device streams; run it again to resume", missing);
 }
 
+/* A complete backfill whose every answer of playback and alarms was empty says so: the
+ * range may predate the platform's history (it keeps only months) or lie in the future.
+ * (A range already complete from an earlier run asks nothing and says nothing.) */
+static void summary_nothing(archiver_t *a) {
+  if (a->n_points || a->n_alarms || a->n_hist_records || !(stream_on(a, S_PLAYBACK) || stream_on(a, S_ALARMS)))
+    return;
+  tally_t t;
+  tally(a, &t);
+  char from[32], to[32];
+  timeparse_format_time(a->opt.from, from, sizeof from);
+  timeparse_format_time(a->opt.to, to, sizeof to);
+  if (t.devices == 0)
+    log_warn("backfill: no devices to archive: the accounts list none");
+  else if (a->n_hist_answers)
+    log_warn("backfill: [%s, %s) holds no points and no alarms for any of the %zu devices: it may "
+             "predate the platform's history, lie ahead of it, or the devices were silent",
+             from, to, t.devices);
+}
+
 int archiver_run(const archiver_options_t *opt) {
   const config_t *cfg = opt->cfg;
   if (!cfg || (opt->mode == ARCHIVER_BACKFILL && opt->from >= opt->to)) return 2;
@@ -1800,6 +1822,7 @@ int archiver_run(const archiver_options_t *opt) {
   if (a->interrupted) code = backfill(a) ? 1 : 0;
   progress(a, true);
   if (backfill(a)) summary_missing(a);
+  if (backfill(a) && code == 0) summary_nothing(a);
   goto out_loop;
 
 out_clients:
