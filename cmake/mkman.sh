@@ -50,8 +50,10 @@ The configuration (\fB\-c\fR and \fB$FLEETARC_CONFIG\fR choose another); see
 commands to it.
 .TP
 .I /etc/fleetarc/password
-The API password of the service (root, 0600), handed to the unit with
-\fBLoadCredential=\fR; see \fBpassword_file\fR in \fBfleetarc.yaml\fR(5).
+The API password (root:fleetarc 0640): the unit gets it with \fBLoadCredential=\fR,
+the commands run by members of the group \fBfleetarc\fR read it directly; see
+\fBpassword_file\fR in \fBfleetarc.yaml\fR(5). Commands that never log in (\fBcheck
+\-\-offline\fR, \fBmigrate\fR, \fBreport\fR, \fBexport\fR, \fBretention\fR) do not need it.
 .TP
 .I /usr/share/fleetarc/sql/
 The schema migrations (also embedded in the binary: \fBfleetarc migrate\fR needs no file).

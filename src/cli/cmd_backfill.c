@@ -128,6 +128,7 @@ int cmd_backfill(const cli_context_t *ctx, int argc, char **argv) {
     rc = CLI_EXIT_USAGE;
     goto out;
   }
+  if ((rc = cli_credentials(cfg, "backfill", account)) != CLI_EXIT_OK) goto out;
   archiver_options_t opt = {.mode = ARCHIVER_BACKFILL, .cfg = cfg,
                             .streams = streams ? streams : cfg->archive.streams,
                             .from = from, .to = to, .imeis = imeis, .n_imeis = n_imeis,

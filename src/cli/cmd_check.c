@@ -67,7 +67,7 @@ typedef struct login_one {
   netc_account_t *na;
   bool answered, ok;
   size_t devices;
-  char what[400];   /* the failure, without secrets */
+  char what[448];   /* the failure, without secrets */
 } login_one_t;
 
 struct login_check {
@@ -138,6 +138,11 @@ static bool check_logins(const config_t *cfg) {
     o->lc = &lc;
     o->acct = &cfg->accounts[i];
     snprintf(o->what, sizeof o->what, "no answer");
+    if (o->acct->credential_error[0]) {
+      o->answered = true;
+      snprintf(o->what, sizeof o->what, "no password here: %s", o->acct->credential_error);
+      continue;
+    }
     api_request_t req = {0};
     o->na = netc_account_add(lc.net, o->acct->account, o->acct->password_md5);
     int rc = o->na ? api_request_device_list(&req, NULL) : -ENOMEM;
@@ -214,6 +219,11 @@ int cmd_check(const cli_context_t *ctx, int argc, char **argv) {
   int status = CLI_EXIT_OK;
   if (offline) {
     config_print(cfg, stdout);
+    /* valid all the same: only the commands that log in need the password */
+    for (size_t i = 0; i < cfg->n_accounts; i++)
+      if (cfg->accounts[i].credential_error[0])
+        fprintf(stderr, "note: %s (the commands that log in will need it)\n",
+                cfg->accounts[i].credential_error);
   } else {
     /* The report is the output; the client's info lines (logins) would only repeat it. */
     log_set_level(cfg->log.level == LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);

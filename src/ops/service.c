@@ -477,6 +477,11 @@ static void on_sighup(uv_signal_t *s, int signum) {
   config_t *n = NULL;
   buf_t errors = BUF_INIT;
   int rc = config_load_file(o->config_path, &n, &errors);
+  if (rc == 0 && config_credentials_check(n, NULL, &errors) != 0) { /* the service logs in */
+    config_free(n);
+    n = NULL;
+    rc = -EINVAL;
+  }
   if (rc) {
     /* one line per error, as the file names them; the running configuration stays */
     char *line = errors.data, *next;
