@@ -93,6 +93,7 @@ struct ops {
   metric_t *streams[5]; /* complete, due, later, blocked, given_up */
   metric_t *lag[3];
   metric_t *healthy, *retention_dropped, *retention_runs[2], *reloads[2];
+  metrics_process_t process; /* process_* (metrics.h) */
   metric_family_t *account_up;
 };
 
@@ -109,15 +110,23 @@ static metric_t *labelled(metric_family_t *f, const char *value) {
 static int register_metrics(ops_t *o) {
   metrics_t *m = o->m;
   const char *ep_out[] = {"endpoint", "outcome"};
+  /* Calls by how they ended (the outcomes are parts: their sum is every call ended), and
+   * apart from them the HTTP requests sent (retries and logins included): no total is
+   * mixed with its parts, so sum() over a family means something. */
+  metric_family_t *sent = metrics_family(m, "fleetarc_api_http_requests_total",
+                                         "HTTP requests sent to the API by endpoint (retries and "
+                                         "logins included)", METRIC_COUNTER,
+                                         (const char *[]){"endpoint"}, 1, NULL, 0);
   metric_family_t *f = metrics_family(m, "fleetarc_api_requests_total",
-                                      "API requests by endpoint: sent (HTTP requests, logins "
-                                      "included), ok and error (calls ended so)",
+                                      "API calls by endpoint and how they ended (ok, error)",
                                       METRIC_COUNTER, ep_out, 2, NULL, 0);
+  if (!sent || !f) return -ENOMEM;
   for (int e = 0; e < API_EP_COUNT; e++) {
     static const char *const outs[] = {"sent", "ok", "error"};
-    for (int k = 0; k < 3; k++)
-      if (!(o->req[e][k] = metrics_series(f, (const char *[]){api_endpoint_key((api_endpoint_t)e), outs[k]})))
-        return -ENOMEM;
+    const char *key = api_endpoint_key((api_endpoint_t)e);
+    if (!(o->req[e][0] = labelled(sent, key))) return -ENOMEM;
+    for (int k = 1; k < 3; k++)
+      if (!(o->req[e][k] = metrics_series(f, (const char *[]){key, outs[k]}))) return -ENOMEM;
   }
   f = metrics_family(m, "fleetarc_api_error_codes_total",
                      "Calls of the archiver that ended on an API error code (spec chapter 3)",
@@ -194,6 +203,7 @@ static int register_metrics(ops_t *o) {
   f = metrics_family(m, "fleetarc_build_info", "The running version", METRIC_GAUGE,
                      (const char *[]){"version"}, 1, NULL, 0);
   metric_set(labelled(f, fleetarc_version), 1);
+  if (metrics_process_register(m, &o->process) != 0) return -ENOMEM;
   if (!o->reloads[1] || !o->account_up || !o->lag[2] || !o->batch_seconds) return -ENOMEM;
   return 0;
 }
@@ -280,6 +290,7 @@ static void refresh(ops_t *o) {
     metric_set(h->up, h->failing_since && now - h->failing_since >= (uint64_t)o->unhealthy_after_ms ? 0 : 1);
   }
   metric_set(o->healthy, ops_unhealthy_reason(o, now) ? 0 : 1);
+  metrics_process_update(&o->process);
 }
 
 static void cb_http(void *arg, const char *path, int *status, const char **ctype, buf_t *body) {
