@@ -1202,6 +1202,21 @@ static void on_discovery_timer(uv_timer_t *t) {
 
 /* ------------------------------------------------------------------ progress */
 
+/* How far a device's archive of stream s is behind the data the platform has of it
+ * (from /api/track): playback the last gpstime, alarms the last systemtime or heartbeat,
+ * mileage the day of the last gpstime. false for a device without a position yet
+ * (never reported, or not polled yet): a lag would only measure the lookback. The
+ * summary line and fleetarc_stream_lag_seconds both come from here. */
+static bool device_lag(const archiver_t *a, const devtab_device_t *d, int s, int64_t *lag) {
+  *lag = 0;
+  if (d->last_gpstime <= 0 || !stream_on(a, s) || d->cursor[s].begin == ARCH_UNSET) return d->last_gpstime > 0;
+  int64_t head = s == S_PLAYBACK ? d->last_gpstime
+               : s == S_ALARMS   ? d->last_systemtime
+                                 : floor_day(d->last_gpstime);
+  if (head > d->cursor[s].begin) *lag = head - d->cursor[s].begin;
+  return true;
+}
+
 typedef struct tally {
   size_t devices, streams, complete, due, later, blocked, given_up;
   int64_t lag;
@@ -1215,11 +1230,8 @@ static void tally(archiver_t *a, tally_t *t) {
     devtab_device_t *d = devtab_at(a->dev, i);
     if (d->removed) continue;
     t->devices++;
-    if (!backfill(a) && d->last_gpstime > 0 && stream_on(a, S_PLAYBACK) &&
-        d->cursor[S_PLAYBACK].begin != ARCH_UNSET) {
-      int64_t lag = d->last_gpstime - d->cursor[S_PLAYBACK].begin;
-      if (lag > t->lag) t->lag = lag;
-    }
+    int64_t lag;
+    if (!backfill(a) && device_lag(a, d, S_PLAYBACK, &lag) && lag > t->lag) t->lag = lag;
     for (int s = 0; s < DEVTAB_STREAM_COUNT; s++) {
       if (!stream_on(a, s)) continue;
       t->streams++;
@@ -1393,7 +1405,6 @@ void archiver_status(archiver_t *a, archiver_status_t *out) {
   out->streams_later = t.later;
   out->streams_blocked = t.blocked;
   out->streams_given_up = t.given_up;
-  int64_t now = server_now(a);
   size_t n = devtab_count(a->dev);
   for (size_t i = 0; i < n; i++) {
     devtab_device_t *d = devtab_at(a->dev, i);
@@ -1401,15 +1412,15 @@ void archiver_status(archiver_t *a, archiver_status_t *out) {
       out->devices_removed++;
       continue;
     }
-    bool failing = false;
+    bool failing = false, data = d->last_gpstime > 0;
     for (int s = 0; s < DEVTAB_STREAM_COUNT; s++) {
       if (!stream_on(a, s)) continue;
       if (d->failures[s]) failing = true;
-      if (d->cursor[s].begin == ARCH_UNSET) continue;
-      int64_t lag = now - d->cursor[s].begin;
-      if (lag > out->lag_s[s]) out->lag_s[s] = lag;
+      int64_t lag;
+      if (device_lag(a, d, s, &lag) && lag > out->lag_s[s]) out->lag_s[s] = lag;
     }
     if (failing) out->devices_failing++;
+    if (!data) out->devices_without_position++;
   }
   out->points = a->n_points;
   out->alarms = a->n_alarms;

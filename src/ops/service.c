@@ -89,7 +89,7 @@ struct ops {
   metric_t *batches[3]; /* committed, failed, cancelled */
   metric_t *batch_rows, *batch_seconds;
   metric_t *queue_rows, *queue_batches, *db_connected, *db_connects, *db_losses, *backpressure;
-  metric_t *devices[3]; /* active, removed, failing */
+  metric_t *devices[4]; /* active, removed; failing, without a position (of the active) */
   metric_t *streams[5]; /* complete, due, later, blocked, given_up */
   metric_t *lag[3];
   metric_t *healthy, *retention_dropped, *retention_runs[2], *reloads[2];
@@ -172,17 +172,23 @@ static int register_metrics(ops_t *o) {
   o->db_connects = one(m, "fleetarc_db_connects_total", "Database connections established", METRIC_COUNTER);
   o->db_losses = one(m, "fleetarc_db_connection_losses_total", "Established connections that went away", METRIC_COUNTER);
   o->backpressure = one(m, "fleetarc_backpressure", "1 while the writer's queue is full (fetching paused)", METRIC_GAUGE);
-  f = metrics_family(m, "fleetarc_devices", "Devices by state (failing: active, a stream's last try failed)",
+  /* states that add up; the subsets of the active ones in families of their own */
+  f = metrics_family(m, "fleetarc_devices", "Devices by state: active (listed by an account) or removed",
                      METRIC_GAUGE, (const char *[]){"state"}, 1, NULL, 0);
   o->devices[0] = labelled(f, "active");
   o->devices[1] = labelled(f, "removed");
-  o->devices[2] = labelled(f, "failing");
+  o->devices[2] = one(m, "fleetarc_devices_failing", "Active devices with a stream whose last try failed",
+                      METRIC_GAUGE);
+  o->devices[3] = one(m, "fleetarc_devices_without_position",
+                      "Active devices without a position from /api/track yet (never reported, or "
+                      "not polled yet): left out of fleetarc_stream_lag_seconds", METRIC_GAUGE);
   f = metrics_family(m, "fleetarc_streams", "Device streams by state", METRIC_GAUGE,
                      (const char *[]){"state"}, 1, NULL, 0);
   static const char *const st[] = {"complete", "due", "later", "blocked", "given_up"};
   for (int i = 0; i < 5; i++) o->streams[i] = labelled(f, st[i]);
   f = metrics_family(m, "fleetarc_stream_lag_seconds",
-                     "Largest distance of an active device's cursor behind now, per stream",
+                     "Per stream, the largest distance of a device's archive behind the last data "
+                     "/api/track reported of it (devices with a position only)",
                      METRIC_GAUGE, (const char *[]){"stream"}, 1, NULL, 0);
   static const char *const sn[] = {"playback", "alarms", "mileage"};
   for (int i = 0; i < 3; i++) o->lag[i] = labelled(f, sn[i]);
@@ -277,6 +283,7 @@ static void refresh(ops_t *o) {
   metric_set(o->devices[0], (double)st.devices_active);
   metric_set(o->devices[1], (double)st.devices_removed);
   metric_set(o->devices[2], (double)st.devices_failing);
+  metric_set(o->devices[3], (double)st.devices_without_position);
   metric_set(o->streams[0], (double)st.streams_complete);
   metric_set(o->streams[1], (double)st.streams_due);
   metric_set(o->streams[2], (double)st.streams_later);
