@@ -1220,6 +1220,7 @@ static bool device_lag(const archiver_t *a, const devtab_device_t *d, int s, int
 typedef struct tally {
   size_t devices, streams, complete, due, later, blocked, given_up;
   int64_t lag;
+  double covered; /* backfill: the fraction of [from, to) x streams archived, 0 to 1 */
 } tally_t;
 
 static void tally(archiver_t *a, tally_t *t) {
@@ -1237,9 +1238,17 @@ static void tally(archiver_t *a, tally_t *t) {
       t->streams++;
       if ((d->done & (1u << s)) && d->failures[s] == 255) {
         t->given_up++;
+        t->covered += 1.0; /* nothing more will be done for it */
         continue;
       }
-      switch (stream_due(a, d, s, now_server, NULL)) {
+      due_t due = stream_due(a, d, s, now_server, NULL);
+      if (backfill(a)) { /* the part of the range behind the cursor (complete: all) */
+        int64_t b = d->cursor[s].begin, span = a->opt.to - a->opt.from;
+        t->covered += due == DUE_NO || (d->done & (1u << s)) ? 1.0
+                    : b == ARCH_UNSET || b <= a->opt.from ? 0.0
+                    : b >= a->opt.to ? 1.0 : (double)(b - a->opt.from) / (double)span;
+      }
+      switch (due) {
         case DUE_NO: t->complete++; break;
         case DUE_YES: t->due++; break;
         case DUE_LATER: t->later++; break;
@@ -1253,25 +1262,40 @@ static void progress(archiver_t *a, bool final) {
   tally_t t;
   tally(a, &t);
   double secs = (double)(uv_now(&a->loop) - a->start_ms) / 1000.0;
+  /* backfill: how far, by time covered (the part of [from, to) behind each stream's
+   * cursor) and by streams complete; the ETA extrapolates the time covered so far */
+  char eta[64] = "";
+  double pct = 0;
+  if (backfill(a) && t.streams) {
+    double f = t.covered / (double)t.streams;
+    pct = 100.0 * f;
+    if (f >= 1.0) snprintf(eta, sizeof eta, ", ETA 0s");
+    else if (final) eta[0] = '\0'; /* stopped short: run it again */
+    else if (f > 0.0 && secs >= 1.0) snprintf(eta, sizeof eta, ", ETA %.0fs", secs * (1.0 - f) / f);
+    else snprintf(eta, sizeof eta, ", ETA unknown");
+  }
   if (backfill(a) && a->opt.progress_bar && !final) {
-    int width = 30, fill = t.streams ? (int)((double)width * (double)t.complete / (double)t.streams) : 0;
-    fprintf(stderr, "\r[%.*s%*s] %zu/%zu streams, %llu points, %llu alarms, %llu requests  ",
-            fill, "##############################", width - fill, "", t.complete, t.streams,
-            (unsigned long long)a->n_points, (unsigned long long)a->n_alarms,
-            (unsigned long long)a->n_requests);
+    int width = 30, fill = (int)((double)width * pct / 100.0);
+    if (fill > width) fill = width;
+    fprintf(stderr, "\r[%.*s%*s] %3.0f%% of the range, %zu/%zu streams, %llu points, %llu alarms, "
+            "%llu requests%s  ", fill, "##############################", width - fill, "", pct,
+            t.complete, t.streams, (unsigned long long)a->n_points, (unsigned long long)a->n_alarms,
+            (unsigned long long)a->n_requests, eta);
     fflush(stderr);
     return;
   }
+  char covered[128] = "";
+  if (backfill(a)) snprintf(covered, sizeof covered, ", %.1f%% of the range covered%s", pct, eta);
   if (backfill(a) && a->opt.progress_bar) fputc('\n', stderr);
   const netc_stats_t *ns = a->net ? netc_stats(a->net) : &a->net_stats;
   log_info("%s: devices %zu, streams complete %zu/%zu, points %llu, alarms %llu, mileage days "
-           "%llu, requests %llu, retries %llu, errors %llu, logins %llu, lag %llds, %.1fs",
+           "%llu, requests %llu, retries %llu, errors %llu, logins %llu, lag %llds, %.1fs%s",
            final ? "summary" : (backfill(a) ? "progress" : "summary"), t.devices, t.complete,
            t.streams, (unsigned long long)a->n_points, (unsigned long long)a->n_alarms,
            (unsigned long long)a->n_mileage, (unsigned long long)a->n_requests,
            (unsigned long long)(a->n_retries + (ns ? ns->retries : 0)),
            (unsigned long long)a->n_errors, (unsigned long long)(ns ? ns->logins : 0),
-           (long long)t.lag, secs);
+           (long long)t.lag, secs, covered);
 }
 
 /* ------------------------------------------------------------------ shutdown */
