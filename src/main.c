@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "util/coredump.h"
+#include "util/version.h"
 
 #define DEFAULT_CONFIG "/etc/fleetarc/fleetarc.yaml"
 
@@ -24,7 +25,7 @@ static void usage(FILE *out) {
           "  -V, --version      print the version\n"
           "\n"
           "commands:\n",
-          FLEETARC_VERSION, DEFAULT_CONFIG);
+          fleetarc_version, DEFAULT_CONFIG);
   for (const cli_command_t *c = cli_commands; c->name; c++)
     fprintf(out, "  %-16s %s%s\n", c->name, c->summary, c->run ? "" : " [not built yet]");
   fprintf(out,
@@ -44,7 +45,7 @@ int main(int argc, char **argv) {
       usage(stdout);
       return CLI_EXIT_OK;
     } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
-      printf("fleetarc %s\n", FLEETARC_VERSION);
+      printf("fleetarc %s\n", fleetarc_version);
       return CLI_EXIT_OK;
     } else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
       if (i + 1 >= argc) {

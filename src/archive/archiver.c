@@ -184,6 +184,7 @@ struct archiver {
 
   /* counters */
   uint64_t n_points, n_alarms, n_requests, n_errors, n_retries, n_mileage, n_guards;
+  uint64_t n_hist_answers, n_hist_records; /* playback/alarm answers parsed, their records */
   size_t devices_done_logged;
 };
 
@@ -837,6 +838,8 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
     return;
   }
   n = s == S_PLAYBACK ? a->points.n : a->alarms.n;
+  a->n_hist_answers++;
+  a->n_hist_records += n;
   if (ensure_times(a, n + 1)) {
     fail_stream(a, w->dev, s, "out of memory");
     return;
@@ -1474,9 +1477,25 @@ static void on_discovery_timer(uv_timer_t *t) {
 
 /* ------------------------------------------------------------------ progress */
 
+/* How far a device's archive of stream s is behind the data the platform has of it
+ * (from /api/track): playback the last gpstime, alarms the last systemtime or heartbeat,
+ * mileage the day of the last gpstime. false for a device without a position yet
+ * (never reported, or not polled yet): a lag would only measure the lookback. The
+ * summary line and fleetarc_stream_lag_seconds both come from here. */
+static bool device_lag(const archiver_t *a, const devtab_device_t *d, int s, int64_t *lag) {
+  *lag = 0;
+  if (d->last_gpstime <= 0 || !stream_on(a, s) || d->cursor[s].begin == ARCH_UNSET) return d->last_gpstime > 0;
+  int64_t head = s == S_PLAYBACK ? d->last_gpstime
+               : s == S_ALARMS   ? d->last_systemtime
+                                 : floor_day(d->last_gpstime);
+  if (head > d->cursor[s].begin) *lag = head - d->cursor[s].begin;
+  return true;
+}
+
 typedef struct tally {
   size_t devices, streams, complete, due, later, blocked, given_up;
   int64_t lag;
+  double covered; /* backfill: the fraction of [from, to) x streams archived, 0 to 1 */
 } tally_t;
 
 static void tally(archiver_t *a, tally_t *t) {
@@ -1487,19 +1506,24 @@ static void tally(archiver_t *a, tally_t *t) {
     devtab_device_t *d = devtab_at(a->dev, i);
     if (d->removed) continue;
     t->devices++;
-    if (!backfill(a) && d->last_gpstime > 0 && stream_on(a, S_PLAYBACK) &&
-        d->cursor[S_PLAYBACK].begin != ARCH_UNSET) {
-      int64_t lag = d->last_gpstime - d->cursor[S_PLAYBACK].begin;
-      if (lag > t->lag) t->lag = lag;
-    }
+    int64_t lag;
+    if (!backfill(a) && device_lag(a, d, S_PLAYBACK, &lag) && lag > t->lag) t->lag = lag;
     for (int s = 0; s < DEVTAB_STREAM_COUNT; s++) {
       if (!stream_on(a, s)) continue;
       t->streams++;
       if ((d->done & (1u << s)) && d->failures[s] == 255) {
         t->given_up++;
+        t->covered += 1.0; /* nothing more will be done for it */
         continue;
       }
-      switch (stream_due(a, d, s, now_server, NULL)) {
+      due_t due = stream_due(a, d, s, now_server, NULL);
+      if (backfill(a)) { /* the part of the range behind the cursor (complete: all) */
+        int64_t b = d->cursor[s].begin, span = a->opt.to - a->opt.from;
+        t->covered += due == DUE_NO || (d->done & (1u << s)) ? 1.0
+                    : b == ARCH_UNSET || b <= a->opt.from ? 0.0
+                    : b >= a->opt.to ? 1.0 : (double)(b - a->opt.from) / (double)span;
+      }
+      switch (due) {
         case DUE_NO: t->complete++; break;
         case DUE_YES: t->due++; break;
         case DUE_LATER: t->later++; break;
@@ -1513,25 +1537,40 @@ static void progress(archiver_t *a, bool final) {
   tally_t t;
   tally(a, &t);
   double secs = (double)(uv_now(&a->loop) - a->start_ms) / 1000.0;
+  /* backfill: how far, by time covered (the part of [from, to) behind each stream's
+   * cursor) and by streams complete; the ETA extrapolates the time covered so far */
+  char eta[64] = "";
+  double pct = 0;
+  if (backfill(a) && t.streams) {
+    double f = t.covered / (double)t.streams;
+    pct = 100.0 * f;
+    if (f >= 1.0) snprintf(eta, sizeof eta, ", ETA 0s");
+    else if (final) eta[0] = '\0'; /* stopped short: run it again */
+    else if (f > 0.0 && secs >= 1.0) snprintf(eta, sizeof eta, ", ETA %.0fs", secs * (1.0 - f) / f);
+    else snprintf(eta, sizeof eta, ", ETA unknown");
+  }
   if (backfill(a) && a->opt.progress_bar && !final) {
-    int width = 30, fill = t.streams ? (int)((double)width * (double)t.complete / (double)t.streams) : 0;
-    fprintf(stderr, "\r[%.*s%*s] %zu/%zu streams, %llu points, %llu alarms, %llu requests  ",
-            fill, "##############################", width - fill, "", t.complete, t.streams,
-            (unsigned long long)a->n_points, (unsigned long long)a->n_alarms,
-            (unsigned long long)a->n_requests);
+    int width = 30, fill = (int)((double)width * pct / 100.0);
+    if (fill > width) fill = width;
+    fprintf(stderr, "\r[%.*s%*s] %3.0f%% of the range, %zu/%zu streams, %llu points, %llu alarms, "
+            "%llu requests%s  ", fill, "##############################", width - fill, "", pct,
+            t.complete, t.streams, (unsigned long long)a->n_points, (unsigned long long)a->n_alarms,
+            (unsigned long long)a->n_requests, eta);
     fflush(stderr);
     return;
   }
+  char covered[128] = "";
+  if (backfill(a)) snprintf(covered, sizeof covered, ", %.1f%% of the range covered%s", pct, eta);
   if (backfill(a) && a->opt.progress_bar) fputc('\n', stderr);
   const netc_stats_t *ns = a->net ? netc_stats(a->net) : &a->net_stats;
   log_info("%s: devices %zu, streams complete %zu/%zu, points %llu, alarms %llu, mileage days "
-           "%llu, requests %llu, retries %llu, errors %llu, logins %llu, lag %llds, %.1fs",
+           "%llu, requests %llu, retries %llu, errors %llu, logins %llu, lag %llds, %.1fs%s",
            final ? "summary" : (backfill(a) ? "progress" : "summary"), t.devices, t.complete,
            t.streams, (unsigned long long)a->n_points, (unsigned long long)a->n_alarms,
            (unsigned long long)a->n_mileage, (unsigned long long)a->n_requests,
            (unsigned long long)(a->n_retries + (ns ? ns->retries : 0)),
            (unsigned long long)a->n_errors, (unsigned long long)(ns ? ns->logins : 0),
-           (long long)t.lag, secs);
+           (long long)t.lag, secs, covered);
 }
 
 /* ------------------------------------------------------------------ shutdown */
@@ -1665,7 +1704,6 @@ void archiver_status(archiver_t *a, archiver_status_t *out) {
   out->streams_later = t.later;
   out->streams_blocked = t.blocked;
   out->streams_given_up = t.given_up;
-  int64_t now = server_now(a);
   size_t n = devtab_count(a->dev);
   for (size_t i = 0; i < n; i++) {
     devtab_device_t *d = devtab_at(a->dev, i);
@@ -1673,15 +1711,15 @@ void archiver_status(archiver_t *a, archiver_status_t *out) {
       out->devices_removed++;
       continue;
     }
-    bool failing = false;
+    bool failing = false, data = d->last_gpstime > 0;
     for (int s = 0; s < DEVTAB_STREAM_COUNT; s++) {
       if (!stream_on(a, s)) continue;
       if (d->failures[s]) failing = true;
-      if (d->cursor[s].begin == ARCH_UNSET) continue;
-      int64_t lag = now - d->cursor[s].begin;
-      if (lag > out->lag_s[s]) out->lag_s[s] = lag;
+      int64_t lag;
+      if (device_lag(a, d, s, &lag) && lag > out->lag_s[s]) out->lag_s[s] = lag;
     }
     if (failing) out->devices_failing++;
+    if (!data) out->devices_without_position++;
   }
   out->points = a->n_points;
   out->alarms = a->n_alarms;
@@ -2002,6 +2040,25 @@ static void summary_missing(archiver_t *a) {
   if (missing) log_error("backfill incomplete: %zu device streams; run it again to resume", missing);
 }
 
+/* A complete backfill whose every answer of playback and alarms was empty says so: the
+ * range may predate the platform's history (it keeps only months) or lie in the future.
+ * (A range already complete from an earlier run asks nothing and says nothing.) */
+static void summary_nothing(archiver_t *a) {
+  if (a->n_points || a->n_alarms || a->n_hist_records || !(stream_on(a, S_PLAYBACK) || stream_on(a, S_ALARMS)))
+    return;
+  tally_t t;
+  tally(a, &t);
+  char from[32], to[32];
+  timeparse_format_time(a->opt.from, from, sizeof from);
+  timeparse_format_time(a->opt.to, to, sizeof to);
+  if (t.devices == 0)
+    log_warn("backfill: no devices to archive: the accounts list none");
+  else if (a->n_hist_answers)
+    log_warn("backfill: [%s, %s) holds no points and no alarms for any of the %zu devices: it may "
+             "predate the platform's history, lie ahead of it, or the devices were silent",
+             from, to, t.devices);
+}
+
 int archiver_run(const archiver_options_t *opt) {
   const config_t *cfg = opt->cfg;
   if (!cfg || (opt->mode == ARCHIVER_BACKFILL && opt->from >= opt->to)) return 2;
@@ -2137,6 +2194,7 @@ int archiver_run(const archiver_options_t *opt) {
   if (a->interrupted) code = backfill(a) ? 1 : 0;
   progress(a, true);
   if (backfill(a)) summary_missing(a);
+  if (backfill(a) && code == 0) summary_nothing(a);
   goto out_loop;
 
 out_clients:

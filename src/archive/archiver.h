@@ -97,9 +97,12 @@ const char *archiver_account_name(const archiver_t *a, size_t i);
 typedef struct archiver_status {
   size_t devices_active, devices_removed;
   size_t devices_failing;      /* active, with a stream whose last attempt failed */
+  size_t devices_without_position; /* active, no position from /api/track yet: left out
+                                    * of lag_s (never reported, or not polled yet) */
   size_t streams_complete, streams_due, streams_later, streams_blocked, streams_given_up;
   int64_t lag_s[3];            /* per stream (playback, alarms, mileage): the largest
-                                * distance of an active device's cursor behind now */
+                                * distance of an active device's archive behind the last
+                                * data /api/track reported of it (devices with a position) */
   uint64_t points, alarms, mileage_days, errors; /* written / failed batches so far */
   bool backpressure;
 } archiver_status_t;

@@ -27,6 +27,12 @@ int apicmd_load(apicmd_t *c, const char *name, const cli_context_t *ctx, const c
     c->cfg = NULL;
     return CLI_EXIT_USAGE;
   }
+  if ((st = cli_credentials(c->cfg, name, c->acct->account)) != CLI_EXIT_OK) {
+    config_free(c->cfg);
+    c->cfg = NULL;
+    c->acct = NULL;
+    return st;
+  }
   return CLI_EXIT_OK;
 }
 

@@ -43,6 +43,10 @@ struct config;
  * CLI_EXIT_OK with *out set (config_free() it), CLI_EXIT_USAGE for a bad configuration
  * or CLI_EXIT_FAILED (out of memory). */
 int cli_config_read(const cli_context_t *ctx, const char *command, struct config **out);
+/* For the commands that log in: CLI_EXIT_OK when the account named account (NULL: every
+ * account) has its password in this process; else prints why (config.h:
+ * credential_error) and returns CLI_EXIT_USAGE. The other commands never need it. */
+int cli_credentials(const struct config *cfg, const char *command, const char *account);
 /* cli_config_read, then applies log.level and log.format; the same return. */
 int cli_config_load(const cli_context_t *ctx, const char *command, struct config **out);
 

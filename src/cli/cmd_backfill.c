@@ -30,7 +30,10 @@ static void usage(FILE *out) {
           "  --streams LIST     any of playback,alarms,mileage (default: archive.streams)\n"
           "  -h, --help         this help\n"
           "\n"
-          "Progress goes to stderr (a bar on a terminal, lines otherwise), then a summary.\n"
+          "Progress goes to stderr (a bar on a terminal, a line every 10 s otherwise): the\n"
+          "part of the range covered over every device stream, the streams complete and an\n"
+          "ETA; then a summary. A range that yields nothing at all (e.g. before the\n"
+          "platform's history) is said so.\n"
           "exit status: 0 complete, 1 incomplete (what is missing is listed), 2 bad usage\n"
           "or bad configuration\n");
 }
@@ -128,6 +131,7 @@ int cmd_backfill(const cli_context_t *ctx, int argc, char **argv) {
     rc = CLI_EXIT_USAGE;
     goto out;
   }
+  if ((rc = cli_credentials(cfg, "backfill", account)) != CLI_EXIT_OK) goto out;
   archiver_options_t opt = {.mode = ARCHIVER_BACKFILL, .cfg = cfg,
                             .streams = streams ? streams : cfg->archive.streams,
                             .from = from, .to = to, .imeis = imeis, .n_imeis = n_imeis,

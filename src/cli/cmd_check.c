@@ -24,7 +24,8 @@ static void usage(FILE *out) {
           "usage: fleetarc [-c FILE] check [--offline]\n"
           "\n"
           "Validates the configuration, then reaches the database (and says whether its\n"
-          "schema is up to date) and logs in to every account (one device list each).\n"
+          "schema is up to date) and logs in to every account, counting its devices as\n"
+          "discovery does (with subaccounts, those of its sub-accounts too).\n"
           "Each check prints one line; secrets are never printed. Also printed: whether\n"
           "core dumps are off, and warnings (never a failure) for an http:// api.base_url\n"
           "beyond loopback, metrics.listen beyond loopback without metrics.auth, and a\n"
@@ -94,10 +95,22 @@ typedef struct login_one {
   login_check_t *lc;
   const config_account_t *acct;
   netc_account_t *na;
-  bool answered, ok;
-  size_t devices;
-  char what[400];   /* the failure, without secrets */
+  bool answered, ok, failed;
+  size_t devices;   /* distinct IMEIs over the account and its sub-accounts */
+  size_t own;       /* of them, listed by the account itself */
+  char what[1024];  /* the failure, without secrets */
+  /* Counted as discovery counts: the account's device list, and with subaccounts the
+   * device lists of every sub-account found by /api/user/list, recursively. */
+  size_t pending;   /* list calls out */
+  char **imeis, **visited;
+  size_t n_imeis, cap_imeis, n_visited;
 } login_one_t;
+
+typedef struct login_call {
+  login_one_t *o;
+  bool userlist;
+  char owner[128];
+} login_call_t;
 
 struct login_check {
   uv_loop_t loop;
@@ -108,36 +121,125 @@ struct login_check {
 
 static void on_net_closed(void *arg) { (void)arg; }
 
-static void cb_devices(void *arg, const net_result_t *res) {
-  login_one_t *o = arg;
+static int list_call(login_one_t *o, bool userlist, const char *owner);
+
+static int add_imei(login_one_t *o, const char *imei) {
+  if (o->n_imeis == o->cap_imeis) {
+    size_t cap = o->cap_imeis ? o->cap_imeis * 2 : 64;
+    char **bigger = realloc(o->imeis, cap * sizeof *bigger);
+    if (!bigger) return -ENOMEM;
+    o->imeis = bigger;
+    o->cap_imeis = cap;
+  }
+  if (!(o->imeis[o->n_imeis] = strdup(imei))) return -ENOMEM;
+  o->n_imeis++;
+  return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void login_done(login_one_t *o) {
   login_check_t *lc = o->lc;
-  if (o->answered) return;
   o->answered = true;
-  if (res->error == NET_OK) {
-    api_devices_t devs = {0};
-    api_error_t err;
-    if (api_parse_device_list(res->body, res->body_len, &devs, &err) == 0) {
-      o->ok = true;
-      o->devices = devs.n;
-    } else {
-      snprintf(o->what, sizeof o->what, "logged in, but the device list is not understood (%s)",
-               err.message);
-    }
-    api_devices_free(&devs);
-  } else if (res->error == NET_ERR_API || (res->error == NET_ERR_ACCOUNT && res->code)) {
-    const char *text = api_code_text(res->code);
-    snprintf(o->what, sizeof o->what, "%s: API error %d: %s",
-             res->error == NET_ERR_ACCOUNT ? "login refused" : api_endpoint_path(res->endpoint),
-             res->code, text ? text : "(a code the spec does not list)");
-  } else {
-    snprintf(o->what, sizeof o->what, "%s: %s", api_endpoint_path(res->endpoint),
-             res->message && *res->message ? res->message : "failed");
+  if (!o->failed) {
+    qsort(o->imeis, o->n_imeis, sizeof *o->imeis, cmp_str);
+    for (size_t i = 0; i < o->n_imeis; i++)
+      if (i == 0 || strcmp(o->imeis[i], o->imeis[i - 1]) != 0) o->devices++;
+    o->ok = true;
   }
   if (--lc->pending == 0 && lc->net) {
     netc_t *n = lc->net;
     lc->net = NULL;
     netc_close(n, on_net_closed, NULL);
   }
+}
+
+static void cb_list(void *arg, const net_result_t *res) {
+  login_call_t *c = arg;
+  login_one_t *o = c->o;
+  bool own = strcmp(c->owner, o->acct->account) == 0;
+  char where[200] = "";
+  if (!own) snprintf(where, sizeof where, " of sub-account %s", c->owner);
+  if (o->failed) {
+    /* the first failure is the account's; the rest only finish */
+  } else if (res->error == NET_OK) {
+    api_error_t err;
+    if (c->userlist) {
+      api_users_t users = {0};
+      if (api_parse_user_list(res->body, res->body_len, &users, &err) != 0) {
+        o->failed = true;
+        snprintf(o->what, sizeof o->what, "logged in, but the user list%s is not understood (%s)",
+                 where, err.message);
+      }
+      for (size_t i = 0; !o->failed && i < users.n; i++) {
+        const char *name = users.items[i].account;
+        bool seen = strcmp(name, o->acct->account) == 0;
+        for (size_t k = 0; k < o->n_visited && !seen; k++) seen = strcmp(o->visited[k], name) == 0;
+        if (seen) continue;
+        char **v = realloc(o->visited, (o->n_visited + 1) * sizeof *v);
+        if (v) o->visited = v;
+        if (!v || !(o->visited[o->n_visited] = strdup(name)) || list_call(o, false, name) != 0 ||
+            list_call(o, true, name) != 0) {
+          if (v && o->visited[o->n_visited]) o->n_visited++;
+          o->failed = true;
+          snprintf(o->what, sizeof o->what, "out of memory");
+          break;
+        }
+        o->n_visited++;
+      }
+      api_users_free(&users);
+    } else {
+      api_devices_t devs = {0};
+      if (api_parse_device_list(res->body, res->body_len, &devs, &err) == 0) {
+        if (own) o->own = devs.n;
+        for (size_t i = 0; i < devs.n && !o->failed; i++)
+          if (add_imei(o, devs.items[i].imei) != 0) {
+            o->failed = true;
+            snprintf(o->what, sizeof o->what, "out of memory");
+          }
+      } else {
+        o->failed = true;
+        snprintf(o->what, sizeof o->what, "logged in, but the device list%s is not understood (%s)",
+                 where, err.message);
+      }
+      api_devices_free(&devs);
+    }
+  } else if (res->error == NET_ERR_API && res->code == API_CODE_NO_DATA) {
+    /* 20023: a sub-account with no devices or no sub-accounts of its own */
+  } else if (res->error == NET_ERR_API || (res->error == NET_ERR_ACCOUNT && res->code)) {
+    const char *text = api_code_text(res->code);
+    o->failed = true;
+    snprintf(o->what, sizeof o->what, "%s%s: API error %d: %s",
+             res->error == NET_ERR_ACCOUNT ? "login refused" : api_endpoint_path(res->endpoint),
+             res->error == NET_ERR_ACCOUNT ? "" : where, res->code,
+             text ? text : "(a code the spec does not list)");
+  } else {
+    o->failed = true;
+    snprintf(o->what, sizeof o->what, "%s%s: %s", api_endpoint_path(res->endpoint), where,
+             res->message && *res->message ? res->message : "failed");
+  }
+  free(c);
+  if (--o->pending == 0) login_done(o);
+}
+
+static int list_call(login_one_t *o, bool userlist, const char *owner) {
+  login_call_t *c = calloc(1, sizeof *c);
+  if (!c) return -ENOMEM;
+  c->o = o;
+  c->userlist = userlist;
+  snprintf(c->owner, sizeof c->owner, "%s", owner);
+  bool own = strcmp(owner, o->acct->account) == 0;
+  api_request_t req = {0};
+  int rc = userlist ? api_request_user_list(&req, own ? NULL : owner)
+                    : api_request_device_list(&req, own ? NULL : owner);
+  if (rc == 0) rc = netc_call(o->lc->net, o->na, &req, cb_list, c);
+  api_request_free(&req);
+  if (rc) {
+    free(c);
+    return rc;
+  }
+  o->pending++;
+  return 0;
 }
 
 static void on_walk_close(uv_handle_t *h, void *arg) {
@@ -167,11 +269,17 @@ static bool check_logins(const config_t *cfg) {
     o->lc = &lc;
     o->acct = &cfg->accounts[i];
     snprintf(o->what, sizeof o->what, "no answer");
-    api_request_t req = {0};
+    if (o->acct->credential_error[0]) {
+      o->answered = true;
+      snprintf(o->what, sizeof o->what, "no password here: %s", o->acct->credential_error);
+      continue;
+    }
     o->na = netc_account_add(lc.net, o->acct->account, o->acct->password_md5);
-    int rc = o->na ? api_request_device_list(&req, NULL) : -ENOMEM;
-    if (rc == 0) rc = netc_call(lc.net, o->na, &req, cb_devices, o);
-    api_request_free(&req);
+    int rc = o->na ? list_call(o, false, o->acct->account) : -ENOMEM;
+    if (rc == 0 && o->acct->subaccounts && list_call(o, true, o->acct->account) != 0) {
+      o->failed = true; /* the device list is out: its answer ends the account */
+      snprintf(o->what, sizeof o->what, "cannot send the request: out of memory");
+    }
     if (rc == 0) {
       lc.pending++;
     } else {
@@ -188,8 +296,13 @@ static bool check_logins(const config_t *cfg) {
   for (size_t i = 0; i < lc.n; i++) {
     login_one_t *o = &lc.items[i];
     if (o->ok) {
-      printf("account %s: ok (%zu device%s)\n", o->acct->account, o->devices,
-             o->devices == 1 ? "" : "s");
+      if (o->n_visited)
+        printf("account %s: ok (%zu device%s: %zu of its own, the rest of %zu sub-account%s)\n",
+               o->acct->account, o->devices, o->devices == 1 ? "" : "s", o->own, o->n_visited,
+               o->n_visited == 1 ? "" : "s");
+      else
+        printf("account %s: ok (%zu device%s)\n", o->acct->account, o->devices,
+               o->devices == 1 ? "" : "s");
     } else {
       printf("account %s: FAILED: %s\n", o->acct->account, o->what);
       all_ok = false;
@@ -207,6 +320,13 @@ out:
     (void)uv_loop_close(&lc.loop);
     printf("accounts: FAILED: handles left open\n");
     all_ok = false;
+  }
+  for (size_t i = 0; lc.items && i < lc.n; i++) {
+    login_one_t *o = &lc.items[i];
+    for (size_t k = 0; k < o->n_imeis; k++) free(o->imeis[k]);
+    for (size_t k = 0; k < o->n_visited; k++) free(o->visited[k]);
+    free(o->imeis);
+    free(o->visited);
   }
   free(lc.items);
   return all_ok;
@@ -244,6 +364,11 @@ int cmd_check(const cli_context_t *ctx, int argc, char **argv) {
   if (offline) {
     print_exposure(cfg, stderr, false); /* stdout is YAML */
     config_print(cfg, stdout);
+    /* valid all the same: only the commands that log in need the password */
+    for (size_t i = 0; i < cfg->n_accounts; i++)
+      if (cfg->accounts[i].credential_error[0])
+        fprintf(stderr, "note: %s (the commands that log in will need it)\n",
+                cfg->accounts[i].credential_error);
   } else {
     /* The report is the output; the client's info lines (logins) would only repeat it. */
     log_set_level(cfg->log.level == LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);

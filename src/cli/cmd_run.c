@@ -62,6 +62,10 @@ int cmd_run(const cli_context_t *ctx, int argc, char **argv) {
   int rc = cli_config_load(ctx, "run", &cfg);
   if (rc != CLI_EXIT_OK) return rc;
   log_config_warnings(cfg);
+  if ((rc = cli_credentials(cfg, "run", NULL)) != CLI_EXIT_OK) {
+    config_free(cfg);
+    return rc;
+  }
   /* The operations side (metrics, /healthz, sd_notify, SIGHUP, retention) watches it. */
   ops_t *ops = ops_new(cfg, ctx->config_path);
   if (!ops) {

@@ -65,6 +65,17 @@ int cli_config_read(const cli_context_t *ctx, const char *command, struct config
   return rc == -ENOMEM ? CLI_EXIT_FAILED : CLI_EXIT_USAGE;
 }
 
+int cli_credentials(const struct config *cfg, const char *command, const char *account) {
+  buf_t errors = BUF_INIT;
+  int rc = config_credentials_check(cfg, account, &errors);
+  if (rc == 0) return CLI_EXIT_OK;
+  if (errors.len) fputs(errors.data, stderr);
+  buf_free(&errors);
+  fprintf(stderr, "fleetarc %s: the password of an account cannot be had here (only the commands "
+          "that log in need it; see password_file in fleetarc.yaml(5))\n", command);
+  return rc == -ENOMEM ? CLI_EXIT_FAILED : CLI_EXIT_USAGE;
+}
+
 int cli_config_load(const cli_context_t *ctx, const char *command, struct config **out) {
   int st = cli_config_read(ctx, command, out);
   if (st != CLI_EXIT_OK) return st;

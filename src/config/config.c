@@ -46,6 +46,12 @@ typedef struct loader {
   bool oom;
   bool secret;   /* the scalar being read is a secret: its ${VAR}s leave the environment */
   config_t *cfg; /* being filled; handed to the caller only when n_errors is 0 */
+  /* While a credential is read: where an unavailable one (an unset variable, a file
+   * that cannot be opened) is noted instead of failing the load (config.h:
+   * credential_error), and whether that happened. */
+  char *defer;
+  size_t defer_cap;
+  bool deferred;
 } loader_t;
 
 /* Built-in spacings of the endpoints (NOTES.md: what real hosts enforce). */
@@ -89,6 +95,7 @@ static void report(loader_t *ld, const yaml_node_t *at, const char *path, const 
   ld->n_errors++;
   if (!ld->errors || ld->n_kept == MAX_KEPT) return;
   char msg[1024];
+  msg[0] = '\0';
   int n;
   if (at)
     n = snprintf(msg, sizeof msg, "%s:%zu:%zu: ", ld->name, at->start_mark.line + 1, at->start_mark.column + 1);
@@ -279,8 +286,27 @@ static const char *env_lookup(const char *name) {
   return NULL;
 }
 
+/* A credential that cannot be had here (deferred, see loader_t.defer): noted, not an
+ * error of the file. Only the first reason of a key is kept. */
+static void note_unavailable(loader_t *ld, const yaml_node_t *at, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void note_unavailable(loader_t *ld, const yaml_node_t *at, const char *path, const char *fmt, ...) {
+  ld->deferred = true;
+  if (!ld->defer || ld->defer[0]) return;
+  int n = at ? snprintf(ld->defer, ld->defer_cap, "%s:%zu:%zu: key '%s': ", ld->name,
+                        at->start_mark.line + 1, at->start_mark.column + 1, path)
+             : snprintf(ld->defer, ld->defer_cap, "%s: key '%s': ", ld->name, path);
+  if (n >= 0 && (size_t)n < ld->defer_cap) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ld->defer + n, ld->defer_cap - (size_t)n, fmt, ap);
+    va_end(ap);
+  }
+}
+
 /* ${NAME} expansion; $${ stands for a literal ${. Returns a malloc'd string or NULL after
- * reporting. The value itself is never quoted in a message (it may be a secret). */
+ * reporting (an unset variable while a credential is read: after noting it, see
+ * loader_t.defer). The value itself is never quoted in a message (it may be a secret). */
 static char *expand_env(loader_t *ld, const yaml_node_t *v, const char *path, const char *in, size_t len) {
   buf_t out = BUF_INIT;
   size_t i = 0;
@@ -311,6 +337,10 @@ static char *expand_env(loader_t *ld, const yaml_node_t *v, const char *path, co
       memcpy(name, in + start, nlen);
       name[nlen] = '\0';
       const char *value = ld->secret ? env_secret_take(name) : env_lookup(name);
+      if (!value && ld->defer) {
+        note_unavailable(ld, v, path, "environment variable %s is not set", name);
+        goto fail;
+      }
       if (!value) {
         report(ld, v, path, "environment variable %s is not set", name);
         goto fail;
@@ -651,6 +681,103 @@ static void node_wipe(yaml_node_t *v) {
     explicit_bzero(v->data.scalar.value, v->data.scalar.length);
 }
 
+static void defer_begin(loader_t *ld, config_account_t *acc) {
+  ld->defer = acc->credential_error;
+  ld->defer_cap = sizeof acc->credential_error;
+  ld->deferred = false;
+}
+
+static void defer_end(loader_t *ld) { ld->defer = NULL; }
+
+/* One password file: 1 read (md5 set), 0 cannot be had here (an unset variable in its
+ * name, a file that cannot be opened: the reason appended to why), -1 reported (a file
+ * that is there but holds no proper password). */
+static int password_file_try(loader_t *ld, const yaml_node_t *v, const char *kpath,
+                             config_account_t *acc, buf_t *why) {
+  char *file = NULL, raw[80];
+  ld->defer = NULL;
+  char reason[256] = "";
+  ld->defer = reason;
+  ld->defer_cap = sizeof reason;
+  ld->deferred = false;
+  int rc = scalar_get(ld, v, kpath, "a file name", &file);
+  ld->defer = NULL;
+  raw_shown(v, raw, sizeof raw);
+  if (rc < 0 && ld->deferred) {
+    const char *r = strstr(reason, "': ");
+    if (buf_printf(why, "%s'%s' (%s)", why->len ? "; " : "", raw, r ? r + 3 : reason)) ld->oom = true;
+    return 0;
+  }
+  if (rc == 0) report(ld, v, kpath, "missing file name");
+  char *resolved = rc > 0 ? path_resolve(ld, file) : NULL;
+  int out = -1;
+  if (resolved) {
+    char secret[MAX_SECRET_BYTES + 1];
+    size_t len;
+    int frc = secret_file_read(resolved, secret, sizeof secret, &len);
+    if (frc == -ENOENT || frc == -EACCES || frc == -EPERM || frc == -ENOTDIR) {
+      if (buf_printf(why, "%s'%s' (%s)", why->len ? "; " : "", raw, strerror(-frc))) ld->oom = true;
+      out = 0;
+    } else if (frc == -EFBIG)
+      report(ld, v, kpath, "'%s' is longer than %d bytes", raw, MAX_SECRET_BYTES);
+    else if (frc == -EINVAL)
+      report(ld, v, kpath, "'%s' is not a regular file", raw);
+    else if (frc < 0)
+      report(ld, v, kpath, "cannot read '%s': %s", raw, strerror(-frc));
+    else if (len == 0)
+      report(ld, v, kpath, "'%s' holds an empty password", raw);
+    else if (memchr(secret, '\0', len) || memchr(secret, '\n', len))
+      report(ld, v, kpath, "'%s' must hold the password on one line", raw);
+    else if (api_md5_hex(secret, len, acc->password_md5) != 0)
+      report(ld, v, kpath, "cannot compute the md5 of the password");
+    else
+      out = 1;
+    explicit_bzero(secret, sizeof secret);
+  }
+  free(resolved);
+  free(file);
+  return out;
+}
+
+/* password_file: one file name or a list of them, the first that can be read wins
+ * (e.g. [${CREDENTIALS_DIRECTORY}/fleetarc-password, /etc/fleetarc/password]: the
+ * service's credential inside the unit, the file for its group outside). When none can
+ * be read here, the account's credential_error says why and the load goes on: only the
+ * commands that log in need it (config_credentials_check). */
+static void load_password_file(loader_t *ld, const yaml_node_t *v, const char *kpath, config_account_t *acc) {
+  buf_t why = BUF_INIT;
+  int got = -1;
+  if (v && v->type == YAML_SEQUENCE_NODE) {
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (n == 0) report(ld, v, kpath, "an empty list: give at least one file name");
+    bool failed = false;
+    for (size_t i = 0; i < n && got != 1; i++) {
+      const yaml_node_t *item = yaml_document_get_node(&ld->doc, v->data.sequence.items.start[i]);
+      char ipath[PATH_LEN + 24];
+      snprintf(ipath, sizeof ipath, "%s[%zu]", kpath, i);
+      if (!item || item->type != YAML_SCALAR_NODE) {
+        report(ld, item ? item : v, ipath, "expected a file name, got %s", item ? kind_name(item) : "nothing");
+        failed = true;
+        continue;
+      }
+      int rc = password_file_try(ld, item, ipath, acc, &why);
+      if (rc < 0) failed = true;
+      if (rc == 1) got = 1;
+      else if (rc == 0 && got < 0) got = 0;
+    }
+    if (failed) got = -1;
+  } else {
+    got = password_file_try(ld, v, kpath, acc, &why);
+  }
+  if (got == 0 && why.len) {
+    snprintf(acc->credential_error, sizeof acc->credential_error,
+             "%s:%zu:%zu: key '%s': no password file can be read here: %s", ld->name,
+             v->start_mark.line + 1, v->start_mark.column + 1, kpath, why.data);
+  }
+  if (got == 1) acc->credential_error[0] = '\0';
+  buf_free(&why);
+}
+
 static void load_account(loader_t *ld, yaml_node_t *item, size_t index, config_account_t *acc) {
   static const char *const names[] = {"account", "password", "password_md5", "password_file", "subaccounts"};
   enum { N = sizeof names / sizeof names[0] };
@@ -694,7 +821,9 @@ static void load_account(loader_t *ld, yaml_node_t *item, size_t index, config_a
     path_join(kpath, path, "password");
     char *pw = NULL;
     ld->secret = true;
+    defer_begin(ld, acc);
     rc = scalar_get(ld, v[PASSWORD], kpath, "a password", &pw);
+    defer_end(ld);
     ld->secret = false;
     if (rc == 0 || (rc > 0 && !pw[0])) report(ld, v[PASSWORD], kpath, "empty password");
     else if (rc > 0 && api_md5_hex(pw, strlen(pw), acc->password_md5) != 0)
@@ -704,7 +833,9 @@ static void load_account(loader_t *ld, yaml_node_t *item, size_t index, config_a
     path_join(kpath, path, "password_md5");
     char *md5 = NULL;
     ld->secret = true;
+    defer_begin(ld, acc);
     rc = scalar_get(ld, v[PASSWORD_MD5], kpath, "32 hex digits", &md5);
+    defer_end(ld);
     ld->secret = false;
     if (rc >= 0 && (!md5 || !api_is_md5_hex(md5))) {
       report(ld, v[PASSWORD_MD5], kpath, "not 32 hex digits (the md5 of the password)");
@@ -715,31 +846,7 @@ static void load_account(loader_t *ld, yaml_node_t *item, size_t index, config_a
     secret_free(md5);
   } else {
     path_join(kpath, path, "password_file");
-    char *file = NULL;
-    rc = scalar_get(ld, v[PASSWORD_FILE], kpath, "a file name", &file);
-    if (rc == 0) report(ld, v[PASSWORD_FILE], kpath, "missing file name");
-    char *resolved = rc > 0 ? path_resolve(ld, file) : NULL;
-    if (resolved) {
-      char secret[MAX_SECRET_BYTES + 1], raw[80];
-      size_t len;
-      int frc = secret_file_read(resolved, secret, sizeof secret, &len);
-      raw_shown(v[PASSWORD_FILE], raw, sizeof raw);
-      if (frc == -EFBIG)
-        report(ld, v[PASSWORD_FILE], kpath, "'%s' is longer than %d bytes", raw, MAX_SECRET_BYTES);
-      else if (frc == -EINVAL)
-        report(ld, v[PASSWORD_FILE], kpath, "'%s' is not a regular file", raw);
-      else if (frc < 0)
-        report(ld, v[PASSWORD_FILE], kpath, "cannot read '%s': %s", raw, strerror(-frc));
-      else if (len == 0)
-        report(ld, v[PASSWORD_FILE], kpath, "'%s' holds an empty password", raw);
-      else if (memchr(secret, '\0', len) || memchr(secret, '\n', len))
-        report(ld, v[PASSWORD_FILE], kpath, "'%s' must hold the password on one line", raw);
-      else if (api_md5_hex(secret, len, acc->password_md5) != 0)
-        report(ld, v[PASSWORD_FILE], kpath, "cannot compute the md5 of the password");
-      explicit_bzero(secret, sizeof secret);
-    }
-    free(resolved);
-    free(file);
+    load_password_file(ld, v[PASSWORD_FILE], kpath, acc);
   }
   node_wipe((yaml_node_t *)v[PASSWORD]);
   node_wipe((yaml_node_t *)v[PASSWORD_MD5]);
@@ -1242,6 +1349,18 @@ out:
   if (text) explicit_bzero(text, cap);
   free(text);
   free(dir);
+  return rc;
+}
+
+int config_credentials_check(const config_t *cfg, const char *account, buf_t *errors) {
+  int rc = 0;
+  for (size_t i = 0; cfg && i < cfg->n_accounts; i++) {
+    const config_account_t *a = &cfg->accounts[i];
+    if (account && strcmp(account, a->account) != 0) continue;
+    if (!a->credential_error[0]) continue;
+    rc = -EINVAL;
+    if (errors && buf_printf(errors, "%s\n", a->credential_error)) return -ENOMEM;
+  }
   return rc;
 }
 

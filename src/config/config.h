@@ -25,6 +25,11 @@ typedef struct config_account {
   char *account;                            /* the login name, as configured */
   char password_md5[API_MD5_HEX_LEN + 1];   /* lower-case hex; a SECRET: never log it */
   bool subaccounts;                         /* archive the devices of sub-accounts too */
+  /* "" when password_md5 is set. Else why the password cannot be had in this process
+   * (an unset ${VAR} in password or password_md5, no readable password_file), as
+   * "FILE:LINE:COLUMN: key '...': reason": the load succeeds all the same, for the
+   * commands that never log in (config_credentials_check is for those that do). */
+  char credential_error[384];
 } config_account_t;
 
 /* The resolved configuration. Read it through a const pointer: it never changes after
@@ -124,6 +129,10 @@ void config_free(config_t *cfg);
 /* The spacing to keep between two calls of one account to ep, in ms: the configured
  * key, else the built-in value of the endpoint, else `default`. */
 int64_t config_rate_limit_ms(const config_t *cfg, api_endpoint_t ep);
+
+/* 0 when the account named account (NULL: every account) has its password here; else
+ * -EINVAL, and errors (if not NULL) gets each such account's credential_error on a line. */
+int config_credentials_check(const config_t *cfg, const char *account, buf_t *errors);
 
 /* The account named name, or NULL. */
 const config_account_t *config_account_find(const config_t *cfg, const char *name);

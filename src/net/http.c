@@ -14,10 +14,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/redact.h"
-
-#ifndef FLEETARC_VERSION
-#define FLEETARC_VERSION "dev"
-#endif
+#include "util/version.h"
 
 /* One socket curl asked us to watch. Freed in on_sock_close only. */
 typedef struct http_sock {
@@ -404,7 +401,12 @@ http_t *http_new(uv_loop_t *loop, const http_options_t *opt) {
   if (!h->opt.max_in_flight) h->opt.max_in_flight = 16;
   if (!h->opt.max_body) h->opt.max_body = 16u << 20;
   if (h->opt.ca_file && !(h->ca_file = strdup(h->opt.ca_file))) goto fail;
-  h->user_agent = strdup(h->opt.user_agent ? h->opt.user_agent : "fleetarc/" FLEETARC_VERSION);
+  if (h->opt.user_agent) {
+    h->user_agent = strdup(h->opt.user_agent);
+  } else if ((h->user_agent = malloc(sizeof "fleetarc/" + strlen(fleetarc_version)))) {
+    strcpy(h->user_agent, "fleetarc/");
+    strcat(h->user_agent, fleetarc_version);
+  }
   if (!h->user_agent) goto fail;
   h->opt.ca_file = h->ca_file;
   h->opt.user_agent = h->user_agent;

@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 struct metric {
   metric_family_t *family;
@@ -251,4 +255,69 @@ int metrics_render(const metrics_t *m, buf_t *out) {
     for (size_t k = 0; k < f->n_series && rc == 0; k++) rc = render_series(out, f, f->series[k]);
   }
   return rc;
+}
+
+/* ------------------------------------------------------------------ process */
+
+static metric_t *process_one(metrics_t *m, const char *name, const char *help, metric_type_t type) {
+  return metrics_series(metrics_family(m, name, help, type, NULL, 0, NULL, 0), NULL);
+}
+
+int metrics_process_register(metrics_t *m, metrics_process_t *p) {
+  p->cpu = process_one(m, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds",
+                       METRIC_COUNTER);
+  p->rss = process_one(m, "process_resident_memory_bytes", "Resident memory size in bytes", METRIC_GAUGE);
+  p->vsize = process_one(m, "process_virtual_memory_bytes", "Virtual memory size in bytes", METRIC_GAUGE);
+  p->open_fds = process_one(m, "process_open_fds", "Number of open file descriptors", METRIC_GAUGE);
+  p->max_fds = process_one(m, "process_max_fds", "Maximum number of open file descriptors", METRIC_GAUGE);
+  p->start_time = process_one(m, "process_start_time_seconds",
+                              "Start time of the process since unix epoch in seconds", METRIC_GAUGE);
+  if (!p->cpu || !p->rss || !p->vsize || !p->open_fds || !p->max_fds || !p->start_time) return -ENOMEM;
+  return 0;
+}
+
+/* The boot time (btime of /proc/stat), UNIX seconds; 0 when unknown. */
+static long long boot_time(void) {
+  FILE *f = fopen("/proc/stat", "re");
+  if (!f) return 0;
+  char line[256];
+  long long bt = 0;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "btime %lld", &bt) == 1) break;
+  fclose(f);
+  return bt;
+}
+
+void metrics_process_update(const metrics_process_t *p) {
+  long ticks = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+  FILE *f = fopen("/proc/self/stat", "re");
+  if (f) {
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* after "pid (comm) ": comm may hold spaces and parentheses, so from the last ')' */
+    char *rp = strrchr(buf, ')');
+    unsigned long long utime, stime, starttime, vsize;
+    long long rss;
+    if (rp && ticks > 0 &&
+        sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d "
+                       "%llu %llu %lld", &utime, &stime, &starttime, &vsize, &rss) == 5) {
+      metric_set(p->cpu, (double)(utime + stime) / (double)ticks);
+      metric_set(p->vsize, (double)vsize);
+      if (page > 0) metric_set(p->rss, (double)rss * (double)page);
+      long long bt = boot_time();
+      if (bt > 0) metric_set(p->start_time, (double)bt + (double)starttime / (double)ticks);
+    }
+  }
+  DIR *d = opendir("/proc/self/fd");
+  if (d) {
+    size_t fds = 0;
+    for (struct dirent *e; (e = readdir(d));)
+      if (e->d_name[0] != '.') fds++;
+    closedir(d);
+    metric_set(p->open_fds, (double)(fds ? fds - 1 : 0)); /* less the one opendir holds */
+  }
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) metric_set(p->max_fds, (double)rl.rlim_cur);
 }

@@ -56,6 +56,18 @@ double metric_value(const metric_t *s);
  * order; HELP, TYPE, samples) to out. 0, -ENOMEM or -EFBIG (out's limit). */
 int metrics_render(const metrics_t *m, buf_t *out) __attribute__((warn_unused_result));
 
+/* The standard process metrics of the Prometheus client libraries, for this process:
+ * process_cpu_seconds_total, process_resident_memory_bytes,
+ * process_virtual_memory_bytes, process_open_fds, process_max_fds,
+ * process_start_time_seconds. metrics_process_register adds them to m (0 or -ENOMEM);
+ * metrics_process_update reads /proc/self (Linux) into them, e.g. before a render
+ * (a value that cannot be read is left as it was). */
+typedef struct metrics_process {
+  metric_t *cpu, *rss, *vsize, *open_fds, *max_fds, *start_time;
+} metrics_process_t;
+int metrics_process_register(metrics_t *m, metrics_process_t *p) __attribute__((warn_unused_result));
+void metrics_process_update(const metrics_process_t *p);
+
 /* The content type of metrics_render's output. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 

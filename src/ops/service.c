@@ -22,6 +22,7 @@
 #include "ops/retention.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/version.h"
 
 #define OPS_TICK_MS 1000          /* health sampling, STATUS, watchdog (at most) */
 #define OPS_RETENTION_FIRST_MS 30000 /* the first retention pass, after startup settles */
@@ -89,10 +90,11 @@ struct ops {
   metric_t *batches[3]; /* committed, failed, cancelled */
   metric_t *batch_rows, *batch_seconds;
   metric_t *queue_rows, *queue_batches, *db_connected, *db_connects, *db_losses, *backpressure;
-  metric_t *devices[3]; /* active, removed, failing */
+  metric_t *devices[4]; /* active, removed; failing, without a position (of the active) */
   metric_t *streams[5]; /* complete, due, later, blocked, given_up */
   metric_t *lag[3];
   metric_t *healthy, *retention_dropped, *retention_runs[2], *reloads[2];
+  metrics_process_t process; /* process_* (metrics.h) */
   metric_family_t *account_up;
 };
 
@@ -109,16 +111,24 @@ static metric_t *labelled(metric_family_t *f, const char *value) {
 static int register_metrics(ops_t *o) {
   metrics_t *m = o->m;
   const char *ep_out[] = {"endpoint", "outcome"};
+  /* Calls by how they ended (the outcomes are parts: their sum is every call ended), and
+   * apart from them the HTTP requests sent (retries and logins included): no total is
+   * mixed with its parts, so sum() over a family means something. */
+  metric_family_t *sent = metrics_family(m, "fleetarc_api_http_requests_total",
+                                         "HTTP requests sent to the API by endpoint (retries and "
+                                         "logins included)", METRIC_COUNTER,
+                                         (const char *[]){"endpoint"}, 1, NULL, 0);
   metric_family_t *f = metrics_family(m, "fleetarc_api_requests_total",
-                                      "API requests by endpoint: sent (HTTP requests, logins "
-                                      "included), ok, empty (no data: 20023 or an empty "
-                                      "record) and error (calls ended so)",
+                                      "API calls by endpoint and how they ended: ok, empty (no "
+                                      "data: 20023 or an empty record) and error",
                                       METRIC_COUNTER, ep_out, 2, NULL, 0);
+  if (!sent || !f) return -ENOMEM;
   for (int e = 0; e < API_EP_COUNT; e++) {
     static const char *const outs[] = {"sent", "ok", "empty", "error"};
-    for (int k = 0; k < 4; k++)
-      if (!(o->req[e][k] = metrics_series(f, (const char *[]){api_endpoint_key((api_endpoint_t)e), outs[k]})))
-        return -ENOMEM;
+    const char *key = api_endpoint_key((api_endpoint_t)e);
+    if (!(o->req[e][0] = labelled(sent, key))) return -ENOMEM;
+    for (int k = 1; k < 4; k++)
+      if (!(o->req[e][k] = metrics_series(f, (const char *[]){key, outs[k]}))) return -ENOMEM;
   }
   f = metrics_family(m, "fleetarc_api_error_codes_total",
                      "Calls of the archiver that ended on an API error code (spec chapter 3)",
@@ -165,17 +175,23 @@ static int register_metrics(ops_t *o) {
   o->db_connects = one(m, "fleetarc_db_connects_total", "Database connections established", METRIC_COUNTER);
   o->db_losses = one(m, "fleetarc_db_connection_losses_total", "Established connections that went away", METRIC_COUNTER);
   o->backpressure = one(m, "fleetarc_backpressure", "1 while the writer's queue is full (fetching paused)", METRIC_GAUGE);
-  f = metrics_family(m, "fleetarc_devices", "Devices by state (failing: active, a stream's last try failed)",
+  /* states that add up; the subsets of the active ones in families of their own */
+  f = metrics_family(m, "fleetarc_devices", "Devices by state: active (listed by an account) or removed",
                      METRIC_GAUGE, (const char *[]){"state"}, 1, NULL, 0);
   o->devices[0] = labelled(f, "active");
   o->devices[1] = labelled(f, "removed");
-  o->devices[2] = labelled(f, "failing");
+  o->devices[2] = one(m, "fleetarc_devices_failing", "Active devices with a stream whose last try failed",
+                      METRIC_GAUGE);
+  o->devices[3] = one(m, "fleetarc_devices_without_position",
+                      "Active devices without a position from /api/track yet (never reported, or "
+                      "not polled yet): left out of fleetarc_stream_lag_seconds", METRIC_GAUGE);
   f = metrics_family(m, "fleetarc_streams", "Device streams by state", METRIC_GAUGE,
                      (const char *[]){"state"}, 1, NULL, 0);
   static const char *const st[] = {"complete", "due", "later", "blocked", "given_up"};
   for (int i = 0; i < 5; i++) o->streams[i] = labelled(f, st[i]);
   f = metrics_family(m, "fleetarc_stream_lag_seconds",
-                     "Largest distance of an active device's cursor behind now, per stream",
+                     "Per stream, the largest distance of a device's archive behind the last data "
+                     "/api/track reported of it (devices with a position only)",
                      METRIC_GAUGE, (const char *[]){"stream"}, 1, NULL, 0);
   static const char *const sn[] = {"playback", "alarms", "mileage"};
   for (int i = 0; i < 3; i++) o->lag[i] = labelled(f, sn[i]);
@@ -195,7 +211,8 @@ static int register_metrics(ops_t *o) {
   o->reloads[1] = labelled(f, "rejected");
   f = metrics_family(m, "fleetarc_build_info", "The running version", METRIC_GAUGE,
                      (const char *[]){"version"}, 1, NULL, 0);
-  metric_set(labelled(f, FLEETARC_VERSION), 1);
+  metric_set(labelled(f, fleetarc_version), 1);
+  if (metrics_process_register(m, &o->process) != 0) return -ENOMEM;
   if (!o->reloads[1] || !o->account_up || !o->lag[2] || !o->batch_seconds) return -ENOMEM;
   return 0;
 }
@@ -270,6 +287,7 @@ static void refresh(ops_t *o) {
   metric_set(o->devices[0], (double)st.devices_active);
   metric_set(o->devices[1], (double)st.devices_removed);
   metric_set(o->devices[2], (double)st.devices_failing);
+  metric_set(o->devices[3], (double)st.devices_without_position);
   metric_set(o->streams[0], (double)st.streams_complete);
   metric_set(o->streams[1], (double)st.streams_due);
   metric_set(o->streams[2], (double)st.streams_later);
@@ -283,6 +301,7 @@ static void refresh(ops_t *o) {
     metric_set(h->up, h->failing_since && now - h->failing_since >= (uint64_t)o->unhealthy_after_ms ? 0 : 1);
   }
   metric_set(o->healthy, ops_unhealthy_reason(o, now) ? 0 : 1);
+  metrics_process_update(&o->process);
 }
 
 static void cb_http(void *arg, const char *path, int *status, const char **ctype, buf_t *body) {
@@ -481,6 +500,11 @@ static void on_sighup(uv_signal_t *s, int signum) {
   config_t *n = NULL;
   buf_t errors = BUF_INIT;
   int rc = config_load_file(o->config_path, &n, &errors);
+  if (rc == 0 && config_credentials_check(n, NULL, &errors) != 0) { /* the service logs in */
+    config_free(n);
+    n = NULL;
+    rc = -EINVAL;
+  }
   if (rc) {
     /* one line per error, as the file names them; the running configuration stays */
     char *line = errors.data, *next;

@@ -18,6 +18,7 @@
 #include "sim/sim_api.h"
 #include "sim/sim_options.h"
 #include "util/log.h"
+#include "util/version.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -63,7 +64,7 @@ static void usage(FILE *out) {
           "\n"
           "On start it prints: listen HOST:PORT, account NAME, password SECRET, ready.\n"
           "GET /sim/stats shows counters; POST /sim/reset-stats zeroes them.\n",
-          FLEETARC_VERSION);
+          fleetarc_version);
 }
 
 typedef struct app {

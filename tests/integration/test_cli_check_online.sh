@@ -51,7 +51,14 @@ check 0 "$T/good.yaml"
 has "database: reachable, schema up to date (version"
 devices=$("$FLEETARC_BIN" -c "$T/good.yaml" devices --format csv | tail -n +2 | wc -l)
 [ "$devices" -gt 0 ] || fail "the sim's demo account lists no devices"
-has "account demo: ok ($devices devices)"
+# check counts the devices as discovery does: sub-accounts' devices too (subaccounts:
+# true is the default), each IMEI once; a backfill's discovery records them
+now=$(date +%s)
+"$FLEETARC_BIN" -c "$T/good.yaml" backfill --streams mileage --from $((now - 3600)) --to "$now" >/dev/null 2>&1 ||
+  fail "backfill (for its discovery)"
+discovered=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.devices")
+[ "$discovered" -gt "$devices" ] || fail "the sim has no sub-account devices ($discovered, own $devices)"
+has "account demo: ok ($discovered devices: $devices of its own, the rest of "
 hasnt "$SIM_PASSWORD"
 hasnt "FAILED"
 
@@ -71,7 +78,7 @@ cfg "$T/two.yaml" "$SIM_PASSWORD" "dbname=$DB"
 printf '  - account: other\n    password: "%s"\n' "$wrong" >"$T/acct2"
 sed -i "/^database:/e cat $T/acct2" "$T/two.yaml"
 check 1 "$T/two.yaml"
-has "account demo: ok ($devices devices)"
+has "account demo: ok ($discovered devices: $devices of its own"
 has "account other: FAILED: login refused: API error 20001"
 hasnt "$wrong"
 

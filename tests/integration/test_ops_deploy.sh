@@ -20,7 +20,7 @@ checked=0
 if command -v systemd-analyze >/dev/null; then
   sed "s|/usr/bin/fleetarc|$FLEETARC_BIN|g" "$FLEETARC_SOURCE_DIR/deploy/fleetarc.service" \
     >"$T/fleetarc.service"
-  if systemd-analyze verify "$T/fleetarc.service" >"$T/verify" 2>&1 && [ ! -s "$T/verify" ]; then
+  if systemd-analyze verify --man=no "$T/fleetarc.service" >"$T/verify" 2>&1 && [ ! -s "$T/verify" ]; then
     echo "systemd-analyze verify: clean"
   else
     cat "$T/verify" >&2

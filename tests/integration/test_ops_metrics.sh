@@ -32,7 +32,7 @@ scrape 2
 [ "$(value 'fleetarc_alarms_written_total{}' "$T/p2")" -gt 0 ] || fail "no alarms counted"
 for k in 'fleetarc_points_written_total{}' \
          'fleetarc_api_requests_total{endpoint=playback,outcome=ok}' \
-         'fleetarc_api_requests_total{endpoint=track,outcome=sent}' \
+         'fleetarc_api_http_requests_total{endpoint=track}' \
          'fleetarc_batches_total{outcome=committed}' 'fleetarc_batch_rows_count{}' \
          'fleetarc_batch_write_seconds_count{}' 'fleetarc_api_calls_total{result=ok}'; do
   a=$(value "$k" "$T/p1") b=$(value "$k" "$T/p2")
@@ -40,6 +40,20 @@ for k in 'fleetarc_points_written_total{}' \
   awk -v a="$a" -v b="$b" 'BEGIN{exit !(b > a && b > 0)}' || fail "$k did not move ($a -> $b)"
 done
 [ "$(value 'fleetarc_api_logins_total{}' "$T/p2")" -ge 1 ] || fail "no login counted"
+# no total among the parts: the outcomes of a call are ok and error only
+grep -q '^fleetarc_api_requests_total{.*outcome="sent"' "$T/m2" && fail "outcome=sent mixed with its parts"
+# process_*: of this very process
+now=$(date +%s)
+st=$(value 'process_start_time_seconds{}' "$T/p2")
+awk -v s="$st" -v n="$now" 'BEGIN{exit !(s > n - 300 && s <= n + 1)}' || fail "process_start_time_seconds $st (now $now)"
+rss=$(value 'process_resident_memory_bytes{}' "$T/p2")
+vmrss=$(awk '/^VmRSS:/{print $2 * 1024}' "/proc/$pid/status")
+echo "  process_resident_memory_bytes $rss (VmRSS $vmrss), process_open_fds $(value 'process_open_fds{}' "$T/p2"), process_cpu_seconds_total $(value 'process_cpu_seconds_total{}' "$T/p2")"
+awk -v r="$rss" -v v="$vmrss" 'BEGIN{exit !(r > 1e6 && r < 2 * v && r > v / 2)}' || fail "process_resident_memory_bytes $rss vs VmRSS $vmrss"
+[ "$(ls "/proc/$pid/fd" | wc -l)" -ge "$(value 'process_open_fds{}' "$T/p2" | cut -d. -f1)" ] || true
+awk -v c="$(value 'process_cpu_seconds_total{}' "$T/p2")" 'BEGIN{exit !(c > 0)}' || fail "process_cpu_seconds_total is 0"
+awk -v f="$(value 'process_open_fds{}' "$T/p2")" -v m="$(value 'process_max_fds{}' "$T/p2")" 'BEGIN{exit !(f >= 5 && m >= f)}' ||
+  fail "process_open_fds / process_max_fds"
 db_devices=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.devices")
 [ "$db_devices" -ge 20 ] || fail "only $db_devices devices in the database"
 [ "$(value 'fleetarc_devices{state=active}' "$T/p2")" = "$db_devices" ] ||

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -190,10 +191,94 @@ static void test_password_file(void **state) {
   expect_error(text, "t.yaml:5:20: key 'accounts[0].password_file': '");
   assert_non_null(strstr(errors.data, "' holds an empty password\n"));
   assert_int_equal(unlink(pw), 0);
-  expect_error(text, "': No such file or directory\n");
-  assert_non_null(strstr(errors.data, "t.yaml:5:20: key 'accounts[0].password_file': cannot read '/tmp/"));
+  /* a file that is not there: the load succeeds (commands that never log in work), the
+   * account says why it has no password, and so does config_credentials_check */
+  cfg = load(text);
+  assert_non_null(cfg);
+  assert_string_equal(cfg->accounts[0].password_md5, "");
+  assert_non_null(strstr(cfg->accounts[0].credential_error,
+                         "t.yaml:5:20: key 'accounts[0].password_file': no password file can be read here: '/tmp/"));
+  assert_non_null(strstr(cfg->accounts[0].credential_error, "' (No such file or directory)"));
+  buf_reset(&errors);
+  assert_int_equal(config_credentials_check(cfg, NULL, &errors), -EINVAL);
+  assert_non_null(strstr(errors.data, "no password file can be read here"));
+  assert_int_equal(config_credentials_check(cfg, "other", NULL), 0);
+  config_free(cfg);
   snprintf(text, sizeof text, HEAD "accounts:\n  - account: demo\n    password_file: %s\n", dir);
   expect_error(text, "' is not a regular file\n");
+  assert_int_equal(rmdir(dir), 0);
+}
+
+/* password_file as a list: the first file that can be read here wins; an unset variable
+ * or a missing file moves on; a file that is there but wrong is an error of the file. */
+static void test_password_file_list(void **state) {
+  (void)state;
+  char dir[] = "/tmp/fleetarc-test-config-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char pw[128], text[1024];
+  snprintf(pw, sizeof pw, "%s/pw", dir);
+  FILE *f = fopen(pw, "w");
+  assert_non_null(f);
+  fputs("Abc@34590\n", f);
+  fclose(f);
+  unsetenv("FLEETARC_T_CRED");
+  const char *fmt = HEAD "accounts:\n  - account: demo\n    password_file:\n"
+                         "      - ${FLEETARC_T_CRED}/fleetarc-password\n      - %s/missing\n      - %s\n";
+  snprintf(text, sizeof text, fmt, dir, pw);
+  config_t *cfg = load(text);
+  assert_non_null(cfg);
+  assert_string_equal(cfg->accounts[0].password_md5, MD5_ABC);
+  assert_string_equal(cfg->accounts[0].credential_error, "");
+  assert_int_equal(config_credentials_check(cfg, NULL, NULL), 0);
+  config_free(cfg);
+
+  /* the credential directory set (as systemd's LoadCredential= does): it comes first */
+  setenv("FLEETARC_T_CRED", dir, 1);
+  char cred[160];
+  snprintf(cred, sizeof cred, "%s/fleetarc-password", dir);
+  f = fopen(cred, "w");
+  fputs("other\n", f);
+  fclose(f);
+  cfg = load(text);
+  assert_non_null(cfg);
+  assert_string_not_equal(cfg->accounts[0].password_md5, MD5_ABC);
+  assert_string_equal(cfg->accounts[0].credential_error, "");
+  config_free(cfg);
+  assert_int_equal(unlink(cred), 0);
+  unsetenv("FLEETARC_T_CRED");
+
+  /* none can be read: every reason, in order, and never an error of the file */
+  assert_int_equal(chmod(pw, 0), 0);
+  bool root = geteuid() == 0; /* root reads a 0000 file */
+  if (!root) {
+    cfg = load(text);
+    assert_non_null(cfg);
+    assert_non_null(strstr(cfg->accounts[0].credential_error,
+                           "t.yaml:5:7: key 'accounts[0].password_file': no password file can be read here: "
+                           "'${FLEETARC_T_CRED}/fleetarc-password' (environment variable FLEETARC_T_CRED is not set); '"));
+    assert_non_null(strstr(cfg->accounts[0].credential_error, "/missing' (No such file or directory); '"));
+    assert_non_null(strstr(cfg->accounts[0].credential_error, "/pw' (Permission denied)"));
+    config_free(cfg);
+  }
+  assert_int_equal(unlink(pw), 0);
+  cfg = load(text);
+  assert_non_null(cfg);
+  assert_non_null(strstr(cfg->accounts[0].credential_error,
+                         "'${FLEETARC_T_CRED}/fleetarc-password' (environment variable FLEETARC_T_CRED is not set); '"));
+  assert_non_null(strstr(cfg->accounts[0].credential_error, "/pw' (No such file or directory)"));
+  assert_null(strstr(cfg->accounts[0].credential_error, "Abc"));
+  config_free(cfg);
+
+  /* a file that is there but empty, and a list item that is no file name: errors */
+  f = fopen(pw, "w");
+  fclose(f);
+  expect_error(text, "t.yaml:8:9: key 'accounts[0].password_file[2]': '");
+  assert_non_null(strstr(errors.data, "' holds an empty password\n"));
+  expect_only_error(HEAD "accounts:\n  - account: demo\n    password_file:\n      - {a: b}\n",
+                    "t.yaml:6:9: key 'accounts[0].password_file[0]': expected a file name, got a mapping");
+  expect_only_error(HEAD "accounts:\n  - account: demo\n    password_file: []\n",
+                    "t.yaml:5:20: key 'accounts[0].password_file': an empty list: give at least one file name");
+  assert_int_equal(unlink(pw), 0);
   assert_int_equal(rmdir(dir), 0);
 }
 
@@ -210,8 +295,22 @@ static void test_env_expansion(void **state) {
   assert_string_equal(cfg->accounts[0].password_md5, MD5_ABC);
   config_free(cfg);
 
-  expect_only_error(HEAD "accounts:\n  - account: demo\n    password: ${FLEETARC_T_UNSET}\n",
-                    "t.yaml:5:15: key 'accounts[0].password': environment variable FLEETARC_T_UNSET is not set");
+  /* an unset variable in a password: noted for the commands that log in, not an error */
+  cfg = load(HEAD "accounts:\n  - account: demo\n    password: ${FLEETARC_T_UNSET}\n"
+                  "  - account: two\n    password_md5: ${FLEETARC_T_UNSET}\n");
+  assert_non_null(cfg);
+  assert_string_equal(cfg->accounts[0].credential_error,
+                      "t.yaml:5:15: key 'accounts[0].password': environment variable FLEETARC_T_UNSET is not set");
+  assert_string_equal(cfg->accounts[1].credential_error,
+                      "t.yaml:7:19: key 'accounts[1].password_md5': environment variable FLEETARC_T_UNSET is not set");
+  buf_reset(&errors);
+  assert_int_equal(config_credentials_check(cfg, "two", &errors), -EINVAL);
+  assert_string_equal(errors.data,
+                      "t.yaml:7:19: key 'accounts[1].password_md5': environment variable FLEETARC_T_UNSET is not set\n");
+  config_free(cfg);
+  /* elsewhere an unset variable stays an error of the file */
+  expect_only_error(HEAD "accounts:\n  - account: ${FLEETARC_T_UNSET}\n    password: a\n",
+                    "t.yaml:4:14: key 'accounts[0].account': environment variable FLEETARC_T_UNSET is not set");
   expect_only_error(HEAD "accounts:\n  - account: x${FLEETARC_T_PW\n    password: a\n",
                     "t.yaml:4:14: key 'accounts[0].account': unterminated ${ (write $${ for a literal ${)");
   expect_only_error(HEAD "accounts:\n  - account: ${A-B}\n    password: a\n",
@@ -552,8 +651,11 @@ static void test_example_file_loads(void **state) {
   config_t *cfg = NULL;
   unsetenv("DEMO_PASSWORD");
   buf_reset(&errors);
-  assert_int_equal(config_load_file(path, &cfg, &errors), -EINVAL);
-  assert_non_null(strstr(errors.data, "key 'accounts[0].password': environment variable DEMO_PASSWORD is not set"));
+  assert_int_equal(config_load_file(path, &cfg, &errors), 0);
+  assert_non_null(strstr(cfg->accounts[0].credential_error,
+                         "key 'accounts[0].password': environment variable DEMO_PASSWORD is not set"));
+  config_free(cfg);
+  cfg = NULL;
 
   setenv("DEMO_PASSWORD", "Abc@34590", 1);
   buf_reset(&errors);
@@ -640,6 +742,7 @@ int main(void) {
     cmocka_unit_test(test_bad_password_md5_not_echoed),
     cmocka_unit_test(test_password_and_md5_stored_as_md5),
     cmocka_unit_test(test_password_file),
+    cmocka_unit_test(test_password_file_list),
     cmocka_unit_test(test_env_expansion),
     cmocka_unit_test(test_defaults_applied),
     cmocka_unit_test(test_values_set),

@@ -7,11 +7,58 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "ops/httpd.h"
 #include "ops/metrics.h"
+
+/* process_*: plausible values of this very process, after a known amount of work. */
+static void test_process_metrics(void **state) {
+  (void)state;
+  metrics_t *m = metrics_new();
+  assert_non_null(m);
+  metrics_process_t p;
+  assert_int_equal(metrics_process_register(m, &p), 0);
+  metrics_process_update(&p);
+  double cpu0 = metric_value(p.cpu);
+  /* burn about 0.2 s of CPU and hold 64 MiB touched, 3 more descriptors */
+  size_t big = 64u << 20;
+  char *mem = malloc(big);
+  assert_non_null(mem);
+  memset(mem, 1, big);
+  int fds[3] = {dup(0), dup(1), dup(2)};
+  double fds0 = metric_value(p.open_fds);
+  struct timespec a, b;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+  volatile unsigned long x = 0;
+  do {
+    for (int i = 0; i < 100000; i++) x += (unsigned long)i * 7u;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+  } while ((double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9 < 0.2);
+  metrics_process_update(&p);
+  assert_true(metric_value(p.cpu) >= cpu0 + 0.15);
+  assert_true(metric_value(p.rss) >= (double)big);
+  assert_true(metric_value(p.vsize) >= metric_value(p.rss));
+  assert_true(metric_value(p.open_fds) >= 6 && metric_value(p.open_fds) >= fds0);
+  assert_true(metric_value(p.max_fds) >= metric_value(p.open_fds));
+  double now = (double)time(NULL);
+  assert_true(metric_value(p.start_time) > now - 600 && metric_value(p.start_time) <= now + 1);
+  buf_t out = BUF_INIT;
+  assert_int_equal(metrics_render(m, &out), 0);
+  assert_non_null(strstr(out.data, "# TYPE process_cpu_seconds_total counter\n"));
+  assert_non_null(strstr(out.data, "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes "));
+  assert_non_null(strstr(out.data, "\nprocess_open_fds "));
+  assert_non_null(strstr(out.data, "\nprocess_max_fds "));
+  assert_non_null(strstr(out.data, "\nprocess_start_time_seconds "));
+  buf_free(&out);
+  for (int i = 0; i < 3; i++) close(fds[i]);
+  free(mem);
+  metrics_free(m);
+}
 
 static void test_render_exact(void **state) {
   (void)state;
@@ -123,6 +170,7 @@ static void test_parse_request(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_render_exact),
+    cmocka_unit_test(test_process_metrics),
     cmocka_unit_test(test_register_errors),
     cmocka_unit_test(test_parse_request),
   };
