@@ -16,6 +16,8 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "archive/alarmcad.h"
+#include "archive/coverage.h"
 #include "archive/devtab.h"
 #include "archive/paging.h"
 #include "config/config.h"
@@ -82,7 +84,9 @@ typedef struct work {
   uint16_t acct;
   uint32_t dev;              /* playback, alarms */
   paging_cursor_t cursor;    /* a copy of the committed cursor, advanced by the page */
+  int64_t begin;             /* playback, alarms: the request's begin (cursor.begin as asked) */
   int64_t end;               /* the request's inclusive end */
+  int64_t asked_at;          /* server time of the request (alarms: the ingest margin) */
   int64_t day;               /* mileage */
   uint32_t *devs;            /* mileage, track */
   size_t n_devs;
@@ -94,6 +98,10 @@ typedef struct move {
   uint32_t dev;
   uint8_t stream;
   bool done;                 /* backfill: the stream of this device is complete */
+  bool more;                 /* a full page: the next one is asked whatever /api/track says */
+  bool has_cov;              /* playback, alarms: [cov_from, cov_to] is now covered */
+  bool cov_only;             /* a track poll's point: its second is covered; no page */
+  int64_t cov_from, cov_to;
   paging_cursor_t cursor;
 } move_t;
 
@@ -114,7 +122,9 @@ struct archiver {
   devtab_t *dev;
   acct_t *accts;
   size_t n_accts;
-  char stream_key[DEVTAB_STREAM_COUNT][64]; /* cursor names in fleetarc.cursors */
+  char stream_key[DEVTAB_STREAM_COUNT][64]; /* cursor names in fleetarc.cursors (mileage) */
+  coverage_t *cov;           /* playback and alarms: what is committed (coverage.h) */
+  alarmcad_t *acad;          /* run: when alarms are asked (alarmcad.h) */
 
   uv_timer_t tick, flush_timer, summary_timer, discovery_timer, shutdown_timer;
   uv_signal_t sigint, sigterm;
@@ -231,11 +241,24 @@ static int64_t stream_start(archiver_t *a) {
   return server_now(a) - a->cfg->archive.lookback_ms / 1000;
 }
 
+/* Where stream s of device idx starts in this job. A backfill: its --from. `run`: the
+ * lookback, or the start of the device's latest covered interval when that is earlier
+ * (so that `run` resumes where it, or a backfill, ended); either way the cursor moves past
+ * what is covered before asking (page_window). */
+static int64_t stream_start_of(archiver_t *a, uint32_t idx, int s) {
+  int64_t start = stream_start(a);
+  if (s == S_MILEAGE) return floor_day(start);
+  if (backfill(a)) return start;
+  const coverage_iv_t *last = coverage_last(a->cov, idx, s);
+  if (last && last->from < start) start = last->from;
+  return start;
+}
+
 static void device_init(archiver_t *a, devtab_device_t *d) {
-  int64_t start = backfill(a) || a->have_offset ? stream_start(a) : ARCH_UNSET;
-  d->cursor[S_PLAYBACK] = (paging_cursor_t){start, false};
-  d->cursor[S_ALARMS] = (paging_cursor_t){start, false};
-  d->cursor[S_MILEAGE] = (paging_cursor_t){start == ARCH_UNSET ? start : floor_day(start), false};
+  uint32_t idx = (uint32_t)devtab_index(a->dev, d);
+  bool known = backfill(a) || a->have_offset;
+  for (int s = 0; s < DEVTAB_STREAM_COUNT; s++)
+    d->cursor[s] = (paging_cursor_t){known ? stream_start_of(a, idx, s) : ARCH_UNSET, false};
   d->last_gpstime = backfill(a) ? -1 : 0; /* backfill: unknown until polled, then due */
   d->removed = 1; /* until discovery (or --imei) lists it */
 }
@@ -243,7 +266,7 @@ static void device_init(archiver_t *a, devtab_device_t *d) {
 /* The inclusive end of a stream's window right now (run: the present). */
 static int64_t window_end(archiver_t *a, int s) {
   int64_t now = server_now(a);
-  if (!backfill(a)) return now;
+  if (!backfill(a)) return s == S_ALARMS ? now - ALARMCAD_INGEST_MARGIN_S : now;
   if (s == S_ALARMS) {
     int64_t e = a->opt.to - 1 + ARCH_ALARM_LATE_S;
     return e < now ? e : now;
@@ -251,12 +274,6 @@ static int64_t window_end(archiver_t *a, int s) {
   return a->opt.to - 1;
 }
 
-/* Cursors persist as one time: a cursor that has not stored `begin` itself (a fresh
- * one, or past a guarded second) is stored as begin - 1 "with begin", which asks the
- * same records again after a restart and drops nothing that was not stored. */
-static int64_t cursor_persisted(const paging_cursor_t *c) {
-  return c->have_begin ? c->begin : c->begin - 1;
-}
 
 static int ensure_times(archiver_t *a, size_t n) {
   if (n <= a->times_cap) return 0;
@@ -295,10 +312,20 @@ static void on_batch(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res
     move_t *m = &c->moves[i];
     devtab_device_t *d = devtab_at(a->dev, m->dev);
     if (!d) continue;
+    if (m->cov_only) {
+      if (res->status == 0 && coverage_add(a->cov, m->dev, m->stream, m->cov_from, m->cov_to) != 0)
+        log_error("device %s: out of memory for its coverage", d->imei);
+      continue;
+    }
     stream_free(a, m->dev, m->stream);
     if (res->status == 0) {
+      if (m->has_cov && coverage_add(a->cov, m->dev, m->stream, m->cov_from, m->cov_to) != 0)
+        log_error("device %s: %s: out of memory for its coverage: asked again", d->imei,
+                  stream_names[m->stream]);
       d->cursor[m->stream] = m->cursor;
       d->failures[m->stream] = 0;
+      if (m->more) d->more |= (uint8_t)(1u << m->stream);
+      else d->more &= (uint8_t)~(1u << m->stream);
       if (m->done && backfill(a)) d->done |= (uint8_t)(1u << m->stream);
     } else if (res->status != -ECANCELED) {
       fail_stream(a, m->dev, m->stream, "its batch was not written");
@@ -344,7 +371,8 @@ static void submit_batch(archiver_t *a) {
   }
   /* -ESHUTDOWN or worse: nothing of it counts as written; the streams stay due. */
   for (size_t i = 0; i < a->bctx->n; i++)
-    stream_free(a, a->bctx->moves[i].dev, a->bctx->moves[i].stream);
+    if (!a->bctx->moves[i].cov_only)
+      stream_free(a, a->bctx->moves[i].dev, a->bctx->moves[i].stream);
   pgw_batch_free(a->batch);
   free(a->bctx->moves);
   free(a->bctx);
@@ -371,7 +399,8 @@ static pgw_batch_t *batch_get(archiver_t *a) {
   return a->batch;
 }
 
-static int batch_move(archiver_t *a, uint32_t dev, int s, const paging_cursor_t *cur, bool done) {
+static int batch_move(archiver_t *a, uint32_t dev, int s, const paging_cursor_t *cur, bool done,
+                      const move_t *page) {
   bctx_t *c = a->bctx;
   if (c->n == c->cap) {
     size_t cap = c->cap ? c->cap * 2 : 64;
@@ -381,10 +410,22 @@ static int batch_move(archiver_t *a, uint32_t dev, int s, const paging_cursor_t 
     c->cap = cap;
   }
   devtab_device_t *d = devtab_at(a->dev, dev);
-  int64_t persisted = s == S_MILEAGE ? cur->begin : cursor_persisted(cur);
-  int rc = pgw_batch_move_cursor_key(a->batch, d->imei, a->stream_key[s], persisted);
+  move_t m = page ? *page : (move_t){0};
+  m.dev = dev;
+  m.stream = (uint8_t)s;
+  m.done = done;
+  m.cursor = *cur;
+  int rc = 0;
+  if (s == S_MILEAGE)
+    rc = pgw_batch_move_cursor_key(a->batch, d->imei, a->stream_key[s], cur->begin);
+  else if (m.cov_only && m.has_cov)
+    rc = pgw_batch_add_coverage(a->batch, d->imei, PGW_STREAM_PLAYBACK, m.cov_from, m.cov_to);
+  else if (m.has_cov) /* playback and alarms: their coverage, no cursor row */
+    rc = pgw_batch_add_coverage(a->batch, d->imei,
+                                s == S_PLAYBACK ? PGW_STREAM_PLAYBACK : PGW_STREAM_ALARMS,
+                                m.cov_from, m.cov_to);
   if (rc) return rc;
-  c->moves[c->n++] = (move_t){.dev = dev, .stream = (uint8_t)s, .done = done, .cursor = *cur};
+  c->moves[c->n++] = m;
   return 0;
 }
 
@@ -451,6 +492,28 @@ static void wake_at(int64_t *wake, int64_t t) {
   if (wake && t < *wake) *wake = t;
 }
 
+/* Playback and alarms: the inclusive end of the next request of (idx, s), the cursor first
+ * moved past what is covered (a gap's records only: what any job archived is not asked
+ * again), and the end held to the gap's end and the window. `run` asks alarms up to the
+ * present less the ingest margin, or up to the present after a datastatus change. */
+static int64_t page_window(archiver_t *a, uint32_t idx, int s, int64_t now_server) {
+  devtab_device_t *d = devtab_at(a->dev, idx);
+  paging_cursor_t *c = &d->cursor[s];
+  /* The first second not stored: a playback cursor with have_begin holds its second (one
+   * record per second); an alarm cursor's second is asked again (alarmcad.h: full pages
+   * leave the records at their last second to the next page). */
+  int64_t probe = s == S_PLAYBACK && c->have_begin ? c->begin + 1 : c->begin;
+  int64_t from, to;
+  coverage_gap(a->cov, idx, s, probe, &from, &to);
+  if (from != probe) *c = (paging_cursor_t){from, false};
+  int64_t end = window_end(a, s);
+  if (s == S_ALARMS && !backfill(a)) {
+    int64_t urgent = alarmcad_urgent_at(a->acad, idx);
+    end = urgent && urgent <= now_server ? now_server : now_server - ALARMCAD_INGEST_MARGIN_S;
+  }
+  return to < end ? to : end;
+}
+
 /* Whether stream s of device d needs a request now. DUE_NO means complete (backfill) or
  * nothing new (run); DUE_LATER: busy or backing off; DUE_BLOCKED: its account stopped.
  * When DUE_NO only because the present is not far enough yet, *wake (if not NULL) is
@@ -465,6 +528,7 @@ static due_t stream_due(archiver_t *a, devtab_device_t *d, int s, int64_t now_se
   if (d->busy & (1u << s)) return DUE_LATER;
   const paging_cursor_t *c = &d->cursor[s];
   if (c->begin == ARCH_UNSET) return DUE_NO;
+  uint32_t idx = (uint32_t)devtab_index(a->dev, d);
   bool work;
   if (s == S_MILEAGE) {
     int64_t limit = backfill(a) ? a->opt.to : INT64_MAX;
@@ -472,21 +536,24 @@ static due_t stream_due(archiver_t *a, devtab_device_t *d, int s, int64_t now_se
     work = c->begin < limit && c->begin + 86400 <= now_server;
     if (c->begin < limit && !work) wake_at(wake, c->begin + 86400);
   } else {
-    int64_t end = s == S_ALARMS && !backfill(a) ? now_server : window_end(a, s);
+    int64_t end = page_window(a, idx, s, now_server);
     bool in_window = c->have_begin ? c->begin < end : c->begin <= end;
     bool news = true; /* what the last track poll says is past the cursor */
-    if (s == S_PLAYBACK && d->last_gpstime >= 0) news = paging_playback_due(c, d->last_gpstime);
-    /* A device that sent nothing since the alarm cursor has no new alarm: an alarm's
-     * system time is when the platform received it, and /api/track's systemtime and
-     * hearttime say when the platform last heard from the device. Safe because both
-     * are the platform's own receive times; the cost is one alarm request per device
-     * per heartbeat interval for devices that are silent but alive. */
-    if (s == S_ALARMS && d->last_gpstime >= 0)
-      news = c->have_begin ? d->last_systemtime > c->begin : d->last_systemtime >= c->begin;
+    bool more = (d->more & (1u << s)) != 0;
+    /* A full page is followed by the next whatever /api/track says (spec 2.3, 2.8). */
+    if (s == S_PLAYBACK && d->last_gpstime >= 0 && !more)
+      news = paging_playback_due(c, d->last_gpstime);
+    /* Alarms are not tied to what the device sends (the platform makes some itself):
+     * a backfill asks every gap of its window; `run` asks on its cadence and events
+     * (alarmcad.h), every track record revisiting the device. */
+    if (s == S_ALARMS && !backfill(a) && !more)
+      news = alarmcad_due(a->acad, idx, c->begin, now_server,
+                          a->cfg->archive.alarm_interval_ms / 1000,
+                          a->cfg->archive.alarm_idle_interval_ms / 1000);
     work = in_window && news;
     /* Only the window short: its end grows with the present, up to its bound. (Without
      * news a track record has to come first: that is an event.) */
-    if (!in_window && news) {
+    if (!in_window && news && (backfill(a) || s == S_PLAYBACK)) {
       int64_t need = c->have_begin ? c->begin + 1 : c->begin;
       if (need <= window_bound(a, s)) wake_at(wake, need);
     }
@@ -603,8 +670,11 @@ static void start_page(archiver_t *a, uint32_t idx, int s) {
   devtab_device_t *d = devtab_at(a->dev, idx);
   work_t *w = calloc(1, sizeof *w);
   if (!w) return;
+  int64_t now_server = server_now(a);
+  int64_t end = page_window(a, idx, s, now_server);
   *w = (work_t){.a = a, .kind = s == S_PLAYBACK ? W_PLAYBACK : W_ALARMS, .acct = d->account,
-                .dev = idx, .cursor = d->cursor[s], .end = window_end(a, s)};
+                .dev = idx, .cursor = d->cursor[s], .begin = d->cursor[s].begin, .end = end,
+                .asked_at = now_server};
   api_request_t req = {0};
   int rc = s == S_PLAYBACK ? api_request_playback(&req, d->imei, w->cursor.begin, w->end)
                            : api_request_alarm_list(&req, d->imei, w->cursor.begin, w->end);
@@ -616,6 +686,7 @@ static void start_page(archiver_t *a, uint32_t idx, int s) {
   }
   d->busy |= (uint8_t)(1u << s);
   a->in_flight++;
+  if (s == S_ALARMS && !backfill(a)) alarmcad_asked(a->acad, idx, now_server);
 }
 
 /* One mileage window: up to 100 devices of one account whose mileage cursor is `day`. */
@@ -758,27 +829,61 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
              timeparse_format_time(pr.skipped_time, t, sizeof t));
   }
   bool done = pr.step == PAGING_DONE;
+  /* What this page covers, [w->begin, cov_to], and which of its records it stores:
+   * [first_new, upto). A full page covers up to its last second (playback: one record
+   * per second) or up to the second before it (alarms: distinct alarms share a system
+   * time, so those at the last second are left to the next page, which asks from that
+   * second: stored once, no duplicates). An exhausted window covers up to its end; for
+   * alarms up to the time of the request less the platform's ingest delay at most. */
+  size_t upto = n;
+  int64_t cov_to;
+  if (done) {
+    cov_to = w->end;
+    if (s == S_ALARMS && cov_to > w->asked_at - ALARMCAD_INGEST_MARGIN_S)
+      cov_to = w->asked_at - ALARMCAD_INGEST_MARGIN_S;
+  } else if (pr.guard_fired) {
+    cov_to = pr.skipped_time;
+  } else if (s == S_PLAYBACK) {
+    cov_to = a->times[n - 1];
+  } else {
+    int64_t last = a->times[n - 1];
+    cov_to = last - 1;
+    while (upto > pr.first_new && a->times[upto - 1] == last) upto--;
+  }
+  move_t page = {.more = !done, .has_cov = cov_to >= w->begin, .cov_from = w->begin,
+                 .cov_to = cov_to};
   paging_cursor_t next = w->cursor;
-  /* A finished backfill window: everything up to its end is stored. */
-  if (done && backfill(a)) next = (paging_cursor_t){w->end, true};
+  bool stream_done = false;
+  if (done && backfill(a)) {
+    /* The window asked is stored: rest at its end (a backfill reaching the present waits
+     * for it to move); the stream is complete once no gap is left up to its bound. */
+    next = (paging_cursor_t){w->end, true};
+    if (coverage_covers(a->cov, w->dev, s, w->end + 1)) next = (paging_cursor_t){w->end + 1, false};
+    int64_t gf, gt;
+    coverage_gap(a->cov, w->dev, s, w->end + 1, &gf, &gt);
+    stream_done = gf > window_bound(a, s);
+  } else if (done) {
+    next = (paging_cursor_t){cov_to + 1, false};
+  }
   if (!batch_get(a)) {
     fail_stream(a, w->dev, s, "out of memory");
     return;
   }
   int rc = 0;
-  for (size_t i = pr.first_new; i < n && rc == 0; i++) {
+  for (size_t i = pr.first_new; i < upto && rc == 0; i++) {
     if (s == S_PLAYBACK) {
       const api_point_t *p = &a->points.items[i];
       rc = pgw_batch_add_position(a->batch, d->imei, p->gpstime, p->longitude, p->latitude,
                                   p->speed, p->course);
     } else {
+      /* Every alarm of the system-time window, whatever its gpstime: the coverage is one
+       * of system time, shared with `run`. */
       const api_alarm_t *al = &a->alarms.items[i];
-      if (backfill(a) && (al->gpstime < a->opt.from || al->gpstime >= a->opt.to)) continue;
       rc = pgw_batch_add_alarm(a->batch, d->imei, al->type, al->gpstime, al->systemtime,
                                al->longitude, al->latitude, al->speed, al->course, al->geofenceid);
     }
   }
-  if (rc == 0) rc = batch_move(a, w->dev, s, &next, done);
+  if (rc == 0) rc = batch_move(a, w->dev, s, &next, stream_done, &page);
   if (rc) {
     fail_stream(a, w->dev, s, "cannot add to the batch");
     return;
@@ -814,7 +919,7 @@ static void apply_mileage(archiver_t *a, work_t *w, const net_result_t *res) {
   }
   paging_cursor_t next = {w->day + 86400, true};
   for (size_t k = 0; k < w->n_devs; k++) {
-    if (rc == 0) rc = batch_move(a, w->devs[k], S_MILEAGE, &next, false);
+    if (rc == 0) rc = batch_move(a, w->devs[k], S_MILEAGE, &next, false, NULL);
     if (rc) fail_stream(a, w->devs[k], S_MILEAGE, "cannot add to the batch");
   }
   batch_maybe_submit(a);
@@ -849,21 +954,34 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
     }
     if (d->cursor[S_PLAYBACK].begin == ARCH_UNSET || d->cursor[S_ALARMS].begin == ARCH_UNSET ||
         d->cursor[S_MILEAGE].begin == ARCH_UNSET) {
-      int64_t start = stream_start(a);
       for (int s = 0; s < DEVTAB_STREAM_COUNT; s++)
         if (d->cursor[s].begin == ARCH_UNSET)
-          d->cursor[s] = (paging_cursor_t){s == S_MILEAGE ? floor_day(start) : start, false};
+          d->cursor[s] = (paging_cursor_t){stream_start_of(a, (uint32_t)idx, s), false};
       mark_device(a, (uint32_t)idx);
     }
     int64_t gps = t->gpstime > 0 ? t->gpstime : 0;
+    int64_t heard = t->systemtime > t->hearttime ? t->systemtime : t->hearttime;
+    if (!backfill(a)) {
+      /* Alarms' cadence and events (alarmcad.h): every record revisits the device. */
+      alarmcad_record_t ar = {.gpstime = gps, .heard = heard, .datastatus = t->datastatus,
+                              .accstatus = t->accstatus, .defencestatus = t->defencestatus};
+      if (alarmcad_track(a->acad, (size_t)idx, &ar, server_now(a)) != 0)
+        log_error("device %s: out of memory for its alarm cadence", d->imei);
+      devtab_set_add(a->dev, DEVTAB_SET_PAGES, (size_t)idx);
+    }
     /* The poll's point is a real report: store it at once in run mode when it is new
-     * (the playback page that brings it later finds it stored). */
+     * and not covered (the playback page that brings it later finds it stored). */
     if (!backfill(a) && gps > 0 && gps > d->last_gpstime &&
-        gps > d->cursor[S_PLAYBACK].begin && t->speed >= 0 && t->course >= 0)
+        gps > d->cursor[S_PLAYBACK].begin && t->speed >= 0 && t->course >= 0 &&
+        !coverage_covers(a->cov, (size_t)idx, S_PLAYBACK, gps)) {
       rc = pgw_batch_add_position(a->batch, d->imei, gps, t->longitude, t->latitude, t->speed,
                                   t->course);
+      /* Its second is covered (one position per second): the page that follows asks up
+       * to the second before it, and stores it only once. */
+      move_t pt = {.cov_only = true, .has_cov = true, .cov_from = gps, .cov_to = gps};
+      if (rc == 0) rc = batch_move(a, (uint32_t)idx, S_PLAYBACK, &d->cursor[S_PLAYBACK], false, &pt);
+    }
     if (gps > d->last_gpstime || d->last_gpstime < 0) d->last_gpstime = gps;
-    int64_t heard = t->systemtime > t->hearttime ? t->systemtime : t->hearttime;
     if (heard > d->last_systemtime) d->last_systemtime = heard;
     /* What playback and alarms are due on: a record that moved neither changes nothing. */
     if (d->last_gpstime != was_gpstime || d->last_systemtime != was_systemtime)
@@ -1639,6 +1757,26 @@ static int cb_cursor(void *arg, const char *imei, const char *stream, int64_t cu
   return 0;
 }
 
+/* A covered interval of playback or alarms: the device is known, and what it covers is
+ * not asked again by this job. */
+static int cb_coverage(void *arg, const char *imei, const char *stream, int64_t from,
+                       int64_t to) {
+  load_ctx_t *l = arg;
+  archiver_t *a = l->a;
+  int s = strcmp(stream, "playback") == 0 ? S_PLAYBACK : strcmp(stream, "alarms") == 0 ? S_ALARMS : -1;
+  if (s < 0) return 0;
+  bool added = false;
+  devtab_device_t *d = devtab_get_or_add(a->dev, imei, &added);
+  if (!d) return 0; /* a row we cannot hold: the device is fetched afresh */
+  size_t idx = devtab_index(a->dev, d);
+  if (coverage_add(a->cov, idx, s, from, to) != 0) return -ENOMEM;
+  if (added) {
+    device_init(a, d);
+    l->n++;
+  }
+  return 0;
+}
+
 /* Run: a device known only from fleetarc.devices (no cursor yet) is known all the same,
  * inactive until discovery lists it. */
 static int cb_device(void *arg, const char *imei, int removed) {
@@ -1700,7 +1838,9 @@ int archiver_run(const archiver_options_t *opt) {
     return 1;
   }
   a->dev = devtab_new();
-  if (!a->dev) goto out_loop;
+  a->cov = coverage_new();
+  a->acad = alarmcad_new();
+  if (!a->dev || !a->cov || !a->acad) goto out_loop;
 
   /* Accounts: all configured, or the one --account names. */
   a->accts = calloc(cfg->n_accounts, sizeof *a->accts);
@@ -1719,19 +1859,20 @@ int archiver_run(const archiver_options_t *opt) {
 
   /* The committed cursors: the in-memory ones start as exactly these. */
   {
-    const char *keys[DEVTAB_STREAM_COUNT] = {a->stream_key[0], a->stream_key[1], a->stream_key[2]};
+    const char *keys[1] = {a->stream_key[S_MILEAGE]};
     char err[512];
     load_ctx_t l = {a, 0};
-    int rc = db_load_cursors(cfg->database.conninfo, keys, DEVTAB_STREAM_COUNT, cb_cursor, &l,
-                             err, sizeof err);
+    int rc = db_load_coverage(cfg->database.conninfo, cb_coverage, &l, err, sizeof err);
+    if (rc == 0)
+      rc = db_load_cursors(cfg->database.conninfo, keys, 1, cb_cursor, &l, err, sizeof err);
     if (rc == 0 && !backfill(a))
       rc = db_load_devices(cfg->database.conninfo, cb_device, &l, err, sizeof err);
     if (rc) {
       log_error("database: %s", rc == -EIO ? err : strerror(-rc));
       goto out_loop;
     }
-    log_info("resuming %zu devices from their committed cursors%s", l.n,
-             backfill(a) ? " of this range" : "");
+    log_info("resuming %zu devices from their committed coverage%s", l.n,
+             backfill(a) ? " (only its gaps in this range are asked)" : "");
   }
   if (opt->imeis) {
     for (size_t i = 0; i < opt->n_imeis; i++) {
@@ -1823,6 +1964,8 @@ out_loop:
   config_free(a->owned_cfg);
   free(a->accts);
   devtab_free(a->dev);
+  coverage_free(a->cov);
+  alarmcad_free(a->acad);
   api_points_free(&a->points);
   api_alarms_free(&a->alarms);
   api_tracks_free(&a->tracks);

@@ -26,6 +26,8 @@ typedef struct devtab_device {
   uint8_t removed : 1;     /* gone from the account's list: no longer archived */
   uint8_t seen : 1;        /* mark for discovery's sweep */
   uint16_t account;        /* index into the configured accounts */
+  uint8_t more;            /* bit per stream: its last page was full: the next one is asked
+                            * whatever /api/track says (spec 2.3, 2.8) */
   int64_t last_gpstime;    /* from /api/track; 0 when unknown */
   paging_cursor_t cursor[DEVTAB_STREAM_COUNT]; /* mileage: begin = next day to fetch */
   int64_t last_systemtime; /* max(systemtime, hearttime) from /api/track: alarms due */

@@ -49,6 +49,7 @@ int cli_config_load(const cli_context_t *ctx, const char *command, struct config
 int cmd_check(const cli_context_t *ctx, int argc, char **argv);
 int cmd_migrate(const cli_context_t *ctx, int argc, char **argv);
 int cmd_report(const cli_context_t *ctx, int argc, char **argv);
+int cmd_status(const cli_context_t *ctx, int argc, char **argv);
 int cmd_export(const cli_context_t *ctx, int argc, char **argv);
 
 /* ---- shared by report and export (cmd_report.c) ---- */

@@ -15,6 +15,7 @@ const cli_command_t cli_commands[] = {
   {"backfill", "archive --from T --to T for the selected devices and streams, then exit", cmd_backfill},
   {"migrate", "create or upgrade the database schema (idempotent)", cmd_migrate},
   {"check", "validate the configuration, reach the database, log in to every account", cmd_check},
+  {"status", "per account and stream: devices, covered up to, gaps, lag (from the database)", cmd_status},
   {"report", "trips, stops, distance, alarms or gaps over --from T --to T", cmd_report},
   {"export", "one device's stored track as gpx, geojson, csv or kml", cmd_export},
   {"retention", "drop whole monthly partitions older than retention.* (--dry-run shows)", cmd_retention},

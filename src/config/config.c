@@ -817,15 +817,18 @@ static void load_streams(loader_t *ld, const yaml_node_t *list, const char *path
 
 static void load_archive(loader_t *ld, const yaml_node_t *map) {
   static const char *const names[] = {"track_interval", "discovery_interval", "lookback", "streams",
-                                      "give_up_after"};
-  const yaml_node_t *v[5], *k[5];
+                                      "give_up_after", "alarm_interval", "alarm_idle_interval"};
+  const yaml_node_t *v[7], *k[7];
   config_t *cfg = ld->cfg;
-  if (!section_open(ld, map, "archive", names, 5, v, k)) return;
+  if (!section_open(ld, map, "archive", names, 7, v, k)) return;
   get_duration(ld, v[0], "archive.track_interval", &cfg->archive.track_interval_ms, SEC_MS, DAY_MS);
   get_duration(ld, v[1], "archive.discovery_interval", &cfg->archive.discovery_interval_ms, MIN_MS, 30 * DAY_MS);
   get_duration(ld, v[2], "archive.lookback", &cfg->archive.lookback_ms, 0, 3650 * DAY_MS);
   load_streams(ld, v[3], "archive.streams");
   get_duration(ld, v[4], "archive.give_up_after", &cfg->archive.give_up_after_ms, SEC_MS, DAY_MS);
+  get_duration(ld, v[5], "archive.alarm_interval", &cfg->archive.alarm_interval_ms, SEC_MS, DAY_MS);
+  get_duration(ld, v[6], "archive.alarm_idle_interval", &cfg->archive.alarm_idle_interval_ms,
+               MIN_MS, 30 * DAY_MS);
 }
 
 static void load_log(loader_t *ld, const yaml_node_t *map) {
@@ -1040,6 +1043,8 @@ static int config_defaults(config_t *cfg) {
   cfg->archive.lookback_ms = 7 * DAY_MS;
   cfg->archive.streams = CONFIG_STREAM_ALL;
   cfg->archive.give_up_after_ms = 2 * MIN_MS;
+  cfg->archive.alarm_interval_ms = 10 * MIN_MS;
+  cfg->archive.alarm_idle_interval_ms = 6 * HOUR_MS;
   cfg->log.level = LOG_LEVEL_INFO;
   cfg->log.format = LOG_FORMAT_TEXT;
   cfg->metrics.unhealthy_after_ms = 60 * SEC_MS;
@@ -1300,6 +1305,8 @@ void config_print(const config_t *cfg, FILE *out) {
   }
   fputs("]\n", out);
   fprintf(out, "  give_up_after: %s\n", DUR(cfg->archive.give_up_after_ms));
+  fprintf(out, "  alarm_interval: %s\n", DUR(cfg->archive.alarm_interval_ms));
+  fprintf(out, "  alarm_idle_interval: %s\n", DUR(cfg->archive.alarm_idle_interval_ms));
   fprintf(out, "log:\n  level: %s\n  format: %s\n", log_level_name(cfg->log.level),
           cfg->log.format == LOG_FORMAT_JSON ? "json" : "text");
   fputs("metrics:\n  listen: ", out);

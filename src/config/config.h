@@ -68,6 +68,9 @@ typedef struct config {
     unsigned streams;              /* CONFIG_STREAM_* bits, all by default */
     int64_t give_up_after_ms;      /* backfill: exit 1 when no API call succeeded for so
                                     * long; 2m (`run` retries forever) */
+    int64_t alarm_interval_ms;     /* run: alarms of a device whose track record changed,
+                                    * at most once per this, 10m */
+    int64_t alarm_idle_interval_ms; /* run: alarms of a silent device, once per this, 6h */
   } archive;
   struct {
     char *listen;                /* metrics.listen "HOST:PORT" of GET /metrics and /healthz

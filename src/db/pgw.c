@@ -29,12 +29,13 @@ enum {
   K_MILEAGE,
   K_REMOVED, /* devices no longer listed: after K_DEVICES, which clears removed_at */
   K_CURSORS,
+  K_COVERAGE, /* covered intervals of playback and alarms (070_coverage.sql) */
   K_COUNT,
 };
 
 static const char *const kind_table[K_COUNT] = {
   "pgw_positions", "pgw_alarms", "pgw_device_state", "pgw_devices", "pgw_mileage", "pgw_removed",
-  "pgw_cursors",
+  "pgw_cursors", "pgw_coverage",
 };
 
 static const char *const stream_names[] = {"playback", "alarms", "mileage"};
@@ -64,7 +65,9 @@ static const char setup_sql[] =
   "CREATE TEMP TABLE pgw_mileage (seq bigint, imei text, day bigint, km float8)"
   " ON COMMIT DELETE ROWS;"
   "CREATE TEMP TABLE pgw_removed (imei text) ON COMMIT DELETE ROWS;"
-  "CREATE TEMP TABLE pgw_cursors (imei text, stream text, cursor bigint) ON COMMIT DELETE ROWS;";
+  "CREATE TEMP TABLE pgw_cursors (imei text, stream text, cursor bigint) ON COMMIT DELETE ROWS;"
+  "CREATE TEMP TABLE pgw_coverage (imei text, stream text, from_s bigint, to_s bigint)"
+  " ON COMMIT DELETE ROWS;";
 
 /* Positions and alarms travel in binary COPY format, in the column order of these lists,
  * which is both their staging table's and their real table's: the same bytes go straight
@@ -143,6 +146,11 @@ static const char *const merge_sql[K_COUNT] = {
     " GROUP BY imei, stream"
     " ON CONFLICT (imei, stream) DO UPDATE SET cursor = GREATEST(c.cursor, excluded.cursor),"
     " updated_at = excluded.updated_at WHERE excluded.cursor > c.cursor;",
+  /* One merge per interval, in order, so that the intervals of one device merge with
+   * each other and with the stored ones (fleetarc.coverage_add). */
+  [K_COVERAGE] =
+    "SELECT sum(fleetarc.coverage_add(imei, stream, to_timestamp(from_s), to_timestamp(to_s)))"
+    " FROM (SELECT * FROM pg_temp.pgw_coverage ORDER BY imei, stream, from_s) s;",
 };
 
 /* COPY data goes to libpq in slices of this size, each after the previous one was flushed
@@ -559,6 +567,26 @@ int pgw_batch_move_cursor_key(pgw_batch_t *b, const char *imei, const char *stre
   if (rc == 0) rc = buf_append(o, field, (size_t)(put_field_i64(field, cursor) - field));
   if (rc == 0)
     b->rows[K_CURSORS]++;
+  else
+    buf_truncate(o, undo);
+  return rc;
+}
+
+int pgw_batch_add_coverage(pgw_batch_t *b, const char *imei, pgw_stream_t stream, int64_t from,
+                           int64_t to) {
+  if (bad_imei(imei) || (stream != PGW_STREAM_PLAYBACK && stream != PGW_STREAM_ALARMS) ||
+      to < from)
+    return -EINVAL;
+  buf_t *o = &b->copy[K_COVERAGE];
+  size_t undo = o->len;
+  char tail[32], *p = tail;
+  p = put_field_i64(p, from);
+  p = put_field_i64(p, to);
+  int rc = put_binary_head(o, 4, imei);
+  if (rc == 0) rc = put_field_text(o, stream_names[stream]);
+  if (rc == 0) rc = buf_append(o, tail, (size_t)(p - tail));
+  if (rc == 0)
+    b->rows[K_COVERAGE]++;
   else
     buf_truncate(o, undo);
   return rc;
@@ -1238,6 +1266,7 @@ static void handle_result(pgw_t *w, PGresult *r) {
           case K_DEVICES: w->result.devices = n; break;
           case K_MILEAGE: w->result.mileage_days = n; break;
           case K_CURSORS: w->result.cursors_moved = n; break;
+          case K_COVERAGE: w->result.coverage_added = b->rows[K_COVERAGE]; break;
         }
         break;
       }

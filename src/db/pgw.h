@@ -89,6 +89,13 @@ int pgw_batch_move_cursor(pgw_batch_t *batch, const char *imei, pgw_stream_t str
 int pgw_batch_move_cursor_key(pgw_batch_t *batch, const char *imei, const char *stream_key,
                               int64_t cursor) __attribute__((warn_unused_result));
 
+/* Records [from, to] (UNIX seconds, both inclusive) of (imei, stream) as archived, in the
+ * same transaction as the batch's rows: merged with the stored intervals it overlaps or
+ * touches (fleetarc.coverage_add, 070_coverage.sql). stream: PGW_STREAM_PLAYBACK (gpstime)
+ * or PGW_STREAM_ALARMS (system time). 0, -EINVAL (bad imei or stream, to < from), -ENOMEM. */
+int pgw_batch_add_coverage(pgw_batch_t *batch, const char *imei, pgw_stream_t stream,
+                           int64_t from, int64_t to) __attribute__((warn_unused_result));
+
 /* Rows of every kind in the batch, cursor moves included (what pgw_submit counts). */
 size_t pgw_batch_rows(const pgw_batch_t *batch);
 const char *pgw_batch_name(const pgw_batch_t *batch);
@@ -108,6 +115,7 @@ typedef struct pgw_result {
   size_t devices;                      /* devices rows inserted or updated */
   size_t mileage_days;                 /* daily_mileage rows inserted or updated */
   size_t cursors_moved;                /* cursors that moved forward (or were created) */
+  size_t coverage_added;               /* covered intervals merged in */
   unsigned attempts;                   /* transactions tried, >1 after reconnects */
 } pgw_result_t;
 

@@ -76,3 +76,31 @@ out:
   PQfinish(conn);
   return rc;
 }
+
+int db_load_coverage(const char *conninfo, db_coverage_cb cb, void *arg, char *errbuf,
+                     size_t errlen) {
+  int rc = 0;
+  PGresult *res = NULL;
+  PGconn *conn = db_connect(conninfo, "fleetarc", errbuf, errlen);
+  if (!conn) {
+    rc = -EIO;
+    goto out;
+  }
+  res = PQexec(conn,
+               "SELECT imei, stream, extract(epoch FROM \"from\")::bigint,"
+               " extract(epoch FROM \"to\")::bigint FROM fleetarc.coverage"
+               " ORDER BY imei, stream, \"from\"");
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    if (errbuf) snprintf(errbuf, errlen, "reading fleetarc.coverage: %s", PQerrorMessage(conn));
+    rc = -EIO;
+    goto out;
+  }
+  for (int i = 0; i < PQntuples(res) && rc == 0; i++)
+    rc = cb(arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+            strtoll(PQgetvalue(res, i, 2), NULL, 10), strtoll(PQgetvalue(res, i, 3), NULL, 10));
+out:
+  if (errbuf && rc == -EIO) errbuf[strcspn(errbuf, "\n")] = '\0';
+  PQclear(res);
+  PQfinish(conn);
+  return rc;
+}

@@ -28,4 +28,15 @@ typedef int (*db_device_cb)(void *arg, const char *imei, int removed);
 int db_load_devices(const char *conninfo, db_device_cb cb, void *arg, char *errbuf,
                     size_t errlen) __attribute__((warn_unused_result));
 
+/* Called once per merged interval of the view fleetarc.coverage, in (imei, stream, from)
+ * order; imei and stream ("playback", "alarms") borrowed for the call; from and to are
+ * UNIX seconds, both inclusive. A non-zero return stops the read and becomes its result. */
+typedef int (*db_coverage_cb)(void *arg, const char *imei, const char *stream, int64_t from,
+                              int64_t to);
+
+/* Connects as db_load_cursors and calls cb for every covered interval. Returns 0, -EIO
+ * (errbuf says why) or cb's value. */
+int db_load_coverage(const char *conninfo, db_coverage_cb cb, void *arg, char *errbuf,
+                     size_t errlen) __attribute__((warn_unused_result));
+
 #endif

@@ -25,7 +25,7 @@
 
 enum {
   TAG_KEY = 1, TAG_HOME, TAG_SPOT, TAG_DAYSPOT, TAG_DAY, TAG_DEST, TAG_TRIP, TAG_WAY,
-  TAG_JITTER, TAG_HB, TAG_ALARM, TAG_DELAY, TAG_NAME, TAG_ACC, TAG_STATE,
+  TAG_JITTER, TAG_HB, TAG_ALARM, TAG_DELAY, TAG_NAME, TAG_ACC, TAG_STATE, TAG_LATE,
 };
 
 /* ---------- hashing ---------- */
@@ -106,6 +106,8 @@ struct sim_fleet {
   state_cache_t *scache;              /* [device], see sim_fleet_state */
   geofence_t *fences;
   size_t nfences, capfences;
+  struct { uint32_t dev; int64_t at; } *silences; /* sim_fleet_silence, few */
+  size_t nsilences;
 };
 
 /* Inland cities, so that a ~25 km box around a home stays on land. */
@@ -148,6 +150,8 @@ typedef struct dev_ctx {
   int64_t park_d0, park_d1;          /* trap: days without trips, spent at home */
   int64_t late_day;                  /* LATE_ALARMS trap: its day, or INT64_MIN */
   bool uncached;                     /* recompute everything (the reference for tests) */
+  bool late;                         /* uploads windows of its trips late (late_share) */
+  int64_t seen_at;                   /* points: hide late windows not yet visible then */
 } dev_ctx_t;
 
 static int64_t day_of(int64_t t) { return floor_div(t, DAY); }
@@ -178,6 +182,9 @@ static void ctx_init(const sim_fleet_t *f, uint32_t dev, dev_ctx_t *c) {
   c->park_d0 = INT64_MAX;
   c->park_d1 = INT64_MIN;
   c->late_day = INT64_MIN;
+  c->seen_at = INT64_MAX;
+  c->late = f->opt.late_share > 0 && f->opt.late_window > 0 &&
+            unit01(hash3(c->key, TAG_LATE, -1)) < f->opt.late_share;
   int64_t d0 = day_of(c->epoch);
   switch (c->kind) {
   case SIM_DEVICE_NEVER_ONLINE:
@@ -217,6 +224,8 @@ static void ctx_init(const sim_fleet_t *f, uint32_t dev, dev_ctx_t *c) {
   default:
     break;
   }
+  for (size_t i = 0; i < f->nsilences; i++)
+    if (f->silences[i].dev == dev && f->silences[i].at < c->stop) c->stop = f->silences[i].at;
 }
 
 /* ---------- heartbeats ---------- */
@@ -410,6 +419,31 @@ static void plan_day(const dev_ctx_t *c, int64_t d, bool detail, day_plan_t *p) 
     p->park_lon[i + 1] = blon;
     p->park_lat[i + 1] = blat;
   }
+}
+
+/* The late-upload window of trip i of day d (late devices, trips of 3 min or more): reports
+ * with gpstime in [*s, *e) reach the platform at *v = *e + late_delay, after the live fix
+ * that follows the reconnection at *e. */
+static bool late_window(const dev_ctx_t *c, const trip_plan_t *tp, int64_t d, int i,
+                        int64_t *s, int64_t *e, int64_t *v) {
+  int64_t w = c->f->opt.late_window;
+  if (!c->late || tp->dur < 180) return false;
+  if (w > tp->dur - 120) w = tp->dur - 120; /* inside the trip, a minute from each end */
+  uint64_t h = hash3(c->key, TAG_LATE, d * 8 + i);
+  *s = tp->t0 + 60 + (int64_t)(h % (uint64_t)(tp->dur - w - 120 + 1));
+  *e = *s + w;
+  *v = *e + c->f->opt.late_delay;
+  return true;
+}
+
+/* The late window holding time t, if any. */
+static bool late_window_at(const dev_ctx_t *c, int64_t t, int64_t *s, int64_t *e, int64_t *v) {
+  if (!c->late) return false;
+  day_plan_t p;
+  plan_day(c, day_of(t), false, &p);
+  for (int i = 0; i < p.n; i++)
+    if (late_window(c, &p.trip[i], p.day, i, s, e, v) && t >= *s && t < *e) return true;
+  return false;
 }
 
 static double day_km(const dev_ctx_t *c, int64_t d) {
@@ -687,10 +721,15 @@ static int emit_day(const dev_ctx_t *c, const day_plan_t *p, int64_t lo, int64_t
     if (tp->t0 > hi) break;
     if (tp->t0 + tp->dur < lo) continue;
     int64_t tau = lo > tp->t0 ? lo - tp->t0 : 0;
+    int64_t ws = 0, we = 0, wv = 0;
+    bool hide = c->seen_at != INT64_MAX && late_window(c, tp, p->day, i, &ws, &we, &wv) &&
+                wv > c->seen_at;
     gen_point_t q;
     while (trip_next(c, tp, tau, &q) && q.p.gpstime <= hi) {
-      int rc = cb(arg, &q.p);
-      if (rc) return rc;
+      if (!hide || q.p.gpstime < ws || q.p.gpstime >= we) {
+        int rc = cb(arg, &q.p);
+        if (rc) return rc;
+      }
       tau = q.p.gpstime - tp->t0 + 1;
     }
   }
@@ -699,9 +738,15 @@ static int emit_day(const dev_ctx_t *c, const day_plan_t *p, int64_t lo, int64_t
 
 int sim_fleet_points(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t end,
                      sim_point_cb cb, void *arg) {
+  return sim_fleet_points_seen(f, dev, begin, end, INT64_MAX, cb, arg);
+}
+
+int sim_fleet_points_seen(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t end,
+                          int64_t seen_at, sim_point_cb cb, void *arg) {
   if (!f || dev >= f->ndevices || !cb) return -EINVAL;
   dev_ctx_t c;
   ctx_init(f, dev, &c);
+  c.seen_at = seen_at;
   if (begin < c.epoch) begin = c.epoch;
   if (c.stop != INT64_MAX && end > c.stop - 1) end = c.stop - 1;
   if (begin > end) return 0;
@@ -727,6 +772,27 @@ double sim_fleet_mileage_km(const sim_fleet_t *f, uint32_t dev, int64_t begin, i
   if (last.p.gpstime < first.p.gpstime) return 0;
   double km = g1 - g0;
   return km > 0 ? km : 0;
+}
+
+int sim_fleet_late_windows(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t end,
+                           sim_late_cb cb, void *arg) {
+  if (!f || dev >= f->ndevices || !cb) return -EINVAL;
+  dev_ctx_t c;
+  ctx_init(f, dev, &c);
+  if (!c.late) return 0;
+  if (begin < c.epoch) begin = c.epoch;
+  if (end > c.stop) end = c.stop;
+  for (int64_t d = day_of(begin); begin < end && d <= day_of(end - 1); d++) {
+    day_plan_t p;
+    plan_day(&c, d, false, &p);
+    for (int i = 0; i < p.n; i++) {
+      int64_t ws, we, wv;
+      if (!late_window(&c, &p.trip[i], d, i, &ws, &we, &wv) || ws < begin || ws >= end) continue;
+      int rc = cb(arg, ws, we, wv);
+      if (rc) return rc;
+    }
+  }
+  return 0;
 }
 
 int sim_fleet_trips(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t end,
@@ -804,6 +870,13 @@ static int day_alarms(const dev_ctx_t *c, int64_t d, alarm_vec_t *av) {
     if ((rc = push_at(c, av, 9, &q.p, alarm_delay(c, q.p.gpstime, 9), 0))) return rc;
     trip_next(c, tp, tp->dur, &q);
     if ((rc = push_at(c, av, 10, &q.p, alarm_delay(c, q.p.gpstime, 10), 0))) return rc;
+    int64_t park = f->opt.parking_after, tend = q.p.gpstime;
+    if (park > 0 && tend >= c->epoch && tend < c->stop &&
+        (i + 1 == p.n || p.trip[i + 1].t0 > tend + park)) {
+      /* the next day's first trip starts >= 6 h 10 min later (SIM_PARKING_AFTER_MAX) */
+      sim_alarm_t a = {30, q.p.longitude, q.p.latitude, tend + park, tend + park, 0, 0, 0};
+      if ((rc = alarm_push(av, &a))) return rc;
+    }
     if (tp->cum[3] / (double)tp->dur * 3600.0 * (1 + tp->amp) > 100.5) {
       int64_t tau = 0;
       while (trip_next(c, tp, tau, &q)) {
@@ -833,6 +906,15 @@ static int day_alarms(const dev_ctx_t *c, int64_t d, alarm_vec_t *av) {
       }
     }
   }
+  /* Alarms of a late window reach the platform with its reports. */
+  if (c->late)
+    for (int i = 0; i < p.n; i++) {
+      int64_t ws, we, wv;
+      if (!late_window(c, &p.trip[i], d, i, &ws, &we, &wv)) continue;
+      for (size_t k = 0; k < av->n; k++)
+        if (av->v[k].gpstime >= ws && av->v[k].gpstime < we && av->v[k].systemtime <= wv)
+          av->v[k].systemtime = wv + 1;
+    }
   /* Parked alarms happen before 05:00, when every vehicle is at its night spot. */
   uint64_t h = hash3(c->key, TAG_ALARM, d);
   if (h % 6 == 0) {
@@ -869,6 +951,19 @@ static int alarm_cmp(const void *x, const void *y) {
   return 0;
 }
 
+/* The offlineAlarm of a device whose reports end, if the platform makes one. */
+static bool offline_alarm(const dev_ctx_t *c, sim_alarm_t *out) {
+  const sim_fleet_t *f = c->f;
+  if (f->opt.offline_after <= 0 || c->stop == INT64_MAX) return false;
+  gen_point_t last;
+  double g = 0;
+  if (!point_last_le(c, c->stop - 1, &last, &g)) return false;
+  int64_t t = last.p.gpstime + f->opt.offline_after;
+  if (c->kind == SIM_DEVICE_EXPIRED && t >= f->devices[c->dev].platformduetime) return false;
+  *out = (sim_alarm_t){28, last.p.longitude, last.p.latitude, t, t, 0, 0, 0};
+  return true;
+}
+
 int sim_fleet_alarms(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t end,
                      sim_alarm_cb cb, void *arg) {
   if (!f || dev >= f->ndevices || !cb) return -EINVAL;
@@ -879,10 +974,13 @@ int sim_fleet_alarms(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t 
   if (from < c.epoch) from = c.epoch;
   int64_t to = end;
   if (c.stop != INT64_MAX && to > c.stop - 1) to = c.stop - 1;
-  if (from > to) return 0;
   alarm_vec_t av = {0};
   int rc = 0;
-  for (int64_t d = day_of(from); d <= day_of(to); d++) {
+  sim_alarm_t off;
+  if (offline_alarm(&c, &off) && off.systemtime >= begin && off.systemtime <= end &&
+      (rc = alarm_push(&av, &off)))
+    goto out;
+  for (int64_t d = day_of(from); from <= to && d <= day_of(to); d++) {
     size_t n0 = av.n;
     if ((rc = day_alarms(&c, d, &av))) goto out;
     size_t w = n0;
@@ -1093,6 +1191,9 @@ static int state_fill(const dev_ctx_t *c, int64_t now, state_cache_t *e, sim_sta
     out->datastatus = (c->kind == SIM_DEVICE_EXPIRED && now >= d->platformduetime) ? 3 : 1;
     return 0;
   }
+  int64_t ws, we, wv;
+  if (c->late && now < INT64_MAX && late_window_at(c, sp.last.p.gpstime, &ws, &we, &wv) && now < wv)
+    return state_fill(c, ws - 1, e, out); /* out of coverage: the platform saw up to ws */
   double g = sp.g;
   out->last = sp.last.p;
   out->hearttime = sp.last.p.gpstime;
@@ -1102,8 +1203,9 @@ static int state_fill(const dev_ctx_t *c, int64_t now, state_cache_t *e, sim_sta
   bool in_trip = sp.in_trip;
   out->accstatus = in_trip ? 1 : 0;
   out->acctime = in_trip ? now - sp.start : now - (sp.tend >= 0 ? sp.tend : c->epoch);
+  int64_t off = c->f->opt.offline_after;
   if (c->kind == SIM_DEVICE_EXPIRED && now >= d->platformduetime) out->datastatus = 3;
-  else if (now - out->hearttime > DAY) out->datastatus = 4;
+  else if (off > 0 ? now - out->hearttime >= off : now - out->hearttime > DAY) out->datastatus = 4;
   else out->datastatus = 2;
   uint64_t hs = hash3(c->key, TAG_STATE, day_of(now) * 24 + floor_mod(now, DAY) / 3600);
   out->oilpowerstatus = 1;
@@ -1134,6 +1236,19 @@ int sim_fleet_state_uncached(const sim_fleet_t *f, uint32_t dev, int64_t now, si
   ctx_init(f, dev, &c);
   c.uncached = true;
   return state_fill(&c, now, NULL, out);
+}
+
+/* ---------- silences ---------- */
+
+int sim_fleet_silence(sim_fleet_t *f, uint32_t dev, int64_t at) {
+  if (!f || dev >= f->ndevices) return -EINVAL;
+  void *nv = realloc(f->silences, (f->nsilences + 1) * sizeof(*f->silences));
+  if (!nv) return -ENOMEM;
+  f->silences = nv;
+  f->silences[f->nsilences].dev = dev;
+  f->silences[f->nsilences].at = at;
+  f->nsilences++;
+  return 0;
 }
 
 /* ---------- geofences ---------- */
@@ -1245,6 +1360,14 @@ static void password_for(uint64_t seed, size_t i, char out[16]) {
 
 sim_fleet_t *sim_fleet_new(const sim_fleet_options_t *opt) {
   if (!opt || opt->devices > 10000000) return NULL;
+  if (opt->offline_after != 0 &&
+      (opt->offline_after < SIM_OFFLINE_AFTER_MIN || opt->offline_after > SIM_OFFLINE_AFTER_MAX))
+    return NULL;
+  if (opt->parking_after < 0 || opt->parking_after > SIM_PARKING_AFTER_MAX) return NULL;
+  if (!(opt->late_share >= 0 && opt->late_share <= 1) || opt->late_window < 0 ||
+      opt->late_delay < 0 || (opt->late_share > 0 && opt->late_window < 60) ||
+      opt->late_window + opt->late_delay > SIM_LATE_MAX)
+    return NULL;
   sim_fleet_t *f = calloc(1, sizeof(*f));
   buf_t arena = BUF_INIT;
   uint32_t *acc_of_cust = NULL;
@@ -1414,10 +1537,13 @@ fail:
   return NULL;
 }
 
+const sim_fleet_options_t *sim_fleet_options(const sim_fleet_t *f) { return &f->opt; }
+
 void sim_fleet_free(sim_fleet_t *f) {
   if (!f) return;
   for (size_t i = 0; i < f->nfences; i++) free(f->fences[i].name);
   free(f->fences);
+  free(f->silences);
   if (f->scache)
     for (size_t i = 0; i < f->ndevices; i++) free(f->scache[i].plan);
   free(f->scache);

@@ -16,12 +16,43 @@ typedef struct sim_fleet_options {
   uint32_t devices;   /* N devices, spread over the account tree */
   bool traps;         /* add the NOTES.md trap devices (see SIM_DEVICE_TRAP_*) */
   int64_t epoch;      /* UNIX seconds: the fleet's history starts here (nothing before) */
+  /* Alarms the platform makes by itself (0: off, the default). offline_after: the
+   * platform's offline timeout, SIM_OFFLINE_AFTER_MIN..SIM_OFFLINE_AFTER_MAX s: a device
+   * silent that long after its last report turns datastatus 4 and gets one offlineAlarm
+   * (28). parking_after, 1..SIM_PARKING_AFTER_MAX s: one parkingAlarm (30) that long
+   * after a trip's end while the vehicle is still parked. See the model notes below. */
+  int64_t offline_after;
+  int64_t parking_after;
+  /* Late uploads (issue 23; late_share 0: off). A share late_share of the devices (by a
+   * hash of the IMEI key) lose coverage once in every trip of 3 min or more: the window
+   * [s, e), e = s + min(late_window, trip duration - 120 s), s = trip start + 60 + a hash,
+   * lies inside the trip. Its reports reach the platform at v = e + late_delay (after
+   * the live fix that followed the reconnection); see sim_fleet_points_seen. Alarms with
+   * gpstime in a window get systemtime v + 1 when theirs was earlier. late_window >= 60,
+   * late_window + late_delay <= SIM_LATE_MAX. */
+  double late_share;
+  int64_t late_window, late_delay;
 } sim_fleet_options_t;
+
+#define SIM_LATE_MAX (5 * 3600)
+
+/* Longer than the longest heartbeat step (30 min): only silent devices go offline. */
+#define SIM_OFFLINE_AFTER_MIN 1801
+#define SIM_OFFLINE_AFTER_MAX (30 * 86400)
+/* Shorter than the night pause (>= 6 h 10 min): the last trip of a day always fires. */
+#define SIM_PARKING_AFTER_MAX (6 * 3600)
 
 /* Returns NULL on allocation failure or bad options. The fleet is for one thread: the
  * const queries fill per-device odometer and state caches (answers never depend on them). */
 sim_fleet_t *sim_fleet_new(const sim_fleet_options_t *opt);
 void sim_fleet_free(sim_fleet_t *f);
+/* The options the fleet was made with (borrowed). */
+const sim_fleet_options_t *sim_fleet_options(const sim_fleet_t *f);
+
+/* Device dev stops reporting at UNIX time at (no report at or after it; an earlier end of
+ * its history stays). Call before the first query of the fleet (answers are cached).
+ * Returns 0 or -EINVAL. */
+int sim_fleet_silence(sim_fleet_t *f, uint32_t dev, int64_t at);
 
 /* ---- accounts: a tree, root first; no account holds more than 500 devices or
  * 500 direct sub-accounts, so big fleets spread over sub-accounts. ---- */
@@ -79,7 +110,21 @@ typedef enum {
  *   999000000000003 TRAP_LATE_ALARMS: day L = day(E+86399) (the first day wholly in
  *     history) is spent parked with heartbeats every 120 s from L*86400, and 360 extra
  *     alarms on every other heartbeat (j = 0, 2, .., 718): type 4 with systemtime =
- *     gpstime + 3600 + (97 j mod 14400) when j % 4 == 0, else type 2 with +5..15 s. */
+ *     gpstime + 3600 + (97 j mod 14400) when j % 4 == 0, else type 2 with +5..15 s.
+ * - Alarms the platform makes by itself (opt->offline_after, opt->parking_after; off by
+ *   default). They come from no report, so /api/track's gpstime, hearttime and
+ *   systemtime do not move for them, and their gpstime = systemtime = the moment the
+ *   platform decides:
+ *   offlineAlarm (28) at H + offline_after, H the last report's gpstime, for every device
+ *     whose reports end (OFFLINE devices, devices silenced with sim_fleet_silence), at
+ *     the last report's position, speed 0, course 0; not for EXPIRED devices when that
+ *     moment is at or after their platformduetime (they turn datastatus 3 instead).
+ *     With offline_after set, datastatus is 4 from H + offline_after on (else after a
+ *     day of silence).
+ *   parkingAlarm (30) at E + parking_after for every trip end E (of a report that
+ *     exists) when no trip starts in (E, E + parking_after], at the trip's last
+ *     position, speed 0, course 0; the platform makes it even when the device went
+ *     silent meanwhile. */
 
 typedef struct sim_device {
   char imei[16];             /* 15 digits, some with leading zeros */
@@ -119,6 +164,15 @@ typedef int (*sim_alarm_cb)(void *arg, const sim_alarm_t *a);
  * are possible, with identical content). Pure: same answer every call. */
 int sim_fleet_points(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t end,
                      sim_point_cb cb, void *arg);
+/* The same, as the platform shows them at time seen_at: without the reports of late
+ * windows that reach it after seen_at (INT64_MAX: every report, the truth). */
+int sim_fleet_points_seen(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t end,
+                          int64_t seen_at, sim_point_cb cb, void *arg);
+/* The late windows of device dev whose start s is in [begin, end), in time order:
+ * cb(arg, s, e, v) for reports with gpstime in [s, e) visible from v on. */
+typedef int (*sim_late_cb)(void *arg, int64_t s, int64_t e, int64_t v);
+int sim_fleet_late_windows(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t end,
+                           sim_late_cb cb, void *arg);
 /* Alarms of device dev with begin <= systemtime <= end, in systemtime order (ties by
  * gpstime, type, geofence_id). Includes in/out alarms of the geofences added so far
  * (sim_fleet_geofence_add). systemtime - gpstime never exceeds SIM_ALARM_MAX_DELAY. */
@@ -126,7 +180,9 @@ int sim_fleet_points(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t 
 int sim_fleet_alarms(const sim_fleet_t *f, uint32_t dev, int64_t begin, int64_t end,
                      sim_alarm_cb cb, void *arg);
 
-/* The device's state as /api/track reports it at time now. */
+/* The device's state as /api/track reports it at time now. While the last report lies in
+ * a late window not yet uploaded, the state is the one just before that window (the
+ * platform saw nothing since); from the live fix after the window on, the usual one. */
 typedef struct sim_state {
   sim_point_t last;          /* last report at or before now (gpstime 0: none) */
   int64_t hearttime, systemtime, acctime;
@@ -175,7 +231,10 @@ int64_t sim_fleet_geofence_add(sim_fleet_t *f, uint32_t dev, const char *name, d
  *   devices.csv imei,account,devicename,devicetype,platenumber: every device, strings
  *     CSV-quoted, sorted by imei;
  *   trips.csv imei,start,end,start_lon,start_lat,end_lon,end_lat,km: trips starting in
- *     [begin, end), sorted by imei then start. */
+ *     [begin, end), sorted by imei then start;
+ *   late.csv imei,from,to,visible_at (only with late uploads on): the late windows
+ *     starting in [begin, end): positions with from <= gpstime < to (all of them in
+ *     positions.csv) appear in playback at visible_at; sorted by imei then from. */
 int sim_fleet_write_truth(const sim_fleet_t *f, const char *dir, int64_t begin, int64_t end);
 
 #endif

@@ -42,6 +42,13 @@ static int cb_alarm(void *arg, const sim_alarm_t *a) {
   return 0;
 }
 
+static int cb_late(void *arg, int64_t s, int64_t e, int64_t v) {
+  truth_ctx_t *t = arg;
+  if (fprintf(t->out, "%s,%lld,%lld,%lld\n", t->imei, (long long)s, (long long)e, (long long)v) < 0)
+    return -EIO;
+  return 0;
+}
+
 static int cb_trip(void *arg, const sim_trip_t *tr) {
   truth_ctx_t *t = arg;
   if (fprintf(t->out, "%s,%lld,%lld,%.6f,%.6f,%.6f,%.6f,%.6f\n", t->imei,
@@ -108,7 +115,7 @@ int sim_fleet_write_truth(const sim_fleet_t *f, const char *dir, int64_t begin, 
   if (mkdir(dir, 0777) != 0 && errno != EEXIST) return -errno;
   size_t n = sim_fleet_device_count(f);
   uint32_t *order = malloc((n ? n : 1) * sizeof(*order));
-  FILE *pos = NULL, *alm = NULL, *dev = NULL, *trp = NULL;
+  FILE *pos = NULL, *alm = NULL, *dev = NULL, *trp = NULL, *late = NULL;
   truth_ctx_t t = {0};
   int rc = -ENOMEM;
   if (!order) goto out;
@@ -124,6 +131,10 @@ int sim_fleet_write_truth(const sim_fleet_t *f, const char *dir, int64_t begin, 
   if (!dev) goto out;
   trp = open_csv(dir, "trips.csv", "imei,start,end,start_lon,start_lat,end_lon,end_lat,km\n", &rc);
   if (!trp) goto out;
+  if (sim_fleet_options(f)->late_share > 0) {
+    late = open_csv(dir, "late.csv", "imei,from,to,visible_at\n", &rc);
+    if (!late) goto out;
+  }
 
   t.begin = begin;
   t.end = end;
@@ -154,6 +165,8 @@ int sim_fleet_write_truth(const sim_fleet_t *f, const char *dir, int64_t begin, 
 
     t.out = trp;
     if ((rc = sim_fleet_trips(f, i, begin, end, cb_trip, &t))) goto out;
+    t.out = late;
+    if (late && (rc = sim_fleet_late_windows(f, i, begin, end, cb_late, &t))) goto out;
   }
 
   for (size_t k = 0; k < n; k++) {
@@ -177,6 +190,7 @@ out:
   rc = close_csv(alm, rc);
   rc = close_csv(dev, rc);
   rc = close_csv(trp, rc);
+  rc = close_csv(late, rc);
   free(t.alarms);
   free(order);
   return rc;

@@ -373,7 +373,11 @@ static int ep_track(ctx_t *c) {
   sim_json_lit(j, "{\"code\":0,\"record\":[");
   for (size_t i = 0; i < n; i++) {
     sim_state_t s;
-    if (state_at(c->api, devs[i], c->present, &s) != 0) return API_CODE_SYSTEM_ERROR;
+    int64_t at = c->present;
+    for (size_t k = 0; k < c->api->opt.ntrack_behind; k++)
+      if (c->api->opt.track_behind[k].dev == devs[i] && c->api->opt.track_behind[k].at < at)
+        at = c->api->opt.track_behind[k].at;
+    if (state_at(c->api, devs[i], at, &s) != 0) return API_CODE_SYSTEM_ERROR;
     const sim_device_t *d = sim_fleet_device(c->api->fleet, devs[i]);
     if (i) sim_json_lit(j, ",");
     sim_json_lit(j, "{\"imei\":\"");
@@ -495,7 +499,7 @@ static int ep_playback_or_alarms(ctx_t *c, bool alarms) {
   page_t pg = {&c->j, 0, alarms ? ALARM_PAGE : PLAYBACK_PAGE};
   sim_json_lit(&c->j, "{\"code\":0,\"record\":\"");
   rc = alarms ? sim_fleet_alarms(c->api->fleet, dev, lo, hi, cb_alarm, &pg)
-              : sim_fleet_points(c->api->fleet, dev, lo, hi, cb_playback_point, &pg);
+              : sim_fleet_points_seen(c->api->fleet, dev, lo, hi, c->present, cb_playback_point, &pg);
   if (rc != 0 && rc != 1) return API_CODE_SYSTEM_ERROR;
   if (pg.n == 0) return API_CODE_NO_DATA;
   sim_json_lit(&c->j, "\"}");

@@ -19,6 +19,13 @@
 
 typedef struct sim_api sim_api_t;
 
+/* /api/track answers for device dev as if the present were at (when it is later): its
+ * gpstime, hearttime, systemtime and state stay behind what playback and alarms hold. */
+typedef struct sim_track_behind {
+  uint32_t dev;
+  int64_t at;
+} sim_track_behind_t;
+
 typedef struct sim_api_options {
   uint64_t seed;                  /* also seeds the fault PRNG and the tokens */
   int64_t present;                /* the simulated present at start (UNIX seconds) */
@@ -29,6 +36,8 @@ typedef struct sim_api_options {
   int64_t limit_ms[API_EP_COUNT]; /* least spacing per account and endpoint; <= 0: none */
   double fault_prob[SIM_FAULT_COUNT];
   unsigned slow_ms;               /* delay of the slow fault (2000) */
+  const sim_track_behind_t *track_behind; /* borrowed for the api's life; n entries */
+  size_t ntrack_behind;
 } sim_api_options_t;
 
 /* fleet is borrowed for the api's life (geofences are added to it). NULL on failure. */

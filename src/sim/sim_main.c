@@ -40,6 +40,18 @@ static void usage(FILE *out) {
           "  --no-traps           leave out the trap devices of NOTES.md\n"
           "  --token-ttl SECONDS  access token lifetime (default 7200)\n"
           "  --clock-skew SECONDS the server's clock is the real one plus this (10014 check)\n"
+          "  --offline-after DUR  the platform's offline timeout (31m..720h; default off): a\n"
+          "                       device silent that long turns datastatus 4 and the platform\n"
+          "                       makes an offlineAlarm (28) then (off: datastatus 4 after 1 day)\n"
+          "  --parking-alarm DUR  the platform makes a parkingAlarm (30) this long after a\n"
+          "                       trip's end while still parked (1s..6h; default off)\n"
+          "  --silence IMEI@T     the device stops reporting at T (repeatable)\n"
+          "  --track-behind IMEI@T  /api/track answers for the device as of T: its\n"
+          "                       systemtime stays behind its alarms (repeatable)\n"
+          "  --late-uploads SPEC  e.g. share=0.2,window=20m,delay=15m (the defaults): that\n"
+          "                       share of devices loses coverage once in each trip long\n"
+          "                       enough; the window's reports reach playback only 'delay'\n"
+          "                       after it ends, after the live fix; --truth adds late.csv\n"
           "  --log-level LEVEL    error, warn, info, debug (default warn)\n"
           "  -h, --help           this help\n"
           "\n"
@@ -73,7 +85,8 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out) 
 
 int main(int argc, char **argv) {
   enum { O_LISTEN = 256, O_DEVICES, O_SEED, O_HISTORY, O_NOW, O_SPEED, O_FAULTS, O_LIMITS,
-         O_TRUTH, O_NO_TRAPS, O_TTL, O_SKEW, O_LOG };
+         O_TRUTH, O_NO_TRAPS, O_TTL, O_SKEW, O_LOG, O_OFFLINE, O_PARKING, O_SILENCE,
+         O_BEHIND, O_LATE };
   static const struct option longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},   {"devices", required_argument, NULL, O_DEVICES},
     {"seed", required_argument, NULL, O_SEED},       {"history", required_argument, NULL, O_HISTORY},
@@ -81,7 +94,13 @@ int main(int argc, char **argv) {
     {"faults", required_argument, NULL, O_FAULTS},   {"limits", required_argument, NULL, O_LIMITS},
     {"truth", required_argument, NULL, O_TRUTH},     {"no-traps", no_argument, NULL, O_NO_TRAPS},
     {"token-ttl", required_argument, NULL, O_TTL},   {"clock-skew", required_argument, NULL, O_SKEW},
-    {"log-level", required_argument, NULL, O_LOG},   {"help", no_argument, NULL, 'h'},
+    {"log-level", required_argument, NULL, O_LOG},
+    {"offline-after", required_argument, NULL, O_OFFLINE},
+    {"parking-alarm", required_argument, NULL, O_PARKING},
+    {"silence", required_argument, NULL, O_SILENCE},
+    {"track-behind", required_argument, NULL, O_BEHIND},
+    {"late-uploads", required_argument, NULL, O_LATE},
+    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
   };
   char host[256] = "127.0.0.1";
@@ -91,6 +110,12 @@ int main(int argc, char **argv) {
   bool have_now = false, traps = true;
   double speed = 1.0;
   const char *truth = NULL;
+  int64_t offline_ms = 0, parking_ms = 0, late_window = 0, late_delay = 0;
+  double late_share = 0;
+  enum { MAX_PINS = 64 };
+  const char *silence_arg[MAX_PINS], *behind_arg[MAX_PINS];
+  size_t nsilence = 0, nbehind = 0;
+  sim_track_behind_t behind[MAX_PINS];
   sim_api_options_t opt = {0};
   for (int e = 0; e < API_EP_COUNT; e++) opt.limit_ms[e] = -1;
   signal(SIGPIPE, SIG_IGN);
@@ -154,6 +179,29 @@ int main(int argc, char **argv) {
         log_set_level(lvl);
         break;
       }
+      case O_OFFLINE:
+        if (sim_parse_duration_ms(optarg, &offline_ms) != 0 ||
+            offline_ms < SIM_OFFLINE_AFTER_MIN * 1000LL || offline_ms > SIM_OFFLINE_AFTER_MAX * 1000LL)
+          goto bad;
+        break;
+      case O_PARKING:
+        if (sim_parse_duration_ms(optarg, &parking_ms) != 0 || parking_ms < 1000 ||
+            parking_ms > SIM_PARKING_AFTER_MAX * 1000LL)
+          goto bad;
+        break;
+      case O_SILENCE:
+      case O_BEHIND: {
+        int64_t t;
+        const char *at = strchr(optarg, '@');
+        if (!at || sim_parse_time(at + 1, &t) != 0) goto bad;
+        if (ch == O_SILENCE ? nsilence == MAX_PINS : nbehind == MAX_PINS) goto bad;
+        if (ch == O_SILENCE) silence_arg[nsilence++] = optarg;
+        else behind_arg[nbehind++] = optarg;
+        break;
+      }
+      case O_LATE:
+        if (sim_parse_late(optarg, &late_share, &late_window, &late_delay) != 0) goto bad;
+        break;
       case 'h': usage(stdout); return 0;
       default: usage(stderr); return 2;
     }
@@ -176,11 +224,36 @@ int main(int argc, char **argv) {
   int64_t present = have_now ? now : (int64_t)time(NULL);
   int64_t history_s = (int64_t)history_days * 86400;
   sim_fleet_options_t fo = {.seed = seed, .devices = (uint32_t)devices, .traps = traps,
-                            .epoch = present - history_s};
+                            .epoch = present - history_s,
+                            .offline_after = offline_ms / 1000, .parking_after = parking_ms / 1000,
+                            .late_share = late_share, .late_window = late_window,
+                            .late_delay = late_delay};
   fleet = sim_fleet_new(&fo);
   if (!fleet) {
     fprintf(stderr, "fleetarc-sim: cannot build the fleet\n");
     goto out;
+  }
+  for (size_t k = 0; k < nsilence + nbehind; k++) {
+    const char *arg = k < nsilence ? silence_arg[k] : behind_arg[k - nsilence];
+    const char *at = strchr(arg, '@');
+    char imei[32];
+    int64_t t = 0, dev = -1;
+    if ((size_t)(at - arg) < sizeof imei) {
+      memcpy(imei, arg, (size_t)(at - arg));
+      imei[at - arg] = '\0';
+      dev = sim_fleet_device_find(fleet, imei);
+    }
+    if (dev < 0 || sim_parse_time(at + 1, &t) != 0) {
+      fprintf(stderr, "fleetarc-sim: --%s %s: no such device\n",
+              k < nsilence ? "silence" : "track-behind", arg);
+      status = 2;
+      goto out;
+    }
+    if (k < nsilence) {
+      if (sim_fleet_silence(fleet, (uint32_t)dev, t) != 0) goto out;
+    } else {
+      behind[k - nsilence] = (sim_track_behind_t){(uint32_t)dev, t};
+    }
   }
   if (truth) {
     int rc = sim_fleet_write_truth(fleet, truth, fo.epoch, present);
@@ -195,6 +268,8 @@ int main(int argc, char **argv) {
   opt.history_s = history_s;
   opt.token_ttl_s = ttl;
   opt.clock_skew_s = skew;
+  opt.track_behind = behind;
+  opt.ntrack_behind = nbehind;
   api = sim_api_new(fleet, &opt);
   if (!api || uv_loop_init(&app.loop) != 0) {
     fprintf(stderr, "fleetarc-sim: out of memory\n");

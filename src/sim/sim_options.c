@@ -149,6 +149,37 @@ static int limit_item(void *arg, const char *key, const char *value) {
   return 0;
 }
 
+struct late_ctx {
+  double share;
+  int64_t window_ms, delay_ms;
+};
+
+static int late_item(void *arg, const char *key, const char *value) {
+  struct late_ctx *c = arg;
+  if (strcmp(key, "share") == 0) {
+    char *end;
+    double v = strtod(value, &end);
+    if (*end || !isfinite(v) || v <= 0 || v > 1) return -EINVAL;
+    c->share = v;
+    return 0;
+  }
+  int64_t *dst = strcmp(key, "window") == 0 ? &c->window_ms
+               : strcmp(key, "delay") == 0  ? &c->delay_ms : NULL;
+  if (!dst || sim_parse_duration_ms(value, dst) != 0 || *dst % 1000 != 0) return -EINVAL;
+  return 0;
+}
+
+int sim_parse_late(const char *spec, double *share, int64_t *window_s, int64_t *delay_s) {
+  struct late_ctx c = {0.2, 20 * 60000, 15 * 60000};
+  int rc = spec_each(spec, late_item, &c);
+  if (rc) return rc;
+  if (c.window_ms < 60000 || c.window_ms + c.delay_ms > 5 * 3600000LL) return -EINVAL;
+  *share = c.share;
+  *window_s = c.window_ms / 1000;
+  *delay_s = c.delay_ms / 1000;
+  return 0;
+}
+
 int sim_parse_limits(const char *spec, int64_t ms[API_EP_COUNT]) {
   for (int i = 0; i < API_EP_COUNT; i++) ms[i] = -2; /* -2: not named */
   struct limits_ctx c = {ms, -1};

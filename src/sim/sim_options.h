@@ -41,4 +41,11 @@ int sim_parse_faults(const char *spec, double prob[SIM_FAULT_COUNT])
 int sim_parse_limits(const char *spec, int64_t ms[API_EP_COUNT])
     __attribute__((warn_unused_result));
 
+/* --late-uploads "share=0.3,window=20m,delay=15m": the share of devices (0..1] with late
+ * windows, each window's length (>= 60 s) and the delay of its upload after the window
+ * (window + delay <= 5 h); window and delay are durations as above, in whole seconds.
+ * Returns 0 or -EINVAL. */
+int sim_parse_late(const char *spec, double *share, int64_t *window_s, int64_t *delay_s)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -51,7 +51,7 @@ grep -q "device 999000000000002: playback: a full page of one time" "$T/fleetarc
   fail "the one-timestamp guard was not logged"
 n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.positions WHERE imei = '999000000000001' AND gpstime < to_timestamp($E + 86400)")
 [ "$n" = 1000 ] || fail "exact-page device: $n positions on its first day, expected 1000"
-n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.alarms WHERE imei = '999000000000003'")
+n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.alarms WHERE imei = '999000000000003' AND gpstime >= to_timestamp($FROM) AND gpstime < to_timestamp($TO)")
 w=$(awk -F, -v lo=$FROM -v hi=$TO '$1 == "999000000000003" && $3 >= lo && $3 < hi' "$T/truth/alarms.csv" | wc -l)
 [ "$n" = "$w" ] && [ "$n" -ge 360 ] || fail "late-alarms device: $n alarms stored, truth $w"
 n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.daily_mileage")

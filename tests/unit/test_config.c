@@ -115,6 +115,8 @@ static void test_bad_duration(void **state) {
   expect_only_error(HEAD ACCOUNT "archive:\n  lookback: 1.5d\n",
                     "t.yaml:7:13: key 'archive.lookback': bad duration '1.5d': fractions are not "
                     "supported (write 1h30m, not 1.5h)");
+  expect_only_error(HEAD ACCOUNT "archive:\n  alarm_idle_interval: 30s\n",
+                    "t.yaml:7:24: key 'archive.alarm_idle_interval': duration '30s' out of range (1m to 30d)");
   expect_only_error(HEAD ACCOUNT "archive:\n  give_up_after: 500ms\n",
                     "t.yaml:7:18: key 'archive.give_up_after': duration '500ms' out of range (1s to 1d)");
 }
@@ -290,6 +292,8 @@ static void test_defaults_applied(void **state) {
   assert_int_equal(cfg->archive.discovery_interval_ms, 3600000);
   assert_int_equal(cfg->archive.lookback_ms, 7 * 86400000);
   assert_int_equal(cfg->archive.give_up_after_ms, 120000);
+  assert_int_equal(cfg->archive.alarm_interval_ms, 600000);
+  assert_int_equal(cfg->archive.alarm_idle_interval_ms, 6 * 3600000);
   assert_int_equal(cfg->archive.streams, CONFIG_STREAM_PLAYBACK | CONFIG_STREAM_ALARMS | CONFIG_STREAM_MILEAGE);
   assert_int_equal(cfg->log.level, LOG_LEVEL_INFO);
   assert_int_equal(cfg->log.format, LOG_FORMAT_TEXT);
@@ -309,6 +313,7 @@ static void test_values_set(void **state) {
                             "    base_delay: 250ms\n    max_delay: 1m30s\n" ACCOUNT
                             "database:\n  conninfo: host=db dbname=x\n  batch_rows: 500\n  queue_rows: 500\n"
                             "archive:\n  streams: [mileage, playback]\n  lookback: 0s\n  give_up_after: 15s\n"
+                            "  alarm_interval: 2m\n  alarm_idle_interval: 3h\n"
                             "log:\n  level: debug\n  format: json\n");
   assert_non_null(cfg);
   assert_int_equal(cfg->api.max_body_bytes, 2 * 1024 * 1024);
@@ -321,6 +326,8 @@ static void test_values_set(void **state) {
   assert_int_equal(cfg->archive.streams, CONFIG_STREAM_MILEAGE | CONFIG_STREAM_PLAYBACK);
   assert_int_equal(cfg->archive.lookback_ms, 0);
   assert_int_equal(cfg->archive.give_up_after_ms, 15000);
+  assert_int_equal(cfg->archive.alarm_interval_ms, 120000);
+  assert_int_equal(cfg->archive.alarm_idle_interval_ms, 3 * 3600000);
   assert_int_equal(cfg->log.level, LOG_LEVEL_DEBUG);
   assert_int_equal(cfg->log.format, LOG_FORMAT_JSON);
   config_free(cfg);

@@ -747,6 +747,386 @@ static void test_state_cache_matches_uncached(void **state) {
   assert_true(sensors > 100);
 }
 
+/* ---- alarms the platform makes by itself (issue 12) ---- */
+
+static sim_fleet_t *fleet_platform(uint64_t seed, uint32_t n, int64_t offline, int64_t parking) {
+  sim_fleet_options_t o = {.seed = seed, .devices = n, .traps = true, .epoch = EPOCH,
+                           .offline_after = offline, .parking_after = parking};
+  sim_fleet_t *f = sim_fleet_new(&o);
+  assert_non_null(f);
+  return f;
+}
+
+static size_t count_type(const avec_t *av, int type) {
+  size_t n = 0;
+  for (size_t k = 0; k < av->n; k++) n += av->v[k].type == type;
+  return n;
+}
+
+/* The offline alarm of device dev, whose last report is last: one type 28 at
+ * last + off, at its position; hearttime does not move; datastatus flips then. */
+static void check_offline(const sim_fleet_t *f, uint32_t dev, const sim_point_t *last, int64_t off) {
+  int64_t t = last->gpstime + off;
+  avec_t av = alarms(f, dev, EPOCH, EPOCH + 6 * DAY);
+  assert_int_equal(count_type(&av, 28), 1);
+  for (size_t k = 0; k < av.n; k++) {
+    const sim_alarm_t *a = &av.v[k];
+    if (a->type != 28) continue;
+    assert_int_equal(a->gpstime, t);
+    assert_int_equal(a->systemtime, t);
+    assert_true(a->longitude == last->longitude && a->latitude == last->latitude);
+    assert_int_equal(a->speed, 0);
+    assert_int_equal(a->geofence_id, 0);
+  }
+  free(av.v);
+  /* asked exactly over its second: there; a second before or after: not */
+  av = alarms(f, dev, t, t);
+  assert_int_equal(count_type(&av, 28), 1);
+  free(av.v);
+  av = alarms(f, dev, t + 1, t + 3 * DAY);
+  assert_int_equal(count_type(&av, 28), 0);
+  free(av.v);
+  av = alarms(f, dev, EPOCH, t - 1);
+  assert_int_equal(count_type(&av, 28), 0);
+  free(av.v);
+  sim_state_t s;
+  assert_int_equal(sim_fleet_state(f, dev, t - 1, &s), 0);
+  assert_int_equal(s.datastatus, 2);
+  assert_int_equal(s.hearttime, last->gpstime);
+  int64_t sys_before = s.systemtime;
+  assert_int_equal(sim_fleet_state(f, dev, t, &s), 0);
+  assert_int_equal(s.datastatus, 4);
+  assert_int_equal(s.hearttime, last->gpstime);
+  assert_int_equal(s.systemtime, sys_before); /* the alarm does not move the track */
+  assert_true(s.systemtime < t);
+  sim_state_t u;
+  assert_int_equal(sim_fleet_state_uncached(f, dev, t + 500, &u), 0);
+  assert_int_equal(u.datastatus, 4);
+}
+
+static void test_offline_alarm(void **state) {
+  (void)state;
+  const int64_t off = 2 * 3600;
+  sim_fleet_t *f = fleet_platform(31, 45, off, 0);
+  /* device 3 is OFFLINE: its reports end at 03:00 of day(E)+1 or +2 */
+  assert_int_equal(sim_fleet_device(f, 3)->kind, SIM_DEVICE_OFFLINE);
+  pvec_t pv = points(f, 3, EPOCH, EPOCH + 6 * DAY);
+  assert_true(pv.n > 10);
+  check_offline(f, 3, &pv.v[pv.n - 1], off);
+  free(pv.v);
+
+  /* a normal device silenced at a chosen time: reports stop before it, the alarm follows */
+  sim_fleet_t *g = fleet_platform(31, 45, off, 0);
+  assert_int_equal(sim_fleet_device(g, 0)->kind, SIM_DEVICE_NORMAL);
+  int64_t at = EPOCH + 2 * DAY + 12 * 3600 + 17;
+  assert_int_equal(sim_fleet_silence(g, 0, at), 0);
+  assert_int_equal(sim_fleet_silence(g, 9999, at), -EINVAL);
+  pvec_t all = points(f, 0, EPOCH, EPOCH + 6 * DAY), cut = points(g, 0, EPOCH, EPOCH + 6 * DAY);
+  size_t before = 0;
+  while (before < all.n && all.v[before].gpstime < at) before++;
+  assert_int_equal(cut.n, before); /* the same history up to the silence, nothing after */
+  assert_true(before > 10 && before < all.n);
+  assert_memory_equal(cut.v, all.v, before * sizeof(*cut.v));
+  check_offline(g, 0, &cut.v[cut.n - 1], off);
+  free(all.v);
+  free(cut.v);
+
+  /* devices that keep reporting (heartbeats every <= 30 min) never go offline; NEVER_ONLINE
+   * and EXPIRED devices get none (expired turn datastatus 3 instead) */
+  for (uint32_t i = 0; i < sim_fleet_device_count(f); i++) {
+    if (i == 3 || i == 43) continue; /* 43 % 40 == 3: OFFLINE too */
+    avec_t av = alarms(f, i, EPOCH, EPOCH + 6 * DAY);
+    assert_int_equal(count_type(&av, 28), 0);
+    free(av.v);
+    sim_state_t s;
+    assert_int_equal(sim_fleet_state(f, i, EPOCH + 5 * DAY, &s), 0);
+    assert_true(s.datastatus != 4);
+  }
+  /* off by default: no offline alarm, and bad timeouts are refused */
+  sim_fleet_t *h = fleet(31, 45, true, EPOCH);
+  avec_t av = alarms(h, 3, EPOCH, EPOCH + 6 * DAY);
+  assert_int_equal(count_type(&av, 28), 0);
+  free(av.v);
+  sim_fleet_options_t o = {.seed = 1, .devices = 1, .epoch = EPOCH, .offline_after = 600};
+  assert_null(sim_fleet_new(&o));
+  o.offline_after = 0;
+  o.parking_after = SIM_PARKING_AFTER_MAX + 1;
+  assert_null(sim_fleet_new(&o));
+  sim_fleet_free(f);
+  sim_fleet_free(g);
+  sim_fleet_free(h);
+}
+
+typedef struct trip_list {
+  sim_trip_t v[64];
+  size_t n;
+} trip_list_t;
+
+static int cb_trip_list(void *arg, const sim_trip_t *t) {
+  trip_list_t *tl = arg;
+  if (tl->n < 64) tl->v[tl->n++] = *t;
+  return 0;
+}
+
+static void test_parking_alarm(void **state) {
+  (void)state;
+  const int64_t park = 1800;
+  sim_fleet_t *f = fleet_platform(37, 12, 0, park), *plain = fleet(37, 12, false, EPOCH);
+  size_t checked = 0, skipped = 0;
+  for (uint32_t dev = 0; dev < 12; dev++) {
+    trip_list_t tl = {0};
+    assert_int_equal(sim_fleet_trips(f, dev, EPOCH + DAY, EPOCH + 4 * DAY, cb_trip_list, &tl), 0);
+    avec_t av = alarms(f, dev, EPOCH + DAY, EPOCH + 5 * DAY);
+    size_t want = 0;
+    for (size_t i = 0; i < tl.n; i++) {
+      int64_t t = tl.v[i].end + park;
+      bool parked = i + 1 == tl.n ? true : tl.v[i + 1].start > t;
+      if (!parked) {
+        skipped++;
+        continue;
+      }
+      want++;
+      size_t found = 0;
+      for (size_t k = 0; k < av.n; k++)
+        if (av.v[k].type == 30 && av.v[k].gpstime == t) {
+          found++;
+          assert_int_equal(av.v[k].systemtime, t);
+          assert_true(av.v[k].longitude == tl.v[i].end_lon && av.v[k].latitude == tl.v[i].end_lat);
+        }
+      assert_int_equal(found, 1);
+      checked++;
+    }
+    /* the last trip's alarm may fall after EPOCH + 4 days: count those in the trips' span */
+    size_t have = 0;
+    for (size_t k = 0; k < av.n; k++)
+      have += av.v[k].type == 30 && av.v[k].gpstime >= EPOCH + DAY + park &&
+              av.v[k].gpstime < EPOCH + 4 * DAY + park &&
+              av.v[k].gpstime - park >= tl.v[0].start;
+    if (tl.n) assert_int_equal(have, want);
+    /* the rest of the alarms are the plain fleet's, unchanged */
+    avec_t pa = alarms(plain, dev, EPOCH + DAY, EPOCH + 5 * DAY);
+    assert_int_equal(av.n - count_type(&av, 30), pa.n);
+    assert_int_equal(count_type(&pa, 30), 0);
+    free(av.v);
+    free(pa.v);
+  }
+  assert_true(checked > 20);
+  (void)skipped;
+  sim_fleet_free(f);
+  sim_fleet_free(plain);
+}
+
+/* The truth files hold the platform's alarms like any other, by their gpstime. */
+static void test_truth_platform_alarms(void **state) {
+  (void)state;
+  sim_fleet_t *f = fleet_platform(31, 45, 7200, 900);
+  char dir[] = "/tmp/fleet_truth_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  int64_t b = EPOCH, e = EPOCH + 4 * DAY;
+  assert_int_equal(sim_fleet_write_truth(f, dir, b, e), 0);
+  char path[256], line[512];
+  snprintf(path, sizeof(path), "%s/alarms.csv", dir);
+  FILE *in = fopen(path, "r");
+  assert_non_null(in);
+  size_t n28 = 0, n30 = 0, want28 = 0;
+  for (uint32_t i = 0; i < sim_fleet_device_count(f); i++) {
+    avec_t av = alarms(f, i, b, e + SIM_ALARM_MAX_DELAY);
+    for (size_t k = 0; k < av.n; k++) want28 += av.v[k].type == 28 && av.v[k].gpstime < e;
+    free(av.v);
+  }
+  const char *imei3 = sim_fleet_device(f, 3)->imei, *imei43 = sim_fleet_device(f, 43)->imei;
+  while (fgets(line, sizeof(line), in)) {
+    char imei[16];
+    int type;
+    long long g, st;
+    if (sscanf(line, "%15[0-9],%d,%lld,%lld,", imei, &type, &g, &st) != 4) continue;
+    if (type == 28) {
+      n28++;
+      assert_true(strcmp(imei, imei3) == 0 || strcmp(imei, imei43) == 0);
+      assert_int_equal(g, st);
+    }
+    n30 += type == 30;
+  }
+  fclose(in);
+  assert_int_equal(n28, want28);
+  assert_true(n28 >= 1);
+  assert_true(n30 > 20);
+  const char *names[] = {"positions.csv", "alarms.csv", "devices.csv", "trips.csv"};
+  for (int k = 0; k < 4; k++) {
+    snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
+    assert_int_equal(unlink(path), 0);
+  }
+  assert_int_equal(rmdir(dir), 0);
+  sim_fleet_free(f);
+}
+
+/* ---- late uploads (issue 23) ---- */
+
+typedef struct win {
+  int64_t s, e, v;
+} win_t;
+
+typedef struct win_list {
+  win_t w[256];
+  size_t n;
+} win_list_t;
+
+static int cb_win(void *arg, int64_t s, int64_t e, int64_t v) {
+  win_list_t *wl = arg;
+  assert_true(wl->n < 256);
+  wl->w[wl->n++] = (win_t){s, e, v};
+  return 0;
+}
+
+static sim_fleet_t *fleet_late(uint64_t seed, uint32_t n, double share, int64_t w, int64_t delay) {
+  sim_fleet_options_t o = {.seed = seed, .devices = n, .traps = false, .epoch = EPOCH,
+                           .late_share = share, .late_window = w, .late_delay = delay};
+  sim_fleet_t *f = sim_fleet_new(&o);
+  assert_non_null(f);
+  return f;
+}
+
+static size_t seen_in(const sim_fleet_t *f, uint32_t dev, int64_t b, int64_t e, int64_t seen) {
+  pvec_t pv = {0};
+  assert_int_equal(sim_fleet_points_seen(f, dev, b, e, seen, cb_collect, &pv), 0);
+  size_t n = pv.n;
+  free(pv.v);
+  return n;
+}
+
+static void test_late_uploads(void **state) {
+  (void)state;
+  const int64_t W = 600, D = 900;
+  sim_fleet_t *f = fleet_late(41, 8, 1.0, W, D), *plain = fleet(41, 8, false, EPOCH);
+  size_t windows = 0, alarms_moved = 0;
+  for (uint32_t dev = 0; dev < 8; dev++) {
+    /* the truth (every report) is the plain fleet's */
+    pvec_t a = points(f, dev, EPOCH, EPOCH + 3 * DAY), b = points(plain, dev, EPOCH, EPOCH + 3 * DAY);
+    assert_int_equal(a.n, b.n);
+    if (a.n) assert_memory_equal(a.v, b.v, a.n * sizeof(*a.v));
+    free(a.v);
+    free(b.v);
+    win_list_t wl = {0};
+    assert_int_equal(sim_fleet_late_windows(f, dev, EPOCH + DAY, EPOCH + 3 * DAY, cb_win, &wl), 0);
+    for (size_t k = 0; k < wl.n; k++) {
+      const win_t *w = &wl.w[k];
+      assert_true(w->e - w->s <= W && w->e - w->s >= 60);
+      assert_int_equal(w->v, w->e + D);
+      if (k) assert_true(w->s > wl.w[k - 1].e);
+      windows++;
+      /* reports inside: many (a trip reports every 7..13 s); hidden until v */
+      size_t inside = seen_in(f, dev, w->s, w->e - 1, INT64_MAX);
+      assert_true(inside >= (size_t)((w->e - w->s) / 13));
+      assert_int_equal(seen_in(f, dev, w->s, w->e - 1, w->v - 1), 0);
+      assert_int_equal(seen_in(f, dev, w->s, w->e - 1, w->v), inside);
+      /* on both sides the vehicle reports, visible at once */
+      assert_true(seen_in(f, dev, w->s - 20, w->s - 1, w->s) > 0);
+      pvec_t live = {0};
+      live.limit = 1;
+      assert_int_equal(sim_fleet_points_seen(f, dev, w->e, w->e + 60, w->e + 60, cb_collect, &live), 1);
+      int64_t fix = live.v[0].gpstime;
+      free(live.v);
+      assert_true(fix >= w->e && fix <= w->e + 13);
+      /* /api/track: frozen before the window while out of coverage, then the live fix */
+      sim_state_t st, un;
+      for (int64_t now = w->s; now < w->e; now += 97) {
+        assert_int_equal(sim_fleet_state(f, dev, now, &st), 0);
+        assert_true(st.hearttime < w->s && st.hearttime >= w->s - 13);
+        assert_true(st.systemtime < w->s + 15);
+        assert_int_equal(st.datastatus, 2);
+        assert_int_equal(sim_fleet_state_uncached(f, dev, now, &un), 0);
+        assert_int_equal(un.hearttime, st.hearttime);
+        assert_int_equal(un.systemtime, st.systemtime);
+      }
+      assert_int_equal(sim_fleet_state(f, dev, fix, &st), 0);
+      assert_int_equal(st.hearttime, fix);
+      assert_int_equal(sim_fleet_state(f, dev, w->v + 1, &st), 0);
+      assert_true(st.hearttime > fix);
+      /* alarms with gpstime inside arrive with the upload */
+      avec_t av = alarms(f, dev, w->s - SIM_ALARM_MAX_DELAY, w->v + SIM_ALARM_MAX_DELAY);
+      for (size_t j = 0; j < av.n; j++)
+        if (av.v[j].gpstime >= w->s && av.v[j].gpstime < w->e) {
+          assert_true(av.v[j].systemtime > w->v);
+          alarms_moved++;
+        }
+      free(av.v);
+    }
+  }
+  /* a geofence around the middle of a window: its in/out alarms arrive with the upload */
+  win_list_t wl0 = {0};
+  uint32_t fdev = 0;
+  for (; fdev < 8 && wl0.n == 0; fdev++)
+    assert_int_equal(sim_fleet_late_windows(f, fdev, EPOCH + DAY, EPOCH + 3 * DAY, cb_win, &wl0), 0);
+  fdev--;
+  assert_true(wl0.n > 0);
+  const win_t *w0 = &wl0.w[0];
+  pvec_t mid = points(f, fdev, (w0->s + w0->e) / 2, w0->e);
+  assert_true(mid.n > 0);
+  assert_true(sim_fleet_geofence_add(f, fdev, "blind", mid.v[0].longitude, mid.v[0].latitude, 150, 2,
+                                     EPOCH) > 0);
+  free(mid.v);
+  avec_t fa = alarms(f, fdev, w0->s, w0->v + SIM_ALARM_MAX_DELAY);
+  size_t fenced = 0;
+  for (size_t j = 0; j < fa.n; j++)
+    if (fa.v[j].geofence_id > 0 && fa.v[j].gpstime >= w0->s && fa.v[j].gpstime < w0->e) {
+      assert_true(fa.v[j].systemtime > w0->v);
+      fenced++;
+    }
+  free(fa.v);
+  assert_true(fenced >= 1);
+  print_message("%zu late windows, %zu alarms inside them, %zu fence alarms\n", windows,
+                alarms_moved, fenced);
+  assert_true(windows >= 10);
+  /* a share picks that part of the devices; 0 turns it off */
+  sim_fleet_t *part = fleet_late(41, 400, 0.3, W, D);
+  size_t late = 0;
+  for (uint32_t dev = 0; dev < 400; dev++) {
+    win_list_t wl = {0};
+    assert_int_equal(sim_fleet_late_windows(part, dev, EPOCH, EPOCH + 2 * DAY, cb_win, &wl), 0);
+    late += wl.n > 0;
+  }
+  assert_true(late > 80 && late < 160);
+  win_list_t none = {0};
+  assert_int_equal(sim_fleet_late_windows(plain, 0, EPOCH, EPOCH + 3 * DAY, cb_win, &none), 0);
+  assert_int_equal(none.n, 0);
+  sim_fleet_options_t o = {.seed = 1, .devices = 1, .epoch = EPOCH, .late_share = 0.5,
+                           .late_window = 30};
+  assert_null(sim_fleet_new(&o));
+  o.late_window = 3 * 3600;
+  o.late_delay = 3 * 3600;
+  assert_null(sim_fleet_new(&o));
+  sim_fleet_free(part);
+  sim_fleet_free(f);
+  sim_fleet_free(plain);
+}
+
+/* late.csv lists the windows; positions.csv holds their reports like the others. */
+static void test_truth_late(void **state) {
+  (void)state;
+  sim_fleet_t *f = fleet_late(41, 8, 1.0, 600, 900);
+  char dir[] = "/tmp/fleet_truth_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  int64_t b = EPOCH, e = EPOCH + 2 * DAY;
+  assert_int_equal(sim_fleet_write_truth(f, dir, b, e), 0);
+  size_t want = 0;
+  for (uint32_t i = 0; i < 8; i++) {
+    win_list_t wl = {0};
+    assert_int_equal(sim_fleet_late_windows(f, i, b, e, cb_win, &wl), 0);
+    want += wl.n;
+  }
+  char path[256];
+  snprintf(path, sizeof(path), "%s/late.csv", dir);
+  assert_int_equal(count_lines(path), want + 1);
+  assert_true(want > 5);
+  const char *names[] = {"positions.csv", "alarms.csv", "devices.csv", "trips.csv", "late.csv"};
+  for (int k = 0; k < 5; k++) {
+    snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
+    assert_int_equal(unlink(path), 0);
+  }
+  assert_int_equal(rmdir(dir), 0);
+  sim_fleet_free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_determinism),
@@ -764,6 +1144,11 @@ int main(void) {
     cmocka_unit_test(test_geofence_alarms),
     cmocka_unit_test(test_truth_files),
     cmocka_unit_test(test_100k_fleet_memory),
+    cmocka_unit_test(test_offline_alarm),
+    cmocka_unit_test(test_parking_alarm),
+    cmocka_unit_test(test_truth_platform_alarms),
+    cmocka_unit_test(test_late_uploads),
+    cmocka_unit_test(test_truth_late),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
