@@ -1003,6 +1003,15 @@ static void load_metrics(loader_t *ld, const yaml_node_t *map) {
   get_duration(ld, v[1], "metrics.unhealthy_after", &cfg->metrics.unhealthy_after_ms, SEC_MS, DAY_MS);
 }
 
+static void load_console(loader_t *ld, const yaml_node_t *map) {
+  static const char *const names[] = {"tiles", "attribution"};
+  const yaml_node_t *v[2], *k[2];
+  config_t *cfg = ld->cfg;
+  if (!section_open(ld, map, "console", names, 2, v, k)) return;
+  get_string(ld, v[0], "console.tiles", &cfg->console.tiles);
+  get_string(ld, v[1], "console.attribution", &cfg->console.attribution);
+}
+
 static void load_retention(loader_t *ld, const yaml_node_t *map) {
   static const char *const names[] = {"positions", "alarms", "interval"};
   const yaml_node_t *v[3], *k[3];
@@ -1049,6 +1058,9 @@ static int config_defaults(config_t *cfg) {
   cfg->log.format = LOG_FORMAT_TEXT;
   cfg->metrics.unhealthy_after_ms = 60 * SEC_MS;
   cfg->retention.interval_ms = 6 * HOUR_MS;
+  cfg->console.tiles = strdup(CONFIG_CONSOLE_TILES_DEFAULT);
+  cfg->console.attribution = strdup(CONFIG_CONSOLE_ATTRIBUTION_DEFAULT);
+  if (!cfg->console.tiles || !cfg->console.attribution) return -ENOMEM;
   return cfg->database.conninfo ? 0 : -ENOMEM;
 }
 
@@ -1114,13 +1126,13 @@ static int load(const char *text, size_t len, const char *name, char *base_dir, 
   }
 
   static const char *const names[] = {"api", "accounts", "database", "archive", "log", "metrics",
-                                      "retention"};
-  const yaml_node_t *v[7], *k[7];
+                                      "retention", "console"};
+  const yaml_node_t *v[8], *k[8];
   if (root->type != YAML_MAPPING_NODE) {
     report(&ld, root, NULL, "the configuration must be a mapping (api:, accounts:, ...), got %s", kind_name(root));
     goto out;
   }
-  section_open(&ld, root, "", names, 7, v, k);
+  section_open(&ld, root, "", names, 8, v, k);
   if (v[0]) load_api(&ld, v[0], k[0]);
   else report(&ld, root, "api", "required key is missing (api: base_url: ...)");
   load_accounts(&ld, v[1], root);
@@ -1129,6 +1141,7 @@ static int load(const char *text, size_t len, const char *name, char *base_dir, 
   load_log(&ld, v[4]);
   load_metrics(&ld, v[5]);
   load_retention(&ld, v[6]);
+  load_console(&ld, v[7]);
 
 out:
   errors_flush(&ld);
@@ -1215,6 +1228,8 @@ void config_free(config_t *cfg) {
   free(cfg->api.ca_file);
   free(cfg->api.token_dir);
   free(cfg->metrics.listen);
+  free(cfg->console.tiles);
+  free(cfg->console.attribution);
   secret_free(cfg->metrics.auth_header);
   secret_free(cfg->database.conninfo);
   free(cfg->source);
@@ -1318,5 +1333,10 @@ void config_print(const config_t *cfg, FILE *out) {
   fputs("\n  alarms: ", out);
   if (cfg->retention.alarms_ms) fputs(DUR(cfg->retention.alarms_ms), out);
   fprintf(out, "\n  interval: %s\n", DUR(cfg->retention.interval_ms));
+  fputs("console:\n  tiles: ", out);
+  print_string(out, cfg->console.tiles);
+  fputs("\n  attribution: ", out);
+  print_string(out, cfg->console.attribution);
+  fputs("\n", out);
 #undef DUR
 }
