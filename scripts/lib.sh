@@ -9,6 +9,8 @@ FLEETARC_BUILD_PACKAGES=(build-essential cmake pkg-config libuv1-dev libcurl4-op
 # and the headless browser that tests/integration/test_console.sh drives.
 FLEETARC_RUNTIME_PACKAGES=(libjs-leaflet)
 FLEETARC_BROWSER_PACKAGES=(chromium)
+# promtool, for tests/integration/test_ops_alerts.sh (deploy/prometheus)
+FLEETARC_PROMETHEUS_PACKAGES=(prometheus)
 
 # need_packages PKG...: installs the Debian packages not yet installed (root needed then).
 need_packages() {
