@@ -67,7 +67,7 @@ static void test_typo_key_has_line_column_path(void **state) {
   /* far from every key: no suggestion */
   expect_only_error(HEAD ACCOUNT "plugins: {}\n",
                     "t.yaml:6:1: key 'plugins': unknown key (expected one of: api, accounts, database, "
-                    "archive, log, metrics, retention)");
+                    "archive, log, metrics, retention, console)");
 }
 
 static void test_errors_in_file_order_and_capped(void **state) {
@@ -588,6 +588,21 @@ static void test_metrics_and_retention(void **state) {
                     "t.yaml:7:14: key 'retention.positions': duration '7d' out of range (32d to 36500d)");
 }
 
+/* console.tiles / console.attribution: OpenStreetMap's by default, set, or "none". */
+static void test_console_keys(void **state) {
+  (void)state;
+  config_t *cfg = load(HEAD ACCOUNT);
+  assert_string_equal(cfg->console.tiles, CONFIG_CONSOLE_TILES_DEFAULT);
+  assert_string_equal(cfg->console.attribution, CONFIG_CONSOLE_ATTRIBUTION_DEFAULT);
+  config_free(cfg);
+  cfg = load(HEAD ACCOUNT "console:\n  tiles: http://tiles.local/{z}/{x}/{y}.png\n"
+                          "  attribution: local tiles\n");
+  assert_string_equal(cfg->console.tiles, "http://tiles.local/{z}/{x}/{y}.png");
+  assert_string_equal(cfg->console.attribution, "local tiles");
+  config_free(cfg);
+  expect_error(HEAD ACCOUNT "console:\n  tile: none\n", "key 'console.tile': unknown key");
+}
+
 static void test_unreadable_file(void **state) {
   (void)state;
   config_t *cfg = (config_t *)(uintptr_t)1;
@@ -627,6 +642,7 @@ int main(void) {
     cmocka_unit_test(test_example_file_loads),
     cmocka_unit_test(test_unreadable_file),
     cmocka_unit_test(test_metrics_and_retention),
+    cmocka_unit_test(test_console_keys),
     cmocka_unit_test(test_token_dir),
   };
   return cmocka_run_group_tests(tests, NULL, teardown);
