@@ -12,9 +12,8 @@
 
 #include "api/sign.h"
 #include "util/log.h"
+#include "util/redact.h"
 
-/* Parameter keys whose values are secrets: masked by api_request_describe. */
-static const char *const secret_keys[] = {"access_token", "signature", "password"};
 
 static bool is_unreserved(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -322,11 +321,7 @@ int api_request_describe(const api_request_t *req, buf_t *out) {
     if (!amp) amp = end;
     const char *eq = memchr(p, '=', (size_t)(amp - p));
     if (!eq) eq = amp;
-    bool secret = false;
-    for (size_t i = 0; i < sizeof secret_keys / sizeof secret_keys[0]; i++)
-      if ((size_t)(eq - p) == strlen(secret_keys[i]) &&
-          memcmp(p, secret_keys[i], (size_t)(eq - p)) == 0)
-        secret = true;
+    bool secret = redact_is_secret_name(p, (size_t)(eq - p)); /* the one list */
     if (!first) rc = buf_putc(out, '&');
     first = false;
     if (!rc && secret) {

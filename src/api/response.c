@@ -500,6 +500,7 @@ int api_parse_authorization(const char *body, size_t len, api_auth_t *out,
   }
   out->expires_in = expires;
 out:
+  if (token) explicit_bzero((char *)token, n); /* the tree's copy of the token */
   doc_close(&d);
   return rc;
 }

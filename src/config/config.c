@@ -270,6 +270,15 @@ static const char *env_secret_take(const char *name) {
   return copy;
 }
 
+/* A variable for any other value: the environment, else one a secret already took. */
+static const char *env_lookup(const char *name) {
+  const char *v = getenv(name);
+  if (v) return v;
+  for (size_t i = 0; i < n_env_secrets; i++)
+    if (strcmp(env_secrets[i].name, name) == 0) return env_secrets[i].value;
+  return NULL;
+}
+
 /* ${NAME} expansion; $${ stands for a literal ${. Returns a malloc'd string or NULL after
  * reporting. The value itself is never quoted in a message (it may be a secret). */
 static char *expand_env(loader_t *ld, const yaml_node_t *v, const char *path, const char *in, size_t len) {
@@ -301,7 +310,7 @@ static char *expand_env(loader_t *ld, const yaml_node_t *v, const char *path, co
       }
       memcpy(name, in + start, nlen);
       name[nlen] = '\0';
-      const char *value = ld->secret ? env_secret_take(name) : getenv(name);
+      const char *value = ld->secret ? env_secret_take(name) : env_lookup(name);
       if (!value) {
         report(ld, v, path, "environment variable %s is not set", name);
         goto fail;

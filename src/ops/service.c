@@ -584,6 +584,8 @@ static void on_sighup(uv_signal_t *s, int signum) {
   const config_t *c = archiver_config(o->arch); /* in force until the call below */
   int brc = 0;
   if (str_differs(c->metrics.listen, n->metrics.listen)) brc |= buf_puts(&restart, "metrics.listen");
+  if (str_differs(c->metrics.auth_header, n->metrics.auth_header))
+    brc |= buf_printf(&restart, "%smetrics.auth", restart.len ? ", " : "");
   if (c->retention.interval_ms != n->retention.interval_ms)
     brc |= buf_printf(&restart, "%sretention.interval", restart.len ? ", " : "");
   brc |= buf_printf(&applied, "log.level=%s, log.format=%s, metrics.unhealthy_after, "

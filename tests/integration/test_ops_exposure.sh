@@ -173,6 +173,13 @@ cat "$T/offline.err"
 grep -q '^warning: api.base_url http://192.0.2.10:8080 is plain http://' "$T/offline.err" || fail "no warning for http:// beyond loopback"
 grep -q '^warning: metrics.listen 0.0.0.0:9187 is reachable beyond loopback without metrics.auth' "$T/offline.err" ||
   fail "no warning for an open metrics.listen"
+# and `run` says the same at start (its database is unreachable here: stopped after 3 s)
+sed -i "s|listen: 0.0.0.0:9187|listen: 0.0.0.0:0|; \$a database: {conninfo: \"host=127.0.0.1 port=1 dbname=x connect_timeout=1\"}" "$T/open.yaml"
+timeout -s TERM 3 "$FLEETARC_BIN" -c "$T/open.yaml" run >/dev/null 2>"$T/open_run.err" || true
+grep -q 'warn  config: api.base_url http://192.0.2.10:8080 is plain http://' "$T/open_run.err" ||
+  fail "run does not warn at start about http:// beyond loopback"
+grep -q 'warn  config: metrics.listen 0.0.0.0:0 is reachable beyond loopback without metrics.auth' "$T/open_run.err" ||
+  fail "run does not warn at start about an open metrics.listen"
 st=0
 "$FLEETARC_BIN" migrate --database "postgresql:///$DB?pass%77ord=Cl1-Secret" >"$T/db" 2>&1 || st=$?
 [ "$st" = 2 ] || fail "--database with a password: exit $st, expected 2"

@@ -489,6 +489,11 @@ static void test_secret_env_removed(void **state) {
   assert_non_null(again);
   assert_string_equal(again->accounts[0].password_md5, cfg->accounts[0].password_md5);
   config_free(again);
+  /* a later plain use of the same variable still expands */
+  again = load(HEAD "accounts:\n  - account: ${FLEETARC_T_SECRET}\n    password: x\n");
+  assert_non_null(again);
+  assert_string_equal(again->accounts[0].account, "Env-Secret-991");
+  config_free(again);
   config_free(cfg);
 }
 
