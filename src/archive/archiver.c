@@ -150,6 +150,7 @@ struct archiver {
   int disc_accounts_pending; /* accounts whose discovery has not ended */
   size_t polls_pending;      /* backfill: first track polls not yet answered */
   bool data_started;
+  int64_t bf_present;        /* backfill: the platform's present when its pages began */
   bool first_discovery_done; /* run: the startup sweep of known, unlisted devices ran */
   /* Backfill: give up when no call has succeeded for archive.give_up_after while calls
    * kept failing (an API down for good must not cost half an hour of backoff). */
@@ -249,7 +250,11 @@ static int64_t stream_start_of(archiver_t *a, uint32_t idx, int s) {
   int64_t start = stream_start(a);
   if (s == S_MILEAGE) return floor_day(start);
   if (backfill(a)) return start;
+  size_t n = coverage_count(a->cov, idx, s);
   const coverage_iv_t *last = coverage_last(a->cov, idx, s);
+  /* A single second at the end is a poll's point stored ahead of the pages: the
+   * interval the pages were extending is the one before it. */
+  if (last && last->from == last->to && n >= 2) last = coverage_at(a->cov, idx, s, n - 2);
   if (last && last->from < start) start = last->from;
   return start;
 }
@@ -263,14 +268,13 @@ static void device_init(archiver_t *a, devtab_device_t *d) {
   d->removed = 1; /* until discovery (or --imei) lists it */
 }
 
+static int64_t window_bound(const archiver_t *a, int s);
+
 /* The inclusive end of a stream's window right now (run: the present). */
 static int64_t window_end(archiver_t *a, int s) {
   int64_t now = server_now(a);
   if (!backfill(a)) return s == S_ALARMS ? now - ALARMCAD_INGEST_MARGIN_S : now;
-  if (s == S_ALARMS) {
-    int64_t e = a->opt.to - 1 + ARCH_ALARM_LATE_S;
-    return e < now ? e : now;
-  }
+  if (s == S_ALARMS) return window_bound(a, s);
   return a->opt.to - 1;
 }
 
@@ -485,7 +489,9 @@ typedef enum { DUE_NO, DUE_YES, DUE_LATER, DUE_BLOCKED } due_t;
 /* The largest end a stream's window reaches as the present grows (window_end). */
 static int64_t window_bound(const archiver_t *a, int s) {
   if (!backfill(a)) return INT64_MAX;
-  return s == S_ALARMS ? a->opt.to - 1 + ARCH_ALARM_LATE_S : a->opt.to - 1;
+  if (s != S_ALARMS) return a->opt.to - 1;
+  int64_t e = a->opt.to - 1 + ARCH_ALARM_LATE_S;
+  return a->bf_present && a->bf_present < e ? a->bf_present : e;
 }
 
 static void wake_at(int64_t *wake, int64_t t) {
@@ -733,6 +739,9 @@ fail:
 static void pump(archiver_t *a) {
   if (a->stopping || a->pressure || a->submit_blocked || !a->net) return;
   if (backfill(a) && (a->disc_accounts_pending > 0 || a->polls_pending > 0)) return;
+  /* A backfill's alarm windows end at the present it started with: chasing a present
+   * that moves would ask every device again and again. */
+  if (backfill(a) && !a->data_started) a->bf_present = server_now(a);
   a->data_started = true;
   size_t n = devtab_count(a->dev);
   if (n == 0) return;
@@ -1696,6 +1705,11 @@ int archiver_reconfigure(archiver_t *a, config_t *n, buf_t *applied, buf_t *rest
   /* From here on the engine reads the new values (lookback, batch size and delay). */
   a->cfg = n;
   if (o->archive.lookback_ms != n->archive.lookback_ms) brc |= note(applied, "archive.lookback");
+  /* The alarm cadence reads a->cfg at each look: applied from the next track record on. */
+  if (o->archive.alarm_interval_ms != n->archive.alarm_interval_ms)
+    brc |= note(applied, "archive.alarm_interval");
+  if (o->archive.alarm_idle_interval_ms != n->archive.alarm_idle_interval_ms)
+    brc |= note(applied, "archive.alarm_idle_interval");
   if (o->database.batch_rows != n->database.batch_rows) brc |= note(applied, "database.batch_rows");
   if (o->database.flush_interval_ms != n->database.flush_interval_ms)
     brc |= note(applied, "database.flush_interval");

@@ -6,7 +6,8 @@
 #  2. a backfill over a range that is covered costs no playback or alarm request;
 #  3. two overlapping backfills fetch the overlap once: the second makes exactly the
 #     playback requests of a backfill of its uncovered part alone;
-#  4. fleetarc.coverage shows the intervals; `fleetarc status` summarises them.
+#  4. fleetarc.coverage shows the intervals; `fleetarc status` summarises them;
+#  5. 071 turns the old cursors into coverage (run on a database holding such cursors).
 . "$(dirname "$0")/archive_lib.sh"
 
 NOW=1772798400 # 2026-03-06T12:00:00Z
@@ -80,4 +81,26 @@ bf --from $((NOW - 36000)) --to $((NOW - 18000)) --streams playback || fail "bac
 want=$(( $(sim_stat requests.playback) - p0 ))
 echo "overlapping backfill: $got playback requests; its uncovered part alone: $want"
 [ "$got" = "$want" ] || fail "the overlapping backfill made $got playback requests, its gap alone $want"
+
+# 5. the migration of cursors: run, backfill and mileage cursors of the old schema
+fresh_db fa_coverage
+write_config
+q() { psql -d "$DB" -qAt -v ON_ERROR_STOP=1 -c "$1"; }
+q "SELECT fleetarc.ensure_partitions(to_timestamp(1700000000), to_timestamp(1700100000))" >/dev/null
+q "INSERT INTO fleetarc.positions VALUES ('111', to_timestamp(1700000100), 1, 1, 0, 0)"
+q "INSERT INTO fleetarc.alarms VALUES ('111', 2, to_timestamp(1700000200), to_timestamp(1700000300), 1, 1, 0, 0, 0)"
+q "INSERT INTO fleetarc.cursors (imei, stream, cursor) VALUES
+   ('111', 'playback', to_timestamp(1700050000)), ('111', 'alarms', to_timestamp(1700050000)),
+   ('222', 'playback@1700000000-1700086400', to_timestamp(1700040000)),
+   ('222', 'alarms@1700000000-1700086400', to_timestamp(1700090000)),
+   ('111', 'mileage', to_timestamp(1700006400))"
+psql -d "$DB" -qAt -v ON_ERROR_STOP=1 -f "$FLEETARC_SOURCE_DIR/sql/071_coverage_from_cursors.sql" >/dev/null ||
+  fail "071 failed on old cursors"
+got=$(q "SELECT string_agg(imei || ' ' || stream || ' ' || extract(epoch FROM \"from\")::bigint || '-'
+          || extract(epoch FROM \"to\")::bigint, ', ' ORDER BY imei, stream) FROM fleetarc.coverage")
+want="111 alarms 1700000300-1700049999, 111 playback 1700000100-1700050000, 222 alarms 1700021600-1700086399, 222 playback 1700000000-1700040000"
+echo "migrated: $got"
+[ "$got" = "$want" ] || fail "071: coverage [$got], expected [$want]"
+[ "$(q "SELECT string_agg(stream, ',') FROM fleetarc.cursors")" = mileage ] ||
+  fail "071: the playback and alarm cursors are still there"
 finish

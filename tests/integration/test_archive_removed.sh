@@ -32,9 +32,9 @@ run_until() {
   [ $ok = 1 ] || { fail "run (subaccounts: $1): never reached: $2"; tail -20 "$T/fleetarc.err" >&2; }
 }
 
-# 1: the whole tree; until most devices have cursors (a few of the sim's devices never
+# 1: the whole tree; until most devices have coverage (a few of the sim's devices never
 # report: those stay without one, known from fleetarc.devices only)
-run_until true "SELECT count(DISTINCT imei) >= 25 FROM fleetarc.cursors"
+run_until true "SELECT count(DISTINCT imei) >= 25 FROM fleetarc.coverage"
 n_all=$(q "SELECT count(*) FROM fleetarc.devices")
 n_root=$(q "SELECT count(*) FROM fleetarc.devices WHERE account = 'demo'")
 n_sub=$((n_all - n_root))
@@ -60,10 +60,12 @@ grep -q "info  $n_sub known devices not listed by any account: inactive$" "$T/ru
   fail "no single info line with the count $n_sub of inactive devices"
 grep -q "device .* removed" "$T/run2.err" && fail "a line per removed device at startup"
 grep -q "device .* added" "$T/run2.err" && fail "known devices announced as added"
-# not archived any more: no cursor of a removed device moved during run 2
-moved=$(q "SELECT count(*) FROM fleetarc.cursors c JOIN fleetarc.devices d USING (imei)
-           WHERE d.removed_at IS NOT NULL AND c.updated_at > d.removed_at")
-[ "$moved" = 0 ] || fail "$moved cursors of removed devices moved after their removal"
+# not archived any more: no cursor or coverage of a removed device moved during run 2
+moved=$(q "SELECT (SELECT count(*) FROM fleetarc.cursors c JOIN fleetarc.devices d USING (imei)
+                   WHERE d.removed_at IS NOT NULL AND c.updated_at > d.removed_at)
+                + (SELECT count(*) FROM fleetarc.coverage_intervals c JOIN fleetarc.devices d USING (imei)
+                   WHERE d.removed_at IS NOT NULL AND c.updated_at > d.removed_at)")
+[ "$moved" = 0 ] || fail "$moved cursors or coverage of removed devices moved after their removal"
 removed_at1=$(q "SELECT max(removed_at) FROM fleetarc.devices")
 
 # 2b: again without sub-accounts: nothing new to say, removed_at keeps its first time
