@@ -1013,12 +1013,15 @@ static void load_metrics(loader_t *ld, const yaml_node_t *map) {
 }
 
 static void load_console(loader_t *ld, const yaml_node_t *map) {
-  static const char *const names[] = {"tiles", "attribution"};
-  const yaml_node_t *v[2], *k[2];
+  static const char *const names[] = {"tiles", "attribution", "conninfo"};
+  const yaml_node_t *v[3], *k[3];
   config_t *cfg = ld->cfg;
-  if (!section_open(ld, map, "console", names, 2, v, k)) return;
+  if (!section_open(ld, map, "console", names, 3, v, k)) return;
   get_string(ld, v[0], "console.tiles", &cfg->console.tiles);
   get_string(ld, v[1], "console.attribution", &cfg->console.attribution);
+  ld->secret = true; /* a conninfo may hold a password */
+  get_string(ld, v[2], "console.conninfo", &cfg->console.conninfo);
+  ld->secret = false;
 }
 
 static void load_retention(loader_t *ld, const yaml_node_t *map) {
@@ -1239,6 +1242,7 @@ void config_free(config_t *cfg) {
   free(cfg->metrics.listen);
   free(cfg->console.tiles);
   free(cfg->console.attribution);
+  secret_free(cfg->console.conninfo);
   secret_free(cfg->metrics.auth_header);
   secret_free(cfg->database.conninfo);
   free(cfg->source);
@@ -1347,5 +1351,13 @@ void config_print(const config_t *cfg, FILE *out) {
   fputs("\n  attribution: ", out);
   print_string(out, cfg->console.attribution);
   fputs("\n", out);
+  if (cfg->console.conninfo) {
+    char *cm = db_conninfo_masked(cfg->console.conninfo);
+    fputs("  conninfo: ", out);
+    if (cm) print_string(out, cm);
+    else fprintf(out, "\"%s\"", LOG_MASK);
+    free(cm);
+    fputs("\n", out);
+  }
 #undef DUR
 }

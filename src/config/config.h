@@ -90,6 +90,9 @@ typedef struct config {
     char *tiles;         /* console.tiles: the map's tile URL template ({z}/{x}/{y}, {s});
                           * "none": no tiles. Default OpenStreetMap's */
     char *attribution;   /* console.attribution: shown on the map under the tiles */
+    char *conninfo;      /* console.conninfo: the console's database login (e.g. one of
+                          * the read-only fleetarc_reporter role); may hold a password,
+                          * print it masked. NULL: database.conninfo */
   } console;
   struct {
     int64_t positions_ms;  /* drop whole months of positions older than this; 0: keep all */

@@ -646,7 +646,8 @@ console_t *console_new(uv_loop_t *loop, const config_t *cfg, console_state_cb st
   c->cfg = cfg;
   c->state = state;
   c->state_arg = state_arg;
-  c->db = dbq_new(loop, cfg->database.conninfo, CONSOLE_STATEMENT_TIMEOUT_MS);
+  c->db = dbq_new(loop, cfg->console.conninfo ? cfg->console.conninfo : cfg->database.conninfo,
+                  CONSOLE_STATEMENT_TIMEOUT_MS);
   if (!c->db) {
     free(c);
     return NULL;

@@ -605,6 +605,17 @@ static void test_console_keys(void **state) {
   assert_string_equal(cfg->console.tiles, "http://tiles.local/{z}/{x}/{y}.png");
   assert_string_equal(cfg->console.attribution, "local tiles");
   config_free(cfg);
+  cfg = load(HEAD ACCOUNT "console:\n  conninfo: \"dbname=fa user=grafana password=s3cret\"\n");
+  assert_string_equal(cfg->console.conninfo, "dbname=fa user=grafana password=s3cret");
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  config_print(cfg, f);
+  fclose(f);
+  assert_null(strstr(out, "s3cret"));
+  assert_non_null(strstr(out, "user=grafana password=***"));
+  free(out);
+  config_free(cfg);
   expect_error(HEAD ACCOUNT "console:\n  tile: none\n", "key 'console.tile': unknown key");
 }
 
