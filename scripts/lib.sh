@@ -5,6 +5,13 @@
 FLEETARC_BUILD_PACKAGES=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libpq-dev
   libcjson-dev libyaml-dev libssl-dev libsystemd-dev)
 
+# What `fleetarc run` serves its console's map with (Leaflet, from /usr/share/javascript/leaflet),
+# and the headless browser that tests/integration/test_console.sh drives.
+FLEETARC_RUNTIME_PACKAGES=(libjs-leaflet)
+FLEETARC_BROWSER_PACKAGES=(chromium)
+# promtool, for tests/integration/test_ops_alerts.sh (deploy/prometheus)
+FLEETARC_PROMETHEUS_PACKAGES=(prometheus)
+
 # need_packages PKG...: installs the Debian packages not yet installed (root needed then).
 need_packages() {
   local missing=() p

@@ -1123,6 +1123,18 @@ static void load_metrics(loader_t *ld, const yaml_node_t *map) {
   get_duration(ld, v[1], "metrics.unhealthy_after", &cfg->metrics.unhealthy_after_ms, SEC_MS, DAY_MS);
 }
 
+static void load_console(loader_t *ld, const yaml_node_t *map) {
+  static const char *const names[] = {"tiles", "attribution", "conninfo"};
+  const yaml_node_t *v[3], *k[3];
+  config_t *cfg = ld->cfg;
+  if (!section_open(ld, map, "console", names, 3, v, k)) return;
+  get_string(ld, v[0], "console.tiles", &cfg->console.tiles);
+  get_string(ld, v[1], "console.attribution", &cfg->console.attribution);
+  ld->secret = true; /* a conninfo may hold a password */
+  get_string(ld, v[2], "console.conninfo", &cfg->console.conninfo);
+  ld->secret = false;
+}
+
 static void load_retention(loader_t *ld, const yaml_node_t *map) {
   static const char *const names[] = {"positions", "alarms", "interval"};
   const yaml_node_t *v[3], *k[3];
@@ -1196,7 +1208,10 @@ static int config_defaults(config_t *cfg) {
   cfg->metrics.unhealthy_after_ms = 60 * SEC_MS;
   cfg->retention.interval_ms = 6 * HOUR_MS;
   cfg->reports.timezone = strdup("UTC");
-  return cfg->database.conninfo && cfg->reports.timezone ? 0 : -ENOMEM;
+  cfg->console.tiles = strdup(CONFIG_CONSOLE_TILES_DEFAULT);
+  cfg->console.attribution = strdup(CONFIG_CONSOLE_ATTRIBUTION_DEFAULT);
+  if (!cfg->console.tiles || !cfg->console.attribution || !cfg->reports.timezone) return -ENOMEM;
+  return cfg->database.conninfo ? 0 : -ENOMEM;
 }
 
 static void syntax_error(loader_t *ld, const yaml_parser_t *parser) {
@@ -1261,13 +1276,13 @@ static int load(const char *text, size_t len, const char *name, char *base_dir, 
   }
 
   static const char *const names[] = {"api", "accounts", "database", "archive", "log", "metrics",
-                                      "retention", "reports"};
-  const yaml_node_t *v[8], *k[8];
+                                      "retention", "reports", "console"};
+  const yaml_node_t *v[9], *k[9];
   if (root->type != YAML_MAPPING_NODE) {
     report(&ld, root, NULL, "the configuration must be a mapping (api:, accounts:, ...), got %s", kind_name(root));
     goto out;
   }
-  section_open(&ld, root, "", names, 8, v, k);
+  section_open(&ld, root, "", names, 9, v, k);
   if (v[0]) load_api(&ld, v[0], k[0]);
   else report(&ld, root, "api", "required key is missing (api: base_url: ...)");
   load_accounts(&ld, v[1], root);
@@ -1277,6 +1292,7 @@ static int load(const char *text, size_t len, const char *name, char *base_dir, 
   load_metrics(&ld, v[5]);
   load_retention(&ld, v[6]);
   load_reports(&ld, v[7]);
+  load_console(&ld, v[8]);
 
 out:
   errors_flush(&ld);
@@ -1375,6 +1391,9 @@ void config_free(config_t *cfg) {
   free(cfg->api.ca_file);
   free(cfg->api.token_dir);
   free(cfg->metrics.listen);
+  free(cfg->console.tiles);
+  free(cfg->console.attribution);
+  secret_free(cfg->console.conninfo);
   secret_free(cfg->metrics.auth_header);
   free(cfg->reports.timezone);
   secret_free(cfg->database.conninfo);
@@ -1485,5 +1504,18 @@ void config_print(const config_t *cfg, FILE *out) {
   fputs("reports:\n  timezone: ", out);
   print_string(out, cfg->reports.timezone);
   fputc('\n', out);
+  fputs("console:\n  tiles: ", out);
+  print_string(out, cfg->console.tiles);
+  fputs("\n  attribution: ", out);
+  print_string(out, cfg->console.attribution);
+  fputs("\n", out);
+  if (cfg->console.conninfo) {
+    char *cm = db_conninfo_masked(cfg->console.conninfo);
+    fputs("  conninfo: ", out);
+    if (cm) print_string(out, cm);
+    else fprintf(out, "\"%s\"", LOG_MASK);
+    free(cm);
+    fputs("\n", out);
+  }
 #undef DUR
 }

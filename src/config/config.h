@@ -32,6 +32,10 @@ typedef struct config_account {
   char credential_error[384];
 } config_account_t;
 
+#define CONFIG_CONSOLE_TILES_DEFAULT "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+#define CONFIG_CONSOLE_ATTRIBUTION_DEFAULT \
+  "&copy; <a href=\"https://www.openstreetmap.org/copyright\">OpenStreetMap</a> contributors"
+
 /* The resolved configuration. Read it through a const pointer: it never changes after
  * loading, so any part of the program may keep pointers into it until config_free.
  * Durations are milliseconds. Defaults are those of conf/fleetarc.yaml. */
@@ -93,6 +97,14 @@ typedef struct config {
                                   * base64(user:password)" (from "file:PATH"). A secret:
                                   * printed masked. NULL: none (default) */
   } metrics;
+  struct {
+    char *tiles;         /* console.tiles: the map's tile URL template ({z}/{x}/{y}, {s});
+                          * "none": no tiles. Default OpenStreetMap's */
+    char *attribution;   /* console.attribution: shown on the map under the tiles */
+    char *conninfo;      /* console.conninfo: the console's database login (e.g. one of
+                          * the read-only fleetarc_reporter role); may hold a password,
+                          * print it masked. NULL: database.conninfo */
+  } console;
   struct {
     int64_t positions_ms;  /* drop whole months of positions older than this; 0: keep all */
     int64_t alarms_ms;     /* the same for alarms; 0: keep all (default) */

@@ -2,6 +2,7 @@
  * storage, so values are borrowed straight from it. */
 #include "db/query.h"
 
+#include "db/aquery.h"
 #include "db/conn.h"
 
 #include <errno.h>
@@ -99,4 +100,10 @@ void db_result_free(db_result_t *r) {
   if (!r) return;
   PQclear(r->res);
   free(r);
+}
+
+db_result_t *db_result_adopt(void *pgresult) {
+  db_result_t *r = calloc(1, sizeof *r);
+  if (r) r->res = pgresult;
+  return r;
 }

@@ -24,8 +24,14 @@ typedef struct conn {
   size_t n;
   char req[HTTPD_MAX_REQUEST];
   buf_t resp;
+  struct httpd_req *pending; /* an async request not answered yet */
   struct conn *prev, *next;
 } conn_t;
+
+struct httpd_req {
+  conn_t *c; /* NULL once the connection has gone */
+  bool head;
+};
 
 struct httpd {
   uv_loop_t *loop;
@@ -33,6 +39,8 @@ struct httpd {
   bool listener_open, closing;
   httpd_handler_cb handler;
   void *arg;
+  httpd_async_cb async;
+  void *async_arg;
   conn_t *conns;
   size_t n_conns;           /* on the list: reading or writing */
   size_t n_alive;           /* allocated: listed or with handles still closing */
@@ -105,6 +113,8 @@ static void on_conn_handle_closed(uv_handle_t *handle) {
 static void conn_close(conn_t *c) {
   if (c->closing) return;
   c->closing = true;
+  if (c->pending) c->pending->c = NULL; /* its owner still replies: then it is freed */
+  c->pending = NULL;
   httpd_t *h = c->h;
   if (c->prev) c->prev->next = c->next;
   else h->conns = c->next;
@@ -249,6 +259,29 @@ static void handle_request(conn_t *c) {
     respond_text(c, 401, "authentication required (metrics.auth)");
     return;
   }
+  if (c->h->async) {
+    char query[1024] = "";
+    const char *sp = memchr(c->req, ' ', c->n), *q = NULL, *qe = NULL;
+    if (sp) qe = memchr(sp + 1, ' ', c->n - (size_t)(sp + 1 - c->req));
+    if (qe) q = memchr(sp + 1, '?', (size_t)(qe - sp - 1));
+    if (q && (size_t)(qe - q - 1) < sizeof query) {
+      memcpy(query, q + 1, (size_t)(qe - q - 1));
+      query[qe - q - 1] = '\0';
+    }
+    httpd_req_t *req = calloc(1, sizeof *req);
+    if (!req) {
+      respond_text(c, 503, "out of memory");
+      return;
+    }
+    req->c = c;
+    req->head = head;
+    c->pending = req;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_timer_stop(&c->timer);
+    if (c->h->async(c->h->async_arg, req, path, query)) return;
+    c->pending = NULL;
+    free(req);
+  }
   int status = 404;
   const char *ctype = "text/plain; charset=utf-8";
   buf_t body = BUF_INIT;
@@ -303,7 +336,7 @@ static bool same_peer(const conn_t *a, const conn_t *b) {
 static bool drop_oldest_idle(httpd_t *h, conn_t *c, bool same_client) {
   conn_t *oldest = NULL;
   for (conn_t *o = h->conns; o; o = o->next)
-    if (o != c && !o->closing && !o->responded && (!same_client || same_peer(o, c))) oldest = o;
+    if (o != c && !o->closing && !o->responded && !o->pending && (!same_client || same_peer(o, c))) oldest = o;
   if (!oldest) return false;
   conn_close(oldest);
   return true;
@@ -424,6 +457,21 @@ httpd_t *httpd_new(uv_loop_t *loop, const char *listen, httpd_handler_cb handler
 fail:
   if (err) *err = rc;
   return NULL;
+}
+
+void httpd_set_async(httpd_t *h, httpd_async_cb cb, void *arg) {
+  h->async = cb;
+  h->async_arg = arg;
+}
+
+void httpd_reply(httpd_req_t *req, int status, const char *content_type, const buf_t *body) {
+  if (!req) return;
+  conn_t *c = req->c;
+  if (c) {
+    c->pending = NULL;
+    respond(c, status, content_type, body, req->head);
+  }
+  free(req);
 }
 
 int httpd_port(const httpd_t *h) { return h ? h->port : 0; }

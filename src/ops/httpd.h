@@ -24,6 +24,20 @@ typedef struct httpd httpd_t;
 typedef void (*httpd_handler_cb)(void *arg, const char *path, int *status,
                                  const char **content_type, buf_t *body);
 
+/* A request answered later (the console's database-backed pages). */
+typedef struct httpd_req httpd_req_t;
+
+/* Tried before the handler for every authorised GET/HEAD: returns true when it takes the
+ * request, which it must then answer exactly once with httpd_reply (from the loop, later
+ * or at once). path as for the handler; query is the text after '?' ("" if none), both
+ * borrowed for the call. While a request waits, its connection is busy (never dropped as
+ * idle) and its header timeout is off. */
+typedef bool (*httpd_async_cb)(void *arg, httpd_req_t *req, const char *path, const char *query);
+
+/* Sends the answer of an async request and frees req. When the client has gone (or the
+ * server closed) meanwhile, only frees it. body may be NULL. */
+void httpd_reply(httpd_req_t *req, int status, const char *content_type, const buf_t *body);
+
 /* Starts listening on "HOST:PORT" (IPv4 literal, or [IPv6]; port 0 picks one: see
  * httpd_port). loop is borrowed and must outlive the server. Returns NULL and sets *err
  * (a negative errno or libuv code) when the address is bad or cannot be bound. */
@@ -43,6 +57,9 @@ bool httpd_listen_is_loopback(const char *listen);
  * out (n bytes, terminated, surrounding blanks cut): 0, or -ENOENT / -EFBIG. Pure. */
 int httpd_header_value(const char *data, size_t n, const char *name, char *out, size_t out_len)
     __attribute__((warn_unused_result));
+
+/* Sets the async taker (NULL: none). */
+void httpd_set_async(httpd_t *h, httpd_async_cb cb, void *arg);
 
 /* The bound port (useful after port 0). */
 int httpd_port(const httpd_t *h);

@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "db/pgw.h"
 #include "net/client.h"
+#include "ops/console.h"
 #include "ops/httpd.h"
 #include "ops/metrics.h"
 #include "ops/notify.h"
@@ -48,6 +49,9 @@ typedef struct acct_health {
   const char *name;       /* borrowed from the archiver (archiver_account_name) */
   uint64_t failing_since; /* loop ms of the first failure since the last success; 0: fine */
   int stopped;            /* netc_account_stopped's code, once seen */
+  bool answered;          /* the platform has answered it once (a login at least) */
+  char last_error[256];   /* the console's "last error" (no secret: net_result.message) */
+  int64_t last_error_at;  /* UNIX seconds; 0: none */
   metric_t *up;
 } acct_health_t;
 
@@ -57,6 +61,7 @@ struct ops {
   uv_loop_t *loop;
   archiver_t *arch;
   httpd_t *httpd;
+  console_t *console;
   uv_timer_t tick, retention_timer;
   uv_signal_t sighup;
   bool handles_up, stopping, ready_sent;
@@ -324,6 +329,73 @@ static void cb_http(void *arg, const char *path, int *status, const char **ctype
   if (buf_puts(body, "not found: try /metrics or /healthz\n") != 0) *status = 500;
 }
 
+/* ------------------------------------------------------------------ console */
+
+/* The loop's part of the console's status (console_state_cb). */
+static void console_state(void *arg, cJSON *out) {
+  ops_t *o = arg;
+  uint64_t now = uv_now(o->loop);
+  health_sample(o, now);
+  refresh(o);
+  const char *why = ops_unhealthy_reason(o, now);
+  if (why) cJSON_AddStringToObject(out, "unhealthy", why);
+  cJSON_AddStringToObject(out, "version", FLEETARC_VERSION);
+  cJSON_AddNumberToObject(out, "uptime_s", (double)(now - o->started_ms) / 1000.0);
+  cJSON *accts = cJSON_AddArrayToObject(out, "accounts");
+  for (size_t i = 0; accts && i < o->n_accts; i++) {
+    const acct_health_t *h = &o->accts[i];
+    cJSON *a = cJSON_CreateObject();
+    if (!a) break;
+    char state[96];
+    if (h->stopped)
+      snprintf(state, sizeof state, "stopped (code %d)", h->stopped);
+    else if (h->failing_since)
+      snprintf(state, sizeof state, "failing for %llus",
+               (unsigned long long)((now - h->failing_since) / 1000));
+    else snprintf(state, sizeof state, "%s", h->answered ? "ok" : "logging in");
+    cJSON_AddStringToObject(a, "name", h->name);
+    cJSON_AddStringToObject(a, "state", state);
+    if (h->last_error_at) {
+      cJSON_AddStringToObject(a, "last_error", h->last_error);
+      cJSON_AddNumberToObject(a, "last_error_at", (double)h->last_error_at);
+    }
+    cJSON_AddItemToArray(accts, a);
+  }
+  const pgw_t *db = archiver_db(o->arch);
+  cJSON *w = cJSON_AddObjectToObject(out, "writer");
+  archiver_status_t st;
+  archiver_status(o->arch, &st);
+  if (w) {
+    pgw_stats_t ps = {0};
+    if (db) pgw_get_stats(db, &ps);
+    cJSON_AddNumberToObject(w, "connected", db && pgw_connected(db) ? 1 : 0);
+    cJSON_AddNumberToObject(w, "queue_rows", db ? (double)pgw_queue_rows(db) : 0);
+    cJSON_AddNumberToObject(w, "queue_batches", db ? (double)pgw_queue_batches(db) : 0);
+    cJSON_AddNumberToObject(w, "backpressure", st.backpressure ? 1 : 0);
+    cJSON_AddNumberToObject(w, "batches_committed", metric_value(o->batches[0]));
+    cJSON_AddNumberToObject(w, "batches_failed", metric_value(o->batches[1]));
+    cJSON_AddNumberToObject(w, "points", (double)st.points);
+    cJSON_AddNumberToObject(w, "alarms", (double)st.alarms);
+  }
+  const netc_t *net = archiver_net(o->arch);
+  const netc_stats_t *ns = net ? netc_stats(net) : NULL;
+  cJSON_AddNumberToObject(out, "rate_limit_waits", ns ? (double)ns->throttled : 0);
+  cJSON_AddNumberToObject(out, "api_retries", ns ? (double)ns->retries : 0);
+  cJSON *s = cJSON_AddObjectToObject(out, "streams");
+  if (s) {
+    cJSON_AddNumberToObject(s, "complete", (double)st.streams_complete);
+    cJSON_AddNumberToObject(s, "due", (double)st.streams_due);
+    cJSON_AddNumberToObject(s, "later", (double)st.streams_later);
+    cJSON_AddNumberToObject(s, "blocked", (double)st.streams_blocked);
+    cJSON_AddNumberToObject(s, "given_up", (double)st.streams_given_up);
+    cJSON_AddNumberToObject(s, "devices_active", (double)st.devices_active);
+    cJSON_AddNumberToObject(s, "devices_failing", (double)st.devices_failing);
+    cJSON *lag = cJSON_AddObjectToObject(s, "lag_s");
+    static const char *const sn[] = {"playback", "alarms", "mileage"};
+    for (int i = 0; lag && i < 3; i++) cJSON_AddNumberToObject(lag, sn[i], (double)st.lag_s[i]);
+  }
+}
+
 /* ------------------------------------------------------------------ hooks */
 
 static void hook_response(void *arg, const struct net_result *res) {
@@ -341,6 +413,7 @@ static void hook_response(void *arg, const struct net_result *res) {
     case NET_OK:
     case NET_ERR_API: /* the platform answered this account: it works */
       h->failing_since = 0;
+      h->answered = true;
       break;
     case NET_ERR_CANCELLED:
     case NET_ERR_TOO_LARGE: /* one oversized answer says nothing of the account */
@@ -349,6 +422,16 @@ static void hook_response(void *arg, const struct net_result *res) {
       if (!h->failing_since) h->failing_since = uv_now(o->loop);
       if (res->error == NET_ERR_ACCOUNT) h->stopped = res->code ? res->code : -1;
       break;
+  }
+  /* 20023 "no data" is an answer, not an error */
+  if (res->error != NET_OK && res->error != NET_ERR_CANCELLED &&
+      !(res->error == NET_ERR_API && res->code == API_CODE_NO_DATA)) {
+    char code[24] = "";
+    if (res->code) snprintf(code, sizeof code, " code %d", res->code);
+    snprintf(h->last_error, sizeof h->last_error, "%s: %s%s%s%s", api_endpoint_key(res->endpoint),
+             (size_t)res->error < N_KINDS ? failure_kinds[res->error] : "error", code,
+             res->message && res->message[0] ? ": " : "", res->message ? res->message : "");
+    h->last_error_at = (int64_t)time(NULL);
   }
 }
 
@@ -582,9 +665,13 @@ static void hook_started(void *arg, archiver_t *a, uv_loop_t *loop) {
       httpd_close(o->httpd, NULL, NULL);
       o->httpd = NULL;
     }
-    if (o->httpd)
-      log_info("ops: listening on %s port %d: GET /metrics and /healthz", o->cfg->metrics.listen,
-               httpd_port(o->httpd));
+    if (o->httpd) {
+      o->console = console_new(loop, o->cfg, console_state, o);
+      if (o->console) httpd_set_async(o->httpd, console_take, o->console);
+      else log_error("ops: out of memory starting the console: /metrics and /healthz only");
+      log_info("ops: listening on %s port %d: GET /metrics and /healthz, the console at / and /map",
+               o->cfg->metrics.listen, httpd_port(o->httpd));
+    }
     else
       log_error("ops: cannot listen on metrics.listen %s: %s (archiving goes on without it)",
                 o->cfg->metrics.listen, err < 0 && err > -4096 ? uv_strerror(err) : "bad address");
@@ -598,6 +685,8 @@ static void hook_stopping(void *arg) {
   if (o->stopping) return;
   o->stopping = true;
   notify_stopping();
+  console_close(o->console); /* its waiting requests are answered 503 */
+  o->console = NULL;
   httpd_close(o->httpd, NULL, NULL);
   o->httpd = NULL;
   if (o->handles_up) {

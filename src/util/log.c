@@ -65,12 +65,31 @@ static void text_escape(const char *s, char *out) {
   *out = '\0';
 }
 
+static log_recent_t recent[LOG_RECENT_MAX];
+static size_t recent_n, recent_next; /* one thread logs: the loop's (the pool's seldom) */
+
+size_t log_recent(log_recent_t *out, size_t max) {
+  size_t n = recent_n < max ? recent_n : max;
+  for (size_t i = 0; i < n; i++) out[i] = recent[(recent_next + LOG_RECENT_MAX - 1 - i) % LOG_RECENT_MAX];
+  return n;
+}
+
 void log_vwrite(log_level_t level, const char *fmt, va_list ap) {
   char msg[2048];
   vsnprintf(msg, sizeof msg, fmt, ap);
   redact_inplace(msg, sizeof msg); /* the last line of defence: no secret parameter value */
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
+  if (level <= LOG_LEVEL_WARN) {
+    log_recent_t *r = &recent[recent_next];
+    r->time = (long long)ts.tv_sec;
+    r->level = level;
+    size_t n = strnlen(msg, sizeof r->msg - 1);
+    memcpy(r->msg, msg, n);
+    r->msg[n] = '\0';
+    recent_next = (recent_next + 1) % LOG_RECENT_MAX;
+    if (recent_n < LOG_RECENT_MAX) recent_n++;
+  }
   struct tm tm;
   gmtime_r(&ts.tv_sec, &tm);
   char when[32];

@@ -4,6 +4,7 @@
 #define FLEETARC_UTIL_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 typedef enum {
   LOG_LEVEL_ERROR = 0,
@@ -34,6 +35,16 @@ void log_vwrite(log_level_t level, const char *fmt, va_list ap) __attribute__((f
 #define log_warn(...) log_at(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_info(...) log_at(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...) log_at(LOG_LEVEL_DEBUG, __VA_ARGS__)
+
+/* The last LOG_RECENT_MAX warnings and errors, kept in memory for the console. */
+#define LOG_RECENT_MAX 20
+typedef struct log_recent {
+  long long time;    /* UNIX seconds */
+  log_level_t level; /* error or warn */
+  char msg[512];     /* as printed (redacted), cut */
+} log_recent_t;
+/* Copies up to max of them to out, newest first; returns how many. */
+size_t log_recent(log_recent_t *out, size_t max);
 
 /* The text to print in place of a secret: "***" (never any of its characters). */
 #define LOG_MASK "***"

@@ -126,6 +126,9 @@ print("metrics_noauth", get("/metrics"))
 print("metrics_wrong", get("/metrics", "Bearer nope"))
 print("metrics_auth", get("/metrics", "Bearer " + token))
 print("healthz_after", get("/healthz"))
+for path in ("/", "/map", "/api/v1/devices", "/api/v1/status", "/leaflet/leaflet.js"):
+    print("console_noauth", path, get(path))
+print("console_auth", get("/api/v1/status", "Bearer " + token))
 for s in idle: s.close()
 PY
 cat "$T/probe"
@@ -133,6 +136,9 @@ grep -qx 'healthz_ok 12' "$T/probe" || fail "/healthz did not answer 200 to ever
 grep -qx 'metrics_noauth 401' "$T/probe" || fail "/metrics without the token is not 401"
 grep -qx 'metrics_wrong 401' "$T/probe" || fail "/metrics with a wrong token is not 401"
 grep -qx 'metrics_auth 200' "$T/probe" || fail "/metrics with the token is not 200"
+# the console (issue 17) is behind metrics.auth too
+[ "$(grep -c '^console_noauth .* 401$' "$T/probe")" = 5 ] || fail "a console path answered without the token"
+grep -qx 'console_auth 200' "$T/probe" || fail "/api/v1/status with the token is not 200"
 
 # the ghost account's lines: its name's newline escaped, no forged line
 for _ in $(seq 50); do grep -q 'ghost' "$T/fleetarc.err" && break; sleep 0.1; done

@@ -68,7 +68,7 @@ static void test_typo_key_has_line_column_path(void **state) {
   /* far from every key: no suggestion */
   expect_only_error(HEAD ACCOUNT "plugins: {}\n",
                     "t.yaml:6:1: key 'plugins': unknown key (expected one of: api, accounts, database, "
-                    "archive, log, metrics, retention, reports)");
+                    "archive, log, metrics, retention, reports, console)");
 }
 
 static void test_errors_in_file_order_and_capped(void **state) {
@@ -717,6 +717,32 @@ static void test_reports_timezone(void **state) {
                     "an IANA name such as Europe/Berlin or UTC)");
 }
 
+/* console.tiles / console.attribution: OpenStreetMap's by default, set, or "none". */
+static void test_console_keys(void **state) {
+  (void)state;
+  config_t *cfg = load(HEAD ACCOUNT);
+  assert_string_equal(cfg->console.tiles, CONFIG_CONSOLE_TILES_DEFAULT);
+  assert_string_equal(cfg->console.attribution, CONFIG_CONSOLE_ATTRIBUTION_DEFAULT);
+  config_free(cfg);
+  cfg = load(HEAD ACCOUNT "console:\n  tiles: http://tiles.local/{z}/{x}/{y}.png\n"
+                          "  attribution: local tiles\n");
+  assert_string_equal(cfg->console.tiles, "http://tiles.local/{z}/{x}/{y}.png");
+  assert_string_equal(cfg->console.attribution, "local tiles");
+  config_free(cfg);
+  cfg = load(HEAD ACCOUNT "console:\n  conninfo: \"dbname=fa user=grafana password=s3cret\"\n");
+  assert_string_equal(cfg->console.conninfo, "dbname=fa user=grafana password=s3cret");
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  config_print(cfg, f);
+  fclose(f);
+  assert_null(strstr(out, "s3cret"));
+  assert_non_null(strstr(out, "user=grafana password=***"));
+  free(out);
+  config_free(cfg);
+  expect_error(HEAD ACCOUNT "console:\n  tile: none\n", "key 'console.tile': unknown key");
+}
+
 static void test_unreadable_file(void **state) {
   (void)state;
   config_t *cfg = (config_t *)(uintptr_t)1;
@@ -758,6 +784,7 @@ int main(void) {
     cmocka_unit_test(test_unreadable_file),
     cmocka_unit_test(test_metrics_and_retention),
     cmocka_unit_test(test_reports_timezone),
+    cmocka_unit_test(test_console_keys),
     cmocka_unit_test(test_token_dir),
   };
   return cmocka_run_group_tests(tests, NULL, teardown);
