@@ -15,6 +15,7 @@
 #include "api/endpoints.h"
 #include "sim/fleet.h"
 #include "sim/http_server.h"
+#include "sim/sim_inject.h"
 #include "sim/sim_options.h"
 
 typedef struct sim_api sim_api_t;
@@ -29,6 +30,9 @@ typedef struct sim_api_options {
   int64_t limit_ms[API_EP_COUNT]; /* least spacing per account and endpoint; <= 0: none */
   double fault_prob[SIM_FAULT_COUNT];
   unsigned slow_ms;               /* delay of the slow fault (2000) */
+  sim_inject_t inject;            /* --inject: bad values on purpose (sim_inject.h);
+                                     zero-initialised options inject nothing */
+  bool inject_on;
 } sim_api_options_t;
 
 /* fleet is borrowed for the api's life (geofences are added to it). NULL on failure. */

@@ -39,6 +39,9 @@ static void usage(FILE *out) {
           "  --no-traps           leave out the trap devices of NOTES.md\n"
           "  --token-ttl SECONDS  access token lifetime (default 7200)\n"
           "  --clock-skew SECONDS the server's clock is the real one plus this (10014 check)\n"
+          "  --inject SPEC        bad values on purpose, e.g. course=IMEI,group=#3,device=IMEI,\n"
+          "                       hugetime=IMEI,status=IMEI,jump=259200,jump_after=5,jump_for=8,\n"
+          "                       fanout=50 (see src/sim/sim_inject.h; #N: the N-th device)\n"
           "  --log-level LEVEL    error, warn, info, debug (default warn)\n"
           "  -h, --help           this help\n"
           "\n"
@@ -72,7 +75,7 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out) 
 
 int main(int argc, char **argv) {
   enum { O_LISTEN = 256, O_DEVICES, O_SEED, O_HISTORY, O_NOW, O_SPEED, O_FAULTS, O_LIMITS,
-         O_TRUTH, O_NO_TRAPS, O_TTL, O_SKEW, O_LOG };
+         O_TRUTH, O_NO_TRAPS, O_TTL, O_SKEW, O_LOG, O_INJECT };
   static const struct option longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},   {"devices", required_argument, NULL, O_DEVICES},
     {"seed", required_argument, NULL, O_SEED},       {"history", required_argument, NULL, O_HISTORY},
@@ -81,6 +84,7 @@ int main(int argc, char **argv) {
     {"truth", required_argument, NULL, O_TRUTH},     {"no-traps", no_argument, NULL, O_NO_TRAPS},
     {"token-ttl", required_argument, NULL, O_TTL},   {"clock-skew", required_argument, NULL, O_SKEW},
     {"log-level", required_argument, NULL, O_LOG},   {"help", no_argument, NULL, 'h'},
+    {"inject", required_argument, NULL, O_INJECT},
     {NULL, 0, NULL, 0},
   };
   char host[256] = "127.0.0.1";
@@ -89,7 +93,7 @@ int main(int argc, char **argv) {
   int64_t now = 0;
   bool have_now = false, traps = true;
   double speed = 1.0;
-  const char *truth = NULL;
+  const char *truth = NULL, *inject = NULL;
   sim_api_options_t opt = {0};
   for (int e = 0; e < API_EP_COUNT; e++) opt.limit_ms[e] = -1;
   signal(SIGPIPE, SIG_IGN);
@@ -140,6 +144,7 @@ int main(int argc, char **argv) {
         if (sim_parse_limits(optarg, opt.limit_ms) != 0) goto bad;
         break;
       case O_TRUTH: truth = optarg; break;
+      case O_INJECT: inject = optarg; break;
       case O_NO_TRAPS: traps = false; break;
       case O_TTL:
         if (parse_int(optarg, 1, 100000000, &ttl)) goto bad;
@@ -194,6 +199,16 @@ int main(int argc, char **argv) {
   opt.history_s = history_s;
   opt.token_ttl_s = ttl;
   opt.clock_skew_s = skew;
+  sim_inject_none(&opt.inject);
+  if (inject) {
+    if (sim_inject_parse(inject, fleet, &opt.inject) != 0) {
+      fprintf(stderr, "fleetarc-sim: bad value '%s' for --inject (an unknown key or device?)\n",
+              inject);
+      status = 2;
+      goto out;
+    }
+    opt.inject_on = true;
+  }
   api = sim_api_new(fleet, &opt);
   if (!api || uv_loop_init(&app.loop) != 0) {
     fprintf(stderr, "fleetarc-sim: out of memory\n");
