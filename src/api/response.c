@@ -433,13 +433,34 @@ static int open_object_record(const char *body, size_t len, doc_t *d, api_error_
   return rc;
 }
 
+/* Lenient parsing: element i failed with e; the record's field from the error's path
+ * ("record[3].course: ..." -> "course"), its IMEI when it has a valid one. */
+static void reject_element(api_rejects_t *rej, size_t i, const cJSON *el, const api_error_t *e) {
+  char field[24] = "record";
+  const char *dot = strstr(e->message, "].");
+  if (dot) {
+    dot += 2;
+    size_t n = strcspn(dot, ":.[");
+    snprintf(field, sizeof field, "%.*s", (int)n, dot);
+  }
+  char imei[API_IMEI_MAX + 1] = "";
+  const cJSON *v = cJSON_IsObject(el) ? cJSON_GetObjectItemCaseSensitive(el, "imei") : NULL;
+  if (cJSON_IsString(v) && v->valuestring) {
+    size_t n = strlen(v->valuestring);
+    bool ok = n > 0 && n <= API_IMEI_MAX;
+    for (size_t k = 0; ok && k < n; k++) ok = v->valuestring[k] >= '0' && v->valuestring[k] <= '9';
+    if (ok) memcpy(imei, v->valuestring, n + 1);
+  }
+  api_rejects_add(rej, i, imei, field, e->message);
+}
+
 /* One element of an array record, checked and stored in item. */
 typedef int (*item_fn)(const cJSON *o, const char *prefix, void *item, api_error_t *err);
 
 /* An array record into a reused items[] of item_size bytes each (grown, never shrunk);
  * *n is the count, 0 on failure. */
 static int parse_array(const char *body, size_t len, void **items, size_t *cap, size_t *n,
-                       size_t item_size, item_fn one, api_error_t *err) {
+                       size_t item_size, item_fn one, api_rejects_t *rej, api_error_t *err) {
   *n = 0;
   doc_t d;
   int rc = doc_open(body, len, &d, err);
@@ -449,11 +470,19 @@ static int parse_array(const char *body, size_t len, void **items, size_t *cap, 
   rc = grow(items, cap, (size_t)cJSON_GetArraySize(d.record), item_size);
   if (rc) goto out;
   const cJSON *el;
-  size_t i = 0;
+  size_t i = 0, index = 0;
   cJSON_ArrayForEach(el, d.record) {
     char prefix[32];
-    rc = element(el, i, prefix, sizeof prefix, err);
-    if (!rc) rc = one(el, prefix, (char *)*items + i * item_size, err);
+    api_error_t e1;
+    api_error_t *e = rej ? &e1 : err;
+    rc = element(el, index, prefix, sizeof prefix, e);
+    if (!rc) rc = one(el, prefix, (char *)*items + i * item_size, e);
+    index++;
+    if (rc && rej && rc != -ENOMEM) {
+      reject_element(rej, index - 1, el, e);
+      rc = 0;
+      continue;
+    }
     if (rc) goto out;
     i++;
   }
@@ -540,7 +569,14 @@ static int track_one(const cJSON *o, const char *p, void *item, api_error_t *err
 
 int api_parse_track(const char *body, size_t len, api_tracks_t *out, api_error_t *err) {
   return parse_array(body, len, (void **)&out->items, &out->cap, &out->n, sizeof(api_track_t),
-                     track_one, err);
+                     track_one, NULL, err);
+}
+
+int api_parse_track_lenient(const char *body, size_t len, api_tracks_t *out, api_rejects_t *rej,
+                            api_error_t *err) {
+  *rej = (api_rejects_t){0};
+  return parse_array(body, len, (void **)&out->items, &out->cap, &out->n, sizeof(api_track_t),
+                     track_one, rej, err);
 }
 
 void api_tracks_free(api_tracks_t *t) {
@@ -578,6 +614,36 @@ int api_parse_playback(const char *body, size_t len, api_points_t *out, api_erro
   int rc = open_record_string(body, len, &d, &s, &n, err);
   if (rc) return rc;
   rc = api_records_parse_points(s, n, out, err);
+  if (rc) out->n = 0;
+  doc_close(&d);
+  return rc;
+}
+
+int api_parse_playback_lenient(const char *body, size_t len, api_points_t *out,
+                               api_rejects_t *rej, api_error_t *err) {
+  out->n = 0;
+  *rej = (api_rejects_t){0};
+  doc_t d;
+  const char *s;
+  size_t n;
+  int rc = open_record_string(body, len, &d, &s, &n, err);
+  if (rc) return rc;
+  rc = api_records_parse_points_lenient(s, n, out, rej, err);
+  if (rc) out->n = 0;
+  doc_close(&d);
+  return rc;
+}
+
+int api_parse_alarm_list_lenient(const char *body, size_t len, api_alarms_t *out,
+                                 api_rejects_t *rej, api_error_t *err) {
+  out->n = 0;
+  *rej = (api_rejects_t){0};
+  doc_t d;
+  const char *s;
+  size_t n;
+  int rc = open_record_string(body, len, &d, &s, &n, err);
+  if (rc) return rc;
+  rc = api_records_parse_alarms_lenient(s, n, out, rej, err);
   if (rc) out->n = 0;
   doc_close(&d);
   return rc;
@@ -660,7 +726,7 @@ typedef int (*row_fn)(const cJSON *o, const char *prefix, void *row, strings_t *
  * object record as one row). */
 static int parse_rows(const char *body, size_t len, bool single, size_t row_size,
                       row_fn one, void **items_out, size_t *n_out, char **strings_out,
-                      api_error_t *err) {
+                      api_rejects_t *rej, api_error_t *err) {
   doc_t d;
   int rc = doc_open(body, len, &d, err);
   if (rc) return rc;
@@ -688,14 +754,25 @@ static int parse_rows(const char *body, size_t len, bool single, size_t row_size
       continue;
     }
     const cJSON *el;
-    size_t i = 0;
+    size_t i = 0, index = 0;
     cJSON_ArrayForEach(el, d.record) {
       char prefix[32];
-      rc = element(el, i, prefix, sizeof prefix, err);
-      if (!rc) rc = one(el, prefix, (char *)items + i * row_size, &st, err);
+      api_error_t e1;
+      api_error_t *e = rej ? &e1 : err;
+      rc = element(el, index, prefix, sizeof prefix, e);
+      if (!rc) rc = one(el, prefix, (char *)items + i * row_size, &st, e);
+      index++;
+      if (rc && rej && rc != -ENOMEM) {
+        /* the same elements fail in both passes: told once */
+        if (pass == 0) reject_element(rej, index - 1, el, e);
+        memset((char *)items + i * row_size, 0, row_size);
+        rc = 0;
+        continue;
+      }
       if (rc) break;
       i++;
     }
+    if (!single) n = i;
   }
   if (rc) goto out;
   *items_out = items;
@@ -714,7 +791,15 @@ int api_parse_device_list(const char *body, size_t len, api_devices_t *out,
                           api_error_t *err) {
   api_devices_free(out);
   return parse_rows(body, len, false, sizeof(api_device_t), device_one, (void **)&out->items,
-                    &out->n, &out->strings, err);
+                    &out->n, &out->strings, NULL, err);
+}
+
+int api_parse_device_list_lenient(const char *body, size_t len, api_devices_t *out,
+                                  api_rejects_t *rej, api_error_t *err) {
+  api_devices_free(out);
+  *rej = (api_rejects_t){0};
+  return parse_rows(body, len, false, sizeof(api_device_t), device_one, (void **)&out->items,
+                    &out->n, &out->strings, rej, err);
 }
 
 int api_parse_device_detail(const char *body, size_t len, api_devices_t *out,
@@ -734,7 +819,15 @@ static int parse_users(const char *body, size_t len, bool single, api_users_t *o
                        api_error_t *err) {
   api_users_free(out);
   return parse_rows(body, len, single, sizeof(api_user_t), user_one, (void **)&out->items,
-                    &out->n, &out->strings, err);
+                    &out->n, &out->strings, NULL, err);
+}
+
+int api_parse_user_list_lenient(const char *body, size_t len, api_users_t *out,
+                                api_rejects_t *rej, api_error_t *err) {
+  api_users_free(out);
+  *rej = (api_rejects_t){0};
+  return parse_rows(body, len, false, sizeof(api_user_t), user_one, (void **)&out->items,
+                    &out->n, &out->strings, rej, err);
 }
 
 int api_parse_user_info(const char *body, size_t len, api_users_t *out, api_error_t *err) {
@@ -804,7 +897,14 @@ static int mileage_one(const cJSON *o, const char *p, void *item, api_error_t *e
 
 int api_parse_mileage(const char *body, size_t len, api_mileages_t *out, api_error_t *err) {
   return parse_array(body, len, (void **)&out->items, &out->cap, &out->n,
-                     sizeof(api_mileage_t), mileage_one, err);
+                     sizeof(api_mileage_t), mileage_one, NULL, err);
+}
+
+int api_parse_mileage_lenient(const char *body, size_t len, api_mileages_t *out,
+                              api_rejects_t *rej, api_error_t *err) {
+  *rej = (api_rejects_t){0};
+  return parse_array(body, len, (void **)&out->items, &out->cap, &out->n,
+                     sizeof(api_mileage_t), mileage_one, rej, err);
 }
 
 void api_mileages_free(api_mileages_t *m) {

@@ -17,6 +17,7 @@
 
 #include "api/api.h"
 #include "archive/devtab.h"
+#include "archive/ingest.h"
 #include "archive/paging.h"
 #include "config/config.h"
 #include "db/pgw.h"
@@ -162,6 +163,8 @@ struct archiver {
   api_devices_t devices;
   api_users_t users;
   api_mileages_t mileages;
+  api_rejects_t rejects;     /* of the last lenient parse */
+  ingest_t *ingest;          /* bounds at ingest, rejected records' log and count */
   int64_t *times;
   size_t times_cap;
 
@@ -213,6 +216,13 @@ static int64_t server_now(archiver_t *a) {
    * from a front server with another clock, so servertime wins once seen. */
   if (a->have_offset) return (int64_t)time(NULL) + a->server_offset;
   return (int64_t)time(NULL) + (a->net ? netc_clock_offset(a->net) : 0);
+}
+
+/* The real present for bounds at ingest: the local clock, or the Date headers' when
+ * they are ahead (a platform whose clock runs ahead is not refused for it). */
+static int64_t real_now(archiver_t *a) {
+  int64_t off = a->net ? netc_clock_offset(a->net) : 0;
+  return (int64_t)time(NULL) + (off > 0 ? off : 0);
 }
 
 /* Run mode: a new device's cursors wait for the first track poll, which tells the
@@ -710,6 +720,28 @@ static int response_ok(archiver_t *a, work_t *w, const net_result_t *res) {
   return -1;
 }
 
+/* Bounds at ingest of a page's n records: those out of bounds are dropped (and told);
+ * the rest keep their order. Returns how many are left. */
+static size_t page_bounds(archiver_t *a, int s, const char *imei, size_t n) {
+  int64_t now = real_now(a);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    char what[96];
+    const char *bad = s == S_PLAYBACK ? ingest_point(&a->points.items[i], now, what, sizeof what)
+                                      : ingest_alarm(&a->alarms.items[i], now, what, sizeof what);
+    if (bad) {
+      ingest_reject(a->ingest, s == S_PLAYBACK ? "playback" : "alarm/list", imei, bad, what,
+                    "record skipped");
+      continue;
+    }
+    if (s == S_PLAYBACK) a->points.items[k++] = a->points.items[i];
+    else a->alarms.items[k++] = a->alarms.items[i];
+  }
+  if (s == S_PLAYBACK) a->points.n = k;
+  else a->alarms.n = k;
+  return k;
+}
+
 static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
   int s = w->kind == W_PLAYBACK ? S_PLAYBACK : S_ALARMS;
   devtab_device_t *d = devtab_at(a->dev, w->dev);
@@ -725,10 +757,14 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
   api_error_t err = {0};
   size_t n = 0;
   if (ok == 0) {
-    int rc = s == S_PLAYBACK ? api_parse_playback(res->body, res->body_len, &a->points, &err)
-                             : api_parse_alarm_list(res->body, res->body_len, &a->alarms, &err);
+    int rc = s == S_PLAYBACK
+                 ? api_parse_playback_lenient(res->body, res->body_len, &a->points, &a->rejects, &err)
+                 : api_parse_alarm_list_lenient(res->body, res->body_len, &a->alarms, &a->rejects, &err);
     if (rc == -EREMOTEIO && err.code == API_CODE_NO_DATA) rc = 0;
     else if (rc == 0) n = s == S_PLAYBACK ? a->points.n : a->alarms.n;
+    if (rc == 0 && a->rejects.n)
+      ingest_rejects(a->ingest, api_endpoint_key(res->endpoint), d->imei, &a->rejects);
+    if (rc == 0) n = page_bounds(a, s, d->imei, n);
     if (rc) {
       snprintf(why, sizeof why, "%s: bad response: %s", api_endpoint_path(res->endpoint), err.message);
       fail_stream(a, w->dev, s, why);
@@ -791,7 +827,9 @@ static void apply_mileage(archiver_t *a, work_t *w, const net_result_t *res) {
   char why[400];
   int ok = response_ok(a, w, res);
   api_error_t err = {0};
-  if (ok == 0 && api_parse_mileage(res->body, res->body_len, &a->mileages, &err) != 0) ok = -2;
+  if (ok == 0 && api_parse_mileage_lenient(res->body, res->body_len, &a->mileages, &a->rejects, &err) != 0)
+    ok = -2;
+  if (ok == 0 && a->rejects.n) ingest_rejects(a->ingest, "device/mileage", NULL, &a->rejects);
   if (ok != 0) {
     for (size_t k = 0; k < w->n_devs; k++) {
       stream_free(a, w->devs[k], S_MILEAGE);
@@ -824,7 +862,9 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
   acct_t *ac = &a->accts[w->acct];
   api_error_t err = {0};
   int ok = response_ok(a, w, res);
-  if (ok == 0 && api_parse_track(res->body, res->body_len, &a->tracks, &err) != 0) ok = -2;
+  if (ok == 0 && api_parse_track_lenient(res->body, res->body_len, &a->tracks, &a->rejects, &err) != 0)
+    ok = -2;
+  if (ok == 0 && a->rejects.n) ingest_rejects(a->ingest, "track", NULL, &a->rejects);
   if (ok != 0) {
     if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
       a->n_errors++;
@@ -834,10 +874,14 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
     return; /* backfill: last_gpstime stays unknown (-1): those devices are asked anyway */
   }
   int rc = batch_get(a) ? 0 : -ENOMEM;
+  int64_t now_real = real_now(a);
   for (size_t i = 0; i < a->tracks.n && rc == 0; i++) {
-    const api_track_t *t = &a->tracks.items[i];
+    api_track_t *t = &a->tracks.items[i];
     int64_t idx = devtab_find(a->dev, t->imei);
     if (idx < 0) continue;
+    int64_t sent_gpstime = t->gpstime;
+    ingest_track(a->ingest, t, now_real); /* out-of-bounds fields become unknown (NULL) */
+    bool gps_refused = sent_gpstime > 0 && t->gpstime <= 0;
     devtab_device_t *d = devtab_at(a->dev, (size_t)idx);
     int64_t was_gpstime = d->last_gpstime, was_systemtime = d->last_systemtime;
     if (t->servertime > 0) {
@@ -862,7 +906,8 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
         gps > d->cursor[S_PLAYBACK].begin && t->speed >= 0 && t->course >= 0)
       rc = pgw_batch_add_position(a->batch, d->imei, gps, t->longitude, t->latitude, t->speed,
                                   t->course);
-    if (gps > d->last_gpstime || d->last_gpstime < 0) d->last_gpstime = gps;
+    /* A refused gpstime tells nothing: backfill keeps asking (unknown stays -1). */
+    if (!gps_refused && (gps > d->last_gpstime || d->last_gpstime < 0)) d->last_gpstime = gps;
     int64_t heard = t->systemtime > t->hearttime ? t->systemtime : t->hearttime;
     if (heard > d->last_systemtime) d->last_systemtime = heard;
     /* What playback and alarms are due on: a record that moved neither changes nothing. */
@@ -891,7 +936,10 @@ static void apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) {
   if (ac->removed) return; /* a reload dropped the account while the list was out */
   api_error_t err = {0};
   int ok = response_ok(a, w, res);
-  if (ok == 0 && api_parse_device_list(res->body, res->body_len, &a->devices, &err) != 0) ok = -2;
+  if (ok == 0 &&
+      api_parse_device_list_lenient(res->body, res->body_len, &a->devices, &a->rejects, &err) != 0)
+    ok = -2;
+  if (ok == 0 && a->rejects.n) ingest_rejects(a->ingest, "device/list", NULL, &a->rejects);
   if (ok != 0) {
     ac->disc_failed = true;
     if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
@@ -939,7 +987,10 @@ static void apply_userlist(archiver_t *a, work_t *w, const net_result_t *res) {
   if (ac->removed) return;
   api_error_t err = {0};
   int ok = response_ok(a, w, res);
-  if (ok == 0 && api_parse_user_list(res->body, res->body_len, &a->users, &err) != 0) ok = -2;
+  if (ok == 0 &&
+      api_parse_user_list_lenient(res->body, res->body_len, &a->users, &a->rejects, &err) != 0)
+    ok = -2;
+  if (ok == 0 && a->rejects.n) ingest_rejects(a->ingest, "user/list", NULL, &a->rejects);
   if (ok != 0) {
     ac->disc_failed = true;
     if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
@@ -1701,6 +1752,8 @@ int archiver_run(const archiver_options_t *opt) {
   }
   a->dev = devtab_new();
   if (!a->dev) goto out_loop;
+  a->ingest = ingest_new(opt->hooks ? opt->hooks->reject : NULL, opt->hooks ? opt->hooks->arg : NULL);
+  if (!a->ingest) goto out_loop;
 
   /* Accounts: all configured, or the one --account names. */
   a->accts = calloc(cfg->n_accounts, sizeof *a->accts);
@@ -1829,6 +1882,7 @@ out_loop:
   api_devices_free(&a->devices);
   api_users_free(&a->users);
   api_mileages_free(&a->mileages);
+  ingest_free(a->ingest);
   free(a->times);
   free(a);
   return code;

@@ -292,13 +292,20 @@ size_t pgw_batch_rows(const pgw_batch_t *b) {
 
 const char *pgw_batch_name(const pgw_batch_t *b) { return b->name; }
 
+/* Years 0..9999 (PostgreSQL's own range ends near 294276): the month number of any of
+ * them fits month_t. */
+#define PGW_TIME_MIN (-62167219200LL)
+#define PGW_TIME_MAX 253402300799LL
+
 static void month_range(int64_t t, month_t *m, int64_t *lo, int64_t *hi) {
   time_t tt = (time_t)t;
-  /* A time gmtime cannot represent (a garbage clock) counts as 1970-01: the batch then
-   * fails on the server for that row's time, not on an uninitialised month here. */
+  /* A time gmtime cannot represent (a garbage clock), or beyond year 9999 (2^53 s: the
+   * month number overflowed an int), counts as 1970-01: the batch then fails on the
+   * server for that row's time, not on an uninitialised or overflowed month here. */
   struct tm tm = {.tm_year = 70, .tm_mday = 1};
-  if (!gmtime_r(&tt, &tm)) tm = (struct tm){.tm_year = 70, .tm_mday = 1};
-  *m = (month_t)((tm.tm_year - 70) * 12 + tm.tm_mon);
+  if (t < PGW_TIME_MIN || t > PGW_TIME_MAX || !gmtime_r(&tt, &tm))
+    tm = (struct tm){.tm_year = 70, .tm_mday = 1};
+  *m = (month_t)(((int64_t)tm.tm_year - 70) * 12 + tm.tm_mon);
   struct tm start = {.tm_year = tm.tm_year, .tm_mon = tm.tm_mon, .tm_mday = 1};
   *lo = (int64_t)timegm(&start);
   start.tm_mon++;

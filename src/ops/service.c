@@ -93,6 +93,7 @@ struct ops {
   metric_t *lag[3];
   metric_t *healthy, *retention_dropped, *retention_runs[2], *reloads[2];
   metric_family_t *account_up;
+  metric_family_t *rejected; /* {endpoint, field}: series made on first use */
 };
 
 /* ------------------------------------------------------------------ registry */
@@ -193,7 +194,11 @@ static int register_metrics(ops_t *o) {
   f = metrics_family(m, "fleetarc_build_info", "The running version", METRIC_GAUGE,
                      (const char *[]){"version"}, 1, NULL, 0);
   metric_set(labelled(f, FLEETARC_VERSION), 1);
-  if (!o->reloads[1] || !o->account_up || !o->lag[2] || !o->batch_seconds) return -ENOMEM;
+  o->rejected = metrics_family(m, "fleetarc_records_rejected_total",
+                               "Records (or fields, stored NULL) refused by validation",
+                               METRIC_COUNTER, (const char *[]){"endpoint", "field"}, 2, NULL, 0);
+  if (!o->reloads[1] || !o->account_up || !o->lag[2] || !o->batch_seconds || !o->rejected)
+    return -ENOMEM;
   return 0;
 }
 
@@ -342,6 +347,12 @@ static void hook_batch(void *arg, const struct pgw_result *res, size_t rows, uin
   } else {
     metric_inc(o->batches[res->status == -ECANCELED ? 2 : 1]);
   }
+}
+
+/* Rare (a bad record): the series is found or made here. */
+static void hook_reject(void *arg, const char *endpoint, const char *field) {
+  ops_t *o = arg;
+  metric_inc(metrics_series(o->rejected, (const char *[]){endpoint, field}));
 }
 
 /* ------------------------------------------------------------------ tick */
@@ -600,5 +611,6 @@ void ops_free(ops_t *o) {
 
 void ops_hooks(ops_t *o, archiver_hooks_t *hooks) {
   *hooks = (archiver_hooks_t){.arg = o, .started = hook_started, .stopping = hook_stopping,
-                              .response = hook_response, .batch = hook_batch};
+                              .response = hook_response, .batch = hook_batch,
+                              .reject = hook_reject};
 }

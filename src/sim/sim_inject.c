@@ -88,3 +88,14 @@ bool sim_inject_group(const sim_inject_t *inj, uint32_t dev) { return (int64_t)d
 bool sim_inject_device(const sim_inject_t *inj, uint32_t dev) { return (int64_t)dev == inj->device_dev; }
 
 bool sim_inject_fan_name(const char *account) { return account && strncmp(account, "fan-", 4) == 0; }
+
+void sim_inject_print(const sim_inject_t *inj, const sim_fleet_t *fleet, FILE *out) {
+  const struct {
+    const char *key;
+    int64_t dev;
+  } kinds[] = {{"course", inj->course_dev}, {"group", inj->group_dev}, {"device", inj->device_dev},
+               {"hugetime", inj->hugetime_dev}, {"status", inj->status_dev}};
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (kinds[i].dev >= 0)
+      fprintf(out, "inject %s %s\n", kinds[i].key, sim_fleet_device(fleet, (size_t)kinds[i].dev)->imei);
+}

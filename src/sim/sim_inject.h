@@ -25,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sim/fleet.h"
 
@@ -54,6 +55,8 @@ void sim_inject_track(sim_inject_t *inj, uint32_t dev, double elapsed_s, sim_inj
 bool sim_inject_group(const sim_inject_t *inj, uint32_t dev);
 /* True when dev's device record carries a bad field. */
 bool sim_inject_device(const sim_inject_t *inj, uint32_t dev);
+/* "inject KIND IMEI" for every device-damaging kind in use (printed at start). */
+void sim_inject_print(const sim_inject_t *inj, const sim_fleet_t *fleet, FILE *out);
 /* True for a name the fan-out made up. */
 bool sim_inject_fan_name(const char *account);
 

@@ -45,7 +45,8 @@ static void usage(FILE *out) {
           "  --log-level LEVEL    error, warn, info, debug (default warn)\n"
           "  -h, --help           this help\n"
           "\n"
-          "On start it prints: listen HOST:PORT, account NAME, password SECRET, ready.\n"
+          "On start it prints: listen HOST:PORT, account NAME, password SECRET, with --inject\n"
+          "one line \"inject KIND IMEI\" per damaged device, then ready.\n"
           "GET /sim/stats shows counters; POST /sim/reset-stats zeroes them.\n",
           FLEETARC_VERSION);
 }
@@ -232,8 +233,9 @@ int main(int argc, char **argv) {
   uv_signal_start(&app.sigterm, on_signal, SIGTERM);
 
   const sim_account_t *root = sim_fleet_account(fleet, 0);
-  printf("listen %s:%d\naccount %s\npassword %s\nready\n", host, bound, root->account,
-         root->password);
+  printf("listen %s:%d\naccount %s\npassword %s\n", host, bound, root->account, root->password);
+  if (opt.inject_on) sim_inject_print(&opt.inject, fleet, stdout);
+  printf("ready\n");
   fflush(stdout);
   log_info("sim: %zu devices, %zu accounts, present %lld", sim_fleet_device_count(fleet),
            sim_fleet_account_count(fleet), (long long)present);
