@@ -63,6 +63,7 @@ typedef struct acct {
   config_account_t *cfg;  /* owned copy: a reload frees the config it came from */
   netc_account_t *na;
   bool stopped;
+  int stop_code;          /* the API code that stopped it (20001, 10016...), -1: other */
   bool removed;           /* dropped from the configuration by a reload */
   int disc_pending;       /* device/user list calls of the running discovery */
   bool disc_failed;       /* one of them failed: no removal sweep this time */
@@ -442,6 +443,7 @@ static void fail_stream(archiver_t *a, uint32_t dev, int s, const char *why) {
 static void account_stop(archiver_t *a, acct_t *ac, const net_result_t *res) {
   if (ac->stopped) return;
   ac->stopped = true;
+  ac->stop_code = res->code ? res->code : -1;
   a->n_errors++;
   log_error("account %s stopped (code %d: %s): its devices are not archived until restart",
             ac->cfg->account, res->code, res->message && *res->message ? res->message : "login failed");
@@ -742,6 +744,34 @@ static size_t page_bounds(archiver_t *a, int s, const char *imei, size_t n) {
   return k;
 }
 
+/* API answers that no retry changes for this device: the IMEI is not the account's
+ * (10013), does not exist (20005), expired (20046), is blocked (20089). (Those of an
+ * account, 20001 and 10016, stop the account in netc: NET_ERR_ACCOUNT.) */
+static bool permanent_code(const net_result_t *res) {
+  if (res->error != NET_ERR_API) return false;
+  switch (res->code) {
+    case API_CODE_IMEI_NOT_AUTHORIZED:
+    case API_CODE_TARGET_NOT_EXIST:
+    case API_CODE_TARGET_EXPIRED:
+    case API_CODE_DEVICE_BLOCKED: return true;
+    default: return false;
+  }
+}
+
+/* Stops stream s of device dev at once (until a restart): a permanent answer. */
+static void stop_stream(archiver_t *a, uint32_t dev, int s, const net_result_t *res) {
+  devtab_device_t *d = devtab_at(a->dev, dev);
+  if (!d) return;
+  d->busy &= (uint8_t)~(1u << s);
+  d->done |= (uint8_t)(1u << s);
+  d->failures[s] = 255; /* "given up" for the summary and the exit status */
+  a->n_errors++;
+  const char *text = api_code_text(res->code);
+  log_error("device %s: %s: %s: API error %d (%s): permanent, not retried", d->imei,
+            stream_names[s], api_endpoint_path(res->endpoint), res->code,
+            text ? text : "unknown code");
+}
+
 static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
   int s = w->kind == W_PLAYBACK ? S_PLAYBACK : S_ALARMS;
   devtab_device_t *d = devtab_at(a->dev, w->dev);
@@ -750,6 +780,10 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
   if (ok < 0) {
     stream_free(a, w->dev, s);
     if (res->error == NET_ERR_CANCELLED || a->accts[w->acct].stopped) return;
+    if (permanent_code(res)) {
+      stop_stream(a, w->dev, s, res);
+      return;
+    }
     snprintf(why, sizeof why, "%s: %s", api_endpoint_path(res->endpoint), res->message);
     fail_stream(a, w->dev, s, why);
     return;
@@ -834,6 +868,10 @@ static void apply_mileage(archiver_t *a, work_t *w, const net_result_t *res) {
     for (size_t k = 0; k < w->n_devs; k++) {
       stream_free(a, w->devs[k], S_MILEAGE);
       if (res->error == NET_ERR_CANCELLED || a->accts[w->acct].stopped) continue;
+      if (ok == -1 && permanent_code(res) && w->n_devs == 1) {
+        stop_stream(a, w->devs[k], S_MILEAGE, res);
+        continue;
+      }
       snprintf(why, sizeof why, "%s: %s", api_endpoint_path(res->endpoint),
                ok == -2 ? err.message : res->message);
       fail_stream(a, w->devs[k], S_MILEAGE, why);
@@ -1392,6 +1430,39 @@ static void on_signal(uv_signal_t *s, int signum) {
 
 /* ------------------------------------------------------------------ tick */
 
+#define ARCH_NAMES_MAX 10 /* accounts or streams named in a failure, then "and N more" */
+
+/* Backfill's exit status once nothing is due: 1 when an account could not log in (or
+ * stopped), a device list failed, or a device stream gave up or is blocked; the
+ * accounts are named here (the streams by summary_missing). */
+static int backfill_verdict(archiver_t *a, const tally_t *tl) {
+  size_t stopped = 0;
+  char names[600] = "";
+  size_t len = 0;
+  for (size_t i = 0; i < a->n_accts; i++) {
+    acct_t *ac = &a->accts[i];
+    if (!ac->stopped || ac->removed) continue;
+    if (stopped++ < ARCH_NAMES_MAX && len < sizeof names) {
+      const char *text = ac->stop_code > 0 ? api_code_text(ac->stop_code) : NULL;
+      int n = snprintf(names + len, sizeof names - len, "%s%s (code %d: %s)", len ? ", " : "",
+                       ac->cfg->account, ac->stop_code, text ? text : "login failed");
+      if (n > 0) len += (size_t)n;
+    }
+  }
+  if (stopped) {
+    if (stopped > ARCH_NAMES_MAX)
+      log_error("backfill failed: %zu accounts could not log in or stopped: %s and %zu more",
+                stopped, names, stopped - ARCH_NAMES_MAX);
+    else
+      log_error("backfill failed: %zu account%s could not log in or stopped: %s", stopped,
+                stopped == 1 ? "" : "s", names);
+  }
+  if (tl->given_up)
+    log_error("backfill failed: %zu device stream%s failed for good (listed below)", tl->given_up,
+              tl->given_up == 1 ? "" : "s");
+  return stopped || tl->blocked || tl->given_up || a->disc_incomplete ? 1 : 0;
+}
+
 static void on_tick(uv_timer_t *t) {
   archiver_t *a = t->data;
   if (a->stopping) return;
@@ -1416,7 +1487,7 @@ static void on_tick(uv_timer_t *t) {
   tally_t tl;
   tally(a, &tl);
   if (tl.due || tl.later) return;
-  a->exit_code = tl.blocked || tl.given_up || a->disc_incomplete ? 1 : 0;
+  a->exit_code = backfill_verdict(a, &tl);
   begin_shutdown(a);
 }
 

@@ -73,7 +73,10 @@ static void usage(FILE *out) {
           "                       configuration's database.conninfo when -c FILE or\n"
           "                       $FLEETARC_CONFIG is given, else the PG* variables)\n"
           "  -h, --help           this help\n"
-          "Times are printed in UTC. exit status: 0 done, 1 database error, 2 bad usage.\n");
+          "Times are printed in UTC. An --imei the archive has never heard of is named on\n"
+          "stderr, and an empty report says so there too.\n"
+          "exit status: 0 done (an empty report too), 1 database error or an unknown IMEI,\n"
+          "2 bad usage.\n");
 }
 
 int cli_database_conninfo(const cli_context_t *ctx, const char *option, const char *cmd,
@@ -205,6 +208,10 @@ int cmd_report(const cli_context_t *ctx, int argc, char **argv) {
   if (cli_print_result(res, format, stdout) < 0 || fflush(stdout) != 0) {
     fprintf(stderr, "fleetarc report: cannot write the output\n");
     goto out;
+  }
+  if (imeis || db_result_rows(res) == 0) {
+    int unknown = cli_say_unknown("report", conninfo, imeis, db_result_rows(res));
+    if (unknown != 0) goto out;
   }
   status = CLI_EXIT_OK;
 out:

@@ -47,6 +47,7 @@ typedef struct acct_health {
   const char *name;       /* borrowed from the archiver (archiver_account_name) */
   uint64_t failing_since; /* loop ms of the first failure since the last success; 0: fine */
   int stopped;            /* netc_account_stopped's code, once seen */
+  bool logged_in;         /* a call of it succeeded (so a login did); false once stopped */
   metric_t *up;
 } acct_health_t;
 
@@ -204,8 +205,26 @@ static int register_metrics(ops_t *o) {
 
 /* ------------------------------------------------------------------ health */
 
+/* True while no account is logged in: every one stopped, or none has had a successful
+ * call yet. Not ready and not healthy then, at once: nothing can be archived. */
+static bool no_account_up(const ops_t *o) {
+  for (size_t i = 0; i < o->n_accts; i++)
+    if (o->accts[i].logged_in && !o->accts[i].stopped) return false;
+  return true;
+}
+
 const char *ops_unhealthy_reason(ops_t *o, uint64_t now_ms) {
   uint64_t limit = (uint64_t)o->unhealthy_after_ms;
+  if (o->n_accts && no_account_up(o)) {
+    const acct_health_t *h = &o->accts[0];
+    if (h->stopped)
+      snprintf(o->reason, sizeof o->reason, "account %s stopped (code %d) for %llus%s", h->name,
+               h->stopped, (unsigned long long)((now_ms - h->failing_since) / 1000),
+               o->n_accts > 1 ? "; no account logged in" : "");
+    else
+      snprintf(o->reason, sizeof o->reason, "no account logged in yet");
+    return o->reason;
+  }
   if (o->db_down_since && now_ms - o->db_down_since >= limit) {
     snprintf(o->reason, sizeof o->reason, "database unreachable for %llus",
              (unsigned long long)((now_ms - o->db_down_since) / 1000));
@@ -281,7 +300,8 @@ static void refresh(ops_t *o) {
   uint64_t now = uv_now(o->loop);
   for (size_t i = 0; i < o->n_accts; i++) {
     acct_health_t *h = &o->accts[i];
-    metric_set(h->up, h->failing_since && now - h->failing_since >= (uint64_t)o->unhealthy_after_ms ? 0 : 1);
+    metric_set(h->up, h->stopped || (h->failing_since && now - h->failing_since >=
+                                     (uint64_t)o->unhealthy_after_ms) ? 0 : 1);
   }
   metric_set(o->healthy, ops_unhealthy_reason(o, now) ? 0 : 1);
 }
@@ -322,13 +342,18 @@ static void hook_response(void *arg, const struct net_result *res) {
     case NET_OK:
     case NET_ERR_API: /* the platform answered this account: it works */
       h->failing_since = 0;
+      h->logged_in = true;
       break;
     case NET_ERR_CANCELLED:
     case NET_ERR_TOO_LARGE: /* one oversized answer says nothing of the account */
       break;
     default:
       if (!h->failing_since) h->failing_since = uv_now(o->loop);
-      if (res->error == NET_ERR_ACCOUNT) h->stopped = res->code ? res->code : -1;
+      if (res->error == NET_ERR_ACCOUNT) {
+        h->stopped = res->code ? res->code : -1;
+        h->logged_in = false;
+        metric_set(h->up, 0); /* at the first failed login, not unhealthy_after later */
+      }
       break;
   }
 }
@@ -380,7 +405,10 @@ static void on_tick(uv_timer_t *t) {
      * at least), or the wait has exceeded unhealthy_after (then /healthz says why). */
     const netc_stats_t *ns = net ? netc_stats(net) : NULL;
     bool accounts_up = ns && ns->logins >= o->n_accts;
-    if (accounts_up || now - o->started_ms >= (uint64_t)o->unhealthy_after_ms) {
+    /* Never ready while no account is logged in (a wrong password: systemd must see a
+     * start that did not succeed, not READY with 0 accounts). */
+    if (!no_account_up(o) &&
+        (accounts_up || now - o->started_ms >= (uint64_t)o->unhealthy_after_ms)) {
       char line[256];
       status_line(o, now, line, sizeof line);
       notify_ready(line);
