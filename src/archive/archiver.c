@@ -156,6 +156,8 @@ struct archiver {
   uint64_t start_ms, last_progress_ms;
   bool have_offset;          /* server_offset learned from a track record's servertime */
   int64_t server_offset;
+  bool servertime_ignored;   /* the last servertime was beyond the bound (logged once) */
+  uint64_t n_servertime_ignored;
   netc_stats_t net_stats;    /* copied before the client closes, for the last summary */
 
   api_points_t points;
@@ -211,19 +213,50 @@ static int poll_timer_init(archiver_t *a, acct_t *ac) {
 
 static uint32_t now_s(archiver_t *a) { return (uint32_t)(uv_now(&a->loop) / 1000); }
 
+/* How far a servertime may be ahead of the real present (the later of the local clock
+ * and the HTTP Date header's) and still be believed: beyond it, it is ignored and
+ * logged, and no cursor, mileage day or new device's cursor is set from it. */
+#define ARCH_SERVERTIME_AHEAD_S 300
+
+/* The real present (also for bounds at ingest): the later of the local clock and the
+ * Date headers' clock (a platform whose clock runs ahead is not refused for it). */
+static int64_t present_bound(archiver_t *a) {
+  int64_t local = (int64_t)time(NULL), off = a->net ? netc_clock_offset(a->net) : 0;
+  return local + (off > 0 ? off : 0);
+}
+
 /* The platform's present as best known: local clock plus the offset netc learned. */
 static int64_t server_now(archiver_t *a) {
   /* servertime of /api/track is the platform's own present; the Date header may come
-   * from a front server with another clock, so servertime wins once seen. */
-  if (a->have_offset) return (int64_t)time(NULL) + a->server_offset;
-  return (int64_t)time(NULL) + (a->net ? netc_clock_offset(a->net) : 0);
+   * from a front server with another clock, so servertime wins once seen. Never past
+   * the real present (plus the bound): nothing is asked of days that have not come. */
+  int64_t t = a->have_offset ? (int64_t)time(NULL) + a->server_offset
+                             : (int64_t)time(NULL) + (a->net ? netc_clock_offset(a->net) : 0);
+  int64_t cap = present_bound(a) + ARCH_SERVERTIME_AHEAD_S;
+  return t < cap ? t : cap;
 }
 
-/* The real present for bounds at ingest: the local clock, or the Date headers' when
- * they are ahead (a platform whose clock runs ahead is not refused for it). */
-static int64_t real_now(archiver_t *a) {
-  int64_t off = a->net ? netc_clock_offset(a->net) : 0;
-  return (int64_t)time(NULL) + (off > 0 ? off : 0);
+/* A track record's servertime: learned as the platform's present unless it is ahead of
+ * the real present by more than the bound (then ignored, logged once per episode). */
+static bool learn_servertime(archiver_t *a, int64_t servertime) {
+  int64_t bound = present_bound(a);
+  if (servertime > bound + ARCH_SERVERTIME_AHEAD_S) {
+    if (!a->servertime_ignored)
+      log_warn("servertime %lld is %llds ahead of the local clock and the Date header: "
+               "ignored (bound %ds); the platform's present stays %s",
+               (long long)servertime, (long long)(servertime - bound), ARCH_SERVERTIME_AHEAD_S,
+               a->have_offset ? "the last one believed" : "the Date header's");
+    a->servertime_ignored = true;
+    a->n_servertime_ignored++;
+    return false;
+  }
+  if (a->servertime_ignored)
+    log_info("servertime believed again (%llu track records ignored)",
+             (unsigned long long)a->n_servertime_ignored);
+  a->servertime_ignored = false;
+  a->server_offset = servertime - (int64_t)time(NULL);
+  a->have_offset = true;
+  return true;
 }
 
 /* Run mode: a new device's cursors wait for the first track poll, which tells the
@@ -725,7 +758,7 @@ static int response_ok(archiver_t *a, work_t *w, const net_result_t *res) {
 /* Bounds at ingest of a page's n records: those out of bounds are dropped (and told);
  * the rest keep their order. Returns how many are left. */
 static size_t page_bounds(archiver_t *a, int s, const char *imei, size_t n) {
-  int64_t now = real_now(a);
+  int64_t now = present_bound(a);
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
     char what[96];
@@ -912,23 +945,21 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
     return; /* backfill: last_gpstime stays unknown (-1): those devices are asked anyway */
   }
   int rc = batch_get(a) ? 0 : -ENOMEM;
-  int64_t now_real = real_now(a);
+  int64_t now_real = present_bound(a);
   for (size_t i = 0; i < a->tracks.n && rc == 0; i++) {
     api_track_t *t = &a->tracks.items[i];
     int64_t idx = devtab_find(a->dev, t->imei);
     if (idx < 0) continue;
-    int64_t sent_gpstime = t->gpstime;
+    int64_t sent_gpstime = t->gpstime, sent_servertime = t->servertime;
     ingest_track(a->ingest, t, now_real); /* out-of-bounds fields become unknown (NULL) */
     bool gps_refused = sent_gpstime > 0 && t->gpstime <= 0;
     devtab_device_t *d = devtab_at(a->dev, (size_t)idx);
     int64_t was_gpstime = d->last_gpstime, was_systemtime = d->last_systemtime;
-    if (t->servertime > 0) {
-      /* The present of the data. Login signing keeps the offset netc learns from the
-       * Date headers: the simulator's data clock (--now, --speed) is not its signing
-       * clock, and on a real host both are the same server clock anyway. */
-      a->server_offset = t->servertime - (int64_t)time(NULL);
-      a->have_offset = true;
-    }
+    /* The present of the data. Login signing keeps the offset netc learns from the
+     * Date headers: the simulator's data clock (--now, --speed) is not its signing
+     * clock, and on a real host both are the same server clock anyway. */
+    if (sent_servertime > 0 && !learn_servertime(a, sent_servertime))
+      t->servertime = 0; /* not believed: stored NULL */
     if (d->cursor[S_PLAYBACK].begin == ARCH_UNSET || d->cursor[S_ALARMS].begin == ARCH_UNSET ||
         d->cursor[S_MILEAGE].begin == ARCH_UNSET) {
       int64_t start = stream_start(a);

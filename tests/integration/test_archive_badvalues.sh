@@ -8,6 +8,9 @@
 #     2^53 - 1 and an accstatus of 40000 (smallint) in track records.
 #  B. run: the same track damages in the same poll as every other device: all the
 #     others get their state, cursors and points; the metric counts them.
+#  C. run: servertime almost a day ahead (86000 s, within the bounds at ingest: only
+#     the servertime check can catch it) for 20 s: ignored and logged; no mileage day,
+#     cursor or device state past the real present.
 . "$(dirname "$0")/archive_lib.sh"
 
 NOW=1772798400 # 2026-03-06T12:00:00Z
@@ -105,4 +108,28 @@ grep -E '^fleetarc_records_rejected_total\{endpoint="device/list",field="onlinet
 c=$(grep -c "rejected track record of device $I_COURSE: course: " "$T/fleetarc.err" || true)
 [ "$c" = 1 ] || fail "run: the bad course logged $c times over many polls, expected once"
 grep -q "batch .*: " "$T/fleetarc.err" && fail "run: a batch failed: $(grep -m1 'batch .*: ' "$T/fleetarc.err")"
+sim_stop
+
+# ---- C. a servertime jump of 86000 s for the first 20 s
+fresh_db fa_badvalues
+sim_start --devices 10 --seed 13 --history 3 --no-traps --inject jump=86000,jump_after=0,jump_for=20
+write_config "archive: {lookback: 1d, track_interval: 1s, discovery_interval: 1h}"
+"$FLEETARC_BIN" -c "$T/cfg.yaml" run >"$T/fleetarc.out" 2>"$T/fleetarc.err" &
+pid=$!
+sleep 12
+kill -TERM $pid
+wait $pid || true
+j=$(sim_stat injected)
+echo "servertime jumps sent: $j"
+[ "$j" -gt 0 ] || fail "the sim sent no servertime jump"
+grep -q "servertime .* ahead of the local clock and the Date header: ignored" "$T/fleetarc.err" ||
+  fail "the servertime jump was not logged"
+n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.daily_mileage WHERE day >= (now() AT TIME ZONE 'UTC')::date")
+[ "$n" = 0 ] || fail "$n daily_mileage rows for days that have not ended"
+n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.cursors WHERE cursor > now() + interval '5 minutes'")
+[ "$n" = 0 ] || fail "$n cursors past the real present"
+n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.device_state WHERE servertime > now() + interval '5 minutes'")
+[ "$n" = 0 ] || fail "$n device states with a servertime past the real present"
+n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.cursors")
+[ "$n" -gt 0 ] || fail "no cursors at all: nothing was archived"
 finish
