@@ -18,6 +18,7 @@
 #include "api/api.h"
 #include "archive/devtab.h"
 #include "archive/ingest.h"
+#include "archive/nameset.h"
 #include "archive/paging.h"
 #include "config/config.h"
 #include "db/pgw.h"
@@ -67,8 +68,8 @@ typedef struct acct {
   bool removed;           /* dropped from the configuration by a reload */
   int disc_pending;       /* device/user list calls of the running discovery */
   bool disc_failed;       /* one of them failed: no removal sweep this time */
-  char **visited;         /* sub-accounts listed in this discovery (cycle guard) */
-  size_t n_visited;
+  nameset_t visited;      /* sub-accounts listed in this discovery (cycle guard) */
+  bool cap_logged;        /* a discovery cap was hit (logged once per discovery) */
   uint32_t *poll_devs;    /* its active devices, in chunks of API_MAX_IMEIS */
   size_t n_poll, poll_pos;
   bool poll_busy;         /* a track call of this account is in flight */
@@ -89,6 +90,7 @@ typedef struct work {
   uint32_t *devs;            /* mileage, track */
   size_t n_devs;
   char owner[128];           /* device/user list: the account listed */
+  uint16_t depth;            /* device/user list: levels below the configured account */
 } work_t;
 
 /* A cursor move waiting for its batch's COMMIT. */
@@ -998,7 +1000,8 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
 }
 
 static void discovery_step_done(archiver_t *a, acct_t *ac);
-static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *owner);
+static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *owner,
+                     uint16_t depth);
 
 static void apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) {
   acct_t *ac = &a->accts[w->acct];
@@ -1072,17 +1075,33 @@ static void apply_userlist(archiver_t *a, work_t *w, const net_result_t *res) {
   /* Copy the names first: the next parse (from a nested call) would reuse the storage. */
   size_t n = a->users.n;
   char **names = calloc(n + 1, sizeof *names);
+  size_t max_subs = (size_t)a->cfg->archive.max_subaccounts;
+  uint16_t depth = (uint16_t)(w->depth + 1);
   for (size_t i = 0; names && i < n; i++) names[i] = strdup(a->users.items[i].account);
   for (size_t i = 0; names && i < n; i++) {
-    if (!names[i]) continue;
-    bool seen = false;
-    for (size_t k = 0; k < ac->n_visited && !seen; k++) seen = strcmp(ac->visited[k], names[i]) == 0;
-    if (seen || strcmp(names[i], ac->cfg->account) == 0) continue;
-    char **v = realloc(ac->visited, (ac->n_visited + 1) * sizeof *v);
-    if (!v) continue;
-    ac->visited = v;
-    ac->visited[ac->n_visited++] = strdup(names[i]);
-    if (list_call(a, ac, W_DEVLIST, names[i]) != 0 || list_call(a, ac, W_USERLIST, names[i]) != 0)
+    if (!names[i] || nameset_has(&ac->visited, names[i]) || strcmp(names[i], ac->cfg->account) == 0)
+      continue;
+    /* Caps: a user/list that never ends (or a tree deeper than any real one) must not
+     * grow memory and requests without bound. What is left out makes the discovery
+     * incomplete: no device is removed on it. */
+    if (ac->visited.n >= max_subs || depth > a->cfg->archive.max_subaccount_depth) {
+      ac->disc_failed = true;
+      if (!ac->cap_logged)
+        log_warn("account %s: discovery stopped at %s (archive.%s %d): sub-accounts beyond it "
+                 "are not listed; this discovery is incomplete", ac->cfg->account,
+                 ac->visited.n >= max_subs ? "the sub-account cap" : "the depth cap",
+                 ac->visited.n >= max_subs ? "max_subaccounts" : "max_subaccount_depth",
+                 ac->visited.n >= max_subs ? a->cfg->archive.max_subaccounts
+                                           : a->cfg->archive.max_subaccount_depth);
+      ac->cap_logged = true;
+      break;
+    }
+    if (nameset_add(&ac->visited, names[i]) < 0) {
+      ac->disc_failed = true;
+      continue;
+    }
+    if (list_call(a, ac, W_DEVLIST, names[i], depth) != 0 ||
+        list_call(a, ac, W_USERLIST, names[i], depth) != 0)
       ac->disc_failed = true;
   }
   for (size_t i = 0; names && i < n; i++) free(names[i]);
@@ -1214,10 +1233,11 @@ static void polls_schedule(archiver_t *a, acct_t *ac) {
 
 /* ------------------------------------------------------------------ discovery */
 
-static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *owner) {
+static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *owner,
+                     uint16_t depth) {
   work_t *w = calloc(1, sizeof *w);
   if (!w) return -ENOMEM;
-  *w = (work_t){.a = a, .kind = kind, .acct = (uint16_t)(ac - a->accts)};
+  *w = (work_t){.a = a, .kind = kind, .acct = (uint16_t)(ac - a->accts), .depth = depth};
   snprintf(w->owner, sizeof w->owner, "%s", owner);
   bool own = strcmp(owner, ac->cfg->account) == 0;
   api_request_t req = {0};
@@ -1236,12 +1256,12 @@ static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *ow
 static void discovery_start(archiver_t *a, acct_t *ac) {
   if (ac->stopped || ac->removed || ac->disc_pending > 0) return;
   ac->disc_failed = false;
-  for (size_t k = 0; k < ac->n_visited; k++) free(ac->visited[k]);
-  ac->n_visited = 0;
+  ac->cap_logged = false;
+  nameset_clear(&ac->visited);
   a->disc_accounts_pending++;
   ac->disc_pending++; /* held until both first calls are out */
-  if (list_call(a, ac, W_DEVLIST, ac->cfg->account) != 0) ac->disc_failed = true;
-  if (ac->cfg->subaccounts && list_call(a, ac, W_USERLIST, ac->cfg->account) != 0)
+  if (list_call(a, ac, W_DEVLIST, ac->cfg->account, 0) != 0) ac->disc_failed = true;
+  if (ac->cfg->subaccounts && list_call(a, ac, W_USERLIST, ac->cfg->account, 0) != 0)
     ac->disc_failed = true;
   discovery_step_done(a, ac);
 }
@@ -1970,8 +1990,7 @@ out_loop:
     if (uv_loop_close(&a->loop) != 0) log_error("archiver: loop handles left open");
   }
   for (size_t i = 0; a->accts && i < a->n_accts; i++) {
-    for (size_t k = 0; k < a->accts[i].n_visited; k++) free(a->accts[i].visited[k]);
-    free(a->accts[i].visited);
+    nameset_clear(&a->accts[i].visited);
     free(a->accts[i].poll_devs);
     acct_cfg_free(a->accts[i].cfg);
   }

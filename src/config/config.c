@@ -776,15 +776,17 @@ static void load_streams(loader_t *ld, const yaml_node_t *list, const char *path
 
 static void load_archive(loader_t *ld, const yaml_node_t *map) {
   static const char *const names[] = {"track_interval", "discovery_interval", "lookback", "streams",
-                                      "give_up_after"};
-  const yaml_node_t *v[5], *k[5];
+                                      "give_up_after", "max_subaccounts", "max_subaccount_depth"};
+  const yaml_node_t *v[7], *k[7];
   config_t *cfg = ld->cfg;
-  if (!section_open(ld, map, "archive", names, 5, v, k)) return;
+  if (!section_open(ld, map, "archive", names, 7, v, k)) return;
   get_duration(ld, v[0], "archive.track_interval", &cfg->archive.track_interval_ms, SEC_MS, DAY_MS);
   get_duration(ld, v[1], "archive.discovery_interval", &cfg->archive.discovery_interval_ms, MIN_MS, 30 * DAY_MS);
   get_duration(ld, v[2], "archive.lookback", &cfg->archive.lookback_ms, 0, 3650 * DAY_MS);
   load_streams(ld, v[3], "archive.streams");
   get_duration(ld, v[4], "archive.give_up_after", &cfg->archive.give_up_after_ms, SEC_MS, DAY_MS);
+  get_int(ld, v[5], "archive.max_subaccounts", &cfg->archive.max_subaccounts, 0, 10000000);
+  get_int(ld, v[6], "archive.max_subaccount_depth", &cfg->archive.max_subaccount_depth, 1, 1000);
 }
 
 static void load_log(loader_t *ld, const yaml_node_t *map) {
@@ -887,6 +889,8 @@ static int config_defaults(config_t *cfg) {
   cfg->archive.lookback_ms = 7 * DAY_MS;
   cfg->archive.streams = CONFIG_STREAM_ALL;
   cfg->archive.give_up_after_ms = 2 * MIN_MS;
+  cfg->archive.max_subaccounts = 10000;
+  cfg->archive.max_subaccount_depth = 16;
   cfg->log.level = LOG_LEVEL_INFO;
   cfg->log.format = LOG_FORMAT_TEXT;
   cfg->metrics.unhealthy_after_ms = 60 * SEC_MS;
@@ -1213,6 +1217,8 @@ void config_print(const config_t *cfg, FILE *out) {
   }
   fputs("]\n", out);
   fprintf(out, "  give_up_after: %s\n", DUR(cfg->archive.give_up_after_ms));
+  fprintf(out, "  max_subaccounts: %d\n", cfg->archive.max_subaccounts);
+  fprintf(out, "  max_subaccount_depth: %d\n", cfg->archive.max_subaccount_depth);
   fprintf(out, "log:\n  level: %s\n  format: %s\n", log_level_name(cfg->log.level),
           cfg->log.format == LOG_FORMAT_JSON ? "json" : "text");
   fputs("metrics:\n  listen: ", out);

@@ -65,6 +65,8 @@ typedef struct config {
     unsigned streams;              /* CONFIG_STREAM_* bits, all by default */
     int64_t give_up_after_ms;      /* backfill: exit 1 when no API call succeeded for so
                                     * long; 2m (`run` retries forever) */
+    int max_subaccounts;           /* sub-accounts one discovery lists at most, 10000 */
+    int max_subaccount_depth;      /* levels below a configured account, 16 */
   } archive;
   struct {
     char *listen;                /* metrics.listen "HOST:PORT" of GET /metrics and /healthz

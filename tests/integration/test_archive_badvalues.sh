@@ -11,6 +11,8 @@
 #  C. run: servertime almost a day ahead (86000 s, within the bounds at ingest: only
 #     the servertime check can catch it) for 20 s: ignored and logged; no mileage day,
 #     cursor or device state past the real present.
+#  D. run: a user/list that lists 20 new sub-accounts on every call, without end: the
+#     discovery stops at archive.max_subaccounts (logged), every real device is found.
 . "$(dirname "$0")/archive_lib.sh"
 
 NOW=1772798400 # 2026-03-06T12:00:00Z
@@ -132,4 +134,23 @@ n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.device_state WHERE server
 [ "$n" = 0 ] || fail "$n device states with a servertime past the real present"
 n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.cursors")
 [ "$n" -gt 0 ] || fail "no cursors at all: nothing was archived"
+sim_stop
+
+# ---- D. an endless sub-account tree
+fresh_db fa_badvalues
+sim_start --devices 30 --seed 13 --history 1 --no-traps --inject fanout=20
+write_config "archive: {lookback: 1h, track_interval: 5s, discovery_interval: 1h, max_subaccounts: 300}"
+"$FLEETARC_BIN" -c "$T/cfg.yaml" run >"$T/fleetarc.out" 2>"$T/fleetarc.err" &
+pid=$!
+sleep 10
+kill -0 $pid || fail "run died under the fan-out"
+kill -TERM $pid
+wait $pid || true
+u=$(sim_stat requests.user/list)
+echo "fan-out: $u user/list requests in 10 s"
+grep -q "discovery stopped at the sub-account cap (archive.max_subaccounts 300)" "$T/fleetarc.err" ||
+  fail "the sub-account cap was not logged"
+[ "$u" -le 320 ] || fail "$u user/list requests: the cap of 300 sub-accounts did not hold"
+n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.devices")
+[ "$n" = 30 ] || fail "fan-out: $n devices found, expected 30"
 finish
