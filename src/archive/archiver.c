@@ -41,6 +41,7 @@
 #define ARCH_SHUTDOWN_WAIT_MS 5000   /* in-flight responses still written, at most this */
 #define ARCH_DRAIN_MS 3000           /* then the writer drains for at most this */
 #define ARCH_MILEAGE_IN_FLIGHT 2     /* mileage windows of 100 devices in flight */
+#define ARCH_POLLS_SKIPPED_TOLD 10   /* track polls skipped under pressure before it is logged */
 
 enum { S_PLAYBACK = DEVTAB_STREAM_PLAYBACK, S_ALARMS = DEVTAB_STREAM_ALARMS, S_MILEAGE = DEVTAB_STREAM_MILEAGE };
 static const char *const stream_names[] = {"playback", "alarms", "mileage"};
@@ -159,6 +160,8 @@ struct archiver {
   bool have_offset;          /* server_offset learned from a track record's servertime */
   int64_t server_offset;
   bool servertime_ignored;   /* the last servertime was beyond the bound (logged once) */
+  bool polls_paused;         /* run: track polls skipped while the writer is full */
+  uint64_t polls_skipped;
   uint64_t n_servertime_ignored;
   netc_stats_t net_stats;    /* copied before the client closes, for the last summary */
 
@@ -1210,6 +1213,24 @@ static void on_poll_timer(uv_timer_t *t) {
   archiver_t *a = pt->a;
   acct_t *ac = &a->accts[pt->acct];
   if (a->stopping || ac->stopped || ac->removed || ac->poll_busy || ac->n_poll == 0) return;
+  /* Bounded memory while the database cannot take rows (an outage fills the writer's
+   * queue): a poll now would only grow the batch that cannot be submitted. Skipped,
+   * not queued: the next poll after the writer drains brings each device's latest
+   * state, which is all a poll stores. */
+  if (a->pressure || a->submit_blocked) {
+    /* told once the pause lasts (a busy writer pauses a poll or two now and then) */
+    if (++a->polls_skipped == ARCH_POLLS_SKIPPED_TOLD)
+      log_warn("track polls paused: the database writer is full (%zu rows held); each "
+               "device's latest state is polled again once it drains",
+               a->db ? pgw_queue_rows(a->db) : (size_t)0);
+    a->polls_paused = true;
+    return;
+  }
+  if (a->polls_paused && a->polls_skipped >= ARCH_POLLS_SKIPPED_TOLD)
+    log_info("track polls resumed (%llu skipped while the writer was full)",
+             (unsigned long long)a->polls_skipped);
+  a->polls_paused = false;
+  a->polls_skipped = 0;
   if (ac->poll_pos >= ac->n_poll) ac->poll_pos = 0;
   size_t start = ac->poll_pos;
   ac->poll_pos += API_MAX_IMEIS;
