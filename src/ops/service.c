@@ -95,6 +95,7 @@ struct ops {
   metric_t *healthy, *retention_dropped, *retention_runs[2], *reloads[2];
   metric_family_t *account_up;
   metric_family_t *rejected; /* {endpoint, field}: series made on first use */
+  metric_t *rows_rejected[PGW_KINDS]; /* {table}: rows the database refused */
 };
 
 /* ------------------------------------------------------------------ registry */
@@ -198,6 +199,13 @@ static int register_metrics(ops_t *o) {
   o->rejected = metrics_family(m, "fleetarc_records_rejected_total",
                                "Records (or fields, stored NULL) refused by validation",
                                METRIC_COUNTER, (const char *[]){"endpoint", "field"}, 2, NULL, 0);
+  f = metrics_family(m, "fleetarc_rows_rejected_total",
+                     "Rows the database refused, kept in fleetarc.rejected, by target table",
+                     METRIC_COUNTER, (const char *[]){"table"}, 1, NULL, 0);
+  for (int k = 0; k < PGW_KINDS; k++) {
+    o->rows_rejected[k] = labelled(f, pgw_kind_name(k));
+    if (!o->rows_rejected[k]) return -ENOMEM;
+  }
   if (!o->reloads[1] || !o->account_up || !o->lag[2] || !o->batch_seconds || !o->rejected)
     return -ENOMEM;
   return 0;
@@ -284,6 +292,7 @@ static void refresh(ops_t *o) {
     metric_set(o->db_connected, pgw_connected(db) ? 1 : 0);
     metric_set(o->db_connects, (double)ps.connects);
     metric_set(o->db_losses, (double)ps.connection_losses);
+    for (int k = 0; k < PGW_KINDS; k++) metric_set(o->rows_rejected[k], (double)ps.rows_rejected[k]);
   }
   archiver_status_t st;
   archiver_status(o->arch, &st);
