@@ -4,6 +4,11 @@
  * into their tables after a SAVEPOINT; a batch that overlaps stored rows (only after a
  * crash or retry) fails that COPY with unique_violation, rolls back to the savepoint and
  * is merged through staging + ON CONFLICT DO NOTHING like the rest.
+ * A row the server refuses for its data (refused_kind) is isolated: the batch is rolled
+ * back and retried with that kind merged row by row by fleetarc.isolate_rows (075), which
+ * keeps each refused row in fleetarc.rejected; the rest commits. Each kind at most once
+ * per batch, so a batch takes at most K_COUNT + 1 such attempts; the common path is
+ * unchanged.
  * Invariant: a batch's callback runs once, and reports success only after the COMMIT's
  * result; a batch cut off by a lost connection goes back to the queue's head. */
 #include "db/pgw.h"
@@ -55,7 +60,7 @@ static const char *const stream_names[] = {"playback", "alarms", "mileage"};
  * kind travels as binary COPY, whose fields must have their column's exact width: the
  * staged integers are as wide as the C values (int, int64_t), and a status out of the
  * smallint range fails in the merge's assignment cast (SQLSTATE 22003), as it failed in
- * the text COPY before. */
+ * the text COPY before: that row is then isolated into fleetarc.rejected. */
 static const char setup_sql[] =
   "SET client_min_messages = warning;"
   "CREATE TEMP TABLE pgw_positions (imei text, gpstime timestamptz, longitude float8,"

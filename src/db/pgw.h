@@ -97,7 +97,9 @@ const char *pgw_batch_name(const pgw_batch_t *batch);
 
 /* What became of a batch. */
 typedef struct pgw_result {
-  int status;        /* 0 committed; -EIO the server rejected its data (it is dropped, the
+  int status;        /* 0 committed (rows_rejected of its rows may have been refused
+                        and kept in fleetarc.rejected); -EIO the server rejected its
+                        data in a way no single row explains (it is dropped, the
                         writer goes on); -ECANCELED the writer closed before it was
                         written: nothing of it counts as written */
   const char *error; /* NULL on success, else one line naming the batch; borrowed until

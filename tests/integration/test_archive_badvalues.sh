@@ -107,6 +107,11 @@ grep -E '^fleetarc_records_rejected_total\{endpoint="track",field="accstatus"\} 
   fail "metric of the NULLed accstatus missing"
 grep -E '^fleetarc_records_rejected_total\{endpoint="device/list",field="onlinetime"\} [1-9]' "$T/metrics" ||
   fail "metric of the rejected device missing"
+# bounds at ingest stop every injected value: the database refuses no row
+grep -E '^fleetarc_rows_rejected_total\{table="positions"\} 0$' "$T/metrics" ||
+  fail "metric of the rows the database refused missing (or not 0)"
+r=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.rejected")
+[ "$r" = 0 ] || fail "run: $r rows in fleetarc.rejected, expected none"
 c=$(grep -c "rejected track record of device $I_COURSE: course: " "$T/fleetarc.err" || true)
 [ "$c" = 1 ] || fail "run: the bad course logged $c times over many polls, expected once"
 grep -q "batch .*: " "$T/fleetarc.err" && fail "run: a batch failed: $(grep -m1 'batch .*: ' "$T/fleetarc.err")"
