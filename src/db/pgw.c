@@ -5,8 +5,8 @@
  * crash or retry) fails that COPY with unique_violation, rolls back to the savepoint and
  * is merged through staging + ON CONFLICT DO NOTHING like the rest.
  * A row the server refuses for its data (refused_kind) is isolated: the batch is rolled
- * back and retried with that kind merged row by row by fleetarc.isolate_rows (075), which
- * keeps each refused row in fleetarc.rejected; the rest commits. Each kind at most once
+ * back and retried with that kind merged by fleetarc.isolate_rows (075), which bisects
+ * it and keeps each refused row in fleetarc.rejected; the rest commits. Each kind at most once
  * per batch, so a batch takes at most K_COUNT + 1 such attempts; the common path is
  * unchanged.
  * Invariant: a batch's callback runs once, and reports success only after the COMMIT's
@@ -183,7 +183,7 @@ struct pgw_batch {
   unsigned attempts;
   bool partitions_retried;   /* "no partition" already retried once */
   bool overlapped;           /* its direct COPY met a stored key: retries merge at once */
-  unsigned isolate;          /* kinds (1 << K_*) merged row by row: a row of them was refused */
+  unsigned isolate;          /* kinds (1 << K_*) merged by bisection (isolate_rows): a row of them was refused */
 };
 
 typedef enum {
@@ -1074,7 +1074,7 @@ static bool sqlstate_transient(const char *s) {
 
 /* The kind of rows whose statement failed with an error that a single row's data can
  * cause (data exception 22, integrity constraint 23, program limit 54), or -1: the
- * error is of another kind, or came from a step that cannot be retried row by row (a
+ * error is of another kind, or came from a step that cannot be bisected (a
  * COPY into staging refuses only what no row of ours can hold). */
 static int refused_kind(const pgw_t *w) {
   const char *s = w->sqlstate;
@@ -1184,9 +1184,9 @@ static void step_finished(pgw_t *w) {
     int bad_kind = refused_kind(w);
     if (in_tx && bad_kind >= 0 && !(b->isolate & (1u << bad_kind))) {
       /* A row the server refuses for its data: roll back and retry the batch with that
-       * kind merged row by row; the refused rows go to fleetarc.rejected, the rest (and
-       * the cursor moves) commit. Each kind is isolated at most once per batch. */
-      log_info("pgw: batch %s: %s; retrying it with its %s rows one by one", b->name,
+       * kind bisected down to the refused rows, which go to fleetarc.rejected; the rest
+       * (and the cursor moves) commit. Each kind is isolated at most once per batch. */
+      log_info("pgw: batch %s: %s; retrying it, isolating the refused %s rows", b->name,
                w->step_error, kind_source[bad_kind]);
       b->isolate |= 1u << bad_kind;
       w->result.positions_new = w->result.alarms_new = 0;

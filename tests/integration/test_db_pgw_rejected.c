@@ -125,10 +125,43 @@ static void test_refused_rows_isolated(void **state) {
   PQclear(res);
 }
 
+/* A full-size batch (10000 positions of 100 devices) with one refused row: the rest is
+ * stored once; the time it took is printed (the row-by-row retry's cost), not asserted. */
+static void test_large_batch(void **state) {
+  (void)state;
+  PGresult *res = PQexec(checker, "ALTER TABLE fleetarc.positions"
+                                  " ADD CONSTRAINT test_refuse_777 CHECK (speed <> 777)");
+  assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+  PQclear(res);
+  pgw_batch_t *b = pgw_batch_new("0-large");
+  char imei[32];
+  for (int d = 0; d < 100; d++) {
+    snprintf(imei, sizeof imei, "L%03d", d);
+    for (int i = 0; i < 100; i++)
+      assert_int_equal(pgw_batch_add_position(b, imei, T0 + 86400 + 10 * i, 1.0, 2.0,
+                                              d == 57 && i == 42 ? 777 : 5, 0), 0);
+    assert_int_equal(pgw_batch_move_cursor(b, imei, PGW_STREAM_PLAYBACK, T0 + 86400 + 990), 0);
+  }
+  uint64_t t0 = uv_hrtime();
+  run_batches(&r, &b, 1, NULL);
+  fprintf(stderr, "large batch with one refused row: %.3f s\n", (double)(uv_hrtime() - t0) / 1e9);
+  assert_int_equal(r.res[0].status, 0);
+  assert_int_equal(r.res[0].rows_rejected, 1);
+  assert_int_equal(r.res[0].positions_new, 9999);
+  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions WHERE imei LIKE 'L%'"), 9999);
+  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.cursors WHERE imei LIKE 'L%'"), 100);
+  assert_string_equal(scalar("SELECT imei FROM fleetarc.rejected WHERE payload->>'speed' = '777'"),
+                      "L057");
+  res = PQexec(checker, "ALTER TABLE fleetarc.positions DROP CONSTRAINT test_refuse_777");
+  assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+  PQclear(res);
+}
+
 int main(void) {
   if (pgw_test_setup("fleetarc_test_db_pgw_rejected") != 0) return 1;
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_refused_rows_isolated),
+    cmocka_unit_test(test_large_batch),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   pgw_test_teardown();
