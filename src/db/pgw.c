@@ -183,7 +183,7 @@ struct pgw_batch {
   unsigned attempts;
   bool partitions_retried;   /* "no partition" already retried once */
   bool overlapped;           /* its direct COPY met a stored key: retries merge at once */
-  unsigned isolate;          /* kinds (1 << K_*) merged by bisection (isolate_rows): a row of them was refused */
+  unsigned isolate;          /* kinds (1 << K_*) bisected by isolate_rows: a row was refused */
 };
 
 typedef enum {

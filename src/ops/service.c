@@ -292,7 +292,8 @@ static void refresh(ops_t *o) {
     metric_set(o->db_connected, pgw_connected(db) ? 1 : 0);
     metric_set(o->db_connects, (double)ps.connects);
     metric_set(o->db_losses, (double)ps.connection_losses);
-    for (int k = 0; k < PGW_KINDS; k++) metric_set(o->rows_rejected[k], (double)ps.rows_rejected[k]);
+    for (int k = 0; k < PGW_KINDS; k++)
+      metric_set(o->rows_rejected[k], (double)ps.rows_rejected[k]);
   }
   archiver_status_t st;
   archiver_status(o->arch, &st);
