@@ -69,6 +69,23 @@ typedef struct api_error {
                      A parser's other errors are its record's. */
 } api_error_t;
 
+/* Per-record validation: the lenient parsers below skip a record (an array element,
+ * or a group of a record string) that fails its checks instead of failing the whole
+ * answer, and say which. n counts every skipped record; the first API_REJECTS_KEPT are
+ * described. An answer that cannot be parsed at all (envelope, JSON, record not an
+ * array/string) still fails as a whole. */
+#define API_REJECTS_KEPT 8
+typedef struct api_reject {
+  size_t index;                /* 0-based element or group */
+  char imei[API_IMEI_MAX + 1]; /* the record's own IMEI when it has a valid one, else "" */
+  char field[24];              /* "course", "gpstime", "onlinetime", "group", "record" */
+  char message[200];           /* the parser's message: where, the value, the rule */
+} api_reject_t;
+typedef struct api_rejects {
+  size_t n;
+  api_reject_t first[API_REJECTS_KEPT];
+} api_rejects_t;
+
 /* "server", "empty body", "html page", ...: a stable short name of a kind. */
 const char *api_error_kind_name(api_error_kind_t kind);
 
@@ -195,6 +212,9 @@ typedef struct api_tracks {
 int api_parse_track(const char *body, size_t len, api_tracks_t *out,
                     api_error_t *err) API_WUR;
 void api_tracks_free(api_tracks_t *t);
+/* Lenient: a bad record is skipped and described in *rej (emptied first). */
+int api_parse_track_lenient(const char *body, size_t len, api_tracks_t *out, api_rejects_t *rej,
+                            api_error_t *err) API_WUR;
 
 /* 2.3 playback: one group "longitude,latitude,gpstime,speed,course". */
 typedef struct api_point {
@@ -210,6 +230,8 @@ typedef struct api_points {
 int api_parse_playback(const char *body, size_t len, api_points_t *out,
                        api_error_t *err) API_WUR;
 void api_points_free(api_points_t *p);
+int api_parse_playback_lenient(const char *body, size_t len, api_points_t *out,
+                               api_rejects_t *rej, api_error_t *err) API_WUR;
 
 /* 2.8 alarms: one group "type,longitude,latitude,gpstime,systemtime,speed,course,
  * geofenceid". */
@@ -227,6 +249,8 @@ typedef struct api_alarms {
 int api_parse_alarm_list(const char *body, size_t len, api_alarms_t *out,
                          api_error_t *err) API_WUR;
 void api_alarms_free(api_alarms_t *a);
+int api_parse_alarm_list_lenient(const char *body, size_t len, api_alarms_t *out,
+                                 api_rejects_t *rej, api_error_t *err) API_WUR;
 
 /* The record strings alone, from (s, len): not NUL-terminated, parsed in place with no
  * allocation but the array's growth. Empty string: zero rows. A single trailing ';' is
@@ -239,6 +263,15 @@ int api_records_parse_points(const char *s, size_t len, api_points_t *out,
                              api_error_t *err) API_WUR;
 int api_records_parse_alarms(const char *s, size_t len, api_alarms_t *out,
                              api_error_t *err) API_WUR;
+/* Lenient (rej not NULL): a bad or empty group is skipped and described in *rej (which
+ * these do not empty), the others parsed; only -ENOMEM fails. */
+int api_records_parse_points_lenient(const char *s, size_t len, api_points_t *out,
+                                     api_rejects_t *rej, api_error_t *err) API_WUR;
+int api_records_parse_alarms_lenient(const char *s, size_t len, api_alarms_t *out,
+                                     api_rejects_t *rej, api_error_t *err) API_WUR;
+/* Records a reject (used by both parsers): index, imei (may be NULL), field, message. */
+void api_rejects_add(api_rejects_t *rej, size_t index, const char *imei, const char *field,
+                     const char *message);
 
 /* 2.7, 2.12 (strings all "" when absent or null, times API_UNKNOWN). */
 typedef struct api_device {
@@ -256,6 +289,8 @@ int api_parse_device_list(const char *body, size_t len, api_devices_t *out,
 int api_parse_device_detail(const char *body, size_t len, api_devices_t *out,
                             api_error_t *err) API_WUR;
 void api_devices_free(api_devices_t *d);
+int api_parse_device_list_lenient(const char *body, size_t len, api_devices_t *out,
+                                  api_rejects_t *rej, api_error_t *err) API_WUR;
 
 /* 2.11 (n == 1), 2.15. account is required, other strings "" when absent or null. */
 typedef struct api_user {
@@ -274,6 +309,8 @@ int api_parse_user_info(const char *body, size_t len, api_users_t *out,
 int api_parse_user_list(const char *body, size_t len, api_users_t *out,
                         api_error_t *err) API_WUR;
 void api_users_free(api_users_t *u);
+int api_parse_user_list_lenient(const char *body, size_t len, api_users_t *out,
+                                api_rejects_t *rej, api_error_t *err) API_WUR;
 
 /* 2.5: *commandid is owned by the caller (free()). */
 int api_parse_command_send(const char *body, size_t len, char **commandid,
@@ -300,6 +337,8 @@ typedef struct api_mileages {
 int api_parse_mileage(const char *body, size_t len, api_mileages_t *out,
                       api_error_t *err) API_WUR;
 void api_mileages_free(api_mileages_t *m);
+int api_parse_mileage_lenient(const char *body, size_t len, api_mileages_t *out,
+                              api_rejects_t *rej, api_error_t *err) API_WUR;
 
 /* ---------------------------------------------------------------- text */
 

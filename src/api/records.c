@@ -136,31 +136,77 @@ static int group_error(api_error_t *err, size_t index, const char *g, const char
  * empty groups. one_group returns NULL on success or a description of the fault. */
 typedef const char *(*group_fn)(const span_t *f, size_t nf, void *row);
 
+/* The field a group fault names: its first word, with "alarm type" -> "type" and
+ * "geofence id" -> "geofenceid"; a count or an empty group -> "group". */
+static void fault_field(const char *fault, char *out, size_t size) {
+  size_t n = strcspn(fault, " ");
+  if (strncmp(fault, "alarm type", 10) == 0) snprintf(out, size, "type");
+  else if (strncmp(fault, "geofence id", 11) == 0) snprintf(out, size, "geofenceid");
+  else if (n == 0 || (fault[0] >= '0' && fault[0] <= '9') || strncmp(fault, "empty", 5) == 0)
+    snprintf(out, size, "group");
+  else snprintf(out, size, "%.*s", (int)n, fault);
+}
+
+void api_rejects_add(api_rejects_t *rej, size_t index, const char *imei, const char *field,
+                     const char *message) {
+  if (rej->n < API_REJECTS_KEPT) {
+    api_reject_t *r = &rej->first[rej->n];
+    r->index = index;
+    snprintf(r->imei, sizeof r->imei, "%s", imei ? imei : "");
+    snprintf(r->field, sizeof r->field, "%s", field);
+    snprintf(r->message, sizeof r->message, "%s", message);
+  }
+  rej->n++;
+}
+
+/* A bad group: an error (strict), or a reject and go on (lenient: 1). */
+static int group_bad(api_error_t *err, api_rejects_t *rej, size_t index, const char *g,
+                     const char *end, const char *what) {
+  api_error_t tmp;
+  int rc = group_error(rej ? &tmp : err, index, g, end, what);
+  if (!rej) return rc;
+  char field[24];
+  fault_field(what, field, sizeof field);
+  api_rejects_add(rej, index, NULL, field, tmp.message);
+  return 1;
+}
+
 static int parse_groups(const char *s, size_t len, size_t nfields, void **items,
                         size_t *n, size_t *cap, size_t row_size, group_fn one_group,
-                        api_error_t *err) {
+                        api_rejects_t *rej, api_error_t *err) {
   api_error_clear(err);
   *n = 0;
   const char *p = s, *end = s + len;
   size_t index = 0;
   span_t f[8];
-  while (p < end) {
+  for (; p < end; index++) {
     const char *g_end = memchr(p, ';', (size_t)(end - p));
     if (!g_end) g_end = end;
-    if (g_end == p) return group_error(err, index, p, g_end, "empty group");
+    const char *next = g_end < end ? g_end + 1 : end; /* a ';' as the very last byte ends the loop */
+    if (g_end == p) {
+      int rc = group_bad(err, rej, index, p, g_end, "empty group");
+      if (rc < 0) return rc;
+      p = next;
+      continue;
+    }
     int rc = grow(items, cap, *n + 1, row_size);
     if (rc) return rc;
     size_t nf = split_fields(p, g_end, f, nfields);
+    const char *fault = NULL;
+    char what[64];
     if (nf != nfields) {
-      char what[64];
       snprintf(what, sizeof what, "%zu fields, expected %zu", nf, nfields);
-      return group_error(err, index, p, g_end, what);
+      fault = what;
+    } else {
+      fault = one_group(f, nf, (char *)*items + *n * row_size);
     }
-    const char *fault = one_group(f, nf, (char *)*items + *n * row_size);
-    if (fault) return group_error(err, index, p, g_end, fault);
-    (*n)++;
-    index++;
-    p = g_end < end ? g_end + 1 : end; /* a ';' as the very last byte ends the loop */
+    if (fault) {
+      rc = group_bad(err, rej, index, p, g_end, fault);
+      if (rc < 0) return rc;
+    } else {
+      (*n)++;
+    }
+    p = next;
   }
   return 0;
 }
@@ -223,13 +269,25 @@ static const char *one_alarm(const span_t *f, size_t nf, void *row) {
 int api_records_parse_points(const char *s, size_t len, api_points_t *out,
                              api_error_t *err) {
   return parse_groups(s, len, 5, (void **)&out->items, &out->n, &out->cap,
-                      sizeof(api_point_t), one_point, err);
+                      sizeof(api_point_t), one_point, NULL, err);
 }
 
 int api_records_parse_alarms(const char *s, size_t len, api_alarms_t *out,
                              api_error_t *err) {
   return parse_groups(s, len, 8, (void **)&out->items, &out->n, &out->cap,
-                      sizeof(api_alarm_t), one_alarm, err);
+                      sizeof(api_alarm_t), one_alarm, NULL, err);
+}
+
+int api_records_parse_points_lenient(const char *s, size_t len, api_points_t *out,
+                                     api_rejects_t *rej, api_error_t *err) {
+  return parse_groups(s, len, 5, (void **)&out->items, &out->n, &out->cap,
+                      sizeof(api_point_t), one_point, rej, err);
+}
+
+int api_records_parse_alarms_lenient(const char *s, size_t len, api_alarms_t *out,
+                                     api_rejects_t *rej, api_error_t *err) {
+  return parse_groups(s, len, 8, (void **)&out->items, &out->n, &out->cap,
+                      sizeof(api_alarm_t), one_alarm, rej, err);
 }
 
 void api_points_free(api_points_t *p) {

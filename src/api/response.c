@@ -494,14 +494,36 @@ static int open_object_record(const char *body, size_t len, doc_t *d, api_error_
   return rc;
 }
 
+/* Lenient parsing: element i failed with e; the record's field from the error's path
+ * ("record[3].course: ..." -> "course"), its IMEI when it has a valid one. */
+static void reject_element(api_rejects_t *rej, size_t i, const cJSON *el, const api_error_t *e) {
+  char field[24] = "record";
+  const char *dot = strstr(e->message, "].");
+  if (dot) {
+    dot += 2;
+    size_t n = strcspn(dot, ":.[");
+    snprintf(field, sizeof field, "%.*s", (int)n, dot);
+  }
+  char imei[API_IMEI_MAX + 1] = "";
+  const cJSON *v = cJSON_IsObject(el) ? cJSON_GetObjectItemCaseSensitive(el, "imei") : NULL;
+  if (cJSON_IsString(v) && v->valuestring) {
+    size_t n = strlen(v->valuestring);
+    bool ok = n > 0 && n <= API_IMEI_MAX;
+    for (size_t k = 0; ok && k < n; k++) ok = v->valuestring[k] >= '0' && v->valuestring[k] <= '9';
+    if (ok) memcpy(imei, v->valuestring, n + 1);
+  }
+  api_rejects_add(rej, i, imei, field, e->message);
+}
+
 /* One element of an array record, checked and stored in item. */
 typedef int (*item_fn)(const cJSON *o, const char *prefix, void *item, api_error_t *err);
 
 /* An array record of ep into a reused items[] of item_size bytes each (grown, never
- * shrunk); *n is the count, 0 on failure and for "no data". */
+ * shrunk); *n is the count, 0 on failure and for "no data". rej (lenient parsers): a bad
+ * element is skipped and described there instead of failing the answer. */
 static int parse_array(api_endpoint_t ep, const char *body, size_t len, void **items,
                        size_t *cap, size_t *n, size_t item_size, item_fn one,
-                       api_error_t *err) {
+                       api_rejects_t *rej, api_error_t *err) {
   *n = 0;
   doc_t d;
   int rc = doc_open(body, len, ep, &d, err);
@@ -512,11 +534,19 @@ static int parse_array(api_endpoint_t ep, const char *body, size_t len, void **i
   rc = grow(items, cap, (size_t)cJSON_GetArraySize(d.record), item_size);
   if (rc) goto out;
   const cJSON *el;
-  size_t i = 0;
+  size_t i = 0, index = 0;
   cJSON_ArrayForEach(el, d.record) {
     char prefix[32];
-    rc = element(el, i, prefix, sizeof prefix, err);
-    if (!rc) rc = one(el, prefix, (char *)*items + i * item_size, err);
+    api_error_t e1;
+    api_error_t *e = rej ? &e1 : err;
+    rc = element(el, index, prefix, sizeof prefix, e);
+    if (!rc) rc = one(el, prefix, (char *)*items + i * item_size, e);
+    index++;
+    if (rc && rej && rc != -ENOMEM) {
+      reject_element(rej, index - 1, el, e);
+      rc = 0;
+      continue;
+    }
     if (rc) goto out;
     i++;
   }
@@ -613,7 +643,14 @@ static int track_one(const cJSON *o, const char *p, void *item, api_error_t *err
 
 int api_parse_track(const char *body, size_t len, api_tracks_t *out, api_error_t *err) {
   return parse_array(API_EP_TRACK, body, len, (void **)&out->items, &out->cap, &out->n,
-                     sizeof(api_track_t), track_one, err);
+                     sizeof(api_track_t), track_one, NULL, err);
+}
+
+int api_parse_track_lenient(const char *body, size_t len, api_tracks_t *out, api_rejects_t *rej,
+                            api_error_t *err) {
+  *rej = (api_rejects_t){0};
+  return parse_array(API_EP_TRACK, body, len, (void **)&out->items, &out->cap, &out->n,
+                     sizeof(api_track_t), track_one, rej, err);
 }
 
 void api_tracks_free(api_tracks_t *t) {
@@ -657,6 +694,36 @@ int api_parse_playback(const char *body, size_t len, api_points_t *out, api_erro
   int rc = open_record_string(API_EP_PLAYBACK, body, len, &d, &s, &n, err);
   if (rc) return rc;
   rc = api_records_parse_points(s, n, out, err);
+  if (rc) out->n = 0;
+  doc_close(&d);
+  return rc;
+}
+
+int api_parse_playback_lenient(const char *body, size_t len, api_points_t *out,
+                               api_rejects_t *rej, api_error_t *err) {
+  out->n = 0;
+  *rej = (api_rejects_t){0};
+  doc_t d;
+  const char *s;
+  size_t n;
+  int rc = open_record_string(API_EP_PLAYBACK, body, len, &d, &s, &n, err);
+  if (rc) return rc;
+  rc = api_records_parse_points_lenient(s, n, out, rej, err);
+  if (rc) out->n = 0;
+  doc_close(&d);
+  return rc;
+}
+
+int api_parse_alarm_list_lenient(const char *body, size_t len, api_alarms_t *out,
+                                 api_rejects_t *rej, api_error_t *err) {
+  out->n = 0;
+  *rej = (api_rejects_t){0};
+  doc_t d;
+  const char *s;
+  size_t n;
+  int rc = open_record_string(API_EP_ALARM_LIST, body, len, &d, &s, &n, err);
+  if (rc) return rc;
+  rc = api_records_parse_alarms_lenient(s, n, out, rej, err);
   if (rc) out->n = 0;
   doc_close(&d);
   return rc;
@@ -736,10 +803,10 @@ typedef int (*row_fn)(const cJSON *o, const char *prefix, void *row, strings_t *
                       api_error_t *err);
 
 /* Fills a freshly allocated items[] + arena from an array record of ep (or, single, from
- * an object record as one row); "no data" is zero rows. */
+ * an object record as one row); "no data" is zero rows. rej: as parse_array's. */
 static int parse_rows(api_endpoint_t ep, const char *body, size_t len, bool single,
                       size_t row_size, row_fn one, void **items_out, size_t *n_out,
-                      char **strings_out, api_error_t *err) {
+                      char **strings_out, api_rejects_t *rej, api_error_t *err) {
   doc_t d;
   int rc = doc_open(body, len, ep, &d, err);
   if (rc) return rc;
@@ -767,14 +834,25 @@ static int parse_rows(api_endpoint_t ep, const char *body, size_t len, bool sing
       continue;
     }
     const cJSON *el;
-    size_t i = 0;
+    size_t i = 0, index = 0;
     cJSON_ArrayForEach(el, d.record) {
       char prefix[32];
-      rc = element(el, i, prefix, sizeof prefix, err);
-      if (!rc) rc = one(el, prefix, (char *)items + i * row_size, &st, err);
+      api_error_t e1;
+      api_error_t *e = rej ? &e1 : err;
+      rc = element(el, index, prefix, sizeof prefix, e);
+      if (!rc) rc = one(el, prefix, (char *)items + i * row_size, &st, e);
+      index++;
+      if (rc && rej && rc != -ENOMEM) {
+        /* the same elements fail in both passes: told once */
+        if (pass == 0) reject_element(rej, index - 1, el, e);
+        memset((char *)items + i * row_size, 0, row_size);
+        rc = 0;
+        continue;
+      }
       if (rc) break;
       i++;
     }
+    if (!single) n = i;
   }
   if (rc) goto out;
   *items_out = items;
@@ -793,12 +871,20 @@ static int parse_devices(api_endpoint_t ep, const char *body, size_t len, api_de
                          api_error_t *err) {
   api_devices_free(out);
   return parse_rows(ep, body, len, false, sizeof(api_device_t), device_one,
-                    (void **)&out->items, &out->n, &out->strings, err);
+                    (void **)&out->items, &out->n, &out->strings, NULL, err);
 }
 
 int api_parse_device_list(const char *body, size_t len, api_devices_t *out,
                           api_error_t *err) {
   return parse_devices(API_EP_DEVICE_LIST, body, len, out, err);
+}
+
+int api_parse_device_list_lenient(const char *body, size_t len, api_devices_t *out,
+                                  api_rejects_t *rej, api_error_t *err) {
+  api_devices_free(out);
+  *rej = (api_rejects_t){0};
+  return parse_rows(API_EP_DEVICE_LIST, body, len, false, sizeof(api_device_t), device_one,
+                    (void **)&out->items, &out->n, &out->strings, rej, err);
 }
 
 int api_parse_device_detail(const char *body, size_t len, api_devices_t *out,
@@ -817,8 +903,17 @@ void api_devices_free(api_devices_t *d) {
 static int parse_users(const char *body, size_t len, bool single, api_users_t *out,
                        api_error_t *err) {
   api_users_free(out);
-  return parse_rows(single ? API_EP_USER_INFO : API_EP_USER_LIST, body, len, single, sizeof(api_user_t), user_one, (void **)&out->items,
-                    &out->n, &out->strings, err);
+  return parse_rows(single ? API_EP_USER_INFO : API_EP_USER_LIST, body, len, single,
+                    sizeof(api_user_t), user_one, (void **)&out->items, &out->n, &out->strings,
+                    NULL, err);
+}
+
+int api_parse_user_list_lenient(const char *body, size_t len, api_users_t *out,
+                                api_rejects_t *rej, api_error_t *err) {
+  api_users_free(out);
+  *rej = (api_rejects_t){0};
+  return parse_rows(API_EP_USER_LIST, body, len, false, sizeof(api_user_t), user_one,
+                    (void **)&out->items, &out->n, &out->strings, rej, err);
 }
 
 int api_parse_user_info(const char *body, size_t len, api_users_t *out, api_error_t *err) {
@@ -888,7 +983,14 @@ static int mileage_one(const cJSON *o, const char *p, void *item, api_error_t *e
 
 int api_parse_mileage(const char *body, size_t len, api_mileages_t *out, api_error_t *err) {
   return parse_array(API_EP_DEVICE_MILEAGE, body, len, (void **)&out->items, &out->cap,
-                     &out->n, sizeof(api_mileage_t), mileage_one, err);
+                     &out->n, sizeof(api_mileage_t), mileage_one, NULL, err);
+}
+
+int api_parse_mileage_lenient(const char *body, size_t len, api_mileages_t *out,
+                              api_rejects_t *rej, api_error_t *err) {
+  *rej = (api_rejects_t){0};
+  return parse_array(API_EP_DEVICE_MILEAGE, body, len, (void **)&out->items, &out->cap,
+                     &out->n, sizeof(api_mileage_t), mileage_one, rej, err);
 }
 
 void api_mileages_free(api_mileages_t *m) {

@@ -21,6 +21,8 @@
 #include "archive/coverage.h"
 #include "archive/devtab.h"
 #include "archive/gapheal.h"
+#include "archive/ingest.h"
+#include "archive/nameset.h"
 #include "archive/paging.h"
 #include "config/config.h"
 #include "db/gaps.h"
@@ -44,6 +46,7 @@
 #define ARCH_SHUTDOWN_WAIT_MS 5000   /* in-flight responses still written, at most this */
 #define ARCH_DRAIN_MS 3000           /* then the writer drains for at most this */
 #define ARCH_MILEAGE_IN_FLIGHT 2     /* mileage windows of 100 devices in flight */
+#define ARCH_POLLS_SKIPPED_TOLD 10   /* track polls skipped under pressure before it is logged */
 
 enum { S_PLAYBACK = DEVTAB_STREAM_PLAYBACK, S_ALARMS = DEVTAB_STREAM_ALARMS, S_MILEAGE = DEVTAB_STREAM_MILEAGE };
 static const char *const stream_names[] = {"playback", "alarms", "mileage"};
@@ -67,11 +70,12 @@ typedef struct acct {
   config_account_t *cfg;  /* owned copy: a reload frees the config it came from */
   netc_account_t *na;
   bool stopped;
+  int stop_code;          /* the API code that stopped it (20001, 10016...), -1: other */
   bool removed;           /* dropped from the configuration by a reload */
   int disc_pending;       /* device/user list calls of the running discovery */
   bool disc_failed;       /* one of them failed: no removal sweep this time */
-  char **visited;         /* sub-accounts listed in this discovery (cycle guard) */
-  size_t n_visited;
+  nameset_t visited;      /* sub-accounts listed in this discovery (cycle guard) */
+  bool cap_logged;        /* a discovery cap was hit (logged once per discovery) */
   uint32_t *poll_devs;    /* its active devices, in chunks of API_MAX_IMEIS */
   size_t n_poll, poll_pos;
   bool poll_busy;         /* a track call of this account is in flight */
@@ -95,6 +99,7 @@ typedef struct work {
   uint32_t *devs;            /* mileage, track */
   size_t n_devs;
   char owner[128];           /* device/user list: the account listed */
+  uint16_t depth;            /* device/user list: levels below the configured account */
 } work_t;
 
 /* A cursor move waiting for its batch's COMMIT. */
@@ -171,6 +176,10 @@ struct archiver {
   uint64_t start_ms, last_progress_ms;
   bool have_offset;          /* server_offset learned from a track record's servertime */
   int64_t server_offset;
+  bool servertime_ignored;   /* the last servertime was beyond the bound (logged once) */
+  bool polls_paused;         /* run: track polls skipped while the writer is full */
+  uint64_t polls_skipped;
+  uint64_t n_servertime_ignored;
   netc_stats_t net_stats;    /* copied before the client closes, for the last summary */
 
   api_points_t points;
@@ -179,6 +188,8 @@ struct archiver {
   api_devices_t devices;
   api_users_t users;
   api_mileages_t mileages;
+  api_rejects_t rejects;     /* of the last lenient parse */
+  ingest_t *ingest;          /* bounds at ingest, rejected records' log and count */
   int64_t *times;
   size_t times_cap;
 
@@ -225,12 +236,50 @@ static int poll_timer_init(archiver_t *a, acct_t *ac) {
 
 static uint32_t now_s(archiver_t *a) { return (uint32_t)(uv_now(&a->loop) / 1000); }
 
+/* How far a servertime may be ahead of the real present (the later of the local clock
+ * and the HTTP Date header's) and still be believed: beyond it, it is ignored and
+ * logged, and no cursor, mileage day or new device's cursor is set from it. */
+#define ARCH_SERVERTIME_AHEAD_S 300
+
+/* The real present (also for bounds at ingest): the later of the local clock and the
+ * Date headers' clock (a platform whose clock runs ahead is not refused for it). */
+static int64_t present_bound(archiver_t *a) {
+  int64_t local = (int64_t)time(NULL), off = a->net ? netc_clock_offset(a->net) : 0;
+  return local + (off > 0 ? off : 0);
+}
+
 /* The platform's present as best known: local clock plus the offset netc learned. */
 static int64_t server_now(archiver_t *a) {
   /* servertime of /api/track is the platform's own present; the Date header may come
-   * from a front server with another clock, so servertime wins once seen. */
-  if (a->have_offset) return (int64_t)time(NULL) + a->server_offset;
-  return (int64_t)time(NULL) + (a->net ? netc_clock_offset(a->net) : 0);
+   * from a front server with another clock, so servertime wins once seen. Never past
+   * the real present (plus the bound): nothing is asked of days that have not come. */
+  int64_t t = a->have_offset ? (int64_t)time(NULL) + a->server_offset
+                             : (int64_t)time(NULL) + (a->net ? netc_clock_offset(a->net) : 0);
+  int64_t cap = present_bound(a) + ARCH_SERVERTIME_AHEAD_S;
+  return t < cap ? t : cap;
+}
+
+/* A track record's servertime: learned as the platform's present unless it is ahead of
+ * the real present by more than the bound (then ignored, logged once per episode). */
+static bool learn_servertime(archiver_t *a, int64_t servertime) {
+  int64_t bound = present_bound(a);
+  if (servertime > bound + ARCH_SERVERTIME_AHEAD_S) {
+    if (!a->servertime_ignored)
+      log_warn("servertime %lld is %llds ahead of the local clock and the Date header: "
+               "ignored (bound %ds); the platform's present stays %s",
+               (long long)servertime, (long long)(servertime - bound), ARCH_SERVERTIME_AHEAD_S,
+               a->have_offset ? "the last one believed" : "the Date header's");
+    a->servertime_ignored = true;
+    a->n_servertime_ignored++;
+    return false;
+  }
+  if (a->servertime_ignored)
+    log_info("servertime believed again (%llu track records ignored)",
+             (unsigned long long)a->n_servertime_ignored);
+  a->servertime_ignored = false;
+  a->server_offset = servertime - (int64_t)time(NULL);
+  a->have_offset = true;
+  return true;
 }
 
 /* Run mode: a new device's cursors wait for the first track poll, which tells the
@@ -488,6 +537,7 @@ static void fail_stream(archiver_t *a, uint32_t dev, int s, const char *why) {
 static void account_stop(archiver_t *a, acct_t *ac, const net_result_t *res) {
   if (ac->stopped) return;
   ac->stopped = true;
+  ac->stop_code = res->code ? res->code : -1;
   a->n_errors++;
   log_error("account %s stopped (code %d: %s): its devices are not archived until restart",
             ac->cfg->account, res->code, res->message && *res->message ? res->message : "login failed");
@@ -682,13 +732,15 @@ static int decode_work(void *arg, const char *body, size_t len, api_error_t *err
   work_t *w = arg;
   archiver_t *a = w->a;
   switch (w->kind) {
+    /* Lenient (issue 13): a bad record is skipped and described in a->rejects, which the
+     * apply_* function that reads this result right after logs and counts. */
     case W_PLAYBACK:
-    case W_HEAL: return api_parse_playback(body, len, &a->points, err);
-    case W_ALARMS: return api_parse_alarm_list(body, len, &a->alarms, err);
-    case W_MILEAGE: return api_parse_mileage(body, len, &a->mileages, err);
-    case W_TRACK: return api_parse_track(body, len, &a->tracks, err);
-    case W_DEVLIST: return api_parse_device_list(body, len, &a->devices, err);
-    case W_USERLIST: return api_parse_user_list(body, len, &a->users, err);
+    case W_HEAL: return api_parse_playback_lenient(body, len, &a->points, &a->rejects, err);
+    case W_ALARMS: return api_parse_alarm_list_lenient(body, len, &a->alarms, &a->rejects, err);
+    case W_MILEAGE: return api_parse_mileage_lenient(body, len, &a->mileages, &a->rejects, err);
+    case W_TRACK: return api_parse_track_lenient(body, len, &a->tracks, &a->rejects, err);
+    case W_DEVLIST: return api_parse_device_list_lenient(body, len, &a->devices, &a->rejects, err);
+    case W_USERLIST: return api_parse_user_list_lenient(body, len, &a->users, &a->rejects, err);
   }
   return api_check_response(API_EP_COUNT, body, len, err);
 }
@@ -817,6 +869,56 @@ static int response_ok(archiver_t *a, work_t *w, const net_result_t *res) {
   return -1;
 }
 
+/* Bounds at ingest of a page's n records: those out of bounds are dropped (and told);
+ * the rest keep their order. Returns how many are left. */
+static size_t page_bounds(archiver_t *a, int s, const char *imei, size_t n) {
+  int64_t now = present_bound(a);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    char what[96];
+    const char *bad = s == S_PLAYBACK ? ingest_point(&a->points.items[i], now, what, sizeof what)
+                                      : ingest_alarm(&a->alarms.items[i], now, what, sizeof what);
+    if (bad) {
+      ingest_reject(a->ingest, s == S_PLAYBACK ? "playback" : "alarm/list", imei, bad, what,
+                    "record skipped");
+      continue;
+    }
+    if (s == S_PLAYBACK) a->points.items[k++] = a->points.items[i];
+    else a->alarms.items[k++] = a->alarms.items[i];
+  }
+  if (s == S_PLAYBACK) a->points.n = k;
+  else a->alarms.n = k;
+  return k;
+}
+
+/* API answers that no retry changes for this device: the IMEI is not the account's
+ * (10013), does not exist (20005), expired (20046), is blocked (20089). (Those of an
+ * account, 20001 and 10016, stop the account in netc: NET_ERR_ACCOUNT.) */
+static bool permanent_code(const net_result_t *res) {
+  if (res->error != NET_ERR_API) return false;
+  switch (res->code) {
+    case API_CODE_IMEI_NOT_AUTHORIZED:
+    case API_CODE_TARGET_NOT_EXIST:
+    case API_CODE_TARGET_EXPIRED:
+    case API_CODE_DEVICE_BLOCKED: return true;
+    default: return false;
+  }
+}
+
+/* Stops stream s of device dev at once (until a restart): a permanent answer. */
+static void stop_stream(archiver_t *a, uint32_t dev, int s, const net_result_t *res) {
+  devtab_device_t *d = devtab_at(a->dev, dev);
+  if (!d) return;
+  d->busy &= (uint8_t)~(1u << s);
+  d->done |= (uint8_t)(1u << s);
+  d->failures[s] = 255; /* "given up" for the summary and the exit status */
+  a->n_errors++;
+  const char *text = api_code_text(res->code);
+  log_error("device %s: %s: %s: API error %d (%s): permanent, not retried", d->imei,
+            stream_names[s], api_endpoint_path(res->endpoint), res->code,
+            text ? text : "unknown code");
+}
+
 static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
   int s = w->kind == W_PLAYBACK ? S_PLAYBACK : S_ALARMS;
   devtab_device_t *d = devtab_at(a->dev, w->dev);
@@ -825,19 +927,35 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
   if (ok < 0) {
     stream_free(a, w->dev, s);
     if (res->error == NET_ERR_CANCELLED || a->accts[w->acct].stopped) return;
+    if (permanent_code(res)) {
+      stop_stream(a, w->dev, s, res);
+      return;
+    }
     snprintf(why, sizeof why, "%s: %s", api_endpoint_path(res->endpoint), res->message);
     fail_stream(a, w->dev, s, why);
     return;
   }
   size_t n = 0;
-  int rc = res->decoded; /* decode_work parsed the page */
+  bool raw_full = false;
+  int rc = res->decoded; /* decode_work parsed the page, leniently */
   if (rc) {
     snprintf(why, sizeof why, "%s: bad response: %s", api_endpoint_path(res->endpoint),
              res->decode_message);
     fail_stream(a, w->dev, s, why);
     return;
   }
-  n = s == S_PLAYBACK ? a->points.n : a->alarms.n;
+  /* The page's size as sent, before bad records were dropped: whether it was full (and so
+   * whether the next page must be asked) is a property of the answer, not of what we keep. */
+  size_t raw = (s == S_PLAYBACK ? a->points.n : a->alarms.n) + a->rejects.n;
+  if (a->rejects.n) ingest_rejects(a->ingest, api_endpoint_key(res->endpoint), d->imei, &a->rejects);
+  n = page_bounds(a, s, d->imei, s == S_PLAYBACK ? a->points.n : a->alarms.n);
+  raw_full = raw >= (s == S_PLAYBACK ? PAGING_PLAYBACK_PAGE : PAGING_ALARM_PAGE);
+  if (raw_full && n == 0) {
+    snprintf(why, sizeof why, "%s: a full page whose every record was refused",
+             api_endpoint_path(res->endpoint));
+    fail_stream(a, w->dev, s, why);
+    return;
+  }
   a->n_hist_answers++;
   a->n_hist_records += n;
   if (ensure_times(a, n + 1)) {
@@ -847,9 +965,11 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
   for (size_t i = 0; i < n; i++)
     a->times[i] = s == S_PLAYBACK ? a->points.items[i].gpstime : a->alarms.items[i].systemtime;
   paging_result_t pr;
-  if (paging_apply(&w->cursor, w->end, a->times, n,
-                   s == S_PLAYBACK ? PAGING_PLAYBACK_PAGE : PAGING_ALARM_PAGE, s == S_PLAYBACK,
-                   &pr) != 0) {
+  /* A full answer that lost records to validation is still full: paged as one of the n
+   * records kept, so the next page is asked from the last of them. */
+  size_t page_size = s == S_PLAYBACK ? PAGING_PLAYBACK_PAGE : PAGING_ALARM_PAGE;
+  if (raw_full && n < page_size) page_size = n;
+  if (paging_apply(&w->cursor, w->end, a->times, n, page_size, s == S_PLAYBACK, &pr) != 0) {
     snprintf(why, sizeof why, "%s: page of %zu records from %lld breaks the paging rules",
              api_endpoint_path(res->endpoint), n, (long long)w->cursor.begin);
     fail_stream(a, w->dev, s, why);
@@ -1056,10 +1176,15 @@ static void apply_mileage(archiver_t *a, work_t *w, const net_result_t *res) {
   char why[400];
   int ok = response_ok(a, w, res);
   if (ok == 0 && res->decoded != 0) ok = -2; /* decode_work parsed a->mileages */
+  if (ok == 0 && a->rejects.n) ingest_rejects(a->ingest, "device/mileage", NULL, &a->rejects);
   if (ok != 0) {
     for (size_t k = 0; k < w->n_devs; k++) {
       stream_free(a, w->devs[k], S_MILEAGE);
       if (res->error == NET_ERR_CANCELLED || a->accts[w->acct].stopped) continue;
+      if (ok == -1 && permanent_code(res) && w->n_devs == 1) {
+        stop_stream(a, w->devs[k], S_MILEAGE, res);
+        continue;
+      }
       snprintf(why, sizeof why, "%s: %s", api_endpoint_path(res->endpoint),
                ok == -2 ? res->decode_message : res->message);
       fail_stream(a, w->devs[k], S_MILEAGE, why);
@@ -1088,6 +1213,7 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
   acct_t *ac = &a->accts[w->acct];
   int ok = response_ok(a, w, res);
   if (ok == 0 && res->decoded != 0) ok = -2; /* decode_work parsed a->tracks */
+  if (ok == 0 && a->rejects.n) ingest_rejects(a->ingest, "track", NULL, &a->rejects);
   if (ok != 0) {
     if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
       a->n_errors++;
@@ -1097,19 +1223,21 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
     return; /* backfill: last_gpstime stays unknown (-1): those devices are asked anyway */
   }
   int rc = batch_get(a) ? 0 : -ENOMEM;
+  int64_t now_real = present_bound(a);
   for (size_t i = 0; i < a->tracks.n && rc == 0; i++) {
-    const api_track_t *t = &a->tracks.items[i];
+    api_track_t *t = &a->tracks.items[i];
     int64_t idx = devtab_find(a->dev, t->imei);
     if (idx < 0) continue;
+    int64_t sent_gpstime = t->gpstime, sent_servertime = t->servertime;
+    ingest_track(a->ingest, t, now_real); /* out-of-bounds fields become unknown (NULL) */
+    bool gps_refused = sent_gpstime > 0 && t->gpstime <= 0;
     devtab_device_t *d = devtab_at(a->dev, (size_t)idx);
     int64_t was_gpstime = d->last_gpstime, was_systemtime = d->last_systemtime;
-    if (t->servertime > 0) {
-      /* The present of the data. Login signing keeps the offset netc learns from the
-       * Date headers: the simulator's data clock (--now, --speed) is not its signing
-       * clock, and on a real host both are the same server clock anyway. */
-      a->server_offset = t->servertime - (int64_t)time(NULL);
-      a->have_offset = true;
-    }
+    /* The present of the data. Login signing keeps the offset netc learns from the
+     * Date headers: the simulator's data clock (--now, --speed) is not its signing
+     * clock, and on a real host both are the same server clock anyway. */
+    if (sent_servertime > 0 && !learn_servertime(a, sent_servertime))
+      t->servertime = 0; /* not believed: stored NULL */
     if (d->cursor[S_PLAYBACK].begin == ARCH_UNSET || d->cursor[S_ALARMS].begin == ARCH_UNSET ||
         d->cursor[S_MILEAGE].begin == ARCH_UNSET) {
       for (int s = 0; s < DEVTAB_STREAM_COUNT; s++)
@@ -1139,7 +1267,8 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
       move_t pt = {.cov_only = true, .has_cov = true, .cov_from = gps, .cov_to = gps};
       if (rc == 0) rc = batch_move(a, (uint32_t)idx, S_PLAYBACK, &d->cursor[S_PLAYBACK], false, &pt);
     }
-    if (gps > d->last_gpstime || d->last_gpstime < 0) d->last_gpstime = gps;
+    /* A refused gpstime tells nothing: backfill keeps asking (unknown stays -1). */
+    if (!gps_refused && (gps > d->last_gpstime || d->last_gpstime < 0)) d->last_gpstime = gps;
     if (heard > d->last_systemtime) d->last_systemtime = heard;
     /* What playback and alarms are due on: a record that moved neither changes nothing. */
     if (d->last_gpstime != was_gpstime || d->last_systemtime != was_systemtime)
@@ -1160,13 +1289,15 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
 }
 
 static void discovery_step_done(archiver_t *a, acct_t *ac);
-static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *owner);
+static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *owner,
+                     uint16_t depth);
 
 static void apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) {
   acct_t *ac = &a->accts[w->acct];
   if (ac->removed) return; /* a reload dropped the account while the list was out */
   int ok = response_ok(a, w, res);
   if (ok == 0 && res->decoded != 0) ok = -2; /* decode_work parsed a->devices */
+  if (ok == 0 && a->rejects.n) ingest_rejects(a->ingest, "device/list", NULL, &a->rejects);
   if (ok != 0) {
     ac->disc_failed = true;
     if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
@@ -1214,6 +1345,7 @@ static void apply_userlist(archiver_t *a, work_t *w, const net_result_t *res) {
   if (ac->removed) return;
   int ok = response_ok(a, w, res);
   if (ok == 0 && res->decoded != 0) ok = -2; /* decode_work parsed a->users */
+  if (ok == 0 && a->rejects.n) ingest_rejects(a->ingest, "user/list", NULL, &a->rejects);
   if (ok != 0) {
     ac->disc_failed = true;
     if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
@@ -1226,17 +1358,33 @@ static void apply_userlist(archiver_t *a, work_t *w, const net_result_t *res) {
   /* Copy the names first: the next parse (from a nested call) would reuse the storage. */
   size_t n = a->users.n;
   char **names = calloc(n + 1, sizeof *names);
+  size_t max_subs = (size_t)a->cfg->archive.max_subaccounts;
+  uint16_t depth = (uint16_t)(w->depth + 1);
   for (size_t i = 0; names && i < n; i++) names[i] = strdup(a->users.items[i].account);
   for (size_t i = 0; names && i < n; i++) {
-    if (!names[i]) continue;
-    bool seen = false;
-    for (size_t k = 0; k < ac->n_visited && !seen; k++) seen = strcmp(ac->visited[k], names[i]) == 0;
-    if (seen || strcmp(names[i], ac->cfg->account) == 0) continue;
-    char **v = realloc(ac->visited, (ac->n_visited + 1) * sizeof *v);
-    if (!v) continue;
-    ac->visited = v;
-    ac->visited[ac->n_visited++] = strdup(names[i]);
-    if (list_call(a, ac, W_DEVLIST, names[i]) != 0 || list_call(a, ac, W_USERLIST, names[i]) != 0)
+    if (!names[i] || nameset_has(&ac->visited, names[i]) || strcmp(names[i], ac->cfg->account) == 0)
+      continue;
+    /* Caps: a user/list that never ends (or a tree deeper than any real one) must not
+     * grow memory and requests without bound. What is left out makes the discovery
+     * incomplete: no device is removed on it. */
+    if (ac->visited.n >= max_subs || depth > a->cfg->archive.max_subaccount_depth) {
+      ac->disc_failed = true;
+      if (!ac->cap_logged)
+        log_warn("account %s: discovery stopped at %s (archive.%s %d): sub-accounts beyond it "
+                 "are not listed; this discovery is incomplete", ac->cfg->account,
+                 ac->visited.n >= max_subs ? "the sub-account cap" : "the depth cap",
+                 ac->visited.n >= max_subs ? "max_subaccounts" : "max_subaccount_depth",
+                 ac->visited.n >= max_subs ? a->cfg->archive.max_subaccounts
+                                           : a->cfg->archive.max_subaccount_depth);
+      ac->cap_logged = true;
+      break;
+    }
+    if (nameset_add(&ac->visited, names[i]) < 0) {
+      ac->disc_failed = true;
+      continue;
+    }
+    if (list_call(a, ac, W_DEVLIST, names[i], depth) != 0 ||
+        list_call(a, ac, W_USERLIST, names[i], depth) != 0)
       ac->disc_failed = true;
   }
   for (size_t i = 0; names && i < n; i++) free(names[i]);
@@ -1349,6 +1497,24 @@ static void on_poll_timer(uv_timer_t *t) {
   archiver_t *a = pt->a;
   acct_t *ac = &a->accts[pt->acct];
   if (a->stopping || ac->stopped || ac->removed || ac->poll_busy || ac->n_poll == 0) return;
+  /* Bounded memory while the database cannot take rows (an outage fills the writer's
+   * queue): a poll now would only grow the batch that cannot be submitted. Skipped,
+   * not queued: the next poll after the writer drains brings each device's latest
+   * state, which is all a poll stores. */
+  if (a->pressure || a->submit_blocked) {
+    /* told once the pause lasts (a busy writer pauses a poll or two now and then) */
+    if (++a->polls_skipped == ARCH_POLLS_SKIPPED_TOLD)
+      log_warn("track polls paused: the database writer is full (%zu rows held); each "
+               "device's latest state is polled again once it drains",
+               a->db ? pgw_queue_rows(a->db) : (size_t)0);
+    a->polls_paused = true;
+    return;
+  }
+  if (a->polls_paused && a->polls_skipped >= ARCH_POLLS_SKIPPED_TOLD)
+    log_info("track polls resumed (%llu skipped while the writer was full)",
+             (unsigned long long)a->polls_skipped);
+  a->polls_paused = false;
+  a->polls_skipped = 0;
   if (ac->poll_pos >= ac->n_poll) ac->poll_pos = 0;
   size_t start = ac->poll_pos;
   ac->poll_pos += API_MAX_IMEIS;
@@ -1372,10 +1538,11 @@ static void polls_schedule(archiver_t *a, acct_t *ac) {
 
 /* ------------------------------------------------------------------ discovery */
 
-static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *owner) {
+static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *owner,
+                     uint16_t depth) {
   work_t *w = calloc(1, sizeof *w);
   if (!w) return -ENOMEM;
-  *w = (work_t){.a = a, .kind = kind, .acct = (uint16_t)(ac - a->accts)};
+  *w = (work_t){.a = a, .kind = kind, .acct = (uint16_t)(ac - a->accts), .depth = depth};
   snprintf(w->owner, sizeof w->owner, "%s", owner);
   bool own = strcmp(owner, ac->cfg->account) == 0;
   api_request_t req = {0};
@@ -1394,12 +1561,12 @@ static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *ow
 static void discovery_start(archiver_t *a, acct_t *ac) {
   if (ac->stopped || ac->removed || ac->disc_pending > 0) return;
   ac->disc_failed = false;
-  for (size_t k = 0; k < ac->n_visited; k++) free(ac->visited[k]);
-  ac->n_visited = 0;
+  ac->cap_logged = false;
+  nameset_clear(&ac->visited);
   a->disc_accounts_pending++;
   ac->disc_pending++; /* held until both first calls are out */
-  if (list_call(a, ac, W_DEVLIST, ac->cfg->account) != 0) ac->disc_failed = true;
-  if (ac->cfg->subaccounts && list_call(a, ac, W_USERLIST, ac->cfg->account) != 0)
+  if (list_call(a, ac, W_DEVLIST, ac->cfg->account, 0) != 0) ac->disc_failed = true;
+  if (ac->cfg->subaccounts && list_call(a, ac, W_USERLIST, ac->cfg->account, 0) != 0)
     ac->disc_failed = true;
   discovery_step_done(a, ac);
 }
@@ -1655,6 +1822,39 @@ static void on_signal(uv_signal_t *s, int signum) {
 
 /* ------------------------------------------------------------------ tick */
 
+#define ARCH_NAMES_MAX 10 /* accounts or streams named in a failure, then "and N more" */
+
+/* Backfill's exit status once nothing is due: 1 when an account could not log in (or
+ * stopped), a device list failed, or a device stream gave up or is blocked; the
+ * accounts are named here (the streams by summary_missing). */
+static int backfill_verdict(archiver_t *a, const tally_t *tl) {
+  size_t stopped = 0;
+  char names[600] = "";
+  size_t len = 0;
+  for (size_t i = 0; i < a->n_accts; i++) {
+    acct_t *ac = &a->accts[i];
+    if (!ac->stopped || ac->removed) continue;
+    if (stopped++ < ARCH_NAMES_MAX && len < sizeof names) {
+      const char *text = ac->stop_code > 0 ? api_code_text(ac->stop_code) : NULL;
+      int n = snprintf(names + len, sizeof names - len, "%s%s (code %d: %s)", len ? ", " : "",
+                       ac->cfg->account, ac->stop_code, text ? text : "login failed");
+      if (n > 0) len += (size_t)n;
+    }
+  }
+  if (stopped) {
+    if (stopped > ARCH_NAMES_MAX)
+      log_error("backfill failed: %zu accounts could not log in or stopped: %s and %zu more",
+                stopped, names, stopped - ARCH_NAMES_MAX);
+    else
+      log_error("backfill failed: %zu account%s could not log in or stopped: %s", stopped,
+                stopped == 1 ? "" : "s", names);
+  }
+  if (tl->given_up)
+    log_error("backfill failed: %zu device stream%s failed for good (listed below)", tl->given_up,
+              tl->given_up == 1 ? "" : "s");
+  return stopped || tl->blocked || tl->given_up || a->disc_incomplete ? 1 : 0;
+}
+
 static void on_tick(uv_timer_t *t) {
   archiver_t *a = t->data;
   if (a->stopping) return;
@@ -1679,7 +1879,7 @@ static void on_tick(uv_timer_t *t) {
   tally_t tl;
   tally(a, &tl);
   if (tl.due || tl.later) return;
-  a->exit_code = tl.blocked || tl.given_up || a->disc_incomplete ? 1 : 0;
+  a->exit_code = backfill_verdict(a, &tl);
   begin_shutdown(a);
 }
 
@@ -2089,6 +2289,8 @@ int archiver_run(const archiver_options_t *opt) {
     a->heal = gapheal_new(&ho);
   }
   if (!a->dev || !a->cov || !a->acad || !a->heal) goto out_loop;
+  a->ingest = ingest_new(opt->hooks ? opt->hooks->reject : NULL, opt->hooks ? opt->hooks->arg : NULL);
+  if (!a->ingest) goto out_loop;
 
   /* Accounts: all configured, or the one --account names. */
   a->accts = calloc(cfg->n_accounts, sizeof *a->accts);
@@ -2210,8 +2412,7 @@ out_loop:
     if (uv_loop_close(&a->loop) != 0) log_error("archiver: loop handles left open");
   }
   for (size_t i = 0; a->accts && i < a->n_accts; i++) {
-    for (size_t k = 0; k < a->accts[i].n_visited; k++) free(a->accts[i].visited[k]);
-    free(a->accts[i].visited);
+    nameset_clear(&a->accts[i].visited);
     free(a->accts[i].poll_devs);
     acct_cfg_free(a->accts[i].cfg);
   }
@@ -2227,6 +2428,7 @@ out_loop:
   api_devices_free(&a->devices);
   api_users_free(&a->users);
   api_mileages_free(&a->mileages);
+  ingest_free(a->ingest);
   free(a->times);
   free(a);
   return code;

@@ -31,6 +31,9 @@ typedef struct archiver_hooks {
   void (*response)(void *arg, const struct net_result *res);
   /* The end of every batch: its rows and the time from submit to its callback. */
   void (*batch)(void *arg, const struct pgw_result *res, size_t rows, uint64_t elapsed_ms);
+  /* a record (or one field of it) refused by validation: endpoint "track", "playback",
+   * "alarm/list", "device/list", "user/list", "device/mileage"; field as named there */
+  void (*reject)(void *arg, const char *endpoint, const char *field);
 } archiver_hooks_t;
 
 typedef enum {

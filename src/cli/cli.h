@@ -93,6 +93,12 @@ int cli_print_result(const struct db_result *r, output_format_t format, FILE *ou
 int cli_parse_time_option(const char *cmd, const char *opt, const char *value, int64_t *out)
     __attribute__((warn_unused_result));
 
+/* After an export or report of `rows` rows: names on stderr every IMEI of the
+ * comma-separated imeis (may be NULL) the archive has never heard of, and says when
+ * nothing was found at all. Returns the number of unknown IMEIs, -1 on a database error
+ * (reported). */
+int cli_say_unknown(const char *cmd, const char *conninfo, const char *imeis, size_t rows);
+
 int cmd_run(const cli_context_t *ctx, int argc, char **argv);
 int cmd_retention(const cli_context_t *ctx, int argc, char **argv);
 int cmd_backfill(const cli_context_t *ctx, int argc, char **argv);

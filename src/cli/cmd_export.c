@@ -71,7 +71,10 @@ static void usage(FILE *out) {
           "  --database CONNINFO  as for `fleetarc report`;\n"
           CLI_DATABASE_PASSWORD_HELP
           "  -h, --help           this help\n"
-          "exit status: 0 done, 1 database or write error, 2 bad usage.\n");
+          "An unknown IMEI (never listed nor archived) is named on stderr and nothing is\n"
+          "written; an empty range is said on stderr and gives an empty track.\n"
+          "exit status: 0 done (an empty range too), 1 unknown IMEI, database or write error,\n"
+          "2 bad usage.\n");
 }
 
 /* XML text and attribute values: the five predefined entities */
@@ -314,6 +317,10 @@ int cmd_export(const cli_context_t *ctx, int argc, char **argv) {
   if (db_query(conninfo, export_sql, 4, params, &res, err, sizeof err) < 0) {
     fprintf(stderr, "fleetarc export: %s\n", err[0] ? err : "out of memory");
     goto out;
+  }
+  if (db_result_rows(res) == 0) {
+    int unknown = cli_say_unknown("export", conninfo, imei, 0);
+    if (unknown != 0) goto out; /* unknown (or the check failed): exit 1, no output */
   }
   if (output && !(out = fopen(output, "w"))) {
     fprintf(stderr, "fleetarc export: %s: %s\n", output, strerror(errno));

@@ -121,7 +121,10 @@ static void usage(FILE *out) {
           CLI_DATABASE_PASSWORD_HELP
           "  -h, --help           this help\n"
           "Durations: 90s, 5m, 1h30m. Times are printed as ISO 8601 with the zone's offset.\n"
-          "exit status: 0 done, 1 database error, 2 bad usage.\n");
+          "An --imei the archive has never heard of is named on stderr, and an empty report\n"
+          "says so there too.\n"
+          "exit status: 0 done (an empty report too), 1 database error or an unknown IMEI,\n"
+          "2 bad usage.\n");
 }
 
 int cli_database_option_check(const char *cmd, const char *conninfo) {
@@ -336,6 +339,10 @@ int cmd_report(const cli_context_t *ctx, int argc, char **argv) {
   if (cli_print_result(res, format, stdout) < 0 || fflush(stdout) != 0) {
     fprintf(stderr, "fleetarc report: cannot write the output\n");
     goto out;
+  }
+  if (imeis || db_result_rows(res) == 0) {
+    int unknown = cli_say_unknown("report", conninfo, imeis, db_result_rows(res));
+    if (unknown != 0) goto out;
   }
   status = CLI_EXIT_OK;
 out:

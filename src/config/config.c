@@ -934,10 +934,11 @@ static void load_streams(loader_t *ld, const yaml_node_t *list, const char *path
 static void load_archive(loader_t *ld, const yaml_node_t *map) {
   static const char *const names[] = {"track_interval", "discovery_interval", "lookback", "streams",
                                       "give_up_after", "alarm_interval", "alarm_idle_interval",
-                                      "gap_settle", "gap_min", "gap_max_attempts"};
-  const yaml_node_t *v[10], *k[10];
+                                      "gap_settle", "gap_min", "gap_max_attempts",
+                                      "max_subaccounts", "max_subaccount_depth"};
+  const yaml_node_t *v[12], *k[12];
   config_t *cfg = ld->cfg;
-  if (!section_open(ld, map, "archive", names, 10, v, k)) return;
+  if (!section_open(ld, map, "archive", names, 12, v, k)) return;
   get_duration(ld, v[0], "archive.track_interval", &cfg->archive.track_interval_ms, SEC_MS, DAY_MS);
   get_duration(ld, v[1], "archive.discovery_interval", &cfg->archive.discovery_interval_ms, MIN_MS, 30 * DAY_MS);
   get_duration(ld, v[2], "archive.lookback", &cfg->archive.lookback_ms, 0, 3650 * DAY_MS);
@@ -949,6 +950,8 @@ static void load_archive(loader_t *ld, const yaml_node_t *map) {
   get_duration(ld, v[7], "archive.gap_settle", &cfg->archive.gap_settle_ms, SEC_MS, DAY_MS);
   get_duration(ld, v[8], "archive.gap_min", &cfg->archive.gap_min_ms, SEC_MS, DAY_MS);
   get_int(ld, v[9], "archive.gap_max_attempts", &cfg->archive.gap_max_attempts, 0, 100);
+  get_int(ld, v[10], "archive.max_subaccounts", &cfg->archive.max_subaccounts, 0, 10000000);
+  get_int(ld, v[11], "archive.max_subaccount_depth", &cfg->archive.max_subaccount_depth, 1, 1000);
 }
 
 static void load_log(loader_t *ld, const yaml_node_t *map) {
@@ -1203,6 +1206,8 @@ static int config_defaults(config_t *cfg) {
   cfg->archive.gap_settle_ms = 30 * MIN_MS;
   cfg->archive.gap_min_ms = 5 * MIN_MS;
   cfg->archive.gap_max_attempts = 3;
+  cfg->archive.max_subaccounts = 10000;
+  cfg->archive.max_subaccount_depth = 16;
   cfg->log.level = LOG_LEVEL_INFO;
   cfg->log.format = LOG_FORMAT_TEXT;
   cfg->metrics.unhealthy_after_ms = 60 * SEC_MS;
@@ -1490,6 +1495,8 @@ void config_print(const config_t *cfg, FILE *out) {
   fprintf(out, "  gap_settle: %s\n", DUR(cfg->archive.gap_settle_ms));
   fprintf(out, "  gap_min: %s\n", DUR(cfg->archive.gap_min_ms));
   fprintf(out, "  gap_max_attempts: %d\n", cfg->archive.gap_max_attempts);
+  fprintf(out, "  max_subaccounts: %d\n", cfg->archive.max_subaccounts);
+  fprintf(out, "  max_subaccount_depth: %d\n", cfg->archive.max_subaccount_depth);
   fprintf(out, "log:\n  level: %s\n  format: %s\n", log_level_name(cfg->log.level),
           cfg->log.format == LOG_FORMAT_JSON ? "json" : "text");
   fputs("metrics:\n  listen: ", out);

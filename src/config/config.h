@@ -86,6 +86,8 @@ typedef struct config {
                                     * gap, 5m */
     int gap_max_attempts;          /* empty asks of one gap before it counts as healed, 3;
                                     * 0 turns gap healing off */
+    int max_subaccounts;           /* sub-accounts one discovery lists at most, 10000 */
+    int max_subaccount_depth;      /* levels below a configured account, 16 */
   } archive;
   struct {
     char *listen;                /* metrics.listen "HOST:PORT" of GET /metrics and /healthz

@@ -4,6 +4,11 @@
  * into their tables after a SAVEPOINT; a batch that overlaps stored rows (only after a
  * crash or retry) fails that COPY with unique_violation, rolls back to the savepoint and
  * is merged through staging + ON CONFLICT DO NOTHING like the rest.
+ * A row the server refuses for its data (refused_kind) is isolated: the batch is rolled
+ * back and retried with that kind merged by fleetarc.isolate_rows (075), which bisects
+ * it and keeps each refused row in fleetarc.rejected; the rest commits. Each kind at most once
+ * per batch, so a batch takes at most K_COUNT + 1 such attempts; the common path is
+ * unchanged.
  * Invariant: a batch's callback runs once, and reports success only after the COMMIT's
  * result; a batch cut off by a lost connection goes back to the queue's head. */
 #include "db/pgw.h"
@@ -33,11 +38,21 @@ enum {
   K_GAPS,     /* gaps asked again for late uploads (072_gaps.sql) */
   K_COUNT,
 };
+_Static_assert(K_COUNT == PGW_KINDS, "pgw.h's PGW_KINDS counts the kinds");
 
 static const char *const kind_table[K_COUNT] = {
   "pgw_positions", "pgw_alarms", "pgw_device_state", "pgw_devices", "pgw_mileage", "pgw_removed",
   "pgw_cursors", "pgw_coverage", "pgw_gaps",
 };
+
+/* The table each kind goes to: fleetarc.rejected's source. */
+static const char *const kind_source[K_COUNT] = {
+  "positions", "alarms", "device_state", "devices", "daily_mileage", "removed", "cursors",
+};
+
+const char *pgw_kind_name(int kind) {
+  return kind >= 0 && kind < K_COUNT ? kind_source[kind] : "?";
+}
 
 static const char *const stream_names[] = {"playback", "alarms", "mileage"};
 
@@ -47,7 +62,7 @@ static const char *const stream_names[] = {"playback", "alarms", "mileage"};
  * kind travels as binary COPY, whose fields must have their column's exact width: the
  * staged integers are as wide as the C values (int, int64_t), and a status out of the
  * smallint range fails in the merge's assignment cast (SQLSTATE 22003), as it failed in
- * the text COPY before. */
+ * the text COPY before: that row is then isolated into fleetarc.rejected. */
 static const char setup_sql[] =
   "SET client_min_messages = warning;"
   "CREATE TEMP TABLE pgw_positions (imei text, gpstime timestamptz, longitude float8,"
@@ -186,6 +201,7 @@ struct pgw_batch {
   unsigned attempts;
   bool partitions_retried;   /* "no partition" already retried once */
   bool overlapped;           /* its direct COPY met a stored key: retries merge at once */
+  unsigned isolate;          /* kinds (1 << K_*) bisected by isolate_rows: a row was refused */
 };
 
 typedef enum {
@@ -257,6 +273,8 @@ struct pgw {
   bool retry_after_rollback; /* the ROLLBACK step ends in a retry, not a failure */
   bool committed;         /* the step's COMMIT answered COMMIT */
   pgw_result_t result;
+  size_t refused[K_COUNT]; /* this attempt's refused rows by kind: counted at its COMMIT */
+  buf_t refused_log;       /* and their log lines, logged at its COMMIT */
 
   month_t *known_months;  /* partitions known to exist (this writer created or saw them) */
   size_t nknown, capknown;
@@ -310,13 +328,20 @@ size_t pgw_batch_rows(const pgw_batch_t *b) {
 
 const char *pgw_batch_name(const pgw_batch_t *b) { return b->name; }
 
+/* Years 0..9999 (PostgreSQL's own range ends near 294276): the month number of any of
+ * them fits month_t. */
+#define PGW_TIME_MIN (-62167219200LL)
+#define PGW_TIME_MAX 253402300799LL
+
 static void month_range(int64_t t, month_t *m, int64_t *lo, int64_t *hi) {
   time_t tt = (time_t)t;
-  /* A time gmtime cannot represent (a garbage clock) counts as 1970-01: the batch then
-   * fails on the server for that row's time, not on an uninitialised month here. */
+  /* A time gmtime cannot represent (a garbage clock), or beyond year 9999 (2^53 s: the
+   * month number overflowed an int), counts as 1970-01: the batch then fails on the
+   * server for that row's time, not on an uninitialised or overflowed month here. */
   struct tm tm = {.tm_year = 70, .tm_mday = 1};
-  if (!gmtime_r(&tt, &tm)) tm = (struct tm){.tm_year = 70, .tm_mday = 1};
-  *m = (month_t)((tm.tm_year - 70) * 12 + tm.tm_mon);
+  if (t < PGW_TIME_MIN || t > PGW_TIME_MAX || !gmtime_r(&tt, &tm))
+    tm = (struct tm){.tm_year = 70, .tm_mday = 1};
+  *m = (month_t)(((int64_t)tm.tm_year - 70) * 12 + tm.tm_mon);
   struct tm start = {.tm_year = tm.tm_year, .tm_mon = tm.tm_mon, .tm_mday = 1};
   *lo = (int64_t)timegm(&start);
   start.tm_mon++;
@@ -702,6 +727,7 @@ static void on_close_handle(uv_handle_t *h) {
     free(w->known_months);
     free(w->pending_months);
     free(w->step_error);
+    buf_free(&w->refused_log);
     free(w);
     if (cb) cb(data);
   }
@@ -1033,7 +1059,12 @@ static bool start_merge(pgw_t *w) {
   for (int k = 0; k < K_COUNT && rc == 0; k++) {
     if (w->cur->rows[k] == 0 || (w->direct && direct_copy_sql[k])) continue;
     w->merge_kinds[w->nmerge++] = k;
-    rc = buf_puts(&sql, merge_sql[k]);
+    if (w->cur->isolate & (1u << k))
+      rc = buf_printf(&sql,
+                      "SELECT * FROM fleetarc.isolate_rows('%s', $pgw$%s$pgw$, '%s');",
+                      kind_table[k], merge_sql[k], kind_source[k]);
+    else
+      rc = buf_puts(&sql, merge_sql[k]);
   }
   /* The COMMIT goes with the merges: one round trip less; its result comes last. */
   if (rc == 0) rc = buf_puts(&sql, "COMMIT;");
@@ -1065,9 +1096,11 @@ static void maybe_start_batch(pgw_t *w) {
   w->state = S_BUSY;
   b->attempts++;
   memset(&w->result, 0, sizeof w->result);
+  memset(w->refused, 0, sizeof w->refused);
+  buf_truncate(&w->refused_log, 0);
   uv_timer_start(&w->op_timer, on_op_timer, w->opt.batch_timeout_ms, 0);
   /* The fast path, unless the batch already met stored keys in an earlier attempt. */
-  w->direct = !b->overlapped && (b->rows[K_POSITIONS] > 0 || b->rows[K_ALARMS] > 0);
+  w->direct = !b->overlapped && !b->isolate && (b->rows[K_POSITIONS] > 0 || b->rows[K_ALARMS] > 0);
   char *sql = partitions_sql(w, b);
   bool ok = sql ? send_query(w, STEP_PARTITIONS, sql) : begin_batch(w);
   free(sql);
@@ -1077,6 +1110,13 @@ static void maybe_start_batch(pgw_t *w) {
 /* The batch committed (or failed for its data): report it and take the next one. */
 static void batch_done(pgw_t *w, int status, const char *error) {
   uv_timer_stop(&w->op_timer);
+  if (status == 0) {
+    for (int k = 0; k < K_COUNT; k++) w->stats.rows_rejected[k] += w->refused[k];
+    for (char *line = w->refused_log.data, *end; line && (end = strchr(line, '\n')); line = end + 1) {
+      *end = '\0';
+      log_warn("%s", line);
+    }
+  }
   w->state = S_IDLE;
   w->step = STEP_NONE;
   batch_finish(w, w->cur, status, error);
@@ -1091,6 +1131,19 @@ static void batch_done(pgw_t *w, int status, const char *error) {
 static bool sqlstate_transient(const char *s) {
   return strncmp(s, "08", 2) == 0 || strncmp(s, "40", 2) == 0 || strncmp(s, "53", 2) == 0 ||
          strncmp(s, "57", 2) == 0 || strncmp(s, "58", 2) == 0;
+}
+
+/* The kind of rows whose statement failed with an error that a single row's data can
+ * cause (data exception 22, integrity constraint 23, program limit 54), or -1: the
+ * error is of another kind, or came from a step that cannot be bisected (a
+ * COPY into staging refuses only what no row of ours can hold). */
+static int refused_kind(const pgw_t *w) {
+  const char *s = w->sqlstate;
+  if (strncmp(s, "22", 2) != 0 && strncmp(s, "23", 2) != 0 && strncmp(s, "54", 2) != 0)
+    return -1;
+  if (w->step == STEP_COPY && w->direct && direct_copy_sql[w->copy_kind]) return w->copy_kind;
+  if (w->step == STEP_MERGE && w->merge_at < w->nmerge) return w->merge_kinds[w->merge_at];
+  return -1;
 }
 
 /* The step's results are all in (PQgetResult returned NULL): go on, or handle its error. */
@@ -1126,6 +1179,11 @@ static void step_finished(pgw_t *w) {
     /* After a data error: the batch is dropped with the error saved in step_error. */
     char *err = w->step_error ? w->step_error : strdup("rollback");
     w->step_error = NULL;
+    if (w->retry_after_rollback && (w->lost_in_step || PQstatus(w->conn) == CONNECTION_BAD)) {
+      free(err);
+      conn_lost(w, "connection lost during ROLLBACK"); /* the batch goes back to the queue */
+      return;
+    }
     if (w->lost_in_step || PQstatus(w->conn) == CONNECTION_BAD) {
       /* The rollback could not be confirmed, but the batch's fate is decided (bad data):
        * report it and reconnect for the next one. */
@@ -1137,7 +1195,7 @@ static void step_finished(pgw_t *w) {
       return;
     }
     if (w->retry_after_rollback) {
-      /* Not a data error: the partitions were gone; retry at once. */
+      /* The partitions were gone, or a kind of rows is now isolated: retry at once. */
       free(err);
       uv_timer_stop(&w->op_timer);
       w->state = S_IDLE;
@@ -1180,6 +1238,19 @@ static void step_finished(pgw_t *w) {
       w->nknown = 0;
       log_warn("pgw: batch %s: a partition is missing; retrying with ensure_partitions",
                b->name);
+      if (!send_query(w, STEP_ROLLBACK, "ROLLBACK")) return;
+      w->retry_after_rollback = true;
+      return;
+    }
+    int bad_kind = refused_kind(w);
+    if (in_tx && bad_kind >= 0 && !(b->isolate & (1u << bad_kind))) {
+      /* A row the server refuses for its data: roll back and retry the batch with that
+       * kind bisected down to the refused rows, which go to fleetarc.rejected; the rest
+       * (and the cursor moves) commit. Each kind is isolated at most once per batch. */
+      log_info("pgw: batch %s: %s; retrying it, isolating the refused %s rows", b->name,
+               w->step_error, kind_source[bad_kind]);
+      b->isolate |= 1u << bad_kind;
+      w->result.positions_new = w->result.alarms_new = 0;
       if (!send_query(w, STEP_ROLLBACK, "ROLLBACK")) return;
       w->retry_after_rollback = true;
       return;
@@ -1253,6 +1324,31 @@ static size_t cmd_tuples(PGresult *r) {
   return s && *s ? (size_t)strtoull(s, NULL, 10) : 0;
 }
 
+/* The answer of fleetarc.isolate_rows for `kind`: one row (NULL, imei, error) per row the
+ * server refused (now in fleetarc.rejected; logged here once each), then (merged, NULL,
+ * NULL). Returns the merged count; *refused gets the number of refused rows. */
+static size_t isolated_result(pgw_t *w, int kind, const PGresult *r, size_t *refused) {
+  size_t merged = 0;
+  *refused = 0;
+  if (PQnfields(r) != 3) return 0;
+  for (int i = 0; i < PQntuples(r); i++) {
+    if (!PQgetisnull(r, i, 0)) {
+      merged = (size_t)strtoull(PQgetvalue(r, i, 0), NULL, 10);
+      continue;
+    }
+    (*refused)++;
+    /* Logged at the COMMIT: an attempt rolled back later would log it twice. */
+    if (buf_printf(&w->refused_log, "pgw: batch %s: %s row of IMEI %s refused, kept in"
+                   " fleetarc.rejected: %s\n", w->cur->name, kind_source[kind],
+                   PQgetisnull(r, i, 1) ? "?" : PQgetvalue(r, i, 1), PQgetvalue(r, i, 2)) < 0)
+      log_warn("pgw: batch %s: a %s row refused (see fleetarc.rejected)", w->cur->name,
+               kind_source[kind]);
+  }
+  w->result.rows_rejected += *refused;
+  w->refused[kind] += *refused;
+  return merged;
+}
+
 /* One result of the current step. */
 static void handle_result(pgw_t *w, PGresult *r) {
   ExecStatusType st = PQresultStatus(r);
@@ -1285,15 +1381,18 @@ static void handle_result(pgw_t *w, PGresult *r) {
       break;
     case STEP_MERGE:
       if (w->merge_at < w->nmerge) {
-        size_t n = cmd_tuples(r);
-        switch (w->merge_kinds[w->merge_at++]) {
+        int kind = w->merge_kinds[w->merge_at++];
+        size_t refused = 0;
+        size_t n = (b->isolate & (1u << kind)) ? isolated_result(w, kind, r, &refused)
+                                               : cmd_tuples(r);
+        switch (kind) {
           case K_POSITIONS:
             w->result.positions_new = n;
-            w->result.positions_dup = b->rows[K_POSITIONS] - n;
+            w->result.positions_dup = b->rows[K_POSITIONS] - refused - n;
             break;
           case K_ALARMS:
             w->result.alarms_new = n;
-            w->result.alarms_dup = b->rows[K_ALARMS] - n;
+            w->result.alarms_dup = b->rows[K_ALARMS] - refused - n;
             break;
           case K_DEVICE_STATE: w->result.device_states = n; break;
           case K_DEVICES: w->result.devices = n; break;

@@ -116,7 +116,9 @@ const char *pgw_batch_name(const pgw_batch_t *batch);
 
 /* What became of a batch. */
 typedef struct pgw_result {
-  int status;        /* 0 committed; -EIO the server rejected its data (it is dropped, the
+  int status;        /* 0 committed (rows_rejected of its rows may have been refused
+                        and kept in fleetarc.rejected); -EIO the server rejected its
+                        data in a way no single row explains (it is dropped, the
                         writer goes on); -ECANCELED the writer closed before it was
                         written: nothing of it counts as written */
   const char *error; /* NULL on success, else one line naming the batch; borrowed until
@@ -129,6 +131,8 @@ typedef struct pgw_result {
   size_t cursors_moved;                /* cursors that moved forward (or were created) */
   size_t coverage_added;               /* covered intervals merged in */
   size_t gaps_written;                 /* gap rows inserted or updated */
+  size_t rows_rejected;                /* rows the server refused for their data: not
+                                          written, kept in fleetarc.rejected (logged) */
   unsigned attempts;                   /* transactions tried, >1 after reconnects */
 } pgw_result_t;
 
@@ -175,12 +179,20 @@ bool pgw_queue_full(const pgw_t *writer);
 /* True when a connection is up and set up (idle or writing). */
 bool pgw_connected(const pgw_t *writer);
 
+/* The kinds of rows a batch holds; pgw_kind_name(0..PGW_KINDS-1) names their target
+ * ("positions", "alarms", "device_state", "devices", "daily_mileage", "removed",
+ * "cursors"), which is also fleetarc.rejected's source. */
+#define PGW_KINDS 7
+const char *pgw_kind_name(int kind);
+
 typedef struct pgw_stats {
   uint64_t connects;          /* connections established */
   uint64_t connection_losses; /* established connections that went away */
   uint64_t batches_committed;
   uint64_t batches_failed;    /* data errors */
   uint64_t batches_retried;   /* attempts restarted after a connection loss */
+  uint64_t rows_rejected[PGW_KINDS]; /* rows refused by the server, kept in
+                                        fleetarc.rejected, by pgw_kind_name(i) */
 } pgw_stats_t;
 void pgw_get_stats(const pgw_t *writer, pgw_stats_t *out);
 

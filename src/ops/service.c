@@ -52,6 +52,7 @@ typedef struct acct_health {
   bool answered;          /* the platform has answered it once (a login at least) */
   char last_error[256];   /* the console's "last error" (no secret: net_result.message) */
   int64_t last_error_at;  /* UNIX seconds; 0: none */
+  bool logged_in;         /* a call of it succeeded (so a login did); false once stopped */
   metric_t *up;
 } acct_health_t;
 
@@ -101,6 +102,8 @@ struct ops {
   metric_t *healthy, *retention_dropped, *retention_runs[2], *reloads[2];
   metrics_process_t process; /* process_* (metrics.h) */
   metric_family_t *account_up;
+  metric_family_t *rejected; /* {endpoint, field}: series made on first use */
+  metric_t *rows_rejected[PGW_KINDS]; /* {table}: rows the database refused */
 };
 
 /* ------------------------------------------------------------------ registry */
@@ -218,14 +221,43 @@ static int register_metrics(ops_t *o) {
                      (const char *[]){"version"}, 1, NULL, 0);
   metric_set(labelled(f, fleetarc_version), 1);
   if (metrics_process_register(m, &o->process) != 0) return -ENOMEM;
-  if (!o->reloads[1] || !o->account_up || !o->lag[2] || !o->batch_seconds) return -ENOMEM;
+  o->rejected = metrics_family(m, "fleetarc_records_rejected_total",
+                               "Records (or fields, stored NULL) refused by validation",
+                               METRIC_COUNTER, (const char *[]){"endpoint", "field"}, 2, NULL, 0);
+  f = metrics_family(m, "fleetarc_rows_rejected_total",
+                     "Rows the database refused, kept in fleetarc.rejected, by target table",
+                     METRIC_COUNTER, (const char *[]){"table"}, 1, NULL, 0);
+  for (int k = 0; k < PGW_KINDS; k++) {
+    o->rows_rejected[k] = labelled(f, pgw_kind_name(k));
+    if (!o->rows_rejected[k]) return -ENOMEM;
+  }
+  if (!o->reloads[1] || !o->account_up || !o->lag[2] || !o->batch_seconds || !o->rejected)
+    return -ENOMEM;
   return 0;
 }
 
 /* ------------------------------------------------------------------ health */
 
+/* True while no account is logged in: every one stopped, or none has had a successful
+ * call yet. Not ready and not healthy then, at once: nothing can be archived. */
+static bool no_account_up(const ops_t *o) {
+  for (size_t i = 0; i < o->n_accts; i++)
+    if (o->accts[i].logged_in && !o->accts[i].stopped) return false;
+  return true;
+}
+
 const char *ops_unhealthy_reason(ops_t *o, uint64_t now_ms) {
   uint64_t limit = (uint64_t)o->unhealthy_after_ms;
+  if (o->n_accts && no_account_up(o)) {
+    const acct_health_t *h = &o->accts[0];
+    if (h->stopped)
+      snprintf(o->reason, sizeof o->reason, "account %s stopped (code %d) for %llus%s", h->name,
+               h->stopped, (unsigned long long)((now_ms - h->failing_since) / 1000),
+               o->n_accts > 1 ? "; no account logged in" : "");
+    else
+      snprintf(o->reason, sizeof o->reason, "no account logged in yet");
+    return o->reason;
+  }
   if (o->db_down_since && now_ms - o->db_down_since >= limit) {
     snprintf(o->reason, sizeof o->reason, "database unreachable for %llus",
              (unsigned long long)((now_ms - o->db_down_since) / 1000));
@@ -286,6 +318,8 @@ static void refresh(ops_t *o) {
     metric_set(o->db_connected, pgw_connected(db) ? 1 : 0);
     metric_set(o->db_connects, (double)ps.connects);
     metric_set(o->db_losses, (double)ps.connection_losses);
+    for (int k = 0; k < PGW_KINDS; k++)
+      metric_set(o->rows_rejected[k], (double)ps.rows_rejected[k]);
   }
   archiver_status_t st;
   archiver_status(o->arch, &st);
@@ -303,7 +337,8 @@ static void refresh(ops_t *o) {
   uint64_t now = uv_now(o->loop);
   for (size_t i = 0; i < o->n_accts; i++) {
     acct_health_t *h = &o->accts[i];
-    metric_set(h->up, h->failing_since && now - h->failing_since >= (uint64_t)o->unhealthy_after_ms ? 0 : 1);
+    metric_set(h->up, h->stopped || (h->failing_since && now - h->failing_since >=
+                                     (uint64_t)o->unhealthy_after_ms) ? 0 : 1);
   }
   metric_set(o->healthy, ops_unhealthy_reason(o, now) ? 0 : 1);
   metrics_process_update(&o->process);
@@ -414,13 +449,18 @@ static void hook_response(void *arg, const struct net_result *res) {
     case NET_ERR_API: /* the platform answered this account: it works */
       h->failing_since = 0;
       h->answered = true;
+      h->logged_in = true;
       break;
     case NET_ERR_CANCELLED:
     case NET_ERR_TOO_LARGE: /* one oversized answer says nothing of the account */
       break;
     default:
       if (!h->failing_since) h->failing_since = uv_now(o->loop);
-      if (res->error == NET_ERR_ACCOUNT) h->stopped = res->code ? res->code : -1;
+      if (res->error == NET_ERR_ACCOUNT) {
+        h->stopped = res->code ? res->code : -1;
+        h->logged_in = false;
+        metric_set(h->up, 0); /* at the first failed login, not unhealthy_after later */
+      }
       break;
   }
   /* 20023 "no data" is an answer, not an error */
@@ -451,6 +491,12 @@ static void hook_batch(void *arg, const struct pgw_result *res, size_t rows, uin
   }
 }
 
+/* Rare (a bad record): the series is found or made here. */
+static void hook_reject(void *arg, const char *endpoint, const char *field) {
+  ops_t *o = arg;
+  metric_inc(metrics_series(o->rejected, (const char *[]){endpoint, field}));
+}
+
 /* ------------------------------------------------------------------ tick */
 
 static void status_line(ops_t *o, uint64_t now, char *out, size_t n) {
@@ -476,7 +522,10 @@ static void on_tick(uv_timer_t *t) {
      * at least), or the wait has exceeded unhealthy_after (then /healthz says why). */
     const netc_stats_t *ns = net ? netc_stats(net) : NULL;
     bool accounts_up = ns && ns->logins >= o->n_accts;
-    if (accounts_up || now - o->started_ms >= (uint64_t)o->unhealthy_after_ms) {
+    /* Never ready while no account is logged in (a wrong password: systemd must see a
+     * start that did not succeed, not READY with 0 accounts). */
+    if (!no_account_up(o) &&
+        (accounts_up || now - o->started_ms >= (uint64_t)o->unhealthy_after_ms)) {
       char line[256];
       status_line(o, now, line, sizeof line);
       notify_ready(line);
@@ -725,5 +774,6 @@ void ops_free(ops_t *o) {
 
 void ops_hooks(ops_t *o, archiver_hooks_t *hooks) {
   *hooks = (archiver_hooks_t){.arg = o, .started = hook_started, .stopping = hook_stopping,
-                              .response = hook_response, .batch = hook_batch};
+                              .response = hook_response, .batch = hook_batch,
+                              .reject = hook_reject};
 }

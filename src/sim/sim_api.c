@@ -385,22 +385,26 @@ static int ep_track(ctx_t *c) {
         at = c->api->opt.track_behind[k].at;
     if (state_at(c->api, devs[i], at, &s) != 0) return API_CODE_SYSTEM_ERROR;
     const sim_device_t *d = sim_fleet_device(c->api->fleet, devs[i]);
+    sim_inject_track_t bad = {c->present, s.last.gpstime, s.last.course, s.accstatus};
+    if (c->api->opt.inject_on)
+      sim_inject_track(&c->api->opt.inject, devs[i],
+                       (double)(uv_hrtime() - c->api->start_ns) / 1e9, &bad);
     if (i) sim_json_lit(j, ",");
     sim_json_lit(j, "{\"imei\":\"");
     sim_json_raw(j, d->imei, strlen(d->imei));
     sim_json_lit(j, "\"");
-    KEY_INT(j, "servertime", c->present);
-    KEY_INT(j, "gpstime", s.last.gpstime);
+    KEY_INT(j, "servertime", bad.servertime);
+    KEY_INT(j, "gpstime", bad.gpstime);
     KEY_INT(j, "hearttime", s.hearttime);
     KEY_INT(j, "systemtime", s.systemtime);
     sim_json_lit(j, ",\"longitude\":");
     sim_json_fixed(j, s.last.longitude, 6);
     sim_json_lit(j, ",\"latitude\":");
     sim_json_fixed(j, s.last.latitude, 6);
-    KEY_INT(j, "course", s.last.course);
+    KEY_INT(j, "course", bad.course);
     KEY_INT(j, "speed", s.last.speed);
     KEY_INT(j, "acctime", s.acctime);
-    KEY_INT(j, "accstatus", s.accstatus);
+    KEY_INT(j, "accstatus", bad.accstatus);
     KEY_INT(j, "doorstatus", s.doorstatus);
     KEY_INT(j, "chargestatus", s.chargestatus);
     KEY_INT(j, "oilpowerstatus", s.oilpowerstatus);
@@ -453,6 +457,7 @@ static int no_data(ctx_t *c) {
 typedef struct page {
   sim_json_t *j;
   size_t n, max;
+  bool bad_first; /* --inject group=: the first group's course is 361 */
 } page_t;
 
 /* One record of a playback or alarm string: ';' before every record but the first,
@@ -493,7 +498,7 @@ static int cb_playback_point(void *arg, const sim_point_t *p) {
   record_coord(&r, p->latitude);
   record_int(&r, p->gpstime);
   record_int(&r, p->speed);
-  record_int(&r, p->course);
+  record_int(&r, pg->bad_first && pg->n == 0 ? 361 : p->course);
   return record_end(pg, &r);
 }
 
@@ -517,7 +522,9 @@ static int ep_playback_or_alarms(ctx_t *c, bool alarms) {
   int64_t lo, hi;
   int rc = time_window(c, &dev, &lo, &hi);
   if (rc) return rc == API_CODE_NO_DATA ? no_data(c) : rc;
-  page_t pg = {&c->j, 0, alarms ? ALARM_PAGE : PLAYBACK_PAGE};
+  page_t pg = {&c->j, 0, alarms ? ALARM_PAGE : PLAYBACK_PAGE,
+               !alarms && c->api->opt.inject_on && sim_inject_group(&c->api->opt.inject, dev)};
+  if (pg.bad_first) c->api->opt.inject.injected++;
   sim_json_lit(&c->j, "{\"code\":0,\"record\":\"");
   rc = alarms ? sim_fleet_alarms(c->api->fleet, dev, lo, hi, cb_alarm, &pg)
               : sim_fleet_points_seen(c->api->fleet, dev, lo, hi, c->present, cb_playback_point, &pg);
@@ -558,13 +565,14 @@ static int ep_mileage(ctx_t *c) {
   return 0;
 }
 
-static void write_device(sim_json_t *j, const sim_device_t *d) {
+static void write_device(sim_json_t *j, const sim_device_t *d, bool bad) {
   sim_json_lit(j, "{\"imei\":");
   sim_json_string(j, d->imei);
   KEY_STR(j, "devicename", d->devicename);
   KEY_STR(j, "devicetype", d->devicetype);
   KEY_STR(j, "platenumber", d->platenumber);
-  KEY_INT(j, "onlinetime", d->onlinetime);
+  if (bad) KEY_STR(j, "onlinetime", "bad");
+  else KEY_INT(j, "onlinetime", d->onlinetime);
   KEY_INT(j, "platformduetime", d->platformduetime);
   KEY_STR(j, "simcard", d->simcard);
   KEY_STR(j, "iccid", d->iccid);
@@ -578,13 +586,19 @@ static void write_devices(ctx_t *c, const uint32_t *devs, size_t n) {
   sim_json_lit(&c->j, "{\"code\":0,\"record\":[");
   for (size_t i = 0; i < n; i++) {
     if (i) sim_json_lit(&c->j, ",");
-    write_device(&c->j, sim_fleet_device(c->api->fleet, devs[i]));
+    bool bad = c->api->opt.inject_on && sim_inject_device(&c->api->opt.inject, devs[i]);
+    if (bad) c->api->opt.inject.injected++;
+    write_device(&c->j, sim_fleet_device(c->api->fleet, devs[i]), bad);
   }
   sim_json_lit(&c->j, "]}");
 }
 
 static int ep_device_list(ctx_t *c) {
   uint32_t a;
+  if (c->api->opt.inject.fanout && sim_inject_fan_name(param(c, "account"))) {
+    sim_json_lit(&c->j, "{\"code\":0,\"record\":[]}");
+    return 0;
+  }
   int rc = resolve_account(c, "account", true, false, &a);
   if (rc) return rc;
   const uint32_t *devs;
@@ -628,8 +642,29 @@ static int ep_user_info(ctx_t *c) {
   return 0;
 }
 
+/* --inject fanout=N: N sub-accounts never listed before. */
+static void write_fan(ctx_t *c, bool comma) {
+  sim_inject_t *inj = &c->api->opt.inject;
+  for (uint32_t k = 0; k < inj->fanout; k++) {
+    char name[40];
+    snprintf(name, sizeof name, "fan-%llu", (unsigned long long)++inj->fan_serial);
+    if (comma || k) sim_json_lit(&c->j, ",");
+    sim_json_lit(&c->j, "{\"account\":");
+    sim_json_string(&c->j, name);
+    sim_json_lit(&c->j, ",\"roletype\":2,\"blockstatus\":1}");
+    inj->injected++;
+  }
+}
+
 static int ep_user_list(ctx_t *c) {
   uint32_t a;
+  bool fan = c->api->opt.inject.fanout > 0;
+  if (fan && sim_inject_fan_name(param(c, "account"))) {
+    sim_json_lit(&c->j, "{\"code\":0,\"record\":[");
+    write_fan(c, false);
+    sim_json_lit(&c->j, "]}");
+    return 0;
+  }
   int rc = resolve_account(c, "account", true, false, &a);
   if (rc) return rc;
   const uint32_t *kids;
@@ -641,6 +676,7 @@ static int ep_user_list(ctx_t *c) {
     if (i) sim_json_lit(&c->j, ",");
     write_user(c->api, &c->j, kids[i]);
   }
+  if (fan) write_fan(c, n > 0);
   sim_json_lit(&c->j, "]}");
   return 0;
 }
@@ -908,6 +944,8 @@ static void write_stats(sim_api_t *api, sim_json_t *j) {
   sim_json_int(j, (int64_t)st->records_alarm);
   sim_json_lit(j, "},\"nodata\":");
   sim_json_int(j, (int64_t)st->nodata);
+  sim_json_lit(j, "},\"injected\":");
+  sim_json_int(j, (int64_t)api->opt.inject.injected);
   sim_json_lit(j, "}");
 }
 

@@ -15,6 +15,7 @@
 #include "api/endpoints.h"
 #include "sim/fleet.h"
 #include "sim/http_server.h"
+#include "sim/sim_inject.h"
 #include "sim/sim_options.h"
 
 typedef struct sim_api sim_api_t;
@@ -42,6 +43,9 @@ typedef struct sim_api_options {
   const sim_track_behind_t *track_behind; /* borrowed for the api's life; n entries */
   size_t ntrack_behind;
   sim_nodata_t nodata;            /* how "no data" is said (--nodata) */
+  sim_inject_t inject;            /* --inject: bad values on purpose (sim_inject.h);
+                                     zero-initialised options inject nothing */
+  bool inject_on;
 } sim_api_options_t;
 
 /* fleet is borrowed for the api's life (geofences are added to it). NULL on failure. */

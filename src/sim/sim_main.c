@@ -59,10 +59,14 @@ static void usage(FILE *out) {
           "                       share of devices loses coverage once in each trip long\n"
           "                       enough; the window's reports reach playback only 'delay'\n"
           "                       after it ends, after the live fix; --truth adds late.csv\n"
+          "  --inject SPEC        bad values on purpose, e.g. course=IMEI,group=#3,device=IMEI,\n"
+          "                       hugetime=IMEI,status=IMEI,jump=259200,jump_after=5,jump_for=8,\n"
+          "                       fanout=50 (see src/sim/sim_inject.h; #N: the N-th device)\n"
           "  --log-level LEVEL    error, warn, info, debug (default warn)\n"
           "  -h, --help           this help\n"
           "\n"
-          "On start it prints: listen HOST:PORT, account NAME, password SECRET, ready.\n"
+          "On start it prints: listen HOST:PORT, account NAME, password SECRET, with --inject\n"
+          "one line \"inject KIND IMEI\" per damaged device, then ready.\n"
           "GET /sim/stats shows counters; POST /sim/reset-stats zeroes them.\n",
           fleetarc_version);
 }
@@ -93,7 +97,7 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out) 
 int main(int argc, char **argv) {
   enum { O_LISTEN = 256, O_DEVICES, O_SEED, O_HISTORY, O_NOW, O_SPEED, O_FAULTS, O_LIMITS,
          O_TRUTH, O_NO_TRAPS, O_TTL, O_SKEW, O_LOG, O_OFFLINE, O_PARKING, O_SILENCE,
-         O_BEHIND, O_LATE, O_TOKEN_SEED, O_NODATA };
+         O_BEHIND, O_LATE, O_TOKEN_SEED, O_NODATA, O_INJECT };
   static const struct option longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},   {"devices", required_argument, NULL, O_DEVICES},
     {"seed", required_argument, NULL, O_SEED},       {"history", required_argument, NULL, O_HISTORY},
@@ -109,6 +113,7 @@ int main(int argc, char **argv) {
     {"late-uploads", required_argument, NULL, O_LATE},
     {"token-seed", required_argument, NULL, O_TOKEN_SEED},
     {"nodata", required_argument, NULL, O_NODATA},   {"help", no_argument, NULL, 'h'},
+    {"inject", required_argument, NULL, O_INJECT},
     {NULL, 0, NULL, 0},
   };
   char host[256] = "127.0.0.1";
@@ -119,7 +124,7 @@ int main(int argc, char **argv) {
   int64_t now = 0;
   bool have_now = false, traps = true;
   double speed = 1.0;
-  const char *truth = NULL;
+  const char *truth = NULL, *inject = NULL;
   int64_t offline_ms = 0, parking_ms = 0, late_window = 0, late_delay = 0;
   double late_share = 0;
   enum { MAX_PINS = 64 };
@@ -176,6 +181,7 @@ int main(int argc, char **argv) {
         if (sim_parse_limits(optarg, opt.limit_ms) != 0) goto bad;
         break;
       case O_TRUTH: truth = optarg; break;
+      case O_INJECT: inject = optarg; break;
       case O_NO_TRAPS: traps = false; break;
       case O_TTL:
         if (parse_int(optarg, 1, 100000000, &ttl)) goto bad;
@@ -288,6 +294,16 @@ int main(int argc, char **argv) {
   opt.clock_skew_s = skew;
   opt.track_behind = behind;
   opt.ntrack_behind = nbehind;
+  sim_inject_none(&opt.inject);
+  if (inject) {
+    if (sim_inject_parse(inject, fleet, &opt.inject) != 0) {
+      fprintf(stderr, "fleetarc-sim: bad value '%s' for --inject (an unknown key or device?)\n",
+              inject);
+      status = 2;
+      goto out;
+    }
+    opt.inject_on = true;
+  }
   api = sim_api_new(fleet, &opt);
   if (!api || uv_loop_init(&app.loop) != 0) {
     fprintf(stderr, "fleetarc-sim: out of memory\n");
@@ -311,8 +327,9 @@ int main(int argc, char **argv) {
   uv_signal_start(&app.sigterm, on_signal, SIGTERM);
 
   const sim_account_t *root = sim_fleet_account(fleet, 0);
-  printf("listen %s:%d\naccount %s\npassword %s\nready\n", host, bound, root->account,
-         root->password);
+  printf("listen %s:%d\naccount %s\npassword %s\n", host, bound, root->account, root->password);
+  if (opt.inject_on) sim_inject_print(&opt.inject, fleet, stdout);
+  printf("ready\n");
   fflush(stdout);
   log_info("sim: %zu devices, %zu accounts, present %lld", sim_fleet_device_count(fleet),
            sim_fleet_account_count(fleet), (long long)present);

@@ -3,7 +3,7 @@
  * negative-zero doubles, the int/int64 limits, the smallint limits of the statuses, times
  * far before and after 1970, empty and multi-byte text and a lone "\." line, the -1/0
  * sentinels stored as NULL, the last upsert in a batch winning; a status beyond smallint
- * fails its batch alone (SQLSTATE 22003). */
+ * (SQLSTATE 22003) is isolated into fleetarc.rejected, the rest of its batch commits. */
 #include <errno.h>
 #include <float.h>
 #include <libpq-fe.h>
@@ -162,12 +162,15 @@ static void test_extremes(void **state) {
   assert_int_equal(scalar_ll("SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors "
                              "WHERE imei = 'x1' AND stream = 'mileage'"), -62135596799LL);
 
-  assert_int_equal(r.res[1].status, -EIO);
-  assert_non_null(strstr(r.err[1], "1-smallint"));
-  assert_non_null(strstr(r.err[1], "SQLSTATE 22003"));
+  /* The refused row is isolated: kept in fleetarc.rejected, the rest of its batch (the
+   * cursor) commits. */
+  assert_int_equal(r.res[1].status, 0);
+  assert_int_equal(r.res[1].rows_rejected, 1);
   assert_int_equal(r.res[1].device_states, 0);
   assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.device_state WHERE imei = 'y1'"), 0);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.cursors WHERE imei = 'y1'"), 0);
+  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.cursors WHERE imei = 'y1'"), 1);
+  assert_non_null(strstr(scalar("SELECT error FROM fleetarc.rejected WHERE imei = 'y1'"
+                                " AND source = 'device_state'"), "SQLSTATE 22003"));
 
   assert_int_equal(r.res[2].status, 0);
   assert_int_equal(r.res[2].device_states, 1);

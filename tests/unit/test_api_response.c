@@ -657,6 +657,62 @@ static void test_no_data_only_those(void **state) {
   free(cid);
 }
 
+/* Lenient parsers (issue 13): one bad record is skipped and described, the rest used. */
+static void test_lenient_per_record(void **state) {
+  (void)state;
+  api_error_t err;
+  api_rejects_t rej;
+  api_tracks_t t = {0};
+  WITH_BODY("{\"code\":0,\"record\":[{\"imei\":\"1\",\"servertime\":5,\"gpstime\":4,\"hearttime\":3,"
+            "\"systemtime\":2,\"longitude\":1.5,\"latitude\":2.5,\"course\":361,\"speed\":3,"
+            "\"datastatus\":2},{\"imei\":\"2\",\"servertime\":5,\"gpstime\":4,\"hearttime\":3,"
+            "\"systemtime\":2,\"longitude\":1.5,\"latitude\":2.5,\"course\":10,\"speed\":3,"
+            "\"datastatus\":2},7]}",
+            assert_int_equal(api_parse_track_lenient(body, len, &t, &rej, &err), 0));
+  assert_int_equal(t.n, 1);
+  assert_string_equal(t.items[0].imei, "2");
+  assert_int_equal(rej.n, 2);
+  assert_int_equal(rej.first[0].index, 0);
+  assert_string_equal(rej.first[0].imei, "1");
+  assert_string_equal(rej.first[0].field, "course");
+  assert_non_null(strstr(rej.first[0].message, "361"));
+  assert_int_equal(rej.first[1].index, 2);
+  assert_string_equal(rej.first[1].field, "record");
+  /* the strict parser still refuses the whole answer */
+  WITH_BODY("{\"code\":0,\"record\":[{\"imei\":\"1\",\"servertime\":5,\"gpstime\":4,"
+            "\"hearttime\":3,\"systemtime\":2,\"longitude\":1.5,\"latitude\":2.5,\"course\":361,"
+            "\"speed\":3,\"datastatus\":2}]}",
+            assert_int_equal(api_parse_track(body, len, &t, &err), -EBADMSG));
+  api_tracks_free(&t);
+
+  api_points_t p = {0};
+  WITH_BODY("{\"code\":0,\"record\":\"1.0,2.0,100,5,361;;1.0,2.0,101,5,90;x;1.0,2.0,102,5,91\"}",
+            assert_int_equal(api_parse_playback_lenient(body, len, &p, &rej, &err), 0));
+  assert_int_equal(p.n, 2);
+  assert_int_equal(p.items[0].gpstime, 101);
+  assert_int_equal(p.items[1].gpstime, 102);
+  assert_int_equal(rej.n, 3);
+  assert_string_equal(rej.first[0].field, "course");
+  assert_string_equal(rej.first[1].field, "group");
+  assert_int_equal(rej.first[2].index, 3);
+  api_points_free(&p);
+
+  api_devices_t d = {0};
+  WITH_BODY("{\"code\":0,\"record\":[{\"imei\":\"11\",\"devicename\":\"a\",\"onlinetime\":\"bad\"},"
+            "{\"imei\":\"12\",\"devicename\":\"bb\",\"onlinetime\":7}]}",
+            assert_int_equal(api_parse_device_list_lenient(body, len, &d, &rej, &err), 0));
+  assert_int_equal(d.n, 1);
+  assert_string_equal(d.items[0].imei, "12");
+  assert_string_equal(d.items[0].devicename, "bb");
+  assert_int_equal(d.items[0].onlinetime, 7);
+  assert_int_equal(rej.n, 1);
+  assert_string_equal(rej.first[0].imei, "11");
+  assert_string_equal(rej.first[0].field, "onlinetime");
+  api_devices_free(&d);
+  /* an answer that cannot be parsed at all still fails as a whole */
+  WITH_BODY("{\"code\":0,\"record\":[{\"imei\"", assert_int_equal(api_parse_device_list_lenient(body, len, &d, &rej, &err), -EBADMSG));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_envelope_code_only_demos),
@@ -677,6 +733,7 @@ int main(void) {
     cmocka_unit_test(test_envelope_errors),
     cmocka_unit_test(test_no_data_forms),
     cmocka_unit_test(test_no_data_only_those),
+    cmocka_unit_test(test_lenient_per_record),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
