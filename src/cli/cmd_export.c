@@ -319,7 +319,8 @@ int cmd_export(const cli_context_t *ctx, int argc, char **argv) {
     goto out;
   }
   if (db_result_rows(res) == 0) {
-    int unknown = cli_say_unknown("export", conninfo, imei, 0);
+    /* rows 1: the empty export is said below, once */
+    int unknown = cli_say_unknown("export", conninfo, all ? NULL : imeis, 1);
     if (unknown != 0) goto out; /* unknown (or the check failed): exit 1, no output */
   }
   if (output && !(out = fopen(output, "w"))) {

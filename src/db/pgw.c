@@ -48,6 +48,7 @@ static const char *const kind_table[K_COUNT] = {
 /* The table each kind goes to: fleetarc.rejected's source. */
 static const char *const kind_source[K_COUNT] = {
   "positions", "alarms", "device_state", "devices", "daily_mileage", "removed", "cursors",
+  "coverage_intervals", "gaps",
 };
 
 const char *pgw_kind_name(int kind) {

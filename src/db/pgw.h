@@ -182,7 +182,7 @@ bool pgw_connected(const pgw_t *writer);
 /* The kinds of rows a batch holds; pgw_kind_name(0..PGW_KINDS-1) names their target
  * ("positions", "alarms", "device_state", "devices", "daily_mileage", "removed",
  * "cursors"), which is also fleetarc.rejected's source. */
-#define PGW_KINDS 7
+#define PGW_KINDS 9
 const char *pgw_kind_name(int kind);
 
 typedef struct pgw_stats {

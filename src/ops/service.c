@@ -374,7 +374,7 @@ static void console_state(void *arg, cJSON *out) {
   refresh(o);
   const char *why = ops_unhealthy_reason(o, now);
   if (why) cJSON_AddStringToObject(out, "unhealthy", why);
-  cJSON_AddStringToObject(out, "version", FLEETARC_VERSION);
+  cJSON_AddStringToObject(out, "version", fleetarc_version);
   cJSON_AddNumberToObject(out, "uptime_s", (double)(now - o->started_ms) / 1000.0);
   cJSON *accts = cJSON_AddArrayToObject(out, "accounts");
   for (size_t i = 0; accts && i < o->n_accts; i++) {
