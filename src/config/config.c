@@ -856,6 +856,16 @@ static void load_metrics(loader_t *ld, const yaml_node_t *map) {
   get_duration(ld, v[1], "metrics.unhealthy_after", &cfg->metrics.unhealthy_after_ms, SEC_MS, DAY_MS);
 }
 
+static void load_cluster(loader_t *ld, const yaml_node_t *map) {
+  static const char *const names[] = {"enabled", "lease_ttl", "instance"};
+  const yaml_node_t *v[3], *k[3];
+  config_t *cfg = ld->cfg;
+  if (!section_open(ld, map, "cluster", names, 3, v, k)) return;
+  get_bool(ld, v[0], "cluster.enabled", &cfg->cluster.enabled);
+  get_duration(ld, v[1], "cluster.lease_ttl", &cfg->cluster.lease_ttl_ms, 3 * SEC_MS, HOUR_MS);
+  get_string(ld, v[2], "cluster.instance", &cfg->cluster.instance);
+}
+
 static void load_retention(loader_t *ld, const yaml_node_t *map) {
   static const char *const names[] = {"positions", "alarms", "interval"};
   const yaml_node_t *v[3], *k[3];
@@ -903,6 +913,7 @@ static int config_defaults(config_t *cfg) {
   cfg->log.format = LOG_FORMAT_TEXT;
   cfg->metrics.unhealthy_after_ms = 60 * SEC_MS;
   cfg->retention.interval_ms = 6 * HOUR_MS;
+  cfg->cluster.lease_ttl_ms = 15 * SEC_MS;
   return cfg->database.conninfo ? 0 : -ENOMEM;
 }
 
@@ -968,13 +979,13 @@ static int load(const char *text, size_t len, const char *name, char *base_dir, 
   }
 
   static const char *const names[] = {"api", "accounts", "database", "archive", "log", "metrics",
-                                      "retention"};
-  const yaml_node_t *v[7], *k[7];
+                                      "retention", "cluster"};
+  const yaml_node_t *v[8], *k[8];
   if (root->type != YAML_MAPPING_NODE) {
     report(&ld, root, NULL, "the configuration must be a mapping (api:, accounts:, ...), got %s", kind_name(root));
     goto out;
   }
-  section_open(&ld, root, "", names, 7, v, k);
+  section_open(&ld, root, "", names, 8, v, k);
   if (v[0]) load_api(&ld, v[0], k[0]);
   else report(&ld, root, "api", "required key is missing (api: base_url: ...)");
   load_accounts(&ld, v[1], root);
@@ -983,6 +994,7 @@ static int load(const char *text, size_t len, const char *name, char *base_dir, 
   load_log(&ld, v[4]);
   load_metrics(&ld, v[5]);
   load_retention(&ld, v[6]);
+  load_cluster(&ld, v[7]);
 
 out:
   errors_flush(&ld);
@@ -1069,6 +1081,7 @@ void config_free(config_t *cfg) {
   free(cfg->api.ca_file);
   free(cfg->api.token_dir);
   free(cfg->metrics.listen);
+  free(cfg->cluster.instance);
   secret_free(cfg->database.conninfo);
   free(cfg->source);
   free(cfg);
