@@ -1253,5 +1253,9 @@ void config_print(const config_t *cfg, FILE *out) {
   fputs("\n  alarms: ", out);
   if (cfg->retention.alarms_ms) fputs(DUR(cfg->retention.alarms_ms), out);
   fprintf(out, "\n  interval: %s\n", DUR(cfg->retention.interval_ms));
+  fprintf(out, "cluster:\n  enabled: %s\n  lease_ttl: %s\n  instance: ",
+          cfg->cluster.enabled ? "true" : "false", DUR(cfg->cluster.lease_ttl_ms));
+  print_string(out, cfg->cluster.instance);
+  fputc('\n', out);
 #undef DUR
 }
