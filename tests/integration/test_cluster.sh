@@ -79,6 +79,11 @@ echo "takeover after SIGKILL: ${took:-none}s (lease_ttl 4s, track_interval 2s)"
 [ -n "$took" ] && { awk -v t="$took" 'BEGIN{exit !(t < 15)}' || fail "takeover took ${took}s"; }
 sleep 12
 present=$(sim_stat present)
+"$FLEETARC_BIN" -c "$T/cfg.yaml" status --format csv >"$T/status.csv" || fail "status failed"
+# (rows of the configured account's own devices; its subaccounts' rows show none)
+tr -d '\r' <"$T/status.csv" | grep -q "^demo,playback,.*,[^,]*:$(cat "$T/$survivor.pid")\$" ||
+  { cat "$T/status.csv" >&2; fail "status does not show the survivor as the holder"
+    psql -d "$DB" -qAtc "SELECT account, count(*), count(removed_at) FROM fleetarc.devices GROUP BY 1; SELECT * FROM fleetarc.leases" >&2; }
 stop_instance "$survivor" TERM
 cp "$T/$survivor.err" "$T/fleetarc.err"
 sim_stop
