@@ -23,6 +23,7 @@
 #include "archive/gapheal.h"
 #include "archive/ingest.h"
 #include "archive/nameset.h"
+#include "archive/lease.h"
 #include "archive/paging.h"
 #include "config/config.h"
 #include "db/gaps.h"
@@ -135,6 +136,7 @@ struct archiver {
   coverage_t *cov;           /* playback and alarms: what is committed (coverage.h) */
   alarmcad_t *acad;          /* run: when alarms are asked (alarmcad.h) */
   gapheal_t *heal;           /* gaps of the stored track asked again (gapheal.h) */
+  lease_t *lease;            /* cluster.enabled (run): the accounts this instance holds */
   uint64_t n_heal_requests, n_heal_points;
 
   uv_timer_t tick, flush_timer, summary_timer, discovery_timer, shutdown_timer;
@@ -357,6 +359,22 @@ static void stream_free(archiver_t *a, uint32_t dev, int s);
 static void fail_stream(archiver_t *a, uint32_t dev, int s, const char *why);
 static void submit_batch(archiver_t *a);
 
+/* cluster.enabled: account i is worked only while this instance holds its lease
+ * (archive/lease.h); without leases every account is. */
+static bool acct_held(const archiver_t *a, size_t i) {
+  return !a->lease || lease_holds(a->lease, i, NULL);
+}
+
+/* The batch being filled commits only while the lease of the device's account is held
+ * at the generation in force now (pgw_batch_add_fence). */
+static int batch_fence(archiver_t *a, const devtab_device_t *d) {
+  int64_t gen = 0;
+  if (!a->lease || d->account >= a->n_accts) return 0;
+  if (!lease_holds(a->lease, d->account, &gen)) gen = -1; /* lapsed: the batch must fail */
+  return pgw_batch_add_fence(a->batch, lease_instance(a->lease), a->accts[d->account].cfg->account,
+                             gen);
+}
+
 static void on_batch(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res, void *data) {
   (void)w;
   bctx_t *c = data;
@@ -479,7 +497,8 @@ static int batch_move(archiver_t *a, uint32_t dev, int s, const paging_cursor_t 
   m.stream = (uint8_t)s;
   m.done = done;
   m.cursor = *cur;
-  int rc = 0;
+  int rc = batch_fence(a, d);
+  if (rc) return rc;
   if (s == S_MILEAGE)
     rc = pgw_batch_move_cursor_key(a->batch, d->imei, a->stream_key[s], cur->begin);
   else if (m.cov_only && m.has_cov)
@@ -591,7 +610,7 @@ static due_t stream_due(archiver_t *a, devtab_device_t *d, int s, int64_t now_se
                         int64_t *wake) {
   if (!stream_on(a, s) || d->removed) return DUE_NO;
   if (d->done & (1u << s)) return DUE_NO;
-  if (a->accts[d->account].stopped) return DUE_BLOCKED;
+  if (a->accts[d->account].stopped || !acct_held(a, d->account)) return DUE_BLOCKED;
   if (d->busy & (1u << s)) return DUE_LATER;
   const paging_cursor_t *c = &d->cursor[s];
   if (c->begin == ARCH_UNSET) return DUE_NO;
@@ -1068,7 +1087,8 @@ static int heal_write(archiver_t *a, const gapheal_gap_t *g) {
                   .next_at = g->next_at, .last_asked = g->last_asked,
                   .healed_at = g->healed ? g->last_asked : 0, .attempts = (int32_t)g->attempts,
                   .recovered = g->recovered};
-  return pgw_batch_add_gap(a->batch, &pg);
+  int rc = batch_fence(a, d);
+  return rc ? rc : pgw_batch_add_gap(a->batch, &pg);
 }
 
 /* A position of a playback page, in order: a new gap before it is written with the page
@@ -1087,7 +1107,7 @@ static int heal_observe(archiver_t *a, const work_t *w, const api_point_t *p) {
 
 static void start_heal(archiver_t *a, gapheal_gap_t *g, int64_t now_server) {
   devtab_device_t *d = devtab_at(a->dev, g->dev);
-  if (!d || d->removed || a->accts[d->account].stopped) {
+  if (!d || d->removed || a->accts[d->account].stopped || !acct_held(a, d->account)) {
     gapheal_failed(a->heal, g, now_server);
     return;
   }
@@ -1497,6 +1517,7 @@ static void on_poll_timer(uv_timer_t *t) {
   archiver_t *a = pt->a;
   acct_t *ac = &a->accts[pt->acct];
   if (a->stopping || ac->stopped || ac->removed || ac->poll_busy || ac->n_poll == 0) return;
+  if (!acct_held(a, pt->acct)) return;
   /* Bounded memory while the database cannot take rows (an outage fills the writer's
    * queue): a poll now would only grow the batch that cannot be submitted. Skipped,
    * not queued: the next poll after the writer drains brings each device's latest
@@ -1560,6 +1581,7 @@ static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *ow
 
 static void discovery_start(archiver_t *a, acct_t *ac) {
   if (ac->stopped || ac->removed || ac->disc_pending > 0) return;
+  if (!acct_held(a, (size_t)(ac - a->accts))) return; /* its holder discovers it */
   ac->disc_failed = false;
   ac->cap_logged = false;
   nameset_clear(&ac->visited);
@@ -1581,7 +1603,7 @@ static void sweep_known(archiver_t *a) {
   a->first_discovery_done = true;
   bool complete = true;
   for (size_t i = 0; i < a->n_accts; i++)
-    if (a->accts[i].disc_failed || a->accts[i].stopped) complete = false;
+    if (a->accts[i].disc_failed || a->accts[i].stopped || !acct_held(a, i)) complete = false;
   size_t n = devtab_count(a->dev), inactive = 0;
   for (size_t i = 0; i < n; i++) {
     devtab_device_t *d = devtab_at(a->dev, i);
@@ -1756,6 +1778,10 @@ static void close_poll_timers(archiver_t *a) {
 }
 
 static void close_handles(archiver_t *a) {
+  if (a->lease) { /* after the writer: its last batches were fenced while held */
+    lease_close(a->lease, NULL, NULL);
+    a->lease = NULL;
+  }
   close_poll_timers(a);
   if (!a->timers_up) return;
   a->timers_up = false;
@@ -2216,6 +2242,32 @@ static int cb_device(void *arg, const char *imei, int removed) {
   return 0;
 }
 
+/* ---- cluster.enabled: the lease hooks (archive/lease.h) ---- */
+
+static size_t lease_count(void *arg) { return ((archiver_t *)arg)->n_accts; }
+
+static const char *lease_name(void *arg, size_t i) {
+  archiver_t *a = arg;
+  return a->accts[i].removed ? NULL : a->accts[i].cfg->account;
+}
+
+/* What the previous holders committed, read after a take. */
+static int lease_coverage(void *arg, const char *imei, const char *stream, int64_t from,
+                          int64_t to) {
+  load_ctx_t l = {.a = arg};
+  return cb_coverage(&l, imei, stream, from, to);
+}
+
+/* Taken: discover the account and look at every device; lost: nothing more is asked for
+ * it (stream_due, polls and discovery ask acct_held) and its batches fail their fence. */
+static void lease_changed(void *arg, size_t i, bool held) {
+  archiver_t *a = arg;
+  if (!held || a->stopping) return;
+  discovery_start(a, &a->accts[i]);
+  mark_all(a);
+  pump(a);
+}
+
 static void summary_missing(archiver_t *a) {
   size_t n = devtab_count(a->dev), shown = 0, missing = 0;
   for (size_t i = 0; i < n; i++) {
@@ -2389,6 +2441,27 @@ int archiver_run(const archiver_options_t *opt) {
     uv_timer_start(&a->summary_timer, on_summary, ARCH_SUMMARY_MS, ARCH_SUMMARY_MS);
     uint64_t every = (uint64_t)cfg->archive.discovery_interval_ms;
     uv_timer_start(&a->discovery_timer, on_discovery_timer, 0, every ? every : 3600000);
+  }
+  if (!backfill(a) && cfg->cluster.enabled) {
+    char inst[300];
+    if (cfg->cluster.instance) {
+      snprintf(inst, sizeof inst, "%s", cfg->cluster.instance);
+    } else {
+      char host[256] = "localhost";
+      (void)gethostname(host, sizeof host - 1);
+      snprintf(inst, sizeof inst, "%s:%ld", host, (long)getpid());
+    }
+    lease_hooks_t lh = {.arg = a, .count = lease_count, .name = lease_name,
+                        .changed = lease_changed, .coverage = lease_coverage};
+    a->lease = lease_new(&a->loop, cfg->database.conninfo, inst, cfg->cluster.lease_ttl_ms, &lh);
+    if (!a->lease) {
+      log_error("out of memory");
+      a->exit_code = 1;
+      begin_shutdown(a);
+    } else {
+      log_info("cluster: instance %s, lease_ttl %llds: accounts are worked while leased",
+               inst, (long long)(cfg->cluster.lease_ttl_ms / 1000));
+    }
   }
   if (a->opt.hooks && a->opt.hooks->started) a->opt.hooks->started(a->opt.hooks->arg, a, &a->loop);
   uv_run(&a->loop, UV_RUN_DEFAULT);

@@ -42,7 +42,9 @@ static const char status_sql[] =
   " CASE WHEN stream = 'playback' THEN coalesce(sum(gp.open), 0)::bigint END AS late_open,"
   " CASE WHEN stream = 'playback' THEN coalesce(sum(gp.healed), 0)::bigint END AS late_healed,"
   " CASE WHEN stream = 'playback' THEN coalesce(sum(gp.recovered), 0)::bigint END"
-  "   AS late_recovered"
+  "   AS late_recovered,"
+  " (SELECT l.holder FROM fleetarc.leases l WHERE l.account = per.account"
+  "  AND l.expires_at > now()) AS holder"
   " FROM per LEFT JOIN gp USING (imei, stream) GROUP BY account, stream"
   " ORDER BY account, array_position(ARRAY['playback', 'alarms', 'mileage'], stream)";
 
@@ -64,6 +66,8 @@ static void usage(FILE *out) {
           "                asked again for fixes uploaded late (archive.gap_settle)\n"
           "  late_healed   playback: such windows asked again and closed (fleetarc.gaps)\n"
           "  late_recovered  playback: positions those asks stored\n"
+          "  holder        the instance working the account now (cluster.enabled: its\n"
+          "                unexpired lease in fleetarc.leases), else empty\n"
           "\n"
           "options:\n"
           "  --account NAME       only this account's devices\n"

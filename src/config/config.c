@@ -1138,6 +1138,16 @@ static void load_console(loader_t *ld, const yaml_node_t *map) {
   ld->secret = false;
 }
 
+static void load_cluster(loader_t *ld, const yaml_node_t *map) {
+  static const char *const names[] = {"enabled", "lease_ttl", "instance"};
+  const yaml_node_t *v[3], *k[3];
+  config_t *cfg = ld->cfg;
+  if (!section_open(ld, map, "cluster", names, 3, v, k)) return;
+  get_bool(ld, v[0], "cluster.enabled", &cfg->cluster.enabled);
+  get_duration(ld, v[1], "cluster.lease_ttl", &cfg->cluster.lease_ttl_ms, 3 * SEC_MS, HOUR_MS);
+  get_string(ld, v[2], "cluster.instance", &cfg->cluster.instance);
+}
+
 static void load_retention(loader_t *ld, const yaml_node_t *map) {
   static const char *const names[] = {"positions", "alarms", "interval"};
   const yaml_node_t *v[3], *k[3];
@@ -1216,6 +1226,7 @@ static int config_defaults(config_t *cfg) {
   cfg->console.tiles = strdup(CONFIG_CONSOLE_TILES_DEFAULT);
   cfg->console.attribution = strdup(CONFIG_CONSOLE_ATTRIBUTION_DEFAULT);
   if (!cfg->console.tiles || !cfg->console.attribution || !cfg->reports.timezone) return -ENOMEM;
+  cfg->cluster.lease_ttl_ms = 15 * SEC_MS;
   return cfg->database.conninfo ? 0 : -ENOMEM;
 }
 
@@ -1281,13 +1292,13 @@ static int load(const char *text, size_t len, const char *name, char *base_dir, 
   }
 
   static const char *const names[] = {"api", "accounts", "database", "archive", "log", "metrics",
-                                      "retention", "reports", "console"};
-  const yaml_node_t *v[9], *k[9];
+                                      "retention", "reports", "console", "cluster"};
+  const yaml_node_t *v[10], *k[10];
   if (root->type != YAML_MAPPING_NODE) {
     report(&ld, root, NULL, "the configuration must be a mapping (api:, accounts:, ...), got %s", kind_name(root));
     goto out;
   }
-  section_open(&ld, root, "", names, 9, v, k);
+  section_open(&ld, root, "", names, 10, v, k);
   if (v[0]) load_api(&ld, v[0], k[0]);
   else report(&ld, root, "api", "required key is missing (api: base_url: ...)");
   load_accounts(&ld, v[1], root);
@@ -1298,6 +1309,7 @@ static int load(const char *text, size_t len, const char *name, char *base_dir, 
   load_retention(&ld, v[6]);
   load_reports(&ld, v[7]);
   load_console(&ld, v[8]);
+  load_cluster(&ld, v[9]);
 
 out:
   errors_flush(&ld);
@@ -1401,6 +1413,7 @@ void config_free(config_t *cfg) {
   secret_free(cfg->console.conninfo);
   secret_free(cfg->metrics.auth_header);
   free(cfg->reports.timezone);
+  free(cfg->cluster.instance);
   secret_free(cfg->database.conninfo);
   free(cfg->source);
   free(cfg);
@@ -1524,5 +1537,9 @@ void config_print(const config_t *cfg, FILE *out) {
     free(cm);
     fputs("\n", out);
   }
+  fprintf(out, "cluster:\n  enabled: %s\n  lease_ttl: %s\n  instance: ",
+          cfg->cluster.enabled ? "true" : "false", DUR(cfg->cluster.lease_ttl_ms));
+  print_string(out, cfg->cluster.instance);
+  fputc('\n', out);
 #undef DUR
 }

@@ -117,6 +117,13 @@ typedef struct config {
     char *timezone; /* reports.timezone: IANA name of report days and times, "UTC" */
   } reports;
   struct {
+    bool enabled;          /* run: accounts are held through leases in PostgreSQL
+                            * (archive/lease.h), so that several instances share them;
+                            * false (default): this instance works every account */
+    int64_t lease_ttl_ms;  /* a lease not renewed for this long is free, 15s */
+    char *instance;        /* this instance's name in fleetarc.leases; NULL: host:pid */
+  } cluster;
+  struct {
     log_level_t level;   /* info */
     log_format_t format; /* text */
   } log;

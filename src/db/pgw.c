@@ -203,6 +203,12 @@ struct pgw_batch {
   bool partitions_retried;   /* "no partition" already retried once */
   bool overlapped;           /* its direct COPY met a stored key: retries merge at once */
   unsigned isolate;          /* kinds (1 << K_*) bisected by isolate_rows: a row was refused */
+
+  /* Leases checked in the transaction (pgw_batch_add_fence), before the merges. */
+  char *fence_holder;
+  char **fence_accounts;
+  int64_t *fence_gens;
+  size_t nfence, capfence;
 };
 
 typedef enum {
@@ -267,6 +273,7 @@ struct pgw {
   bool direct;            /* this attempt COPYs positions/alarms straight into their tables */
   int merge_kinds[K_COUNT];
   int nmerge, merge_at;
+  bool fence_pending;     /* the merge step's first result is the fence's */
   bool want_write;
   char *step_error;       /* first error result of the step; malloc'd */
   char sqlstate[6];
@@ -316,6 +323,10 @@ pgw_batch_t *pgw_batch_new(const char *name) {
 void pgw_batch_free(pgw_batch_t *b) {
   if (!b) return;
   for (int k = 0; k < K_COUNT; k++) buf_free(&b->copy[k]);
+  for (size_t i = 0; i < b->nfence; i++) free(b->fence_accounts[i]);
+  free(b->fence_accounts);
+  free(b->fence_gens);
+  free(b->fence_holder);
   free(b->months);
   free(b->name);
   free(b);
@@ -333,6 +344,45 @@ const char *pgw_batch_name(const pgw_batch_t *b) { return b->name; }
  * them fits month_t. */
 #define PGW_TIME_MIN (-62167219200LL)
 #define PGW_TIME_MAX 253402300799LL
+int pgw_batch_add_fence(pgw_batch_t *b, const char *holder, const char *account, int64_t gen) {
+  if (!b || !holder || !*holder || !account || !*account) return -EINVAL;
+  if (b->fence_holder && strcmp(b->fence_holder, holder) != 0) return -EINVAL;
+  for (size_t i = 0; i < b->nfence; i++)
+    if (strcmp(b->fence_accounts[i], account) == 0) return 0; /* the first generation stays */
+  if (!b->fence_holder && !(b->fence_holder = strdup(holder))) return -ENOMEM;
+  if (b->nfence == b->capfence) {
+    size_t cap = b->capfence ? b->capfence * 2 : 4;
+    char **acc = realloc(b->fence_accounts, cap * sizeof *acc);
+    if (!acc) return -ENOMEM;
+    b->fence_accounts = acc;
+    int64_t *g = realloc(b->fence_gens, cap * sizeof *g);
+    if (!g) return -ENOMEM;
+    b->fence_gens = g;
+    b->capfence = cap;
+  }
+  if (!(b->fence_accounts[b->nfence] = strdup(account))) return -ENOMEM;
+  b->fence_gens[b->nfence++] = gen;
+  return 0;
+}
+
+/* The batch's fence statement (096_leases.sql), escaped for this connection; 0 or -ENOMEM. */
+static int fence_sql(PGconn *conn, const pgw_batch_t *b, buf_t *sql) {
+  int rc = buf_puts(sql, "SELECT fleetarc.lease_fence(ARRAY[");
+  for (size_t i = 0; i < b->nfence && rc == 0; i++) {
+    char *lit = PQescapeLiteral(conn, b->fence_accounts[i], strlen(b->fence_accounts[i]));
+    if (!lit) return -ENOMEM;
+    rc = buf_printf(sql, "%s%s", i ? "," : "", lit);
+    PQfreemem(lit);
+  }
+  if (rc == 0) rc = buf_puts(sql, "]::text[], ARRAY[");
+  for (size_t i = 0; i < b->nfence && rc == 0; i++)
+    rc = buf_printf(sql, "%s%lld", i ? "," : "", (long long)b->fence_gens[i]);
+  char *lit = rc == 0 ? PQescapeLiteral(conn, b->fence_holder, strlen(b->fence_holder)) : NULL;
+  if (rc == 0 && !lit) return -ENOMEM;
+  if (rc == 0) rc = buf_printf(sql, "]::bigint[], %s);", lit);
+  PQfreemem(lit);
+  return rc;
+}
 
 static void month_range(int64_t t, month_t *m, int64_t *lo, int64_t *hi) {
   time_t tt = (time_t)t;
@@ -1053,6 +1103,8 @@ static bool start_merge(pgw_t *w) {
   int rc = 0;
   w->nmerge = 0;
   w->merge_at = 0;
+  w->fence_pending = w->cur->nfence > 0;
+  if (w->fence_pending) rc = fence_sql(w->conn, w->cur, &sql);
   if (w->direct) {
     /* The direct COPYs went through: every row of them is new. */
     w->result.positions_new = w->cur->rows[K_POSITIONS];
@@ -1073,7 +1125,7 @@ static bool start_merge(pgw_t *w) {
   if (rc < 0) {
     conn_lost(w, "out of memory");
     ok = false;
-  } else if (w->nmerge == 0) {
+  } else if (w->nmerge == 0 && !w->fence_pending) {
     ok = send_query(w, STEP_COMMIT, "COMMIT");
   } else {
     ok = send_query(w, STEP_MERGE, sql.data);
@@ -1381,6 +1433,10 @@ static void handle_result(pgw_t *w, PGresult *r) {
       }
       break;
     case STEP_MERGE:
+      if (w->fence_pending) { /* the fence's SELECT comes first */
+        w->fence_pending = false;
+        break;
+      }
       if (w->merge_at < w->nmerge) {
         int kind = w->merge_kinds[w->merge_at++];
         size_t refused = 0;

@@ -109,6 +109,15 @@ typedef struct pgw_gap {
   int64_t recovered;
 } pgw_gap_t;
 int pgw_batch_add_gap(pgw_batch_t *batch, const pgw_gap_t *gap) __attribute__((warn_unused_result));
+/* Fencing (096_leases.sql, archive/lease.h): the batch commits only if `holder` still
+ * holds the lease of `account` at `generation`, checked in its transaction before the
+ * merges (fleetarc.lease_fence, which share-locks the lease row until the COMMIT);
+ * else the transaction is rolled back and the batch fails (-EIO, SQLSTATE FL001). One
+ * holder per batch; an account already fenced keeps its first generation (a batch that
+ * mixes two generations of one account fails). 0, -EINVAL (another holder, empty
+ * strings), -ENOMEM. */
+int pgw_batch_add_fence(pgw_batch_t *batch, const char *holder, const char *account,
+                        int64_t generation) __attribute__((warn_unused_result));
 size_t pgw_batch_rows(const pgw_batch_t *batch);
 const char *pgw_batch_name(const pgw_batch_t *batch);
 

@@ -68,7 +68,7 @@ static void test_typo_key_has_line_column_path(void **state) {
   /* far from every key: no suggestion */
   expect_only_error(HEAD ACCOUNT "plugins: {}\n",
                     "t.yaml:6:1: key 'plugins': unknown key (expected one of: api, accounts, database, "
-                    "archive, log, metrics, retention, reports, console)");
+                    "archive, log, metrics, retention, reports, console, cluster)");
 }
 
 static void test_errors_in_file_order_and_capped(void **state) {
@@ -532,6 +532,27 @@ static char *print_to_string(const config_t *cfg) {
   return text;
 }
 
+static void test_cluster_keys(void **state) {
+  (void)state;
+  config_t *cfg = load(HEAD ACCOUNT);
+  assert_non_null(cfg);
+  assert_false(cfg->cluster.enabled);
+  assert_int_equal(cfg->cluster.lease_ttl_ms, 15000);
+  assert_null(cfg->cluster.instance);
+  config_free(cfg);
+  cfg = load(HEAD ACCOUNT "cluster:\n  enabled: true\n  lease_ttl: 4s\n  instance: a1\n");
+  assert_non_null(cfg);
+  assert_true(cfg->cluster.enabled);
+  assert_int_equal(cfg->cluster.lease_ttl_ms, 4000);
+  assert_string_equal(cfg->cluster.instance, "a1");
+  char *text = print_to_string(cfg);
+  assert_non_null(strstr(text, "cluster:\n  enabled: true\n  lease_ttl: 4s\n  instance: \"a1\"\n"));
+  free(text);
+  config_free(cfg);
+  expect_only_error(HEAD ACCOUNT "cluster:\n  lease_ttl: 1s\n",
+                    "t.yaml:7:14: key 'cluster.lease_ttl': duration '1s' out of range (3s to 1h)");
+}
+
 static void test_print_masks_secrets(void **state) {
   (void)state;
   setenv("FLEETARC_T_PW", "Abc@34590", 1);
@@ -779,6 +800,7 @@ int main(void) {
     cmocka_unit_test(test_print_masks_secrets),
     cmocka_unit_test(test_print_masks_encoded_conninfo_keyword),
     cmocka_unit_test(test_secret_env_removed),
+    cmocka_unit_test(test_cluster_keys),
     cmocka_unit_test(test_print_reloads),
     cmocka_unit_test(test_example_file_loads),
     cmocka_unit_test(test_unreadable_file),

@@ -1,0 +1,36 @@
+/* The SQL side of the account leases (096_leases.sql; the design is in archive/lease.h).
+ * BLOCKING calls on a connection of their own: archive/lease.c runs them on libuv's
+ * thread pool, never on the loop's thread. One leasedb_t is used by one thread at a
+ * time. A failed call drops the connection; the next call connects again. */
+#ifndef FLEETARC_DB_LEASEDB_H
+#define FLEETARC_DB_LEASEDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct leasedb leasedb_t;
+
+/* NULL on out of memory. timeout_ms bounds each statement (statement_timeout) and the
+ * connection attempt. Strings are copied. */
+leasedb_t *leasedb_new(const char *conninfo, const char *instance, unsigned timeout_ms);
+void leasedb_free(leasedb_t *l);
+
+/* Records this instance's heartbeat; *share = ceil(n_accounts / live instances).
+ * 0 or -EIO (err says why, one line, no password). */
+int leasedb_share(leasedb_t *l, double ttl_s, int n_accounts, int *share, char *err, size_t errlen);
+/* Takes the account's lease if free or expired: *gen = its new generation, else 0. */
+int leasedb_take(leasedb_t *l, const char *account, double ttl_s, int64_t *gen, char *err,
+                 size_t errlen);
+/* Extends a held lease: *held false when it was lost (expired, taken). */
+int leasedb_renew(leasedb_t *l, const char *account, int64_t gen, double ttl_s, bool *held,
+                  char *err, size_t errlen);
+int leasedb_release(leasedb_t *l, const char *account, int64_t gen, char *err, size_t errlen);
+
+/* Who holds what, for `fleetarc status`: cb per lease row (strings borrowed; holder NULL
+ * when never held; expires_in_s < 0: expired). Blocking, own connection. */
+typedef int (*leasedb_row_cb)(void *arg, const char *account, const char *holder,
+                              int64_t generation, double expires_in_s);
+int leasedb_list(const char *conninfo, leasedb_row_cb cb, void *arg, char *err, size_t errlen);
+
+#endif
