@@ -5,8 +5,9 @@
 -- the refused rows: each row the database still refuses lands here, the rest of the batch (other rows, cursor
 -- moves) commits as usual. Nothing here is retried automatically.
 
+-- No serial id: deploy/roles.sql hands every table and sequence to the writer role, and
+-- a table's own sequence cannot change owner apart; (source, payload) is the key.
 CREATE TABLE fleetarc.rejected (
-  id       bigserial PRIMARY KEY,
   source   text NOT NULL,        -- the target table: positions, alarms, device_state, ...
   imei     text,
   payload  jsonb NOT NULL,       -- the staged row as the writer sent it (times of
