@@ -944,7 +944,7 @@ static void write_stats(sim_api_t *api, sim_json_t *j) {
   sim_json_int(j, (int64_t)st->records_alarm);
   sim_json_lit(j, "},\"nodata\":");
   sim_json_int(j, (int64_t)st->nodata);
-  sim_json_lit(j, "},\"injected\":");
+  sim_json_lit(j, ",\"injected\":");
   sim_json_int(j, (int64_t)api->opt.inject.injected);
   sim_json_lit(j, "}");
 }
