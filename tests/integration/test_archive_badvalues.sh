@@ -95,9 +95,9 @@ n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.device_state WHERE imei N
 [ "$n" = $want ] || fail "run: device_state of $n devices, expected $want"
 # every device that reported within the lookback has its playback cursor
 w=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.device_state WHERE gpstime > now() - interval '2 hours'")
-n=$(psql -d "$DB" -qAtc "SELECT count(DISTINCT imei) FROM fleetarc.cursors WHERE stream = 'playback'")
-echo "run: playback cursors of $n devices, $w reported within the lookback"
-[ "$w" -gt 10 ] && [ "$n" -ge "$w" ] || fail "run: playback cursors of $n devices, expected $w or more"
+n=$(psql -d "$DB" -qAtc "SELECT count(DISTINCT imei) FROM fleetarc.coverage_intervals WHERE stream = 'playback'")
+echo "run: playback coverage of $n devices, $w reported within the lookback"
+[ "$w" -gt 10 ] && [ "$n" -ge "$w" ] || fail "run: playback coverage of $n devices, expected $w or more"
 moved=$(psql -d "$DB" -qAtc "SELECT count(DISTINCT imei) FROM fleetarc.positions")
 echo "run: devices with positions: $moved"
 [ "$moved" -gt 0 ] || fail "run: no positions at all"
@@ -135,10 +135,12 @@ n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.daily_mileage WHERE day >
 [ "$n" = 0 ] || fail "$n daily_mileage rows for days that have not ended"
 n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.cursors WHERE cursor > now() + interval '5 minutes'")
 [ "$n" = 0 ] || fail "$n cursors past the real present"
+n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.coverage_intervals WHERE to_time > now() + interval '5 minutes'")
+[ "$n" = 0 ] || fail "$n covered intervals past the real present"
 n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.device_state WHERE servertime > now() + interval '5 minutes'")
 [ "$n" = 0 ] || fail "$n device states with a servertime past the real present"
-n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.cursors")
-[ "$n" -gt 0 ] || fail "no cursors at all: nothing was archived"
+n=$(psql -d "$DB" -qAtc "SELECT (SELECT count(*) FROM fleetarc.cursors) + (SELECT count(*) FROM fleetarc.coverage_intervals)")
+[ "$n" -gt 0 ] || fail "no cursors nor coverage at all: nothing was archived"
 sim_stop
 
 # ---- D. an endless sub-account tree

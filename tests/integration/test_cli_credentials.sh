@@ -41,6 +41,8 @@ grep -q "note: .*no password file can be read here: '\${CREDENTIALS_DIRECTORY}/f
   "$T/offline.err" || { cat "$T/offline.err" >&2; fail "check --offline does not say why"; }
 expect 0 migrate migrate
 expect 0 report report trips --from 2026-11-01 --to 2026-11-02
+# a known device (an unknown IMEI is exit 1 by design: that is not what this tests)
+psql -d "$DB" -qAtc "INSERT INTO fleetarc.devices (imei, account) VALUES ('356000000000001', 'demo')" >/dev/null
 expect 0 export export 356000000000001 --from 2026-11-01 --to 2026-11-02 --format csv
 expect 0 retention retention --dry-run
 expect 2 devices devices
