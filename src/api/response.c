@@ -686,61 +686,43 @@ static int open_record_string(api_endpoint_t ep, const char *body, size_t len, d
   return 0;
 }
 
-int api_parse_playback(const char *body, size_t len, api_points_t *out, api_error_t *err) {
-  out->n = 0;
+/* Playback (points) or alarm/list (alarms): the record string's groups. rej NULL: strict,
+ * a bad group fails the answer; else lenient, a bad group is skipped and described. */
+static int parse_group_answer(api_endpoint_t ep, const char *body, size_t len,
+                              api_points_t *points, api_alarms_t *alarms, api_rejects_t *rej,
+                              api_error_t *err) {
+  size_t *count = points ? &points->n : &alarms->n;
+  *count = 0;
+  if (rej) *rej = (api_rejects_t){0};
   doc_t d;
   const char *s;
   size_t n;
-  int rc = open_record_string(API_EP_PLAYBACK, body, len, &d, &s, &n, err);
+  int rc = open_record_string(ep, body, len, &d, &s, &n, err);
   if (rc) return rc;
-  rc = api_records_parse_points(s, n, out, err);
-  if (rc) out->n = 0;
+  rc = points ? api_records_parse_points_lenient(s, n, points, rej, err)
+              : api_records_parse_alarms_lenient(s, n, alarms, rej, err);
+  if (rc) *count = 0;
   doc_close(&d);
   return rc;
+}
+
+int api_parse_playback(const char *body, size_t len, api_points_t *out, api_error_t *err) {
+  return parse_group_answer(API_EP_PLAYBACK, body, len, out, NULL, NULL, err);
 }
 
 int api_parse_playback_lenient(const char *body, size_t len, api_points_t *out,
                                api_rejects_t *rej, api_error_t *err) {
-  out->n = 0;
-  *rej = (api_rejects_t){0};
-  doc_t d;
-  const char *s;
-  size_t n;
-  int rc = open_record_string(API_EP_PLAYBACK, body, len, &d, &s, &n, err);
-  if (rc) return rc;
-  rc = api_records_parse_points_lenient(s, n, out, rej, err);
-  if (rc) out->n = 0;
-  doc_close(&d);
-  return rc;
-}
-
-int api_parse_alarm_list_lenient(const char *body, size_t len, api_alarms_t *out,
-                                 api_rejects_t *rej, api_error_t *err) {
-  out->n = 0;
-  *rej = (api_rejects_t){0};
-  doc_t d;
-  const char *s;
-  size_t n;
-  int rc = open_record_string(API_EP_ALARM_LIST, body, len, &d, &s, &n, err);
-  if (rc) return rc;
-  rc = api_records_parse_alarms_lenient(s, n, out, rej, err);
-  if (rc) out->n = 0;
-  doc_close(&d);
-  return rc;
+  return parse_group_answer(API_EP_PLAYBACK, body, len, out, NULL, rej, err);
 }
 
 int api_parse_alarm_list(const char *body, size_t len, api_alarms_t *out,
                          api_error_t *err) {
-  out->n = 0;
-  doc_t d;
-  const char *s;
-  size_t n;
-  int rc = open_record_string(API_EP_ALARM_LIST, body, len, &d, &s, &n, err);
-  if (rc) return rc;
-  rc = api_records_parse_alarms(s, n, out, err);
-  if (rc) out->n = 0;
-  doc_close(&d);
-  return rc;
+  return parse_group_answer(API_EP_ALARM_LIST, body, len, NULL, out, NULL, err);
+}
+
+int api_parse_alarm_list_lenient(const char *body, size_t len, api_alarms_t *out,
+                                 api_rejects_t *rej, api_error_t *err) {
+  return parse_group_answer(API_EP_ALARM_LIST, body, len, NULL, out, rej, err);
 }
 
 /* ------------------------------------------------------------ 2.7, 2.12, 2.11, 2.15 */
