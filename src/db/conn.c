@@ -85,3 +85,26 @@ int db_conninfo_has_password(const char *conninfo) {
   conninfo_wipe_free(opts);
   return found;
 }
+
+int db_read_rows(const char *conninfo, const char *sql, const char *what, db_row_fn row,
+                 void *arg, char *errbuf, size_t errlen) {
+  int rc = 0;
+  PGresult *res = NULL;
+  PGconn *conn = db_connect(conninfo, "fleetarc", errbuf, errlen);
+  if (!conn) {
+    rc = -EIO;
+    goto out;
+  }
+  res = PQexec(conn, sql);
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    if (errbuf) snprintf(errbuf, errlen, "reading %s: %s", what, PQerrorMessage(conn));
+    rc = -EIO;
+    goto out;
+  }
+  for (int i = 0; i < PQntuples(res) && rc == 0; i++) rc = row(arg, res, i);
+out:
+  if (errbuf && rc == -EIO) errbuf[strcspn(errbuf, "\n")] = '\0';
+  PQclear(res);
+  PQfinish(conn);
+  return rc;
+}

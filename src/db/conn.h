@@ -13,6 +13,13 @@
  * PostgreSQL: ..." (one line, no password: libpq does not print it) in errbuf. */
 PGconn *db_connect(const char *conninfo, const char *appname, char *errbuf, size_t errlen);
 
+/* One startup read: connects (db_connect), runs sql (no parameters) and calls row(arg,
+ * res, i) for each row until it returns non-zero, which is then returned. -EIO with
+ * "reading WHAT: ..." in errbuf (one line) when the connection or the query fails. */
+typedef int (*db_row_fn)(void *arg, const PGresult *res, int row);
+int db_read_rows(const char *conninfo, const char *sql, const char *what, db_row_fn row,
+                 void *arg, char *errbuf, size_t errlen);
+
 /* conninfo (key=value or URI) parsed by libpq itself (PQconninfoParse), then written
  * back as key='value' pairs with the value of every keyword that names a password
  * (password, sslpassword...) replaced by ***: what libpq reads is what is masked, a

@@ -53,54 +53,40 @@ out:
   return rc;
 }
 
+typedef struct {
+  db_device_cb cb;
+  void *arg;
+} device_read_t;
+
+static int device_row(void *arg, const PGresult *res, int i) {
+  const device_read_t *r = arg;
+  return r->cb(r->arg, PQgetvalue(res, i, 0), strcmp(PQgetvalue(res, i, 1), "t") == 0);
+}
+
 int db_load_devices(const char *conninfo, db_device_cb cb, void *arg, char *errbuf,
                     size_t errlen) {
-  int rc = 0;
-  PGresult *res = NULL;
-  PGconn *conn = db_connect(conninfo, "fleetarc", errbuf, errlen);
-  if (!conn) {
-    rc = -EIO;
-    goto out;
-  }
-  res = PQexec(conn, "SELECT imei, removed_at IS NOT NULL FROM fleetarc.devices");
-  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-    if (errbuf) snprintf(errbuf, errlen, "reading fleetarc.devices: %s", PQerrorMessage(conn));
-    rc = -EIO;
-    goto out;
-  }
-  for (int i = 0; i < PQntuples(res) && rc == 0; i++)
-    rc = cb(arg, PQgetvalue(res, i, 0), strcmp(PQgetvalue(res, i, 1), "t") == 0);
-out:
-  if (errbuf && rc == -EIO) errbuf[strcspn(errbuf, "\n")] = '\0';
-  PQclear(res);
-  PQfinish(conn);
-  return rc;
+  device_read_t r = {cb, arg};
+  return db_read_rows(conninfo, "SELECT imei, removed_at IS NOT NULL FROM fleetarc.devices",
+                      "fleetarc.devices", device_row, &r, errbuf, errlen);
+}
+
+typedef struct {
+  db_coverage_cb cb;
+  void *arg;
+} coverage_read_t;
+
+static int coverage_row(void *arg, const PGresult *res, int i) {
+  const coverage_read_t *r = arg;
+  return r->cb(r->arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+               strtoll(PQgetvalue(res, i, 2), NULL, 10), strtoll(PQgetvalue(res, i, 3), NULL, 10));
 }
 
 int db_load_coverage(const char *conninfo, db_coverage_cb cb, void *arg, char *errbuf,
                      size_t errlen) {
-  int rc = 0;
-  PGresult *res = NULL;
-  PGconn *conn = db_connect(conninfo, "fleetarc", errbuf, errlen);
-  if (!conn) {
-    rc = -EIO;
-    goto out;
-  }
-  res = PQexec(conn,
-               "SELECT imei, stream, extract(epoch FROM \"from\")::bigint,"
-               " extract(epoch FROM \"to\")::bigint FROM fleetarc.coverage"
-               " ORDER BY imei, stream, \"from\"");
-  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-    if (errbuf) snprintf(errbuf, errlen, "reading fleetarc.coverage: %s", PQerrorMessage(conn));
-    rc = -EIO;
-    goto out;
-  }
-  for (int i = 0; i < PQntuples(res) && rc == 0; i++)
-    rc = cb(arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-            strtoll(PQgetvalue(res, i, 2), NULL, 10), strtoll(PQgetvalue(res, i, 3), NULL, 10));
-out:
-  if (errbuf && rc == -EIO) errbuf[strcspn(errbuf, "\n")] = '\0';
-  PQclear(res);
-  PQfinish(conn);
-  return rc;
+  coverage_read_t r = {cb, arg};
+  return db_read_rows(conninfo,
+                      "SELECT imei, stream, extract(epoch FROM \"from\")::bigint,"
+                      " extract(epoch FROM \"to\")::bigint FROM fleetarc.coverage"
+                      " ORDER BY imei, stream, \"from\"",
+                      "fleetarc.coverage", coverage_row, &r, errbuf, errlen);
 }
