@@ -61,7 +61,7 @@ static pgw_batch_t *build(int first_dev) {
         pgw_batch_free(b);
         return NULL;
       }
-    if (pgw_batch_move_cursor(b, imei, PGW_STREAM_PLAYBACK, BASE_T + (PER_DEV - 1) * STEP_S)) {
+    if (pgw_batch_move_cursor(b, imei, STREAM_PLAYBACK, BASE_T + (PER_DEV - 1) * STEP_S)) {
       pgw_batch_free(b);
       return NULL;
     }

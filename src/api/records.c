@@ -3,6 +3,7 @@
  * allocation is the growth of the caller's array, so a page costs no malloc at all once
  * the array is big enough. */
 #include "api/internal.h"
+#include "util/grow.h"
 
 #include <errno.h>
 #include <locale.h>
@@ -97,18 +98,6 @@ static bool parse_double(span_t f, double *out) {
   return true;
 }
 
-static int grow(void **items, size_t *cap, size_t need, size_t size) {
-  if (need <= *cap) return 0;
-  size_t c = *cap ? *cap : 64;
-  while (c < need) c *= 2;
-  if (c > SIZE_MAX / size) return -ENOMEM;
-  void *p = realloc(*items, c * size);
-  if (!p) return -ENOMEM;
-  *items = p;
-  *cap = c;
-  return 0;
-}
-
 /* Splits a group at ',' into at most max fields; returns the number of fields seen. */
 static size_t split_fields(const char *g, const char *end, span_t *f, size_t max) {
   size_t n = 0;
@@ -189,7 +178,7 @@ static int parse_groups(const char *s, size_t len, size_t nfields, void **items,
       p = next;
       continue;
     }
-    int rc = grow(items, cap, *n + 1, row_size);
+    int rc = grow_array(items, cap, *n + 1, row_size);
     if (rc) return rc;
     size_t nf = split_fields(p, g_end, f, nfields);
     const char *fault = NULL;

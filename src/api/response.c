@@ -3,6 +3,7 @@
  * range and encoding checked. The only file of the codec that sees cJSON; no tree
  * leaves it. */
 #include "api/internal.h"
+#include "util/grow.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -464,18 +465,6 @@ static int need_record(const doc_t *d, bool array, api_error_t *err) {
   return 0;
 }
 
-static int grow(void **items, size_t *cap, size_t need, size_t size) {
-  if (need <= *cap) return 0;
-  size_t c = *cap ? *cap : 16;
-  while (c < need) c *= 2;
-  if (c > SIZE_MAX / size) return -ENOMEM;
-  void *p = realloc(*items, c * size);
-  if (!p) return -ENOMEM;
-  *items = p;
-  *cap = c;
-  return 0;
-}
-
 /* "record[i]" after checking that the element is an object. */
 static int element(const cJSON *el, size_t i, char *prefix, size_t size, api_error_t *err) {
   snprintf(prefix, size, "record[%zu]", i);
@@ -531,7 +520,7 @@ static int parse_array(api_endpoint_t ep, const char *body, size_t len, void **i
   if (d.no_data) goto out;
   rc = need_record(&d, true, err);
   if (rc) goto out;
-  rc = grow(items, cap, (size_t)cJSON_GetArraySize(d.record), item_size);
+  rc = grow_array(items, cap, (size_t)cJSON_GetArraySize(d.record), item_size);
   if (rc) goto out;
   const cJSON *el;
   size_t i = 0, index = 0;

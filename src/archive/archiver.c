@@ -49,10 +49,9 @@
 #define ARCH_MILEAGE_IN_FLIGHT 2     /* mileage windows of 100 devices in flight */
 #define ARCH_POLLS_SKIPPED_TOLD 10   /* track polls skipped under pressure before it is logged */
 
-enum { S_PLAYBACK = DEVTAB_STREAM_PLAYBACK, S_ALARMS = DEVTAB_STREAM_ALARMS, S_MILEAGE = DEVTAB_STREAM_MILEAGE };
-static const char *const stream_names[] = {"playback", "alarms", "mileage"};
-static const unsigned stream_bits[] = {CONFIG_STREAM_PLAYBACK, CONFIG_STREAM_ALARMS,
-                                       CONFIG_STREAM_MILEAGE};
+enum { S_PLAYBACK = STREAM_PLAYBACK, S_ALARMS = STREAM_ALARMS, S_MILEAGE = STREAM_MILEAGE };
+static const unsigned stream_bits[] = {STREAM_BIT(STREAM_PLAYBACK), STREAM_BIT(STREAM_ALARMS),
+                                       STREAM_BIT(STREAM_MILEAGE)};
 
 typedef struct archiver archiver_t;
 
@@ -132,7 +131,7 @@ struct archiver {
   devtab_t *dev;
   acct_t *accts;
   size_t n_accts;
-  char stream_key[DEVTAB_STREAM_COUNT][64]; /* cursor names in fleetarc.cursors (mileage) */
+  char stream_key[STREAM_COUNT][64]; /* cursor names in fleetarc.cursors (mileage) */
   coverage_t *cov;           /* playback and alarms: what is committed (coverage.h) */
   alarmcad_t *acad;          /* run: when alarms are asked (alarmcad.h) */
   gapheal_t *heal;           /* gaps of the stored track asked again (gapheal.h) */
@@ -320,7 +319,7 @@ static int64_t stream_start_of(archiver_t *a, uint32_t idx, int s) {
 static void device_init(archiver_t *a, devtab_device_t *d) {
   uint32_t idx = (uint32_t)devtab_index(a->dev, d);
   bool known = backfill(a) || a->have_offset;
-  for (int s = 0; s < DEVTAB_STREAM_COUNT; s++)
+  for (int s = 0; s < STREAM_COUNT; s++)
     d->cursor[s] = (paging_cursor_t){known ? stream_start_of(a, idx, s) : ARCH_UNSET, false};
   d->last_gpstime = backfill(a) ? -1 : 0; /* backfill: unknown until polled, then due */
   d->removed = 1; /* until discovery (or --imei) lists it */
@@ -403,7 +402,7 @@ static void on_batch(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res
     if (res->status == 0) {
       if (m->has_cov && coverage_add(a->cov, m->dev, m->stream, m->cov_from, m->cov_to) != 0)
         log_error("device %s: %s: out of memory for its coverage: asked again", d->imei,
-                  stream_names[m->stream]);
+                  stream_name(m->stream));
       d->cursor[m->stream] = m->cursor;
       d->failures[m->stream] = 0;
       if (m->more) d->more |= (uint8_t)(1u << m->stream);
@@ -502,10 +501,10 @@ static int batch_move(archiver_t *a, uint32_t dev, int s, const paging_cursor_t 
   if (s == S_MILEAGE)
     rc = pgw_batch_move_cursor_key(a->batch, d->imei, a->stream_key[s], cur->begin);
   else if (m.cov_only && m.has_cov)
-    rc = pgw_batch_add_coverage(a->batch, d->imei, PGW_STREAM_PLAYBACK, m.cov_from, m.cov_to);
+    rc = pgw_batch_add_coverage(a->batch, d->imei, STREAM_PLAYBACK, m.cov_from, m.cov_to);
   else if (m.has_cov) /* playback and alarms: their coverage, no cursor row */
     rc = pgw_batch_add_coverage(a->batch, d->imei,
-                                s == S_PLAYBACK ? PGW_STREAM_PLAYBACK : PGW_STREAM_ALARMS,
+                                s == S_PLAYBACK ? STREAM_PLAYBACK : STREAM_ALARMS,
                                 m.cov_from, m.cov_to);
   if (rc) return rc;
   c->moves[c->n++] = m;
@@ -546,9 +545,9 @@ static void fail_stream(archiver_t *a, uint32_t dev, int s, const char *why) {
   if (backfill(a) && f >= ARCH_MAX_FAILURES) {
     d->done |= (uint8_t)(1u << s);
     d->failures[s] = 255; /* marks "given up" for the summary */
-    log_error("device %s: %s: giving up after %u attempts: %s", d->imei, stream_names[s], f, why);
+    log_error("device %s: %s: giving up after %u attempts: %s", d->imei, stream_name(s), f, why);
   } else {
-    log_warn("device %s: %s: %s (attempt %u, retry in %us)", d->imei, stream_names[s], why, f,
+    log_warn("device %s: %s: %s (attempt %u, retry in %us)", d->imei, stream_name(s), why, f,
              delay);
   }
 }
@@ -696,7 +695,7 @@ static void backoff_expire(archiver_t *a) {
        i = devtab_set_next(a->dev, DEVTAB_SET_BACKOFF, (size_t)i + 1, n)) {
     devtab_device_t *d = devtab_at(a->dev, (size_t)i);
     bool waiting = false;
-    for (int s = 0; s < DEVTAB_STREAM_COUNT; s++) {
+    for (int s = 0; s < STREAM_COUNT; s++) {
       uint32_t r = d->retry_at[s];
       if (r > now) {
         waiting = true;
@@ -934,7 +933,7 @@ static void stop_stream(archiver_t *a, uint32_t dev, int s, const net_result_t *
   a->n_errors++;
   const char *text = api_code_text(res->code);
   log_error("device %s: %s: %s: API error %d (%s): permanent, not retried", d->imei,
-            stream_names[s], api_endpoint_path(res->endpoint), res->code,
+            stream_name(s), api_endpoint_path(res->endpoint), res->code,
             text ? text : "unknown code");
 }
 
@@ -998,7 +997,7 @@ static void apply_page(archiver_t *a, work_t *w, const net_result_t *res) {
     a->n_guards++;
     char t[32];
     log_warn("device %s: %s: a full page of one time %s; records beyond the page at that "
-             "second are skipped", d->imei, stream_names[s],
+             "second are skipped", d->imei, stream_name(s),
              timeparse_format_time(pr.skipped_time, t, sizeof t));
   }
   bool done = pr.step == PAGING_DONE;
@@ -1260,7 +1259,7 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
       t->servertime = 0; /* not believed: stored NULL */
     if (d->cursor[S_PLAYBACK].begin == ARCH_UNSET || d->cursor[S_ALARMS].begin == ARCH_UNSET ||
         d->cursor[S_MILEAGE].begin == ARCH_UNSET) {
-      for (int s = 0; s < DEVTAB_STREAM_COUNT; s++)
+      for (int s = 0; s < STREAM_COUNT; s++)
         if (d->cursor[s].begin == ARCH_UNSET)
           d->cursor[s] = (paging_cursor_t){stream_start_of(a, (uint32_t)idx, s), false};
       mark_device(a, (uint32_t)idx);
@@ -1697,7 +1696,7 @@ static void tally(archiver_t *a, tally_t *t) {
     t->devices++;
     int64_t lag;
     if (!backfill(a) && device_lag(a, d, S_PLAYBACK, &lag) && lag > t->lag) t->lag = lag;
-    for (int s = 0; s < DEVTAB_STREAM_COUNT; s++) {
+    for (int s = 0; s < STREAM_COUNT; s++) {
       if (!stream_on(a, s)) continue;
       t->streams++;
       if ((d->done & (1u << s)) && d->failures[s] == 255) {
@@ -1938,7 +1937,7 @@ void archiver_status(archiver_t *a, archiver_status_t *out) {
       continue;
     }
     bool failing = false, data = d->last_gpstime > 0;
-    for (int s = 0; s < DEVTAB_STREAM_COUNT; s++) {
+    for (int s = 0; s < STREAM_COUNT; s++) {
       if (!stream_on(a, s)) continue;
       if (d->failures[s]) failing = true;
       int64_t lag;
@@ -2146,10 +2145,10 @@ int archiver_reconfigure(archiver_t *a, config_t *n, buf_t *applied, buf_t *rest
     brc |= note(applied, "archive.track_interval");
   }
   if (a->opt.streams != n->archive.streams) {
-    for (int s = 0; s < DEVTAB_STREAM_COUNT; s++) {
+    for (int s = 0; s < STREAM_COUNT; s++) {
       bool was = stream_on(a, s), now = (n->archive.streams & stream_bits[s]) != 0;
       if (was != now)
-        log_info("reload: stream %s %s", stream_names[s],
+        log_info("reload: stream %s %s", stream_name(s),
                  now ? "on: from each device's committed cursor (or lookback)"
                      : "off: no new requests; those in flight still commit");
     }
@@ -2184,7 +2183,7 @@ static int cb_cursor(void *arg, const char *imei, const char *stream, int64_t cu
     device_init(a, d);
     l->n++;
   }
-  for (int s = 0; s < DEVTAB_STREAM_COUNT; s++)
+  for (int s = 0; s < STREAM_COUNT; s++)
     if (strcmp(stream, a->stream_key[s]) == 0) d->cursor[s] = (paging_cursor_t){cursor, true};
   return 0;
 }
@@ -2273,7 +2272,7 @@ static void summary_missing(archiver_t *a) {
   for (size_t i = 0; i < n; i++) {
     devtab_device_t *d = devtab_at(a->dev, i);
     if (d->removed) continue;
-    for (int s = 0; s < DEVTAB_STREAM_COUNT; s++) {
+    for (int s = 0; s < STREAM_COUNT; s++) {
       if (!stream_on(a, s)) continue;
       bool gave_up = (d->done & (1u << s)) && d->failures[s] == 255;
       bool blocked = a->accts[d->account].stopped && !(d->done & (1u << s));
@@ -2282,7 +2281,7 @@ static void summary_missing(archiver_t *a) {
       missing++;
       if (shown++ < 20) {
         char t[32];
-        log_error("missing: device %s %s from %s%s", d->imei, stream_names[s],
+        log_error("missing: device %s %s from %s%s", d->imei, stream_name(s),
                   timeparse_format_time(d->cursor[s].begin, t, sizeof t),
                   blocked ? " (account stopped)" : gave_up ? " (kept failing)" : "");
       }
@@ -2320,14 +2319,14 @@ int archiver_run(const archiver_options_t *opt) {
   a->opt = *opt;
   a->cfg = cfg;
   a->max_in_flight = cfg->api.max_in_flight > 0 ? (size_t)cfg->api.max_in_flight : 16;
-  if (a->opt.streams == 0) a->opt.streams = CONFIG_STREAM_ALL;
+  if (a->opt.streams == 0) a->opt.streams = STREAM_ALL_BITS;
   srand((unsigned)time(NULL) ^ (unsigned)getpid());
-  for (int s = 0; s < DEVTAB_STREAM_COUNT; s++) {
+  for (int s = 0; s < STREAM_COUNT; s++) {
     if (backfill(a))
-      snprintf(a->stream_key[s], sizeof a->stream_key[s], "%s@%lld-%lld", stream_names[s],
+      snprintf(a->stream_key[s], sizeof a->stream_key[s], "%s@%lld-%lld", stream_name(s),
                (long long)opt->from, (long long)opt->to);
     else
-      snprintf(a->stream_key[s], sizeof a->stream_key[s], "%s", stream_names[s]);
+      snprintf(a->stream_key[s], sizeof a->stream_key[s], "%s", stream_name(s));
   }
   if (uv_loop_init(&a->loop) != 0) {
     free(a);

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define COVERAGE_STREAMS 2 /* 0 playback, 1 alarms (devtab's stream numbers) */
+#define COVERAGE_STREAMS 2 /* STREAM_PLAYBACK and STREAM_ALARMS (domain/stream.h): mileage has no coverage */
 
 typedef struct coverage_iv {
   int64_t from, to; /* inclusive */

@@ -10,15 +10,10 @@
 #include <stdint.h>
 
 #include "archive/paging.h"
+#include "domain/stream.h"
 
 #define DEVTAB_IMEI_MAX 20 /* IMEIs are 15 digits; some platforms use up to 17-20 chars */
 
-typedef enum {
-  DEVTAB_STREAM_PLAYBACK = 0,
-  DEVTAB_STREAM_ALARMS = 1,
-  DEVTAB_STREAM_MILEAGE = 2,
-  DEVTAB_STREAM_COUNT
-} devtab_stream_t;
 
 typedef struct devtab_device {
   char imei[DEVTAB_IMEI_MAX + 1];
@@ -29,10 +24,10 @@ typedef struct devtab_device {
   uint8_t more;            /* bit per stream: its last page was full: the next one is asked
                             * whatever /api/track says (spec 2.3, 2.8) */
   int64_t last_gpstime;    /* from /api/track; 0 when unknown */
-  paging_cursor_t cursor[DEVTAB_STREAM_COUNT]; /* mileage: begin = next day to fetch */
+  paging_cursor_t cursor[STREAM_COUNT]; /* mileage: begin = next day to fetch */
   int64_t last_systemtime; /* max(systemtime, hearttime) from /api/track: alarms due */
-  uint32_t retry_at[DEVTAB_STREAM_COUNT]; /* archiver seconds: not before (backoff) */
-  uint8_t failures[DEVTAB_STREAM_COUNT];  /* consecutive failed attempts of the stream */
+  uint32_t retry_at[STREAM_COUNT]; /* archiver seconds: not before (backoff) */
+  uint8_t failures[STREAM_COUNT];  /* consecutive failed attempts of the stream */
   uint8_t done;            /* bit per stream: finished (backfill) or given up */
 } devtab_device_t;
 

@@ -44,9 +44,9 @@ static int parse_streams(const char *s, unsigned *out) {
   if (!copy) return -1;
   int rc = 0;
   for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-    if (strcmp(tok, "playback") == 0) *out |= CONFIG_STREAM_PLAYBACK;
-    else if (strcmp(tok, "alarms") == 0) *out |= CONFIG_STREAM_ALARMS;
-    else if (strcmp(tok, "mileage") == 0) *out |= CONFIG_STREAM_MILEAGE;
+    if (strcmp(tok, "playback") == 0) *out |= STREAM_BIT(STREAM_PLAYBACK);
+    else if (strcmp(tok, "alarms") == 0) *out |= STREAM_BIT(STREAM_ALARMS);
+    else if (strcmp(tok, "mileage") == 0) *out |= STREAM_BIT(STREAM_MILEAGE);
     else rc = -1;
   }
   free(copy);

@@ -65,7 +65,6 @@ static const struct {
   {API_EP_DEVICE_DETAIL, 6 * SEC_MS},  {API_EP_DEVICE_MILEAGE, 10 * SEC_MS},
 };
 
-static const char *const stream_names[] = {"playback", "alarms", "mileage"};
 
 /* ---- messages ---- */
 
@@ -914,10 +913,14 @@ static void load_streams(loader_t *ld, const yaml_node_t *list, const char *path
     }
     unsigned bit = 0;
     for (unsigned i = 0; i < 3; i++)
-      if (!strcmp(s, stream_names[i])) bit = 1u << i;
+      if (!strcmp(s, stream_name((int)i))) bit = STREAM_BIT(i);
     if (!bit) {
       char expected[256], raw[80];
-      expected_list(expected, sizeof expected, s, stream_names, 3);
+      {
+        const char *names[STREAM_COUNT];
+        for (int k = 0; k < STREAM_COUNT; k++) names[k] = stream_name(k);
+        expected_list(expected, sizeof expected, s, names, STREAM_COUNT);
+      }
       report(ld, v, ipath, "unknown stream '%s' (%s)", raw_shown(v, raw, sizeof raw), expected);
     } else if (streams & bit) {
       report(ld, v, ipath, "stream '%s' listed twice", s);
@@ -1209,7 +1212,7 @@ static int config_defaults(config_t *cfg) {
   cfg->archive.track_interval_ms = 60 * SEC_MS;
   cfg->archive.discovery_interval_ms = HOUR_MS;
   cfg->archive.lookback_ms = 7 * DAY_MS;
-  cfg->archive.streams = CONFIG_STREAM_ALL;
+  cfg->archive.streams = STREAM_ALL_BITS;
   cfg->archive.give_up_after_ms = 2 * MIN_MS;
   cfg->archive.alarm_interval_ms = 10 * MIN_MS;
   cfg->archive.alarm_idle_interval_ms = 6 * HOUR_MS;
@@ -1430,12 +1433,6 @@ const config_account_t *config_account_find(const config_t *cfg, const char *nam
   return NULL;
 }
 
-const char *config_stream_name(unsigned stream) {
-  for (unsigned i = 0; i < 3; i++)
-    if (stream == 1u << i) return stream_names[i];
-  return NULL;
-}
-
 /* ---- printing ---- */
 
 /* A double-quoted YAML string that reads back as s (with ${ written $${). */
@@ -1498,7 +1495,7 @@ void config_print(const config_t *cfg, FILE *out) {
   fputs("  streams: [", out);
   for (unsigned i = 0, first = 1; i < 3; i++) {
     if (!(cfg->archive.streams & (1u << i))) continue;
-    fprintf(out, "%s%s", first ? "" : ", ", stream_names[i]);
+    fprintf(out, "%s%s", first ? "" : ", ", stream_name((int)i));
     first = 0;
   }
   fputs("]\n", out);

@@ -9,17 +9,11 @@
 #include <stdio.h>
 
 #include "api/endpoints.h"
+#include "domain/stream.h"
 #include "api/sign.h"
 #include "util/buf.h"
 #include "util/log.h"
 
-/* archive.streams, as bits of config_t.archive.streams */
-enum {
-  CONFIG_STREAM_PLAYBACK = 1u << 0,
-  CONFIG_STREAM_ALARMS = 1u << 1,
-  CONFIG_STREAM_MILEAGE = 1u << 2,
-  CONFIG_STREAM_ALL = 7u,
-};
 
 typedef struct config_account {
   char *account;                            /* the login name, as configured */
@@ -74,7 +68,7 @@ typedef struct config {
     int64_t track_interval_ms;     /* /api/track poll of every device, 60s */
     int64_t discovery_interval_ms; /* device list refresh, 1h */
     int64_t lookback_ms;           /* history fetched for a device seen first, 7d */
-    unsigned streams;              /* CONFIG_STREAM_* bits, all by default */
+    unsigned streams;              /* STREAM_BIT() bits, all by default */
     int64_t give_up_after_ms;      /* backfill: exit 1 when no API call succeeded for so
                                     * long; 2m (`run` retries forever) */
     int64_t alarm_interval_ms;     /* run: alarms of a device whose track record changed,
@@ -173,8 +167,5 @@ int config_warnings(const config_t *cfg, buf_t *out);
  * $XDG_RUNTIME_DIR/fleetarc, else /tmp/fleetarc-<uid>. Writes it to out (NUL-terminated);
  * returns 0 or -ENAMETOOLONG. */
 int config_token_dir_default(char *out, size_t n) __attribute__((warn_unused_result));
-
-/* The name of a CONFIG_STREAM_* bit ("playback"), or NULL. */
-const char *config_stream_name(unsigned stream);
 
 #endif

@@ -55,7 +55,6 @@ const char *pgw_kind_name(int kind) {
   return kind >= 0 && kind < K_COUNT ? kind_source[kind] : "?";
 }
 
-static const char *const stream_names[] = {"playback", "alarms", "mileage"};
 
 /* Created once per connection. ON COMMIT DELETE ROWS empties them at each COMMIT, so a
  * batch never sees another's rows. Times are staged as UNIX seconds and converted in
@@ -637,9 +636,9 @@ int pgw_batch_mark_removed(pgw_batch_t *b, const char *imei) {
   return rc;
 }
 
-int pgw_batch_move_cursor(pgw_batch_t *b, const char *imei, pgw_stream_t stream, int64_t cursor) {
-  if ((unsigned)stream > PGW_STREAM_MILEAGE) return -EINVAL;
-  return pgw_batch_move_cursor_key(b, imei, stream_names[stream], cursor);
+int pgw_batch_move_cursor(pgw_batch_t *b, const char *imei, stream_t stream, int64_t cursor) {
+  if ((unsigned)stream > STREAM_MILEAGE) return -EINVAL;
+  return pgw_batch_move_cursor_key(b, imei, stream_name(stream), cursor);
 }
 
 int pgw_batch_move_cursor_key(pgw_batch_t *b, const char *imei, const char *stream_key,
@@ -658,9 +657,9 @@ int pgw_batch_move_cursor_key(pgw_batch_t *b, const char *imei, const char *stre
   return rc;
 }
 
-int pgw_batch_add_coverage(pgw_batch_t *b, const char *imei, pgw_stream_t stream, int64_t from,
+int pgw_batch_add_coverage(pgw_batch_t *b, const char *imei, stream_t stream, int64_t from,
                            int64_t to) {
-  if (bad_imei(imei) || (stream != PGW_STREAM_PLAYBACK && stream != PGW_STREAM_ALARMS) ||
+  if (bad_imei(imei) || (stream != STREAM_PLAYBACK && stream != STREAM_ALARMS) ||
       to < from)
     return -EINVAL;
   buf_t *o = &b->copy[K_COVERAGE];
@@ -669,7 +668,7 @@ int pgw_batch_add_coverage(pgw_batch_t *b, const char *imei, pgw_stream_t stream
   p = put_field_i64(p, from);
   p = put_field_i64(p, to);
   int rc = put_binary_head(o, 4, imei);
-  if (rc == 0) rc = put_field_text(o, stream_names[stream]);
+  if (rc == 0) rc = put_field_text(o, stream_name(stream));
   if (rc == 0) rc = buf_append(o, tail, (size_t)(p - tail));
   if (rc == 0)
     b->rows[K_COVERAGE]++;

@@ -15,15 +15,11 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "domain/stream.h"
+
 typedef struct pgw pgw_t;
 typedef struct pgw_batch pgw_batch_t;
 
-/* The cursor streams of fleetarc.cursors. */
-typedef enum {
-  PGW_STREAM_PLAYBACK = 0, /* 'playback': positions archived up to this gpstime */
-  PGW_STREAM_ALARMS = 1,   /* 'alarms': alarms archived up to this systemtime */
-  PGW_STREAM_MILEAGE = 2,  /* 'mileage': daily mileage archived up to this time */
-} pgw_stream_t;
 
 /* One /api/track record (spec 2.2). Times are UNIX seconds, 0 = unknown (stored NULL).
  * The -1 "no such status" of accstatus, doorstatus, chargestatus, oilpowerstatus,
@@ -82,7 +78,7 @@ int pgw_batch_mark_removed(pgw_batch_t *batch, const char *imei)
     __attribute__((warn_unused_result));
 /* Moves (imei, stream)'s cursor to `cursor` (UNIX seconds) in the same transaction as the
  * batch's rows. Cursors only move forward: an older value leaves the stored one. */
-int pgw_batch_move_cursor(pgw_batch_t *batch, const char *imei, pgw_stream_t stream,
+int pgw_batch_move_cursor(pgw_batch_t *batch, const char *imei, stream_t stream,
                           int64_t cursor) __attribute__((warn_unused_result));
 /* The same for a stream named by `stream_key` (borrowed for the call): 'playback',
  * 'alarms', 'mileage', or a backfill range's 'playback@FROM-TO' (010_backfill_cursors). */
@@ -91,9 +87,9 @@ int pgw_batch_move_cursor_key(pgw_batch_t *batch, const char *imei, const char *
 
 /* Records [from, to] (UNIX seconds, both inclusive) of (imei, stream) as archived, in the
  * same transaction as the batch's rows: merged with the stored intervals it overlaps or
- * touches (fleetarc.coverage_add, 070_coverage.sql). stream: PGW_STREAM_PLAYBACK (gpstime)
- * or PGW_STREAM_ALARMS (system time). 0, -EINVAL (bad imei or stream, to < from), -ENOMEM. */
-int pgw_batch_add_coverage(pgw_batch_t *batch, const char *imei, pgw_stream_t stream,
+ * touches (fleetarc.coverage_add, 070_coverage.sql). stream: STREAM_PLAYBACK (gpstime)
+ * or STREAM_ALARMS (system time). 0, -EINVAL (bad imei or stream, to < from), -ENOMEM. */
+int pgw_batch_add_coverage(pgw_batch_t *batch, const char *imei, stream_t stream,
                            int64_t from, int64_t to) __attribute__((warn_unused_result));
 
 /* Rows of every kind in the batch, cursor moves included (what pgw_submit counts). */

@@ -104,7 +104,7 @@ static pgw_batch_t *build_batch(int i) {
   }
   int64_t cursor = BASE_T + (int64_t)(to - 1) * STEP_S;
   if (i == NBATCH - 1) cursor = BASE_T; /* backwards: must not move */
-  assert_int_equal(pgw_batch_move_cursor(b, imei, PGW_STREAM_PLAYBACK, cursor), 0);
+  assert_int_equal(pgw_batch_move_cursor(b, imei, STREAM_PLAYBACK, cursor), 0);
   return b;
 }
 
@@ -259,7 +259,7 @@ static void test_kinds_and_data_error(void **state) {
   pgw_device_t bad = {.imei = "111", .account = "demo", .devicename = "\xff\xfe"};
   assert_int_equal(pgw_batch_add_device(b0, &bad), 0);
   assert_int_equal(pgw_batch_add_position(b0, "111", BASE_T, 1, 2, 3, 4), 0);
-  assert_int_equal(pgw_batch_move_cursor(b0, "111", PGW_STREAM_PLAYBACK, BASE_T), 0);
+  assert_int_equal(pgw_batch_move_cursor(b0, "111", STREAM_PLAYBACK, BASE_T), 0);
 
   /* 1: every kind, upserts repeated within the batch, text needing escapes. */
   pgw_batch_t *b1 = pgw_batch_new("1-kinds");
@@ -285,8 +285,8 @@ static void test_kinds_and_data_error(void **state) {
   assert_int_equal(pgw_batch_add_alarm(b1, "0222", 27, 1541575497, 1541575507, 113.885888,
                                        22.580592, 40, 40, 0), 0); /* the page boundary again */
   assert_int_equal(pgw_batch_add_alarm(b1, "0222", 45, 1541575497, 1541575600, 1, 2, 3, 4, 7), 0);
-  assert_int_equal(pgw_batch_move_cursor(b1, "0222", PGW_STREAM_ALARMS, 1541575600), 0);
-  assert_int_equal(pgw_batch_move_cursor(b1, "0222", PGW_STREAM_MILEAGE, 1631721600), 0);
+  assert_int_equal(pgw_batch_move_cursor(b1, "0222", STREAM_ALARMS, 1541575600), 0);
+  assert_int_equal(pgw_batch_move_cursor(b1, "0222", STREAM_MILEAGE, 1631721600), 0);
 
   /* 2: an older track record must not replace the newer one; a cursor move backwards. */
   pgw_batch_t *b2 = pgw_batch_new("2-older");
@@ -294,11 +294,11 @@ static void test_kinds_and_data_error(void **state) {
   old.servertime = 1420964000;
   old.speed = 99;
   assert_int_equal(pgw_batch_add_device_state(b2, &old), 0);
-  assert_int_equal(pgw_batch_move_cursor(b2, "0222", PGW_STREAM_ALARMS, 1541575000), 0);
+  assert_int_equal(pgw_batch_move_cursor(b2, "0222", STREAM_ALARMS, 1541575000), 0);
 
   /* 3: nothing but a cursor: still one transaction, still a callback. */
   pgw_batch_t *b3 = pgw_batch_new("3-cursor-only");
-  assert_int_equal(pgw_batch_move_cursor(b3, "0222", PGW_STREAM_PLAYBACK, 1700000000), 0);
+  assert_int_equal(pgw_batch_move_cursor(b3, "0222", STREAM_PLAYBACK, 1700000000), 0);
 
   assert_int_equal(pgw_batch_add_position(b3, "", 1, 1, 1, 1, 1), -EINVAL);
   assert_int_equal(pgw_batch_add_position(b3, NULL, 1, 1, 1, 1, 1), -EINVAL);

@@ -89,8 +89,8 @@ static void test_extremes(void **state) {
   assert_int_equal(pgw_batch_add_mileage(b[0], "x1", -86400, -0.0), 0); /* same day as -1 */
 
   assert_int_equal(pgw_batch_move_cursor_key(b[0], "x1", "playback@1-253402300799", 253402300799LL), 0);
-  assert_int_equal(pgw_batch_move_cursor(b[0], "x1", PGW_STREAM_MILEAGE, -62135596800LL), 0);
-  assert_int_equal(pgw_batch_move_cursor(b[0], "x1", PGW_STREAM_MILEAGE, -62135596799LL), 0);
+  assert_int_equal(pgw_batch_move_cursor(b[0], "x1", STREAM_MILEAGE, -62135596800LL), 0);
+  assert_int_equal(pgw_batch_move_cursor(b[0], "x1", STREAM_MILEAGE, -62135596799LL), 0);
 
   /* 1: a status beyond smallint: the batch fails for its data, alone. */
   b[1] = pgw_batch_new("1-smallint");
@@ -98,7 +98,7 @@ static void test_extremes(void **state) {
   big.imei = "y1";
   big.accstatus = 32768;
   assert_int_equal(pgw_batch_add_device_state(b[1], &big), 0);
-  assert_int_equal(pgw_batch_move_cursor(b[1], "y1", PGW_STREAM_PLAYBACK, 1), 0);
+  assert_int_equal(pgw_batch_move_cursor(b[1], "y1", STREAM_PLAYBACK, 1), 0);
 
   /* 2: the writer goes on; an older record leaves x1 as it is. */
   b[2] = pgw_batch_new("2-after");

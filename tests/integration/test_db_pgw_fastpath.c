@@ -50,7 +50,7 @@ static void test_direct_values(void **state) {
                                           -2147483647 - 1), 0);
   assert_int_equal(pgw_batch_add_alarm(b, "v1", 27, 1541575497, 0, 113.885888, 22.580592, 40,
                                        41, 9007199254740993LL), 0);
-  assert_int_equal(pgw_batch_move_cursor(b, "v1", PGW_STREAM_PLAYBACK, 1419906052), 0);
+  assert_int_equal(pgw_batch_move_cursor(b, "v1", STREAM_PLAYBACK, 1419906052), 0);
   run_t r;
   run_batches(&r, &b, 1, NULL);
   assert_int_equal(r.res[0].status, 0);
@@ -83,12 +83,12 @@ static void test_overlap_fallback(void **state) {
   b[0] = pgw_batch_new("0-first");
   add_positions(b[0], "ov", 0, 100);
   for (int i = 0; i < 3; i++) add_alarm(b[0], "ov", 1, i);
-  assert_int_equal(pgw_batch_move_cursor(b[0], "ov", PGW_STREAM_PLAYBACK, T0 + 99 * 60), 0);
+  assert_int_equal(pgw_batch_move_cursor(b[0], "ov", STREAM_PLAYBACK, T0 + 99 * 60), 0);
   /* 1: overlaps: positions 50..149 (50 stored), alarms 0..9 (3 stored), cursor forward. */
   b[1] = pgw_batch_new("1-overlap");
   add_positions(b[1], "ov", 50, 150);
   for (int i = 0; i < 10; i++) add_alarm(b[1], "ov", 1, i);
-  assert_int_equal(pgw_batch_move_cursor(b[1], "ov", PGW_STREAM_PLAYBACK, T0 + 149 * 60), 0);
+  assert_int_equal(pgw_batch_move_cursor(b[1], "ov", STREAM_PLAYBACK, T0 + 149 * 60), 0);
   /* 2: the same batch again, as after a crash between COMMIT and its acknowledgement. */
   b[2] = pgw_batch_new("2-again");
   add_positions(b[2], "ov", 50, 150);
@@ -156,7 +156,7 @@ static void test_data_errors_alone(void **state) {
   add_positions(b[1], "de1", 0, 5);
   assert_int_equal(pgw_batch_add_position(b[1], "de1", INT64_MAX / 2, 0, 0, 0, 0), 0);
   add_positions(b[1], "de1", 5, 10);
-  assert_int_equal(pgw_batch_move_cursor(b[1], "de1", PGW_STREAM_PLAYBACK, T0), 0);
+  assert_int_equal(pgw_batch_move_cursor(b[1], "de1", STREAM_PLAYBACK, T0), 0);
   /* 2: direct path, an alarm whose imei is not UTF-8. */
   b[2] = pgw_batch_new("2-bad-utf8");
   add_positions(b[2], "de2", 0, 3);
@@ -165,7 +165,7 @@ static void test_data_errors_alone(void **state) {
   b[3] = pgw_batch_new("3-overlap-then-bad");
   add_positions(b[3], "de", 5, 15);
   assert_int_equal(pgw_batch_add_position(b[3], "de", -INT64_MAX / 2, 0, 0, 0, 0), 0);
-  assert_int_equal(pgw_batch_move_cursor(b[3], "de", PGW_STREAM_PLAYBACK, T0 + 3600), 0);
+  assert_int_equal(pgw_batch_move_cursor(b[3], "de", STREAM_PLAYBACK, T0 + 3600), 0);
   /* 4: the writer goes on. */
   b[4] = pgw_batch_new("4-good-after");
   add_positions(b[4], "de", 10, 20);

@@ -26,7 +26,7 @@ static pgw_batch_t *fenced(const char *name, const char *imei, int64_t t, const 
   pgw_batch_t *b = pgw_batch_new(name);
   assert_non_null(b);
   assert_int_equal(pgw_batch_add_position(b, imei, t, 10, 20, 1, 2), 0);
-  assert_int_equal(pgw_batch_add_coverage(b, imei, PGW_STREAM_PLAYBACK, t - 10, t), 0);
+  assert_int_equal(pgw_batch_add_coverage(b, imei, STREAM_PLAYBACK, t - 10, t), 0);
   if (holder) assert_int_equal(pgw_batch_add_fence(b, holder, "acme", gen), 0);
   return b;
 }

@@ -37,7 +37,7 @@ static pgw_batch_t *mixed_batch(const char *name) {
       assert_int_equal(pgw_batch_add_position(b, imeis[d], T0 + 60 * i, 10.5 + d, 50.25, speed, 90),
                        0);
     }
-    assert_int_equal(pgw_batch_move_cursor(b, imeis[d], PGW_STREAM_PLAYBACK, T0 + 120), 0);
+    assert_int_equal(pgw_batch_move_cursor(b, imeis[d], STREAM_PLAYBACK, T0 + 120), 0);
   }
   assert_int_equal(pgw_batch_add_alarm(b, "r1", 5, T0 + 30, T0 + 31, 10.5, 50.25, 3, 4, 0), 0);
   pgw_device_state_t ok = {.imei = "r1", .servertime = T0 + 200, .gpstime = T0 + 120,
@@ -140,7 +140,7 @@ static void test_large_batch(void **state) {
     for (int i = 0; i < 100; i++)
       assert_int_equal(pgw_batch_add_position(b, imei, T0 + 86400 + 10 * i, 1.0, 2.0,
                                               d == 57 && i == 42 ? 777 : 5, 0), 0);
-    assert_int_equal(pgw_batch_move_cursor(b, imei, PGW_STREAM_PLAYBACK, T0 + 86400 + 990), 0);
+    assert_int_equal(pgw_batch_move_cursor(b, imei, STREAM_PLAYBACK, T0 + 86400 + 990), 0);
   }
   uint64_t t0 = uv_hrtime();
   run_batches(&r, &b, 1, NULL);

@@ -66,7 +66,7 @@ static pgw_batch_t *build(int i) {
   assert_non_null(b);
   for (int k = from; k < to; k++)
     assert_int_equal(pgw_batch_add_position(b, imei, BASE_T + (int64_t)k * STEP_S, 1.5, 2.5, 10, 20), 0);
-  assert_int_equal(pgw_batch_move_cursor(b, imei, PGW_STREAM_PLAYBACK,
+  assert_int_equal(pgw_batch_move_cursor(b, imei, STREAM_PLAYBACK,
                                          BASE_T + (int64_t)(to - 1) * STEP_S), 0);
   return b;
 }

@@ -398,7 +398,7 @@ static void test_defaults_applied(void **state) {
   assert_int_equal(cfg->archive.gap_settle_ms, 30 * 60000);
   assert_int_equal(cfg->archive.gap_min_ms, 5 * 60000);
   assert_int_equal(cfg->archive.gap_max_attempts, 3);
-  assert_int_equal(cfg->archive.streams, CONFIG_STREAM_PLAYBACK | CONFIG_STREAM_ALARMS | CONFIG_STREAM_MILEAGE);
+  assert_int_equal(cfg->archive.streams, STREAM_BIT(STREAM_PLAYBACK) | STREAM_BIT(STREAM_ALARMS) | STREAM_BIT(STREAM_MILEAGE));
   assert_int_equal(cfg->log.level, LOG_LEVEL_INFO);
   assert_int_equal(cfg->log.format, LOG_FORMAT_TEXT);
   config_free(cfg);
@@ -428,7 +428,7 @@ static void test_values_set(void **state) {
   assert_int_equal(cfg->api.retry_max_delay_ms, 90000);
   assert_string_equal(cfg->database.conninfo, "host=db dbname=x");
   assert_int_equal(cfg->database.batch_rows, 500);
-  assert_int_equal(cfg->archive.streams, CONFIG_STREAM_MILEAGE | CONFIG_STREAM_PLAYBACK);
+  assert_int_equal(cfg->archive.streams, STREAM_BIT(STREAM_MILEAGE) | STREAM_BIT(STREAM_PLAYBACK));
   assert_int_equal(cfg->archive.lookback_ms, 0);
   assert_int_equal(cfg->archive.give_up_after_ms, 15000);
   assert_int_equal(cfg->archive.alarm_interval_ms, 120000);
@@ -653,7 +653,7 @@ static void test_print_reloads(void **state) {
   assert_memory_equal(&again->api.rate_limit_ms, &cfg->api.rate_limit_ms, sizeof cfg->api.rate_limit_ms);
   assert_int_equal(again->api.rate_limit_ms[API_EP_TRACK], 90000);
   assert_int_equal(again->api.timeout_ms, 45000);
-  assert_int_equal(again->archive.streams, CONFIG_STREAM_ALARMS);
+  assert_int_equal(again->archive.streams, STREAM_BIT(STREAM_ALARMS));
   assert_int_equal(again->archive.lookback_ms, 36 * 3600000);
   assert_int_equal(again->archive.give_up_after_ms, 90000);
   assert_int_equal(again->log.format, LOG_FORMAT_JSON);
