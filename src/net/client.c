@@ -179,7 +179,8 @@ static void login_start(netc_t *n, account_t *a) {
   net_call_t *c = calloc(1, sizeof *c);
   if (!c) {
     /* Nothing to log in with: the account's waiting calls retry on the next pump. */
-    log_error("net: account %s: out of memory starting a login", a->name);
+    log_error_f(LOG_FIELDS(.account = a->name),
+        "net: account %s: out of memory starting a login", a->name);
     return;
   }
   c->n = n;
@@ -191,7 +192,7 @@ static void login_start(netc_t *n, account_t *a) {
                                                        a->fruitless_logins - 2, backoff_random());
   a->state = ACCOUNT_LOGGING_IN;
   ready_push(n, c, true);
-  log_debug("net: account %s: logging in", a->name);
+  log_debug_f(LOG_FIELDS(.account = a->name), "net: account %s: logging in", a->name);
 }
 
 /* The login ended without a token: every call waiting for this account fails with the
@@ -235,7 +236,8 @@ static int login_store_step(netc_t *n, account_t *a, uint64_t now) {
   int rc = tokenstore_lock_try(ts);
   if (rc == -EWOULDBLOCK) return STORE_BUSY;
   if (rc) {
-    log_warn("net: account %s: token store %s: cannot open its lock file (%s): logins of this "
+    log_warn_f(LOG_FIELDS(.account = a->name),
+        "net: account %s: token store %s: cannot open its lock file (%s): logins of this "
              "account are coordinated within this process only", a->name, n->token_dir, strerror(-rc));
     tokenstore_free(ts);
     a->store = NULL;
@@ -252,13 +254,15 @@ static int login_store_step(netc_t *n, account_t *a, uint64_t now) {
       if (account_adopted(a, e.token, now + (uint64_t)(refresh - wall) * 1000) == 0) {
         tokenstore_unlock(ts);
         n->stats.tokens_adopted++;
-        log_info("net: account %s: took the token another process obtained (store generation %" PRIu64
+        log_info_f(LOG_FIELDS(.account = a->name),
+            "net: account %s: took the token another process obtained (store generation %" PRIu64
                  ", refresh in %" PRId64 " s)", a->name, e.generation, refresh - wall);
         result = STORE_ADOPTED;
       }
     }
   } else if (rc != -ENOENT && rc != -EBADMSG) {
-    log_warn("net: account %s: token store: cannot read %s (%s): logging in", a->name,
+    log_warn_f(LOG_FIELDS(.account = a->name),
+        "net: account %s: token store: cannot read %s (%s): logging in", a->name,
              tokenstore_token_path(ts), strerror(-rc));
   }
   explicit_bzero(&e, sizeof e);
@@ -272,9 +276,11 @@ static void login_store_publish(netc_t *n, account_t *a, int64_t sent_wall, int6
   if (expires_in <= 0) expires_in = 3600; /* what account_logged_in assumes */
   uint64_t gen = 0;
   int rc = tokenstore_write(a->store, a->token, sent_wall, sent_wall + expires_in, &gen);
-  if (rc) log_warn("net: account %s: token store: cannot write %s (%s)", a->name,
+  if (rc) log_warn_f(LOG_FIELDS(.account = a->name),
+      "net: account %s: token store: cannot write %s (%s)", a->name,
                    tokenstore_token_path(a->store), strerror(-rc));
-  else log_debug("net: account %s: token stored (generation %" PRIu64 ")", a->name, gen);
+  else log_debug_f(LOG_FIELDS(.account = a->name),
+      "net: account %s: token stored (generation %" PRIu64 ")", a->name, gen);
   (void)n;
 }
 
@@ -353,7 +359,8 @@ static void on_pump(uv_timer_t *t) {
       /* Before the pacer: taking another process's token costs no request. */
       int step = login_store_step(n, a, now);
       if (step == STORE_BUSY) {
-        log_debug("net: account %s: another process is logging in: waiting for its token", a->name);
+        log_debug_f(LOG_FIELDS(.account = a->name),
+            "net: account %s: another process is logging in: waiting for its token", a->name);
         c->not_before = now + STORE_RETRY_MS;
         if (c->not_before < wake) wake = c->not_before;
         continue;
@@ -381,12 +388,14 @@ static void on_pump(uv_timer_t *t) {
     if (rc && c->is_login) tokenstore_unlock(a->store); /* no login in flight holds it */
     if (rc == -EINVAL && c->is_login) {
       /* The codec refused the account name: no login can ever be built for it. */
-      log_error("net: account %s: cannot build a login request: stopped", a->name);
+      log_error_f(LOG_FIELDS(.account = a->name),
+          "net: account %s: cannot build a login request: stopped", a->name);
       account_stop(a, -EINVAL, "the account name cannot be sent (codec refused it)");
       call_free(c);
       n->pump_again = true; /* its waiting calls fail on the next pass */
     } else if (rc) {
-      log_warn("net: account %s: %s: cannot start the request (%s), retrying in 1 s", a->name,
+      log_warn_f(LOG_FIELDS(.account = a->name),
+          "net: account %s: %s: cannot start the request (%s), retrying in 1 s", a->name,
                api_endpoint_path(c->ep), strerror(-rc));
       c->not_before = now + 1000;
       ready_push(n, c, false);
@@ -428,7 +437,8 @@ static void call_write_failed(netc_t *n, net_call_t *c, net_error_t error, int c
                               const char *why) {
   char imeis[160];
   call_imeis(c, imeis, sizeof imeis);
-  log_error("net: account %s: %s imeis %s: %s; not retried: the server may have acted on it", c->acct->name,
+  log_error_f(LOG_FIELDS(.account = c->acct->name, .endpoint = api_endpoint_key(c->ep), .imei = imeis, .code = code),
+      "net: account %s: %s imeis %s: %s; not retried: the server may have acted on it", c->acct->name,
             api_endpoint_path(c->ep), imeis, why);
   char message[400];
   snprintf(message, sizeof message, "%s (not retried: the server may have acted on it)", why);
@@ -449,7 +459,8 @@ static bool write_refusal_final(netc_t *n, net_call_t *c, net_error_t error, int
   snprintf(message, sizeof message, "%s: refused as too frequent %u times over %" PRIu64 " s; "
            "given up (api.retry.write_max_attempts, write_max_time); it was not acted on",
            why, c->attempts, spent / 1000);
-  log_error("net: account %s: %s imeis %s: %s", c->acct->name, api_endpoint_path(c->ep), imeis, message);
+  log_error_f(LOG_FIELDS(.account = c->acct->name, .endpoint = api_endpoint_key(c->ep), .imei = imeis, .code = code),
+      "net: account %s: %s imeis %s: %s", c->acct->name, api_endpoint_path(c->ep), imeis, message);
   call_finish(n, c, error, code, status, NULL, 0, message);
   return true;
 }
@@ -466,7 +477,8 @@ static void call_transient(netc_t *n, net_call_t *c, net_error_t error, int code
       call_free(c);
       return;
     }
-    log_error("net: account %s: %s imeis %s: giving up after %u attempts: %s", c->acct->name,
+    log_error_f(LOG_FIELDS(.account = c->acct->name, .endpoint = api_endpoint_key(c->ep), .imei = imeis, .code = code),
+        "net: account %s: %s imeis %s: giving up after %u attempts: %s", c->acct->name,
               api_endpoint_path(c->ep), imeis, c->attempts, why);
     char message[400];
     snprintf(message, sizeof message, "%s (after %u attempts)", why, c->attempts);
@@ -475,7 +487,8 @@ static void call_transient(netc_t *n, net_call_t *c, net_error_t error, int code
   }
   uint64_t delay = backoff_delay_ms(n->opt.retry_base_ms, n->opt.retry_max_ms, c->transient - 1,
                                     backoff_random());
-  log_warn("net: account %s: %s imeis %s: %s; retry %u in %" PRIu64 " ms", c->acct->name,
+  log_warn_f(LOG_FIELDS(.account = c->acct->name, .endpoint = api_endpoint_key(c->ep), .imei = imeis, .code = code),
+      "net: account %s: %s imeis %s: %s; retry %u in %" PRIu64 " ms", c->acct->name,
            api_endpoint_path(c->ep), imeis, why, c->transient, delay);
   n->stats.retries++;
   c->not_before = uv_now(n->loop) + delay;
@@ -502,7 +515,8 @@ static void login_done(netc_t *n, net_call_t *c, const http_response_t *res) {
     n->stats.logins++;
     login_store_publish(n, a, c->sent_wall, expires_in);
     pacer_succeeded(n->pacer, a->lane, API_EP_AUTHORIZATION);
-    log_info("net: account %s: logged in (token for %" PRId64 " s)", a->name, expires_in);
+    log_info_f(LOG_FIELDS(.account = a->name),
+        "net: account %s: logged in (token for %" PRId64 " s)", a->name, expires_in);
     call_free(c);
     return;
   }
@@ -525,17 +539,20 @@ static void login_done(netc_t *n, net_call_t *c, const http_response_t *res) {
   } else if (env->code == API_CODE_TIME_ERROR) {
     /* The Date header of this very answer has already corrected the offset. */
     if (++a->time_errors >= n->opt.max_time_errors) {
-      log_error("net: account %s: login refused for its time %u times (offset %+" PRId64 " s): stopped",
+      log_error_f(LOG_FIELDS(.account = a->name),
+          "net: account %s: login refused for its time %u times (offset %+" PRId64 " s): stopped",
                 a->name, a->time_errors, n->clock_offset);
       account_stop(a, env->code, why);
       call_free(c);
     } else {
-      log_warn("net: account %s: login time refused, retrying with offset %+" PRId64 " s", a->name,
+      log_warn_f(LOG_FIELDS(.account = a->name),
+          "net: account %s: login time refused, retrying with offset %+" PRId64 " s", a->name,
                n->clock_offset);
       ready_push(n, c, true);
     }
   } else if (env->code == API_CODE_BAD_CREDENTIALS || env->code == API_CODE_ACCOUNT_BLOCKED) {
-    log_error("net: account %s: %s: stopped; other accounts go on", a->name, why);
+    log_error_f(LOG_FIELDS(.account = a->name),
+        "net: account %s: %s: stopped; other accounts go on", a->name, why);
     account_stop(a, env->code, why);
     call_free(c);
   } else if (env->code == API_CODE_SYSTEM_ERROR) {
@@ -648,21 +665,24 @@ static void cb_http(void *arg, const http_response_t *res) {
       /* Fresh tokens keep dying before any call gets through: a login loop. */
       char imeis[160];
       call_imeis(c, imeis, sizeof imeis);
-      log_error("net: account %s: %s imeis %s: %u fresh tokens refused in a row: %s", a->name,
+      log_error_f(LOG_FIELDS(.account = a->name, .endpoint = api_endpoint_key(c->ep), .imei = imeis, .code = env.code),
+          "net: account %s: %s imeis %s: %u fresh tokens refused in a row: %s", a->name,
                 api_endpoint_path(c->ep), imeis, a->fruitless_logins, why);
       call_finish(n, c, NET_ERR_API, env.code, res->status, res->body, res->body_len, why);
       goto out;
     }
     n->stats.token_replays++;
     if (current)
-      log_info("net: account %s: token refused (%s): logging in again", a->name, why);
+      log_info_f(LOG_FIELDS(.account = a->name, .code = env.code),
+          "net: account %s: token refused (%s): logging in again", a->name, why);
     ready_push(n, c, false);
   } else if (env.code == API_CODE_SYSTEM_ERROR && call_is_write(c)) {
     call_write_failed(n, c, NET_ERR_API, env.code, res->status, why);
   } else if (env.code == API_CODE_SYSTEM_ERROR) {
     call_transient(n, c, NET_ERR_API, env.code, res->status, why);
   } else if (env.code == API_CODE_ACCOUNT_BLOCKED) {
-    log_error("net: account %s: %s: stopped; other accounts go on", a->name, why);
+    log_error_f(LOG_FIELDS(.account = a->name, .code = env.code),
+        "net: account %s: %s: stopped; other accounts go on", a->name, why);
     account_stop(a, env.code, why);
     call_fail_account(n, c);
   } else {

@@ -74,7 +74,23 @@ size_t log_recent(log_recent_t *out, size_t max) {
   return n;
 }
 
-void log_vwrite(log_level_t level, const char *fmt, va_list ap) {
+/* ,"key":"value" with the value redacted and escaped, when it is set. */
+static void json_field(const char *key, const char *value) {
+  if (!value) return;
+  char v[512];
+  snprintf(v, sizeof v, "%s", value);
+  redact_inplace(v, sizeof v);
+  fprintf(stderr, ",\"%s\":\"", key);
+  json_escape_to(stderr, v);
+  fputc('"', stderr);
+}
+
+static void log_emit(log_level_t level, const log_fields_t *fields, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+void log_vwrite(log_level_t level, const char *fmt, va_list ap) { log_emit(level, NULL, fmt, ap); }
+
+static void log_emit(log_level_t level, const log_fields_t *fields, const char *fmt, va_list ap) {
   char msg[2048];
   vsnprintf(msg, sizeof msg, fmt, ap);
   redact_inplace(msg, sizeof msg); /* the last line of defence: no secret parameter value */
@@ -98,7 +114,15 @@ void log_vwrite(log_level_t level, const char *fmt, va_list ap) {
     fprintf(stderr, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"", when,
             ts.tv_nsec / 1000000, log_level_name(level));
     json_escape_to(stderr, msg);
-    fputs("\"}\n", stderr);
+    fputc('"', stderr);
+    if (fields) {
+      json_field("account", fields->account);
+      json_field("imei", fields->imei);
+      json_field("endpoint", fields->endpoint);
+      json_field("stream", fields->stream);
+      if (fields->code) fprintf(stderr, ",\"code\":%d", fields->code);
+    }
+    fputs("}\n", stderr);
   } else {
     char line[4 * sizeof msg + 1];
     text_escape(msg, line);
@@ -110,5 +134,12 @@ void log_write(log_level_t level, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   log_vwrite(level, fmt, ap);
+  va_end(ap);
+}
+
+void log_fwrite(log_level_t level, const log_fields_t *fields, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  log_emit(level, fields, fmt, ap);
   va_end(ap);
 }

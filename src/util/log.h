@@ -26,7 +26,23 @@ void log_set_format(log_format_t format);
 int log_level_parse(const char *name, log_level_t *out) __attribute__((warn_unused_result));
 const char *log_level_name(log_level_t level);
 
+/* The structured fields of an event: what it is about, as separate keys of a JSON line
+ * (log.format: json) for log pipelines to filter on; a text line carries them in its
+ * message already and prints nothing more. NULL (or 0 for code) means absent. */
+typedef struct log_fields {
+  const char *account;  /* the configured account name */
+  const char *imei;     /* a device, or several as "a,b,c" */
+  const char *endpoint; /* the API endpoint's key: "track", "alarm/list" */
+  const char *stream;   /* "playback", "alarms", "mileage" (domain/stream.h) */
+  int code;             /* the API's code (spec chapter 3), 0: none */
+} log_fields_t;
+
+/* LOG_FIELDS(.account = a, .imei = i): a pointer to a temporary log_fields_t. */
+#define LOG_FIELDS(...) (&(const log_fields_t){__VA_ARGS__})
+
 void log_write(log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_fwrite(log_level_t level, const log_fields_t *fields, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void log_vwrite(log_level_t level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #define log_at(level, ...) \
@@ -35,6 +51,14 @@ void log_vwrite(log_level_t level, const char *fmt, va_list ap) __attribute__((f
 #define log_warn(...) log_at(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_info(...) log_at(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...) log_at(LOG_LEVEL_DEBUG, __VA_ARGS__)
+
+/* The same with structured fields: log_warn_f(LOG_FIELDS(.account = a), "...", ...). */
+#define log_at_f(level, fields, ...) \
+  do { if ((level) <= log_current_level) log_fwrite((level), (fields), __VA_ARGS__); } while (0)
+#define log_error_f(fields, ...) log_at_f(LOG_LEVEL_ERROR, fields, __VA_ARGS__)
+#define log_warn_f(fields, ...) log_at_f(LOG_LEVEL_WARN, fields, __VA_ARGS__)
+#define log_info_f(fields, ...) log_at_f(LOG_LEVEL_INFO, fields, __VA_ARGS__)
+#define log_debug_f(fields, ...) log_at_f(LOG_LEVEL_DEBUG, fields, __VA_ARGS__)
 
 /* The last LOG_RECENT_MAX warnings and errors, kept in memory for the console. */
 #define LOG_RECENT_MAX 20
