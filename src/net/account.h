@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/endpoints.h"
+
 
 typedef enum {
   ACCOUNT_NO_TOKEN = 0, /* a request needs a login first */
@@ -29,6 +31,7 @@ typedef struct account {
   unsigned time_errors;       /* 10014 answers to consecutive logins */
   unsigned fruitless_logins;  /* logins since the last call that was not refused for its token */
   int lane;                   /* the pacer's account index */
+  uint64_t sent[API_EP_COUNT]; /* HTTP requests sent for it, logins under authorization */
   struct tokenstore *store;   /* the host-wide token file of the account, opened, driven
                                * and freed by client.c; NULL: in-process single flight only */
 } account_t;

@@ -309,6 +309,7 @@ static int call_send(netc_t *n, net_call_t *c, uint64_t now) {
   c->attempts++;
   n->in_flight++;
   n->stats.sent[c->ep]++;
+  c->acct->sent[c->ep]++;
   pacer_sent(n->pacer, c->acct->lane, c->ep, now);
 out:
   if (url.data) explicit_bzero(url.data, url.len); /* it held a token or a signature */
@@ -785,6 +786,12 @@ fail:
 }
 
 const char *netc_account_name(const netc_account_t *a) { return a->name; }
+
+const uint64_t *netc_account_sent(const netc_t *n, const char *name) {
+  for (account_node_t *node = n->accounts; node && name; node = node->next)
+    if (strcmp(node->acct->name, name) == 0) return node->acct->sent;
+  return NULL;
+}
 
 int netc_account_stopped(const netc_account_t *a) {
   return a->state == ACCOUNT_STOPPED ? a->stop_code : 0;

@@ -161,6 +161,10 @@ void netc_clock_observe(netc_t *n, int64_t server_time);
 int64_t netc_clock_offset(const netc_t *n);
 
 const netc_stats_t *netc_stats(const netc_t *n);
+/* The HTTP requests sent for the account named name, by endpoint (API_EP_COUNT counters,
+ * logins under authorization): the per-account use of the platform's quota. NULL when no
+ * such account was added. */
+const uint64_t *netc_account_sent(const netc_t *n, const char *name);
 /* The pacer's current spacing for a's lane to ep (ms), for tests and metrics. */
 uint64_t netc_spacing(const netc_t *n, const netc_account_t *a, api_endpoint_t ep);
 

@@ -87,7 +87,8 @@ struct ops {
   char work_err[512];
 
   metrics_t *m;
-  metric_t *req[API_EP_COUNT][4]; /* sent, ok, empty, error */
+  metric_t *req[API_EP_COUNT][4]; /* [0] unused (sent is per account); ok, empty, error */
+  metric_family_t *sent;          /* {account, endpoint}: series made on first request */
   metric_t *codes[N_CODES + 1]; /* + "other" */
   metric_t *kinds[N_KINDS];
   metric_t *kind_empty;   /* NET_OK calls that said "no data" (not in kinds[NET_OK]) */
@@ -122,10 +123,12 @@ static int register_metrics(ops_t *o) {
   /* Calls by how they ended (the outcomes are parts: their sum is every call ended), and
    * apart from them the HTTP requests sent (retries and logins included): no total is
    * mixed with its parts, so sum() over a family means something. */
+  /* By account too: the platform's limits and quota are per account. */
   metric_family_t *sent = metrics_family(m, "fleetarc_api_http_requests_total",
-                                         "HTTP requests sent to the API by endpoint (retries and "
-                                         "logins included)", METRIC_COUNTER,
-                                         (const char *[]){"endpoint"}, 1, NULL, 0);
+                                         "HTTP requests sent to the API by account and endpoint "
+                                         "(retries and logins included)", METRIC_COUNTER,
+                                         (const char *[]){"account", "endpoint"}, 2, NULL, 0);
+  o->sent = sent;
   metric_family_t *f = metrics_family(m, "fleetarc_api_requests_total",
                                       "API calls by endpoint and how they ended: ok, empty (no "
                                       "data: 20023 or an empty record) and error",
@@ -134,7 +137,6 @@ static int register_metrics(ops_t *o) {
   for (int e = 0; e < API_EP_COUNT; e++) {
     static const char *const outs[] = {"sent", "ok", "empty", "error"};
     const char *key = api_endpoint_key((api_endpoint_t)e);
-    if (!(o->req[e][0] = labelled(sent, key))) return -ENOMEM;
     for (int k = 1; k < 4; k++)
       if (!(o->req[e][k] = metrics_series(f, (const char *[]){key, outs[k]}))) return -ENOMEM;
   }
@@ -298,7 +300,6 @@ static void refresh(ops_t *o) {
   if (net) {
     const netc_stats_t *ns = netc_stats(net);
     for (int e = 0; e < API_EP_COUNT; e++) {
-      metric_set(o->req[e][0], (double)ns->sent[e]);
       metric_set(o->req[e][1], (double)ns->succeeded[e]);
       metric_set(o->req[e][2], (double)ns->empty[e]);
       metric_set(o->req[e][3], (double)ns->failed[e]);
@@ -308,6 +309,14 @@ static void refresh(ops_t *o) {
     metric_set(o->retries, (double)ns->retries);
     metric_set(o->throttled, (double)ns->throttled);
     metric_set(o->token_replays, (double)ns->token_replays);
+    for (size_t i = 0; i < archiver_account_count(o->arch); i++) {
+      const char *name = archiver_account_name(o->arch, i);
+      const uint64_t *sent = netc_account_sent(net, name);
+      for (int e = 0; sent && e < API_EP_COUNT; e++)
+        if (sent[e]) /* a failed series allocation leaves that one out of this scrape */
+          metric_set(metrics_series(o->sent, (const char *[]){name, api_endpoint_key((api_endpoint_t)e)}),
+                     (double)sent[e]);
+    }
   }
   const pgw_t *db = archiver_db(o->arch);
   if (db) {

@@ -11,6 +11,7 @@ fresh_db fa_ops_metrics
 sim_start --devices 20 --seed 11 --history 2 --now $NOW --speed 60
 write_config "archive: {lookback: 1d, track_interval: 2s, discovery_interval: 1m}
 metrics: {listen: 127.0.0.1:0, unhealthy_after: 5s}"
+sed -i 's/^  level: info$/  level: info\n  format: json/' "$T/cfg.yaml" # structured log lines
 "$FLEETARC_BIN" -c "$T/cfg.yaml" run >"$T/fleetarc.out" 2>"$T/fleetarc.err" &
 pid=$!
 for _ in $(seq 100); do grep -q "ops: listening" "$T/fleetarc.err" && break; sleep 0.1; done
@@ -32,7 +33,7 @@ scrape 2
 [ "$(value 'fleetarc_alarms_written_total{}' "$T/p2")" -gt 0 ] || fail "no alarms counted"
 for k in 'fleetarc_points_written_total{}' \
          'fleetarc_api_requests_total{endpoint=playback,outcome=ok}' \
-         'fleetarc_api_http_requests_total{endpoint=track}' \
+         'fleetarc_api_http_requests_total{account=demo,endpoint=track}' \
          'fleetarc_batches_total{outcome=committed}' 'fleetarc_batch_rows_count{}' \
          'fleetarc_batch_write_seconds_count{}' 'fleetarc_api_calls_total{result=ok}'; do
   a=$(value "$k" "$T/p1") b=$(value "$k" "$T/p2")
@@ -66,6 +67,16 @@ db_points=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.positions")
 m_points=$(value 'fleetarc_points_written_total{}' "$T/p2")
 awk -v d="$db_points" -v m="$m_points" 'BEGIN{exit !(d >= m && m > 0)}' ||
   fail "points written $m_points > rows in the database $db_points"
+# log.format json: every line one object; the client's lines carry the account (and the
+# endpoint, devices and API code where there are) as keys of their own
+/usr/bin/python3 - "$T/fleetarc.err" <<'PY' || fail "json log lines"
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+objs = [json.loads(l) for l in lines]
+assert objs and all({'time', 'level', 'msg'} <= set(o) for o in objs), 'time, level, msg'
+login = [o for o in objs if 'logged in' in o['msg'] and o['msg'].startswith('net: account')]
+assert login and all(o.get('account') == 'demo' for o in login), 'no account key on the login line'
+PY
 grep -c '^# TYPE' "$T/m2" | awk '{exit !($1 >= 25)}' || fail "fewer families than registered"
 
 # /healthz, 404, HEAD, garbage, oversize: answered, and the server lives on
