@@ -14,6 +14,7 @@ typedef struct slot {
   bool held;
   int64_t gen;
   uint64_t deadline_ms; /* loop time until which it may be worked */
+  bool lapse_told;      /* the lapse past deadline_ms was logged */
 } slot_t;
 
 typedef struct cov_row {
@@ -191,6 +192,8 @@ static void after(uv_work_t *req, int status) {
       if (j->out[i] && j->out[i] == s->gen && s->held) {
         bool lapsed = uv_now(l->loop) >= s->deadline_ms;
         s->deadline_ms = deadline;
+        if (s->lapse_told) log_info("cluster: the lease of account %s is renewed: worked again", j->names[i]);
+        s->lapse_told = false;
         if (lapsed && l->hooks.changed) l->hooks.changed(l->hooks.arg, i, true);
       } else if (j->out[i]) { /* taken */
         if (!cov_applied && l->hooks.coverage) {
@@ -203,6 +206,7 @@ static void after(uv_work_t *req, int status) {
         s->held = true;
         s->gen = j->out[i];
         s->deadline_ms = deadline;
+        s->lapse_told = false;
         log_info("cluster: %s holds account %s (generation %lld)", l->instance, j->names[i],
                  (long long)s->gen);
         if (l->hooks.changed) l->hooks.changed(l->hooks.arg, i, true);
@@ -257,8 +261,25 @@ static job_t *job_new(lease_t *l, bool release_all) {
   return j;
 }
 
+/* Says once when a held lease passed its deadline without a renewal (the database
+ * unreachable, or a round hanging): lease_holds() is false from then on, so the account
+ * is no longer worked here; a renewal of the same generation resumes it. */
+static void tell_lapses(lease_t *l) {
+  uint64_t now = uv_now(l->loop);
+  for (size_t i = 0; i < l->n_slots; i++) {
+    slot_t *s = &l->slots[i];
+    if (!s->held || now < s->deadline_ms || s->lapse_told) continue;
+    s->lapse_told = true;
+    const char *name = l->hooks.name(l->hooks.arg, i);
+    log_warn("cluster: the lease of account %s lapsed (not renewed for %.1f s): %s no longer "
+             "works it until a renewal", name ? name : "?",
+             (double)(now - s->deadline_ms) / 1000 + (double)l->ttl_ms * 0.8 / 1000, l->instance);
+  }
+}
+
 static void on_timer(uv_timer_t *t) {
   lease_t *l = t->data;
+  tell_lapses(l);
   if (l->job || l->closing) return; /* the last round still runs (or hangs): it lapses */
   job_t *j = job_new(l, false);
   if (!j) {

@@ -1359,7 +1359,7 @@ static void password_for(uint64_t seed, size_t i, char out[16]) {
 }
 
 sim_fleet_t *sim_fleet_new(const sim_fleet_options_t *opt) {
-  if (!opt || opt->devices > 10000000) return NULL;
+  if (!opt || opt->devices > 10000000 || opt->account_size > 400) return NULL;
   if (opt->offline_after != 0 &&
       (opt->offline_after < SIM_OFFLINE_AFTER_MIN || opt->offline_after > SIM_OFFLINE_AFTER_MAX))
     return NULL;
@@ -1378,12 +1378,13 @@ sim_fleet_t *sim_fleet_new(const sim_fleet_options_t *opt) {
   f->ndevices = n + ntraps;
   uint64_t seed = opt->seed;
 
-  /* The tree: demo holds up to 10 devices; customers hold up to 400 each, hang off demo
+  /* The tree: demo holds up to 10 devices; customers hold up to 400 (account_size) each, hang off demo
    * (the second one below the first, to have depth), or off distributors of up to 400
    * customers when there are more than 400 customers; one virtual viewer account. */
   uint32_t root_devs = n < 10 ? n : 10;
   uint32_t rest = n - root_devs;
-  uint32_t ncust = (rest + 399) / 400;
+  uint32_t per = opt->account_size ? opt->account_size : 400;
+  uint32_t ncust = (rest + per - 1) / per;
   if (rest >= 2 && ncust < 2) ncust = 2;
   uint32_t ndist = ncust > 400 ? (ncust + 399) / 400 : 0;
   f->naccounts = 1 + 1 + ndist + ncust;

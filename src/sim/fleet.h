@@ -32,6 +32,9 @@ typedef struct sim_fleet_options {
    * late_window + late_delay <= SIM_LATE_MAX. */
   double late_share;
   int64_t late_window, late_delay;
+  /* Devices per customer account, 1..400 (0: 400): small accounts for tests of several
+   * accounts (issue 19), e.g. 45 devices of 5 make demo's 10 and 7 customers. */
+  uint32_t account_size;
 } sim_fleet_options_t;
 
 #define SIM_LATE_MAX (5 * 3600)

@@ -115,7 +115,7 @@ int sim_fleet_write_truth(const sim_fleet_t *f, const char *dir, int64_t begin, 
   if (mkdir(dir, 0777) != 0 && errno != EEXIST) return -errno;
   size_t n = sim_fleet_device_count(f);
   uint32_t *order = malloc((n ? n : 1) * sizeof(*order));
-  FILE *pos = NULL, *alm = NULL, *dev = NULL, *trp = NULL, *late = NULL;
+  FILE *pos = NULL, *alm = NULL, *dev = NULL, *trp = NULL, *late = NULL, *acc = NULL;
   truth_ctx_t t = {0};
   int rc = -ENOMEM;
   if (!order) goto out;
@@ -184,8 +184,23 @@ int sim_fleet_write_truth(const sim_fleet_t *f, const char *dir, int64_t begin, 
     if (!rc && fputc('\n', dev) == EOF) rc = -EIO;
     if (rc) goto out;
   }
+  /* accounts.csv: the simulator's own accounts and their passwords, for tests that
+   * configure several accounts (a simulator's secrets, not a platform's) */
+  acc = open_csv(dir, "accounts.csv", "account,parent,password\n", &rc);
+  if (!acc) goto out;
+  for (size_t i = 0; i < sim_fleet_account_count(f); i++) {
+    const sim_account_t *a = sim_fleet_account(f, i);
+    rc = csv_quoted(acc, a->account);
+    if (!rc && fputc(',', acc) == EOF) rc = -EIO;
+    if (!rc && a->parent >= 0) rc = csv_quoted(acc, sim_fleet_account(f, (size_t)a->parent)->account);
+    if (!rc && fputc(',', acc) == EOF) rc = -EIO;
+    if (!rc) rc = csv_quoted(acc, a->password);
+    if (!rc && fputc('\n', acc) == EOF) rc = -EIO;
+    if (rc) goto out;
+  }
   rc = 0;
 out:
+  rc = close_csv(acc, rc);
   rc = close_csv(pos, rc);
   rc = close_csv(alm, rc);
   rc = close_csv(dev, rc);

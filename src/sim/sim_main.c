@@ -28,6 +28,9 @@ static void usage(FILE *out) {
           "\n"
           "  --listen HOST:PORT   where to listen (port 0: a free port; default 127.0.0.1:8080)\n"
           "  --devices N          fleet size (default 100)\n"
+          "  --account-size N     devices per customer account, 1..400 (default 400);\n"
+          "                       demo holds 10, customers the rest (--truth: accounts.csv\n"
+          "                       has every account's name, parent and password)\n"
           "  --seed S             the fleet and everything random is a function of S (default 1),\n"
           "                       but the tokens\n"
           "  --history DAYS       the window the platform holds before the present (default 7)\n"
@@ -97,7 +100,7 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out) 
 int main(int argc, char **argv) {
   enum { O_LISTEN = 256, O_DEVICES, O_SEED, O_HISTORY, O_NOW, O_SPEED, O_FAULTS, O_LIMITS,
          O_TRUTH, O_NO_TRAPS, O_TTL, O_SKEW, O_LOG, O_OFFLINE, O_PARKING, O_SILENCE,
-         O_BEHIND, O_LATE, O_TOKEN_SEED, O_NODATA, O_INJECT };
+         O_BEHIND, O_LATE, O_TOKEN_SEED, O_NODATA, O_INJECT, O_ACCOUNT_SIZE };
   static const struct option longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},   {"devices", required_argument, NULL, O_DEVICES},
     {"seed", required_argument, NULL, O_SEED},       {"history", required_argument, NULL, O_HISTORY},
@@ -114,10 +117,11 @@ int main(int argc, char **argv) {
     {"token-seed", required_argument, NULL, O_TOKEN_SEED},
     {"nodata", required_argument, NULL, O_NODATA},   {"help", no_argument, NULL, 'h'},
     {"inject", required_argument, NULL, O_INJECT},
+    {"account-size", required_argument, NULL, O_ACCOUNT_SIZE},
     {NULL, 0, NULL, 0},
   };
   char host[256] = "127.0.0.1";
-  long long port = 8080, devices = 100, history_days = 7, ttl = 7200, skew = 0, v;
+  long long port = 8080, devices = 100, account_size = 400, history_days = 7, ttl = 7200, skew = 0, v;
   uint64_t seed = 1;
   /* Random per start: the clock's nanoseconds and the pid, mixed by sim_api. */
   uint64_t token_seed = uv_hrtime() ^ ((uint64_t)time(NULL) << 20) ^ ((uint64_t)getpid() << 40);
@@ -156,6 +160,9 @@ int main(int argc, char **argv) {
       }
       case O_DEVICES:
         if (parse_int(optarg, 0, 10000000, &devices)) goto bad;
+        break;
+      case O_ACCOUNT_SIZE:
+        if (parse_int(optarg, 1, 400, &account_size)) goto bad;
         break;
       case O_SEED:
         if (parse_int(optarg, 0, INT64_MAX, &v)) goto bad;
@@ -250,7 +257,7 @@ int main(int argc, char **argv) {
                             .epoch = present - history_s,
                             .offline_after = offline_ms / 1000, .parking_after = parking_ms / 1000,
                             .late_share = late_share, .late_window = late_window,
-                            .late_delay = late_delay};
+                            .late_delay = late_delay, .account_size = (uint32_t)account_size};
   fleet = sim_fleet_new(&fo);
   if (!fleet) {
     fprintf(stderr, "fleetarc-sim: cannot build the fleet\n");
