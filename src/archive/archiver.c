@@ -2267,6 +2267,25 @@ static void lease_changed(void *arg, size_t i, bool held) {
   pump(a);
 }
 
+/* The token a previous holder stored (130_tokens.sql): this host works the account without
+ * a login of its own. */
+static void lease_token(void *arg, size_t i, const char *token, const char *credential,
+                        int64_t expires_at) {
+  archiver_t *a = arg;
+  if (i < a->n_accts && a->accts[i].na && !a->accts[i].removed &&
+      netc_account_adopt(a->net, a->accts[i].na, token, credential, expires_at) < 0)
+    log_error("cluster: out of memory adopting a stored token");
+}
+
+/* A login of ours: its token goes to the database for the next holder. */
+static void net_token(void *arg, const netc_account_t *na, const char *token, const char *credential,
+                      int64_t expires_at) {
+  archiver_t *a = arg;
+  for (size_t i = 0; a->lease && i < a->n_accts; i++)
+    if (a->accts[i].na == na && lease_publish_token(a->lease, i, token, credential, expires_at) != 0)
+      log_error("cluster: out of memory keeping a token for the database");
+}
+
 static void summary_missing(archiver_t *a) {
   size_t n = devtab_count(a->dev), shown = 0, missing = 0;
   for (size_t i = 0; i < n; i++) {
@@ -2451,13 +2470,15 @@ int archiver_run(const archiver_options_t *opt) {
       snprintf(inst, sizeof inst, "%s:%ld", host, (long)getpid());
     }
     lease_hooks_t lh = {.arg = a, .count = lease_count, .name = lease_name,
-                        .changed = lease_changed, .coverage = lease_coverage};
+                        .changed = lease_changed, .coverage = lease_coverage,
+                        .token = lease_token};
     a->lease = lease_new(&a->loop, cfg->database.conninfo, inst, cfg->cluster.lease_ttl_ms, &lh);
     if (!a->lease) {
       log_error("out of memory");
       a->exit_code = 1;
       begin_shutdown(a);
     } else {
+      netc_on_token(a->net, net_token, a); /* shared through the database */
       log_info("cluster: instance %s, lease_ttl %llds: accounts are worked while leased",
                inst, (long long)(cfg->cluster.lease_ttl_ms / 1000));
     }

@@ -15,7 +15,23 @@ typedef struct slot {
   int64_t gen;
   uint64_t deadline_ms; /* loop time until which it may be worked */
   bool lapse_told;      /* the lapse past deadline_ms was logged */
+  char *pub_token;      /* a token of ours to store at the next round (secret), or NULL */
+  char pub_cred[33];
+  int64_t pub_expires;
 } slot_t;
+
+/* A token on its way to or from the database (a secret: wiped when freed). */
+typedef struct tok {
+  char *token;
+  char cred[33];
+  int64_t expires;
+} tok_t;
+
+static void tok_clear(tok_t *t) {
+  if (t->token) explicit_bzero(t->token, strlen(t->token));
+  free(t->token);
+  t->token = NULL;
+}
 
 typedef struct cov_row {
   char *imei;
@@ -33,6 +49,8 @@ typedef struct job {
   int64_t *gens;         /* in: held generation, 0 none */
   int64_t *out;          /* out: generation held after the round, 0 none */
   bool *answered;        /* out: the database answered for this account */
+  tok_t *put;            /* in: tokens to store (held accounts); out: those not stored */
+  tok_t *got;            /* out: the stored tokens of the accounts taken */
   cov_row_t *cov;        /* committed coverage, read after a take */
   size_t n_cov, cap_cov;
   int rc;
@@ -58,6 +76,10 @@ struct lease {
 static void job_free(job_t *j) {
   if (!j) return;
   for (size_t i = 0; i < j->n; i++) free(j->names[i]);
+  for (size_t i = 0; j->put && i < j->n; i++) tok_clear(&j->put[i]);
+  for (size_t i = 0; j->got && i < j->n; i++) tok_clear(&j->got[i]);
+  free(j->put);
+  free(j->got);
   for (size_t i = 0; i < j->n_cov; i++) free(j->cov[i].imei);
   free(j->names);
   free(j->gens);
@@ -118,6 +140,15 @@ static void work(uv_work_t *req) {
     j->out[i] = ok ? j->gens[i] : 0;
     if (ok) held++;
   }
+  /* Our tokens, stored while the lease is held (fenced by its generation). */
+  for (size_t i = 0; i < j->n; i++) {
+    if (!j->put[i].token || !j->out[i] || !j->names[i]) continue;
+    bool stored = false;
+    if ((j->rc = leasedb_token_put(l->db, j->names[i], j->out[i], j->put[i].token, j->put[i].cred,
+                                   j->put[i].expires, &stored, j->err, sizeof j->err)))
+      return;
+    tok_clear(&j->put[i]); /* stored, or not ours to store any more */
+  }
   /* More than the share (another instance came): give one back per round. */
   if (held > (size_t)share) {
     for (size_t i = j->n; i-- > 0;) {
@@ -139,6 +170,11 @@ static void work(uv_work_t *req) {
       j->out[i] = g;
       held++;
       took = true;
+      /* the previous holder's token, if it has a minute left: no login on this host */
+      if (l->hooks.token &&
+          (j->rc = leasedb_token_get(l->db, j->names[i], 60, &j->got[i].token, j->got[i].cred,
+                                     &j->got[i].expires, j->err, sizeof j->err)))
+        return;
     }
   }
   for (size_t i = 0; i < j->n; i++)
@@ -162,6 +198,10 @@ static void on_closed_timer(uv_handle_t *h) {
   void (*cb)(void *) = l->close_cb;
   void *arg = l->close_arg;
   leasedb_free(l->db);
+  for (size_t i = 0; i < l->n_slots; i++) {
+    tok_t t = {.token = l->slots[i].pub_token};
+    tok_clear(&t);
+  }
   free(l->slots);
   free(l->conninfo);
   free(l->instance);
@@ -207,6 +247,8 @@ static void after(uv_work_t *req, int status) {
         s->gen = j->out[i];
         s->deadline_ms = deadline;
         s->lapse_told = false;
+        if (j->got[i].token && l->hooks.token)
+          l->hooks.token(l->hooks.arg, i, j->got[i].token, j->got[i].cred, j->got[i].expires);
         log_info("cluster: %s holds account %s (generation %lld)", l->instance, j->names[i],
                  (long long)s->gen);
         if (l->hooks.changed) l->hooks.changed(l->hooks.arg, i, true);
@@ -217,6 +259,15 @@ static void after(uv_work_t *req, int status) {
         if (l->hooks.changed) l->hooks.changed(l->hooks.arg, i, false);
       }
     }
+  }
+  /* A round that failed before storing a token: it goes with the next one (unless a
+   * newer one came meanwhile). */
+  for (size_t i = 0; i < j->n && i < l->n_slots; i++) {
+    if (!j->put[i].token || l->slots[i].pub_token) continue;
+    l->slots[i].pub_token = j->put[i].token;
+    memcpy(l->slots[i].pub_cred, j->put[i].cred, sizeof j->put[i].cred);
+    l->slots[i].pub_expires = j->put[i].expires;
+    j->put[i].token = NULL;
   }
   job_free(j);
   if (l->closing) {
@@ -245,7 +296,9 @@ static job_t *job_new(lease_t *l, bool release_all) {
   j->gens = calloc(n ? n : 1, sizeof *j->gens);
   j->out = calloc(n ? n : 1, sizeof *j->out);
   j->answered = calloc(n ? n : 1, sizeof *j->answered);
-  if (!j->names || !j->gens || !j->out || !j->answered) {
+  j->put = calloc(n ? n : 1, sizeof *j->put);
+  j->got = calloc(n ? n : 1, sizeof *j->got);
+  if (!j->names || !j->gens || !j->out || !j->answered || !j->put || !j->got) {
     job_free(j);
     return NULL;
   }
@@ -257,6 +310,13 @@ static job_t *job_new(lease_t *l, bool release_all) {
     }
     /* A lapsed lease is renewed only if the database still says so (same generation). */
     j->gens[i] = l->slots[i].held ? l->slots[i].gen : 0;
+    slot_t *s = &l->slots[i];
+    if (s->pub_token && s->held && !release_all) { /* moved: the round stores it */
+      j->put[i].token = s->pub_token;
+      memcpy(j->put[i].cred, s->pub_cred, sizeof s->pub_cred);
+      j->put[i].expires = s->pub_expires;
+      s->pub_token = NULL;
+    }
   }
   return j;
 }
@@ -321,6 +381,20 @@ lease_t *lease_new(uv_loop_t *loop, const char *conninfo, const char *instance, 
   l->timer.data = l;
   schedule(l, 0);
   return l;
+}
+
+int lease_publish_token(lease_t *l, size_t i, const char *token, const char *credential,
+                        int64_t expires_at) {
+  if (!l || i >= l->n_slots || !token) return 0; /* not a leased account (yet) */
+  slot_t *s = &l->slots[i];
+  char *copy = strdup(token);
+  if (!copy) return -ENOMEM;
+  if (s->pub_token) explicit_bzero(s->pub_token, strlen(s->pub_token));
+  free(s->pub_token);
+  s->pub_token = copy;
+  snprintf(s->pub_cred, sizeof s->pub_cred, "%s", credential ? credential : "");
+  s->pub_expires = expires_at;
+  return 0;
 }
 
 bool lease_holds(const lease_t *l, size_t i, int64_t *gen) {

@@ -53,11 +53,20 @@ typedef struct lease_hooks {
   const char *(*name)(void *arg, size_t i);
   void (*changed)(void *arg, size_t i, bool held);
   int (*coverage)(void *arg, const char *imei, const char *stream, int64_t from, int64_t to);
+  /* Optional (NULL: tokens are not shared). After account i was taken, before changed():
+   * the access token a previous holder stored (a secret: never log it), the fingerprint of
+   * the credentials it was obtained with, and its expiry (UNIX seconds). */
+  void (*token)(void *arg, size_t i, const char *token, const char *credential, int64_t expires_at);
 } lease_hooks_t;
 
 /* Starts the rounds at once. NULL on out of memory. */
 lease_t *lease_new(uv_loop_t *loop, const char *conninfo, const char *instance, int64_t ttl_ms,
                    const lease_hooks_t *hooks);
+/* Stores a token this instance obtained for account i (copied; a secret) in the database
+ * at the next round while the lease is held, for the next holder (130_tokens.sql).
+ * 0 or -ENOMEM. */
+int lease_publish_token(lease_t *l, size_t i, const char *token, const char *credential,
+                        int64_t expires_at);
 /* Whether account i may be worked now; *gen (may be NULL) its generation. */
 bool lease_holds(const lease_t *l, size_t i, int64_t *gen);
 const char *lease_instance(const lease_t *l);

@@ -169,3 +169,55 @@ out:
   if (conn) PQfinish(conn);
   return rc;
 }
+
+int leasedb_token_put(leasedb_t *l, const char *account, int64_t gen, const char *token,
+                      const char *credential, int64_t expires_at, bool *stored, char *err,
+                      size_t errlen) {
+  char g[24], e[24];
+  snprintf(g, sizeof g, "%lld", (long long)gen);
+  snprintf(e, sizeof e, "%lld", (long long)expires_at);
+  const char *p[] = {account, l->instance, g, token, credential, e};
+  PGresult *r;
+  const char *v;
+  int rc = one_value(l, "token_put",
+                     "SELECT fleetarc_secret.token_put($1, $2, $3, $4, $5, $6)", 6, p, &r, &v,
+                     err, errlen);
+  if (rc) return rc;
+  *stored = v && v[0] == 't';
+  PQclear(r);
+  return 0;
+}
+
+int leasedb_token_get(leasedb_t *l, const char *account, int64_t min_left_s, char **token,
+                      char credential[33], int64_t *expires_at, char *err, size_t errlen) {
+  *token = NULL;
+  credential[0] = '\0';
+  *expires_at = 0;
+  int rc = ensure(l, err, errlen);
+  if (rc) return rc;
+  char m[24];
+  snprintf(m, sizeof m, "%lld", (long long)min_left_s);
+  const char *p[] = {account, m};
+  PGresult *r = PQexecParams(l->conn,
+                             "SELECT token, credential, extract(epoch FROM expires_at)::bigint "
+                             "FROM fleetarc_secret.tokens WHERE account = $1 "
+                             "AND expires_at > clock_timestamp() + make_interval(secs => $2::int)",
+                             2, NULL, p, NULL, NULL, 0);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    if (err) snprintf(err, errlen, "token_get: %s", PQerrorMessage(l->conn));
+    oneline(err);
+    PQclear(r);
+    PQfinish(l->conn);
+    l->conn = NULL;
+    return -EIO;
+  }
+  if (PQntuples(r) == 1) {
+    const char *t = PQgetvalue(r, 0, 0);
+    snprintf(credential, 33, "%s", PQgetvalue(r, 0, 1));
+    *expires_at = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    if (!(*token = strdup(t))) rc = -ENOMEM;
+    explicit_bzero((char *)t, strlen(t)); /* the result's copy of the secret */
+  }
+  PQclear(r);
+  return rc;
+}

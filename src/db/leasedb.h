@@ -27,6 +27,16 @@ int leasedb_renew(leasedb_t *l, const char *account, int64_t gen, double ttl_s, 
                   char *err, size_t errlen);
 int leasedb_release(leasedb_t *l, const char *account, int64_t gen, char *err, size_t errlen);
 
+/* The shared access tokens (130_tokens.sql; secrets: never logged). token_put stores the
+ * holder's token while it holds the account at gen (*stored false otherwise).
+ * token_get reads the account's token if it has at least min_left_s to live: *token
+ * (malloc'd, the caller wipes and frees it) and credential (33 bytes), or *token NULL. */
+int leasedb_token_put(leasedb_t *l, const char *account, int64_t gen, const char *token,
+                      const char *credential, int64_t expires_at, bool *stored, char *err,
+                      size_t errlen);
+int leasedb_token_get(leasedb_t *l, const char *account, int64_t min_left_s, char **token,
+                      char credential[33], int64_t *expires_at, char *err, size_t errlen);
+
 /* Who holds what, for `fleetarc status`: cb per lease row (strings borrowed; holder NULL
  * when never held; expires_in_s < 0: expired). Blocking, own connection. */
 typedef int (*leasedb_row_cb)(void *arg, const char *account, const char *holder,

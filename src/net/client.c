@@ -51,6 +51,8 @@ struct netc {
   pacer_t *pacer;
   netc_options_t opt;
   char *base_url;
+  netc_token_cb on_token; /* netc_on_token */
+  void *on_token_arg;
   char *token_dir;         /* the shared token store, NULL: off or unusable */
   uv_timer_t pump;
   account_node_t *accounts;
@@ -515,6 +517,9 @@ static void login_done(netc_t *n, net_call_t *c, const http_response_t *res) {
     }
     n->stats.logins++;
     login_store_publish(n, a, c->sent_wall, expires_in);
+    if (n->on_token)
+      n->on_token(n->on_token_arg, a, a->token, a->credential,
+                  c->sent_wall + (expires_in > 0 ? expires_in : 3600));
     pacer_succeeded(n->pacer, a->lane, API_EP_AUTHORIZATION);
     log_info_f(LOG_FIELDS(.account = a->name),
         "net: account %s: logged in (token for %" PRId64 " s)", a->name, expires_in);
@@ -773,6 +778,11 @@ netc_account_t *netc_account_add(netc_t *n, const char *name, const char *passwo
   if (lane < 0) goto fail;
   if (n->token_dir && !(a->store = tokenstore_new(n->token_dir, n->base_url, name, a->password_md5)))
     goto fail;
+  char salted[256 + API_MD5_HEX_LEN];
+  int len = snprintf(salted, sizeof salted, "fleetarc shared token\n%s\n%s", n->base_url, a->password_md5);
+  int crc = len > 0 && (size_t)len < sizeof salted ? api_md5_hex(salted, (size_t)len, a->credential) : -EINVAL;
+  explicit_bzero(salted, sizeof salted);
+  if (crc) a->credential[0] = '\0'; /* a long base URL: never shares tokens */
   a->lane = lane;
   node->acct = a;
   node->next = n->accounts;
@@ -786,6 +796,28 @@ fail:
 }
 
 const char *netc_account_name(const netc_account_t *a) { return a->name; }
+
+void netc_on_token(netc_t *n, netc_token_cb cb, void *arg) {
+  n->on_token = cb;
+  n->on_token_arg = arg;
+}
+
+int netc_account_adopt(netc_t *n, netc_account_t *a, const char *token, const char *credential,
+                       int64_t expires_at) {
+  uint64_t now = uv_now(n->loop);
+  int64_t left = expires_at - (int64_t)time(NULL);
+  if (!token || !credential || !a->credential[0] || strcmp(credential, a->credential) != 0 ||
+      left < 60 || a->state == ACCOUNT_STOPPED || a->state == ACCOUNT_LOGGING_IN ||
+      account_token_usable(a, now) || (a->token && strcmp(a->token, token) == 0))
+    return 0;
+  double fraction = n->opt.token_refresh_fraction > 0 ? n->opt.token_refresh_fraction : 0.75;
+  if (account_adopted(a, token, now + (uint64_t)((double)left * fraction * 1000)) != 0) return -ENOMEM;
+  n->stats.tokens_adopted++;
+  log_info_f(LOG_FIELDS(.account = a->name),
+             "net: account %s: took the token another instance stored in the database "
+             "(expires in %" PRId64 " s)", a->name, left);
+  return 1;
+}
 
 const uint64_t *netc_account_sent(const netc_t *n, const char *name) {
   for (account_node_t *node = n->accounts; node && name; node = node->next)

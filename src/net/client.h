@@ -138,6 +138,19 @@ netc_t *netc_new(uv_loop_t *loop, const netc_options_t *opt);
  * call logs in. Returns the account (owned by n) or NULL (-EINVAL md5, -ENOMEM). */
 netc_account_t *netc_account_add(netc_t *n, const char *name, const char *password_md5);
 const char *netc_account_name(const netc_account_t *a);
+
+/* Tokens shared between instances through the database (issue 19; archive/lease.h).
+ * cb(arg, a, token, credential, expires_at) runs after each successful login of ours with
+ * the new token (a secret: never log it), the fingerprint of the credentials (no secret)
+ * and its expiry (UNIX seconds). NULL cb: none. */
+typedef void (*netc_token_cb)(void *arg, const netc_account_t *a, const char *token,
+                              const char *credential, int64_t expires_at);
+void netc_on_token(netc_t *n, netc_token_cb cb, void *arg);
+/* Adopts a token another instance obtained (copied), so that a takes over without a
+ * login: only for the same credentials, with a minute or more to live, while a has no
+ * usable token and no login in flight, and is not stopped. 1 adopted, 0 not, -ENOMEM. */
+int netc_account_adopt(netc_t *n, netc_account_t *a, const char *token, const char *credential,
+                       int64_t expires_at);
 /* 0 while the account works; else the code that stopped it: 20001, 10016, 10014 (its
  * logins kept being refused for their time), or -EINVAL (the codec refused its name). */
 int netc_account_stopped(const netc_account_t *a);

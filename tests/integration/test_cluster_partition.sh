@@ -75,6 +75,8 @@ awk -v l="$t_last" -v e="$expires" 'BEGIN{exit !(l < e)}' ||
 [ -n "$took" ] && { awk -v t="$took" -v e="$expires" 'BEGIN{exit !(t >= e)}' || fail "b took the lease before it expired"; }
 [ "$(sent b)" -gt "$before_b" ] || fail "b did not work after the takeover"
 grep -q "cluster: the lease of account demo lapsed" "$T/a.err" || fail "a did not say it stopped working the account"
+# b took a's token from the database: one login in all (one per token lifetime)
+[ "$(sim_stat logins.total)" = 1 ] || fail "$(sim_stat logins.total) logins: b logged in again"
 
 sleep 8
 kill -KILL "$(cat "$T/a.pid")" 2>/dev/null || true
