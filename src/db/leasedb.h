@@ -27,10 +27,4 @@ int leasedb_renew(leasedb_t *l, const char *account, int64_t gen, double ttl_s, 
                   char *err, size_t errlen);
 int leasedb_release(leasedb_t *l, const char *account, int64_t gen, char *err, size_t errlen);
 
-/* Who holds what, for `fleetarc status`: cb per lease row (strings borrowed; holder NULL
- * when never held; expires_in_s < 0: expired). Blocking, own connection. */
-typedef int (*leasedb_row_cb)(void *arg, const char *account, const char *holder,
-                              int64_t generation, double expires_in_s);
-int leasedb_list(const char *conninfo, leasedb_row_cb cb, void *arg, char *err, size_t errlen);
-
 #endif
