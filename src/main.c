@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "net/http.h"
 #include "util/coredump.h"
 #include "util/version.h"
 
@@ -27,7 +28,7 @@ static void usage(FILE *out) {
           "commands:\n",
           fleetarc_version, DEFAULT_CONFIG);
   for (const cli_command_t *c = cli_commands; c->name; c++)
-    fprintf(out, "  %-16s %s%s\n", c->name, c->summary, c->run ? "" : " [not built yet]");
+    fprintf(out, "  %-16s %s\n", c->name, c->summary);
   fprintf(out,
           "\n"
           "T is 2026-11-01, 2026-11-01T06:30:00Z, an ISO 8601 time with offset, or UNIX seconds;\n"
@@ -74,11 +75,14 @@ int main(int argc, char **argv) {
 
   for (const cli_command_t *c = cli_commands; c->name; c++) {
     if (strcmp(c->name, argv[i]) != 0) continue;
-    if (!c->run) {
-      fprintf(stderr, "fleetarc: '%s' is not built yet in this version\n", c->name);
+    /* libcurl's global state, once, before any thread (the libuv pool) exists. */
+    if (http_global_init() != 0) {
+      fprintf(stderr, "fleetarc: cannot initialise libcurl\n");
       return CLI_EXIT_FAILED;
     }
-    return c->run(&ctx, argc - i, argv + i);
+    int rc = c->run(&ctx, argc - i, argv + i);
+    http_global_cleanup();
+    return rc;
   }
   fprintf(stderr, "fleetarc: unknown command '%s' (see fleetarc --help)\n", argv[i]);
   return CLI_EXIT_USAGE;

@@ -24,7 +24,7 @@ typedef int (*cli_command_fn)(const cli_context_t *ctx, int argc, char **argv);
 typedef struct cli_command {
   const char *name;
   const char *summary; /* one line for `fleetarc --help` */
-  cli_command_fn run;  /* NULL: not built yet */
+  cli_command_fn run;
 } cli_command_t;
 
 /* The table of commands, ended by an entry with a NULL name. */

@@ -17,6 +17,7 @@
 #include "net/tokenstore.h"
 #include "util/buf.h"
 #include "util/coredump.h"
+#include "util/grow.h"
 #include "util/log.h"
 
 static void usage(FILE *out) {
@@ -124,13 +125,7 @@ static void on_net_closed(void *arg) { (void)arg; }
 static int list_call(login_one_t *o, bool userlist, const char *owner);
 
 static int add_imei(login_one_t *o, const char *imei) {
-  if (o->n_imeis == o->cap_imeis) {
-    size_t cap = o->cap_imeis ? o->cap_imeis * 2 : 64;
-    char **bigger = realloc(o->imeis, cap * sizeof *bigger);
-    if (!bigger) return -ENOMEM;
-    o->imeis = bigger;
-    o->cap_imeis = cap;
-  }
+  if (GROW(o->imeis, o->cap_imeis, o->n_imeis + 1) != 0) return -ENOMEM;
   if (!(o->imeis[o->n_imeis] = strdup(imei))) return -ENOMEM;
   o->n_imeis++;
   return 0;

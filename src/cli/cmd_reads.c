@@ -15,6 +15,7 @@
 #include "cli/apicmd.h"
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "util/grow.h"
 #include "util/timeparse.h"
 
 #define COMMON_HELP                                                                  \
@@ -333,12 +334,7 @@ static void cb_page(void *arg, const net_result_t *res) {
       { apicmd_fail_parse(&p->c, &err, what); return; }
     n = p->points.n;
   }
-  if (n > p->times_cap) {
-    int64_t *t = realloc(p->times, n * sizeof *t);
-    if (!t) { apicmd_finish(&p->c, CLI_EXIT_FAILED); return; }
-    p->times = t;
-    p->times_cap = n;
-  }
+  if (GROW(p->times, p->times_cap, n) != 0) { apicmd_finish(&p->c, CLI_EXIT_FAILED); return; }
   for (size_t i = 0; i < n; i++)
     p->times[i] = p->alarms ? p->page_alarms.items[i].systemtime : p->points.items[i].gpstime;
 
@@ -366,12 +362,7 @@ static void cb_page(void *arg, const net_result_t *res) {
     if (rc != 0) { apicmd_finish(&p->c, CLI_EXIT_FAILED); return; }
   }
   if (p->alarms) { /* keep this page's records at the new cursor time */
-    if (n > p->tail_cap) {
-      api_alarm_t *t = realloc(p->tail, n * sizeof *t);
-      if (!t) { apicmd_finish(&p->c, CLI_EXIT_FAILED); return; }
-      p->tail = t;
-      p->tail_cap = n;
-    }
+    if (GROW(p->tail, p->tail_cap, n) != 0) { apicmd_finish(&p->c, CLI_EXIT_FAILED); return; }
     size_t keep = 0;
     for (size_t i = 0; i < n; i++)
       if (p->page_alarms.items[i].systemtime == p->cursor.begin) p->tail[keep++] = p->page_alarms.items[i];

@@ -1,5 +1,5 @@
-/* The command table: the commands of PRODUCT.md, in the order `--help` lists them.
- * A command whose run is NULL is not built yet and says so (exit 1). */
+/* The command table: the commands of README.md's "Commands", in the order `--help` lists
+ * them; every entry has its run function. */
 #include "cli/cli.h"
 
 #include <errno.h>

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/grow.h"
+
 struct output {
   const output_column_t *cols;
   size_t ncols;
@@ -39,7 +41,6 @@ void output_free(output_t *o) {
   free(o);
 }
 
-size_t output_rows(const output_t *o) { return o->nrows; }
 
 /* What the writers see: columns, a row count and a way to read a cell. */
 typedef struct view {
@@ -59,13 +60,9 @@ static const char *stored_cell(const void *src, size_t row, size_t col) {
 }
 
 int output_row(output_t *o, const char *const *cells) {
-  if (o->nrows == o->cap) {
-    size_t cap = o->cap ? o->cap * 2 : 64;
-    char **p = realloc(o->cells, cap * o->ncols * sizeof *p);
-    if (!p) return -ENOMEM;
-    o->cells = p;
-    o->cap = cap;
-  }
+  /* A row of ncols cells is one element. */
+  if (grow_array(&o->cells, &o->cap, o->nrows + 1, o->ncols * sizeof *o->cells) != 0)
+    return -ENOMEM;
   char **row = o->cells + o->nrows * o->ncols;
   for (size_t c = 0; c < o->ncols; c++) {
     row[c] = NULL;

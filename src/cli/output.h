@@ -33,7 +33,6 @@ void output_free(output_t *o); /* NULL is a no-op */
 /* Appends a row of ncols cells (copied; a NULL cell is "no value": empty in a table or
  * CSV, null in JSON). Returns 0 or -ENOMEM. */
 int output_row(output_t *o, const char *const *cells) __attribute__((warn_unused_result));
-size_t output_rows(const output_t *o);
 
 /* Writes everything in format f. Returns 0 or -EIO (a write failed). */
 int output_write(const output_t *o, output_format_t f, FILE *out)

@@ -143,33 +143,6 @@ int leasedb_release(leasedb_t *l, const char *account, int64_t gen, char *err, s
   return 0;
 }
 
-int leasedb_list(const char *conninfo, leasedb_row_cb cb, void *arg, char *err, size_t errlen) {
-  int rc = 0;
-  PGresult *res = NULL;
-  PGconn *conn = db_connect(conninfo, "fleetarc", err, errlen);
-  if (!conn) {
-    rc = -EIO;
-    goto out;
-  }
-  res = PQexec(conn, "SELECT account, holder, generation,"
-                     " extract(epoch FROM expires_at - clock_timestamp())::float8"
-                     " FROM fleetarc.leases ORDER BY account");
-  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-    if (err) snprintf(err, errlen, "reading fleetarc.leases: %s", PQerrorMessage(conn));
-    rc = -EIO;
-    goto out;
-  }
-  for (int i = 0; i < PQntuples(res) && rc == 0; i++)
-    rc = cb(arg, PQgetvalue(res, i, 0), PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1),
-            strtoll(PQgetvalue(res, i, 2), NULL, 10),
-            PQgetisnull(res, i, 3) ? -1.0 : strtod(PQgetvalue(res, i, 3), NULL));
-out:
-  oneline(err);
-  PQclear(res);
-  if (conn) PQfinish(conn);
-  return rc;
-}
-
 int leasedb_token_put(leasedb_t *l, const char *account, int64_t gen, const char *token,
                       const char *credential, int64_t expires_at, bool *stored, char *err,
                       size_t errlen) {

@@ -37,10 +37,4 @@ int leasedb_token_put(leasedb_t *l, const char *account, int64_t gen, const char
 int leasedb_token_get(leasedb_t *l, const char *account, int64_t min_left_s, char **token,
                       char credential[33], int64_t *expires_at, char *err, size_t errlen);
 
-/* Who holds what, for `fleetarc status`: cb per lease row (strings borrowed; holder NULL
- * when never held; expires_in_s < 0: expired). Blocking, own connection. */
-typedef int (*leasedb_row_cb)(void *arg, const char *account, const char *holder,
-                              int64_t generation, double expires_in_s);
-int leasedb_list(const char *conninfo, leasedb_row_cb cb, void *arg, char *err, size_t errlen);
-
 #endif

@@ -147,9 +147,13 @@ typedef struct pgw_result {
 typedef void (*pgw_batch_cb)(pgw_t *writer, const pgw_batch_t *batch,
                              const pgw_result_t *result, void *data);
 
-/* Backpressure: called with full=true when the rows held (in-flight batch included)
- * reach max_queued_rows or a pgw_submit() is refused with -EAGAIN (then from inside that
- * call), and with full=false once they have fallen to half of max_queued_rows. */
+/* Backpressure: the queue becomes full when the rows held (in-flight batch included)
+ * reach max_queued_rows or a pgw_submit() is refused with -EAGAIN, and no longer full
+ * once they have fallen to half of max_queued_rows. Called from the loop, never from
+ * inside a pgw_* call (it may call pgw_submit()), at the loop's next turn after the
+ * change, with the state as it is then: full=true and full=false alternate, and a change
+ * undone before the loop came round is not reported. Not called after pgw_close()'s
+ * callback. */
 typedef void (*pgw_pressure_cb)(pgw_t *writer, bool full, void *data);
 
 typedef struct pgw_options {
@@ -179,7 +183,8 @@ int pgw_submit(pgw_t *writer, pgw_batch_t *batch, pgw_batch_cb cb, void *data)
 /* Rows held: queued batches plus the one being written. */
 size_t pgw_queue_rows(const pgw_t *writer);
 size_t pgw_queue_batches(const pgw_t *writer);
-/* True between on_pressure(full=true) and on_pressure(full=false). */
+/* True while the queue is full (see pgw_pressure_cb): at once, on_pressure says so at the
+ * loop's next turn. */
 bool pgw_queue_full(const pgw_t *writer);
 /* True when a connection is up and set up (idle or writing). */
 bool pgw_connected(const pgw_t *writer);

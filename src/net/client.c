@@ -795,7 +795,6 @@ fail:
   return NULL;
 }
 
-const char *netc_account_name(const netc_account_t *a) { return a->name; }
 
 void netc_on_token(netc_t *n, netc_token_cb cb, void *arg) {
   n->on_token = cb;
@@ -852,8 +851,6 @@ int netc_call_decode(netc_t *n, netc_account_t *a, api_request_t *req, netc_deco
   pump_soon(n);
   return 0;
 }
-
-void netc_clock_observe(netc_t *n, int64_t server_time) { clock_learn(n, server_time); }
 
 int64_t netc_clock_offset(const netc_t *n) { return n->clock_offset; }
 

@@ -137,8 +137,6 @@ netc_t *netc_new(uv_loop_t *loop, const netc_options_t *opt);
 /* Adds an account; name and password_md5 (32 hex digits, secret) are copied. The first
  * call logs in. Returns the account (owned by n) or NULL (-EINVAL md5, -ENOMEM). */
 netc_account_t *netc_account_add(netc_t *n, const char *name, const char *password_md5);
-const char *netc_account_name(const netc_account_t *a);
-
 /* Tokens shared between instances through the database (issue 19; archive/lease.h).
  * cb(arg, a, token, credential, expires_at) runs after each successful login of ours with
  * the new token (a secret: never log it), the fingerprint of the credentials (no secret)
@@ -167,9 +165,6 @@ int netc_call(netc_t *n, netc_account_t *a, api_request_t *req, netc_response_cb
 int netc_call_decode(netc_t *n, netc_account_t *a, api_request_t *req, netc_decode_fn decode,
                      netc_response_cb cb, void *arg) __attribute__((warn_unused_result));
 
-/* A server time seen in a body (track's servertime): sharpens the clock offset used to
- * sign logins. The Date header of every response is used already. */
-void netc_clock_observe(netc_t *n, int64_t server_time);
 /* Server time minus local time, seconds, as last learned. */
 int64_t netc_clock_offset(const netc_t *n);
 

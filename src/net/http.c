@@ -153,6 +153,23 @@ static void sock_close(http_t *h, http_sock_t *s) {
 
 static void check_multi_info(http_t *h);
 
+/* curl_multi_socket_action, then the finished transfers (read whatever it returned). A
+ * failure of the multi handle itself (out of memory, a socket it does not know, one of
+ * our callbacks refused) would otherwise pass unseen: it is logged with its cause. */
+static void socket_action(http_t *h, curl_socket_t fd, int flags) {
+  int running = 0;
+  CURLMcode mc = curl_multi_socket_action(h->multi, fd, flags, &running);
+  if (mc != CURLM_OK) {
+    if (fd == CURL_SOCKET_TIMEOUT)
+      log_error("http: curl_multi_socket_action on curl's timeout failed: %s (CURLMcode %d)",
+                curl_multi_strerror(mc), (int)mc);
+    else
+      log_error("http: curl_multi_socket_action on socket %d failed: %s (CURLMcode %d)",
+                (int)fd, curl_multi_strerror(mc), (int)mc);
+  }
+  check_multi_info(h);
+}
+
 static void on_poll(uv_poll_t *poll, int status, int events) {
   http_sock_t *s = poll->data;
   http_t *h = s->h;
@@ -164,9 +181,7 @@ static void on_poll(uv_poll_t *poll, int status, int events) {
     if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   }
-  int running = 0;
-  curl_multi_socket_action(h->multi, fd, flags, &running);
-  check_multi_info(h);
+  socket_action(h, fd, flags);
 }
 
 static int cb_socket(CURL *easy, curl_socket_t fd, int action, void *userp, void *socketp) {
@@ -203,12 +218,7 @@ static int cb_socket(CURL *easy, curl_socket_t fd, int action, void *userp, void
   return uv_poll_start(&s->poll, events, on_poll) == 0 ? 0 : -1;
 }
 
-static void on_timer(uv_timer_t *timer) {
-  http_t *h = timer->data;
-  int running = 0;
-  curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-  check_multi_info(h);
-}
+static void on_timer(uv_timer_t *timer) { socket_action(timer->data, CURL_SOCKET_TIMEOUT, 0); }
 
 /* Never calls socket_action itself: 0 ms means "on the next loop iteration". */
 static int cb_timer(CURLM *multi, long timeout_ms, void *userp) {
@@ -386,12 +396,13 @@ static void check_multi_info(http_t *h) {
 
 /* ---- public ---- */
 
+int http_global_init(void) {
+  return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
+}
+
+void http_global_cleanup(void) { curl_global_cleanup(); }
+
 http_t *http_new(uv_loop_t *loop, const http_options_t *opt) {
-  static bool curl_ready = false;
-  if (!curl_ready) {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return NULL;
-    curl_ready = true;
-  }
   http_t *h = calloc(1, sizeof *h);
   if (!h) return NULL;
   h->loop = loop;

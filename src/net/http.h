@@ -48,7 +48,14 @@ typedef struct http_response {
  * new requests and may call http_close(). */
 typedef void (*http_done_cb)(void *arg, const http_response_t *res);
 
-/* NULL on failure (curl init, allocation). The loop is borrowed and must outlive it. */
+/* libcurl's process-wide state (TLS, resolver): http_global_init() once in main, before
+ * any http_new() and before any other thread exists; http_global_cleanup() at the end,
+ * after every http_t is closed. Nowhere else: curl's global init is not for libraries to
+ * call (it is not thread-safe on every build). http_global_init: 0 or -EIO. */
+int http_global_init(void) __attribute__((warn_unused_result));
+void http_global_cleanup(void);
+
+/* NULL on failure (allocation, curl). The loop is borrowed and must outlive it. */
 http_t *http_new(uv_loop_t *loop, const http_options_t *opt);
 
 /* Starts (or queues) a request. url is copied. GET sends url as is; POST sends it with an

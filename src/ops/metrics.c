@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/grow.h"
+
 struct metric {
   metric_family_t *family;
   char *labels[METRICS_MAX_LABELS];
@@ -90,13 +92,7 @@ metric_family_t *metrics_family(metrics_t *m, const char *name, const char *help
   }
   for (size_t i = 0; i < m->n; i++)
     if (strcmp(m->families[i]->name, name) == 0) return NULL;
-  if (m->n == m->cap) {
-    size_t cap = m->cap ? m->cap * 2 : 16;
-    metric_family_t **p = realloc(m->families, cap * sizeof *p);
-    if (!p) return NULL;
-    m->families = p;
-    m->cap = cap;
-  }
+  if (GROW(m->families, m->cap, m->n + 1) != 0) return NULL;
   metric_family_t *f = calloc(1, sizeof *f);
   if (!f) return NULL;
   f->type = type;
@@ -126,13 +122,7 @@ metric_t *metrics_series(metric_family_t *f, const char *const *label_values) {
     while (k < f->n_labels && strcmp(f->series[i]->labels[k], label_values[k]) == 0) k++;
     if (k == f->n_labels) return f->series[i];
   }
-  if (f->n_series == f->cap_series) {
-    size_t cap = f->cap_series ? f->cap_series * 2 : 8;
-    metric_t **p = realloc(f->series, cap * sizeof *p);
-    if (!p) return NULL;
-    f->series = p;
-    f->cap_series = cap;
-  }
+  if (GROW(f->series, f->cap_series, f->n_series + 1) != 0) return NULL;
   metric_t *s = calloc(1, sizeof *s);
   if (!s) return NULL;
   s->family = f;

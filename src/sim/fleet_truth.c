@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "util/grow.h"
+
 typedef struct truth_ctx {
   FILE *out;
   const char *imei;
@@ -31,13 +33,7 @@ static int cb_position(void *arg, const sim_point_t *p) {
 static int cb_alarm(void *arg, const sim_alarm_t *a) {
   truth_ctx_t *t = arg;
   if (a->gpstime < t->begin || a->gpstime >= t->end) return 0;
-  if (t->nalarms == t->capalarms) {
-    size_t cap = t->capalarms ? t->capalarms * 2 : 64;
-    sim_alarm_t *nv = realloc(t->alarms, cap * sizeof(*nv));
-    if (!nv) return -ENOMEM;
-    t->alarms = nv;
-    t->capalarms = cap;
-  }
+  if (GROW(t->alarms, t->capalarms, t->nalarms + 1) != 0) return -ENOMEM;
   t->alarms[t->nalarms++] = *a;
   return 0;
 }

@@ -452,10 +452,69 @@ static void test_close_while_unreachable(void **state) {
   pgw_batch_free(b[2]); /* refused: still ours */
 }
 
+/* ---- backpressure is told from the loop, never from inside pgw_submit ---- */
+
+typedef struct told {
+  loop_ctx_t lc;
+  bool in_submit;       /* a pgw_submit call is on the stack */
+  int inside;           /* on_pressure calls from inside pgw_submit */
+  int full, not_full;   /* on_pressure calls, by state */
+} told_t;
+
+static void on_told_pressure(pgw_t *w, bool full, void *data) {
+  (void)w;
+  told_t *t = data;
+  if (t->in_submit) t->inside++;
+  if (full) t->full++;
+  else t->not_full++;
+}
+
+static void on_told_done(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res, void *data) {
+  (void)w, (void)batch, (void)res, (void)data;
+}
+
+static int told_submit(told_t *t, pgw_t *w, pgw_batch_t *b) {
+  t->in_submit = true;
+  int rc = pgw_submit(w, b, on_told_done, t);
+  t->in_submit = false;
+  return rc;
+}
+
+static void test_pressure_told_from_loop(void **state) {
+  (void)state;
+  told_t t;
+  memset(&t, 0, sizeof t);
+  loop_init(&t.lc);
+  /* Unreachable: nothing drains, so the queue stays full until the close. */
+  pgw_options_t opt = {.conninfo = "host=/nonexistent-fleetarc port=1 dbname=x",
+                       .backoff_min_ms = 10, .backoff_max_ms = 40, .max_queued_rows = 2,
+                       .on_pressure = on_told_pressure, .data = &t};
+  pgw_t *w = pgw_new(&t.lc.loop, &opt);
+  assert_non_null(w);
+  pgw_batch_t *b[3];
+  for (int i = 0; i < 3; i++) {
+    b[i] = pgw_batch_new("told");
+    assert_int_equal(pgw_batch_add_position(b[i], "9", 1700000000 + i, 0, 0, 0, 0), 0);
+  }
+  assert_int_equal(told_submit(&t, w, b[0]), 0);
+  assert_int_equal(told_submit(&t, w, b[1]), 0);       /* reaches max_queued_rows */
+  assert_int_equal(told_submit(&t, w, b[2]), -EAGAIN); /* refused */
+  assert_true(pgw_queue_full(w));
+  assert_int_equal(t.inside, 0); /* not from inside the calls */
+  assert_int_equal(t.full, 0);
+  uv_run(&t.lc.loop, UV_RUN_NOWAIT);
+  assert_int_equal(t.full, 1); /* from the loop, once */
+  assert_int_equal(t.not_full, 0);
+  close_writer_and_loop(&t.lc, w);
+  assert_int_equal(t.inside, 0);
+  pgw_batch_free(b[2]); /* refused: still ours */
+}
+
 int main(void) {
   if (pgw_test_setup("fleetarc_test_db_pgw") != 0) return 1;
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bulk_100k),
+    cmocka_unit_test(test_pressure_told_from_loop),
     cmocka_unit_test(test_kinds_and_data_error),
     cmocka_unit_test(test_big_batch),
     cmocka_unit_test(test_close_while_unreachable),

@@ -432,6 +432,18 @@ static void test_sim_expired_token(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* libcurl's global state, as main sets it up. */
+static int curl_setup(void **state) {
+  (void)state;
+  return http_global_init();
+}
+
+static int curl_teardown(void **state) {
+  (void)state;
+  http_global_cleanup();
+  return 0;
+}
+
 int main(void) {
   if (!getenv("FLEETARC_SIM_BIN")) {
     fprintf(stderr, "FLEETARC_SIM_BIN not set: skipping\n");
@@ -448,7 +460,7 @@ int main(void) {
     cmocka_unit_test(test_sim_replaced_token),
     cmocka_unit_test(test_sim_expired_token),
   };
-  int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  int failed = cmocka_run_group_tests(tests, curl_setup, curl_teardown);
   harness_sim_stop(&live_sim);
   return failed;
 }

@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "api/sign.h"
 #include "net/client.h"
+#include "net/http.h"
 #include "test_net_server.h"
 
 #define FAKE_ACCOUNTS 2
@@ -896,6 +897,18 @@ static void test_close_cancels(void **state) {
   assert_int_equal(uv_loop_close(&f.loop), 0);
 }
 
+/* libcurl's global state, as main sets it up. */
+static int curl_setup(void **state) {
+  (void)state;
+  return http_global_init();
+}
+
+static int curl_teardown(void **state) {
+  (void)state;
+  http_global_cleanup();
+  return 0;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_token_death_one_login),
@@ -919,5 +932,5 @@ int main(void) {
     cmocka_unit_test(test_post_refusals_retried),
     cmocka_unit_test(test_post_refusals_capped),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, curl_setup, curl_teardown);
 }

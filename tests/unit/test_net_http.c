@@ -325,6 +325,18 @@ static void test_url_mask(void **state) {
   assert_string_equal(out, "https://h/api/x?password=***&Access_Token=***");
 }
 
+/* libcurl's global state, as main sets it up. */
+static int curl_setup(void **state) {
+  (void)state;
+  return http_global_init();
+}
+
+static int curl_teardown(void **state) {
+  (void)state;
+  http_global_cleanup();
+  return 0;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_get_status_body_date),
@@ -338,5 +350,5 @@ int main(void) {
     cmocka_unit_test(test_close_cancels_pending),
     cmocka_unit_test(test_url_mask),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, curl_setup, curl_teardown);
 }
