@@ -1,4 +1,4 @@
-/* The command table: the commands of PRODUCT.md, in the order `--help` lists them.
+/* The command table: the commands of fleetarc(1), in the order `--help` lists them.
  * A command whose run is NULL is not built yet and says so (exit 1). */
 #include "cli/cli.h"
 

@@ -1,8 +1,8 @@
-/* The configuration: YAML (PRODUCT.md, conf/fleetarc.yaml) loaded once into an immutable
- * config_t with every default filled in; every error names FILE:LINE:COLUMN and the key.
- * One table (config.c) holds every key: its type, default, bounds, reload or restart,
- * secret or not and doc line; loading, defaults, printing, the reload diff and the key
- * reference all read it. */
+/* The configuration: YAML (conf/fleetarc.yaml, fleetarc.yaml(5)) loaded once into an
+ * immutable config_t with every default filled in; every error names FILE:LINE:COLUMN and
+ * the key. One table (config_rows in keys.c) holds every key: its type, default, bounds,
+ * reload or restart, secret or not and doc line; loading, defaults, printing, the reload
+ * diff and the key reference all read it. */
 #ifndef FLEETARC_CONFIG_CONFIG_H
 #define FLEETARC_CONFIG_CONFIG_H
 
@@ -155,8 +155,9 @@ int config_credentials_check(const config_t *cfg, const char *account, buf_t *er
 /* The account named name, or NULL. */
 const config_account_t *config_account_find(const config_t *cfg, const char *name);
 
-/* Writes the resolved configuration as YAML, defaults included, with every secret
- * (password_md5, a password in database.conninfo) printed as "***". */
+/* Writes the resolved configuration as YAML, defaults included, keys in table order, with
+ * every secret (password_md5, metrics.auth, a password in a conninfo) printed as "***";
+ * an optional secret key that is not set (metrics.auth, console.conninfo) is left out. */
 void config_print(const config_t *cfg, FILE *out);
 
 /* What a valid configuration exposes, one line each without a secret, every line ended

@@ -56,7 +56,8 @@ typedef struct row {
   const char *def;          /* the default as conf/fleetarc.yaml writes it; NULL: none */
   int64_t min, max;         /* T_DURATION (ms), T_INT, T_BYTES */
   unsigned flags;           /* K_* */
-  const char *expected;     /* what belongs there, for "expected X, got a list" */
+  const char *expected;     /* what belongs there, for "expected X, got a list"; T_ENUM:
+                             * "a NOUN", NOUN for "unknown NOUN 'x'" */
   const char *const *names; /* T_ENUM: the values, NULL-terminated */
   row_check_t check;        /* T_STRING: its own check, if any */
   const char *required;     /* K_REQUIRED: the message when the key is missing */
@@ -69,7 +70,7 @@ extern const size_t config_n_rows;
 extern const row_t account_rows[];
 extern const size_t account_n_rows;
 
-/* Built-in spacings of the endpoints (NOTES.md: what real hosts enforce), as written in
+/* Built-in spacings of the endpoints (what real hosts enforce: README.md), as written in
  * conf/fleetarc.yaml; the other endpoints take api.rate_limits.default. */
 typedef struct builtin_rate {
   api_endpoint_t ep;
