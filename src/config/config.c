@@ -48,7 +48,6 @@ typedef struct loader {
   bool deferred;
 } loader_t;
 
-
 /* ---- messages ---- */
 
 static void report(loader_t *ld, const yaml_node_t *at, const char *path, const char *fmt, ...)
@@ -428,7 +427,8 @@ static void load_rates(loader_t *ld, const row_t *r, const yaml_node_t *map, con
 
 /* ---- archive.streams ---- */
 
-static void load_streams(loader_t *ld, const yaml_node_t *list, const char *path) {
+/* A list of stream names (domain/stream.h), each once, at least one. */
+static void load_streams(loader_t *ld, const row_t *r, const yaml_node_t *list, const char *path) {
   if (!list || is_null(list)) return;
   if (list->type != YAML_SEQUENCE_NODE) {
     report(ld, list, path, "expected a list (e.g. [playback, alarms, mileage]), got %s", kind_name(list));
@@ -462,9 +462,8 @@ static void load_streams(loader_t *ld, const yaml_node_t *list, const char *path
   if (!streams && list->data.sequence.items.top == list->data.sequence.items.start)
     report(ld, list, path, "the list is empty: give at least one of playback, alarms, mileage");
   else if (streams)
-    ld->cfg->archive.streams = streams;
+    *ROW_FIELD(ld->cfg, r, unsigned) = streams;
 }
-
 
 /* ---- accounts ---- */
 
@@ -758,7 +757,7 @@ static void load_section(loader_t *ld, const yaml_node_t *map, const char *prefi
     } else if (r->type == T_RATES) {
       load_rates(ld, r, v[i], path);
     } else if (r->type == T_STREAMS) {
-      load_streams(ld, v[i], path);
+      load_streams(ld, r, v[i], path);
     } else if (r->type == T_ACCOUNTS) {
       load_accounts(ld, v[i], map);
     } else {
