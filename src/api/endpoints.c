@@ -1,45 +1,16 @@
-/* Tables of endpoints and error codes, straight from the spec's chapters 2 and 3. */
+/* The endpoints' methods and the error codes, straight from the spec's chapters 2 and 3. */
 #include "api/endpoints.h"
 
-#include <string.h>
 
-static const struct {
-  const char *path;
-  api_method_t method;
-} endpoints[API_EP_COUNT] = {
-  [API_EP_AUTHORIZATION] = {"/api/authorization", API_METHOD_GET},
-  [API_EP_TRACK] = {"/api/track", API_METHOD_GET},
-  [API_EP_PLAYBACK] = {"/api/playback", API_METHOD_GET},
-  [API_EP_GEOFENCE_CREATE] = {"/api/geofence/create", API_METHOD_POST},
-  [API_EP_COMMAND_SEND] = {"/api/command/send", API_METHOD_POST},
-  [API_EP_COMMAND_QUERY] = {"/api/command/query", API_METHOD_POST},
-  [API_EP_DEVICE_LIST] = {"/api/device/list", API_METHOD_GET},
-  [API_EP_ALARM_LIST] = {"/api/alarm/list", API_METHOD_GET},
-  [API_EP_USER_BLOCK] = {"/api/user/block", API_METHOD_POST},
-  [API_EP_USER_UNBLOCK] = {"/api/user/unblock", API_METHOD_POST},
-  [API_EP_USER_INFO] = {"/api/user/info", API_METHOD_GET},
-  [API_EP_DEVICE_DETAIL] = {"/api/device/detail", API_METHOD_GET},
-  [API_EP_MESSAGE_SEND] = {"/api/message/send", API_METHOD_POST},
-  [API_EP_DEVICE_MILEAGE] = {"/api/device/mileage", API_METHOD_GET},
-  [API_EP_USER_LIST] = {"/api/user/list", API_METHOD_GET},
-  [API_EP_USER_PASSWORD_SET] = {"/api/user/password/set", API_METHOD_POST},
+static const api_method_t methods[API_EP_COUNT] = {
+  [API_EP_GEOFENCE_CREATE] = API_METHOD_POST, [API_EP_COMMAND_SEND] = API_METHOD_POST,
+  [API_EP_COMMAND_QUERY] = API_METHOD_POST,   [API_EP_USER_BLOCK] = API_METHOD_POST,
+  [API_EP_USER_UNBLOCK] = API_METHOD_POST,    [API_EP_MESSAGE_SEND] = API_METHOD_POST,
+  [API_EP_USER_PASSWORD_SET] = API_METHOD_POST, /* the others: GET (0) */
 };
 
-const char *api_endpoint_path(api_endpoint_t ep) {
-  return (unsigned)ep < API_EP_COUNT ? endpoints[ep].path : "/api/?";
-}
-
-const char *api_endpoint_key(api_endpoint_t ep) { return api_endpoint_path(ep) + 5; }
-
 api_method_t api_endpoint_method(api_endpoint_t ep) {
-  return (unsigned)ep < API_EP_COUNT ? endpoints[ep].method : API_METHOD_GET;
-}
-
-int api_endpoint_find(const char *s) {
-  if (strncmp(s, "/api/", 5) == 0) s += 5;
-  for (int i = 0; i < API_EP_COUNT; i++)
-    if (strcmp(endpoints[i].path + 5, s) == 0) return i;
-  return -1;
+  return (unsigned)ep < API_EP_COUNT ? methods[ep] : API_METHOD_GET;
 }
 
 static const struct {

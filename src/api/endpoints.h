@@ -1,39 +1,16 @@
-/* The 16 endpoints of the Open API and the error codes of its chapter 3: the shared
- * vocabulary of the codec, the HTTP layer, the pacing and the simulator. */
+/* The methods of the Open API's endpoints (the list itself: domain/endpoint.h) and the
+ * error codes of its chapter 3: the shared vocabulary of the codec, the HTTP layer, the
+ * pacing and the simulator. */
 #ifndef FLEETARC_API_ENDPOINTS_H
 #define FLEETARC_API_ENDPOINTS_H
 
 #include <stdbool.h>
 
-typedef enum {
-  API_EP_AUTHORIZATION = 0, /* 2.1  GET  /api/authorization */
-  API_EP_TRACK,             /* 2.2  GET  /api/track */
-  API_EP_PLAYBACK,          /* 2.3  GET  /api/playback */
-  API_EP_GEOFENCE_CREATE,   /* 2.4  POST /api/geofence/create */
-  API_EP_COMMAND_SEND,      /* 2.5  POST /api/command/send */
-  API_EP_COMMAND_QUERY,     /* 2.6  POST /api/command/query */
-  API_EP_DEVICE_LIST,       /* 2.7  GET  /api/device/list */
-  API_EP_ALARM_LIST,        /* 2.8  GET  /api/alarm/list */
-  API_EP_USER_BLOCK,        /* 2.9  POST /api/user/block */
-  API_EP_USER_UNBLOCK,      /* 2.10 POST /api/user/unblock */
-  API_EP_USER_INFO,         /* 2.11 GET  /api/user/info */
-  API_EP_DEVICE_DETAIL,     /* 2.12 GET  /api/device/detail */
-  API_EP_MESSAGE_SEND,      /* 2.13 POST /api/message/send */
-  API_EP_DEVICE_MILEAGE,    /* 2.14 GET  /api/device/mileage */
-  API_EP_USER_LIST,         /* 2.15 GET  /api/user/list */
-  API_EP_USER_PASSWORD_SET, /* 2.16 POST /api/user/password/set */
-  API_EP_COUNT
-} api_endpoint_t;
+#include "domain/endpoint.h" /* the endpoint list, its paths and rate-limit keys */
 
 typedef enum { API_METHOD_GET = 0, API_METHOD_POST = 1 } api_method_t;
 
-/* "/api/track" */
-const char *api_endpoint_path(api_endpoint_t ep);
-/* The path after /api/: "track", "alarm/list": the key of `api.rate_limits`. */
-const char *api_endpoint_key(api_endpoint_t ep);
 api_method_t api_endpoint_method(api_endpoint_t ep);
-/* The endpoint whose key (or path, with or without "/api/") is s; -1 when none. */
-int api_endpoint_find(const char *s);
 
 /* Chapter 3. */
 enum {

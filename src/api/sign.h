@@ -7,7 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define API_MD5_HEX_LEN 32
+#include "util/md5.h"
+
+#define API_MD5_HEX_LEN MD5_HEX_LEN /* util/md5.h: shared with the configuration */
 
 /* md5 of n bytes into out (33 bytes: 32 hex + NUL). Returns 0 or -EIO. */
 int api_md5_hex(const void *data, size_t n, char out[API_MD5_HEX_LEN + 1])

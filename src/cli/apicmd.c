@@ -205,24 +205,14 @@ int apicmd_usage_error(const char *cmd, const char *fmt, ...) {
   return CLI_EXIT_USAGE;
 }
 
-int apicmd_option_value(const char *cmd, int argc, char **argv, int *i, const char *opt,
-                        const char **value) {
-  int r = cli_option(argc, argv, i, opt, value);
-  if (r && !*value) {
-    apicmd_usage_error(cmd, "%s needs a value", opt);
-    return -1;
-  }
-  return r;
-}
-
 int apicmd_common_option(const char *cmd, int argc, char **argv, int *i, const char **account,
                          output_format_t *format) {
   const char *v;
-  int r = apicmd_option_value(cmd, argc, argv, i, "--account", &v);
+  int r = cli_option(cmd, argc, argv, i, "--account", &v);
   if (r == 1) *account = v;
   if (r) return r;
   if (!format) return 0;
-  r = apicmd_option_value(cmd, argc, argv, i, "--format", &v);
+  r = cli_option(cmd, argc, argv, i, "--format", &v);
   if (r == 1 && output_format_parse(v, format) != 0) {
     apicmd_usage_error(cmd, "--format must be table, json or csv, not '%s'", v);
     return -1;

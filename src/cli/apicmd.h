@@ -98,9 +98,4 @@ int apicmd_write_run(const cli_context_t *ctx, const char *cmd, const char *acco
 /* "2026-11-01T06:30:00Z" of t, or "" for t <= 0 / API_UNKNOWN (no such time). */
 const char *apicmd_time_text(int64_t t, char *out, size_t n);
 
-/* cli_option() with the usage error of these commands: when argv[*i] is `opt VALUE` or
- * `opt=VALUE`: *value set, *i moved past it, returns 1; not this option: 0; the option
- * without its value: prints a usage error, -1. */
-int apicmd_option_value(const char *cmd, int argc, char **argv, int *i, const char *opt,
-                        const char **value);
 #endif

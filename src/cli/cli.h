@@ -34,9 +34,11 @@ extern const cli_command_t cli_commands[];
 int cli_wants_help(int argc, char **argv);
 
 /* Every command's option parser: whether argv[*i] is NAME VALUE (then *i is moved past
- * VALUE) or NAME=VALUE. Returns 1 with *value set, NULL when VALUE is missing (NAME was
- * the last argument); 0 when argv[*i] is another argument (*value untouched). */
-int cli_option(int argc, char **argv, int *i, const char *name, const char **value);
+ * VALUE) or NAME=VALUE ("--from" is not "--fromage"). Returns 1 with *value set; 0 when
+ * argv[*i] is another argument (*value untouched); -1 when NAME is the last argument, after
+ * printing "fleetarc CMD: NAME needs a value (see fleetarc CMD --help)" on stderr (the
+ * caller exits with CLI_EXIT_USAGE). An empty value is given as NAME= or NAME "". */
+int cli_option(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value);
 
 struct config;
 /* Loads ctx->config_path and prints its errors on stderr prefixed by `command`. Returns

@@ -62,16 +62,16 @@ int cmd_backfill(const cli_context_t *ctx, int argc, char **argv) {
   static const char *const names[] = {"--from", "--to", "--imei", "--account", "--streams"};
   const char **slots[] = {&from_s, &to_s, &imei_s, &account, &streams_s};
   for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i], *value = NULL;
     size_t k = 0;
-    while (k < sizeof names / sizeof names[0] && !cli_option(argc, argv, &i, names[k], &value)) k++;
-    if (k == sizeof names / sizeof names[0] || !value) {
-      fprintf(stderr, "fleetarc backfill: %s '%s'\n",
-              k < sizeof names / sizeof names[0] ? "missing value after" : "unknown argument", arg);
+    int r = 0;
+    while (k < sizeof names / sizeof names[0] && !(r = cli_option("backfill", argc, argv, &i, names[k], slots[k])))
+      k++;
+    if (r < 0) return CLI_EXIT_USAGE;
+    if (k == sizeof names / sizeof names[0]) {
+      fprintf(stderr, "fleetarc backfill: unknown argument '%s'\n", argv[i]);
       usage(stderr);
       return CLI_EXIT_USAGE;
     }
-    *slots[k] = value;
   }
   if (!from_s || !to_s) {
     fprintf(stderr, "fleetarc backfill: --from and --to are required\n");

@@ -256,14 +256,15 @@ int cmd_export(const cli_context_t *ctx, int argc, char **argv) {
              *database = NULL, *tz_s = NULL;
   int all = 0;
   for (int i = 1; i < argc; i++) {
-    const char *v = NULL;
-    if (cli_option(argc, argv, &i, "--from", &v)) from_s = v ? v : "";
-    else if (cli_option(argc, argv, &i, "--to", &v)) to_s = v ? v : "";
-    else if (cli_option(argc, argv, &i, "--format", &v)) format_s = v ? v : "";
-    else if (cli_option(argc, argv, &i, "--output", &v)) output = v ? v : "";
-    else if (cli_option(argc, argv, &i, "--database", &v)) database = v ? v : "";
-    else if (cli_option(argc, argv, &i, "--tz", &v)) tz_s = v ? v : "";
-    else if (strcmp(argv[i], "--all") == 0) all = 1;
+    int r;
+    if ((r = cli_option("export", argc, argv, &i, "--from", &from_s)) ||
+        (r = cli_option("export", argc, argv, &i, "--to", &to_s)) ||
+        (r = cli_option("export", argc, argv, &i, "--format", &format_s)) ||
+        (r = cli_option("export", argc, argv, &i, "--output", &output)) ||
+        (r = cli_option("export", argc, argv, &i, "--database", &database)) ||
+        (r = cli_option("export", argc, argv, &i, "--tz", &tz_s))) {
+      if (r < 0) return CLI_EXIT_USAGE;
+    } else if (strcmp(argv[i], "--all") == 0) all = 1;
     else if (argv[i][0] != '-' && !imeis) imeis = argv[i];
     else {
       fprintf(stderr, "fleetarc export: unknown argument '%s'\n", argv[i]);

@@ -32,12 +32,9 @@ int cmd_migrate(const cli_context_t *ctx, int argc, char **argv) {
     return CLI_EXIT_OK;
   }
   for (int i = 1; i < argc; i++) {
-    if (cli_option(argc, argv, &i, "--database", &conninfo)) {
-      if (!conninfo) {
-        fprintf(stderr, "fleetarc migrate: --database needs a CONNINFO\n");
-        return CLI_EXIT_USAGE;
-      }
-      if (cli_database_option_check("migrate", conninfo) != CLI_EXIT_OK) return CLI_EXIT_USAGE;
+    int r = cli_option("migrate", argc, argv, &i, "--database", &conninfo);
+    if (r) {
+      if (r < 0 || cli_database_option_check("migrate", conninfo) != CLI_EXIT_OK) return CLI_EXIT_USAGE;
     } else {
       fprintf(stderr, "fleetarc migrate: unknown argument '%s'\n", argv[i]);
       usage(stderr);

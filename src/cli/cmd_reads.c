@@ -58,8 +58,8 @@ static int parse_imei_args(const char *cmd, int argc, char **argv, char **imeis,
                            const char **to_s) {
   for (int i = 1; i < argc; i++) {
     int r = apicmd_common_option(cmd, argc, argv, &i, account, format);
-    if (!r && from_s) r = apicmd_option_value(cmd, argc, argv, &i, "--from", from_s);
-    if (!r && to_s) r = apicmd_option_value(cmd, argc, argv, &i, "--to", to_s);
+    if (!r && from_s) r = cli_option(cmd, argc, argv, &i, "--from", from_s);
+    if (!r && to_s) r = cli_option(cmd, argc, argv, &i, "--to", to_s);
     if (r < 0) return -1;
     if (r) continue;
     if (!apicmd_is_imei(argv[i])) {
@@ -129,7 +129,7 @@ int cmd_devices(const cli_context_t *ctx, int argc, char **argv) {
   }
   for (int i = 1; i < argc; i++) {
     int r = apicmd_common_option(cmd, argc, argv, &i, &account, &format);
-    if (!r) r = apicmd_option_value(cmd, argc, argv, &i, "--of", &of);
+    if (!r) r = cli_option(cmd, argc, argv, &i, "--of", &of);
     if (r < 0) return CLI_EXIT_USAGE;
     if (!r) return apicmd_usage_error(cmd, "unexpected argument '%s'", argv[i]);
   }
@@ -411,8 +411,8 @@ static int run_paged(const cli_context_t *ctx, int argc, char **argv, bool alarm
   }
   for (int i = 1; i < argc; i++) {
     int r = apicmd_common_option(cmd, argc, argv, &i, &account, &format);
-    if (!r) r = apicmd_option_value(cmd, argc, argv, &i, "--from", &from_s);
-    if (!r) r = apicmd_option_value(cmd, argc, argv, &i, "--to", &to_s);
+    if (!r) r = cli_option(cmd, argc, argv, &i, "--from", &from_s);
+    if (!r) r = cli_option(cmd, argc, argv, &i, "--to", &to_s);
     if (r < 0) return CLI_EXIT_USAGE;
     if (r) continue;
     if (argv[i][0] == '-') return apicmd_usage_error(cmd, "unknown option '%s'", argv[i]);

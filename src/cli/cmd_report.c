@@ -262,21 +262,23 @@ int cmd_report(const cli_context_t *ctx, int argc, char **argv) {
   double min_distance = 200, min_duration = 180, gap = 3600, limit = 90;
   for (int i = 1; i < argc; i++) {
     const char *v = NULL;
-    if (cli_option(argc, argv, &i, "--from", &v)) from_s = v ? v : "";
-    else if (cli_option(argc, argv, &i, "--to", &v)) to_s = v ? v : "";
-    else if (cli_option(argc, argv, &i, "--imei", &v)) imeis = v ? v : "";
-    else if (cli_option(argc, argv, &i, "--format", &v)) format_s = v ? v : "";
-    else if (cli_option(argc, argv, &i, "--database", &v)) database = v ? v : "";
-    else if (cli_option(argc, argv, &i, "--tz", &v)) tz_s = v ? v : "";
-    else if (cli_option(argc, argv, &i, "--min-distance", &v)) {
-      if (parse_number("--min-distance", v, 0, &min_distance) < 0) return CLI_EXIT_USAGE;
-    } else if (cli_option(argc, argv, &i, "--limit-kmh", &v)) {
-      if (parse_number("--limit-kmh", v, 0, &limit) < 0) return CLI_EXIT_USAGE;
-    } else if (cli_option(argc, argv, &i, "--min-duration", &v)) {
-      if (cli_parse_duration_option("report", "--min-duration", v, &min_duration) < 0)
+    int r;
+    if ((r = cli_option("report", argc, argv, &i, "--from", &from_s)) ||
+        (r = cli_option("report", argc, argv, &i, "--to", &to_s)) ||
+        (r = cli_option("report", argc, argv, &i, "--imei", &imeis)) ||
+        (r = cli_option("report", argc, argv, &i, "--format", &format_s)) ||
+        (r = cli_option("report", argc, argv, &i, "--database", &database)) ||
+        (r = cli_option("report", argc, argv, &i, "--tz", &tz_s))) {
+      if (r < 0) return CLI_EXIT_USAGE;
+    } else if ((r = cli_option("report", argc, argv, &i, "--min-distance", &v))) {
+      if (r < 0 || parse_number("--min-distance", v, 0, &min_distance) < 0) return CLI_EXIT_USAGE;
+    } else if ((r = cli_option("report", argc, argv, &i, "--limit-kmh", &v))) {
+      if (r < 0 || parse_number("--limit-kmh", v, 0, &limit) < 0) return CLI_EXIT_USAGE;
+    } else if ((r = cli_option("report", argc, argv, &i, "--min-duration", &v))) {
+      if (r < 0 || cli_parse_duration_option("report", "--min-duration", v, &min_duration) < 0)
         return CLI_EXIT_USAGE;
-    } else if (cli_option(argc, argv, &i, "--gap", &v)) {
-      if (cli_parse_duration_option("report", "--gap", v, &gap) < 0) return CLI_EXIT_USAGE;
+    } else if ((r = cli_option("report", argc, argv, &i, "--gap", &v))) {
+      if (r < 0 || cli_parse_duration_option("report", "--gap", v, &gap) < 0) return CLI_EXIT_USAGE;
     } else if (argv[i][0] != '-' && !kind) {
       for (const report_kind_t *k = report_kinds; k->name; k++)
         if (strcmp(k->name, argv[i]) == 0) kind = k;

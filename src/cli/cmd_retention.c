@@ -38,14 +38,11 @@ int cmd_retention(const cli_context_t *ctx, int argc, char **argv) {
   }
   for (int i = 1; i < argc; i++) {
     const char *v = NULL;
+    int r;
     if (strcmp(argv[i], "--dry-run") == 0) {
       dry_run = true;
-    } else if (cli_option(argc, argv, &i, "--database", &v)) {
-      if (!v) {
-        fprintf(stderr, "fleetarc retention: --database needs a CONNINFO\n");
-        return CLI_EXIT_USAGE;
-      }
-      if (cli_database_option_check("retention", v) != CLI_EXIT_OK) return CLI_EXIT_USAGE;
+    } else if ((r = cli_option("retention", argc, argv, &i, "--database", &v))) {
+      if (r < 0 || cli_database_option_check("retention", v) != CLI_EXIT_OK) return CLI_EXIT_USAGE;
       conninfo = v;
     } else {
       fprintf(stderr, "fleetarc retention: unknown argument '%s'\n", argv[i]);

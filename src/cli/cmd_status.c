@@ -86,11 +86,12 @@ int cmd_status(const cli_context_t *ctx, int argc, char **argv) {
   }
   const char *account = NULL, *format_s = "table", *database = NULL;
   for (int i = 1; i < argc; i++) {
-    const char *v = NULL;
-    if (cli_option(argc, argv, &i, "--account", &v)) account = v ? v : "";
-    else if (cli_option(argc, argv, &i, "--format", &v)) format_s = v ? v : "";
-    else if (cli_option(argc, argv, &i, "--database", &v)) database = v ? v : "";
-    else {
+    int r;
+    if ((r = cli_option("status", argc, argv, &i, "--account", &account)) ||
+        (r = cli_option("status", argc, argv, &i, "--format", &format_s)) ||
+        (r = cli_option("status", argc, argv, &i, "--database", &database))) {
+      if (r < 0) return CLI_EXIT_USAGE;
+    } else {
       fprintf(stderr, "fleetarc status: unknown argument '%s'\n", argv[i]);
       usage(stderr);
       return CLI_EXIT_USAGE;

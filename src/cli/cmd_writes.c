@@ -135,9 +135,9 @@ int cmd_send_command(const cli_context_t *ctx, int argc, char **argv) {
   }
   for (int i = 1; i < argc; i++) {
     int r = apicmd_common_option(cmd, argc, argv, &i, &account, &format);
-    if (!r) r = apicmd_option_value(cmd, argc, argv, &i, "--param", &param);
-    if (!r) r = apicmd_option_value(cmd, argc, argv, &i, "--poll-interval", &interval);
-    if (!r) r = apicmd_option_value(cmd, argc, argv, &i, "--tries", &tries);
+    if (!r) r = cli_option(cmd, argc, argv, &i, "--param", &param);
+    if (!r) r = cli_option(cmd, argc, argv, &i, "--poll-interval", &interval);
+    if (!r) r = cli_option(cmd, argc, argv, &i, "--tries", &tries);
     if (r < 0) return CLI_EXIT_USAGE;
     if (r) continue;
     if (!strcmp(argv[i], "--yes")) yes = true;
@@ -212,11 +212,11 @@ int cmd_geofence_create(const cli_context_t *ctx, int argc, char **argv) {
   }
   for (int i = 1; i < argc; i++) {
     int r = apicmd_common_option(cmd, argc, argv, &i, &account, &format);
-    if (!r) r = apicmd_option_value(cmd, argc, argv, &i, "--name", &name);
-    if (!r) r = apicmd_option_value(cmd, argc, argv, &i, "--lat", &lat_s);
-    if (!r) r = apicmd_option_value(cmd, argc, argv, &i, "--lon", &lon_s);
-    if (!r) r = apicmd_option_value(cmd, argc, argv, &i, "--radius", &radius_s);
-    if (!r) r = apicmd_option_value(cmd, argc, argv, &i, "--alarm", &alarm);
+    if (!r) r = cli_option(cmd, argc, argv, &i, "--name", &name);
+    if (!r) r = cli_option(cmd, argc, argv, &i, "--lat", &lat_s);
+    if (!r) r = cli_option(cmd, argc, argv, &i, "--lon", &lon_s);
+    if (!r) r = cli_option(cmd, argc, argv, &i, "--radius", &radius_s);
+    if (!r) r = cli_option(cmd, argc, argv, &i, "--alarm", &alarm);
     if (r < 0) return CLI_EXIT_USAGE;
     if (r) continue;
     if (argv[i][0] == '-') return apicmd_usage_error(cmd, "unknown option '%s'", argv[i]);

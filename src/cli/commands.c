@@ -39,7 +39,7 @@ int cli_wants_help(int argc, char **argv) {
   return 0;
 }
 
-int cli_option(int argc, char **argv, int *i, const char *name, const char **value) {
+int cli_option(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value) {
   size_t n = strlen(name);
   if (strncmp(argv[*i], name, n) != 0) return 0;
   if (argv[*i][n] == '=') {
@@ -47,7 +47,11 @@ int cli_option(int argc, char **argv, int *i, const char *name, const char **val
     return 1;
   }
   if (argv[*i][n] != '\0') return 0; /* --fromage is not --from */
-  *value = *i + 1 < argc ? argv[++*i] : NULL;
+  if (*i + 1 >= argc) {
+    fprintf(stderr, "fleetarc %s: %s needs a value (see fleetarc %s --help)\n", cmd, name, cmd);
+    return -1;
+  }
+  *value = argv[++*i];
   return 1;
 }
 

@@ -1,20 +1,18 @@
-/* The YAML loader: libyaml builds a document tree, a hand-written walk over the known
- * keys fills config_t. Invariant: every problem is reported once with FILE:LINE:COLUMN
- * and the key's dotted path, and no secret (password, its md5) reaches a message. */
-#include "config/config.h"
+/* The YAML loader: libyaml builds a document tree, one walk over the key table
+ * (config_rows) fills config_t. Invariant: every problem is reported once with
+ * FILE:LINE:COLUMN and the key's dotted path, and no secret (password, its md5) reaches
+ * a message. */
+#include "config/internal.h"
 
 #include <errno.h>
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
-#include "db/conn.h"
 #include "util/timeparse.h"
 
 #define MAX_ERRORS 20 /* errors shown, the first ones by position */
@@ -22,11 +20,7 @@
 #define MAX_CONFIG_BYTES (1024 * 1024)
 #define MAX_SECRET_BYTES 4096
 #define PATH_LEN 192 /* a key's dotted path; longer ones are cut (messages only) */
-
-#define SEC_MS ((int64_t)1000)
-#define MIN_MS (60 * SEC_MS)
-#define HOUR_MS (60 * MIN_MS)
-#define DAY_MS (24 * HOUR_MS)
+#define MAX_CHILDREN 24 /* keys of one section */
 
 /* An error waiting to be sorted into file order. */
 typedef struct found_error {
@@ -54,38 +48,7 @@ typedef struct loader {
   bool deferred;
 } loader_t;
 
-/* Built-in spacings of the endpoints (NOTES.md: what real hosts enforce). */
-static const struct {
-  api_endpoint_t ep;
-  int64_t ms;
-} builtin_rate_limits[] = {
-  {API_EP_AUTHORIZATION, 12 * SEC_MS}, {API_EP_TRACK, 10 * SEC_MS},
-  {API_EP_PLAYBACK, 12 * SEC_MS},      {API_EP_ALARM_LIST, 12 * SEC_MS},
-  {API_EP_DEVICE_LIST, 6 * SEC_MS},    {API_EP_USER_LIST, 6 * SEC_MS},
-  {API_EP_DEVICE_DETAIL, 6 * SEC_MS},  {API_EP_DEVICE_MILEAGE, 10 * SEC_MS},
-};
-
-
 /* ---- messages ---- */
-
-/* s made safe to show in a message: control bytes escaped, cut to about 48 chars. */
-static const char *shown(const char *s, size_t len, char *out, size_t n) {
-  size_t o = 0;
-  for (size_t i = 0; i < len && o + 8 < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (i >= 48) {
-      memcpy(out + o, "...", 3);
-      o += 3;
-      break;
-    }
-    if (c < 0x20 || c == 0x7f || c == '\'' || c == '\\')
-      o += (size_t)snprintf(out + o, n - o, "\\x%02x", c);
-    else
-      out[o++] = (char)c;
-  }
-  out[o] = '\0';
-  return out;
-}
 
 static void report(loader_t *ld, const yaml_node_t *at, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -158,7 +121,7 @@ static bool is_null(const yaml_node_t *n) {
 
 static void path_join(char *out, const char *parent, const char *key) {
   char safe[80];
-  shown(key, strlen(key), safe, sizeof safe);
+  values_shown(key, strlen(key), safe, sizeof safe);
   /* Key paths are cut to PATH_LEN on purpose: they only name a place in messages. */
   int w;
   if (parent && *parent)
@@ -166,42 +129,6 @@ static void path_join(char *out, const char *parent, const char *key) {
   else
     w = snprintf(out, PATH_LEN, "%s", safe);
   if (w < 0) out[0] = '\0';
-}
-
-static size_t edit_distance(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 40 || lb > 40) return 99;
-  size_t row[41];
-  for (size_t j = 0; j <= lb; j++) row[j] = j;
-  for (size_t i = 1; i <= la; i++) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= lb; j++) {
-      size_t up = row[j];
-      size_t best = diag + (a[i - 1] != b[j - 1]);
-      if (row[j] + 1 < best) best = row[j] + 1;
-      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-      row[j] = best;
-      diag = up;
-    }
-  }
-  return row[lb];
-}
-
-/* "expected one of: a, b, c; did you mean 'b'?" into out. */
-static void expected_list(char *out, size_t n, const char *got, const char *const *names, size_t count) {
-  size_t o = (size_t)snprintf(out, n, "expected one of: ");
-  const char *best = NULL;
-  size_t best_d = 3;
-  for (size_t i = 0; i < count && o < n; i++) {
-    o += (size_t)snprintf(out + o, n - o, "%s%s", i ? ", " : "", names[i]);
-    size_t d = edit_distance(got, names[i]);
-    if (d < best_d && d * 2 < strlen(names[i])) {
-      best = names[i];
-      best_d = d;
-    }
-  }
-  if (best && o < n) snprintf(out + o, n - o, "; did you mean '%s'?", best);
 }
 
 /* A mapping with known keys: type-checked, unknown and duplicate keys reported, the value
@@ -231,7 +158,7 @@ static bool section_open(loader_t *ld, const yaml_node_t *map, const char *path,
     while (i < count && (strlen(names[i]) != k->data.scalar.length || strcmp(names[i], name) != 0)) i++;
     if (i == count) {
       char expected[768];
-      expected_list(expected, sizeof expected, name, names, count);
+      values_expected_list(expected, sizeof expected, name, names, count);
       report(ld, k, kpath, "unknown key (%s)", expected);
       continue;
     }
@@ -244,45 +171,6 @@ static bool section_open(loader_t *ld, const yaml_node_t *map, const char *path,
     values[i] = v;
   }
   return true;
-}
-
-/* Environment variables that held a secret. Once read they leave the environment:
- * /proc/PID/environ shows it to whoever may inspect the process, and every child would
- * inherit it. The value is wiped where the environment held it (unsetenv alone leaves
- * the initial strings readable there) and kept here, in the heap, for a reload (SIGHUP)
- * that expands the same ${NAME} again. Process lifetime: never freed. */
-static struct env_secret {
-  char *name, *value;
-} *env_secrets;
-static size_t n_env_secrets;
-
-static const char *env_secret_take(const char *name) {
-  for (size_t i = 0; i < n_env_secrets; i++)
-    if (strcmp(env_secrets[i].name, name) == 0) return env_secrets[i].value;
-  char *v = getenv(name);
-  if (!v) return NULL;
-  struct env_secret *grown = realloc(env_secrets, (n_env_secrets + 1) * sizeof *grown);
-  if (!grown) return NULL;
-  env_secrets = grown;
-  char *n = strdup(name), *copy = strdup(v);
-  if (!n || !copy) {
-    free(n);
-    free(copy);
-    return NULL;
-  }
-  env_secrets[n_env_secrets++] = (struct env_secret){n, copy};
-  explicit_bzero(v, strlen(v));
-  unsetenv(name);
-  return copy;
-}
-
-/* A variable for any other value: the environment, else one a secret already took. */
-static const char *env_lookup(const char *name) {
-  const char *v = getenv(name);
-  if (v) return v;
-  for (size_t i = 0; i < n_env_secrets; i++)
-    if (strcmp(env_secrets[i].name, name) == 0) return env_secrets[i].value;
-  return NULL;
 }
 
 /* A credential that cannot be had here (deferred, see loader_t.defer): noted, not an
@@ -330,12 +218,12 @@ static char *expand_env(loader_t *ld, const yaml_node_t *v, const char *path, co
       if (!ok) {
         char safe[80];
         report(ld, v, path, "bad variable name '${%s}' (letters, digits and _)",
-               shown(in + start, nlen, safe, sizeof safe));
+               values_shown(in + start, nlen, safe, sizeof safe));
         goto fail;
       }
       memcpy(name, in + start, nlen);
       name[nlen] = '\0';
-      const char *value = ld->secret ? env_secret_take(name) : env_lookup(name);
+      const char *value = ld->secret ? values_env_secret(name) : values_env(name);
       if (!value && ld->defer) {
         note_unavailable(ld, v, path, "environment variable %s is not set", name);
         goto fail;
@@ -362,13 +250,6 @@ fail:
   return NULL;
 }
 
-/* Frees a string that may have held a secret. */
-static void secret_free(char *s) {
-  if (!s) return;
-  explicit_bzero(s, strlen(s));
-  free(s);
-}
-
 /* The scalar at v, expanded. Returns 1 with *out (malloc'd), 0 when absent or null (keep
  * the default), -1 after reporting. expected says what belongs there, for the message. */
 static int scalar_get(loader_t *ld, const yaml_node_t *v, const char *path, const char *expected, char **out) {
@@ -390,94 +271,7 @@ static int scalar_get(loader_t *ld, const yaml_node_t *v, const char *path, cons
 
 /* The value as written in the file, quoted for a message (never for secret keys). */
 static const char *raw_shown(const yaml_node_t *v, char *out, size_t n) {
-  return shown((const char *)v->data.scalar.value, v->data.scalar.length, out, n);
-}
-
-static void get_string(loader_t *ld, const yaml_node_t *v, const char *path, char **out) {
-  char *s;
-  if (scalar_get(ld, v, path, "a string", &s) <= 0) return;
-  free(*out);
-  *out = s;
-}
-
-static void get_duration(loader_t *ld, const yaml_node_t *v, const char *path, int64_t *out,
-                         int64_t min, int64_t max) {
-  char *s;
-  if (scalar_get(ld, v, path, "a duration (e.g. 30s)", &s) <= 0) return;
-  int64_t ms;
-  char err[TIMEPARSE_ERR_MAX], raw[80];
-  if (timeparse_duration(s, &ms, err, sizeof err) != 0) {
-    report(ld, v, path, "bad duration '%s': %s", raw_shown(v, raw, sizeof raw), err);
-  } else if (ms < min || ms > max) {
-    char lo[32], hi[32];
-    report(ld, v, path, "duration '%s' out of range (%s to %s)", raw_shown(v, raw, sizeof raw),
-           timeparse_format_duration(min, lo, sizeof lo), timeparse_format_duration(max, hi, sizeof hi));
-  } else {
-    *out = ms;
-  }
-  free(s);
-}
-
-static bool parse_int64(const char *s, int64_t *out) {
-  const char *p = s;
-  bool neg = *p == '-';
-  if (neg) p++;
-  if (!*p) return false;
-  int64_t n = 0;
-  for (; *p; p++) {
-    if (*p < '0' || *p > '9') return false;
-    if (n > (INT64_MAX - (*p - '0')) / 10) return false;
-    n = n * 10 + (*p - '0');
-  }
-  *out = neg ? -n : n;
-  return true;
-}
-
-/* An integer; with units true, a KiB, MiB or GiB suffix multiplies it. */
-static void get_integer(loader_t *ld, const yaml_node_t *v, const char *path, int64_t *out,
-                        int64_t min, int64_t max, bool units) {
-  char *s;
-  if (scalar_get(ld, v, path, "an integer", &s) <= 0) return;
-  char raw[80];
-  int64_t n, scale = 1;
-  size_t len = strlen(s);
-  if (units && len > 3) {
-    const char *suffix = s + len - 3;
-    if (!strcmp(suffix, "KiB")) scale = 1024;
-    else if (!strcmp(suffix, "MiB")) scale = 1024 * 1024;
-    else if (!strcmp(suffix, "GiB")) scale = 1024 * 1024 * 1024;
-    if (scale > 1) s[len - 3] = '\0';
-  }
-  if (!parse_int64(s, &n)) {
-    report(ld, v, path, "'%s' is not an integer%s", raw_shown(v, raw, sizeof raw),
-           units ? " (a KiB, MiB or GiB suffix is allowed)" : "");
-  } else if (n < min / scale || n > max / scale || n * scale < min || n * scale > max) {
-    report(ld, v, path, "%s out of range (%lld to %lld)", raw_shown(v, raw, sizeof raw),
-           (long long)min, (long long)max);
-  } else {
-    *out = n * scale;
-  }
-  free(s);
-}
-
-static void get_int(loader_t *ld, const yaml_node_t *v, const char *path, int *out, int min, int max) {
-  int64_t n = *out;
-  get_integer(ld, v, path, &n, min, max, false);
-  *out = (int)n;
-}
-
-static void get_bool(loader_t *ld, const yaml_node_t *v, const char *path, bool *out) {
-  char *s;
-  if (scalar_get(ld, v, path, "true or false", &s) <= 0) return;
-  if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE")) {
-    *out = true;
-  } else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE")) {
-    *out = false;
-  } else {
-    char raw[80];
-    report(ld, v, path, "expected true or false, got '%s'", raw_shown(v, raw, sizeof raw));
-  }
-  free(s);
+  return values_shown((const char *)v->data.scalar.value, v->data.scalar.length, out, n);
 }
 
 /* A path relative to the configuration's directory; malloc'd. */
@@ -489,60 +283,130 @@ static char *path_resolve(loader_t *ld, const char *p) {
   return out;
 }
 
-/* ---- sections ---- */
-
-static void load_base_url(loader_t *ld, const yaml_node_t *v, const char *path) {
-  char *s;
-  int rc = scalar_get(ld, v, path, "a URL (https://host[:port])", &s);
-  if (rc == 0) report(ld, v, path, "missing value (expected https://host[:port])");
-  if (rc <= 0) return;
-  const char *why = NULL;
-  size_t scheme_len = 0;
-  if (!strncasecmp(s, "https://", 8)) scheme_len = 8;
-  else if (!strncasecmp(s, "http://", 7)) scheme_len = 7;
-  else why = "the scheme must be http:// or https://";
-  const char *p = s + scheme_len;
-  if (!why && strchr(p, '@')) why = "a user or password does not belong in the URL";
-  if (!why) {
-    const char *host = p;
-    if (*p == '[') {
-      while (*p && *p != ']') p++;
-      if (*p == ']') p++;
-      else why = "an IPv6 host needs its closing ]";
-    } else {
-      while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-             *p == '.' || *p == '-' || *p == '_')
-        p++;
-    }
-    if (!why && p == host) why = "the host is missing";
-  }
-  if (!why && *p == ':') {
-    p++;
-    long port = 0;
-    const char *digits = p;
-    while (*p >= '0' && *p <= '9' && port <= 65535) port = port * 10 + (*p++ - '0');
-    if (p == digits || port < 1 || port > 65535) why = "the port must be 1 to 65535";
-  }
-  if (!why && *p == '/' && p[1] == '\0') p++; /* one trailing slash is harmless */
-  if (!why && *p) {
-    if (*p == '/') why = "give no path: /api/... is appended to scheme://host[:port]";
-    else why = "expected scheme://host[:port] and nothing after it";
-  }
-  if (why) {
-    /* the value is not quoted: a mistyped URL may hold credentials */
-    report(ld, v, path, "bad URL: %s", why);
-    free(s);
-    return;
-  }
-  for (size_t i = 0; i < scheme_len; i++) s[i] = (char)(s[i] | 0x20); /* lower-case scheme */
-  size_t len = (size_t)(p - s);
-  if (len && s[len - 1] == '/') len--;
-  s[len] = '\0';
-  free(ld->cfg->api.base_url);
-  ld->cfg->api.base_url = s;
+/* Overwrites a secret scalar in the document so the tree freed later holds no copy. */
+static void node_wipe(const yaml_node_t *v) {
+  if (v && v->type == YAML_SCALAR_NODE && v->data.scalar.value)
+    explicit_bzero(v->data.scalar.value, v->data.scalar.length);
 }
 
-static void load_rate_limits(loader_t *ld, const yaml_node_t *map, const char *path) {
+/* ---- scalar keys and their checks (row_check_t) ---- */
+
+static bool hook_base_url(loader_t *ld, const yaml_node_t *v, const char *path, char **sp) {
+  char *s = *sp;
+  size_t end = 0;
+  const char *why = s ? values_url_problem(s, &end) : NULL;
+  if (!s) report(ld, v, path, "missing value (expected https://host[:port])");
+  else if (why) report(ld, v, path, "bad URL: %s", why); /* not quoted: it may hold credentials */
+  if (!s || why) return false;
+  for (size_t i = 0; s[i] != ':'; i++) s[i] = (char)(s[i] | 0x20); /* lower-case scheme */
+  s[end] = '\0';
+  return true;
+}
+
+static bool hook_ca_file(loader_t *ld, const yaml_node_t *v, const char *path, char **sp) {
+  char *resolved = path_resolve(ld, *sp);
+  if (resolved && access(resolved, R_OK) != 0) {
+    char raw[80];
+    report(ld, v, path, "cannot read '%s': %s", raw_shown(v, raw, sizeof raw), strerror(errno));
+    free(resolved);
+    resolved = NULL;
+  }
+  free(*sp);
+  *sp = resolved;
+  return resolved != NULL;
+}
+
+/* "" turns the shared store off; a relative name is relative to the file's folder. */
+static bool hook_token_dir(loader_t *ld, const yaml_node_t *v, const char *path, char **sp) {
+  (void)v, (void)path;
+  if (!(*sp)[0]) return true;
+  char *resolved = path_resolve(ld, *sp);
+  free(*sp);
+  *sp = resolved;
+  return resolved != NULL;
+}
+
+static bool hook_listen(loader_t *ld, const yaml_node_t *v, const char *path, char **sp) {
+  char raw[80];
+  if (values_listen_valid(*sp)) return true;
+  report(ld, v, path, "bad address '%s' (expected HOST:PORT with an IPv4 address or [IPv6], e.g. "
+         "127.0.0.1:9187)", raw_shown(v, raw, sizeof raw));
+  return false;
+}
+
+static bool hook_timezone(loader_t *ld, const yaml_node_t *v, const char *path, char **sp) {
+  char raw[80];
+  if (values_timezone_valid(*sp)) return true;
+  report(ld, v, path, "bad time zone '%s' (expected an IANA name such as Europe/Berlin or UTC)",
+         raw_shown(v, raw, sizeof raw));
+  return false;
+}
+
+/* metrics.auth: "file:PATH" (one line "user:password": HTTP basic) or a bearer token,
+ * stored as the Authorization value. */
+static bool hook_auth(loader_t *ld, const yaml_node_t *v, const char *path, char **sp) {
+  char *s = *sp;
+  buf_t hdr = BUF_INIT;
+  if (strncmp(s, "file:", 5) == 0) {
+    char *resolved = path_resolve(ld, s + 5);
+    if (resolved) {
+      char secret[MAX_SECRET_BYTES + 1];
+      char b64[4 * ((MAX_SECRET_BYTES + 2) / 3) + 1];
+      size_t len = 0;
+      int frc = values_secret_file_read(resolved, secret, sizeof secret, &len);
+      if (frc < 0)
+        report(ld, v, path, "cannot read the basic-auth file: %s", frc == -EINVAL ? "not a regular file" : strerror(-frc));
+      else if (!memchr(secret, ':', len) || memchr(secret, '\n', len) || memchr(secret, '\0', len))
+        report(ld, v, path, "the basic-auth file must hold one line USER:PASSWORD");
+      else {
+        values_base64((const unsigned char *)secret, len, b64);
+        if (buf_printf(&hdr, "Basic %s", b64)) ld->oom = true;
+      }
+      explicit_bzero(secret, sizeof secret);
+      explicit_bzero(b64, sizeof b64);
+    }
+    free(resolved);
+  } else if (!s[0] || strpbrk(s, " \t\r\n")) {
+    report(ld, v, path, "a bearer token must be one word (or write file:PATH)");
+  } else if (buf_printf(&hdr, "Bearer %s", s)) {
+    ld->oom = true;
+  }
+  values_secret_free(s);
+  *sp = hdr.data ? buf_steal(&hdr) : NULL;
+  return *sp != NULL;
+}
+
+/* A scalar key's value at v (NULL or null: the default stays). */
+static void load_scalar(loader_t *ld, const row_t *r, const yaml_node_t *v, const char *path, void *base) {
+  static const char *const expected[] = {[T_STRING] = "a string", [T_DURATION] = "a duration (e.g. 30s)",
+                                         [T_INT] = "an integer", [T_BYTES] = "an integer",
+                                         [T_BOOL] = "true or false"};
+  char *s = NULL, raw[80], why[768];
+  ld->secret = (r->flags & K_SECRET) != 0;
+  int rc = scalar_get(ld, v, path, r->expected ? r->expected : expected[r->type], &s);
+  ld->secret = false;
+  if (rc > 0 && r->type != T_STRING && values_convert(r, s, raw_shown(v, raw, sizeof raw), base, why, sizeof why))
+    report(ld, v, path, "%s", why);
+  if (r->type == T_STRING && (rc > 0 || (rc == 0 && (r->flags & K_REQUIRED)))) {
+    static bool (*const hooks[CHECK_COUNT])(loader_t *, const yaml_node_t *, const char *, char **) = {
+      [CHECK_URL] = hook_base_url, [CHECK_CA_FILE] = hook_ca_file, [CHECK_TOKEN_DIR] = hook_token_dir,
+      [CHECK_LISTEN] = hook_listen, [CHECK_AUTH] = hook_auth,       [CHECK_TIMEZONE] = hook_timezone,
+    };
+    if (!r->check || hooks[r->check](ld, v, path, &s)) {
+      values_secret_free(*ROW_FIELD(base, r, char *));
+      *ROW_FIELD(base, r, char *) = s;
+      s = NULL;
+    }
+  }
+  values_secret_free(s);
+  if (r->flags & K_SECRET) node_wipe(v);
+}
+
+/* ---- api.rate_limits ---- */
+
+/* A mapping keyed by `default` and the endpoints of domain/endpoint.h: configured key,
+ * else built-in, else default. r holds the range and the default's default. */
+static void load_rates(loader_t *ld, const row_t *r, const yaml_node_t *map, const char *path) {
   const char *names[API_EP_COUNT + 1];
   const yaml_node_t *values[API_EP_COUNT + 1], *keys[API_EP_COUNT + 1];
   names[0] = "default";
@@ -550,135 +414,58 @@ static void load_rate_limits(loader_t *ld, const yaml_node_t *map, const char *p
   if (!section_open(ld, map, path, names, API_EP_COUNT + 1, values, keys)) return;
   char kpath[PATH_LEN];
   config_t *cfg = ld->cfg;
+  row_t key = {.type = T_DURATION, .off = offsetof(config_t, api.rate_limit_default_ms), .min = r->min, .max = r->max};
   path_join(kpath, path, "default");
-  get_duration(ld, values[0], kpath, &cfg->api.rate_limit_default_ms, 0, HOUR_MS);
-  /* resolve: configured key, else built-in, else default */
-  for (int i = 0; i < API_EP_COUNT; i++) cfg->api.rate_limit_ms[i] = cfg->api.rate_limit_default_ms;
-  for (size_t i = 0; i < sizeof builtin_rate_limits / sizeof builtin_rate_limits[0]; i++)
-    cfg->api.rate_limit_ms[builtin_rate_limits[i].ep] = builtin_rate_limits[i].ms;
+  load_scalar(ld, &key, values[0], kpath, cfg);
+  values_rates_resolve(cfg);
   for (int i = 0; i < API_EP_COUNT; i++) {
+    key.off = offsetof(config_t, api.rate_limit_ms) + (size_t)i * sizeof cfg->api.rate_limit_ms[0];
     path_join(kpath, path, names[i + 1]);
-    get_duration(ld, values[i + 1], kpath, &cfg->api.rate_limit_ms[i], 0, HOUR_MS);
+    load_scalar(ld, &key, values[i + 1], kpath, cfg);
   }
 }
 
-int config_token_dir_default(char *out, size_t n) {
-  int len;
-  const char *rd = getenv("RUNTIME_DIRECTORY");
-  const char *xdg = getenv("XDG_RUNTIME_DIR");
-  if (rd && rd[0] == '/') {
-    /* systemd lists several RuntimeDirectory= entries separated by ':' */
-    len = snprintf(out, n, "%.*s", (int)strcspn(rd, ":"), rd);
-  } else if (access("/run/fleetarc", W_OK | X_OK) == 0) {
-    len = snprintf(out, n, "/run/fleetarc");
-  } else if (xdg && xdg[0] == '/') {
-    len = snprintf(out, n, "%s/fleetarc", xdg);
-  } else {
-    len = snprintf(out, n, "/tmp/fleetarc-%lu", (unsigned long)geteuid());
-  }
-  return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
-}
+/* ---- archive.streams ---- */
 
-static void load_api(loader_t *ld, const yaml_node_t *map, const yaml_node_t *at) {
-  static const char *const names[] = {"base_url", "rate_limits", "timeout", "ca_file", "max_in_flight",
-                                      "max_body_bytes", "global_rate", "retry", "token_dir"};
-  enum { N = sizeof names / sizeof names[0] };
-  enum { BASE_URL, RATE_LIMITS, TIMEOUT, CA_FILE, MAX_IN_FLIGHT, MAX_BODY, GLOBAL_RATE, RETRY, TOKEN_DIR };
-  const yaml_node_t *v[N], *k[N];
-  config_t *cfg = ld->cfg;
-  if (!section_open(ld, map, "api", names, N, v, k)) return;
-  if (v[BASE_URL]) load_base_url(ld, v[BASE_URL], "api.base_url");
-  else report(ld, map ? map : at, "api.base_url", "required key is missing (e.g. base_url: https://api.mygps.mu)");
-  load_rate_limits(ld, v[RATE_LIMITS], "api.rate_limits");
-  get_duration(ld, v[TIMEOUT], "api.timeout", &cfg->api.timeout_ms, SEC_MS, HOUR_MS);
-  char *ca = NULL;
-  if (scalar_get(ld, v[CA_FILE], "api.ca_file", "a file name", &ca) > 0) {
-    char *resolved = path_resolve(ld, ca);
-    if (resolved && access(resolved, R_OK) != 0) {
-      char raw[80];
-      report(ld, v[CA_FILE], "api.ca_file", "cannot read '%s': %s", raw_shown(v[CA_FILE], raw, sizeof raw),
-             strerror(errno));
-      free(resolved);
-    } else if (resolved) {
-      cfg->api.ca_file = resolved;
+/* A list of stream names (domain/stream.h), each once, at least one. */
+static void load_streams(loader_t *ld, const row_t *r, const yaml_node_t *list, const char *path) {
+  if (!list || is_null(list)) return;
+  if (list->type != YAML_SEQUENCE_NODE) {
+    report(ld, list, path, "expected a list (e.g. [playback, alarms, mileage]), got %s", kind_name(list));
+    return;
+  }
+  unsigned streams = 0;
+  for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top; it++) {
+    const yaml_node_t *v = node_get(ld, *it);
+    char *s, ipath[PATH_LEN];
+    snprintf(ipath, sizeof ipath, "%s[%zu]", path, (size_t)(it - list->data.sequence.items.start));
+    if (!v || scalar_get(ld, v, ipath, "a stream name", &s) <= 0) {
+      if (v && is_null(v)) report(ld, v, ipath, "empty stream name");
+      continue;
     }
-    free(ca);
-  }
-  get_int(ld, v[MAX_IN_FLIGHT], "api.max_in_flight", &cfg->api.max_in_flight, 1, 1024);
-  get_integer(ld, v[MAX_BODY], "api.max_body_bytes", &cfg->api.max_body_bytes, 1024,
-              (int64_t)1024 * 1024 * 1024, true);
-  get_int(ld, v[GLOBAL_RATE], "api.global_rate", &cfg->api.global_rate, 0, 100000);
-  char *dir = NULL;
-  if (scalar_get(ld, v[TOKEN_DIR], "api.token_dir", "a directory (\"\": off)", &dir) > 0) {
-    /* "" turns the shared store off; a relative name is relative to the file's folder */
-    char *resolved = dir[0] ? path_resolve(ld, dir) : strdup(dir);
-    if (!resolved) ld->oom = true;
-    free(cfg->api.token_dir);
-    cfg->api.token_dir = resolved;
-    free(dir);
-  }
-
-  static const char *const retry_names[] = {"max_attempts", "base_delay", "max_delay",
-                                            "write_max_attempts", "write_max_time"};
-  const yaml_node_t *rv[5], *rk[5];
-  if (section_open(ld, v[RETRY], "api.retry", retry_names, 5, rv, rk)) {
-    get_int(ld, rv[3], "api.retry.write_max_attempts", &cfg->api.retry_write_max_attempts, 1, 1000);
-    get_duration(ld, rv[4], "api.retry.write_max_time", &cfg->api.retry_write_max_time_ms, SEC_MS, DAY_MS);
-    get_int(ld, rv[0], "api.retry.max_attempts", &cfg->api.retry_max_attempts, 1, 100);
-    get_duration(ld, rv[1], "api.retry.base_delay", &cfg->api.retry_base_delay_ms, 1, HOUR_MS);
-    get_duration(ld, rv[2], "api.retry.max_delay", &cfg->api.retry_max_delay_ms, 1, DAY_MS);
-    if (cfg->api.retry_max_delay_ms < cfg->api.retry_base_delay_ms) {
-      const yaml_node_t *where = rv[2] ? rv[2] : rv[1] ? rv[1] : v[RETRY];
-      report(ld, where, rv[2] ? "api.retry.max_delay" : "api.retry.base_delay",
-             "max_delay must not be shorter than base_delay");
+    int found = stream_find(s);
+    unsigned bit = found < 0 ? 0 : STREAM_BIT(found);
+    if (!bit) {
+      char expected[256], raw[80];
+      {
+        const char *names[STREAM_COUNT];
+        for (int k = 0; k < STREAM_COUNT; k++) names[k] = stream_name(k);
+        values_expected_list(expected, sizeof expected, s, names, STREAM_COUNT);
+      }
+      report(ld, v, ipath, "unknown stream '%s' (%s)", raw_shown(v, raw, sizeof raw), expected);
+    } else if (streams & bit) {
+      report(ld, v, ipath, "stream '%s' listed twice", s);
     }
+    streams |= bit;
+    free(s);
   }
+  if (!streams && list->data.sequence.items.top == list->data.sequence.items.start)
+    report(ld, list, path, "the list is empty: give at least one of playback, alarms, mileage");
+  else if (streams)
+    *ROW_FIELD(ld->cfg, r, unsigned) = streams;
 }
 
-/* Reads a password file into buf (NUL-terminated, trailing CR/LF stripped).
- * 0, -errno, -EFBIG (too long) or -EINVAL (not a regular file). */
-static int secret_file_read(const char *path, char *buf, size_t cap, size_t *len) {
-  int rc = 0;
-  *len = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) return -errno;
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    rc = -errno;
-    goto out;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    rc = -EINVAL;
-    goto out;
-  }
-  for (;;) {
-    if (*len == cap - 1) {
-      char extra;
-      ssize_t r = read(fd, &extra, 1);
-      rc = r > 0 ? -EFBIG : 0;
-      break;
-    }
-    ssize_t r = read(fd, buf + *len, cap - 1 - *len);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      rc = -errno;
-      break;
-    }
-    if (r == 0) break;
-    *len += (size_t)r;
-  }
-  while (*len && (buf[*len - 1] == '\n' || buf[*len - 1] == '\r')) (*len)--;
-  buf[*len] = '\0';
-out:
-  close(fd);
-  return rc;
-}
-
-/* Overwrites a secret scalar in the document so the tree freed later holds no copy. */
-static void node_wipe(yaml_node_t *v) {
-  if (v && v->type == YAML_SCALAR_NODE && v->data.scalar.value)
-    explicit_bzero(v->data.scalar.value, v->data.scalar.length);
-}
+/* ---- accounts ---- */
 
 static void defer_begin(loader_t *ld, config_account_t *acc) {
   ld->defer = acc->credential_error;
@@ -713,7 +500,7 @@ static int password_file_try(loader_t *ld, const yaml_node_t *v, const char *kpa
   if (resolved) {
     char secret[MAX_SECRET_BYTES + 1];
     size_t len;
-    int frc = secret_file_read(resolved, secret, sizeof secret, &len);
+    int frc = values_secret_file_read(resolved, secret, sizeof secret, &len);
     if (frc == -ENOENT || frc == -EACCES || frc == -EPERM || frc == -ENOTDIR) {
       if (buf_printf(why, "%s'%s' (%s)", why->len ? "; " : "", raw, strerror(-frc))) ld->oom = true;
       out = 0;
@@ -727,7 +514,7 @@ static int password_file_try(loader_t *ld, const yaml_node_t *v, const char *kpa
       report(ld, v, kpath, "'%s' holds an empty password", raw);
     else if (memchr(secret, '\0', len) || memchr(secret, '\n', len))
       report(ld, v, kpath, "'%s' must hold the password on one line", raw);
-    else if (api_md5_hex(secret, len, acc->password_md5) != 0)
+    else if (md5_hex(secret, len, acc->password_md5) != 0)
       report(ld, v, kpath, "cannot compute the md5 of the password");
     else
       out = 1;
@@ -778,13 +565,16 @@ static void load_password_file(loader_t *ld, const yaml_node_t *v, const char *k
 }
 
 static void load_account(loader_t *ld, yaml_node_t *item, size_t index, config_account_t *acc) {
-  static const char *const names[] = {"account", "password", "password_md5", "password_file", "subaccounts"};
-  enum { N = sizeof names / sizeof names[0] };
-  enum { ACCOUNT, PASSWORD, PASSWORD_MD5, PASSWORD_FILE, SUBACCOUNTS };
+  enum { ACCOUNT, PASSWORD, PASSWORD_MD5, PASSWORD_FILE, SUBACCOUNTS, N }; /* account_rows */
+  const char *names[N];
   const yaml_node_t *v[N], *k[N];
   char path[PATH_LEN], kpath[PATH_LEN];
+  for (int i = 0; i < N; i++) names[i] = account_rows[i].path;
   snprintf(path, sizeof path, "accounts[%zu]", index);
-  acc->subaccounts = true;
+  if (values_defaults_apply(account_rows, account_n_rows, acc) != 0) {
+    ld->oom = true;
+    return;
+  }
   if (is_null(item) || item->type != YAML_MAPPING_NODE) {
     report(ld, item, path, "expected a mapping (account: NAME, password: ...), got %s",
            is_null(item) ? "nothing" : kind_name(item));
@@ -802,7 +592,7 @@ static void load_account(loader_t *ld, yaml_node_t *item, size_t index, config_a
       if (other->account && !strcmp(other->account, acc->account)) {
         char safe[80];
         report(ld, v[ACCOUNT], kpath, "duplicate account '%s' (already accounts[%zu])",
-               shown(acc->account, strlen(acc->account), safe, sizeof safe), j);
+               values_shown(acc->account, strlen(acc->account), safe, sizeof safe), j);
         break;
       }
     }
@@ -825,9 +615,9 @@ static void load_account(loader_t *ld, yaml_node_t *item, size_t index, config_a
     defer_end(ld);
     ld->secret = false;
     if (rc == 0 || (rc > 0 && !pw[0])) report(ld, v[PASSWORD], kpath, "empty password");
-    else if (rc > 0 && api_md5_hex(pw, strlen(pw), acc->password_md5) != 0)
+    else if (rc > 0 && md5_hex(pw, strlen(pw), acc->password_md5) != 0)
       report(ld, v[PASSWORD], kpath, "cannot compute the md5 of the password");
-    secret_free(pw);
+    values_secret_free(pw);
   } else if (v[PASSWORD_MD5]) {
     path_join(kpath, path, "password_md5");
     char *md5 = NULL;
@@ -836,21 +626,21 @@ static void load_account(loader_t *ld, yaml_node_t *item, size_t index, config_a
     rc = scalar_get(ld, v[PASSWORD_MD5], kpath, "32 hex digits", &md5);
     defer_end(ld);
     ld->secret = false;
-    if (rc >= 0 && (!md5 || !api_is_md5_hex(md5))) {
+    if (rc >= 0 && (!md5 || !md5_is_hex(md5))) {
       report(ld, v[PASSWORD_MD5], kpath, "not 32 hex digits (the md5 of the password)");
     } else if (rc > 0) {
-      for (int i = 0; i < API_MD5_HEX_LEN; i++) acc->password_md5[i] = (char)(md5[i] | 0x20);
-      acc->password_md5[API_MD5_HEX_LEN] = '\0';
+      for (int i = 0; i < MD5_HEX_LEN; i++) acc->password_md5[i] = (char)(md5[i] | 0x20);
+      acc->password_md5[MD5_HEX_LEN] = '\0';
     }
-    secret_free(md5);
+    values_secret_free(md5);
   } else {
     path_join(kpath, path, "password_file");
     load_password_file(ld, v[PASSWORD_FILE], kpath, acc);
   }
-  node_wipe((yaml_node_t *)v[PASSWORD]);
-  node_wipe((yaml_node_t *)v[PASSWORD_MD5]);
+  node_wipe(v[PASSWORD]);
+  node_wipe(v[PASSWORD_MD5]);
   path_join(kpath, path, "subaccounts");
-  get_bool(ld, v[SUBACCOUNTS], kpath, &acc->subaccounts);
+  load_scalar(ld, &account_rows[SUBACCOUNTS], v[SUBACCOUNTS], kpath, acc);
 }
 
 static void load_accounts(loader_t *ld, const yaml_node_t *list, const yaml_node_t *at) {
@@ -879,359 +669,105 @@ static void load_accounts(loader_t *ld, const yaml_node_t *list, const yaml_node
   }
 }
 
-static void load_database(loader_t *ld, const yaml_node_t *map) {
-  static const char *const names[] = {"conninfo", "batch_rows", "flush_interval", "queue_rows"};
-  const yaml_node_t *v[4], *k[4];
-  config_t *cfg = ld->cfg;
-  if (!section_open(ld, map, "database", names, 4, v, k)) return;
-  ld->secret = true; /* a conninfo may hold a password */
-  get_string(ld, v[0], "database.conninfo", &cfg->database.conninfo);
-  ld->secret = false;
-  get_int(ld, v[1], "database.batch_rows", &cfg->database.batch_rows, 1, 1000000);
-  get_duration(ld, v[2], "database.flush_interval", &cfg->database.flush_interval_ms, 1, HOUR_MS);
-  get_int(ld, v[3], "database.queue_rows", &cfg->database.queue_rows, 1, 100000000);
-  if (cfg->database.queue_rows < cfg->database.batch_rows)
-    report(ld, v[3] ? v[3] : v[1], v[3] ? "database.queue_rows" : "database.batch_rows",
-           "queue_rows (%d) must be at least batch_rows (%d)", cfg->database.queue_rows,
-           cfg->database.batch_rows);
-}
+/* ---- the walk ---- */
 
-static void load_streams(loader_t *ld, const yaml_node_t *list, const char *path) {
-  if (!list || is_null(list)) return;
-  if (list->type != YAML_SEQUENCE_NODE) {
-    report(ld, list, path, "expected a list (e.g. [playback, alarms, mileage]), got %s", kind_name(list));
-    return;
-  }
-  unsigned streams = 0;
-  for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top; it++) {
-    const yaml_node_t *v = node_get(ld, *it);
-    char *s, ipath[PATH_LEN];
-    snprintf(ipath, sizeof ipath, "%s[%zu]", path, (size_t)(it - list->data.sequence.items.start));
-    if (!v || scalar_get(ld, v, ipath, "a stream name", &s) <= 0) {
-      if (v && is_null(v)) report(ld, v, ipath, "empty stream name");
-      continue;
+/* A key directly under a section: a row, or a section of its own (row NULL). */
+typedef struct child {
+  char name[40];
+  const row_t *row;      /* the key's row; NULL for a section */
+  const row_t *required; /* a K_REQUIRED row at or under it, or NULL */
+} child_t;
+
+/* The keys directly under prefix ("" for the top), in table order. */
+static size_t children(const char *prefix, child_t *out) {
+  size_t plen = strlen(prefix), n = 0;
+  for (size_t i = 0; i < config_n_rows; i++) {
+    const row_t *r = &config_rows[i];
+    const char *rest = r->path;
+    if (plen) {
+      if (strncmp(rest, prefix, plen) != 0 || rest[plen] != '.') continue;
+      rest += plen + 1;
     }
-    unsigned bit = 0;
-    for (unsigned i = 0; i < 3; i++)
-      if (!strcmp(s, stream_name((int)i))) bit = STREAM_BIT(i);
-    if (!bit) {
-      char expected[256], raw[80];
-      {
-        const char *names[STREAM_COUNT];
-        for (int k = 0; k < STREAM_COUNT; k++) names[k] = stream_name(k);
-        expected_list(expected, sizeof expected, s, names, STREAM_COUNT);
-      }
-      report(ld, v, ipath, "unknown stream '%s' (%s)", raw_shown(v, raw, sizeof raw), expected);
-    } else if (streams & bit) {
-      report(ld, v, ipath, "stream '%s' listed twice", s);
-    }
-    streams |= bit;
-    free(s);
-  }
-  if (!streams && list->data.sequence.items.top == list->data.sequence.items.start)
-    report(ld, list, path, "the list is empty: give at least one of playback, alarms, mileage");
-  else if (streams)
-    ld->cfg->archive.streams = streams;
-}
-
-static void load_archive(loader_t *ld, const yaml_node_t *map) {
-  static const char *const names[] = {"track_interval", "discovery_interval", "lookback", "streams",
-                                      "give_up_after", "alarm_interval", "alarm_idle_interval",
-                                      "gap_settle", "gap_min", "gap_max_attempts",
-                                      "max_subaccounts", "max_subaccount_depth"};
-  const yaml_node_t *v[12], *k[12];
-  config_t *cfg = ld->cfg;
-  if (!section_open(ld, map, "archive", names, 12, v, k)) return;
-  get_duration(ld, v[0], "archive.track_interval", &cfg->archive.track_interval_ms, SEC_MS, DAY_MS);
-  get_duration(ld, v[1], "archive.discovery_interval", &cfg->archive.discovery_interval_ms, MIN_MS, 30 * DAY_MS);
-  get_duration(ld, v[2], "archive.lookback", &cfg->archive.lookback_ms, 0, 3650 * DAY_MS);
-  load_streams(ld, v[3], "archive.streams");
-  get_duration(ld, v[4], "archive.give_up_after", &cfg->archive.give_up_after_ms, SEC_MS, DAY_MS);
-  get_duration(ld, v[5], "archive.alarm_interval", &cfg->archive.alarm_interval_ms, SEC_MS, DAY_MS);
-  get_duration(ld, v[6], "archive.alarm_idle_interval", &cfg->archive.alarm_idle_interval_ms,
-               MIN_MS, 30 * DAY_MS);
-  get_duration(ld, v[7], "archive.gap_settle", &cfg->archive.gap_settle_ms, SEC_MS, DAY_MS);
-  get_duration(ld, v[8], "archive.gap_min", &cfg->archive.gap_min_ms, SEC_MS, DAY_MS);
-  get_int(ld, v[9], "archive.gap_max_attempts", &cfg->archive.gap_max_attempts, 0, 100);
-  get_int(ld, v[10], "archive.max_subaccounts", &cfg->archive.max_subaccounts, 0, 10000000);
-  get_int(ld, v[11], "archive.max_subaccount_depth", &cfg->archive.max_subaccount_depth, 1, 1000);
-}
-
-static void load_log(loader_t *ld, const yaml_node_t *map) {
-  static const char *const names[] = {"level", "format"};
-  static const char *const levels[] = {"error", "warn", "info", "debug"};
-  static const char *const formats[] = {"text", "json"};
-  const yaml_node_t *v[2], *k[2];
-  if (!section_open(ld, map, "log", names, 2, v, k)) return;
-  char *s, raw[80], expected[128];
-  if (scalar_get(ld, v[0], "log.level", "a level", &s) > 0) {
-    if (log_level_parse(s, &ld->cfg->log.level) != 0) {
-      expected_list(expected, sizeof expected, s, levels, 4);
-      report(ld, v[0], "log.level", "unknown level '%s' (%s)", raw_shown(v[0], raw, sizeof raw), expected);
-    }
-    free(s);
-  }
-  if (scalar_get(ld, v[1], "log.format", "a format", &s) > 0) {
-    if (!strcmp(s, "text")) ld->cfg->log.format = LOG_FORMAT_TEXT;
-    else if (!strcmp(s, "json")) ld->cfg->log.format = LOG_FORMAT_JSON;
-    else {
-      expected_list(expected, sizeof expected, s, formats, 2);
-      report(ld, v[1], "log.format", "unknown format '%s' (%s)", raw_shown(v[1], raw, sizeof raw), expected);
-    }
-    free(s);
-  }
-}
-
-/* "HOST:PORT" with an IPv4 literal or a bracketed IPv6 one, port 0 to 65535: names are
- * refused so that the endpoint never depends on a resolver at startup. */
-static bool listen_valid(const char *s) {
-  const char *colon = strrchr(s, ':');
-  if (!colon || colon == s || !colon[1] || strlen(colon + 1) > 5) return false;
-  for (const char *p = colon + 1; *p; p++)
-    if (*p < '0' || *p > '9') return false;
-  if (atoi(colon + 1) > 65535) return false;
-  char host[64];
-  size_t hlen = (size_t)(colon - s);
-  unsigned char addr[16];
-  if (s[0] == '[') {
-    if (hlen < 3 || s[hlen - 1] != ']' || hlen - 2 >= sizeof host) return false;
-    memcpy(host, s + 1, hlen - 2);
-    host[hlen - 2] = '\0';
-    return inet_pton(AF_INET6, host, addr) == 1;
-  }
-  if (hlen >= sizeof host) return false;
-  memcpy(host, s, hlen);
-  host[hlen] = '\0';
-  return inet_pton(AF_INET, host, addr) == 1;
-}
-
-/* RFC 4648 base64 of in[0..n) into out (4 * ((n + 2) / 3) + 1 bytes). */
-static void base64_encode(const unsigned char *in, size_t n, char *out) {
-  static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t o = 0;
-  for (size_t i = 0; i < n; i += 3) {
-    uint32_t v = (uint32_t)in[i] << 16;
-    if (i + 1 < n) v |= (uint32_t)in[i + 1] << 8;
-    if (i + 2 < n) v |= in[i + 2];
-    out[o++] = tab[(v >> 18) & 63];
-    out[o++] = tab[(v >> 12) & 63];
-    out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-    out[o++] = i + 2 < n ? tab[v & 63] : '=';
-  }
-  out[o] = '\0';
-}
-
-/* metrics.auth: "file:PATH" (one line "user:password": HTTP basic) or a bearer token. */
-static void load_metrics_auth(loader_t *ld, const yaml_node_t *v) {
-  config_t *cfg = ld->cfg;
-  char *s = NULL;
-  ld->secret = true;
-  int rc = scalar_get(ld, v, "metrics.auth", "a bearer token or file:PATH", &s);
-  ld->secret = false;
-  node_wipe((yaml_node_t *)v);
-  if (rc <= 0) return;
-  buf_t hdr = BUF_INIT;
-  if (strncmp(s, "file:", 5) == 0) {
-    char *resolved = path_resolve(ld, s + 5);
-    if (resolved) {
-      char secret[MAX_SECRET_BYTES + 1];
-      char b64[4 * ((MAX_SECRET_BYTES + 2) / 3) + 1];
-      size_t len = 0;
-      int frc = secret_file_read(resolved, secret, sizeof secret, &len);
-      if (frc < 0)
-        report(ld, v, "metrics.auth", "cannot read the basic-auth file: %s",
-               frc == -EINVAL ? "not a regular file" : strerror(-frc));
-      else if (!memchr(secret, ':', len) || memchr(secret, '\n', len) || memchr(secret, '\0', len))
-        report(ld, v, "metrics.auth", "the basic-auth file must hold one line USER:PASSWORD");
-      else {
-        base64_encode((const unsigned char *)secret, len, b64);
-        if (buf_printf(&hdr, "Basic %s", b64)) ld->oom = true;
-      }
-      explicit_bzero(secret, sizeof secret);
-      explicit_bzero(b64, sizeof b64);
-    }
-    free(resolved);
-  } else if (!s[0] || strpbrk(s, " \t\r\n")) {
-    report(ld, v, "metrics.auth", "a bearer token must be one word (or write file:PATH)");
-  } else if (buf_printf(&hdr, "Bearer %s", s)) {
-    ld->oom = true;
-  }
-  explicit_bzero(s, strlen(s));
-  free(s);
-  if (hdr.data) {
-    if (cfg->metrics.auth_header) explicit_bzero(cfg->metrics.auth_header, strlen(cfg->metrics.auth_header));
-    free(cfg->metrics.auth_header);
-    cfg->metrics.auth_header = buf_steal(&hdr);
-  }
-}
-
-/* host (n bytes) is loopback: localhost, 127.0.0.0/8 or ::1. */
-static bool host_is_loopback(const char *host, size_t n) {
-  char h[64];
-  if (n >= sizeof h) return false;
-  memcpy(h, host, n);
-  h[n] = '\0';
-  if (strcasecmp(h, "localhost") == 0) return true;
-  unsigned char a[16];
-  if (inet_pton(AF_INET, h, a) == 1) return a[0] == 127;
-  if (inet_pton(AF_INET6, h, a) == 1) {
-    static const unsigned char one[16] = {[15] = 1};
-    return memcmp(a, one, 16) == 0;
-  }
-  return false;
-}
-
-/* The host of "HOST:PORT" or "[V6]:PORT" (or of a URL's authority up to / ? #). */
-static bool authority_is_loopback(const char *s) {
-  size_t len = strcspn(s, "/?#");
-  const char *at = memchr(s, '@', len);
-  if (at) {
-    len -= (size_t)(at + 1 - s);
-    s = at + 1;
-  }
-  if (s[0] == '[') {
-    const char *close = memchr(s, ']', len);
-    return close && host_is_loopback(s + 1, (size_t)(close - s - 1));
-  }
-  const char *colon = memchr(s, ':', len);
-  return host_is_loopback(s, colon ? (size_t)(colon - s) : len);
-}
-
-int config_warnings(const config_t *cfg, buf_t *out) {
-  int n = 0;
-  const char *url = cfg->api.base_url;
-  if (url && strncasecmp(url, "http://", 7) == 0 && !authority_is_loopback(url + 7)) {
-    if (buf_printf(out, "api.base_url %s is plain http:// to a host other than loopback: the "
-                        "access token and the login signature travel in clear (use https://)\n", url) == 0)
+    size_t len = strcspn(rest, ".");
+    if (!n || strlen(out[n - 1].name) != len || strncmp(out[n - 1].name, rest, len) != 0) {
+      if (n == MAX_CHILDREN || len >= sizeof out[n].name) abort(); /* the table outgrew us */
+      out[n] = (child_t){.row = rest[len] ? NULL : r};
+      memcpy(out[n].name, rest, len);
       n++;
-  }
-  if (cfg->metrics.listen && !authority_is_loopback(cfg->metrics.listen) && !cfg->metrics.auth_header) {
-    if (buf_printf(out, "metrics.listen %s is reachable beyond loopback without metrics.auth: "
-                        "anyone who can connect reads /metrics (set metrics.auth, or listen on "
-                        "127.0.0.1)\n", cfg->metrics.listen) == 0)
-      n++;
+    }
+    if ((r->flags & K_REQUIRED) && !out[n - 1].required) out[n - 1].required = r;
   }
   return n;
 }
 
-static void load_metrics(loader_t *ld, const yaml_node_t *map) {
-  static const char *const names[] = {"listen", "unhealthy_after", "auth"};
-  const yaml_node_t *v[3], *k[3];
-  config_t *cfg = ld->cfg;
-  if (!section_open(ld, map, "metrics", names, 3, v, k)) return;
-  if (v[2]) load_metrics_auth(ld, v[2]);
-  get_string(ld, v[0], "metrics.listen", &cfg->metrics.listen);
-  if (cfg->metrics.listen && !listen_valid(cfg->metrics.listen)) {
-    char raw[80];
-    report(ld, v[0], "metrics.listen", "bad address '%s' (expected HOST:PORT with an IPv4 "
-           "address or [IPv6], e.g. 127.0.0.1:9187)", raw_shown(v[0], raw, sizeof raw));
+/* The value node of the key named name among a section's keys, or NULL. */
+static const yaml_node_t *named(const child_t *ch, const yaml_node_t *const *v, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(ch[i].name, name)) return v[i];
+  return NULL;
+}
+
+/* What ties keys of one section together, checked once it is read. */
+static void section_check(loader_t *ld, const char *prefix, const yaml_node_t *map, const child_t *ch,
+                          const yaml_node_t *const *v, size_t n) {
+  const config_t *cfg = ld->cfg;
+  if (!strcmp(prefix, "api.retry") && cfg->api.retry_max_delay_ms < cfg->api.retry_base_delay_ms) {
+    const yaml_node_t *max = named(ch, v, n, "max_delay"), *base = named(ch, v, n, "base_delay");
+    report(ld, max ? max : base ? base : map, max ? "api.retry.max_delay" : "api.retry.base_delay",
+           "max_delay must not be shorter than base_delay");
   }
-  get_duration(ld, v[1], "metrics.unhealthy_after", &cfg->metrics.unhealthy_after_ms, SEC_MS, DAY_MS);
-}
-
-static void load_console(loader_t *ld, const yaml_node_t *map) {
-  static const char *const names[] = {"tiles", "attribution", "conninfo"};
-  const yaml_node_t *v[3], *k[3];
-  config_t *cfg = ld->cfg;
-  if (!section_open(ld, map, "console", names, 3, v, k)) return;
-  get_string(ld, v[0], "console.tiles", &cfg->console.tiles);
-  get_string(ld, v[1], "console.attribution", &cfg->console.attribution);
-  ld->secret = true; /* a conninfo may hold a password */
-  get_string(ld, v[2], "console.conninfo", &cfg->console.conninfo);
-  ld->secret = false;
-}
-
-static void load_cluster(loader_t *ld, const yaml_node_t *map) {
-  static const char *const names[] = {"enabled", "lease_ttl", "instance"};
-  const yaml_node_t *v[3], *k[3];
-  config_t *cfg = ld->cfg;
-  if (!section_open(ld, map, "cluster", names, 3, v, k)) return;
-  get_bool(ld, v[0], "cluster.enabled", &cfg->cluster.enabled);
-  get_duration(ld, v[1], "cluster.lease_ttl", &cfg->cluster.lease_ttl_ms, 3 * SEC_MS, HOUR_MS);
-  get_string(ld, v[2], "cluster.instance", &cfg->cluster.instance);
-}
-
-static void load_retention(loader_t *ld, const yaml_node_t *map) {
-  static const char *const names[] = {"positions", "alarms", "interval"};
-  const yaml_node_t *v[3], *k[3];
-  config_t *cfg = ld->cfg;
-  if (!section_open(ld, map, "retention", names, 3, v, k)) return;
-  /* At least a month and a day: a cutoff can then never reach into the current month. */
-  get_duration(ld, v[0], "retention.positions", &cfg->retention.positions_ms, 32 * DAY_MS, 36500 * DAY_MS);
-  get_duration(ld, v[1], "retention.alarms", &cfg->retention.alarms_ms, 32 * DAY_MS, 36500 * DAY_MS);
-  get_duration(ld, v[2], "retention.interval", &cfg->retention.interval_ms, MIN_MS, 7 * DAY_MS);
-}
-
-/* An IANA zone name as PostgreSQL takes it: letters, digits, '_', '+', '-', '/' parts. */
-static bool timezone_valid(const char *s) {
-  if (!*s || *s == '/' || strstr(s, "..") || strstr(s, "//")) return false;
-  return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+-/") == strlen(s);
-}
-
-static void load_reports(loader_t *ld, const yaml_node_t *map) {
-  static const char *const names[] = {"timezone"};
-  const yaml_node_t *v[1], *k[1];
-  config_t *cfg = ld->cfg;
-  if (!section_open(ld, map, "reports", names, 1, v, k)) return;
-  char *tz = NULL;
-  get_string(ld, v[0], "reports.timezone", &tz);
-  if (!tz) return;
-  if (!timezone_valid(tz)) {
-    char raw[80];
-    report(ld, v[0], "reports.timezone", "bad time zone '%s' (expected an IANA name such as "
-           "Europe/Berlin or UTC)", raw_shown(v[0], raw, sizeof raw));
+  if (!strcmp(prefix, "database") && cfg->database.queue_rows < cfg->database.batch_rows) {
+    const yaml_node_t *queue = named(ch, v, n, "queue_rows"), *batch = named(ch, v, n, "batch_rows");
+    report(ld, queue ? queue : batch, queue ? "database.queue_rows" : "database.batch_rows",
+           "queue_rows (%d) must be at least batch_rows (%d)", cfg->database.queue_rows,
+           cfg->database.batch_rows);
   }
-  free(cfg->reports.timezone);
-  cfg->reports.timezone = tz;
+}
+
+/* The section at map (NULL or null: all defaults) with the keys of the table under
+ * prefix: unknown, duplicate and missing required keys reported, each key read. */
+static void load_section(loader_t *ld, const yaml_node_t *map, const char *prefix) {
+  child_t ch[MAX_CHILDREN];
+  size_t n = children(prefix, ch);
+  const char *names[MAX_CHILDREN];
+  const yaml_node_t *v[MAX_CHILDREN], *k[MAX_CHILDREN];
+  for (size_t i = 0; i < n; i++) names[i] = ch[i].name;
+  if (!section_open(ld, map, prefix, names, n, v, k)) return;
+  for (size_t i = 0; i < n; i++) {
+    char path[PATH_LEN];
+    path_join(path, prefix, ch[i].name);
+    const row_t *r = ch[i].row;
+    if (!v[i] && ch[i].required) {
+      if (r) {
+        report(ld, map, path, "%s", r->required);
+      } else { /* "required key is missing (api: base_url: ...)" */
+        char example[PATH_LEN * 2];
+        size_t o = 0;
+        for (const char *p = ch[i].required->path; *p && o + 3 < sizeof example; p++) {
+          if (*p == '.') example[o++] = ':', example[o++] = ' ';
+          else example[o++] = *p;
+        }
+        example[o] = '\0';
+        report(ld, map, path, "required key is missing (%s: ...)", example);
+      }
+    } else if (!v[i]) {
+      continue; /* the default stays */
+    } else if (!r) {
+      load_section(ld, v[i], path);
+    } else if (r->type == T_RATES) {
+      load_rates(ld, r, v[i], path);
+    } else if (r->type == T_STREAMS) {
+      load_streams(ld, r, v[i], path);
+    } else if (r->type == T_ACCOUNTS) {
+      load_accounts(ld, v[i], map);
+    } else {
+      load_scalar(ld, r, v[i], path, ld->cfg);
+    }
+  }
+  section_check(ld, prefix, map, ch, v, n);
 }
 
 /* ---- entry points ---- */
-
-static int config_defaults(config_t *cfg) {
-  cfg->api.timeout_ms = 30 * SEC_MS;
-  cfg->api.max_in_flight = 16;
-  cfg->api.max_body_bytes = 16 * 1024 * 1024;
-  cfg->api.global_rate = 0;
-  cfg->api.retry_max_attempts = 8;
-  cfg->api.retry_base_delay_ms = SEC_MS;
-  cfg->api.retry_max_delay_ms = 5 * MIN_MS;
-  cfg->api.retry_write_max_attempts = 10;
-  cfg->api.retry_write_max_time_ms = 5 * MIN_MS;
-  cfg->api.rate_limit_default_ms = SEC_MS;
-  for (int i = 0; i < API_EP_COUNT; i++) cfg->api.rate_limit_ms[i] = cfg->api.rate_limit_default_ms;
-  for (size_t i = 0; i < sizeof builtin_rate_limits / sizeof builtin_rate_limits[0]; i++)
-    cfg->api.rate_limit_ms[builtin_rate_limits[i].ep] = builtin_rate_limits[i].ms;
-  char dir[512];
-  if (config_token_dir_default(dir, sizeof dir) == 0) cfg->api.token_dir = strdup(dir);
-  else cfg->api.token_dir = strdup(""); /* no usable default: in-process logins only */
-  if (!cfg->api.token_dir) return -ENOMEM;
-  cfg->database.conninfo = strdup("postgresql:///fleetarc");
-  cfg->database.batch_rows = 10000;
-  cfg->database.flush_interval_ms = SEC_MS;
-  cfg->database.queue_rows = 100000;
-  cfg->archive.track_interval_ms = 60 * SEC_MS;
-  cfg->archive.discovery_interval_ms = HOUR_MS;
-  cfg->archive.lookback_ms = 7 * DAY_MS;
-  cfg->archive.streams = STREAM_ALL_BITS;
-  cfg->archive.give_up_after_ms = 2 * MIN_MS;
-  cfg->archive.alarm_interval_ms = 10 * MIN_MS;
-  cfg->archive.alarm_idle_interval_ms = 6 * HOUR_MS;
-  cfg->archive.gap_settle_ms = 30 * MIN_MS;
-  cfg->archive.gap_min_ms = 5 * MIN_MS;
-  cfg->archive.gap_max_attempts = 3;
-  cfg->archive.max_subaccounts = 10000;
-  cfg->archive.max_subaccount_depth = 16;
-  cfg->log.level = LOG_LEVEL_INFO;
-  cfg->log.format = LOG_FORMAT_TEXT;
-  cfg->metrics.unhealthy_after_ms = 60 * SEC_MS;
-  cfg->retention.interval_ms = 6 * HOUR_MS;
-  cfg->reports.timezone = strdup("UTC");
-  cfg->console.tiles = strdup(CONFIG_CONSOLE_TILES_DEFAULT);
-  cfg->console.attribution = strdup(CONFIG_CONSOLE_ATTRIBUTION_DEFAULT);
-  if (!cfg->console.tiles || !cfg->console.attribution || !cfg->reports.timezone) return -ENOMEM;
-  cfg->cluster.lease_ttl_ms = 15 * SEC_MS;
-  return cfg->database.conninfo ? 0 : -ENOMEM;
-}
 
 static void syntax_error(loader_t *ld, const yaml_parser_t *parser) {
   const char *problem = parser->problem ? parser->problem : "unknown problem";
@@ -1265,7 +801,7 @@ static int load(const char *text, size_t len, const char *name, char *base_dir, 
   bool doc_loaded = false;
   if (!yaml_parser_initialize(&parser)) return -ENOMEM;
   ld.cfg = calloc(1, sizeof *ld.cfg);
-  if (!ld.cfg || config_defaults(ld.cfg) != 0 || !(ld.cfg->source = strdup(name))) {
+  if (!ld.cfg || values_defaults(ld.cfg) != 0 || !(ld.cfg->source = strdup(name))) {
     ld.oom = true;
     goto out;
   }
@@ -1294,25 +830,11 @@ static int load(const char *text, size_t len, const char *name, char *base_dir, 
     goto out;
   }
 
-  static const char *const names[] = {"api", "accounts", "database", "archive", "log", "metrics",
-                                      "retention", "reports", "console", "cluster"};
-  const yaml_node_t *v[10], *k[10];
   if (root->type != YAML_MAPPING_NODE) {
     report(&ld, root, NULL, "the configuration must be a mapping (api:, accounts:, ...), got %s", kind_name(root));
     goto out;
   }
-  section_open(&ld, root, "", names, 10, v, k);
-  if (v[0]) load_api(&ld, v[0], k[0]);
-  else report(&ld, root, "api", "required key is missing (api: base_url: ...)");
-  load_accounts(&ld, v[1], root);
-  load_database(&ld, v[2]);
-  load_archive(&ld, v[3]);
-  load_log(&ld, v[4]);
-  load_metrics(&ld, v[5]);
-  load_retention(&ld, v[6]);
-  load_reports(&ld, v[7]);
-  load_console(&ld, v[8]);
-  load_cluster(&ld, v[9]);
+  load_section(&ld, root, "");
 
 out:
   errors_flush(&ld);
@@ -1388,155 +910,3 @@ out:
   return rc;
 }
 
-int config_credentials_check(const config_t *cfg, const char *account, buf_t *errors) {
-  int rc = 0;
-  for (size_t i = 0; cfg && i < cfg->n_accounts; i++) {
-    const config_account_t *a = &cfg->accounts[i];
-    if (account && strcmp(account, a->account) != 0) continue;
-    if (!a->credential_error[0]) continue;
-    rc = -EINVAL;
-    if (errors && buf_printf(errors, "%s\n", a->credential_error)) return -ENOMEM;
-  }
-  return rc;
-}
-
-void config_free(config_t *cfg) {
-  if (!cfg) return;
-  for (size_t i = 0; i < cfg->n_accounts; i++) {
-    free(cfg->accounts[i].account);
-    explicit_bzero(cfg->accounts[i].password_md5, sizeof cfg->accounts[i].password_md5);
-  }
-  free(cfg->accounts);
-  free(cfg->api.base_url);
-  free(cfg->api.ca_file);
-  free(cfg->api.token_dir);
-  free(cfg->metrics.listen);
-  free(cfg->console.tiles);
-  free(cfg->console.attribution);
-  secret_free(cfg->console.conninfo);
-  secret_free(cfg->metrics.auth_header);
-  free(cfg->reports.timezone);
-  free(cfg->cluster.instance);
-  secret_free(cfg->database.conninfo);
-  free(cfg->source);
-  free(cfg);
-}
-
-int64_t config_rate_limit_ms(const config_t *cfg, api_endpoint_t ep) {
-  if ((int)ep < 0 || ep >= API_EP_COUNT) return cfg->api.rate_limit_default_ms;
-  return cfg->api.rate_limit_ms[ep];
-}
-
-const config_account_t *config_account_find(const config_t *cfg, const char *name) {
-  for (size_t i = 0; i < cfg->n_accounts; i++)
-    if (!strcmp(cfg->accounts[i].account, name)) return &cfg->accounts[i];
-  return NULL;
-}
-
-/* ---- printing ---- */
-
-/* A double-quoted YAML string that reads back as s (with ${ written $${). */
-static void print_string(FILE *out, const char *s) {
-  if (!s) {
-    fputs("null", out);
-    return;
-  }
-  fputc('"', out);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
-    else if (c == '$' && s[1] == '{') fputs("$$", out);
-    else if (c < 0x20 || c == 0x7f) fprintf(out, "\\x%02x", c);
-    else fputc(c, out);
-  }
-  fputc('"', out);
-}
-
-void config_print(const config_t *cfg, FILE *out) {
-  char d[48];
-#define DUR(ms) timeparse_format_duration((ms), d, sizeof d)
-  fprintf(out, "# fleetarc configuration from %s, defaults filled in, secrets masked\n", cfg->source);
-  fputs("api:\n  base_url: ", out);
-  print_string(out, cfg->api.base_url);
-  fputs("\n  ca_file: ", out);
-  print_string(out, cfg->api.ca_file);
-  fputs("\n  token_dir: ", out);
-  print_string(out, cfg->api.token_dir);
-  fprintf(out, "\n  timeout: %s\n", DUR(cfg->api.timeout_ms));
-  fprintf(out, "  max_in_flight: %d\n", cfg->api.max_in_flight);
-  fprintf(out, "  max_body_bytes: %lld\n", (long long)cfg->api.max_body_bytes);
-  fprintf(out, "  global_rate: %d\n", cfg->api.global_rate);
-  fprintf(out, "  retry:\n    max_attempts: %d\n", cfg->api.retry_max_attempts);
-  fprintf(out, "    base_delay: %s\n", DUR(cfg->api.retry_base_delay_ms));
-  fprintf(out, "    max_delay: %s\n", DUR(cfg->api.retry_max_delay_ms));
-  fprintf(out, "    write_max_attempts: %d\n", cfg->api.retry_write_max_attempts);
-  fprintf(out, "    write_max_time: %s\n", DUR(cfg->api.retry_write_max_time_ms));
-  fprintf(out, "  rate_limits:\n    default: %s\n", DUR(cfg->api.rate_limit_default_ms));
-  for (int i = 0; i < API_EP_COUNT; i++)
-    fprintf(out, "    %s: %s\n", api_endpoint_key((api_endpoint_t)i), DUR(cfg->api.rate_limit_ms[i]));
-  fputs("accounts:\n", out);
-  for (size_t i = 0; i < cfg->n_accounts; i++) {
-    fputs("  - account: ", out);
-    print_string(out, cfg->accounts[i].account);
-    fprintf(out, "\n    password_md5: \"%s\"\n", LOG_MASK);
-    fprintf(out, "    subaccounts: %s\n", cfg->accounts[i].subaccounts ? "true" : "false");
-  }
-  fputs("database:\n  conninfo: ", out);
-  char *masked = db_conninfo_masked(cfg->database.conninfo);
-  if (masked) print_string(out, masked);
-  else fprintf(out, "\"%s\"", LOG_MASK);
-  free(masked);
-  fprintf(out, "\n  batch_rows: %d\n", cfg->database.batch_rows);
-  fprintf(out, "  flush_interval: %s\n", DUR(cfg->database.flush_interval_ms));
-  fprintf(out, "  queue_rows: %d\n", cfg->database.queue_rows);
-  fprintf(out, "archive:\n  track_interval: %s\n", DUR(cfg->archive.track_interval_ms));
-  fprintf(out, "  discovery_interval: %s\n", DUR(cfg->archive.discovery_interval_ms));
-  fprintf(out, "  lookback: %s\n", DUR(cfg->archive.lookback_ms));
-  fputs("  streams: [", out);
-  for (unsigned i = 0, first = 1; i < 3; i++) {
-    if (!(cfg->archive.streams & (1u << i))) continue;
-    fprintf(out, "%s%s", first ? "" : ", ", stream_name((int)i));
-    first = 0;
-  }
-  fputs("]\n", out);
-  fprintf(out, "  give_up_after: %s\n", DUR(cfg->archive.give_up_after_ms));
-  fprintf(out, "  alarm_interval: %s\n", DUR(cfg->archive.alarm_interval_ms));
-  fprintf(out, "  alarm_idle_interval: %s\n", DUR(cfg->archive.alarm_idle_interval_ms));
-  fprintf(out, "  gap_settle: %s\n", DUR(cfg->archive.gap_settle_ms));
-  fprintf(out, "  gap_min: %s\n", DUR(cfg->archive.gap_min_ms));
-  fprintf(out, "  gap_max_attempts: %d\n", cfg->archive.gap_max_attempts);
-  fprintf(out, "  max_subaccounts: %d\n", cfg->archive.max_subaccounts);
-  fprintf(out, "  max_subaccount_depth: %d\n", cfg->archive.max_subaccount_depth);
-  fprintf(out, "log:\n  level: %s\n  format: %s\n", log_level_name(cfg->log.level),
-          cfg->log.format == LOG_FORMAT_JSON ? "json" : "text");
-  fputs("metrics:\n  listen: ", out);
-  print_string(out, cfg->metrics.listen);
-  fprintf(out, "\n  unhealthy_after: %s\n", DUR(cfg->metrics.unhealthy_after_ms));
-  if (cfg->metrics.auth_header) fprintf(out, "  auth: \"%s\"\n", LOG_MASK);
-  fputs("retention:\n  positions: ", out);
-  if (cfg->retention.positions_ms) fputs(DUR(cfg->retention.positions_ms), out);
-  fputs("\n  alarms: ", out);
-  if (cfg->retention.alarms_ms) fputs(DUR(cfg->retention.alarms_ms), out);
-  fprintf(out, "\n  interval: %s\n", DUR(cfg->retention.interval_ms));
-  fputs("reports:\n  timezone: ", out);
-  print_string(out, cfg->reports.timezone);
-  fputc('\n', out);
-  fputs("console:\n  tiles: ", out);
-  print_string(out, cfg->console.tiles);
-  fputs("\n  attribution: ", out);
-  print_string(out, cfg->console.attribution);
-  fputs("\n", out);
-  if (cfg->console.conninfo) {
-    char *cm = db_conninfo_masked(cfg->console.conninfo);
-    fputs("  conninfo: ", out);
-    if (cm) print_string(out, cm);
-    else fprintf(out, "\"%s\"", LOG_MASK);
-    free(cm);
-    fputs("\n", out);
-  }
-  fprintf(out, "cluster:\n  enabled: %s\n  lease_ttl: %s\n  instance: ",
-          cfg->cluster.enabled ? "true" : "false", DUR(cfg->cluster.lease_ttl_ms));
-  print_string(out, cfg->cluster.instance);
-  fputc('\n', out);
-#undef DUR
-}

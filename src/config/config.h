@@ -1,5 +1,8 @@
-/* The configuration: YAML (PRODUCT.md, conf/fleetarc.yaml) loaded once into an immutable
- * config_t with every default filled in; every error names FILE:LINE:COLUMN and the key. */
+/* The configuration: YAML (conf/fleetarc.yaml, fleetarc.yaml(5)) loaded once into an
+ * immutable config_t with every default filled in; every error names FILE:LINE:COLUMN and
+ * the key. One table (config_rows in keys.c) holds every key: its type, default, bounds,
+ * reload or restart, secret or not and doc line; loading, defaults, printing, the reload
+ * diff and the key reference all read it. */
 #ifndef FLEETARC_CONFIG_CONFIG_H
 #define FLEETARC_CONFIG_CONFIG_H
 
@@ -8,16 +11,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "api/endpoints.h"
+#include "domain/endpoint.h"
 #include "domain/stream.h"
-#include "api/sign.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/md5.h"
 
 
 typedef struct config_account {
   char *account;                            /* the login name, as configured */
-  char password_md5[API_MD5_HEX_LEN + 1];   /* lower-case hex; a SECRET: never log it */
+  char password_md5[MD5_HEX_LEN + 1];   /* lower-case hex; a SECRET: never log it */
   bool subaccounts;                         /* archive the devices of sub-accounts too */
   /* "" when password_md5 is set. Else why the password cannot be had in this process
    * (an unset ${VAR} in password or password_md5, no readable password_file), as
@@ -152,8 +155,9 @@ int config_credentials_check(const config_t *cfg, const char *account, buf_t *er
 /* The account named name, or NULL. */
 const config_account_t *config_account_find(const config_t *cfg, const char *name);
 
-/* Writes the resolved configuration as YAML, defaults included, with every secret
- * (password_md5, a password in database.conninfo) printed as "***". */
+/* Writes the resolved configuration as YAML, defaults included, keys in table order, with
+ * every secret (password_md5, metrics.auth, a password in a conninfo) printed as "***";
+ * an optional secret key that is not set (metrics.auth, console.conninfo) is left out. */
 void config_print(const config_t *cfg, FILE *out);
 
 /* What a valid configuration exposes, one line each without a secret, every line ended
@@ -167,5 +171,35 @@ int config_warnings(const config_t *cfg, buf_t *out);
  * $XDG_RUNTIME_DIR/fleetarc, else /tmp/fleetarc-<uid>. Writes it to out (NUL-terminated);
  * returns 0 or -ENAMETOOLONG. */
 int config_token_dir_default(char *out, size_t n) __attribute__((warn_unused_result));
+
+/* ---- the key table, for the reload and the reference ---- */
+
+/* Calls cb once for each key whose value differs between old and new, in table order:
+ * path is the key's dotted name ("api.timeout", "api.rate_limits.track", "accounts"),
+ * needs_restart whether the running service keeps the old value until a restart (the
+ * keys marked "(restart)" in conf/fleetarc.yaml) rather than applying the new one.
+ * Values are compared resolved: api.rate_limits reports "api.rate_limits.default" and
+ * each endpoint whose resulting spacing changed; "accounts" is reported once when an
+ * account was added, removed, or changed its password or subaccounts (the order of the
+ * list does not count). path is a string constant or valid until cb returns; no value is
+ * passed (some are secrets). Both configurations are borrowed for the call. */
+void config_diff(const config_t *old, const config_t *new_cfg,
+                 void (*cb)(void *ud, const char *path, bool needs_restart), void *ud);
+
+/* One key of the table as the reference shows it. */
+typedef struct config_key {
+  char path[64];       /* "api.timeout", "api.rate_limits.track", "accounts[].password" */
+  char type[64];       /* "string", "duration", "integer", "bytes", "boolean", "one of: a, b",
+                        * "list" */
+  const char *def;     /* the default as conf/fleetarc.yaml writes it; NULL: none given there
+                        * (unset, computed, or taken from another key) */
+  bool restart;        /* a reload keeps the old value until a restart */
+  bool secret;         /* never printed */
+  const char *doc;     /* one line */
+} config_key_t;
+
+/* The i-th key of the table (api.rate_limits and accounts expanded into their keys):
+ * 0 with *out, or -ENOENT past the last. */
+int config_key_at(size_t i, config_key_t *out) __attribute__((warn_unused_result));
 
 #endif

@@ -19,6 +19,7 @@
 #include "net/tokenstore.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/md5.h"
 
 typedef struct net_call {
   netc_t *n;
@@ -778,9 +779,9 @@ netc_account_t *netc_account_add(netc_t *n, const char *name, const char *passwo
   if (lane < 0) goto fail;
   if (n->token_dir && !(a->store = tokenstore_new(n->token_dir, n->base_url, name, a->password_md5)))
     goto fail;
-  char salted[256 + API_MD5_HEX_LEN];
+  char salted[256 + MD5_HEX_LEN];
   int len = snprintf(salted, sizeof salted, "fleetarc shared token\n%s\n%s", n->base_url, a->password_md5);
-  int crc = len > 0 && (size_t)len < sizeof salted ? api_md5_hex(salted, (size_t)len, a->credential) : -EINVAL;
+  int crc = len > 0 && (size_t)len < sizeof salted ? md5_hex(salted, (size_t)len, a->credential) : -EINVAL;
   explicit_bzero(salted, sizeof salted);
   if (crc) a->credential[0] = '\0'; /* a long base URL: never shares tokens */
   a->lane = lane;

@@ -76,6 +76,13 @@ run 2 -c "$example" check --bogus
 contains err "unknown option '--bogus'"
 run 0 check --help
 contains out 'usage: fleetarc [-c FILE] check [--offline]'
+# an option without its value is a usage error of every command alike (cli_option)
+run 2 -c "$example" status --database
+contains err "fleetarc status: --database needs a value (see fleetarc status --help)"
+run 2 -c "$example" backfill --from
+contains err "fleetarc backfill: --from needs a value (see fleetarc backfill --help)"
+run 2 -c "$example" devices --format
+contains err "fleetarc devices: --format needs a value (see fleetarc devices --help)"
 
 if [ "$failures" -ne 0 ]; then
   echo "test_cli_check: $failures failure(s)" >&2

@@ -1,5 +1,6 @@
 /* Unit tests for config/config: exact FILE:LINE:COLUMN messages, defaults, secrets kept
- * out of errors and output, ${VAR} expansion, password files, and conf/fleetarc.yaml. */
+ * out of errors and output, ${VAR} expansion, password files, the reload diff, and
+ * conf/fleetarc.yaml against the key table (every key, its default, its "(restart)"). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,8 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <yaml.h>
 
 #include "config/config.h"
+#include "util/grow.h"
 
 #define MD5_ABC "9d591136280b3ec563e3062dbb6f915b" /* md5("Abc@34590"), spec 2.16 */
 #define HEAD "api:\n  base_url: https://api.mygps.mu\n"
@@ -774,6 +777,212 @@ static void test_unreadable_file(void **state) {
   config_free(NULL);
 }
 
+/* ---- the key table against conf/fleetarc.yaml ---- */
+
+/* A key of the example file: its dotted path, its value as written ("[a, b]" for a
+ * list of scalars) and whether "(restart)" marks it (its line, the comment lines right
+ * above it, or those of a section it is in). */
+typedef struct example_key {
+  char path[96];
+  char value[256];
+  bool restart;
+  bool seen; /* matched by a row of the table */
+} example_key_t;
+
+typedef struct example {
+  char **lines;
+  size_t n_lines, cap_lines;
+  yaml_document_t doc;
+  example_key_t keys[128];
+  size_t n_keys;
+} example_t;
+
+static bool marked_restart(const example_t *ex, size_t line) {
+  if (line < ex->n_lines && strstr(ex->lines[line], "(restart)")) return true;
+  while (line-- > 0) {
+    const char *l = ex->lines[line] + strspn(ex->lines[line], " ");
+    if (*l != '#') return false;
+    if (strstr(l, "(restart)")) return true;
+  }
+  return false;
+}
+
+static void example_walk(example_t *ex, yaml_node_t *map, const char *prefix, bool restart) {
+  for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    yaml_node_t *k = yaml_document_get_node(&ex->doc, p->key), *v = yaml_document_get_node(&ex->doc, p->value);
+    char path[96];
+    snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", (const char *)k->data.scalar.value);
+    bool r = restart || marked_restart(ex, k->start_mark.line);
+    if (v->type == YAML_MAPPING_NODE) {
+      example_walk(ex, v, path, r);
+      continue;
+    }
+    if (v->type == YAML_SEQUENCE_NODE) {
+      yaml_node_t *first = v->data.sequence.items.start < v->data.sequence.items.top
+                             ? yaml_document_get_node(&ex->doc, *v->data.sequence.items.start) : NULL;
+      if (first && first->type == YAML_MAPPING_NODE) { /* accounts: the keys of its items */
+        snprintf(path + strlen(path), sizeof path - strlen(path), "[]");
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++)
+          example_walk(ex, yaml_document_get_node(&ex->doc, *it), path, r);
+        continue;
+      }
+    }
+    assert_true(ex->n_keys < sizeof ex->keys / sizeof ex->keys[0]);
+    example_key_t *e = &ex->keys[ex->n_keys++];
+    *e = (example_key_t){.restart = r};
+    snprintf(e->path, sizeof e->path, "%s", path);
+    if (v->type == YAML_SCALAR_NODE) {
+      snprintf(e->value, sizeof e->value, "%s", (const char *)v->data.scalar.value);
+    } else { /* a list of scalars, as the table writes it */
+      size_t o = (size_t)snprintf(e->value, sizeof e->value, "[");
+      for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++)
+        o += (size_t)snprintf(e->value + o, sizeof e->value - o, "%s%s", it == v->data.sequence.items.start ? "" : ", ",
+                              (const char *)yaml_document_get_node(&ex->doc, *it)->data.scalar.value);
+      snprintf(e->value + o, sizeof e->value - o, "]");
+    }
+  }
+}
+
+static example_key_t *example_find(example_t *ex, const char *path) {
+  for (size_t i = 0; i < ex->n_keys; i++)
+    if (!strcmp(ex->keys[i].path, path)) return &ex->keys[i];
+  return NULL;
+}
+
+/* Every key of the table is in conf/fleetarc.yaml with the table's default (or empty
+ * when the table has none), marked "(restart)" exactly when the table says so, and the
+ * file has no key the table lacks: the commented example is the reference, kept true. */
+static void test_reference_matches_example(void **state) {
+  (void)state;
+  example_t *ex = calloc(1, sizeof *ex);
+  assert_non_null(ex);
+  FILE *f = fopen(FLEETARC_TEST_DATA "/../../conf/fleetarc.yaml", "r");
+  assert_non_null(f);
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    assert_int_equal(GROW(ex->lines, ex->cap_lines, ex->n_lines + 1), 0);
+    ex->lines[ex->n_lines++] = strdup(line);
+  }
+  rewind(f);
+  yaml_parser_t parser;
+  assert_true(yaml_parser_initialize(&parser));
+  yaml_parser_set_input_file(&parser, f);
+  assert_true(yaml_parser_load(&parser, &ex->doc));
+  example_walk(ex, yaml_document_get_root_node(&ex->doc), "", false);
+
+  int failures = 0;
+  size_t rows = 0;
+  config_key_t k;
+  for (size_t i = 0; config_key_at(i, &k) == 0; i++, rows++) {
+    assert_non_null(k.doc);
+    assert_true(k.doc[0] != '\0');
+    if (!strcmp(k.path, "accounts")) continue; /* a list: its items' keys below */
+    example_key_t *e = example_find(ex, k.path);
+    bool derived = !k.def && !strncmp(k.path, "api.rate_limits.", 16); /* = default */
+    bool account_key = !strncmp(k.path, "accounts[].", 11); /* the example's one account */
+    if (e) e->seen = true;
+    if (derived || account_key) {
+      if (e && derived) fail_msg("conf/fleetarc.yaml: %s has no built-in value; it is not listed", k.path);
+      continue;
+    }
+    if (!e) {
+      print_error("conf/fleetarc.yaml lacks %s\n", k.path);
+      failures++;
+    } else if (k.def && strcmp(e->value, k.def) != 0) {
+      print_error("conf/fleetarc.yaml: %s is '%s', its default is '%s'\n", k.path, e->value, k.def);
+      failures++;
+    } else if (!k.def && e->value[0] && strcmp(k.path, "api.base_url") != 0) { /* required: an example */
+      print_error("conf/fleetarc.yaml: %s is '%s' but has no default\n", k.path, e->value);
+      failures++;
+    }
+    if (e && e->restart != k.restart) {
+      print_error("conf/fleetarc.yaml: %s is %smarked (restart), the table says %s\n", k.path,
+                  e->restart ? "" : "not ", k.restart ? "restart" : "reload");
+      failures++;
+    }
+  }
+  for (size_t i = 0; i < ex->n_keys; i++) {
+    if (ex->keys[i].seen) continue;
+    bool account_key = !strncmp(ex->keys[i].path, "accounts[].", 11);
+    bool listed = false;
+    for (size_t j = 0; account_key && config_key_at(j, &k) == 0; j++) listed |= !strcmp(k.path, ex->keys[i].path);
+    if (!listed) {
+      print_error("conf/fleetarc.yaml: %s is not a key of the table\n", ex->keys[i].path);
+      failures++;
+    }
+  }
+  assert_true(rows > 60); /* 44 rows, api.rate_limits and accounts expanded */
+  yaml_document_delete(&ex->doc);
+  yaml_parser_delete(&parser);
+  fclose(f);
+  for (size_t i = 0; i < ex->n_lines; i++) free(ex->lines[i]);
+  free(ex->lines);
+  free(ex);
+  assert_int_equal(failures, 0);
+}
+
+/* ---- the reload diff ---- */
+
+typedef struct diff_seen {
+  char text[2048]; /* "path!" for a restart, "path" else, each followed by a space */
+  int calls;
+} diff_seen_t;
+
+static void cb_diff(void *ud, const char *path, bool needs_restart) {
+  diff_seen_t *d = ud;
+  size_t n = strlen(d->text);
+  snprintf(d->text + n, sizeof d->text - n, "%s%s ", path, needs_restart ? "!" : "");
+  d->calls++;
+}
+
+static const char *diff_of(const char *a, const char *b, diff_seen_t *d) {
+  config_t *x = load(a), *y;
+  assert_non_null(x);
+  y = load(b);
+  assert_non_null(y);
+  memset(d, 0, sizeof *d);
+  config_diff(x, y, cb_diff, d);
+  config_free(x);
+  config_free(y);
+  return d->text;
+}
+
+static void test_diff(void **state) {
+  (void)state;
+  diff_seen_t d;
+  /* the same file, and the same accounts in another order: nothing */
+  assert_string_equal(diff_of(HEAD ACCOUNT, HEAD ACCOUNT, &d), "");
+  assert_string_equal(diff_of(HEAD ACCOUNT "  - account: b\n    password: x\n",
+                              HEAD "accounts:\n  - account: b\n    password: x\n  - account: demo\n"
+                              "    password_md5: " MD5_ABC "\n", &d), "");
+  /* applied and restart keys, in table order, each once */
+  assert_string_equal(diff_of(HEAD ACCOUNT,
+                              HEAD "  timeout: 45s\n  global_rate: 3\n  retry: {write_max_time: 1m}\n" ACCOUNT
+                              "archive: {track_interval: 2m, streams: [playback]}\n"
+                              "metrics: {listen: \"127.0.0.1:9187\", auth: s3cret-token}\n"
+                              "log: {level: debug}\ncluster: {enabled: true}\n", &d),
+                      "api.timeout! api.global_rate api.retry.write_max_time! archive.track_interval "
+                      "archive.streams log.level metrics.listen! metrics.auth! cluster.enabled! ");
+  assert_null(strstr(d.text, "s3cret"));
+  /* a password, a new account or subaccounts: "accounts", applied */
+  assert_string_equal(diff_of(HEAD ACCOUNT, HEAD "accounts:\n  - account: demo\n    password: other\n", &d),
+                      "accounts ");
+  assert_string_equal(diff_of(HEAD ACCOUNT, HEAD ACCOUNT "    subaccounts: false\n", &d), "accounts ");
+  /* rate limits compare resolved: a new default moves every endpoint without a value of
+   * its own or a built-in one; a key set to its built-in value changes nothing */
+  assert_string_equal(diff_of(HEAD ACCOUNT, HEAD "  rate_limits: {track: 10s, playback: 20s}\n" ACCOUNT, &d),
+                      "api.rate_limits.playback ");
+  diff_of(HEAD ACCOUNT, HEAD "  rate_limits: {default: 2s}\n" ACCOUNT, &d);
+  assert_int_equal(d.calls, 1 + API_EP_COUNT - 8);
+  assert_non_null(strstr(d.text, "api.rate_limits.default "));
+  assert_non_null(strstr(d.text, "api.rate_limits.user/info "));
+  assert_null(strstr(d.text, "api.rate_limits.track "));
+  /* the connection strings: restart, never their text */
+  assert_string_equal(diff_of(HEAD ACCOUNT, HEAD ACCOUNT "database: {conninfo: \"password=pw1\"}\n"
+                              "console: {conninfo: \"password=pw2\"}\n", &d),
+                      "database.conninfo! console.conninfo! ");
+}
+
 static int teardown(void **state) {
   (void)state;
   buf_free(&errors);
@@ -808,6 +1017,8 @@ int main(void) {
     cmocka_unit_test(test_reports_timezone),
     cmocka_unit_test(test_console_keys),
     cmocka_unit_test(test_token_dir),
+    cmocka_unit_test(test_reference_matches_example),
+    cmocka_unit_test(test_diff),
   };
   return cmocka_run_group_tests(tests, NULL, teardown);
 }
