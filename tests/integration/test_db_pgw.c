@@ -295,21 +295,21 @@ static void test_kinds_and_data_error(void **state) {
   assert_string_equal(testdb_scalar(&db, "SELECT devicename FROM fleetarc.devices WHERE imei = '0222'"),
                       "tab\there, line\nbreak, back\\slash, cr\r, \\N");
   assert_string_equal(testdb_scalar(&db, "SELECT platenumber IS NULL AND simcard = '7557862586' AND "
-                             "onlinetime = to_timestamp(1419905754) AND platformduetime IS NULL "
-                             "AND removed_at IS NULL FROM fleetarc.devices WHERE imei = '0222'"),
+                                         "onlinetime = to_timestamp(1419905754) AND platformduetime IS NULL "
+                                         "AND removed_at IS NULL FROM fleetarc.devices WHERE imei = '0222'"),
                       "t");
   assert_string_equal(testdb_scalar(&db, "SELECT concat_ws(',', speed, course, accstatus, doorstatus, "
-                             "coalesce(chargestatus::text, 'null'), oilpowerstatus, "
-                             "coalesce(defencestatus::text, 'null'), datastatus, "
-                             "coalesce(battery::text, 'null'), mileage, "
-                             "coalesce(todaymileage::text, 'null'), acctime, "
-                             "extract(epoch FROM gpstime)::bigint, longitude) "
-                             "FROM fleetarc.device_state WHERE imei = '0222'"),
+                                         "coalesce(chargestatus::text, 'null'), oilpowerstatus, "
+                                         "coalesce(defencestatus::text, 'null'), datastatus, "
+                                         "coalesce(battery::text, 'null'), mileage, "
+                                         "coalesce(todaymileage::text, 'null'), acctime, "
+                                         "extract(epoch FROM gpstime)::bigint, longitude) "
+                                         "FROM fleetarc.device_state WHERE imei = '0222'"),
                       "0,195,1,0,null,1,null,2,null,51654,null,1400,1419906052,113.909813");
   assert_string_equal(testdb_scalar(&db, "SELECT day || ' ' || km FROM fleetarc.daily_mileage "
-                             "WHERE imei = '0222'"), "2021-09-15 338.5");
+                                         "WHERE imei = '0222'"), "2021-09-15 338.5");
   assert_string_equal(testdb_scalar(&db, "SELECT string_agg(alarm_type || ':' || geofence_id, ',' "
-                             "ORDER BY alarm_type) FROM fleetarc.alarms WHERE imei = '0222'"),
+                                         "ORDER BY alarm_type) FROM fleetarc.alarms WHERE imei = '0222'"),
                       "27:0,45:7");
 
   assert_int_equal(k.res[2].status, 0);
@@ -317,12 +317,12 @@ static void test_kinds_and_data_error(void **state) {
   assert_int_equal(k.res[2].cursors_moved, 0);
   assert_string_equal(testdb_scalar(&db, "SELECT speed FROM fleetarc.device_state WHERE imei = '0222'"), "0");
   assert_int_equal(testdb_scalar_ll(&db, "SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors "
-                             "WHERE imei = '0222' AND stream = 'alarms'"), 1541575600);
+                                         "WHERE imei = '0222' AND stream = 'alarms'"), 1541575600);
 
   assert_int_equal(k.res[3].status, 0);
   assert_int_equal(k.res[3].cursors_moved, 1);
   assert_int_equal(testdb_scalar_ll(&db, "SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors "
-                             "WHERE imei = '0222' AND stream = 'playback'"), 1700000000);
+                                         "WHERE imei = '0222' AND stream = 'playback'"), 1700000000);
   pgw_loop_close(&k.lc, w);
 }
 

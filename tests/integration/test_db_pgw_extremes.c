@@ -131,36 +131,36 @@ static void test_extremes(void **state) {
                       "null,null,null");
   /* Exactly the doubles sent, not just their shortest spelling. */
   assert_string_equal(testdb_scalar(&db, "SELECT longitude = 'Infinity' AND latitude = '-Infinity' AND "
-                             "1 / latitude = 0 FROM fleetarc.device_state WHERE imei = 'x2'"),
+                                         "1 / latitude = 0 FROM fleetarc.device_state WHERE imei = 'x2'"),
                       "t");
   assert_string_equal(testdb_scalar(&db, "SELECT longitude = 1.7976931348623157e308::float8 AND "
-                             "latitude = '-4.9406564584124654e-324'::float8 AND "
-                             "latitude < 0 FROM fleetarc.device_state WHERE imei = 'x1'"),
+                                         "latitude = '-4.9406564584124654e-324'::float8 AND "
+                                         "latitude < 0 FROM fleetarc.device_state WHERE imei = 'x1'"),
                       "t");
 
   assert_string_equal(testdb_scalar(&db, "SELECT concat_ws('|', '[' || account || ']', devicename, "
-                             "devicetype, platenumber, length(simcard), "
-                             "coalesce(iccid, 'null'), extract(epoch FROM onlinetime)::bigint, "
-                             "extract(epoch FROM platformduetime)::bigint, "
-                             "coalesce(activatedtime::text, 'null'), "
-                             "extract(epoch FROM userduetime)::bigint, "
-                             "coalesce(removed_at::text, 'null')) "
-                             "FROM fleetarc.devices WHERE imei = 'x1'"),
+                                         "devicetype, platenumber, length(simcard), "
+                                         "coalesce(iccid, 'null'), extract(epoch FROM onlinetime)::bigint, "
+                                         "extract(epoch FROM platformduetime)::bigint, "
+                                         "coalesce(activatedtime::text, 'null'), "
+                                         "extract(epoch FROM userduetime)::bigint, "
+                                         "coalesce(removed_at::text, 'null')) "
+                                         "FROM fleetarc.devices WHERE imei = 'x1'"),
                       "[]|\\.|\xc3\x9cn\xc3\xaf" "c\xc3\xb6" "de \xe2\x9c\x93|a\n\\.\nb|20000|"
                       "null|-1|253402300799|null|1|null");
   assert_string_equal(testdb_scalar(&db, "SELECT removed_at IS NOT NULL AND devicename IS NULL "
-                             "FROM fleetarc.devices WHERE imei = 'x2'"), "t");
+                                         "FROM fleetarc.devices WHERE imei = 'x2'"), "t");
   assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.devices"), 2);
 
   assert_string_equal(testdb_scalar(&db, "SELECT string_agg(day || '=' || km, ',' ORDER BY day) "
-                             "FROM fleetarc.daily_mileage WHERE imei = 'x1'"),
+                                         "FROM fleetarc.daily_mileage WHERE imei = 'x1'"),
                       "1969-12-31=-0,1970-01-01=1.7976931348623157e+308");
 
   assert_int_equal(testdb_scalar_ll(&db, "SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors "
-                             "WHERE imei = 'x1' AND stream = 'playback@1-253402300799'"),
+                                         "WHERE imei = 'x1' AND stream = 'playback@1-253402300799'"),
                    253402300799LL);
   assert_int_equal(testdb_scalar_ll(&db, "SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors "
-                             "WHERE imei = 'x1' AND stream = 'mileage'"), -62135596799LL);
+                                         "WHERE imei = 'x1' AND stream = 'mileage'"), -62135596799LL);
 
   /* The refused row is isolated: kept in fleetarc.rejected, the rest of its batch (the
    * cursor) commits. */
@@ -170,7 +170,7 @@ static void test_extremes(void **state) {
   assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.device_state WHERE imei = 'y1'"), 0);
   assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.cursors WHERE imei = 'y1'"), 1);
   assert_non_null(strstr(testdb_scalar(&db, "SELECT error FROM fleetarc.rejected WHERE imei = 'y1'"
-                                " AND source = 'device_state'"), "SQLSTATE 22003"));
+                                            " AND source = 'device_state'"), "SQLSTATE 22003"));
 
   assert_int_equal(r.res[2].status, 0);
   assert_int_equal(r.res[2].device_states, 1);

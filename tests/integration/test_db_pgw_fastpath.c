@@ -60,17 +60,17 @@ static void test_direct_values(void **state) {
   assert_int_equal(r.res[0].alarms_dup, 0);
   assert_int_equal(r.res[0].cursors_moved, 1);
   assert_string_equal(testdb_scalar(&db, "SELECT string_agg(concat_ws(',', extract(epoch FROM gpstime)::bigint,"
-                             " longitude, latitude, speed, course), ';' ORDER BY gpstime)"
-                             " FROM fleetarc.positions WHERE imei = 'v1'"),
+                                         " longitude, latitude, speed, course), ';' ORDER BY gpstime)"
+                                         " FROM fleetarc.positions WHERE imei = 'v1'"),
                       "-3456000,0.1,1e-300,2147483647,-2147483648;"
                       "1419906052,113.909813,-22.583197,-1,359");
   assert_string_equal(testdb_scalar(&db, "SELECT concat_ws(',', alarm_type, extract(epoch FROM gpstime)::bigint,"
-                             " extract(epoch FROM systemtime)::bigint, longitude, latitude,"
-                             " speed, course, geofence_id) FROM fleetarc.alarms WHERE imei = 'v1'"),
+                                         " extract(epoch FROM systemtime)::bigint, longitude, latitude,"
+                                         " speed, course, geofence_id) FROM fleetarc.alarms WHERE imei = 'v1'"),
                       "27,1541575497,0,113.885888,22.580592,40,41,9007199254740993");
   /* The pre-1970 row went to a partition of its own month. */
   assert_string_equal(testdb_scalar(&db, "SELECT tableoid::regclass::text FROM fleetarc.positions"
-                             " WHERE imei = 'v1' AND gpstime < '1970-01-01Z'"),
+                                         " WHERE imei = 'v1' AND gpstime < '1970-01-01Z'"),
                       "fleetarc.positions_196911");
 }
 
@@ -124,7 +124,7 @@ static void test_overlap_fallback(void **state) {
 
   assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei = 'ov'"), 200);
   assert_int_equal(testdb_scalar_ll(&db, "SELECT count(DISTINCT gpstime) FROM fleetarc.positions"
-                             " WHERE imei = 'ov'"), 200);
+                                         " WHERE imei = 'ov'"), 200);
   assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.alarms WHERE imei = 'ov'"), 10);
   assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei = 'tw'"), 2);
   /* Rows of the fallback path carry the batch's values exactly, too. */
@@ -136,12 +136,12 @@ static void test_overlap_fallback(void **state) {
            10 + 149 * 1e-6, -20 - 149 * 1e-6);
   assert_string_equal(testdb_scalar(&db, sql), "t");
   assert_string_equal(testdb_scalar(&db, "SELECT concat_ws(',', geofence_id,"
-                             " extract(epoch FROM systemtime)::bigint - 1767225600)"
-                             " FROM fleetarc.alarms WHERE imei = 'ov'"
-                             " AND gpstime = to_timestamp(1767225600 + 9 * 60)"),
+                                         " extract(epoch FROM systemtime)::bigint - 1767225600)"
+                                         " FROM fleetarc.alarms WHERE imei = 'ov'"
+                                         " AND gpstime = to_timestamp(1767225600 + 9 * 60)"),
                       "63,545");
   assert_int_equal(testdb_scalar_ll(&db, "SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors"
-                             " WHERE imei = 'ov' AND stream = 'playback'"), T0 + 149 * 60);
+                                         " WHERE imei = 'ov' AND stream = 'playback'"), T0 + 149 * 60);
 }
 
 /* ---- data errors fail their batch only, on either path ---- */
@@ -192,7 +192,7 @@ static void test_data_errors_alone(void **state) {
   assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei = 'de1'"), 0);
   assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei = 'de2'"), 0);
   assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.cursors"
-                             " WHERE imei IN ('de', 'de1')"), 0);
+                                         " WHERE imei IN ('de', 'de1')"), 0);
   assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei = 'de'"), 20);
 }
 

@@ -96,27 +96,27 @@ static void test_refused_rows_isolated(void **state) {
   assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE speed = 666"), 0);
   assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.alarms"), 1);
   assert_string_equal(testdb_scalar(&db, "SELECT string_agg(imei, ',' ORDER BY imei)"
-                             " FROM fleetarc.device_state"), "r1");
+                                         " FROM fleetarc.device_state"), "r1");
   assert_string_equal(testdb_scalar(&db, "SELECT accstatus FROM fleetarc.device_state WHERE imei = 'r1'"),
                       "1");
   /* Every cursor moved, the refused rows' devices' included: their rows are kept. */
   assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.cursors WHERE stream = 'playback'"
-                             " AND cursor = to_timestamp(" "1767225720" ")"), 3);
+                                         " AND cursor = to_timestamp(" "1767225720" ")"), 3);
 
   /* The refused rows, each once, with their error and the second refusal counted. */
   assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.rejected"), 2);
   assert_string_equal(testdb_scalar(&db, "SELECT concat_ws('|', imei, payload->>'speed', times)"
-                             " FROM fleetarc.rejected WHERE source = 'positions'"),
+                                         " FROM fleetarc.rejected WHERE source = 'positions'"),
                       "r2|666|2");
   assert_non_null(strstr(testdb_scalar(&db, "SELECT error FROM fleetarc.rejected WHERE source = 'positions'"),
                          "test_refuse_666"));
   assert_non_null(strstr(testdb_scalar(&db, "SELECT error FROM fleetarc.rejected WHERE source = 'positions'"),
                          "SQLSTATE 23514"));
   assert_string_equal(testdb_scalar(&db, "SELECT concat_ws('|', imei, payload->>'accstatus', times)"
-                             " FROM fleetarc.rejected WHERE source = 'device_state'"),
+                                         " FROM fleetarc.rejected WHERE source = 'device_state'"),
                       "r3|40000|2");
   assert_non_null(strstr(testdb_scalar(&db, "SELECT error FROM fleetarc.rejected"
-                                " WHERE source = 'device_state'"), "SQLSTATE 22003"));
+                                            " WHERE source = 'device_state'"), "SQLSTATE 22003"));
 
   testdb_exec(db.checker, "ALTER TABLE fleetarc.positions DROP CONSTRAINT test_refuse_666");
 }

@@ -188,13 +188,16 @@ static struct {
   sc_t throttled;      /* the second simulator of test_throttled */
 } fx;
 
-/* COMMAND then every IMEI of the fleet into argv (room for DEVICES + 1); returns the count. */
-static int all_imeis(const char **argv, const char *command) {
+/* Runs COMMAND with every IMEI of the fleet, then the options (NULL-ended, at most 14). */
+static run_t run_all_imeis(const char *command, const char *const *options) {
+  const char *argv[DEVICES + 16];
   int n = 0;
   argv[n++] = command;
   for (size_t i = 0; i < sim_fleet_device_count(fx.fleet); i++)
     argv[n++] = sim_fleet_device(fx.fleet, i)->imei;
-  return n;
+  for (int i = 0; options[i]; i++) argv[n++] = options[i];
+  argv[n] = NULL;
+  return run_cli(fx.cfg, NULL, argv);
 }
 
 /* ---- devices: the account's own list, all of it ---- */
@@ -221,13 +224,8 @@ static void test_devices(void **state) {
 static void test_track(void **state) {
   (void)state;
   size_t ndev = sim_fleet_device_count(fx.fleet);
-  const char *targs[DEVICES + 16];
-  int ta = all_imeis(targs, "track");
-  targs[ta++] = "--format";
-  targs[ta++] = "csv";
-  targs[ta] = NULL;
   reset_stats(&fx.sim);
-  run_t r = run_cli(fx.cfg, NULL, targs);
+  run_t r = run_all_imeis("track", (const char *const[]){"--format", "csv", NULL});
   CHECK(r.status == 0, "track exit %d: %s", r.status, r.err);
   CHECK(csv_rows(r.out) == (int)ndev, "track printed %d rows for %zu devices", csv_rows(r.out), ndev);
   CHECK(stat_req(&fx.sim, "track") == (double)((ndev + 99) / 100), "track requests %g",
@@ -316,17 +314,9 @@ static void test_mileage(void **state) {
   char from_s[24], to_s[24];
   span(from_s, to_s, mfrom, mto);
   size_t ndev = sim_fleet_device_count(fx.fleet);
-  const char *targs[DEVICES + 16];
-  int ta = all_imeis(targs, "mileage");
-  targs[ta++] = "--from";
-  targs[ta++] = from_s;
-  targs[ta++] = "--to";
-  targs[ta++] = to_s;
-  targs[ta++] = "--format";
-  targs[ta++] = "json";
-  targs[ta] = NULL;
   reset_stats(&fx.sim);
-  run_t r = run_cli(fx.cfg, NULL, targs);
+  run_t r = run_all_imeis("mileage", (const char *const[]){"--from", from_s, "--to", to_s, "--format",
+                                                           "json", NULL});
   CHECK(r.status == 0, "mileage exit %d: %s", r.status, r.err);
   cJSON *j = cJSON_Parse(r.out);
   CHECK((size_t)cJSON_GetArraySize(j) == ndev, "mileage rows %d", cJSON_GetArraySize(j));
