@@ -11,9 +11,11 @@ chmod 755 "$T"
 # each other's tokens when a port is reused.
 export RUNTIME_DIRECTORY="$T/run"
 SIM_PID="" FA_PID="" DB="" PG=""
+# (every step || true: under set -e a failing last step would end the trap before the
+# private cluster is stopped and $T removed)
 cleanup() {
-  [ -n "$FA_PID" ] && kill "$FA_PID" 2>/dev/null && wait "$FA_PID" 2>/dev/null
-  [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
+  [ -n "$FA_PID" ] && { kill "$FA_PID" 2>/dev/null && wait "$FA_PID" 2>/dev/null || true; }
+  [ -n "$SIM_PID" ] && { kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null || true; }
   [ -n "$DB" ] && { psql -d postgres -qAtc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true; }
   [ -n "$PG" ] && { bash "$FLEETARC_SOURCE_DIR/scripts/pg-test-cluster" destroy "$PG" >/dev/null 2>&1 || true; }
   rm -rf "$T"
