@@ -1,34 +1,62 @@
-# Shared by tests/integration/test_archive_*.sh: a fresh database, fleetarc-sim, a
-# config pointing at both, and the SQL that compares the database with the sim's truth.
+# Shared by the shell integration tests (tests/integration/test_*.sh): a fresh database
+# on the shared PostgreSQL or a private cluster, fleetarc-sim, a config pointing at both,
+# `fleetarc run` stopped by SIGTERM, and the SQL that compares the database with the
+# sim's truth. Sourcing it makes $T and the EXIT trap that cleans up after the test.
 # shellcheck shell=bash
 set -euo pipefail
 : "${FLEETARC_BIN:?}" "${FLEETARC_SIM_BIN:?}" "${FLEETARC_SOURCE_DIR:?}"
-if [ -z "${PGHOST:-}" ]; then
-  [ "${FLEETARC_REQUIRE_PG:-0}" = 1 ] && { echo "FAIL: no PostgreSQL (PGHOST unset)" >&2; exit 1; }
-  echo "skipped: no PostgreSQL" >&2
-  exit 77
-fi
 T=$(mktemp -d /tmp/fleetarc-archive.XXXXXX)
 chmod 755 "$T"
 # Each test its own token store (api.token_dir's default): parallel tests must not adopt
 # each other's tokens when a port is reused.
 export RUNTIME_DIRECTORY="$T/run"
-SIM_PID=""
+SIM_PID="" FA_PID="" DB="" PG=""
+# (every step || true: under set -e a failing last step would end the trap before the
+# private cluster is stopped and $T removed)
 cleanup() {
-  [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
-  psql -d postgres -qAtc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  [ -n "$FA_PID" ] && { kill "$FA_PID" 2>/dev/null && wait "$FA_PID" 2>/dev/null || true; }
+  [ -n "$SIM_PID" ] && { kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null || true; }
+  [ -n "$DB" ] && { psql -d postgres -qAtc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true; }
+  [ -n "$PG" ] && { bash "$FLEETARC_SOURCE_DIR/scripts/pg-test-cluster" destroy "$PG" >/dev/null 2>&1 || true; }
   rm -rf "$T"
 }
 trap cleanup EXIT
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
-# fresh_db NAME: drops and creates the database NAME (sets DB)
+# fresh_db NAME: drops and creates the database NAME on the shared PostgreSQL (PG*
+# variables; sets DB). Without one: skipped (exit 77), or failed when FLEETARC_REQUIRE_PG=1.
 fresh_db() {
+  if [ -z "${PGHOST:-}" ]; then
+    [ "${FLEETARC_REQUIRE_PG:-0}" = 1 ] && { echo "FAIL: no PostgreSQL (PGHOST unset)" >&2; exit 1; }
+    echo "skipped: no PostgreSQL" >&2
+    exit 77
+  fi
   DB=$1
   psql -d postgres -qAtc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
   psql -d postgres -qAtc "CREATE DATABASE $DB" >/dev/null
 }
+
+# private_pg NAME: a PostgreSQL cluster of the test's own in $T/pg (scripts/pg-test-cluster:
+# the test may stop and start it, the shared server is never touched) holding the
+# database NAME; sets PG and CONN (the database's conninfo). Without one: skipped (exit
+# 77), or failed when FLEETARC_REQUIRE_PG=1.
+private_pg() {
+  PG=$T/pg
+  if ! bash "$FLEETARC_SOURCE_DIR/scripts/pg-test-cluster" init "$PG"; then
+    echo "cannot start a private PostgreSQL cluster" >&2
+    [ "${FLEETARC_REQUIRE_PG:-0}" = 1 ] && exit 1
+    exit 77
+  fi
+  local base
+  base=$(cat "$PG/conninfo")
+  psql "$base" -qAtc "CREATE DATABASE $1" >/dev/null
+  CONN=${base/dbname=postgres/dbname=$1}
+}
+
+# private_pg_stop, private_pg_start: the private cluster goes down, comes back
+private_pg_stop() { bash "$FLEETARC_SOURCE_DIR/scripts/pg-test-cluster" stop "$PG"; }
+private_pg_start() { bash "$FLEETARC_SOURCE_DIR/scripts/pg-test-cluster" start "$PG"; }
 
 # sim_start ARGS...: starts fleetarc-sim on a free port (sets SIM_PID SIM_URL SIM_PASSWORD)
 sim_start() {
@@ -50,20 +78,37 @@ for k in '$1'.split('.'): v=v[k]
 print(v)"
 }
 
-# write_config [EXTRA_YAML]: $T/cfg.yaml for the sim and $DB, no pacing (the sim has none
-# unless --limits), short retries so that faults cost little time
-write_config() {
-  cat >"$T/cfg.yaml" <<YAML
+# api_yaml [MAX_ATTEMPTS MAX_DELAY]: the api: section for the sim at $SIM_URL: a 3 s
+# timeout, no pacing (the sim has none unless --limits), short retries (default 2, 200ms)
+# so that faults cost little time
+api_yaml() {
+  cat <<YAML
 api:
   base_url: $SIM_URL
   timeout: 3s
-  max_in_flight: 8
-  retry: {max_attempts: 6, base_delay: 50ms, max_delay: 1s}
+  retry: {max_attempts: ${1:-2}, base_delay: 50ms, max_delay: ${2:-200ms}}
   rate_limits: {default: 0s, authorization: 0s, track: 0s, playback: 0s, alarm/list: 0s,
                 device/list: 0s, user/list: 0s, device/detail: 0s, device/mileage: 0s}
+YAML
+}
+
+# demo_yaml PASSWORD: the accounts: section, the sim's account demo
+demo_yaml() {
+  cat <<YAML
 accounts:
   - account: demo
-    password: "$SIM_PASSWORD"
+    password: "$1"
+YAML
+}
+
+# write_config [EXTRA_YAML]: $T/cfg.yaml for the sim and $DB (api_yaml with 6 attempts up
+# to 1 s apart, 8 requests in flight), migrated
+write_config() {
+  {
+    api_yaml 6 1s
+    echo "  max_in_flight: 8"
+    demo_yaml "$SIM_PASSWORD"
+    cat <<YAML
 database:
   conninfo: "dbname=$DB"
   batch_rows: 5000
@@ -72,7 +117,38 @@ log:
   level: info
 ${1:-}
 YAML
+  } >"$T/cfg.yaml"
   "$FLEETARC_BIN" -c "$T/cfg.yaml" migrate >/dev/null
+}
+
+# ops_port [LOG]: the port of the metrics listener `fleetarc run` logged in LOG (default
+# $T/fleetarc.err), waiting up to 10 s for the line; empty when there is none
+ops_port() {
+  local log=${1:-$T/fleetarc.err}
+  for _ in $(seq 100); do grep -q "ops: listening" "$log" && break; sleep 0.1; done
+  sed -n 's/.*ops: listening on .* port \([0-9]*\):.*/\1/p' "$log" | head -n 1
+}
+
+# sigterm_run PID [WHAT]: SIGTERM to a `fleetarc run` (or another service command) and
+# wait; it must exit 0 ("WHAT exited N after SIGTERM", WHAT defaulting to "run")
+sigterm_run() {
+  kill -TERM "$1"
+  local st=0
+  wait "$1" || st=$?
+  [ $st -eq 0 ] || fail "${2:-run} exited $st after SIGTERM"
+}
+
+# sigterm_timed PID [NOTE]: the shutdown contract of `fleetarc run`: after SIGTERM it
+# exits 0 in under 10 s; prints the status and the time (and NOTE)
+sigterm_timed() {
+  local t0 took st=0
+  t0=$(date +%s.%N)
+  kill -TERM "$1"
+  wait "$1" || st=$?
+  took=$(echo "$(date +%s.%N) - $t0" | bc)
+  echo "SIGTERM: exit $st after ${took}s${2:+ ($2)}"
+  [ $st -eq 0 ] || fail "run exited $st after SIGTERM"
+  awk -v t="$took" 'BEGIN{exit !(t < 10)}' || fail "run took ${took}s to stop"
 }
 
 # compare FROM TO [SYSTO]: the database equals the truth CSVs in $T/truth over gpstime

@@ -60,8 +60,7 @@ for _ in $(seq 480); do
   [ "$present" -ge $((NOW + 3600)) ] && break # an hour of sim time: the flip is long past
 done
 a1=$(sim_stat requests.alarm/list) p1=$(sim_stat present)
-kill -TERM $pid
-wait $pid || fail "run exited $?"
+sigterm_run $pid
 sim_stop
 sim_start $SIMFLAGS --now "$p1" --speed 0 --truth "$T/truth2"
 sim_stop

@@ -78,8 +78,7 @@ metrics: {listen: 127.0.0.1:0}"
 I_COURSE=$(inj course) I_DEVICE=$(inj device) I_HUGE=$(inj hugetime) I_STATUS=$(inj status)
 "$FLEETARC_BIN" -c "$T/cfg.yaml" run >"$T/fleetarc.out" 2>"$T/fleetarc.err" &
 pid=$!
-for _ in $(seq 100); do grep -q "ops: listening" "$T/fleetarc.err" && break; sleep 0.1; done
-URL=http://127.0.0.1:$(sed -n 's/.*ops: listening on .* port \([0-9]*\):.*/\1/p' "$T/fleetarc.err" | head -n 1)
+URL=http://127.0.0.1:$(ops_port)
 # every device listed but the one with the bad track record has its state
 want=18
 for _ in $(seq 150); do

@@ -24,14 +24,12 @@ compare $((NOW - 86400)) $NOW
 p0=$(pages) t0=$(sim_stat requests.track)
 "$FLEETARC_BIN" -c "$T/cfg.yaml" run >"$T/run.out" 2>"$T/fleetarc.err" &
 pid=$!
-for _ in $(seq 100); do grep -q "ops: listening" "$T/fleetarc.err" && break; sleep 0.1; done
-port=$(sed -n 's/.*ops: listening on .* port \([0-9]*\):.*/\1/p' "$T/fleetarc.err" | head -n 1)
+port=$(ops_port)
 # several poll cycles of every device (20 devices: one track call a cycle)
 for _ in $(seq 300); do [ $(( $(sim_stat requests.track) - t0 )) -ge 6 ] && break; sleep 0.1; done
 sleep 2
 curl -s "http://127.0.0.1:$port/metrics" >"$T/metrics" || fail "no metrics"
-kill -TERM $pid
-wait $pid || fail "run exited $?"
+sigterm_run $pid
 p1=$(pages)
 dup_p=$(awk '$1 == "fleetarc_rows_duplicate_total{table=\"positions\"}" {print $2}' "$T/metrics")
 dup_a=$(awk '$1 == "fleetarc_rows_duplicate_total{table=\"alarms\"}" {print $2}' "$T/metrics")

@@ -21,8 +21,7 @@ write_config "archive: {lookback: 1d, track_interval: 2s, discovery_interval: 1m
 pid=$!
 for _ in $(seq 120); do grep -q "no position from" "$T/run1.err" && break; sleep 0.5; done
 grep -q "no position from" "$T/run1.err" || fail "no gap found in 60 s"
-kill -TERM $pid
-wait $pid || fail "run 1 exited $?"
+sigterm_run $pid "run 1"
 open1=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.gaps WHERE healed_at IS NULL")
 echo "A: open gaps at the stop: $open1 (asks before it: $(asks_per_gap "$T/run1.err" | wc -l))"
 [ "$open1" -ge 1 ] || fail "no open gap recorded at the stop"
@@ -37,8 +36,7 @@ for _ in $(seq 120); do
   sleep 0.5
 done
 grep -q "gaps of the stored track wait to be asked again" "$T/run2.err" || fail "the restart did not load the open gaps"
-kill -TERM $pid
-wait $pid || fail "run 2 exited $?"
+sigterm_run $pid "run 2"
 while IFS='|' read -r imei from to; do
   h=$(psql -d "$DB" -qAtc "SELECT healed_at IS NOT NULL, recovered, attempts FROM fleetarc.gaps WHERE imei = '$imei' AND from_time = '$from' AND to_time = '$to'")
   echo "  gap $imei $from: healed, recovered, attempts = $h"
@@ -62,8 +60,7 @@ write_config "archive: {lookback: 1d, track_interval: 2s, discovery_interval: 1m
 "$FLEETARC_BIN" -c "$T/cfg.yaml" run >/dev/null 2>"$T/run3.err" &
 pid=$!
 sleep 50
-kill -TERM $pid
-wait $pid || fail "run 3 exited $?"
+sigterm_run $pid "run 3"
 asks_per_gap "$T/run3.err" | sed 's/^/  asks: /'
 most=$(asks_per_gap "$T/run3.err" | awk 'BEGIN {m = 0} $1 > m {m = $1} END {print m}')
 given=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.gaps WHERE healed_at IS NOT NULL AND recovered = 0 AND attempts = 2")

@@ -29,8 +29,7 @@ grep -q "backfill failed: 1 account could not log in or stopped: demo (code 2000
 # 3. run with the wrong password: unhealthy at once
 "$FLEETARC_BIN" -c "$T/cfg.yaml" run >/dev/null 2>"$T/fleetarc.err" &
 pid=$!
-for _ in $(seq 100); do grep -q "ops: listening" "$T/fleetarc.err" && break; sleep 0.1; done
-URL=http://127.0.0.1:$(sed -n 's/.*ops: listening on .* port \([0-9]*\):.*/\1/p' "$T/fleetarc.err" | head -n 1)
+URL=http://127.0.0.1:$(ops_port)
 code=""
 for _ in $(seq 50); do
   grep -q "account demo stopped" "$T/fleetarc.err" && break

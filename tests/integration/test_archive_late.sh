@@ -19,10 +19,7 @@ pid=$!
 sleep "${LATE_RUN_SECONDS:-60}"
 kill -0 $pid || fail "fleetarc run ended by itself"
 present=$(sim_stat present)
-kill -TERM $pid
-st=0
-wait $pid || st=$?
-[ $st -eq 0 ] || fail "run exited $st after SIGTERM"
+sigterm_run $pid
 sim_stop
 
 sim_start --devices 60 --seed 8 --history 3 --no-traps --now "$present" --speed 0 --late-uploads "$LATE" \

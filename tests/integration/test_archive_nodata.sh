@@ -64,14 +64,11 @@ metrics: {listen: 127.0.0.1:0}"
   pid=$!
   sleep 20
   kill -0 $pid || fail "$form: run ended by itself"
-  port=$(sed -n 's/.*ops: listening on .* port \([0-9]*\):.*/\1/p' "$T/fleetarc.err" | head -n 1)
+  port=$(ops_port)
   curl -sS -o "$T/m" "http://127.0.0.1:$port/metrics" && $PARSE "$T/m" >"$T/p" || fail "$form: no metrics"
   present=$(sim_stat present)
   nd=$(sim_stat nodata)
-  kill -TERM $pid
-  st=0
-  wait $pid || st=$?
-  [ $st -eq 0 ] || fail "$form: run exited $st after SIGTERM"
+  sigterm_run $pid "$form: run"
   empty=$(value 'fleetarc_api_requests_total{endpoint=alarm/list,outcome=empty}' "$T/p")
   errors=$(awk '$1 ~ /^fleetarc_api_requests_total\{.*outcome=error\}$/ {s += $2} END {print s + 0}' "$T/p")
   echo "  run: $nd no-data answers, alarm/list outcome=empty $empty, outcome=error $errors (all endpoints)"

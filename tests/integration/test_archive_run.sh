@@ -14,14 +14,7 @@ pid=$!
 sleep 25
 kill -0 $pid || fail "fleetarc run ended by itself"
 present=$(sim_stat present)
-t0=$(date +%s.%N)
-kill -TERM $pid
-st=0
-wait $pid || st=$?
-took=$(echo "$(date +%s.%N) - $t0" | bc)
-echo "SIGTERM: exit $st after ${took}s (sim present $present)"
-[ $st -eq 0 ] || fail "run exited $st after SIGTERM"
-awk -v t="$took" 'BEGIN{exit !(t < 10)}' || fail "run took ${took}s to stop"
+sigterm_timed $pid "sim present $present"
 grep -q "device .* added" "$T/fleetarc.err" || fail "no 'device added' line"
 sim_stop
 

@@ -31,8 +31,7 @@ metrics: {listen: 127.0.0.1:0}
 console: {tiles: 'http://127.0.0.1:9/{z}/{x}/{y}.png'}"
 "$FLEETARC_BIN" -c "$T/cfg.yaml" run >"$T/fleetarc.out" 2>"$T/fleetarc.err" &
 FA_PID=$!
-for _ in $(seq 100); do grep -q "ops: listening" "$T/fleetarc.err" && break; sleep 0.1; done
-PORT=$(sed -n 's/.*ops: listening on .* port \([0-9]*\):.*/\1/p' "$T/fleetarc.err" | head -n 1)
+PORT=$(ops_port)
 [ -n "$PORT" ] || { cat "$T/fleetarc.err" >&2; fail "no listener"; finish; }
 URL=http://127.0.0.1:$PORT
 q() { psql -d "$DB" -qAt -v ON_ERROR_STOP=1 -c "$1"; }

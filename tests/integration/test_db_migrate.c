@@ -16,6 +16,7 @@
 
 #include "db/migrate.h"
 #include "harness.h"
+#include "testdb.h"
 
 static char conninfo[512];
 
@@ -25,24 +26,10 @@ static PGconn *connect_db(void) {
   return c;
 }
 
-/* The first column of the first row of `sql`, as text (static buffer); "" for NULL. */
+/* The one value of the one row `sql` answers (static buffer). */
 static const char *scalar(PGconn *c, const char *sql) {
   static char out[256];
-  PGresult *r = PQexec(c, sql);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
-  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-  assert_int_equal(PQntuples(r), 1);
-  snprintf(out, sizeof out, "%s", PQgetvalue(r, 0, 0));
-  PQclear(r);
-  return out;
-}
-
-static void exec_ok(PGconn *c, const char *sql) {
-  PGresult *r = PQexec(c, sql);
-  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-    fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
-  assert_true(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
-  PQclear(r);
+  return testdb_value(c, sql, out, sizeof out);
 }
 
 static void test_migrate_twice(void **state) {
@@ -103,12 +90,12 @@ static void test_alarm_types(void **state) {
 static void test_ensure_partitions(void **state) {
   (void)state;
   PGconn *c = connect_db();
-  exec_ok(c, "SET TIME ZONE 'America/New_York'"); /* bounds must be UTC months regardless */
+  testdb_exec(c, "SET TIME ZONE 'America/New_York'"); /* bounds must be UTC months regardless */
   assert_string_equal(scalar(c, "SELECT fleetarc.ensure_partitions('2001-01-15Z', '2001-03-02Z')"),
                       "6");
   assert_string_equal(scalar(c, "SELECT fleetarc.ensure_partitions('2001-01-01Z', '2001-03-31Z')"),
                       "0");
-  exec_ok(c, "INSERT INTO fleetarc.positions VALUES "
+  testdb_exec(c, "INSERT INTO fleetarc.positions VALUES "
              "('0123', '2001-01-31 23:59:59Z', 1, 2, 3, 4), ('0123', '2001-02-01 00:00:00Z', 1, 2, 3, 4)");
   assert_string_equal(scalar(c, "SELECT string_agg(tableoid::regclass::text, ',' ORDER BY gpstime) "
                                 "FROM fleetarc.positions WHERE imei = '0123'"),
@@ -122,7 +109,7 @@ static void test_ensure_partitions(void **state) {
 static void test_ensure_partitions_concurrent(void **state) {
   (void)state;
   PGconn *a = connect_db(), *b = connect_db();
-  exec_ok(a, "BEGIN");
+  testdb_exec(a, "BEGIN");
   assert_string_equal(scalar(a, "SELECT fleetarc.ensure_partitions('2002-05-10Z', '2002-05-10Z')"),
                       "2");
   assert_int_equal(PQsendQuery(b, "SELECT fleetarc.ensure_partitions('2002-05-20Z', '2002-05-20Z')"), 1);
@@ -131,7 +118,7 @@ static void test_ensure_partitions_concurrent(void **state) {
   nanosleep(&ts, NULL);
   assert_int_equal(PQconsumeInput(b), 1);
   assert_int_equal(PQisBusy(b), 1);
-  exec_ok(a, "COMMIT");
+  testdb_exec(a, "COMMIT");
   PGresult *r = PQgetResult(b);
   assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
   assert_string_equal(PQgetvalue(r, 0, 0), "0");
@@ -147,7 +134,7 @@ static void test_checksum_changed(void **state) {
   char original[128], sql[256];
   snprintf(original, sizeof original, "%s",
            scalar(c, "SELECT checksum FROM fleetarc.schema_migrations WHERE version = 1"));
-  exec_ok(c, "UPDATE fleetarc.schema_migrations SET checksum = repeat('0', 64) WHERE version = 1");
+  testdb_exec(c, "UPDATE fleetarc.schema_migrations SET checksum = repeat('0', 64) WHERE version = 1");
   size_t applied = 99;
   char err[512] = "";
   assert_int_equal(db_migrate(conninfo, &applied, err, sizeof err), -EINVAL);
@@ -156,7 +143,7 @@ static void test_checksum_changed(void **state) {
   assert_non_null(strstr(err, "changed"));
   snprintf(sql, sizeof sql,
            "UPDATE fleetarc.schema_migrations SET checksum = '%s' WHERE version = 1", original);
-  exec_ok(c, sql);
+  testdb_exec(c, sql);
   assert_int_equal(db_migrate(conninfo, &applied, err, sizeof err), 0);
   assert_int_equal(applied, 0);
   PQfinish(c);
@@ -165,12 +152,12 @@ static void test_checksum_changed(void **state) {
 static void test_unknown_version(void **state) {
   (void)state;
   PGconn *c = connect_db();
-  exec_ok(c, "INSERT INTO fleetarc.schema_migrations VALUES (999, '999_future.sql', 'x', now())");
+  testdb_exec(c, "INSERT INTO fleetarc.schema_migrations VALUES (999, '999_future.sql', 'x', now())");
   size_t applied = 99;
   char err[512] = "";
   assert_int_equal(db_migrate(conninfo, &applied, err, sizeof err), -EINVAL);
   assert_non_null(strstr(err, "999"));
-  exec_ok(c, "DELETE FROM fleetarc.schema_migrations WHERE version = 999");
+  testdb_exec(c, "DELETE FROM fleetarc.schema_migrations WHERE version = 999");
   PQfinish(c);
 }
 
@@ -192,7 +179,7 @@ static void test_cli(void **state) {
   (void)state;
   char out[512], args[700];
   PGconn *c = connect_db();
-  exec_ok(c, "DROP SCHEMA fleetarc CASCADE");
+  testdb_exec(c, "DROP SCHEMA fleetarc CASCADE");
   PQfinish(c);
   snprintf(args, sizeof args, "migrate --database '%s'", conninfo);
   assert_int_equal(run_cli(args, out, sizeof out), 0);

@@ -16,46 +16,12 @@
 
 #include <cmocka.h>
 
-#include "db/migrate.h"
 #include "db/pgw.h"
-#include "harness.h"
 
-#include "pgw_testdb.h"
+#include "pgw_run.h"
+#include "testdb.h"
 
-/* ---- loop plumbing ---- */
-
-typedef struct loop_ctx {
-  uv_loop_t loop;
-  uv_timer_t tick; /* wakes uv_run(ONCE) so that run_until can check its deadline */
-  bool writer_closed;
-} loop_ctx_t;
-
-static void on_tick(uv_timer_t *t) { (void)t; }
-
-static void loop_init(loop_ctx_t *lc) {
-  memset(lc, 0, sizeof *lc);
-  assert_int_equal(uv_loop_init(&lc->loop), 0);
-  uv_timer_init(&lc->loop, &lc->tick);
-  uv_timer_start(&lc->tick, on_tick, 50, 50);
-}
-
-static void run_until(loop_ctx_t *lc, const bool *flag, double seconds) {
-  uint64_t deadline = uv_hrtime() + (uint64_t)(seconds * 1e9);
-  while (!*flag) {
-    if (uv_hrtime() > deadline) fail_msg("timed out after %.0f s", seconds);
-    uv_run(&lc->loop, UV_RUN_ONCE);
-  }
-}
-
-static void on_writer_closed(void *data) { ((loop_ctx_t *)data)->writer_closed = true; }
-
-static void close_writer_and_loop(loop_ctx_t *lc, pgw_t *w) {
-  pgw_close(w, 10000, on_writer_closed, lc);
-  run_until(lc, &lc->writer_closed, 30);
-  uv_close((uv_handle_t *)&lc->tick, NULL);
-  uv_run(&lc->loop, UV_RUN_DEFAULT);
-  assert_int_equal(uv_loop_close(&lc->loop), 0);
-}
+static testdb_t db;
 
 /* ---- 100k positions ---- */
 
@@ -69,7 +35,7 @@ static void close_writer_and_loop(loop_ctx_t *lc, pgw_t *w) {
 #define MAX_QUEUED 5000
 
 typedef struct bulk {
-  loop_ctx_t lc;
+  pgw_loop_t lc;
   pgw_t *w;
   int next;                 /* next batch number to build */
   pgw_batch_t *pending;     /* built, refused with -EAGAIN */
@@ -136,18 +102,18 @@ static void on_bulk_done(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t 
   /* Committed before this callback: another session sees the rows and the cursor. */
   snprintf(sql, sizeof sql, "SELECT count(*) FROM fleetarc.positions WHERE imei = '%s'", imei);
   long long want = i == NBATCH - 1 ? PER_DEV : (long long)(chunk + 1) * CHUNK;
-  assert_int_equal(scalar_ll(sql), want);
+  assert_int_equal(testdb_scalar_ll(&db, sql), want);
   snprintf(sql, sizeof sql,
            "SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors "
            "WHERE imei = '%s' AND stream = 'playback'", imei);
   long long want_cursor = BASE_T + (long long)((i == NBATCH - 1 ? PER_DEV / CHUNK - 1 : chunk) + 1) *
                                        CHUNK * STEP_S - STEP_S;
-  assert_int_equal(scalar_ll(sql), want_cursor);
+  assert_int_equal(testdb_scalar_ll(&db, sql), want_cursor);
   /* The cursor never runs ahead of the rows it covers. */
   snprintf(sql, sizeof sql,
            "SELECT (SELECT cursor FROM fleetarc.cursors WHERE imei = '%s' AND stream = 'playback')"
            " <= (SELECT max(gpstime) FROM fleetarc.positions WHERE imei = '%s')", imei, imei);
-  assert_string_equal(scalar(sql), "t");
+  assert_string_equal(testdb_scalar(&db, sql), "t");
   s->done++;
   if (s->done == NBATCH) s->all_done = true;
   else bulk_produce(s);
@@ -188,13 +154,13 @@ static void test_bulk_100k(void **state) {
   (void)state;
   static bulk_t s; /* large; zeroed per run below */
   memset(&s, 0, sizeof s);
-  loop_init(&s.lc);
-  pgw_options_t opt = {.conninfo = conninfo, .max_queued_rows = MAX_QUEUED,
+  pgw_loop_init(&s.lc);
+  pgw_options_t opt = {.conninfo = db.conninfo, .max_queued_rows = MAX_QUEUED,
                        .on_pressure = on_bulk_pressure, .data = &s};
   s.w = pgw_new(&s.lc.loop, &opt);
   assert_non_null(s.w);
   bulk_produce(&s);
-  run_until(&s.lc, &s.all_done, 300);
+  pgw_loop_run_until(&s.lc, &s.all_done, 300);
   for (int i = 0; i < NBATCH; i++) assert_int_equal(s.calls[i], 1);
   assert_int_equal(s.total_new, NDEV * PER_DEV);
   assert_int_equal(s.total_dup, NDEV * (PER_DEV / CHUNK - 1) * OVERLAP + CHUNK);
@@ -206,10 +172,10 @@ static void test_bulk_100k(void **state) {
   pgw_get_stats(s.w, &st);
   assert_int_equal(st.batches_committed, NBATCH);
   assert_int_equal(st.batches_failed, 0);
-  close_writer_and_loop(&s.lc, s.w);
+  pgw_loop_close(&s.lc, s.w);
 
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions"), NDEV * PER_DEV);
-  assert_int_equal(scalar_ll("SELECT count(DISTINCT (imei, gpstime)) FROM fleetarc.positions"),
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions"), NDEV * PER_DEV);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(DISTINCT (imei, gpstime)) FROM fleetarc.positions"),
                    NDEV * PER_DEV);
   /* Values arrive as sent: the 4321st point of device 7. */
   char sql[256];
@@ -218,15 +184,15 @@ static void test_bulk_100k(void **state) {
            " AND speed = %d AND course = %d FROM fleetarc.positions WHERE imei = '035899051000007'"
            " AND gpstime = to_timestamp(%lld)", 4321 % 120, 4321 % 360,
            BASE_T + 4321LL * STEP_S);
-  assert_string_equal(scalar(sql), "t");
+  assert_string_equal(testdb_scalar(&db, sql), "t");
   /* Three monthly partitions (Dec, Jan, Feb) hold them, made by the writer on demand. */
-  assert_int_equal(scalar_ll("SELECT count(DISTINCT tableoid) FROM fleetarc.positions"), 3);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(DISTINCT tableoid) FROM fleetarc.positions"), 3);
 }
 
 /* ---- every row kind, a data error, escaping ---- */
 
 typedef struct kinds {
-  loop_ctx_t lc;
+  pgw_loop_t lc;
   int calls[4];
   pgw_result_t res[4];
   char err[4][512];
@@ -249,8 +215,8 @@ static void test_kinds_and_data_error(void **state) {
   (void)state;
   kinds_t k;
   memset(&k, 0, sizeof k);
-  loop_init(&k.lc);
-  pgw_options_t opt = {.conninfo = conninfo};
+  pgw_loop_init(&k.lc);
+  pgw_options_t opt = {.conninfo = db.conninfo};
   pgw_t *w = pgw_new(&k.lc.loop, &opt);
   assert_non_null(w);
 
@@ -309,15 +275,15 @@ static void test_kinds_and_data_error(void **state) {
   assert_int_equal(pgw_submit(w, b2, on_kind_done, &k), 0);
   assert_int_equal(pgw_submit(w, b3, on_kind_done, &k), 0);
   assert_int_equal(pgw_submit(w, NULL, on_kind_done, &k), -EINVAL);
-  run_until(&k.lc, &k.all_done, 60);
+  pgw_loop_run_until(&k.lc, &k.all_done, 60);
   for (int i = 0; i < 4; i++) assert_int_equal(k.calls[i], 1);
 
   assert_int_equal(k.res[0].status, -EIO);
   assert_non_null(strstr(k.err[0], "0-bad-utf8"));
   assert_non_null(strstr(k.err[0], "SQLSTATE 22021"));
   assert_int_equal(k.res[0].positions_new, 0);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions WHERE imei = '111'"), 0);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.cursors WHERE imei = '111'"), 0);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei = '111'"), 0);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.cursors WHERE imei = '111'"), 0);
 
   assert_int_equal(k.res[1].status, 0);
   assert_int_equal(k.res[1].devices, 1);
@@ -326,44 +292,44 @@ static void test_kinds_and_data_error(void **state) {
   assert_int_equal(k.res[1].alarms_new, 2);
   assert_int_equal(k.res[1].alarms_dup, 1);
   assert_int_equal(k.res[1].cursors_moved, 2);
-  assert_string_equal(scalar("SELECT devicename FROM fleetarc.devices WHERE imei = '0222'"),
+  assert_string_equal(testdb_scalar(&db, "SELECT devicename FROM fleetarc.devices WHERE imei = '0222'"),
                       "tab\there, line\nbreak, back\\slash, cr\r, \\N");
-  assert_string_equal(scalar("SELECT platenumber IS NULL AND simcard = '7557862586' AND "
-                             "onlinetime = to_timestamp(1419905754) AND platformduetime IS NULL "
-                             "AND removed_at IS NULL FROM fleetarc.devices WHERE imei = '0222'"),
+  assert_string_equal(testdb_scalar(&db, "SELECT platenumber IS NULL AND simcard = '7557862586' AND "
+                                         "onlinetime = to_timestamp(1419905754) AND platformduetime IS NULL "
+                                         "AND removed_at IS NULL FROM fleetarc.devices WHERE imei = '0222'"),
                       "t");
-  assert_string_equal(scalar("SELECT concat_ws(',', speed, course, accstatus, doorstatus, "
-                             "coalesce(chargestatus::text, 'null'), oilpowerstatus, "
-                             "coalesce(defencestatus::text, 'null'), datastatus, "
-                             "coalesce(battery::text, 'null'), mileage, "
-                             "coalesce(todaymileage::text, 'null'), acctime, "
-                             "extract(epoch FROM gpstime)::bigint, longitude) "
-                             "FROM fleetarc.device_state WHERE imei = '0222'"),
+  assert_string_equal(testdb_scalar(&db, "SELECT concat_ws(',', speed, course, accstatus, doorstatus, "
+                                         "coalesce(chargestatus::text, 'null'), oilpowerstatus, "
+                                         "coalesce(defencestatus::text, 'null'), datastatus, "
+                                         "coalesce(battery::text, 'null'), mileage, "
+                                         "coalesce(todaymileage::text, 'null'), acctime, "
+                                         "extract(epoch FROM gpstime)::bigint, longitude) "
+                                         "FROM fleetarc.device_state WHERE imei = '0222'"),
                       "0,195,1,0,null,1,null,2,null,51654,null,1400,1419906052,113.909813");
-  assert_string_equal(scalar("SELECT day || ' ' || km FROM fleetarc.daily_mileage "
-                             "WHERE imei = '0222'"), "2021-09-15 338.5");
-  assert_string_equal(scalar("SELECT string_agg(alarm_type || ':' || geofence_id, ',' "
-                             "ORDER BY alarm_type) FROM fleetarc.alarms WHERE imei = '0222'"),
+  assert_string_equal(testdb_scalar(&db, "SELECT day || ' ' || km FROM fleetarc.daily_mileage "
+                                         "WHERE imei = '0222'"), "2021-09-15 338.5");
+  assert_string_equal(testdb_scalar(&db, "SELECT string_agg(alarm_type || ':' || geofence_id, ',' "
+                                         "ORDER BY alarm_type) FROM fleetarc.alarms WHERE imei = '0222'"),
                       "27:0,45:7");
 
   assert_int_equal(k.res[2].status, 0);
   assert_int_equal(k.res[2].device_states, 0);
   assert_int_equal(k.res[2].cursors_moved, 0);
-  assert_string_equal(scalar("SELECT speed FROM fleetarc.device_state WHERE imei = '0222'"), "0");
-  assert_int_equal(scalar_ll("SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors "
-                             "WHERE imei = '0222' AND stream = 'alarms'"), 1541575600);
+  assert_string_equal(testdb_scalar(&db, "SELECT speed FROM fleetarc.device_state WHERE imei = '0222'"), "0");
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors "
+                                         "WHERE imei = '0222' AND stream = 'alarms'"), 1541575600);
 
   assert_int_equal(k.res[3].status, 0);
   assert_int_equal(k.res[3].cursors_moved, 1);
-  assert_int_equal(scalar_ll("SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors "
-                             "WHERE imei = '0222' AND stream = 'playback'"), 1700000000);
-  close_writer_and_loop(&k.lc, w);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors "
+                                         "WHERE imei = '0222' AND stream = 'playback'"), 1700000000);
+  pgw_loop_close(&k.lc, w);
 }
 
 /* ---- one batch much larger than the socket's buffers ---- */
 
 typedef struct big {
-  loop_ctx_t lc;
+  pgw_loop_t lc;
   int calls;
   pgw_result_t res;
   bool done;
@@ -386,26 +352,26 @@ static void test_big_batch(void **state) {
   (void)state;
   big_t g;
   memset(&g, 0, sizeof g);
-  loop_init(&g.lc);
-  pgw_options_t opt = {.conninfo = conninfo, .batch_timeout_ms = 60000};
+  pgw_loop_init(&g.lc);
+  pgw_options_t opt = {.conninfo = db.conninfo, .batch_timeout_ms = 60000};
   pgw_t *w = pgw_new(&g.lc.loop, &opt);
   assert_non_null(w);
   pgw_batch_t *b = pgw_batch_new("big");
   for (int i = 0; i < 60000; i++)
     assert_int_equal(pgw_batch_add_position(b, "0777", 1600000000 + i, 1.25, 2.5, 3, 4), 0);
   assert_int_equal(pgw_submit(w, b, on_big_done, &g), 0);
-  run_until(&g.lc, &g.done, 60);
+  pgw_loop_run_until(&g.lc, &g.done, 60);
   assert_int_equal(g.calls, 1);
   assert_int_equal(g.res.status, 0);
   assert_int_equal(g.res.positions_new, 60000);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions WHERE imei = '0777'"), 60000);
-  close_writer_and_loop(&g.lc, w);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei = '0777'"), 60000);
+  pgw_loop_close(&g.lc, w);
 }
 
 /* ---- a writer that never reaches the server ---- */
 
 typedef struct unreachable {
-  loop_ctx_t lc;
+  pgw_loop_t lc;
   int calls[3];
   int status[3];
 } unreachable_t;
@@ -422,7 +388,7 @@ static void test_close_while_unreachable(void **state) {
   (void)state;
   unreachable_t u;
   memset(&u, 0, sizeof u);
-  loop_init(&u.lc);
+  pgw_loop_init(&u.lc);
   pgw_options_t opt = {.conninfo = "host=/nonexistent-fleetarc port=1 dbname=x",
                        .backoff_min_ms = 10, .backoff_max_ms = 40, .max_queued_rows = 2};
   pgw_t *w = pgw_new(&u.lc.loop, &opt);
@@ -444,7 +410,7 @@ static void test_close_while_unreachable(void **state) {
   (void)never;
   assert_false(pgw_connected(w));
   assert_int_equal(u.calls[0] + u.calls[1], 0);
-  close_writer_and_loop(&u.lc, w);
+  pgw_loop_close(&u.lc, w);
   assert_int_equal(u.calls[0], 1);
   assert_int_equal(u.calls[1], 1);
   assert_int_equal(u.status[0], -ECANCELED);
@@ -511,7 +477,7 @@ static void test_pressure_told_from_loop(void **state) {
 }
 
 int main(void) {
-  if (pgw_test_setup("fleetarc_test_db_pgw") != 0) return 1;
+  if (testdb_setup(&db, "fleetarc_test_db_pgw") != 0) return 1;
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bulk_100k),
     cmocka_unit_test(test_pressure_told_from_loop),
@@ -520,6 +486,6 @@ int main(void) {
     cmocka_unit_test(test_close_while_unreachable),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  pgw_test_teardown();
+  testdb_teardown(&db);
   return rc;
 }

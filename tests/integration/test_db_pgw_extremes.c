@@ -20,12 +20,12 @@
 
 #include <cmocka.h>
 
-#include "db/migrate.h"
 #include "db/pgw.h"
-#include "harness.h"
 
-#include "pgw_testlib.h"
-}
+#include "pgw_run.h"
+#include "testdb.h"
+
+static testdb_t db;
 
 /* The columns of a device_state row as one text (NULL shown as "null"). */
 #define STATE_ROW(imei)                                                                        \
@@ -111,81 +111,81 @@ static void test_extremes(void **state) {
   fine.datastatus = 2;
   assert_int_equal(pgw_batch_add_device_state(b[2], &fine), 0);
 
-  run_t r;
-  run_batches(&r, b, 3, NULL);
+  pgw_run_t r;
+  pgw_run_batches(&r, db.conninfo, b, 3, NULL, NULL);
 
   assert_int_equal(r.res[0].status, 0);
   assert_int_equal(r.res[0].device_states, 3);
   assert_int_equal(r.res[0].devices, 2);
   assert_int_equal(r.res[0].mileage_days, 2);
   assert_int_equal(r.res[0].cursors_moved, 2);
-  assert_string_equal(scalar(STATE_ROW("x1")),
+  assert_string_equal(testdb_scalar(&db, STATE_ROW("x1")),
                       "1,-1,253402300799,-62135596800,1.7976931348623157e+308,-5e-324,"
                       "2147483647,-2147483648,-9223372036854775808,32767,-32768,0,-2,1,-32768,"
                       "-2147483648,9223372036854775807,-9223372036854775808");
-  assert_string_equal(scalar(STATE_ROW("x2")),
+  assert_string_equal(testdb_scalar(&db, STATE_ROW("x2")),
                       "null,null,null,null,Infinity,-Infinity,-1,-1,-1,null,null,null,null,"
                       "null,-1,null,null,null");
-  assert_string_equal(scalar(STATE_ROW("x3")),
+  assert_string_equal(testdb_scalar(&db, STATE_ROW("x3")),
                       "1420964000,null,null,null,NaN,-0,-1,2,-1,null,null,null,null,null,-1,"
                       "null,null,null");
   /* Exactly the doubles sent, not just their shortest spelling. */
-  assert_string_equal(scalar("SELECT longitude = 'Infinity' AND latitude = '-Infinity' AND "
-                             "1 / latitude = 0 FROM fleetarc.device_state WHERE imei = 'x2'"),
+  assert_string_equal(testdb_scalar(&db, "SELECT longitude = 'Infinity' AND latitude = '-Infinity' AND "
+                                         "1 / latitude = 0 FROM fleetarc.device_state WHERE imei = 'x2'"),
                       "t");
-  assert_string_equal(scalar("SELECT longitude = 1.7976931348623157e308::float8 AND "
-                             "latitude = '-4.9406564584124654e-324'::float8 AND "
-                             "latitude < 0 FROM fleetarc.device_state WHERE imei = 'x1'"),
+  assert_string_equal(testdb_scalar(&db, "SELECT longitude = 1.7976931348623157e308::float8 AND "
+                                         "latitude = '-4.9406564584124654e-324'::float8 AND "
+                                         "latitude < 0 FROM fleetarc.device_state WHERE imei = 'x1'"),
                       "t");
 
-  assert_string_equal(scalar("SELECT concat_ws('|', '[' || account || ']', devicename, "
-                             "devicetype, platenumber, length(simcard), "
-                             "coalesce(iccid, 'null'), extract(epoch FROM onlinetime)::bigint, "
-                             "extract(epoch FROM platformduetime)::bigint, "
-                             "coalesce(activatedtime::text, 'null'), "
-                             "extract(epoch FROM userduetime)::bigint, "
-                             "coalesce(removed_at::text, 'null')) "
-                             "FROM fleetarc.devices WHERE imei = 'x1'"),
+  assert_string_equal(testdb_scalar(&db, "SELECT concat_ws('|', '[' || account || ']', devicename, "
+                                         "devicetype, platenumber, length(simcard), "
+                                         "coalesce(iccid, 'null'), extract(epoch FROM onlinetime)::bigint, "
+                                         "extract(epoch FROM platformduetime)::bigint, "
+                                         "coalesce(activatedtime::text, 'null'), "
+                                         "extract(epoch FROM userduetime)::bigint, "
+                                         "coalesce(removed_at::text, 'null')) "
+                                         "FROM fleetarc.devices WHERE imei = 'x1'"),
                       "[]|\\.|\xc3\x9cn\xc3\xaf" "c\xc3\xb6" "de \xe2\x9c\x93|a\n\\.\nb|20000|"
                       "null|-1|253402300799|null|1|null");
-  assert_string_equal(scalar("SELECT removed_at IS NOT NULL AND devicename IS NULL "
-                             "FROM fleetarc.devices WHERE imei = 'x2'"), "t");
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.devices"), 2);
+  assert_string_equal(testdb_scalar(&db, "SELECT removed_at IS NOT NULL AND devicename IS NULL "
+                                         "FROM fleetarc.devices WHERE imei = 'x2'"), "t");
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.devices"), 2);
 
-  assert_string_equal(scalar("SELECT string_agg(day || '=' || km, ',' ORDER BY day) "
-                             "FROM fleetarc.daily_mileage WHERE imei = 'x1'"),
+  assert_string_equal(testdb_scalar(&db, "SELECT string_agg(day || '=' || km, ',' ORDER BY day) "
+                                         "FROM fleetarc.daily_mileage WHERE imei = 'x1'"),
                       "1969-12-31=-0,1970-01-01=1.7976931348623157e+308");
 
-  assert_int_equal(scalar_ll("SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors "
-                             "WHERE imei = 'x1' AND stream = 'playback@1-253402300799'"),
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors "
+                                         "WHERE imei = 'x1' AND stream = 'playback@1-253402300799'"),
                    253402300799LL);
-  assert_int_equal(scalar_ll("SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors "
-                             "WHERE imei = 'x1' AND stream = 'mileage'"), -62135596799LL);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors "
+                                         "WHERE imei = 'x1' AND stream = 'mileage'"), -62135596799LL);
 
   /* The refused row is isolated: kept in fleetarc.rejected, the rest of its batch (the
    * cursor) commits. */
   assert_int_equal(r.res[1].status, 0);
   assert_int_equal(r.res[1].rows_rejected, 1);
   assert_int_equal(r.res[1].device_states, 0);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.device_state WHERE imei = 'y1'"), 0);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.cursors WHERE imei = 'y1'"), 1);
-  assert_non_null(strstr(scalar("SELECT error FROM fleetarc.rejected WHERE imei = 'y1'"
-                                " AND source = 'device_state'"), "SQLSTATE 22003"));
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.device_state WHERE imei = 'y1'"), 0);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.cursors WHERE imei = 'y1'"), 1);
+  assert_non_null(strstr(testdb_scalar(&db, "SELECT error FROM fleetarc.rejected WHERE imei = 'y1'"
+                                            " AND source = 'device_state'"), "SQLSTATE 22003"));
 
   assert_int_equal(r.res[2].status, 0);
   assert_int_equal(r.res[2].device_states, 1);
-  assert_string_equal(scalar("SELECT speed FROM fleetarc.device_state WHERE imei = 'x1'"),
+  assert_string_equal(testdb_scalar(&db, "SELECT speed FROM fleetarc.device_state WHERE imei = 'x1'"),
                       "-2147483648");
-  assert_string_equal(scalar("SELECT datastatus FROM fleetarc.device_state WHERE imei = 'y2'"),
+  assert_string_equal(testdb_scalar(&db, "SELECT datastatus FROM fleetarc.device_state WHERE imei = 'y2'"),
                       "2");
 }
 
 int main(void) {
-  if (pgw_test_setup("fleetarc_test_db_pgw_extremes") != 0) return 1;
+  if (testdb_setup(&db, "fleetarc_test_db_pgw_extremes") != 0) return 1;
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_extremes),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  pgw_test_teardown();
+  testdb_teardown(&db);
   return rc;
 }

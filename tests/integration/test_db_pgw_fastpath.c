@@ -17,12 +17,12 @@
 
 #include <cmocka.h>
 
-#include "db/migrate.h"
 #include "db/pgw.h"
-#include "harness.h"
 
-#include "pgw_testlib.h"
-}
+#include "pgw_run.h"
+#include "testdb.h"
+
+static testdb_t db;
 
 #define T0 1767225600LL /* 2026-01-01 */
 
@@ -51,26 +51,26 @@ static void test_direct_values(void **state) {
   assert_int_equal(pgw_batch_add_alarm(b, "v1", 27, 1541575497, 0, 113.885888, 22.580592, 40,
                                        41, 9007199254740993LL), 0);
   assert_int_equal(pgw_batch_move_cursor(b, "v1", STREAM_PLAYBACK, 1419906052), 0);
-  run_t r;
-  run_batches(&r, &b, 1, NULL);
+  pgw_run_t r;
+  pgw_run_batches(&r, db.conninfo, &b, 1, NULL, NULL);
   assert_int_equal(r.res[0].status, 0);
   assert_int_equal(r.res[0].positions_new, 2);
   assert_int_equal(r.res[0].positions_dup, 0);
   assert_int_equal(r.res[0].alarms_new, 1);
   assert_int_equal(r.res[0].alarms_dup, 0);
   assert_int_equal(r.res[0].cursors_moved, 1);
-  assert_string_equal(scalar("SELECT string_agg(concat_ws(',', extract(epoch FROM gpstime)::bigint,"
-                             " longitude, latitude, speed, course), ';' ORDER BY gpstime)"
-                             " FROM fleetarc.positions WHERE imei = 'v1'"),
+  assert_string_equal(testdb_scalar(&db, "SELECT string_agg(concat_ws(',', extract(epoch FROM gpstime)::bigint,"
+                                         " longitude, latitude, speed, course), ';' ORDER BY gpstime)"
+                                         " FROM fleetarc.positions WHERE imei = 'v1'"),
                       "-3456000,0.1,1e-300,2147483647,-2147483648;"
                       "1419906052,113.909813,-22.583197,-1,359");
-  assert_string_equal(scalar("SELECT concat_ws(',', alarm_type, extract(epoch FROM gpstime)::bigint,"
-                             " extract(epoch FROM systemtime)::bigint, longitude, latitude,"
-                             " speed, course, geofence_id) FROM fleetarc.alarms WHERE imei = 'v1'"),
+  assert_string_equal(testdb_scalar(&db, "SELECT concat_ws(',', alarm_type, extract(epoch FROM gpstime)::bigint,"
+                                         " extract(epoch FROM systemtime)::bigint, longitude, latitude,"
+                                         " speed, course, geofence_id) FROM fleetarc.alarms WHERE imei = 'v1'"),
                       "27,1541575497,0,113.885888,22.580592,40,41,9007199254740993");
   /* The pre-1970 row went to a partition of its own month. */
-  assert_string_equal(scalar("SELECT tableoid::regclass::text FROM fleetarc.positions"
-                             " WHERE imei = 'v1' AND gpstime < '1970-01-01Z'"),
+  assert_string_equal(testdb_scalar(&db, "SELECT tableoid::regclass::text FROM fleetarc.positions"
+                                         " WHERE imei = 'v1' AND gpstime < '1970-01-01Z'"),
                       "fleetarc.positions_196911");
 }
 
@@ -100,8 +100,8 @@ static void test_overlap_fallback(void **state) {
   /* 4: no overlap after all that: the direct path again, every row new. */
   b[4] = pgw_batch_new("4-fresh");
   add_positions(b[4], "ov", 150, 200);
-  run_t r;
-  run_batches(&r, b, 5, NULL);
+  pgw_run_t r;
+  pgw_run_batches(&r, db.conninfo, b, 5, NULL, NULL);
   for (int i = 0; i < 5; i++) {
     if (r.res[i].status != 0) fprintf(stderr, "%d: %s\n", i, r.err[i]);
     assert_int_equal(r.res[i].status, 0);
@@ -122,11 +122,11 @@ static void test_overlap_fallback(void **state) {
   assert_int_equal(r.res[4].positions_new, 50);
   assert_int_equal(r.res[4].positions_dup, 0);
 
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions WHERE imei = 'ov'"), 200);
-  assert_int_equal(scalar_ll("SELECT count(DISTINCT gpstime) FROM fleetarc.positions"
-                             " WHERE imei = 'ov'"), 200);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.alarms WHERE imei = 'ov'"), 10);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions WHERE imei = 'tw'"), 2);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei = 'ov'"), 200);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(DISTINCT gpstime) FROM fleetarc.positions"
+                                         " WHERE imei = 'ov'"), 200);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.alarms WHERE imei = 'ov'"), 10);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei = 'tw'"), 2);
   /* Rows of the fallback path carry the batch's values exactly, too. */
   char sql[512];
   snprintf(sql, sizeof sql,
@@ -134,14 +134,14 @@ static void test_overlap_fallback(void **state) {
            " FROM fleetarc.positions WHERE imei = 'ov'"
            " AND gpstime = to_timestamp(1767225600 + 149 * 60)",
            10 + 149 * 1e-6, -20 - 149 * 1e-6);
-  assert_string_equal(scalar(sql), "t");
-  assert_string_equal(scalar("SELECT concat_ws(',', geofence_id,"
-                             " extract(epoch FROM systemtime)::bigint - 1767225600)"
-                             " FROM fleetarc.alarms WHERE imei = 'ov'"
-                             " AND gpstime = to_timestamp(1767225600 + 9 * 60)"),
+  assert_string_equal(testdb_scalar(&db, sql), "t");
+  assert_string_equal(testdb_scalar(&db, "SELECT concat_ws(',', geofence_id,"
+                                         " extract(epoch FROM systemtime)::bigint - 1767225600)"
+                                         " FROM fleetarc.alarms WHERE imei = 'ov'"
+                                         " AND gpstime = to_timestamp(1767225600 + 9 * 60)"),
                       "63,545");
-  assert_int_equal(scalar_ll("SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors"
-                             " WHERE imei = 'ov' AND stream = 'playback'"), T0 + 149 * 60);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT extract(epoch FROM cursor)::bigint FROM fleetarc.cursors"
+                                         " WHERE imei = 'ov' AND stream = 'playback'"), T0 + 149 * 60);
 }
 
 /* ---- data errors fail their batch only, on either path ---- */
@@ -169,8 +169,8 @@ static void test_data_errors_alone(void **state) {
   /* 4: the writer goes on. */
   b[4] = pgw_batch_new("4-good-after");
   add_positions(b[4], "de", 10, 20);
-  run_t r;
-  run_batches(&r, b, 5, NULL);
+  pgw_run_t r;
+  pgw_run_batches(&r, db.conninfo, b, 5, NULL, NULL);
 
   assert_int_equal(r.res[0].status, 0);
   assert_int_equal(r.res[0].positions_new, 10);
@@ -189,20 +189,19 @@ static void test_data_errors_alone(void **state) {
   assert_int_equal(r.res[4].positions_new, 10);
   assert_int_equal(r.res[4].positions_dup, 0);
 
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions WHERE imei = 'de1'"), 0);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions WHERE imei = 'de2'"), 0);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.cursors"
-                             " WHERE imei IN ('de', 'de1')"), 0);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions WHERE imei = 'de'"), 20);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei = 'de1'"), 0);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei = 'de2'"), 0);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.cursors"
+                                         " WHERE imei IN ('de', 'de1')"), 0);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei = 'de'"), 20);
 }
 
 /* ---- a partition dropped behind the writer's back ---- */
 
-static void drop_partitions(void) {
-  PGresult *res = PQexec(checker, "DROP TABLE fleetarc.positions_203005, fleetarc.alarms_203005");
-  if (PQresultStatus(res) != PGRES_COMMAND_OK) fprintf(stderr, "%s", PQerrorMessage(checker));
-  assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-  PQclear(res);
+static void drop_partitions(pgw_run_t *r, void *arg) {
+  (void)r;
+  (void)arg;
+  testdb_exec(db.checker, "DROP TABLE fleetarc.positions_203005, fleetarc.alarms_203005");
 }
 
 /* The writer knows May 2030 exists (it made it for batch 0); it is dropped; batch 1
@@ -222,8 +221,8 @@ static void test_partition_dropped(void **state) {
   assert_int_equal(pgw_batch_add_alarm(b[1], "pd", 2, may + 60, may + 61, 1, 2, 3, 4, 0), 0);
   assert_int_equal(pgw_batch_add_position(b[2], "pd", may + 60, 1, 2, 3, 4), 0);
   assert_int_equal(pgw_batch_add_position(b[2], "pd", may + 120, 1, 2, 3, 4), 0);
-  run_t r;
-  run_batches(&r, b, 3, drop_partitions);
+  pgw_run_t r;
+  pgw_run_batches(&r, db.conninfo, b, 3, drop_partitions, NULL);
   for (int i = 0; i < 3; i++) {
     if (r.res[i].status != 0) fprintf(stderr, "%d: %s\n", i, r.err[i]);
     assert_int_equal(r.res[i].status, 0);
@@ -234,12 +233,12 @@ static void test_partition_dropped(void **state) {
   assert_int_equal(r.res[1].attempts, 2);
   assert_int_equal(r.res[2].positions_new, 1);
   assert_int_equal(r.res[2].positions_dup, 1);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions_203005"), 2);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.alarms_203005"), 1);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions_203005"), 2);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.alarms_203005"), 1);
 }
 
 int main(void) {
-  if (pgw_test_setup("fleetarc_test_db_pgw_fastpath") != 0) return 1;
+  if (testdb_setup(&db, "fleetarc_test_db_pgw_fastpath") != 0) return 1;
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_direct_values),
     cmocka_unit_test(test_overlap_fallback),
@@ -247,6 +246,6 @@ int main(void) {
     cmocka_unit_test(test_partition_dropped),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  pgw_test_teardown();
+  testdb_teardown(&db);
   return rc;
 }

@@ -15,11 +15,11 @@
 
 #include <cmocka.h>
 
-#include "db/migrate.h"
 #include "db/pgw.h"
-#include "harness.h"
-#include "pgw_testlib.h"
-}  /* pgw_testlib.h leaves run_batches open (as its other users close it) */
+#include "pgw_run.h"
+#include "testdb.h"
+
+static testdb_t db;
 
 static pgw_batch_t *fenced(const char *name, const char *imei, int64_t t, const char *holder,
                            int64_t gen) {
@@ -34,43 +34,43 @@ static pgw_batch_t *fenced(const char *name, const char *imei, int64_t t, const 
 static void test_fence(void **state) {
   (void)state;
   /* acme held by i1 at generation 1 (taken through the SQL API, as the archiver does). */
-  assert_string_equal(scalar("SELECT fleetarc.lease_take('acme', 'i1', 30)"), "1");
-  run_t r;
+  assert_string_equal(testdb_scalar(&db, "SELECT fleetarc.lease_take('acme', 'i1', 30)"), "1");
+  pgw_run_t r;
   pgw_batch_t *b[4] = {
     fenced("0 held", "f1", 1700000000, "i1", 1),
     fenced("1 other generation", "f2", 1700000000, "i1", 2),
     fenced("2 other holder", "f3", 1700000000, "i2", 1),
     fenced("3 unfenced", "f4", 1700000000, NULL, 0),
   };
-  run_batches(&r, b, 4, NULL);
+  pgw_run_batches(&r, db.conninfo, b, 4, NULL, NULL);
   assert_int_equal(r.res[0].status, 0);
   assert_int_equal(r.res[1].status, -EIO);
   assert_non_null(strstr(r.err[1], "no longer held"));
   assert_int_equal(r.res[2].status, -EIO);
   assert_int_equal(r.res[3].status, 0);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions WHERE imei = 'f1'"), 1);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions WHERE imei IN ('f2', 'f3')"), 0);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.coverage WHERE imei IN ('f2', 'f3')"), 0);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions WHERE imei = 'f4'"), 1);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei = 'f1'"), 1);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei IN ('f2', 'f3')"), 0);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.coverage WHERE imei IN ('f2', 'f3')"), 0);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei = 'f4'"), 1);
 
   /* Expired: renewal fails, the fence fails; another instance takes it (generation 2). */
-  scalar("UPDATE fleetarc.leases SET expires_at = now() - interval '1 second' RETURNING 1");
-  assert_string_equal(scalar("SELECT fleetarc.lease_renew('acme', 'i1', 1, 30)"), "f");
+  testdb_scalar(&db, "UPDATE fleetarc.leases SET expires_at = now() - interval '1 second' RETURNING 1");
+  assert_string_equal(testdb_scalar(&db, "SELECT fleetarc.lease_renew('acme', 'i1', 1, 30)"), "f");
   pgw_batch_t *c[2] = {fenced("0 expired", "f5", 1700000000, "i1", 1), NULL};
-  run_batches(&r, c, 1, NULL);
+  pgw_run_batches(&r, db.conninfo, c, 1, NULL, NULL);
   assert_int_equal(r.res[0].status, -EIO);
-  assert_string_equal(scalar("SELECT fleetarc.lease_take('acme', 'i2', 30)"), "2");
-  assert_string_equal(scalar("SELECT fleetarc.lease_take('acme', 'i1', 30)"), "NULL"); /* held */
+  assert_string_equal(testdb_scalar(&db, "SELECT fleetarc.lease_take('acme', 'i2', 30)"), "2");
+  assert_string_equal(testdb_scalar(&db, "SELECT fleetarc.lease_take('acme', 'i1', 30)"), "NULL"); /* held */
   c[0] = fenced("0 new holder", "f6", 1700000000, "i2", 2);
-  run_batches(&r, c, 1, NULL);
+  pgw_run_batches(&r, db.conninfo, c, 1, NULL, NULL);
   assert_int_equal(r.res[0].status, 0);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions WHERE imei IN ('f5', 'f6')"), 1);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei IN ('f5', 'f6')"), 1);
 }
 
 int main(void) {
-  if (pgw_test_setup("fleetarc_test_db_pgw_fence") != 0) return 1;
+  if (testdb_setup(&db, "fleetarc_test_db_pgw_fence") != 0) return 1;
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_fence)};
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  pgw_test_teardown();
+  testdb_teardown(&db);
   return rc;
 }

@@ -17,12 +17,12 @@
 
 #include <cmocka.h>
 
-#include "db/migrate.h"
 #include "db/pgw.h"
-#include "harness.h"
 
-#include "pgw_testlib.h"
-}  /* pgw_testlib.h leaves run_batches open for its includer */
+#include "pgw_run.h"
+#include "testdb.h"
+
+static testdb_t db;
 
 #define T0 1767225600LL /* 2026-01-01 */
 
@@ -53,21 +53,19 @@ static pgw_batch_t *mixed_batch(const char *name) {
   return b;
 }
 
-static run_t r;
+static pgw_run_t r;
 static pgw_stats_t stats_after_first;
 
 /* In batch 0's callback: the writer's counters once it has committed. */
-static void after_first(void) { pgw_get_stats(r.w, &stats_after_first); }
+static void after_first(pgw_run_t *run, void *arg) { pgw_get_stats(run->w, arg); }
 
 static void test_refused_rows_isolated(void **state) {
   (void)state;
-  PGresult *res = PQexec(checker, "ALTER TABLE fleetarc.positions"
-                                  " ADD CONSTRAINT test_refuse_666 CHECK (speed <> 666)");
-  assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-  PQclear(res);
+  testdb_exec(db.checker, "ALTER TABLE fleetarc.positions"
+                          " ADD CONSTRAINT test_refuse_666 CHECK (speed <> 666)");
 
   pgw_batch_t *b[2] = {mixed_batch("0-mixed"), mixed_batch("1-again")};
-  run_batches(&r, b, 2, after_first);
+  pgw_run_batches(&r, db.conninfo, b, 2, after_first, &stats_after_first);
 
   /* The first: a success without the two refused rows. */
   assert_int_equal(r.res[0].status, 0);
@@ -92,47 +90,43 @@ static void test_refused_rows_isolated(void **state) {
   assert_int_equal(r.res[1].alarms_new, 0);
 
   /* Every good row once, the refused ones nowhere. */
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions"), 8);
-  assert_int_equal(scalar_ll("SELECT count(DISTINCT (imei, gpstime)) FROM fleetarc.positions"), 8);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions WHERE imei = 'r2'"), 2);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions WHERE speed = 666"), 0);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.alarms"), 1);
-  assert_string_equal(scalar("SELECT string_agg(imei, ',' ORDER BY imei)"
-                             " FROM fleetarc.device_state"), "r1");
-  assert_string_equal(scalar("SELECT accstatus FROM fleetarc.device_state WHERE imei = 'r1'"),
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions"), 8);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(DISTINCT (imei, gpstime)) FROM fleetarc.positions"), 8);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei = 'r2'"), 2);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE speed = 666"), 0);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.alarms"), 1);
+  assert_string_equal(testdb_scalar(&db, "SELECT string_agg(imei, ',' ORDER BY imei)"
+                                         " FROM fleetarc.device_state"), "r1");
+  assert_string_equal(testdb_scalar(&db, "SELECT accstatus FROM fleetarc.device_state WHERE imei = 'r1'"),
                       "1");
   /* Every cursor moved, the refused rows' devices' included: their rows are kept. */
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.cursors WHERE stream = 'playback'"
-                             " AND cursor = to_timestamp(" "1767225720" ")"), 3);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.cursors WHERE stream = 'playback'"
+                                         " AND cursor = to_timestamp(" "1767225720" ")"), 3);
 
   /* The refused rows, each once, with their error and the second refusal counted. */
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.rejected"), 2);
-  assert_string_equal(scalar("SELECT concat_ws('|', imei, payload->>'speed', times)"
-                             " FROM fleetarc.rejected WHERE source = 'positions'"),
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.rejected"), 2);
+  assert_string_equal(testdb_scalar(&db, "SELECT concat_ws('|', imei, payload->>'speed', times)"
+                                         " FROM fleetarc.rejected WHERE source = 'positions'"),
                       "r2|666|2");
-  assert_non_null(strstr(scalar("SELECT error FROM fleetarc.rejected WHERE source = 'positions'"),
+  assert_non_null(strstr(testdb_scalar(&db, "SELECT error FROM fleetarc.rejected WHERE source = 'positions'"),
                          "test_refuse_666"));
-  assert_non_null(strstr(scalar("SELECT error FROM fleetarc.rejected WHERE source = 'positions'"),
+  assert_non_null(strstr(testdb_scalar(&db, "SELECT error FROM fleetarc.rejected WHERE source = 'positions'"),
                          "SQLSTATE 23514"));
-  assert_string_equal(scalar("SELECT concat_ws('|', imei, payload->>'accstatus', times)"
-                             " FROM fleetarc.rejected WHERE source = 'device_state'"),
+  assert_string_equal(testdb_scalar(&db, "SELECT concat_ws('|', imei, payload->>'accstatus', times)"
+                                         " FROM fleetarc.rejected WHERE source = 'device_state'"),
                       "r3|40000|2");
-  assert_non_null(strstr(scalar("SELECT error FROM fleetarc.rejected"
-                                " WHERE source = 'device_state'"), "SQLSTATE 22003"));
+  assert_non_null(strstr(testdb_scalar(&db, "SELECT error FROM fleetarc.rejected"
+                                            " WHERE source = 'device_state'"), "SQLSTATE 22003"));
 
-  res = PQexec(checker, "ALTER TABLE fleetarc.positions DROP CONSTRAINT test_refuse_666");
-  assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-  PQclear(res);
+  testdb_exec(db.checker, "ALTER TABLE fleetarc.positions DROP CONSTRAINT test_refuse_666");
 }
 
 /* A full-size batch (10000 positions of 100 devices) with one refused row: the rest is
  * stored once; the time it took is printed (the row-by-row retry's cost), not asserted. */
 static void test_large_batch(void **state) {
   (void)state;
-  PGresult *res = PQexec(checker, "ALTER TABLE fleetarc.positions"
-                                  " ADD CONSTRAINT test_refuse_777 CHECK (speed <> 777)");
-  assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-  PQclear(res);
+  testdb_exec(db.checker, "ALTER TABLE fleetarc.positions"
+                          " ADD CONSTRAINT test_refuse_777 CHECK (speed <> 777)");
   pgw_batch_t *b = pgw_batch_new("0-large");
   char imei[32];
   for (int d = 0; d < 100; d++) {
@@ -143,27 +137,25 @@ static void test_large_batch(void **state) {
     assert_int_equal(pgw_batch_move_cursor(b, imei, STREAM_PLAYBACK, T0 + 86400 + 990), 0);
   }
   uint64_t t0 = uv_hrtime();
-  run_batches(&r, &b, 1, NULL);
+  pgw_run_batches(&r, db.conninfo, &b, 1, NULL, NULL);
   fprintf(stderr, "large batch with one refused row: %.3f s\n", (double)(uv_hrtime() - t0) / 1e9);
   assert_int_equal(r.res[0].status, 0);
   assert_int_equal(r.res[0].rows_rejected, 1);
   assert_int_equal(r.res[0].positions_new, 9999);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.positions WHERE imei LIKE 'L%'"), 9999);
-  assert_int_equal(scalar_ll("SELECT count(*) FROM fleetarc.cursors WHERE imei LIKE 'L%'"), 100);
-  assert_string_equal(scalar("SELECT imei FROM fleetarc.rejected WHERE payload->>'speed' = '777'"),
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions WHERE imei LIKE 'L%'"), 9999);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.cursors WHERE imei LIKE 'L%'"), 100);
+  assert_string_equal(testdb_scalar(&db, "SELECT imei FROM fleetarc.rejected WHERE payload->>'speed' = '777'"),
                       "L057");
-  res = PQexec(checker, "ALTER TABLE fleetarc.positions DROP CONSTRAINT test_refuse_777");
-  assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-  PQclear(res);
+  testdb_exec(db.checker, "ALTER TABLE fleetarc.positions DROP CONSTRAINT test_refuse_777");
 }
 
 int main(void) {
-  if (pgw_test_setup("fleetarc_test_db_pgw_rejected") != 0) return 1;
+  if (testdb_setup(&db, "fleetarc_test_db_pgw_rejected") != 0) return 1;
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_refused_rows_isolated),
     cmocka_unit_test(test_large_batch),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  pgw_test_teardown();
+  testdb_teardown(&db);
   return rc;
 }

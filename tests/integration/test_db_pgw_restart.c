@@ -20,6 +20,8 @@
 #include "db/pgw.h"
 #include "util/log.h"
 
+#include "testdb.h"
+
 #define NDEV 5
 #define NBATCH 60
 #define ROWS 1000      /* new rows per batch */
@@ -146,15 +148,6 @@ static void on_tick(uv_timer_t *t) { produce(t->data); }
 
 static void on_closed(void *data) { ((run_t *)data)->closed = true; }
 
-static long long scalar_ll(PGconn *c, const char *sql) {
-  PGresult *res = PQexec(c, sql);
-  if (PQresultStatus(res) != PGRES_TUPLES_OK) fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
-  assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-  long long v = atoll(PQgetvalue(res, 0, 0));
-  PQclear(res);
-  return v;
-}
-
 static void test_restart(void **state) {
   (void)state;
   static run_t r;
@@ -203,16 +196,17 @@ static void test_restart(void **state) {
   uv_run(&r.loop, UV_RUN_DEFAULT);
   assert_int_equal(uv_loop_close(&r.loop), 0);
 
-  PGconn *c = PQconnectdb(conninfo);
-  assert_int_equal(PQstatus(c), CONNECTION_OK);
-  assert_int_equal(scalar_ll(c, "SELECT count(*) FROM fleetarc.positions"), (long long)NBATCH * ROWS);
-  assert_int_equal(scalar_ll(c, "SELECT count(DISTINCT (imei, gpstime)) FROM fleetarc.positions"),
+  testdb_t db;
+  assert_int_equal(testdb_connect(&db, conninfo), 0);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.positions"),
+                   (long long)NBATCH * ROWS);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(DISTINCT (imei, gpstime)) FROM fleetarc.positions"),
                    (long long)NBATCH * ROWS);
   /* Each device's cursor sits on its last row. */
-  assert_int_equal(scalar_ll(c, "SELECT count(*) FROM fleetarc.cursors c JOIN (SELECT imei, "
-                                "max(gpstime) m FROM fleetarc.positions GROUP BY imei) p "
-                                "USING (imei) WHERE c.cursor = p.m"), NDEV);
-  PQfinish(c);
+  assert_int_equal(testdb_scalar_ll(&db, "SELECT count(*) FROM fleetarc.cursors c JOIN (SELECT imei, "
+                                         "max(gpstime) m FROM fleetarc.positions GROUP BY imei) p "
+                                         "USING (imei) WHERE c.cursor = p.m"), NDEV);
+  testdb_teardown(&db);
 }
 
 static int teardown(void **state) {

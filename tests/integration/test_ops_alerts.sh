@@ -5,18 +5,8 @@
 # registers; the dashboard is JSON and its provisioning YAML; every SQL query of the
 # dashboard runs on a migrated database (Grafana's time macros replaced) as the
 # read-only reporter role.
-set -euo pipefail
-: "${FLEETARC_BIN:?}" "${FLEETARC_SOURCE_DIR:?}"
+. "$(dirname "$0")/archive_lib.sh"
 D=$FLEETARC_SOURCE_DIR/deploy
-T=$(mktemp -d /tmp/fleetarc-opsa.XXXXXX)
-DB=fa_ops_alerts
-cleanup() {
-  [ -n "${PGHOST:-}" ] && psql -d postgres -qAtc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
-  rm -rf "$T"
-}
-trap cleanup EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
 if command -v promtool >/dev/null; then
   promtool check rules "$D/prometheus/alerts.yml" || fail "promtool check rules"
@@ -47,8 +37,7 @@ PY
 if [ -z "${PGHOST:-}" ]; then
   [ "${FLEETARC_REQUIRE_PG:-0}" = 1 ] && fail "no PostgreSQL"
 else
-  psql -d postgres -qAtc "DROP DATABASE IF EXISTS $DB" >/dev/null
-  psql -d postgres -qAtc "CREATE DATABASE $DB" >/dev/null
+  fresh_db fa_ops_alerts
   echo "database: {conninfo: \"dbname=$DB\"}
 api: {base_url: http://127.0.0.1:9}
 accounts: [{account: x, password_md5: 0123456789abcdef0123456789abcdef}]" >"$T/cfg.yaml"

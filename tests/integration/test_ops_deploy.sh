@@ -4,17 +4,7 @@
 # migrated database (twice: idempotent): the reporter reads tables, partitions made
 # later by the writer and report functions, but cannot write nor do DDL; the writer
 # (a non-superuser) migrates, writes, creates and drops partitions.
-set -euo pipefail
-: "${FLEETARC_BIN:?}" "${FLEETARC_SOURCE_DIR:?}"
-T=$(mktemp -d /tmp/fleetarc-opsd.XXXXXX)
-DB=fa_ops_deploy
-cleanup() {
-  [ -n "${PGHOST:-}" ] && psql -d postgres -qAtc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
-  rm -rf "$T"
-}
-trap cleanup EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+. "$(dirname "$0")/archive_lib.sh"
 checked=0
 
 if command -v systemd-analyze >/dev/null; then
@@ -39,8 +29,7 @@ if [ -z "${PGHOST:-}" ]; then
   exit 0
 fi
 
-psql -d postgres -qAtc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
-psql -d postgres -qAtc "CREATE DATABASE $DB" >/dev/null
+fresh_db fa_ops_deploy
 "$FLEETARC_BIN" migrate --database "dbname=$DB" >/dev/null 2>&1 || { echo "FAIL: migrate" >&2; exit 1; }
 for i in 1 2; do
   psql -d "$DB" -qAt -v ON_ERROR_STOP=1 -f "$FLEETARC_SOURCE_DIR/deploy/roles.sql" >"$T/roles$i" 2>&1 ||

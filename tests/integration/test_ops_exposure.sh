@@ -62,13 +62,9 @@ sim_start --devices 5 --seed 5 --history 1
 PW_MD5=$(printf '%s' "$SIM_PASSWORD" | md5sum | cut -d' ' -f1)
 export FA_EXPOSURE_PW=$SIM_PASSWORD
 export FA_METRICS_TOKEN=Metr1cs-Token-0042
-cat >"$T/run.yaml" <<YAML
-api:
-  base_url: $SIM_URL
-  timeout: 3s
-  retry: {max_attempts: 2, base_delay: 50ms, max_delay: 200ms}
-  rate_limits: {default: 0s, authorization: 0s, track: 0s, playback: 0s, alarm/list: 0s,
-                device/list: 0s, user/list: 0s, device/detail: 0s, device/mileage: 0s}
+{
+  api_yaml
+  cat <<YAML
 accounts:
   - account: demo
     password: \${FA_EXPOSURE_PW}
@@ -81,6 +77,7 @@ metrics: {listen: 127.0.0.1:0, unhealthy_after: 10m, auth: "\${FA_METRICS_TOKEN}
 log:
   level: info
 YAML
+} >"$T/run.yaml"
 "$FLEETARC_BIN" -c "$T/run.yaml" run >/dev/null 2>"$T/fleetarc.err" &
 pid=$!
 for _ in $(seq 100); do grep -q "account demo: logged in" "$T/fleetarc.err" && break; sleep 0.1; done
@@ -94,7 +91,7 @@ grep -E '^Max core file size' "/proc/$pid/limits" | tee "$T/limits"
 grep -qE '^Max core file size +0 +0 ' "$T/limits" || fail "RLIMIT_CORE is not 0"
 
 # ---- (c) the metrics endpoint under 70 idle connections, and its authentication
-port=$(sed -n 's/.*ops: listening on .* port \([0-9]*\):.*/\1/p' "$T/fleetarc.err" | head -n 1)
+port=$(ops_port)
 [ -n "$port" ] || fail "no 'ops: listening' line"
 python3 - "$port" "$FA_METRICS_TOKEN" >"$T/probe" <<'PY' || fail "the probe script failed"
 import socket, sys, time
@@ -144,8 +141,7 @@ grep -qx 'console_auth 200' "$T/probe" || fail "/api/v1/status with the token is
 for _ in $(seq 50); do grep -q 'ghost' "$T/fleetarc.err" && break; sleep 0.1; done
 grep -q 'ghost\\nFORGED-LINE' "$T/fleetarc.err" || fail "no log line names the account with its newline escaped"
 grep -q '^FORGED-LINE' "$T/fleetarc.err" && fail "a newline in an account name forged a log line"
-kill -TERM "$pid"
-wait "$pid" || fail "run did not exit 0 on SIGTERM"
+sigterm_run "$pid"
 all_clean "run log" "$T/fleetarc.err"
 grep -qF -- "$FA_METRICS_TOKEN" "$T/fleetarc.err" && fail "the metrics token is in the log"
 

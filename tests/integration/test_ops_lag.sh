@@ -14,8 +14,7 @@ write_config "archive: {lookback: 2d, track_interval: 2s, discovery_interval: 1h
 metrics: {listen: 127.0.0.1:0}"
 "$FLEETARC_BIN" -c "$T/cfg.yaml" run >"$T/run.out" 2>"$T/run.err" &
 pid=$!
-for _ in $(seq 100); do grep -q "ops: listening" "$T/run.err" && break; sleep 0.1; done
-port=$(sed -n 's/.*ops: listening on .* port \([0-9]*\):.*/\1/p' "$T/run.err" | head -n 1)
+port=$(ops_port "$T/run.err")
 [ -n "$port" ] || { cat "$T/run.err" >&2; echo "FAIL: no 'ops: listening' line" >&2; exit 1; }
 value() { awk -v k="$1" '$1 == k {print $2; f=1} END {if (!f) print 0}' "$2"; }
 scrape() { curl -s "http://127.0.0.1:$port/metrics" >"$T/m" && $PARSE "$T/m" >"$T/p" || fail "scrape"; }
@@ -45,8 +44,7 @@ echo "devices without a position in device_state: $silent"
 [ "$without" -ge 1 ] || fail "no device counted without a position (the sim has never-online ones)"
 awk -v l="$lag" 'BEGIN{exit !(l < 3600)}' || fail "the playback lag is ${lag}s: pinned by a device without data"
 grep -q '^fleetarc_devices{state="failing"}' "$T/m" && fail "failing mixed with active/removed"
-kill -TERM $pid
-wait $pid || fail "run exited $?"
+sigterm_run $pid
 summary=$(grep ' summary: ' "$T/run.err" | tail -n 1)
 echo "$summary"
 s_lag=$(sed -n 's/.* lag \([0-9-]*\)s,.*/\1/p' <<<"$summary")

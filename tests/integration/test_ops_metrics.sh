@@ -14,8 +14,7 @@ metrics: {listen: 127.0.0.1:0, unhealthy_after: 5s}"
 sed -i 's/^  level: info$/  level: info\n  format: json/' "$T/cfg.yaml" # structured log lines
 "$FLEETARC_BIN" -c "$T/cfg.yaml" run >"$T/fleetarc.out" 2>"$T/fleetarc.err" &
 pid=$!
-for _ in $(seq 100); do grep -q "ops: listening" "$T/fleetarc.err" && break; sleep 0.1; done
-port=$(sed -n 's/.*ops: listening on .* port \([0-9]*\):.*/\1/p' "$T/fleetarc.err" | head -n 1)
+port=$(ops_port)
 [ -n "$port" ] || { cat "$T/fleetarc.err" >&2; fail "no 'ops: listening' line"; finish; }
 URL=http://127.0.0.1:$port
 
@@ -123,9 +122,6 @@ scrape 3
 [ "$(value 'fleetarc_config_reloads_total{outcome=rejected}' "$T/p3")" = 1 ] || fail "rejected reload not counted"
 [ "$(value 'fleetarc_config_reloads_total{outcome=applied}' "$T/p3")" = 1 ] || fail "applied reload not counted"
 
-kill -TERM $pid
-st=0
-wait $pid || st=$?
-[ $st -eq 0 ] || fail "run exited $st after SIGTERM"
+sigterm_run $pid
 curl -s -m 2 "$URL/healthz" >/dev/null 2>&1 && fail "endpoint still up after exit"
 finish

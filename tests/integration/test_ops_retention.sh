@@ -3,21 +3,10 @@
 # partitions entirely older than the cutoff go (DETACH + DROP), the month straddling the
 # cutoff and newer ones stay with their rows, a dry run changes nothing, retention off
 # drops nothing, a bad table name is refused.
-set -euo pipefail
-: "${FLEETARC_BIN:?}"
-if [ -z "${PGHOST:-}" ]; then
-  [ "${FLEETARC_REQUIRE_PG:-0}" = 1 ] && { echo "FAIL: no PostgreSQL (PGHOST unset)" >&2; exit 1; }
-  exit 77
-fi
-T=$(mktemp -d /tmp/fleetarc-opsr.XXXXXX)
-DB=fa_ops_retention
-trap 'psql -d postgres -qAtc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1; rm -rf "$T"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+. "$(dirname "$0")/archive_lib.sh"
 q() { psql -d "$DB" -qAt -v ON_ERROR_STOP=1 -c "$1"; }
 
-psql -d postgres -qAtc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
-psql -d postgres -qAtc "CREATE DATABASE $DB" >/dev/null
+fresh_db fa_ops_retention
 "$FLEETARC_BIN" migrate --database "dbname=$DB" >/dev/null 2>&1 || { echo "FAIL: migrate" >&2; exit 1; }
 
 # 2020-01..03 (old), the month holding the cutoff (now - 400d), and now's

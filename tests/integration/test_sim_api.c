@@ -4,8 +4,12 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
+#include "api/sign.h"
 #include "sim_client.h"
 
 #define PRESENT 1793491200LL /* 2026-11-01T00:00:00Z */

@@ -3,8 +3,13 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
+#include "api/sign.h"
 #include "sim_client.h"
 
 static sc_t sim;

@@ -5,6 +5,10 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "sim_client.h"
@@ -90,16 +94,6 @@ static size_t truth_count(const char *dir, const char *imei, long long b, long l
   return n;
 }
 
-static void rm_truth(const char *dir) {
-  const char *names[] = {"positions.csv", "alarms.csv", "devices.csv", "trips.csv", "late.csv"};
-  char path[512];
-  for (int k = 0; k < 5; k++) {
-    snprintf(path, sizeof path, "%s/%s", dir, names[k]);
-    unlink(path);
-  }
-  rmdir(dir);
-}
-
 static void test_late_window(void **state) {
   (void)state;
   char dir[] = "/tmp/sim_late_XXXXXX";
@@ -167,7 +161,7 @@ static void test_late_window(void **state) {
   track_of(&sim, w.imei, &heart, &sys, &gps);
   assert_true(heart > w.e);
   assert_int_equal(sc_stop(&sim), 0);
-  rm_truth(dir);
+  harness_rm_dir(dir);
 
   /* bad specs are usage errors */
   harness_sim_t hs;

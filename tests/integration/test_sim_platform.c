@@ -6,6 +6,10 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "sim_client.h"
@@ -102,16 +106,6 @@ static size_t truth_alarms(const char *dir, const char *imei, int type, alarm_re
   return n;
 }
 
-static void rm_truth(const char *dir) {
-  const char *names[] = {"positions.csv", "alarms.csv", "devices.csv", "trips.csv"};
-  char path[512];
-  for (int k = 0; k < 4; k++) {
-    snprintf(path, sizeof path, "%s/%s", dir, names[k]);
-    unlink(path);
-  }
-  rmdir(dir);
-}
-
 /* A device silenced 3 h before the present, offline timeout 1 h: datastatus 4, one
  * offlineAlarm at hearttime + 1 h that /api/track's systemtime does not reach, the same
  * row in the truth; no playback after the silence. Off by default. */
@@ -153,7 +147,7 @@ static void test_offline_alarm(void **state) {
   assert_int_equal(tr[0].gpstime, heart + 3600);
   assert_int_equal(tr[0].systemtime, heart + 3600);
   assert_int_equal(sc_stop(&sim), 0);
-  rm_truth(dir);
+  harness_rm_dir(dir);
 
   /* without --offline-after: no offline alarm (a day of silence makes datastatus 4) */
   const char *plain[] = {"--devices", "10", "--seed", "5", "--history", "3", "--now", now,
@@ -256,7 +250,7 @@ static void test_parking_alarm(void **state) {
   assert_int_equal(n30, nt);
   print_message("%zu parking alarms of %s, %d alarm pages\n", n30, imeis[bi], pages);
   assert_int_equal(sc_stop(&sim), 0);
-  rm_truth(dir);
+  harness_rm_dir(dir);
 }
 
 /* --track-behind: the LATE_ALARMS trap's track answers as of its day's first minutes, so

@@ -2,10 +2,13 @@
  * the spec's rules (next begin = last record's time, a guard for full pages of one
  * time) and deduplicating by the archive keys gives exactly the truth CSVs, row for
  * row. Also: same seed, same answers; another seed, another fleet. */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "sim_client.h"
@@ -165,20 +168,6 @@ static void assert_rows_equal(const char *what, rows_t *api, rows_t *truth) {
              api->n > truth->n ? api->v[i] : truth->v[i]);
 }
 
-static void remove_dir(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *e;
-  char path[512];
-  while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.') continue;
-    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    unlink(path);
-  }
-  closedir(d);
-  rmdir(dir);
-}
-
 static void test_union_equals_truth(void **state) {
   (void)state;
   char dir[] = "/tmp/fleetarc-sim-truth-XXXXXX";
@@ -247,7 +236,7 @@ static void test_union_equals_truth(void **state) {
   rows_free(&api_dev);
   rows_free(&truth_dev);
   assert_int_equal(sc_stop(&c), 0);
-  remove_dir(dir);
+  harness_rm_dir(dir);
 }
 
 /* A fingerprint of a simulator's answers: device list, track and a playback page. */

@@ -2,6 +2,7 @@
  * "listen HOST:PORT", "account NAME", "password SECRET" and then "ready". */
 #include "harness.h"
 
+#include <dirent.h>
 #include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
@@ -104,4 +105,18 @@ void harness_sim_stop(harness_sim_t *sim) {
   int st;
   waitpid(sim->pid, &st, 0);
   sim->pid = 0;
+}
+
+void harness_rm_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  char path[512];
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.') continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    unlink(path);
+  }
+  closedir(d);
+  rmdir(dir);
 }

@@ -24,4 +24,7 @@ int harness_sim_start(harness_sim_t *sim, const char *const *extra_args);
 /* SIGTERM, then waits. */
 void harness_sim_stop(harness_sim_t *sim);
 
+/* Removes a flat directory (a simulator's --truth output): its files, then itself. */
+void harness_rm_dir(const char *dir);
+
 #endif

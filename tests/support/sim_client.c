@@ -1,8 +1,5 @@
-/* A small blocking client of fleetarc-sim for the simulator's integration tests:
- * libcurl easy requests, cJSON answers, login with the spec's signature. Header-only
- * (static inline) so that the shared harness.c stays as it is. */
-#ifndef FLEETARC_TESTS_SIM_CLIENT_H
-#define FLEETARC_TESTS_SIM_CLIENT_H
+/* The blocking fleetarc-sim client of the integration tests; see sim_client.h. */
+#include "sim_client.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -20,20 +17,8 @@
 #include <unistd.h>
 
 #include "api/sign.h"
-#include "harness.h"
 
-typedef struct sc {
-  harness_sim_t sim;
-  CURL *curl;
-  char token[64];
-  long http_status;
-  char *body;       /* the last answer's raw body (owned) */
-  size_t body_len;
-  CURLcode curl_rc;
-  long timeout_ms;  /* per request; 0: 20 s */
-} sc_t;
-
-static inline size_t sc_cb_write(char *p, size_t size, size_t n, void *arg) {
+static size_t cb_write(char *p, size_t size, size_t n, void *arg) {
   sc_t *c = arg;
   size_t add = size * n;
   char *nb = realloc(c->body, c->body_len + add + 1);
@@ -45,16 +30,14 @@ static inline size_t sc_cb_write(char *p, size_t size, size_t n, void *arg) {
   return add;
 }
 
-/* Starts the simulator with extra args (NULL-ended). 0 or -1. */
-static inline int sc_start(sc_t *c, const char *const *args) {
+int sc_start(sc_t *c, const char *const *args) {
   memset(c, 0, sizeof *c);
   if (harness_sim_start(&c->sim, args) != 0) return -1;
   c->curl = curl_easy_init();
   return c->curl ? 0 : -1;
 }
 
-/* SIGTERM and wait; returns the simulator's exit status (-1 if it did not exit). */
-static inline int sc_stop(sc_t *c) {
+int sc_stop(sc_t *c) {
   int st = -1;
   if (c->curl) curl_easy_cleanup(c->curl);
   c->curl = NULL;
@@ -69,10 +52,7 @@ static inline int sc_stop(sc_t *c) {
   return st;
 }
 
-/* One request: method "GET" or "POST", path with query string (already encoded), an
- * optional form body. Returns the parsed JSON (caller frees) or NULL (transport error,
- * not JSON); c->http_status, c->body, c->curl_rc hold the details. */
-static inline cJSON *sc_call(sc_t *c, const char *method, const char *path, const char *form) {
+cJSON *sc_call(sc_t *c, const char *method, const char *path, const char *form) {
   char url[16384];
   snprintf(url, sizeof url, "%s%s", c->sim.base_url, path);
   free(c->body);
@@ -81,7 +61,7 @@ static inline cJSON *sc_call(sc_t *c, const char *method, const char *path, cons
   c->http_status = 0;
   curl_easy_reset(c->curl);
   curl_easy_setopt(c->curl, CURLOPT_URL, url);
-  curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, sc_cb_write);
+  curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, cb_write);
   curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
   curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms ? c->timeout_ms : 20000L);
   curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
@@ -95,48 +75,46 @@ static inline cJSON *sc_call(sc_t *c, const char *method, const char *path, cons
   return cJSON_ParseWithLength(c->body, c->body_len);
 }
 
-/* GET with a printf-formatted path; the access token is appended when set. */
-static inline cJSON *sc_getf(sc_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static inline cJSON *sc_getf(sc_t *c, const char *fmt, ...) {
+/* A GET of a formatted path, the token appended when there is one (sc_getf, sc_get_code). */
+static cJSON *vgetf(sc_t *c, const char *fmt, va_list ap) {
   char path[16000];
-  va_list ap;
-  va_start(ap, fmt);
   int n = vsnprintf(path, sizeof path, fmt, ap);
-  va_end(ap);
   if (c->token[0] && n > 0 && (size_t)n < sizeof path)
     snprintf(path + n, sizeof path - (size_t)n, "%saccess_token=%s", strchr(path, '?') ? "&" : "?",
              c->token);
   return sc_call(c, "GET", path, NULL);
 }
 
-static inline int sc_code(const cJSON *j) {
+cJSON *sc_getf(sc_t *c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  cJSON *j = vgetf(c, fmt, ap);
+  va_end(ap);
+  return j;
+}
+
+int sc_code(const cJSON *j) {
   const cJSON *code = cJSON_GetObjectItemCaseSensitive(j, "code");
   return cJSON_IsNumber(code) ? code->valueint : -1;
 }
 
-/* The code of a GET (see sc_getf), freeing the answer; -1 when no JSON came back. */
-static inline int sc_get_code(sc_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static inline int sc_get_code(sc_t *c, const char *fmt, ...) {
-  char path[16000];
+int sc_get_code(sc_t *c, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(path, sizeof path, fmt, ap);
+  cJSON *j = vgetf(c, fmt, ap);
   va_end(ap);
-  cJSON *j = sc_getf(c, "%s", path);
   int code = sc_code(j);
   cJSON_Delete(j);
   return code;
 }
 
-static inline int sc_signature_at(const char *password, long long t, char out[33]) {
+int sc_signature_at(const char *password, long long t, char out[33]) {
   char md5[33];
   if (api_md5_hex(password, strlen(password), md5) != 0) return -1;
   return api_signature(md5, t, out) == 0 ? 0 : -1;
 }
 
-/* Logs in as account with password at time now+offset; on success the token is kept.
- * Returns the answer's code. */
-static inline int sc_login_at(sc_t *c, const char *account, const char *password, long offset) {
+int sc_login_at(sc_t *c, const char *account, const char *password, long offset) {
   long long t = (long long)time(NULL) + offset;
   char sig[33];
   if (sc_signature_at(password, t, sig) != 0) return -1;
@@ -155,43 +133,35 @@ static inline int sc_login_at(sc_t *c, const char *account, const char *password
   return code;
 }
 
-static inline int sc_login(sc_t *c) { return sc_login_at(c, c->sim.account, c->sim.password, 0); }
+int sc_login(sc_t *c) { return sc_login_at(c, c->sim.account, c->sim.password, 0); }
 
-/* /sim/stats, parsed (caller frees). */
-static inline cJSON *sc_stats(sc_t *c) { return sc_call(c, "GET", "/sim/stats", NULL); }
+cJSON *sc_stats(sc_t *c) { return sc_call(c, "GET", "/sim/stats", NULL); }
 
-/* A number inside /sim/stats: sc_stat(stats, "faults", "reset"). */
-static inline double sc_stat(const cJSON *stats, const char *group, const char *key) {
+double sc_stat(const cJSON *stats, const char *group, const char *key) {
   const cJSON *g = cJSON_GetObjectItemCaseSensitive(stats, group);
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(g, key);
   return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
-/* The `record` array of an answer: its size, or -1. */
-static inline int sc_record_count(const cJSON *j) {
+int sc_record_count(const cJSON *j) {
   const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "record");
   return cJSON_IsArray(r) ? cJSON_GetArraySize(r) : -1;
 }
 
-/* The `record` string of playback/alarm answers (borrowed), or NULL. */
-static inline const char *sc_record_string(const cJSON *j) {
+const char *sc_record_string(const cJSON *j) {
   const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "record");
   return cJSON_IsString(r) ? r->valuestring : NULL;
 }
 
-/* Number of ';'-separated groups in a record string. */
-static inline int sc_groups(const char *s) {
+int sc_groups(const char *s) {
   if (!s || !*s) return 0;
   int n = 1;
   for (; *s; s++) n += *s == ';';
   return n;
 }
 
-/* Walks the account tree from `account` (user/list, then device/list of each),
- * appending every device's IMEI to imeis (and its owner to owners, when not NULL).
- * Returns the number of accounts seen, -1 on an error answer or a list over 500 rows. */
-static inline int sc_walk_tree(sc_t *c, const char *account, char (*imeis)[16],
-                               char (*owners)[64], int *n, int cap) {
+int sc_walk_tree(sc_t *c, const char *account, char (*imeis)[16], char (*owners)[64], int *n,
+                 int cap) {
   char *acc = curl_easy_escape(c->curl, account, 0);
   cJSON *j = sc_getf(c, "/api/device/list?account=%s", acc);
   int rc = -1, accounts = 1, nkids = 0;
@@ -227,8 +197,7 @@ out:
   return rc;
 }
 
-/* A raw TCP connection to the simulator: -1 on failure. */
-static inline int sc_connect(const sc_t *c) {
+int sc_connect(const sc_t *c) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->sim.port)};
@@ -242,8 +211,7 @@ static inline int sc_connect(const sc_t *c) {
   return fd;
 }
 
-/* Reads until the peer closes, the buffer is full, or `until` appears. Returns bytes. */
-static inline size_t sc_read_all(int fd, char *buf, size_t cap, const char *until) {
+size_t sc_read_all(int fd, char *buf, size_t cap, const char *until) {
   size_t n = 0;
   while (n + 1 < cap) {
     ssize_t r = read(fd, buf + n, cap - 1 - n);
@@ -255,5 +223,3 @@ static inline size_t sc_read_all(int fd, char *buf, size_t cap, const char *unti
   buf[n] = '\0';
   return n;
 }
-
-#endif
