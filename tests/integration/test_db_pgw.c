@@ -421,7 +421,7 @@ static void test_close_while_unreachable(void **state) {
 /* ---- backpressure is told from the loop, never from inside pgw_submit ---- */
 
 typedef struct told {
-  loop_ctx_t lc;
+  pgw_loop_t lc;
   bool in_submit;       /* a pgw_submit call is on the stack */
   int inside;           /* on_pressure calls from inside pgw_submit */
   int full, not_full;   /* on_pressure calls, by state */
@@ -450,7 +450,7 @@ static void test_pressure_told_from_loop(void **state) {
   (void)state;
   told_t t;
   memset(&t, 0, sizeof t);
-  loop_init(&t.lc);
+  pgw_loop_init(&t.lc);
   /* Unreachable: nothing drains, so the queue stays full until the close. */
   pgw_options_t opt = {.conninfo = "host=/nonexistent-fleetarc port=1 dbname=x",
                        .backoff_min_ms = 10, .backoff_max_ms = 40, .max_queued_rows = 2,
@@ -471,7 +471,7 @@ static void test_pressure_told_from_loop(void **state) {
   uv_run(&t.lc.loop, UV_RUN_NOWAIT);
   assert_int_equal(t.full, 1); /* from the loop, once */
   assert_int_equal(t.not_full, 0);
-  close_writer_and_loop(&t.lc, w);
+  pgw_loop_close(&t.lc, w);
   assert_int_equal(t.inside, 0);
   pgw_batch_free(b[2]); /* refused: still ours */
 }
