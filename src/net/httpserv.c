@@ -147,6 +147,7 @@ int httpserv_parse(const char *data, size_t n, size_t max_head, size_t max_body,
                    httpserv_request_t *out, size_t *consumed) {
   if (!out || !consumed || (!data && n)) return -EINVAL;
   memset(out, 0, sizeof *out);
+  if (n == 0) return -EAGAIN;
   size_t pos = 0;
   if (n && data[0] == '\n') pos = 1;
   else if (n > 1 && data[0] == '\r' && data[1] == '\n') pos = 2;
