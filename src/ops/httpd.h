@@ -1,6 +1,7 @@
-/* The operations endpoint: a tiny HTTP/1.1 server on the service's own libuv loop
- * (GET only, one request per connection, bounded sizes) that answers from callbacks.
- * It never blocks the loop and never trusts the peer: garbage gets a 400 and a close. */
+/* The operations endpoint: the metrics/health/console listener on the service's own
+ * libuv loop, served by net/httpserv (GET and HEAD only, one request per connection,
+ * bounded sizes and waits, optional Authorization), answering from callbacks. It never
+ * blocks the loop and never trusts the peer: garbage gets a 400 and a close. */
 #ifndef FLEETARC_OPS_HTTPD_H
 #define FLEETARC_OPS_HTTPD_H
 
@@ -8,6 +9,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "net/httpserv.h"
 #include "util/buf.h"
 
 typedef struct httpd httpd_t;
@@ -15,8 +17,8 @@ typedef struct httpd httpd_t;
 #define HTTPD_MAX_REQUEST 8192 /* request line + headers; more is answered 431 */
 #define HTTPD_MAX_CLIENTS 64   /* connections at once; when full, the oldest idle one goes */
 #define HTTPD_MAX_PER_PEER 8   /* connections at once from one address; the same rule */
-#define HTTPD_TIMEOUT_MS 3000  /* a client has this long to send its request line and
-                                * headers: a scraper sends them at once */
+#define HTTPD_TIMEOUT_MS 3000  /* a client has this long to start its request, and as long
+                                * again to finish it: a scraper sends it at once */
 
 /* Answers GET `path` (the target without its query string; borrowed for the call): sets
  * *status (200, 404, 503...), *content_type (a static string) and appends the body to
@@ -25,13 +27,13 @@ typedef void (*httpd_handler_cb)(void *arg, const char *path, int *status,
                                  const char **content_type, buf_t *body);
 
 /* A request answered later (the console's database-backed pages). */
-typedef struct httpd_req httpd_req_t;
+typedef httpserv_req_t httpd_req_t;
 
 /* Tried before the handler for every authorised GET/HEAD: returns true when it takes the
  * request, which it must then answer exactly once with httpd_reply (from the loop, later
  * or at once). path as for the handler; query is the text after '?' ("" if none), both
  * borrowed for the call. While a request waits, its connection is busy (never dropped as
- * idle) and its header timeout is off. */
+ * idle) and its request timeout is off. */
 typedef bool (*httpd_async_cb)(void *arg, httpd_req_t *req, const char *path, const char *query);
 
 /* Sends the answer of an async request and frees req. When the client has gone (or the
@@ -53,11 +55,6 @@ int httpd_set_auth(httpd_t *h, const char *authorization) __attribute__((warn_un
 /* True when the listen address "HOST:PORT" is a loopback one (127.0.0.0/8, [::1]). */
 bool httpd_listen_is_loopback(const char *listen);
 
-/* The value of header name (case-insensitive) in the request head data[0..n), copied to
- * out (n bytes, terminated, surrounding blanks cut): 0, or -ENOENT / -EFBIG. Pure. */
-int httpd_header_value(const char *data, size_t n, const char *name, char *out, size_t out_len)
-    __attribute__((warn_unused_result));
-
 /* Sets the async taker (NULL: none). */
 void httpd_set_async(httpd_t *h, httpd_async_cb cb, void *arg);
 
@@ -67,12 +64,5 @@ int httpd_port(const httpd_t *h);
 /* Closes the listener and every open connection; on_closed(arg) (may be NULL) runs from
  * the loop once every handle is closed, then h is freed. NULL h: on_closed is not run. */
 void httpd_close(httpd_t *h, void (*on_closed)(void *arg), void *arg);
-
-/* Parses the start of a request in data[0..n): 0 with method and path (NUL-terminated,
- * query string cut) once the header block is complete, -EAGAIN when more bytes are
- * needed, -EINVAL for a malformed one, -EFBIG past HTTPD_MAX_REQUEST or when the method
- * or path does not fit. Pure; for the server and its unit test. */
-int httpd_parse_request(const char *data, size_t n, char *method, size_t method_len,
-                        char *path, size_t path_len) __attribute__((warn_unused_result));
 
 #endif

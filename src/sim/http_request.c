@@ -1,10 +1,11 @@
-/* HTTP/1.1 request parsing for the simulator: strict about syntax and sizes (a bad
- * request is answered 400/413, never guessed at), lenient only where RFC 9112 allows
- * (leading empty lines, bare LF line ends). */
+/* The simulator's view of a request: percent-decoding (strict: a bad escape, a NUL or
+ * bad UTF-8 is answered 400, never guessed at) of the path, the query and a form body.
+ * The HTTP syntax itself is net/httpserv's. */
 #include "sim/http_request.h"
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -89,25 +90,6 @@ const char *sim_http_request_param(const sim_http_request_t *req, const char *na
   return NULL;
 }
 
-static bool is_tchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-/* Case-insensitive: does the comma-separated header value v[0..n) hold token tok? */
-static bool header_has_token(const char *v, size_t n, const char *tok) {
-  size_t tl = strlen(tok), i = 0;
-  while (i < n) {
-    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
-    size_t s = i;
-    while (i < n && v[i] != ',') i++;
-    size_t e = i;
-    while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t')) e--;
-    if (e - s == tl && strncasecmp(v + s, tok, tl) == 0) return true;
-  }
-  return false;
-}
-
 /* Splits a&b=c pairs of s[0..n) into req->params, decoding into the store at *w. */
 static int parse_pairs(sim_http_request_t *req, const char *s, size_t n, char **w) {
   size_t i = 0;
@@ -139,97 +121,26 @@ static int parse_pairs(sim_http_request_t *req, const char *s, size_t n, char **
   return 0;
 }
 
-int sim_http_request_parse(sim_http_request_t *req, const char *data, size_t n,
-                           size_t *consumed) {
+/* Case-insensitive: is the header value v[0..n) the media type mt (parameters after ';')? */
+static bool media_type_is(const char *v, size_t n, const char *mt) {
+  size_t len = 0;
+  while (len < n && v[len] != ';' && v[len] != ' ' && v[len] != '\t') len++;
+  return len == strlen(mt) && strncasecmp(v, mt, len) == 0;
+}
+
+int sim_http_request_decode(sim_http_request_t *req, const httpserv_request_t *r) {
   req->nparams = 0;
   req->path = NULL;
-  req->method[0] = '\0';
-  size_t pos = 0;
-  while (pos < n && (data[pos] == '\r' || data[pos] == '\n')) pos++;
-  size_t scan_end = n < pos + SIM_HTTP_MAX_HEADER ? n : pos + SIM_HTTP_MAX_HEADER;
-
-  /* Find the empty line that ends the header block; lines are [ls, le). */
-  const char *line_s[256];
-  size_t line_n[256];
-  size_t nlines = 0, cur = pos, hdr_end = 0;
-  for (;;) {
-    const char *nl = memchr(data + cur, '\n', scan_end - cur);
-    if (!nl) return n >= pos + SIM_HTTP_MAX_HEADER ? -EFBIG : -EAGAIN;
-    size_t le = (size_t)(nl - data);
-    size_t len = le - cur;
-    if (len && data[le - 1] == '\r') len--;
-    if (len == 0) {
-      hdr_end = le + 1;
-      break;
-    }
-    if (nlines == sizeof line_n / sizeof line_n[0]) return -EFBIG;
-    line_s[nlines] = data + cur;
-    line_n[nlines++] = len;
-    cur = le + 1;
-  }
-
-  /* Request line: METHOD SP target SP HTTP/1.x */
-  const char *l = line_s[0];
-  size_t ln = line_n[0], i = 0;
-  while (i < ln && l[i] >= 'A' && l[i] <= 'Z') i++;
-  if (i == 0 || i >= sizeof req->method || i >= ln || l[i] != ' ') return -EINVAL;
-  memcpy(req->method, l, i);
-  req->method[i] = '\0';
-  size_t ts = ++i;
-  while (i < ln && (unsigned char)l[i] > 0x20 && (unsigned char)l[i] < 0x7f) i++;
-  size_t te = i;
-  if (te == ts || l[ts] != '/' || i >= ln || l[i] != ' ') return -EINVAL;
-  i++;
-  if (ln - i != 8 || memcmp(l + i, "HTTP/1.", 7) != 0 || (l[i + 7] != '0' && l[i + 7] != '1'))
-    return -EINVAL;
-  bool http11 = l[i + 7] == '1';
-
-  /* Headers. */
-  long long content_length = -1;
-  bool ka_tok = false, close_tok = false, form = false;
-  for (size_t k = 1; k < nlines; k++) {
-    const char *h = line_s[k];
-    size_t hn = line_n[k], c = 0;
-    while (c < hn && is_tchar((unsigned char)h[c])) c++;
-    if (c == 0 || c >= hn || h[c] != ':') return -EINVAL;
-    size_t name_len = c++;
-    while (c < hn && (h[c] == ' ' || h[c] == '\t')) c++;
-    size_t ve = hn;
-    while (ve > c && (h[ve - 1] == ' ' || h[ve - 1] == '\t')) ve--;
-    for (size_t v = c; v < ve; v++) {
-      unsigned char ch = (unsigned char)h[v];
-      if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return -EINVAL;
-    }
-    const char *v = h + c;
-    size_t vn = ve - c;
-    if (name_len == 14 && strncasecmp(h, "content-length", 14) == 0) {
-      if (vn == 0 || vn > 12) return vn > 12 ? -EFBIG : -EINVAL;
-      long long cl = 0;
-      for (size_t d = 0; d < vn; d++) {
-        if (v[d] < '0' || v[d] > '9') return -EINVAL;
-        cl = cl * 10 + (v[d] - '0');
-      }
-      if (content_length >= 0 && content_length != cl) return -EINVAL;
-      content_length = cl;
-    } else if (name_len == 17 && strncasecmp(h, "transfer-encoding", 17) == 0) {
-      return -EINVAL; /* chunked bodies are not spoken here: refuse, never guess a length */
-    } else if (name_len == 10 && strncasecmp(h, "connection", 10) == 0) {
-      if (header_has_token(v, vn, "close")) close_tok = true;
-      if (header_has_token(v, vn, "keep-alive")) ka_tok = true;
-    } else if (name_len == 12 && strncasecmp(h, "content-type", 12) == 0) {
-      size_t mt = 0;
-      while (mt < vn && v[mt] != ';' && v[mt] != ' ' && v[mt] != '\t') mt++;
-      form = mt == 33 && strncasecmp(v, "application/x-www-form-urlencoded", 33) == 0;
-    }
-  }
-  if (content_length < 0) content_length = 0;
-  if (content_length > SIM_HTTP_MAX_BODY) return -EFBIG;
-  if (n - hdr_end < (size_t)content_length) return -EAGAIN;
-  req->keep_alive = close_tok ? false : (http11 || ka_tok);
+  snprintf(req->method, sizeof req->method, "%s", r->method);
+  req->keep_alive = r->keep_alive;
+  const char *ctype;
+  size_t ctype_len;
+  bool form = httpserv_header(r, "content-type", &ctype, &ctype_len) == 0 &&
+              media_type_is(ctype, ctype_len, "application/x-www-form-urlencoded");
 
   /* The store holds every decoded string; decoding never grows, so 3x the input bounds
    * it (each piece plus its NUL), and nothing reallocates while pointers are handed out. */
-  size_t need = 3 * ((te - ts) + (size_t)content_length) + 16;
+  size_t need = 3 * (r->target_len + r->body_len) + 16;
   if (need > req->store_cap) {
     char *p = realloc(req->store, need);
     if (!p) return -ENOMEM;
@@ -237,19 +148,25 @@ int sim_http_request_parse(sim_http_request_t *req, const char *data, size_t n,
     req->store_cap = need;
   }
   char *w = req->store;
-  const char *target = l + ts;
-  size_t tn = te - ts;
-  const char *q = memchr(target, '?', tn);
-  size_t pn = q ? (size_t)(q - target) : tn;
-  long plen = sim_http_decode(target, pn, false, w);
+  long plen = sim_http_decode(r->target, r->path_len, false, w);
   if (plen < 0) return (int)plen;
   req->path = w;
   w += plen + 1;
   int rc;
-  if (q && (rc = parse_pairs(req, q + 1, tn - pn - 1, &w)) != 0) return rc;
-  if (form && content_length > 0 &&
-      (rc = parse_pairs(req, data + hdr_end, (size_t)content_length, &w)) != 0)
+  if (r->path_len < r->target_len &&
+      (rc = parse_pairs(req, r->target + r->path_len + 1, r->target_len - r->path_len - 1, &w)) != 0)
     return rc;
-  *consumed = hdr_end + (size_t)content_length;
+  if (form && r->body_len > 0 && (rc = parse_pairs(req, r->body, r->body_len, &w)) != 0) return rc;
   return 0;
+}
+
+int sim_http_request_parse(sim_http_request_t *req, const char *data, size_t n,
+                           size_t *consumed) {
+  httpserv_request_t r;
+  req->nparams = 0;
+  req->path = NULL;
+  req->method[0] = '\0';
+  int rc = httpserv_parse(data, n, SIM_HTTP_MAX_HEADER, SIM_HTTP_MAX_BODY, &r, consumed);
+  if (rc == -E2BIG) return -EFBIG;
+  return rc ? rc : sim_http_request_decode(req, &r);
 }

@@ -1,5 +1,5 @@
-/* One HTTP/1.1 request parsed from raw bytes: request line, the few headers the
- * simulator needs, and parameters from the query string and a form body. Pure code
+/* One HTTP/1.1 request as the simulator sees it: the method, the decoded path and the
+ * parameters from the query string and a form body, over net/httpserv's parse. Pure code
  * (no I/O), so the server and the tests share it and garbage can never crash it.
  * '+' decodes as a space in the query string too, as Java servlet containers (what such
  * platforms run on) do: a client must send a literal plus as %2B. */
@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "net/httpserv.h"
 
 #define SIM_HTTP_MAX_HEADER 16384   /* request line + headers, bytes */
 #define SIM_HTTP_MAX_BODY (1 << 20) /* Content-Length cap */
@@ -19,7 +21,7 @@ typedef struct sim_http_param {
 } sim_http_param_t;
 
 typedef struct sim_http_request {
-  char method[8];          /* "GET", "POST", ... */
+  char method[HTTPSERV_METHOD_MAX + 1]; /* "GET", "POST", ... */
   const char *path;        /* decoded path without the query string */
   sim_http_param_t params[SIM_HTTP_MAX_PARAMS]; /* query first, then form body */
   size_t nparams;
@@ -28,11 +30,15 @@ typedef struct sim_http_request {
   size_t store_cap;
 } sim_http_request_t;
 
-/* Parses the request at the start of data[0..n). Returns 0 when a whole request was
- * parsed (its size in *consumed), -EAGAIN when more bytes are needed, -EINVAL for a
- * malformed request (answer 400), -EFBIG when it exceeds the limits above (413),
- * -ENOMEM. req keeps its store between calls; its strings are valid until the next
- * parse or sim_http_request_free. */
+/* Decodes a request httpserv has parsed: 0, -EINVAL for a bad escape or bad UTF-8
+ * (answer 400), -EFBIG past SIM_HTTP_MAX_PARAMS (413), -ENOMEM. req keeps its store
+ * between calls; its strings are valid until the next decode or sim_http_request_free. */
+int sim_http_request_decode(sim_http_request_t *req, const httpserv_request_t *r)
+    __attribute__((warn_unused_result));
+
+/* httpserv_parse with the limits above, then sim_http_request_decode: 0 when a whole
+ * request was parsed (its size in *consumed), -EAGAIN when more bytes are needed,
+ * -EINVAL for a malformed request (400), -EFBIG when it exceeds a limit (413), -ENOMEM. */
 int sim_http_request_parse(sim_http_request_t *req, const char *data, size_t n,
                            size_t *consumed) __attribute__((warn_unused_result));
 void sim_http_request_free(sim_http_request_t *req);

@@ -1,7 +1,7 @@
-/* The simulator's HTTP/1.1 server on a libuv loop (one thread): keep-alive, bounded
- * requests, and the misbehaviours a real platform shows (slow answers, answers that
- * never come, TCP resets, truncated bodies), which is why it is hand-written: Debian
- * ships no llhttp, and libmicrohttpd cannot inject resets or truncations. */
+/* The simulator's HTTP/1.1 server: net/httpserv (keep-alive, bounded requests) with the
+ * simulator's limits and request decoding, and the misbehaviours a real platform shows
+ * (slow answers, answers that never come, TCP resets, truncated bodies) mapped onto
+ * httpserv's fault hooks. */
 #ifndef FLEETARC_SIM_HTTP_SERVER_H
 #define FLEETARC_SIM_HTTP_SERVER_H
 
@@ -49,7 +49,5 @@ void sim_http_server_free(sim_http_server_t *s);
 /* The Date header shows the real clock plus this many seconds (--clock-skew), so
  * that a client can measure the offset the 10014 check uses. */
 void sim_http_server_set_clock_skew(sim_http_server_t *s, long seconds);
-/* Open connections right now. */
-size_t sim_http_server_connections(const sim_http_server_t *s);
 
 #endif

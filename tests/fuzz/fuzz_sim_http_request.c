@@ -1,4 +1,5 @@
-/* libFuzzer target: the simulator's request parser (sim_http_request_parse) on bytes as
+/* libFuzzer target: the simulator's request parser (sim_http_request_parse: the shared
+ * net/httpserv parser, then the simulator's percent- and form-decoding) on bytes as
  * they arrive from a socket. The first two input bytes choose where the stream is split
  * into two reads; the rest is the stream. Each read is parsed from an exact-size heap
  * copy, so ASan catches any read past what has arrived. Invariants checked: a prefix of
@@ -34,7 +35,7 @@ static void check_request(const sim_http_request_t *req, size_t consumed, size_t
   size_t ml = strnlen(req->method, sizeof req->method);
   if (ml == 0 || ml >= sizeof req->method) abort();
   for (size_t i = 0; i < ml; i++)
-    if (req->method[i] < 'A' || req->method[i] > 'Z') abort();
+    if ((unsigned char)req->method[i] <= 32 || (unsigned char)req->method[i] >= 127) abort();
   if (!req->path || req->path[0] != '/') abort();
   if (!sim_http_utf8_valid(req->path, strlen(req->path))) abort();
   if (req->nparams > SIM_HTTP_MAX_PARAMS) abort();

@@ -125,7 +125,7 @@ static void test_get_status_body_date(void **state) {
   assert_string_equal(f.last_target, "/ok?imeis=1,2");
   run_one(&f, API_METHOD_GET, "/skew");
   assert_true(f.last.date >= now + 3595 && f.last.date <= now + 3605);
-  assert_int_equal(f.srv.connections, 1); /* the second request reused the connection */
+  assert_int_equal(testsrv_connections(&f.srv), 1); /* the second request reused the connection */
   teardown(&f);
 }
 
@@ -251,23 +251,23 @@ static void test_post_fresh_connection_sent_once(void **state) {
   fixture_t f;
   setup(&f, NULL);
   run_one(&f, API_METHOD_GET, "/ok");
-  assert_int_equal(f.srv.connections, 1);
+  assert_int_equal(testsrv_connections(&f.srv), 1);
   run_one(&f, API_METHOD_POST, "/ok");
   assert_int_equal(f.last.error, HTTP_OK);
-  assert_int_equal(f.srv.connections, 2);
+  assert_int_equal(testsrv_connections(&f.srv), 2);
   run_one(&f, API_METHOD_POST, "/ok");
-  assert_int_equal(f.srv.connections, 3);
+  assert_int_equal(testsrv_connections(&f.srv), 3);
   run_one(&f, API_METHOD_GET, "/ok"); /* the GET connection is still there */
-  assert_int_equal(f.srv.connections, 3);
-  int requests = f.srv.requests;
+  assert_int_equal(testsrv_connections(&f.srv), 3);
+  int requests = testsrv_requests(&f.srv);
   run_one(&f, API_METHOD_POST, "/close");
   assert_int_equal(f.last.error, HTTP_ERR_NETWORK);
   assert_false(f.last.unsent);
-  assert_int_equal(f.srv.requests, requests + 1);
-  requests = f.srv.requests;
+  assert_int_equal(testsrv_requests(&f.srv), requests + 1);
+  requests = testsrv_requests(&f.srv);
   run_one(&f, API_METHOD_GET, "/close"); /* reused connection: curl resends it once */
   assert_int_equal(f.last.error, HTTP_ERR_NETWORK);
-  assert_int_equal(f.srv.requests, requests + 2);
+  assert_int_equal(testsrv_requests(&f.srv), requests + 2);
   teardown(&f);
 }
 
@@ -281,8 +281,8 @@ static void test_in_flight_cap_and_reuse(void **state) {
   assert_int_equal(http_pending(f.http), 10);
   while (f.done < 10) uv_run(&f.loop, UV_RUN_ONCE);
   assert_int_equal(f.last.error, HTTP_OK);
-  assert_int_equal(f.srv.requests, 10);
-  assert_int_equal(f.srv.connections, 2); /* never more than 2 at once, and reused */
+  assert_int_equal(testsrv_requests(&f.srv), 10);
+  assert_int_equal(testsrv_connections(&f.srv), 2); /* never more than 2 at once, and reused */
   assert_int_equal(http_pending(f.http), 0);
   teardown(&f);
 }
@@ -301,8 +301,8 @@ static void test_close_cancels_pending(void **state) {
   snprintf(f.url, sizeof f.url, "http://127.0.0.1:%d/hang", f.srv.port);
   cancelled = 0;
   for (int i = 0; i < 5; i++) assert_int_equal(http_request(f.http, API_METHOD_GET, f.url, cb_count_cancel, &f), 0);
-  for (int i = 0; i < 20 && f.srv.requests < 2; i++) uv_run(&f.loop, UV_RUN_NOWAIT);
-  while (f.srv.requests < 2) uv_run(&f.loop, UV_RUN_ONCE);
+  for (int i = 0; i < 20 && testsrv_requests(&f.srv) < 2; i++) uv_run(&f.loop, UV_RUN_NOWAIT);
+  while (testsrv_requests(&f.srv) < 2) uv_run(&f.loop, UV_RUN_ONCE);
   http_close(f.http, on_http_closed, &f);
   assert_int_equal(cancelled, 5);
   testsrv_close(&f.srv);

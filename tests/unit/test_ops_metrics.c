@@ -1,5 +1,6 @@
 /* Unit tests for ops/metrics (exact exposition text: HELP/TYPE, label escaping, cumulative
- * histogram buckets, registration errors) and the request parser of ops/httpd. */
+ * histogram buckets, registration errors). The listener's request parser is net/httpserv's
+ * (test_net_httpserv.c). */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -13,7 +14,6 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "ops/httpd.h"
 #include "ops/metrics.h"
 
 /* process_*: plausible values of this very process, after a known amount of work. */
@@ -136,43 +136,11 @@ static void test_register_errors(void **state) {
   metrics_free(NULL);
 }
 
-static int parse(const char *s, char *method, char *path) {
-  return httpd_parse_request(s, strlen(s), method, 16, path, 64);
-}
-
-static void test_parse_request(void **state) {
-  (void)state;
-  char method[16], path[64];
-  assert_int_equal(parse("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", method, path), 0);
-  assert_string_equal(method, "GET");
-  assert_string_equal(path, "/metrics");
-  assert_int_equal(parse("GET /healthz?verbose=1 HTTP/1.0\n\n", method, path), 0);
-  assert_string_equal(path, "/healthz");
-  assert_int_equal(parse("GET /metrics HTTP/1.1\r\nHost: x\r\n", method, path), -EAGAIN);
-  assert_int_equal(parse("", method, path), -EAGAIN);
-  assert_int_equal(parse("GET /metrics\r\n\r\n", method, path), -EINVAL);
-  assert_int_equal(parse("GET metrics HTTP/1.1\r\n\r\n", method, path), -EINVAL);
-  assert_int_equal(parse("GET /m HTTP/2.0\r\n\r\n", method, path), -EINVAL);
-  assert_int_equal(parse(" /m HTTP/1.1\r\n\r\n", method, path), -EINVAL);
-  assert_int_equal(parse("G(T /m HTTP/1.1\r\n\r\n", method, path), -EINVAL);
-  assert_int_equal(parse("GET /a\x01 HTTP/1.1\r\n\r\n", method, path), -EINVAL);
-  assert_int_equal(parse("\r\n\r\n", method, path), -EINVAL);
-  assert_int_equal(parse("VERYLONGMETHODNAME / HTTP/1.1\r\n\r\n", method, path), -EFBIG);
-  char big[HTTPD_MAX_REQUEST + 16];
-  memset(big, 'a', sizeof big);
-  assert_int_equal(httpd_parse_request(big, sizeof big, method, 16, path, 64), -EFBIG);
-  /* every prefix of a valid request is "more bytes", never an error */
-  const char *req = "GET /metrics HTTP/1.1\r\nAccept: */*\r\n\r\n";
-  for (size_t i = 0; i < strlen(req); i++)
-    assert_int_equal(httpd_parse_request(req, i, method, 16, path, 64), -EAGAIN);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_render_exact),
     cmocka_unit_test(test_process_metrics),
     cmocka_unit_test(test_register_errors),
-    cmocka_unit_test(test_parse_request),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
