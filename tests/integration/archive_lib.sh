@@ -60,6 +60,7 @@ private_pg_start() { bash "$FLEETARC_SOURCE_DIR/scripts/pg-test-cluster" start "
 
 # sim_start ARGS...: starts fleetarc-sim on a free port (sets SIM_PID SIM_URL SIM_PASSWORD)
 sim_start() {
+  rm -f "$T/sim.out" # a previous sim's "ready" must not pass for this one's
   "$FLEETARC_SIM_BIN" --listen 127.0.0.1:0 "$@" >"$T/sim.out" 2>"$T/sim.err" &
   SIM_PID=$!
   for _ in $(seq 100); do grep -q '^ready' "$T/sim.out" 2>/dev/null && break; sleep 0.1; done
