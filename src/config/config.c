@@ -1152,14 +1152,15 @@ static void load_cluster(loader_t *ld, const yaml_node_t *map) {
 }
 
 static void load_retention(loader_t *ld, const yaml_node_t *map) {
-  static const char *const names[] = {"positions", "alarms", "interval"};
-  const yaml_node_t *v[3], *k[3];
+  static const char *const names[] = {"positions", "alarms", "interval", "rejected"};
+  const yaml_node_t *v[4], *k[4];
   config_t *cfg = ld->cfg;
-  if (!section_open(ld, map, "retention", names, 3, v, k)) return;
+  if (!section_open(ld, map, "retention", names, 4, v, k)) return;
   /* At least a month and a day: a cutoff can then never reach into the current month. */
   get_duration(ld, v[0], "retention.positions", &cfg->retention.positions_ms, 32 * DAY_MS, 36500 * DAY_MS);
   get_duration(ld, v[1], "retention.alarms", &cfg->retention.alarms_ms, 32 * DAY_MS, 36500 * DAY_MS);
   get_duration(ld, v[2], "retention.interval", &cfg->retention.interval_ms, MIN_MS, 7 * DAY_MS);
+  get_duration(ld, v[3], "retention.rejected", &cfg->retention.rejected_ms, DAY_MS, 36500 * DAY_MS);
 }
 
 /* An IANA zone name as PostgreSQL takes it: letters, digits, '_', '+', '-', '/' parts. */
@@ -1225,6 +1226,7 @@ static int config_defaults(config_t *cfg) {
   cfg->log.format = LOG_FORMAT_TEXT;
   cfg->metrics.unhealthy_after_ms = 60 * SEC_MS;
   cfg->retention.interval_ms = 6 * HOUR_MS;
+  cfg->retention.rejected_ms = 90 * DAY_MS;
   cfg->reports.timezone = strdup("UTC");
   cfg->console.tiles = strdup(CONFIG_CONSOLE_TILES_DEFAULT);
   cfg->console.attribution = strdup(CONFIG_CONSOLE_ATTRIBUTION_DEFAULT);
@@ -1518,6 +1520,7 @@ void config_print(const config_t *cfg, FILE *out) {
   fputs("\n  alarms: ", out);
   if (cfg->retention.alarms_ms) fputs(DUR(cfg->retention.alarms_ms), out);
   fprintf(out, "\n  interval: %s\n", DUR(cfg->retention.interval_ms));
+  fprintf(out, "  rejected: %s\n", DUR(cfg->retention.rejected_ms));
   fputs("reports:\n  timezone: ", out);
   print_string(out, cfg->reports.timezone);
   fputc('\n', out);

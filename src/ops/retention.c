@@ -1,5 +1,6 @@
 /* Retention (retention.h): one fleetarc.drop_partitions_before() call per table with a
- * retention, then fleetarc.ensure_partitions() for the months ahead. */
+ * retention, the old refused rows, then fleetarc.ensure_partitions() for the months
+ * ahead. */
 #include "ops/retention.h"
 
 #include <errno.h>
@@ -50,6 +51,23 @@ int retention_apply(const config_t *cfg, const char *conninfo, int64_t now, bool
     db_result_free(r);
     r = NULL;
     if (rc) goto fail;
+  }
+  if (cfg->retention.rejected_ms > 0) {
+    /* By the latest refusal: a row the platform still sends and the database still
+     * refuses stays in view however old its first refusal. */
+    char cutoff[32];
+    snprintf(cutoff, sizeof cutoff, "%lld", (long long)(now - cfg->retention.rejected_ms / 1000));
+    const char *params[] = {cutoff};
+    rc = db_query(conninfo,
+                  dry_run ? "SELECT count(*) FROM fleetarc.rejected WHERE last_at < to_timestamp($1::bigint)"
+                          : "WITH d AS (DELETE FROM fleetarc.rejected WHERE last_at < to_timestamp($1::bigint)"
+                            " RETURNING 1) SELECT count(*) FROM d",
+                  1, params, &r, err, errlen);
+    if (rc) goto fail;
+    const char *v = db_result_rows(r) ? db_result_value(r, 0, 0) : NULL;
+    out->rejected = v ? atoll(v) : 0;
+    db_result_free(r);
+    r = NULL;
   }
   if (!dry_run) {
     char at[32];
