@@ -1149,7 +1149,7 @@ static void apply_heal(archiver_t *a, work_t *w, const net_result_t *res) {
   if (!g || !d) return;
   int64_t now = server_now(a);
   int ok = response_ok(a, w, res);
-  size_t n = 0;
+  size_t n = 0, raw = 0;
   const char *why = res->message;
   if (ok == 0) {
     /* decode_work parsed the page ("no data" in any form is an empty one) */
@@ -1157,7 +1157,11 @@ static void apply_heal(archiver_t *a, work_t *w, const net_result_t *res) {
       ok = -1;
       why = res->decode_message;
     } else {
-      n = a->points.n;
+      /* As apply_page: the records the lenient parser or the bounds refused are logged
+       * and counted, and the page's fullness is that of the answer as sent. */
+      raw = a->points.n + a->rejects.n;
+      if (a->rejects.n) ingest_rejects(a->ingest, api_endpoint_key(res->endpoint), d->imei, &a->rejects);
+      n = page_bounds(a, S_PLAYBACK, d->imei, a->points.n);
     }
   }
   if (ok < 0 || !batch_get(a)) {
@@ -1179,7 +1183,7 @@ static void apply_heal(archiver_t *a, work_t *w, const net_result_t *res) {
     stored++;
   }
   gapheal_gap_t out;
-  if (n >= PAGING_PLAYBACK_PAGE) gapheal_continue(a->heal, g, now, last, (int64_t)stored, &out);
+  if (raw >= PAGING_PLAYBACK_PAGE) gapheal_continue(a->heal, g, now, last, (int64_t)stored, &out);
   else gapheal_done(a->heal, g, now, (int64_t)stored, &out);
   if (rc == 0) rc = heal_write(a, &out);
   if (rc) log_error("device %s: gap from %lld: cannot add to the batch", d->imei, (long long)out.from);
@@ -1286,8 +1290,13 @@ static void apply_track(archiver_t *a, work_t *w, const net_result_t *res) {
       move_t pt = {.cov_only = true, .has_cov = true, .cov_from = gps, .cov_to = gps};
       if (rc == 0) rc = batch_move(a, (uint32_t)idx, S_PLAYBACK, &d->cursor[S_PLAYBACK], false, &pt);
     }
-    /* A refused gpstime tells nothing: backfill keeps asking (unknown stays -1). */
+    /* A refused gpstime tells nothing: backfill keeps asking (unknown stays -1). In `run`
+     * the device is still heard: playback is due up to the time it was heard (at most
+     * the present), so a device whose every record carries a bad gpstime is archived
+     * from its coverage on, at the cadence of its reports, instead of never. */
     if (!gps_refused && (gps > d->last_gpstime || d->last_gpstime < 0)) d->last_gpstime = gps;
+    else if (gps_refused && !backfill(a) && heard > d->last_gpstime)
+      d->last_gpstime = heard < now_real ? heard : now_real;
     if (heard > d->last_systemtime) d->last_systemtime = heard;
     /* What playback and alarms are due on: a record that moved neither changes nothing. */
     if (d->last_gpstime != was_gpstime || d->last_systemtime != was_systemtime)
@@ -2227,6 +2236,14 @@ static int cb_gap(void *arg, const char *imei, int64_t from, int64_t to, int64_t
   return gapheal_add(a->heal, &g);
 }
 
+/* A device's last stored position: a silence spanning this restart is a gap too. Only
+ * devices already known (from their coverage) are seeded. */
+static int cb_last_position(void *arg, const char *imei, int64_t gpstime, int speed) {
+  load_ctx_t *l = arg;
+  int64_t idx = devtab_find(l->a->dev, imei);
+  return idx < 0 ? 0 : gapheal_seed(l->a->heal, (uint32_t)idx, gpstime, speed);
+}
+
 /* Run: a device known only from fleetarc.devices (no cursor yet) is known all the same,
  * inactive until discovery lists it. */
 static int cb_device(void *arg, const char *imei, int removed) {
@@ -2389,6 +2406,8 @@ int archiver_run(const archiver_options_t *opt) {
       rc = db_load_devices(cfg->database.conninfo, cb_device, &l, err, sizeof err);
     if (rc == 0 && !backfill(a)) {
       rc = db_load_gaps(cfg->database.conninfo, cb_gap, &l, err, sizeof err);
+      if (rc == 0 && heal_on(a))
+        rc = db_load_last_positions(cfg->database.conninfo, cb_last_position, &l, err, sizeof err);
       if (rc == 0 && gapheal_open(a->heal))
         log_info("%zu gaps of the stored track wait to be asked again", gapheal_open(a->heal));
     }

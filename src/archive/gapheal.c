@@ -95,6 +95,13 @@ int gapheal_observe(gapheal_t *g, uint32_t dev, int64_t gpstime, int speed, int6
   return 1;
 }
 
+int gapheal_seed(gapheal_t *g, uint32_t dev, int64_t gpstime, int speed) {
+  if (grow_last(g, dev) != 0) return -ENOMEM;
+  last_pos_t *l = &g->last[dev];
+  if (l->gpstime == INT64_MIN || gpstime > l->gpstime) *l = (last_pos_t){gpstime, speed};
+  return 0;
+}
+
 void gapheal_reset_device(gapheal_t *g, uint32_t dev) {
   if (dev < g->nlast) g->last[dev] = (last_pos_t){INT64_MIN, 0};
 }

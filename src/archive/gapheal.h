@@ -14,7 +14,9 @@
  *   brings positions heals it; an ask that brings none counts as an attempt, and after
  *   max_attempts attempts the gap is marked healed with nothing recovered. So a window is
  *   asked at most once per settle period and at most max_attempts times in all.
- * - Open gaps live here; healed ones are only in the database (fleetarc.gaps). */
+ * - Open gaps live here; healed ones are only in the database (fleetarc.gaps).
+ * - The last position of each device is kept here while pages come; at startup it is
+ *   seeded from the database (gapheal_seed), so a silence spanning a restart is found. */
 #ifndef FLEETARC_ARCHIVE_GAPHEAL_H
 #define FLEETARC_ARCHIVE_GAPHEAL_H
 
@@ -55,6 +57,12 @@ void gapheal_set_options(gapheal_t *g, const gapheal_options_t *opt);
  * database with the page's rows), 0 when not, -ENOMEM. */
 int gapheal_observe(gapheal_t *g, uint32_t dev, int64_t gpstime, int speed, int64_t asked_at,
                     gapheal_gap_t *out) __attribute__((warn_unused_result));
+/* dev's last stored position before this process (read at startup): the first page
+ * of the next run is compared with it, so a silence that spans a restart (the device
+ * went quiet before the stop and resumed after the start) is a gap like any other. A
+ * later position already observed is kept. Returns 0 or -ENOMEM. */
+int gapheal_seed(gapheal_t *g, uint32_t dev, int64_t gpstime, int speed)
+    __attribute__((warn_unused_result));
 /* Forgets dev's last position (a new run of pages starts elsewhere). */
 void gapheal_reset_device(gapheal_t *g, uint32_t dev);
 

@@ -1,6 +1,7 @@
 /* `fleetarc retention [--dry-run]`: shows (or applies) the configured retention: whole
  * monthly partitions of positions and alarms older than retention.* are dropped, never
- * rows deleted (ops/retention.h, sql/060_retention.sql). */
+ * rows deleted (ops/retention.h, sql/060_retention.sql); refused rows kept for the
+ * operator (fleetarc.rejected) are deleted after retention.rejected. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,8 +18,10 @@ static void usage(FILE *out) {
           "\n"
           "Drops the monthly partitions of positions and alarms whose every row is older\n"
           "than retention.positions / retention.alarms of the configuration (whole\n"
-          "partitions: DETACH + DROP, never a DELETE), then creates the partitions of the\n"
-          "next two months. `fleetarc run` does the same every retention.interval.\n"
+          "partitions: DETACH + DROP, never a DELETE), deletes the rows of fleetarc.rejected\n"
+          "(rows the database refused, kept for the operator) last refused longer ago than\n"
+          "retention.rejected (90d unless set), then creates the partitions of the next two\n"
+          "months. `fleetarc run` does the same every retention.interval.\n"
           "\n"
           "options:\n"
           "  --dry-run            list what would be dropped; change nothing\n"
@@ -53,10 +56,11 @@ int cmd_retention(const cli_context_t *ctx, int argc, char **argv) {
   config_t *cfg = NULL;
   int rc = cli_config_load(ctx, "retention", &cfg);
   if (rc != CLI_EXIT_OK) return rc;
-  char d[48];
-  printf("retention: positions %s, alarms %s%s\n",
+  char d[72];
+  printf("retention: positions %s, alarms %s, rejected rows %s%s\n",
          cfg->retention.positions_ms ? timeparse_format_duration(cfg->retention.positions_ms, d, sizeof d) : "kept forever",
          cfg->retention.alarms_ms ? timeparse_format_duration(cfg->retention.alarms_ms, d + 24, sizeof d - 24) : "kept forever",
+         timeparse_format_duration(cfg->retention.rejected_ms, d + 48, sizeof d - 48),
          dry_run ? " (dry run)" : "");
   retention_report_t rep;
   char err[512];
@@ -70,6 +74,7 @@ int cmd_retention(const cli_context_t *ctx, int argc, char **argv) {
     printf("%s %s %s [%s, %s)\n", dry_run ? "would drop" : "dropped", rep.drops[i].table,
            rep.drops[i].partition, rep.drops[i].range_start, rep.drops[i].range_end);
   if (rep.n == 0) printf("nothing to drop\n");
+  printf("%s rejected rows: %lld\n", dry_run ? "would delete" : "deleted", rep.rejected);
   if (!dry_run) printf("partitions created ahead: %d\n", rep.created);
   retention_report_free(&rep);
   config_free(cfg);

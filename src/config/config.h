@@ -109,6 +109,7 @@ typedef struct config {
     int64_t alarms_ms;     /* the same for alarms; 0: keep all (default) */
     int64_t interval_ms;   /* how often `run` applies retention and creates partitions
                             * ahead, 6h */
+    int64_t rejected_ms;   /* delete fleetarc.rejected rows last refused longer ago, 90d */
   } retention;
   struct {
     char *timezone; /* reports.timezone: IANA name of report days and times, "UTC" */

@@ -99,6 +99,8 @@ const row_t config_rows[] = {
    "monthly partitions of positions older than this are dropped; empty: keep all"},
   {"retention.alarms", T_DURATION, AT(retention.alarms_ms), NULL, 32 * DAY_MS, 36500 * DAY_MS,
    K_ZERO_OFF, NULL, NULL, 0, NULL, "the same for alarms"},
+  {"retention.rejected", T_DURATION, AT(retention.rejected_ms), "90d", DAY_MS, 36500 * DAY_MS, 0,
+   NULL, NULL, 0, NULL, "rows of fleetarc.rejected last refused longer ago are deleted"},
   {"retention.interval", T_DURATION, AT(retention.interval_ms), "6h", MIN_MS, 7 * DAY_MS,
    K_RESTART, NULL, NULL, 0, NULL, "how often `run` applies retention"},
   {"reports.timezone", T_STRING, AT(reports.timezone), "UTC", 0, 0, 0, NULL, NULL, CHECK_TIMEZONE,

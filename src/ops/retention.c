@@ -1,5 +1,6 @@
 /* Retention (retention.h): one fleetarc.drop_partitions_before() call per table with a
- * retention, then fleetarc.ensure_partitions() for the months ahead. */
+ * retention, the old refused rows, then fleetarc.ensure_partitions() for the months
+ * ahead. */
 #include "ops/retention.h"
 
 #include <errno.h>
@@ -28,6 +29,22 @@ static int drops_append(retention_report_t *out, const char *table, const db_res
   return 0;
 }
 
+/* Runs sql with the one parameter `at` (UNIX seconds) and reads the first column of its
+ * one row as a number into *value (0 when NULL or no row). */
+static int query_number(const char *conninfo, const char *sql, int64_t at, long long *value,
+                        char *err, size_t errlen) {
+  char s[32];
+  snprintf(s, sizeof s, "%lld", (long long)at);
+  const char *params[] = {s};
+  db_result_t *r = NULL;
+  int rc = db_query(conninfo, sql, 1, params, &r, err, errlen);
+  if (rc) return rc;
+  const char *v = db_result_rows(r) ? db_result_value(r, 0, 0) : NULL;
+  *value = v ? atoll(v) : 0;
+  db_result_free(r);
+  return 0;
+}
+
 int retention_apply(const config_t *cfg, const char *conninfo, int64_t now, bool dry_run,
                     retention_report_t *out, char *err, size_t errlen) {
   static const char *const tables[] = {"positions", "alarms"};
@@ -51,18 +68,24 @@ int retention_apply(const config_t *cfg, const char *conninfo, int64_t now, bool
     r = NULL;
     if (rc) goto fail;
   }
-  if (!dry_run) {
-    char at[32];
-    snprintf(at, sizeof at, "%lld", (long long)now);
-    const char *params[] = {at};
-    rc = db_query(conninfo,
-                  "SELECT fleetarc.ensure_partitions(to_timestamp($1::bigint), "
-                  "to_timestamp($1::bigint) + interval '2 months')",
-                  1, params, &r, err, errlen);
+  if (cfg->retention.rejected_ms > 0) {
+    /* By the latest refusal: a row the platform still sends and the database still
+     * refuses stays in view however old its first refusal. */
+    rc = query_number(conninfo,
+                      dry_run ? "SELECT count(*) FROM fleetarc.rejected WHERE last_at < to_timestamp($1::bigint)"
+                              : "WITH d AS (DELETE FROM fleetarc.rejected WHERE last_at < to_timestamp($1::bigint)"
+                                " RETURNING 1) SELECT count(*) FROM d",
+                      now - cfg->retention.rejected_ms / 1000, &out->rejected, err, errlen);
     if (rc) goto fail;
-    const char *v = db_result_rows(r) ? db_result_value(r, 0, 0) : NULL;
-    out->created = v ? atoi(v) : 0;
-    db_result_free(r);
+  }
+  if (!dry_run) {
+    long long created = 0;
+    rc = query_number(conninfo,
+                      "SELECT fleetarc.ensure_partitions(to_timestamp($1::bigint), "
+                      "to_timestamp($1::bigint) + interval '2 months')",
+                      now, &created, err, errlen);
+    if (rc) goto fail;
+    out->created = (int)created;
   }
   return 0;
 fail:

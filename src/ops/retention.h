@@ -1,6 +1,8 @@
 /* Retention and partitions ahead, over blocking libpq calls (db/query.h): safe to run in
- * a worker thread, since each call has a connection of its own. Retention only ever
- * drops whole monthly partitions (sql/060_retention.sql), never DELETEs rows. */
+ * a worker thread, since each call has a connection of its own. Retention of history
+ * only ever drops whole monthly partitions (sql/060_retention.sql), never DELETEs rows;
+ * the operator's table of refused rows (fleetarc.rejected, small) is bounded by a
+ * DELETE of the rows last refused before retention.rejected. */
 #ifndef FLEETARC_OPS_RETENTION_H
 #define FLEETARC_OPS_RETENTION_H
 
@@ -23,11 +25,13 @@ typedef struct retention_report {
   retention_drop_t *drops; /* owned; free with retention_report_free */
   size_t n;
   int created;             /* partitions created ahead (0 on a dry run) */
+  long long rejected;      /* fleetarc.rejected rows deleted (dry run: that would be) */
 } retention_report_t;
 
 /* Applies retention.positions / retention.alarms of cfg with `now` (UNIX seconds) as the
- * present, on conninfo (NULL: cfg's), then (unless dry_run) creates the partitions of
- * the current and the next two months. Returns 0 with *out filled, or -EIO / -ENOMEM with
+ * present, on conninfo (NULL: cfg's), deletes the fleetarc.rejected rows whose last
+ * refusal is older than retention.rejected (dry run: counts them), then (unless
+ * dry_run) creates the partitions of the current and the next two months. Returns 0 with *out filled, or -EIO / -ENOMEM with
  * err set (no password). A table without retention is left alone. */
 int retention_apply(const struct config *cfg, const char *conninfo, int64_t now, bool dry_run,
                     retention_report_t *out, char *err, size_t errlen)

@@ -76,14 +76,14 @@ struct ops {
   acct_health_t *accts;
   size_t n_accts;
   int64_t unhealthy_after_ms;
-  int64_t retention_ms[2];
+  int64_t retention_ms[3];       /* positions, alarms, rejected (reloadable) */
 
   /* retention in a worker thread */
   uv_work_t work;
   bool work_busy;
   retention_report_t work_report;
   int work_rc;
-  int64_t work_now, work_keep_ms[2];
+  int64_t work_now, work_keep_ms[3];
   char work_err[512];
 
   metrics_t *m;
@@ -565,6 +565,7 @@ static void work_retention(uv_work_t *req) {
   config_t view = *o->cfg; /* read-only here; the loop never changes it */
   view.retention.positions_ms = o->work_keep_ms[0];
   view.retention.alarms_ms = o->work_keep_ms[1];
+  view.retention.rejected_ms = o->work_keep_ms[2];
   o->work_rc = retention_apply(&view, NULL, o->work_now, false, &o->work_report, o->work_err,
                                sizeof o->work_err);
 }
@@ -585,6 +586,9 @@ static void after_retention(uv_work_t *req, int status) {
              d->range_end);
   }
   metric_add(o->retention_dropped, (double)o->work_report.n);
+  if (o->work_report.rejected)
+    log_info("retention: deleted %lld rows of fleetarc.rejected last refused before the cutoff",
+             o->work_report.rejected);
   if (o->work_report.created)
     log_info("retention: created %d partitions ahead", o->work_report.created);
   retention_report_free(&o->work_report);
@@ -597,6 +601,7 @@ static void on_retention_timer(uv_timer_t *t) {
   o->work_now = (int64_t)time(NULL);
   o->work_keep_ms[0] = o->retention_ms[0]; /* SIGHUP may change these meanwhile */
   o->work_keep_ms[1] = o->retention_ms[1];
+  o->work_keep_ms[2] = o->retention_ms[2];
   o->work.data = o;
   if (uv_queue_work(o->loop, &o->work, work_retention, after_retention) != 0) o->work_busy = false;
 }
@@ -667,6 +672,7 @@ static void on_sighup(uv_signal_t *s, int signum) {
   o->unhealthy_after_ms = n->metrics.unhealthy_after_ms;
   o->retention_ms[0] = n->retention.positions_ms;
   o->retention_ms[1] = n->retention.alarms_ms;
+  o->retention_ms[2] = n->retention.rejected_ms;
   buf_t applied = BUF_INIT, restart = BUF_INIT;
   const config_t *c = archiver_config(o->arch); /* in force until the call below */
   int brc = 0;
@@ -676,7 +682,7 @@ static void on_sighup(uv_signal_t *s, int signum) {
   if (c->retention.interval_ms != n->retention.interval_ms)
     brc |= buf_printf(&restart, "%sretention.interval", restart.len ? ", " : "");
   brc |= buf_printf(&applied, "log.level=%s, log.format=%s, metrics.unhealthy_after, "
-                    "retention.positions, retention.alarms",
+                    "retention.positions, retention.alarms, retention.rejected",
                     log_level_name(n->log.level), n->log.format == LOG_FORMAT_JSON ? "json" : "text");
   rc = archiver_reconfigure(o->arch, n, &applied, &restart); /* n is the archiver's now */
   if (rc && rc != -ENOMEM)
@@ -763,6 +769,7 @@ ops_t *ops_new(const config_t *cfg, const char *config_path) {
   o->unhealthy_after_ms = cfg->metrics.unhealthy_after_ms;
   o->retention_ms[0] = cfg->retention.positions_ms;
   o->retention_ms[1] = cfg->retention.alarms_ms;
+  o->retention_ms[2] = cfg->retention.rejected_ms;
   o->config_path = strdup(config_path ? config_path : "");
   o->m = metrics_new();
   if (!o->config_path || !o->m || register_metrics(o) != 0) {

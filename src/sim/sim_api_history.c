@@ -169,12 +169,12 @@ int simapi__ep_playback_or_alarms(ctx_t *c, bool alarms) {
   if (rc) return rc == API_CODE_NO_DATA ? simapi__no_data(c) : rc;
   page_t pg = {&c->j, 0, alarms ? ALARM_PAGE : PLAYBACK_PAGE,
                !alarms && c->api->opt.inject_on && sim_inject_group(&c->api->opt.inject, dev)};
-  if (pg.bad_first) c->api->opt.inject.injected++;
   sim_json_lit(&c->j, "{\"code\":0,\"record\":\"");
   rc = alarms ? sim_fleet_alarms(c->api->fleet, dev, lo, hi, cb_alarm, &pg)
               : sim_fleet_points_seen(c->api->fleet, dev, lo, hi, c->present, cb_playback_point, &pg);
   if (rc != 0 && rc != 1) return API_CODE_SYSTEM_ERROR;
   if (pg.n == 0) return simapi__no_data(c);
+  if (pg.bad_first) c->api->opt.inject.injected++; /* a bad group was written */
   sim_json_lit(&c->j, "\"}");
   if (alarms) c->api->st.records_alarm += pg.n;
   else c->api->st.records_playback += pg.n;

@@ -7,7 +7,8 @@
 #     playback pages, a bad field in one device of /api/device/list, a gpstime of
 #     2^53 - 1 and an accstatus of 40000 (smallint) in track records.
 #  B. run: the same track damages in the same poll as every other device: all the
-#     others get their state, cursors and points; the metric counts them.
+#     others get their state, cursors and points; the metric counts them; the device
+#     whose gpstime was refused still gets its playback.
 #  C. run: servertime almost a day ahead (86000 s, within the bounds at ingest: only
 #     the servertime check can catch it) for 20 s: ignored and logged; no mileage day,
 #     cursor or device state past the real present.
@@ -97,6 +98,12 @@ w=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.device_state WHERE gpstim
 n=$(psql -d "$DB" -qAtc "SELECT count(DISTINCT imei) FROM fleetarc.coverage_intervals WHERE stream = 'playback'")
 echo "run: playback coverage of $n devices, $w reported within the lookback"
 [ "$w" -gt 10 ] && [ "$n" -ge "$w" ] || fail "run: playback coverage of $n devices, expected $w or more"
+# the device whose gpstime was refused is still heard: its playback is archived from its
+# coverage on (it had none on the code before: 0 positions)
+n=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.positions WHERE imei = '$I_HUGE'")
+c=$(psql -d "$DB" -qAtc "SELECT count(*) FROM fleetarc.coverage WHERE imei = '$I_HUGE' AND stream = 'playback'")
+echo "run: the device with a refused gpstime: $n positions, $c covered intervals"
+[ "$n" -gt 0 ] && [ "$c" -gt 0 ] || fail "run: the device with a refused gpstime got no playback ($n positions)"
 moved=$(psql -d "$DB" -qAtc "SELECT count(DISTINCT imei) FROM fleetarc.positions")
 echo "run: devices with positions: $moved"
 [ "$moved" -gt 0 ] || fail "run: no positions at all"

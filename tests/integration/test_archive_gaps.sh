@@ -4,7 +4,8 @@
 #     open when `run` stops are asked once after the restart, and healed;
 #  B. a window whose fixes never come (uploads 4 h late) costs at most
 #     archive.gap_max_attempts asks, then counts as healed with nothing recovered;
-#  C. `fleetarc status` shows the open and healed windows.
+#  C. `fleetarc status` shows the open and healed windows (CSV, JSON, table), equal to
+#     fleetarc.gaps.
 . "$(dirname "$0")/archive_lib.sh"
 
 NOW=1772798400 # 2026-03-06T12:00:00Z
@@ -51,6 +52,17 @@ cat "$T/status.csv" | sed 's/^/  /'
 head -1 "$T/status.csv" | grep -q "late_open,late_healed,late_recovered" || fail "status has no gap columns"
 healed_st=$(awk -F, 'NR > 1 && $2 == "playback" {n += $(NF - 1)} END {print n + 0}' "$T/status.csv")
 [ "$healed_st" -ge "$open1" ] || fail "status shows $healed_st healed windows, want >= $open1"
+# the same per account in JSON and in the table, equal to fleetarc.gaps
+want=$(psql -d "$DB" -qAtc "SELECT count(*) FILTER (WHERE healed_at IS NULL) || ' ' || count(*) FILTER (WHERE healed_at IS NOT NULL)
+  FROM fleetarc.gaps g JOIN fleetarc.devices d USING (imei) WHERE d.account = 'demo' AND d.removed_at IS NULL")
+"$FLEETARC_BIN" -c "$T/cfg.yaml" status --account demo --format json >"$T/status.json" || fail "status json failed"
+got=$(python3 -c "import json,sys
+r=[x for x in json.load(open(sys.argv[1])) if x['stream'] == 'playback' and x['account'] == 'demo']
+print(r[0]['late_open'], r[0]['late_healed'])" "$T/status.json") || fail "status json unreadable"
+echo "  status json late_open late_healed: $got (fleetarc.gaps: $want)"
+[ "$got" = "$want" ] || fail "status json shows '$got' open/healed gaps, fleetarc.gaps '$want'"
+"$FLEETARC_BIN" -c "$T/cfg.yaml" status >"$T/status.txt" || fail "status table failed"
+head -1 "$T/status.txt" | grep -q "late_open .*late_healed" || fail "status table has no gap columns"
 sim_stop
 
 # ---- B: fixes that never come: at most gap_max_attempts asks per window

@@ -2,7 +2,8 @@
 # `fleetarc retention [--dry-run]` and fleetarc.drop_partitions_before(): whole monthly
 # partitions entirely older than the cutoff go (DETACH + DROP), the month straddling the
 # cutoff and newer ones stay with their rows, a dry run changes nothing, retention off
-# drops nothing, a bad table name is refused.
+# drops nothing, a bad table name is refused. Rows of fleetarc.rejected last refused
+# before retention.rejected are deleted (the table stays bounded), others stay.
 . "$(dirname "$0")/archive_lib.sh"
 q() { psql -d "$DB" -qAt -v ON_ERROR_STOP=1 -c "$1"; }
 
@@ -50,6 +51,23 @@ next=$(q "SELECT to_char((now() + interval '2 months') AT TIME ZONE 'UTC', 'YYYY
 [ -n "$(q "SELECT to_regclass('fleetarc.positions_$next')")" ] || fail "no partition two months ahead"
 out=$("$FLEETARC_BIN" -c "$T/cfg.yaml" retention)
 echo "$out" | grep -q '^nothing to drop$' || fail "second run is not a no-op"
+
+# fleetarc.rejected (issue 13): rows last refused before retention.rejected go, a row
+# first refused long ago but refused again lately stays (3 rows left before the key)
+q "INSERT INTO fleetarc.rejected (source, imei, payload, error, at, last_at) VALUES
+     ('positions', '1', '{\"n\": 1}', 'e', now() - interval '100 days', now() - interval '100 days'),
+     ('positions', '1', '{\"n\": 2}', 'e', now() - interval '100 days', now() - interval '2 days'),
+     ('alarms', '1', '{\"n\": 3}', 'e', now() - interval '5 days', now() - interval '5 days')"
+sed -i 's/^retention: .*/retention: {positions: 400d, alarms: 400d, rejected: 30d}/' "$T/cfg.yaml"
+out=$("$FLEETARC_BIN" -c "$T/cfg.yaml" retention --dry-run 2>&1) || fail "retention with rejected: $out"
+echo "$out" | sed 's/^/  /'
+echo "$out" | grep -q '^would delete rejected rows: 1$' || fail "dry run does not count 1 old rejected row"
+[ "$(q "SELECT count(*) FROM fleetarc.rejected")" = 3 ] || fail "dry run deleted rejected rows"
+out=$("$FLEETARC_BIN" -c "$T/cfg.yaml" retention 2>&1) || fail "retention with rejected: $out"
+echo "$out" | grep -q '^deleted rejected rows: 1$' || fail "retention does not say 1 rejected row deleted"
+left=$(q "SELECT string_agg(payload->>'n', ',' ORDER BY payload->>'n') FROM fleetarc.rejected")
+echo "  rejected rows left: $left"
+[ "$left" = "2,3" ] || fail "rejected rows left: '$left', expected 2,3"
 
 # retention off: nothing dropped even with old partitions
 q "SELECT fleetarc.ensure_partitions('2019-05-01Z', '2019-05-01Z')" >/dev/null

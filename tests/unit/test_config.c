@@ -708,14 +708,16 @@ static void test_metrics_and_retention(void **state) {
   assert_int_equal(cfg->retention.positions_ms, 0);
   assert_int_equal(cfg->retention.alarms_ms, 0);
   assert_int_equal(cfg->retention.interval_ms, 6 * 3600 * 1000);
+  assert_int_equal(cfg->retention.rejected_ms, 90LL * 86400 * 1000);
   config_free(cfg);
   cfg = load(HEAD ACCOUNT "metrics:\n  listen: 127.0.0.1:9187\n  unhealthy_after: 2m\n"
-                          "retention: { positions: 400d, alarms: 60d, interval: 1h }\n");
+                          "retention: { positions: 400d, alarms: 60d, interval: 1h, rejected: 30d }\n");
   assert_string_equal(cfg->metrics.listen, "127.0.0.1:9187");
   assert_int_equal(cfg->metrics.unhealthy_after_ms, 120000);
   assert_int_equal(cfg->retention.positions_ms, 400LL * 86400 * 1000);
   assert_int_equal(cfg->retention.alarms_ms, 60LL * 86400 * 1000);
   assert_int_equal(cfg->retention.interval_ms, 3600000);
+  assert_int_equal(cfg->retention.rejected_ms, 30LL * 86400 * 1000);
   config_free(cfg);
   cfg = load(HEAD ACCOUNT "metrics:\n  listen: \"[::1]:0\"\n");
   assert_string_equal(cfg->metrics.listen, "[::1]:0");
@@ -726,6 +728,7 @@ static void test_metrics_and_retention(void **state) {
   expect_error(HEAD ACCOUNT "metrics:\n  listen: 127.0.0.1:65536\n", "key 'metrics.listen': bad address");
   expect_only_error(HEAD ACCOUNT "retention:\n  positions: 7d\n",
                     "t.yaml:7:14: key 'retention.positions': duration '7d' out of range (32d to 36500d)");
+  expect_error(HEAD ACCOUNT "retention:\n  rejected: 1h\n", "key 'retention.rejected': duration '1h' out of range");
 }
 
 static void test_reports_timezone(void **state) {

@@ -139,11 +139,37 @@ static void test_heal_and_restart(void **state) {
   gapheal_free(h);
 }
 
+/* A silence spanning a restart: the last stored position, seeded at startup, is what the
+ * first page of the new process is compared with. */
+static void test_seed(void **state) {
+  (void)state;
+  gapheal_t *g = gapheal_new(&OPT);
+  assert_non_null(g);
+  gapheal_gap_t gap;
+  /* without a seed the first position of a process finds nothing */
+  assert_int_equal(feed(g, 1, 2000, 2000, 40, 2100, &gap), 0);
+  /* seeded with 1000 (moving): the page from 2000 on shows [1001, 1999] */
+  assert_int_equal(gapheal_seed(g, 2, 1000, 40), 0);
+  assert_int_equal(feed(g, 2, 2000, 2100, 40, 2100, &gap), 1);
+  assert_int_equal(gap.from, 1001);
+  assert_int_equal(gap.to, 1999);
+  assert_int_equal(gap.next_at, 2000 + 600);
+  /* a seed older than what this process observed changes nothing */
+  assert_int_equal(gapheal_seed(g, 2, 1500, 40), 0);
+  assert_int_equal(feed(g, 2, 2110, 2110, 40, 2200, &gap), 0);
+  /* parked when seeded and parked after: no gap */
+  assert_int_equal(gapheal_seed(g, 3, 1000, 0), 0);
+  assert_int_equal(feed(g, 3, 4000, 4000, 0, 4100, &gap), 0);
+  assert_int_equal(gapheal_open(g), 1);
+  gapheal_free(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_detect),
     cmocka_unit_test(test_due_and_bounded),
     cmocka_unit_test(test_heal_and_restart),
+    cmocka_unit_test(test_seed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -635,9 +635,11 @@ static void test_truth_files(void **state) {
   assert_int_equal(count_lines(path), sim_fleet_device_count(f) + 1);
   snprintf(path, sizeof(path), "%s/trips.csv", dir);
   assert_int_equal(count_lines(path), ntrips + 1);
+  snprintf(path, sizeof(path), "%s/accounts.csv", dir); /* every account, with its password */
+  assert_int_equal(count_lines(path), sim_fleet_account_count(f) + 1);
   assert_true(ntrips > 10 && nalarm > 10 && npos > 1000);
-  const char *names[] = {"positions.csv", "alarms.csv", "devices.csv", "trips.csv"};
-  for (int k = 0; k < 4; k++) {
+  const char *names[] = {"positions.csv", "alarms.csv", "devices.csv", "trips.csv", "accounts.csv"};
+  for (int k = 0; k < 5; k++) {
     snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
     assert_int_equal(unlink(path), 0);
   }
@@ -951,8 +953,8 @@ static void test_truth_platform_alarms(void **state) {
   assert_int_equal(n28, want28);
   assert_true(n28 >= 1);
   assert_true(n30 > 20);
-  const char *names[] = {"positions.csv", "alarms.csv", "devices.csv", "trips.csv"};
-  for (int k = 0; k < 4; k++) {
+  const char *names[] = {"positions.csv", "alarms.csv", "devices.csv", "trips.csv", "accounts.csv"};
+  for (int k = 0; k < 5; k++) {
     snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
     assert_int_equal(unlink(path), 0);
   }
@@ -1118,8 +1120,9 @@ static void test_truth_late(void **state) {
   snprintf(path, sizeof(path), "%s/late.csv", dir);
   assert_int_equal(count_lines(path), want + 1);
   assert_true(want > 5);
-  const char *names[] = {"positions.csv", "alarms.csv", "devices.csv", "trips.csv", "late.csv"};
-  for (int k = 0; k < 5; k++) {
+  const char *names[] = {"positions.csv", "alarms.csv", "devices.csv", "trips.csv", "late.csv",
+                         "accounts.csv"};
+  for (int k = 0; k < 6; k++) {
     snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
     assert_int_equal(unlink(path), 0);
   }
