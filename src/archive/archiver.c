@@ -1,10 +1,9 @@
-/* The archiver engine (archiver.h): discovery, track polls, playback/alarm/mileage pages,
- * batches and the coverage (playback, alarms; coverage.h) or cursor (mileage) they
- * commit, the alarm cadence (alarmcad.h), backoff, backpressure, progress and shutdown.
- * Each stream of each device has at most one request or uncommitted page at a time (the
- * busy bit), so its cursor in memory is always the committed one plus nothing. The
- * scheduler visits only the devices in the due sets (devtab sets): a device whose stream
- * is due is in its set (see "due sets" below), so a response costs O(due), not O(fleet). */
+/* The archiver's handle (archiver.h): its life (new, start, close, run), its clocks (the
+ * platform's present), what it reads at startup (coverage, cursors, devices, gaps), the
+ * lease and scheduler hooks, the tick and the shutdown. The engine's parts are modules
+ * over engine.h: scheduler, pages, heal, poller, discovery, calls, commit, progress,
+ * reload. Invariant: every handle of the archiver is closed, and its close callback has
+ * run, before the archiver is freed (archiver_close's callback comes last). */
 #include "archive/engine.h"
 
 #include <errno.h>
@@ -60,7 +59,7 @@ void arch_acct_cfg_free(config_account_t *k) {
 
 /* ------------------------------------------------------------------ helpers */
 
-uint32_t arch_now_s(archiver_t *a) { return (uint32_t)(uv_now(&a->loop) / 1000); }
+uint32_t arch_now_s(archiver_t *a) { return (uint32_t)(uv_now(a->loop) / 1000); }
 
 /* The real present (also for bounds at ingest): the later of the local clock and the
  * Date headers' clock (a platform whose clock runs ahead is not refused for it). */
@@ -107,7 +106,16 @@ int64_t arch_floor_day(int64_t t) { return t - ((t % 86400) + 86400) % 86400; }
 
 bool arch_backfill(const archiver_t *a) { return a->opt.mode == ARCHIVER_BACKFILL; }
 
-bool arch_stream_on(const archiver_t *a, int s) { return (a->opt.streams & STREAM_BIT(s)) != 0; }
+bool arch_stream_on(const archiver_t *a, int s) { return sched_stream_on(a->sched, s); }
+
+sched_options_t arch_sched_options(const archiver_t *a, const config_t *cfg) {
+  return (sched_options_t){
+      .backfill = arch_backfill(a), .from = a->opt.from, .to = a->opt.to,
+      .streams = a->opt.streams,
+      .max_in_flight = cfg->api.max_in_flight > 0 ? (size_t)cfg->api.max_in_flight : 16,
+      .alarm_interval_s = cfg->archive.alarm_interval_ms / 1000,
+      .alarm_idle_s = cfg->archive.alarm_idle_interval_ms / 1000};
+}
 
 /* Where a device's cursors start when the database holds none. */
 static int64_t stream_start(archiver_t *a) {
@@ -149,150 +157,41 @@ bool arch_acct_held(const archiver_t *a, size_t i) {
   return !a->lease || lease_holds(a->lease, i, NULL);
 }
 
-static void account_stop(archiver_t *a, acct_t *ac, const net_result_t *res) {
-  if (ac->stopped) return;
-  ac->stopped = true;
-  ac->stop_code = res->code ? res->code : -1;
-  a->n_errors++;
-  log_error("account %s stopped (code %d: %s): its devices are not archived until restart",
-            ac->cfg->account, res->code, res->message && *res->message ? res->message : "login failed");
-}
-
-static void on_response(void *arg, const net_result_t *res);
-
-/* The parser of the work's answer, run by netc on the body (it goes through cJSON once):
- * into the archiver's one result of each kind, which on_response reads right after. */
-static int decode_work(void *arg, const char *body, size_t len, api_error_t *err) {
-  work_t *w = arg;
-  archiver_t *a = w->a;
-  switch (w->kind) {
-    /* Lenient (issue 13): a bad record is skipped and described in a->rejects, which the
-     * apply_* function that reads this result right after logs and counts. */
-    case W_PLAYBACK:
-    case W_HEAL: return api_parse_playback_lenient(body, len, &a->points, &a->rejects, err);
-    case W_ALARMS: return api_parse_alarm_list_lenient(body, len, &a->alarms, &a->rejects, err);
-    case W_MILEAGE: return api_parse_mileage_lenient(body, len, &a->mileages, &a->rejects, err);
-    case W_TRACK: return api_parse_track_lenient(body, len, &a->tracks, &a->rejects, err);
-    case W_DEVLIST: return api_parse_device_list_lenient(body, len, &a->devices, &a->rejects, err);
-    case W_USERLIST: return api_parse_user_list_lenient(body, len, &a->users, &a->rejects, err);
-  }
-  return api_check_response(API_EP_COUNT, body, len, err);
-}
-
-int arch_call(archiver_t *a, acct_t *ac, api_request_t *req, work_t *w) {
-  int rc = netc_call_decode(a->net, ac->na, req, decode_work, on_response, w);
-  if (rc == 0) a->n_requests++;
-  api_request_free(req);
-  return rc;
-}
-
-/* ------------------------------------------------------------------ responses */
-
-/* 0: the body holds a page (possibly empty: "no data" in any form is NET_OK, decided
- * by the codec, and its parser reads it as zero records); else the call failed and was
- * accounted for (stream failed or account stopped). */
-int arch_response_ok(archiver_t *a, work_t *w, const net_result_t *res) {
-  if (res->error == NET_OK) return 0;
-  if (res->error == NET_ERR_ACCOUNT) account_stop(a, &a->accts[w->acct], res);
-  return -1;
-}
-
-/* API answers that no retry changes for this device: the IMEI is not the account's
- * (10013), does not exist (20005), expired (20046), is blocked (20089). (Those of an
- * account, 20001 and 10016, stop the account in netc: NET_ERR_ACCOUNT.) */
-bool arch_permanent_code(const net_result_t *res) {
-  if (res->error != NET_ERR_API) return false;
-  switch (res->code) {
-    case API_CODE_IMEI_NOT_AUTHORIZED:
-    case API_CODE_TARGET_NOT_EXIST:
-    case API_CODE_TARGET_EXPIRED:
-    case API_CODE_DEVICE_BLOCKED: return true;
-    default: return false;
-  }
-}
-
-
-/* What an answer says about the API as a whole: for the backfill's give-up clock. */
-static void note_result(archiver_t *a, const net_result_t *res) {
-  if (res->error == NET_OK) {
-    a->last_success_ms = uv_now(&a->loop);
-    a->failures_since_success = 0;
-  } else if (res->error != NET_ERR_CANCELLED) {
-    a->failures_since_success++;
-    if (res->error == NET_ERR_API || res->code)
-      snprintf(a->last_error, sizeof a->last_error, "%s: API error %d: %s",
-               api_endpoint_path(res->endpoint), res->code,
-               res->message && *res->message ? res->message : "");
-    else
-      snprintf(a->last_error, sizeof a->last_error, "%s: %s", api_endpoint_path(res->endpoint),
-               res->message && *res->message ? res->message : "failed");
-  }
-}
-
-static void on_response(void *arg, const net_result_t *res) {
-  work_t *w = arg;
-  archiver_t *a = w->a;
-  if (a->opt.hooks && a->opt.hooks->response) a->opt.hooks->response(a->opt.hooks->arg, res);
-  note_result(a, res);
-  switch (w->kind) {
-    case W_PLAYBACK:
-    case W_ALARMS:
-      a->in_flight--;
-      pages_apply(a, w, res);
-      break;
-    case W_MILEAGE:
-      a->in_flight--;
-      a->mileage_in_flight--;
-      pages_apply_mileage(a, w, res);
-      break;
-    case W_HEAL:
-      a->in_flight--;
-      heal_apply(a, w, res);
-      break;
-    case W_TRACK:
-      a->other_in_flight--;
-      a->accts[w->acct].poll_busy = false;
-      poller_apply(a, w, res);
-      if (arch_backfill(a) && a->polls_pending > 0) a->polls_pending--;
-      break;
-    case W_DEVLIST:
-    case W_USERLIST:
-      a->other_in_flight--;
-      if (w->kind == W_DEVLIST) discovery_apply_devlist(a, w, res);
-      else discovery_apply_userlist(a, w, res);
-      discovery_step_done(a, &a->accts[w->acct]);
-      break;
-  }
-  free(w->devs);
-  free(w);
-  sched_pump(a);
-  /* Backfill: with nothing in flight no response can add to the batch, and every due
-   * stream left waits for this batch's COMMIT (its busy bit): waiting for flush_interval
-   * would only stall (a backfill's last pages and its day-by-day mileage did). */
-  if (arch_backfill(a) && a->batch && a->in_flight == 0 && a->other_in_flight == 0) commit_submit(a);
-  arch_check_shutdown(a);
-}
-
 /* ------------------------------------------------------------------ shutdown */
 
-static void on_handle_closed(uv_handle_t *h) { (void)h; }
+static void all_closed(archiver_t *a);
+static void on_final(uv_handle_t *h);
+
+/* Every handle of the archiver (its timers and signals, and the lease) counts in
+ * a->closing until its close callback has run; the last one ends the archiver. */
+static void close_done(archiver_t *a) {
+  if (--a->closing == 0) all_closed(a);
+}
+
+static void on_handle_closed(uv_handle_t *h) { close_done(h->data); }
+
+static void on_lease_closed(void *arg) { close_done(arg); }
 
 static void close_handles(archiver_t *a) {
+  a->closing++; /* held while the closes below are issued */
   if (a->lease) { /* after the writer: its last batches were fenced while held */
-    lease_close(a->lease, NULL, NULL);
+    a->closing++;
+    lease_close(a->lease, on_lease_closed, a);
     a->lease = NULL;
   }
   poller_close_timers(a);
-  if (!a->timers_up) return;
-  a->timers_up = false;
-  uv_close((uv_handle_t *)&a->tick, on_handle_closed);
-  uv_close((uv_handle_t *)&a->flush_timer, on_handle_closed);
-  uv_close((uv_handle_t *)&a->summary_timer, on_handle_closed);
-  uv_close((uv_handle_t *)&a->discovery_timer, on_handle_closed);
-  uv_close((uv_handle_t *)&a->shutdown_timer, on_handle_closed);
-  uv_close((uv_handle_t *)&a->sigint, on_handle_closed);
-  uv_close((uv_handle_t *)&a->sigterm, on_handle_closed);
-  poller_close_timers(a);
+  if (a->timers_up) {
+    a->timers_up = false;
+    uv_handle_t *hs[] = {(uv_handle_t *)&a->tick, (uv_handle_t *)&a->flush_timer,
+                         (uv_handle_t *)&a->summary_timer, (uv_handle_t *)&a->discovery_timer,
+                         (uv_handle_t *)&a->shutdown_timer, (uv_handle_t *)&a->sigint,
+                         (uv_handle_t *)&a->sigterm};
+    for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) {
+      a->closing++;
+      uv_close(hs[i], on_handle_closed);
+    }
+  }
+  close_done(a);
 }
 
 static void on_db_closed(void *arg) {
@@ -314,7 +213,7 @@ static void on_net_closed(void *arg) {
 void arch_check_shutdown(archiver_t *a) {
   if (!a->stopping || a->net_closing) return;
   bool waited = !uv_is_active((uv_handle_t *)&a->shutdown_timer);
-  if (!waited && (a->in_flight > 0 || a->other_in_flight > 0)) return;
+  if (!waited && a->calls.total > 0) return;
   a->net_closing = true;
   if (a->net) a->net_stats = *netc_stats(a->net);
   uv_timer_stop(&a->tick);
@@ -328,7 +227,8 @@ static void on_shutdown_timer(uv_timer_t *t) { arch_check_shutdown(t->data); }
 static void begin_shutdown(archiver_t *a) {
   if (a->stopping) return;
   a->stopping = true;
-  if (a->opt.hooks && a->opt.hooks->stopping) a->opt.hooks->stopping(a->opt.hooks->arg);
+  if (a->hooks_started && a->opt.hooks && a->opt.hooks->stopping)
+    a->opt.hooks->stopping(a->opt.hooks->arg);
   uv_timer_stop(&a->summary_timer);
   uv_timer_stop(&a->discovery_timer);
   for (size_t i = 0; i < a->n_accts; i++)
@@ -349,9 +249,9 @@ static void on_signal(uv_signal_t *s, int signum) {
 static void on_tick(uv_timer_t *t) {
   archiver_t *a = t->data;
   if (a->stopping) return;
-  if (a->submit_blocked && !a->pressure) commit_submit(a);
-  sched_pump(a);
-  uint64_t now = uv_now(&a->loop);
+  if (a->commit.blocked && !a->commit.pressure) commit_submit(a);
+  sched_pump(a->sched);
+  uint64_t now = uv_now(a->loop);
   if (arch_backfill(a) && now - a->last_progress_ms >= (a->opt.progress_bar ? 500u : ARCH_PROGRESS_LINE_MS)) {
     a->last_progress_ms = now;
     progress_report(a, false);
@@ -365,8 +265,8 @@ static void on_tick(uv_timer_t *t) {
     begin_shutdown(a);
     return;
   }
-  if (!arch_backfill(a) || !a->data_started) return;
-  if (a->in_flight || a->other_in_flight || a->batch || a->batches_pending) return;
+  if (!arch_backfill(a) || !sched_started(a->sched)) return;
+  if (a->calls.total || a->commit.batch || a->commit.pending) return;
   tally_t tl;
   progress_tally(a, &tl);
   if (tl.due || tl.later) return;
@@ -414,8 +314,8 @@ static int cb_coverage(void *arg, const char *imei, const char *stream, int64_t 
                        int64_t to) {
   load_ctx_t *l = arg;
   archiver_t *a = l->a;
-  int s = strcmp(stream, "playback") == 0 ? STREAM_PLAYBACK : strcmp(stream, "alarms") == 0 ? STREAM_ALARMS : -1;
-  if (s < 0) return 0;
+  int s = stream_find(stream);
+  if (s != STREAM_PLAYBACK && s != STREAM_ALARMS) return 0; /* only they have coverage */
   bool added = false;
   devtab_device_t *d = devtab_get_or_add(a->dev, imei, &added);
   if (!d) return 0; /* a row we cannot hold: the device is fetched afresh */
@@ -483,183 +383,42 @@ static void lease_changed(void *arg, size_t i, bool held) {
   archiver_t *a = arg;
   if (!held || a->stopping) return;
   discovery_start(a, &a->accts[i]);
-  sched_mark_all(a);
-  sched_pump(a);
+  sched_mark_all(a->sched);
+  sched_pump(a->sched);
 }
 
-int archiver_run(const archiver_options_t *opt) {
-  const config_t *cfg = opt->cfg;
-  if (!cfg || (opt->mode == ARCHIVER_BACKFILL && opt->from >= opt->to)) return 2;
-  archiver_t *a = calloc(1, sizeof *a);
-  int code = 1;
-  if (!a) return 1;
-  a->opt = *opt;
-  a->cfg = cfg;
-  a->max_in_flight = cfg->api.max_in_flight > 0 ? (size_t)cfg->api.max_in_flight : 16;
-  if (a->opt.streams == 0) a->opt.streams = STREAM_ALL_BITS;
-  srand((unsigned)time(NULL) ^ (unsigned)getpid());
-  for (int s = 0; s < STREAM_COUNT; s++) {
-    if (arch_backfill(a))
-      snprintf(a->stream_key[s], sizeof a->stream_key[s], "%s@%lld-%lld", stream_name(s),
-               (long long)opt->from, (long long)opt->to);
-    else
-      snprintf(a->stream_key[s], sizeof a->stream_key[s], "%s", stream_name(s));
-  }
-  if (uv_loop_init(&a->loop) != 0) {
-    free(a);
-    return 1;
-  }
-  a->dev = devtab_new();
-  a->cov = coverage_new();
-  a->acad = alarmcad_new();
-  {
-    gapheal_options_t ho = heal_options(cfg);
-    a->heal = gapheal_new(&ho);
-  }
-  if (!a->dev || !a->cov || !a->acad || !a->heal) goto out_loop;
-  a->ingest = ingest_new(opt->hooks ? opt->hooks->reject : NULL, opt->hooks ? opt->hooks->arg : NULL);
-  if (!a->ingest) goto out_loop;
+/* ---- the scheduler's hooks (scheduler.h) ---- */
 
-  /* Accounts: all configured, or the one --account names. */
-  a->accts = calloc(cfg->n_accounts, sizeof *a->accts);
-  if (!a->accts) goto out_loop;
-  for (size_t i = 0; i < cfg->n_accounts; i++) {
-    if (opt->account && strcmp(opt->account, cfg->accounts[i].account) != 0) continue;
-    acct_t *ac = &a->accts[a->n_accts++];
-    ac->a = a;
-    if (!(ac->cfg = arch_acct_cfg_dup(&cfg->accounts[i]))) goto out_loop;
-  }
-  if (a->n_accts == 0) {
-    log_error("no configured account named '%s'", opt->account ? opt->account : "");
-    code = 2;
-    goto out_loop;
-  }
+static int64_t hook_server_now(void *arg) { return arch_server_now(arg); }
+static uint32_t hook_mono_s(void *arg) { return arch_now_s(arg); }
 
-  /* The committed cursors: the in-memory ones start as exactly these. */
-  {
-    const char *keys[1] = {a->stream_key[STREAM_MILEAGE]};
-    char err[512];
-    load_ctx_t l = {a, 0};
-    int rc = db_load_coverage(cfg->database.conninfo, cb_coverage, &l, err, sizeof err);
-    if (rc == 0)
-      rc = db_load_cursors(cfg->database.conninfo, keys, 1, cb_cursor, &l, err, sizeof err);
-    if (rc == 0 && !arch_backfill(a))
-      rc = db_load_devices(cfg->database.conninfo, cb_device, &l, err, sizeof err);
-    if (rc == 0 && !arch_backfill(a)) {
-      rc = db_load_gaps(cfg->database.conninfo, cb_gap, &l, err, sizeof err);
-      if (rc == 0 && gapheal_open(a->heal))
-        log_info("%zu gaps of the stored track wait to be asked again", gapheal_open(a->heal));
-    }
-    if (rc) {
-      log_error("database: %s", rc == -EIO ? err : strerror(-rc));
-      goto out_loop;
-    }
-    log_info("resuming %zu devices from their committed coverage%s", l.n,
-             arch_backfill(a) ? " (only its gaps in this range are asked)" : "");
-  }
-  if (opt->imeis) {
-    for (size_t i = 0; i < opt->n_imeis; i++) {
-      bool added = false;
-      devtab_device_t *d = devtab_get_or_add(a->dev, opt->imeis[i], &added);
-      if (!d) {
-        log_error("bad IMEI '%s'", opt->imeis[i]);
-        code = 2;
-        goto out_loop;
-      }
-      if (added) arch_device_init(a, d);
-      d->removed = 0;
-      d->account = 0;
-    }
-  }
+/* Data calls wait while the writer is full (or a batch waits to be submitted), while
+ * stopping, and in a backfill until discovery and the first track polls are over. */
+static bool hook_ready(void *arg) {
+  archiver_t *a = arg;
+  if (a->stopping || a->commit.pressure || a->commit.blocked || !a->net) return false;
+  return !arch_backfill(a) || (a->disc.accounts_pending <= 0 && a->polls.pending == 0);
+}
 
-  netc_options_t no;
-  netc_options_from_config(&no, cfg);
-  a->net = netc_new(&a->loop, &no);
-  pgw_options_t po = {.conninfo = cfg->database.conninfo,
-                      .max_queued_rows = (size_t)cfg->database.queue_rows,
-                      .on_pressure = commit_on_pressure, .data = a};
-  a->db = pgw_new(&a->loop, &po);
-  if (!a->net || !a->db) goto out_clients;
-  for (size_t i = 0; i < a->n_accts; i++) {
-    acct_t *ac = &a->accts[i];
-    ac->na = netc_account_add(a->net, ac->cfg->account, ac->cfg->password_md5);
-    if (!ac->na || poller_timer_init(a, ac) != 0) goto out_clients;
-  }
-  uv_timer_init(&a->loop, &a->tick);
-  uv_timer_init(&a->loop, &a->flush_timer);
-  uv_timer_init(&a->loop, &a->summary_timer);
-  uv_timer_init(&a->loop, &a->discovery_timer);
-  uv_timer_init(&a->loop, &a->shutdown_timer);
-  uv_signal_init(&a->loop, &a->sigint);
-  uv_signal_init(&a->loop, &a->sigterm);
-  a->timers_up = true;
-  a->tick.data = a->flush_timer.data = a->summary_timer.data = a->discovery_timer.data = a;
-  a->shutdown_timer.data = a->sigint.data = a->sigterm.data = a;
-  uv_signal_start(&a->sigint, on_signal, SIGINT);
-  uv_signal_start(&a->sigterm, on_signal, SIGTERM);
-  a->start_ms = a->last_progress_ms = a->last_success_ms = uv_now(&a->loop);
-  /* Every device known so far (database, --imei) may be due: the first pump looks. */
-  a->time_wake = INT64_MAX;
-  a->backoff_wake = UINT32_MAX;
-  sched_mark_all(a);
-  uv_timer_start(&a->tick, on_tick, ARCH_TICK_MS, ARCH_TICK_MS);
+static bool hook_blocked(void *arg, uint16_t account) {
+  archiver_t *a = arg;
+  return a->accts[account].stopped || !arch_acct_held(a, account);
+}
 
-  if (arch_backfill(a)) {
-    if (opt->imeis) {
-      poller_rebuild(a, &a->accts[0]);
-      acct_t *ac = &a->accts[0];
-      for (size_t k = 0; k < ac->n_poll; k += API_MAX_IMEIS) a->polls_pending++;
-      for (size_t k = 0; k < ac->n_poll; k += API_MAX_IMEIS) poller_chunk(a, ac, k);
-    } else {
-      for (size_t i = 0; i < a->n_accts; i++) discovery_start(a, &a->accts[i]);
-    }
-  } else {
-    uv_timer_start(&a->summary_timer, on_summary, ARCH_SUMMARY_MS, ARCH_SUMMARY_MS);
-    uint64_t every = (uint64_t)cfg->archive.discovery_interval_ms;
-    uv_timer_start(&a->discovery_timer, discovery_on_timer, 0, every ? every : 3600000);
-  }
-  if (!arch_backfill(a) && cfg->cluster.enabled) {
-    char inst[300];
-    if (cfg->cluster.instance) {
-      snprintf(inst, sizeof inst, "%s", cfg->cluster.instance);
-    } else {
-      char host[256] = "localhost";
-      (void)gethostname(host, sizeof host - 1);
-      snprintf(inst, sizeof inst, "%s:%ld", host, (long)getpid());
-    }
-    lease_hooks_t lh = {.arg = a, .count = lease_count, .name = lease_name,
-                        .changed = lease_changed, .coverage = lease_coverage};
-    a->lease = lease_new(&a->loop, cfg->database.conninfo, inst, cfg->cluster.lease_ttl_ms, &lh);
-    if (!a->lease) {
-      log_error("out of memory");
-      a->exit_code = 1;
-      begin_shutdown(a);
-    } else {
-      log_info("cluster: instance %s, lease_ttl %llds: accounts are worked while leased",
-               inst, (long long)(cfg->cluster.lease_ttl_ms / 1000));
-    }
-  }
-  if (a->opt.hooks && a->opt.hooks->started) a->opt.hooks->started(a->opt.hooks->arg, a, &a->loop);
-  uv_run(&a->loop, UV_RUN_DEFAULT);
-  code = a->exit_code;
-  if (a->interrupted) code = arch_backfill(a) ? 1 : 0;
-  progress_report(a, true);
-  if (arch_backfill(a)) progress_missing(a);
-  if (arch_backfill(a) && code == 0) progress_nothing(a);
-  goto out_loop;
+static int hook_start_page(void *arg, uint32_t dev, int s, int64_t end, int64_t now_server) {
+  return pages_start(arg, dev, s, end, now_server);
+}
 
-out_clients:
-  log_error("cannot start: out of memory");
-  if (a->net) netc_close(a->net, NULL, NULL);
-  if (a->db) pgw_close(a->db, 0, NULL, NULL);
-  close_handles(a);
-  uv_run(&a->loop, UV_RUN_DEFAULT);
-  code = 1;
-out_loop:
-  if (uv_loop_close(&a->loop) != 0) {
-    uv_run(&a->loop, UV_RUN_DEFAULT);
-    if (uv_loop_close(&a->loop) != 0) log_error("archiver: loop handles left open");
-  }
+static int hook_start_mileage(void *arg, const uint32_t *devs, size_t n, int64_t day) {
+  return pages_start_mileage(arg, devs, n, day);
+}
+
+static void hook_spare(void *arg, int64_t now_server) { heal_pump(arg, now_server); }
+
+/* ------------------------------------------------------------------ the handle */
+
+static void archiver_free(archiver_t *a) {
+  if (!a) return;
   for (size_t i = 0; a->accts && i < a->n_accts; i++) {
     nameset_clear(&a->accts[i].visited);
     free(a->accts[i].poll_devs);
@@ -667,6 +426,7 @@ out_loop:
   }
   config_free(a->owned_cfg);
   free(a->accts);
+  sched_free(a->sched);
   devtab_free(a->dev);
   coverage_free(a->cov);
   alarmcad_free(a->acad);
@@ -680,6 +440,243 @@ out_loop:
   ingest_free(a->ingest);
   free(a->times);
   free(a);
-  return code;
 }
 
+/* What the database has committed: the in-memory coverage and cursors start as exactly
+ * this. 0, or -EIO (logged). */
+static int load_committed(archiver_t *a) {
+  const config_t *cfg = a->cfg;
+  const char *keys[1] = {a->stream_key[STREAM_MILEAGE]};
+  char err[512];
+  load_ctx_t l = {a, 0};
+  int rc = db_load_coverage(cfg->database.conninfo, cb_coverage, &l, err, sizeof err);
+  if (rc == 0) rc = db_load_cursors(cfg->database.conninfo, keys, 1, cb_cursor, &l, err, sizeof err);
+  if (rc == 0 && !arch_backfill(a))
+    rc = db_load_devices(cfg->database.conninfo, cb_device, &l, err, sizeof err);
+  if (rc == 0 && !arch_backfill(a)) {
+    rc = db_load_gaps(cfg->database.conninfo, cb_gap, &l, err, sizeof err);
+    if (rc == 0 && gapheal_open(a->heal))
+      log_info("%zu gaps of the stored track wait to be asked again", gapheal_open(a->heal));
+  }
+  if (rc) {
+    log_error("database: %s", rc == -EIO ? err : strerror(-rc));
+    return -EIO;
+  }
+  log_info("resuming %zu devices from their committed coverage%s", l.n,
+           arch_backfill(a) ? " (only its gaps in this range are asked)" : "");
+  return 0;
+}
+
+/* The API client, the writer, the accounts' logins and the handles (not started). */
+static int open_clients(archiver_t *a) {
+  const config_t *cfg = a->cfg;
+  netc_options_t no;
+  netc_options_from_config(&no, cfg);
+  a->net = netc_new(a->loop, &no);
+  pgw_options_t po = {.conninfo = cfg->database.conninfo,
+                      .max_queued_rows = (size_t)cfg->database.queue_rows,
+                      .on_pressure = commit_on_pressure, .data = a};
+  a->db = pgw_new(a->loop, &po);
+  if (!a->net || !a->db) return -ENOMEM;
+  for (size_t i = 0; i < a->n_accts; i++) {
+    acct_t *ac = &a->accts[i];
+    ac->na = netc_account_add(a->net, ac->cfg->account, ac->cfg->password_md5);
+    if (!ac->na || poller_timer_init(a, ac) != 0) return -ENOMEM;
+  }
+  uv_timer_init(a->loop, &a->tick);
+  uv_timer_init(a->loop, &a->flush_timer);
+  uv_timer_init(a->loop, &a->summary_timer);
+  uv_timer_init(a->loop, &a->discovery_timer);
+  uv_timer_init(a->loop, &a->shutdown_timer);
+  uv_timer_init(a->loop, &a->close_timer);
+  uv_signal_init(a->loop, &a->sigint);
+  uv_signal_init(a->loop, &a->sigterm);
+  a->timers_up = true;
+  a->tick.data = a->flush_timer.data = a->summary_timer.data = a->discovery_timer.data = a;
+  a->shutdown_timer.data = a->close_timer.data = a->sigint.data = a->sigterm.data = a;
+  return 0;
+}
+
+int archiver_new(uv_loop_t *loop, const archiver_options_t *opt, archiver_t **out) {
+  *out = NULL;
+  const config_t *cfg = opt->cfg;
+  if (!loop || !cfg || (opt->mode == ARCHIVER_BACKFILL && opt->from >= opt->to)) return -EINVAL;
+  archiver_t *a = calloc(1, sizeof *a);
+  if (!a) return -ENOMEM;
+  int rc = -ENOMEM;
+  a->loop = loop;
+  a->opt = *opt;
+  a->cfg = cfg;
+  if (a->opt.streams == 0) a->opt.streams = STREAM_ALL_BITS;
+  srand((unsigned)time(NULL) ^ (unsigned)getpid());
+  for (int s = 0; s < STREAM_COUNT; s++) {
+    if (arch_backfill(a))
+      snprintf(a->stream_key[s], sizeof a->stream_key[s], "%s@%lld-%lld", stream_name(s),
+               (long long)opt->from, (long long)opt->to);
+    else
+      snprintf(a->stream_key[s], sizeof a->stream_key[s], "%s", stream_name(s));
+  }
+  a->dev = devtab_new();
+  a->cov = coverage_new();
+  a->acad = alarmcad_new();
+  gapheal_options_t ho = heal_options(cfg);
+  a->heal = gapheal_new(&ho);
+  if (!a->dev || !a->cov || !a->acad || !a->heal) goto fail;
+  sched_options_t so = arch_sched_options(a, cfg);
+  sched_hooks_t sh = {.arg = a, .server_now = hook_server_now, .mono_s = hook_mono_s,
+                      .ready = hook_ready, .blocked = hook_blocked,
+                      .start_page = hook_start_page, .start_mileage = hook_start_mileage,
+                      .spare = hook_spare};
+  if (!(a->sched = sched_new(a->dev, a->cov, a->acad, &so, &sh))) goto fail;
+  a->ingest = ingest_new(opt->hooks ? opt->hooks->reject : NULL, opt->hooks ? opt->hooks->arg : NULL);
+  if (!a->ingest) goto fail;
+
+  /* Accounts: all configured, or the one --account names. */
+  a->accts = calloc(cfg->n_accounts, sizeof *a->accts);
+  if (!a->accts) goto fail;
+  for (size_t i = 0; i < cfg->n_accounts; i++) {
+    if (opt->account && strcmp(opt->account, cfg->accounts[i].account) != 0) continue;
+    acct_t *ac = &a->accts[a->n_accts++];
+    ac->a = a;
+    if (!(ac->cfg = arch_acct_cfg_dup(&cfg->accounts[i]))) goto fail;
+  }
+  if (a->n_accts == 0) {
+    log_error("no configured account named '%s'", opt->account ? opt->account : "");
+    rc = -EINVAL;
+    goto fail;
+  }
+  if ((rc = load_committed(a)) != 0) goto fail;
+  for (size_t i = 0; opt->imeis && i < opt->n_imeis; i++) {
+    bool added = false;
+    devtab_device_t *d = devtab_get_or_add(a->dev, opt->imeis[i], &added);
+    if (!d) {
+      log_error("bad IMEI '%s'", opt->imeis[i]);
+      rc = -EINVAL;
+      goto fail;
+    }
+    if (added) arch_device_init(a, d);
+    d->removed = 0;
+    d->account = 0;
+  }
+  if ((rc = open_clients(a)) != 0) {
+    log_error("cannot start: out of memory");
+    /* Their closes end on the caller's loop; nothing of them points into a. */
+    if (a->net) netc_close(a->net, NULL, NULL);
+    if (a->db) pgw_close(a->db, 0, NULL, NULL);
+    poller_close_timers(a);
+    goto fail;
+  }
+  *out = a;
+  return 0;
+fail:
+  archiver_free(a);
+  return rc;
+}
+
+/* cluster.enabled (run): the leases of the accounts (archive/lease.h). */
+static void start_lease(archiver_t *a) {
+  const config_t *cfg = a->cfg;
+  char inst[300];
+  if (cfg->cluster.instance) {
+    snprintf(inst, sizeof inst, "%s", cfg->cluster.instance);
+  } else {
+    char host[256] = "localhost";
+    (void)gethostname(host, sizeof host - 1);
+    snprintf(inst, sizeof inst, "%s:%ld", host, (long)getpid());
+  }
+  lease_hooks_t lh = {.arg = a, .count = lease_count, .name = lease_name,
+                      .changed = lease_changed, .coverage = lease_coverage};
+  a->lease = lease_new(a->loop, cfg->database.conninfo, inst, cfg->cluster.lease_ttl_ms, &lh);
+  if (!a->lease) {
+    log_error("out of memory");
+    a->exit_code = 1;
+    begin_shutdown(a);
+  } else {
+    log_info("cluster: instance %s, lease_ttl %llds: accounts are worked while leased",
+             inst, (long long)(cfg->cluster.lease_ttl_ms / 1000));
+  }
+}
+
+int archiver_start(archiver_t *a) {
+  if (a->started || a->stopping) return -EALREADY;
+  a->started = true;
+  const config_t *cfg = a->cfg;
+  uv_signal_start(&a->sigint, on_signal, SIGINT);
+  uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+  a->start_ms = a->last_progress_ms = a->last_success_ms = uv_now(a->loop);
+  /* Every device known so far (database, --imei) may be due: the first pump looks. */
+  sched_mark_all(a->sched);
+  uv_timer_start(&a->tick, on_tick, ARCH_TICK_MS, ARCH_TICK_MS);
+  if (arch_backfill(a)) {
+    if (a->opt.imeis) {
+      acct_t *ac = &a->accts[0];
+      poller_rebuild(a, ac);
+      for (size_t k = 0; k < ac->n_poll; k += API_MAX_IMEIS) a->polls.pending++;
+      for (size_t k = 0; k < ac->n_poll; k += API_MAX_IMEIS) poller_chunk(a, ac, k);
+    } else {
+      for (size_t i = 0; i < a->n_accts; i++) discovery_start(a, &a->accts[i]);
+    }
+  } else {
+    uv_timer_start(&a->summary_timer, on_summary, ARCH_SUMMARY_MS, ARCH_SUMMARY_MS);
+    uint64_t every = (uint64_t)cfg->archive.discovery_interval_ms;
+    uv_timer_start(&a->discovery_timer, discovery_on_timer, 0, every ? every : 3600000);
+  }
+  a->hooks_started = true;
+  if (a->opt.hooks && a->opt.hooks->started) a->opt.hooks->started(a->opt.hooks->arg, a, a->loop);
+  if (!arch_backfill(a) && cfg->cluster.enabled && !a->stopping) start_lease(a);
+  return 0;
+}
+
+/* The last handle closed: the run is over. Its exit status, summary and (backfill) what
+ * is missing; then archiver_close's callback, if asked for, from the loop. */
+static void all_closed(archiver_t *a) {
+  int code = a->exit_code;
+  if (a->interrupted) code = arch_backfill(a) ? 1 : 0;
+  a->exit_code = code;
+  a->stopped = true;
+  progress_report(a, true);
+  if (arch_backfill(a)) progress_missing(a);
+  if (arch_backfill(a) && code == 0) progress_nothing(a);
+  if (a->close_requested) uv_close((uv_handle_t *)&a->close_timer, on_final);
+}
+
+static void on_final(uv_handle_t *h) {
+  archiver_t *a = h->data;
+  if (a->close_cb) a->close_cb(a->close_arg, a->exit_code);
+  archiver_free(a);
+}
+
+void archiver_close(archiver_t *a, archiver_close_cb cb, void *arg) {
+  if (a->close_requested) return;
+  a->close_requested = true;
+  a->close_cb = cb;
+  a->close_arg = arg;
+  if (a->stopped) {
+    uv_close((uv_handle_t *)&a->close_timer, on_final);
+    return;
+  }
+  if (!a->stopping) {
+    if (a->started) log_info("stopping (in-flight responses are still written)");
+    a->interrupted = a->started;
+    begin_shutdown(a);
+  }
+}
+
+static void on_run_closed(void *arg, int exit_status) { *(int *)arg = exit_status; }
+
+int archiver_run(const archiver_options_t *opt) {
+  uv_loop_t loop;
+  if (uv_loop_init(&loop) != 0) return 1;
+  archiver_t *a = NULL;
+  int code = 1;
+  int rc = archiver_new(&loop, opt, &a);
+  if (rc == -EINVAL) code = 2;
+  if (rc == 0 && archiver_start(a) == 0) uv_run(&loop, UV_RUN_DEFAULT); /* until it stops */
+  if (a) archiver_close(a, on_run_closed, &code);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop) != 0) {
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop) != 0) log_error("archiver: loop handles left open");
+  }
+  return code;
+}

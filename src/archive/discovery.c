@@ -40,10 +40,10 @@ void discovery_apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) 
     }
     if (added) arch_device_init(a, d);
     /* Listed again (or anew), or by another account (stopped or not): may be due. */
-    if (d->removed || d->account != w->acct) sched_mark_device(a, (uint32_t)devtab_index(a->dev, d));
+    if (d->removed || d->account != w->acct) sched_mark_device(a->sched, (uint32_t)devtab_index(a->dev, d));
     if (d->removed) {
       /* The first discovery re-lists the devices known from the database: not news. */
-      if (!arch_backfill(a) && (added || a->first_discovery_done))
+      if (!arch_backfill(a) && (added || a->disc.first_done))
         log_info("device %s added (account %s)", d->imei, w->owner);
       d->removed = 0;
     }
@@ -56,7 +56,7 @@ void discovery_apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) 
         .platformduetime = x->platformduetime > 0 ? x->platformduetime : 0,
         .activatedtime = x->activatedtime > 0 ? x->activatedtime : 0,
         .userduetime = x->userduetime > 0 ? x->userduetime : 0};
-    rc = pgw_batch_add_device(a->batch, &pd);
+    rc = pgw_batch_add_device(a->commit.batch, &pd);
   }
   if (rc) log_error("account %s: cannot add devices to the batch", ac->cfg->account);
 }
@@ -130,7 +130,6 @@ static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *ow
     free(w);
     return rc;
   }
-  a->other_in_flight++;
   ac->disc_pending++;
   return 0;
 }
@@ -141,7 +140,7 @@ void discovery_start(archiver_t *a, acct_t *ac) {
   ac->disc_failed = false;
   ac->cap_logged = false;
   nameset_clear(&ac->visited);
-  a->disc_accounts_pending++;
+  a->disc.accounts_pending++;
   ac->disc_pending++; /* held until both first calls are out */
   if (list_call(a, ac, W_DEVLIST, ac->cfg->account, 0) != 0) ac->disc_failed = true;
   if (ac->cfg->subaccounts && list_call(a, ac, W_USERLIST, ac->cfg->account, 0) != 0)
@@ -155,8 +154,8 @@ void discovery_start(archiver_t *a, acct_t *ac) {
  * Which account held such a device is unknown, so one incomplete listing (or a stopped
  * account) leaves the database as it is. */
 static void sweep_known(archiver_t *a) {
-  if (a->first_discovery_done) return;
-  a->first_discovery_done = true;
+  if (a->disc.first_done) return;
+  a->disc.first_done = true;
   bool complete = true;
   for (size_t i = 0; i < a->n_accts; i++)
     if (a->accts[i].disc_failed || a->accts[i].stopped || !arch_acct_held(a, i)) complete = false;
@@ -165,7 +164,7 @@ static void sweep_known(archiver_t *a) {
     devtab_device_t *d = devtab_at(a->dev, i);
     if (!d->removed) continue;
     inactive++;
-    if (complete && (!commit_batch(a) || pgw_batch_mark_removed(a->batch, d->imei) != 0))
+    if (complete && (!commit_batch(a) || pgw_batch_mark_removed(a->commit.batch, d->imei) != 0))
       log_error("device %s: cannot record its removal (out of memory)", d->imei);
   }
   if (inactive)
@@ -176,7 +175,7 @@ static void sweep_known(archiver_t *a) {
 
 void discovery_step_done(archiver_t *a, acct_t *ac) {
   if (--ac->disc_pending > 0) return;
-  a->disc_accounts_pending--;
+  a->disc.accounts_pending--;
   size_t n = devtab_count(a->dev), listed = 0;
   uint16_t idx = (uint16_t)(ac - a->accts);
   for (size_t i = 0; i < n; i++) {
@@ -187,7 +186,7 @@ void discovery_step_done(archiver_t *a, acct_t *ac) {
       d->removed = 1;
       log_info("device %s removed (no longer listed by account %s): not archived any more",
                d->imei, ac->cfg->account);
-      if (!commit_batch(a) || pgw_batch_mark_removed(a->batch, d->imei) != 0)
+      if (!commit_batch(a) || pgw_batch_mark_removed(a->commit.batch, d->imei) != 0)
         log_error("device %s: cannot record its removal (out of memory)", d->imei);
     }
     if (d->seen) listed++;
@@ -195,23 +194,23 @@ void discovery_step_done(archiver_t *a, acct_t *ac) {
   }
   log_info("account %s: discovery found %zu devices%s", ac->cfg->account, listed,
            ac->disc_failed ? " (incomplete: some lists failed)" : "");
-  if (!arch_backfill(a) && a->disc_accounts_pending == 0) sweep_known(a);
+  if (!arch_backfill(a) && a->disc.accounts_pending == 0) sweep_known(a);
   poller_rebuild(a, ac);
   if (arch_backfill(a)) {
     if (ac->disc_failed && !ac->stopped) {
-      a->disc_incomplete = true;
+      a->disc.incomplete = true;
       log_error("account %s: a device list failed: this backfill cannot cover every device",
                 ac->cfg->account);
     }
     if (ac->stopped) return;
     /* One track poll per 100 devices: a device whose last report is before the range
      * (or that never reported) costs no playback request. */
-    for (size_t k = 0; k < ac->n_poll; k += API_MAX_IMEIS) a->polls_pending++;
+    for (size_t k = 0; k < ac->n_poll; k += API_MAX_IMEIS) a->polls.pending++;
     for (size_t k = 0; k < ac->n_poll; k += API_MAX_IMEIS) poller_chunk(a, ac, k);
   } else {
     poller_schedule(a, ac);
   }
-  if (a->batch) commit_submit(a); /* the devices rows early */
+  if (a->commit.batch) commit_submit(a); /* the devices rows early */
 }
 
 void discovery_on_timer(uv_timer_t *t) {

@@ -1,6 +1,7 @@
 /* The archiver's private header: the engine's shared state (struct archiver) and the
  * functions its modules call of each other. Only src/archive/ includes it; the public
- * contract is archiver.h. Modules: archiver.c (handle, clocks, calls, shutdown),
+ * contract is archiver.h. Modules: archiver.c (handle, clocks, startup, shutdown),
+ * calls.c (one API call, the in-flight queue, answers dispatched),
  * scheduler.c (due sets, pump, backoff), pages.c (playback, alarm and mileage pages),
  * heal.c (gaps asked again), poller.c (/api/track), discovery.c (device/user lists),
  * commit.c (batches and what their COMMIT moves), progress.c (tallies, summaries),
@@ -23,24 +24,17 @@
 #include "archive/lease.h"
 #include "archive/nameset.h"
 #include "archive/paging.h"
+#include "archive/scheduler.h"
 #include "config/config.h"
 #include "db/pgw.h"
 #include "domain/stream.h"
 #include "net/client.h"
 
-/* Alarms are paged by system time but a backfill's range is one of gpstime: an alarm of
- * [from, to) may reach the platform up to this late, so a backfill asks alarms up to
- * to - 1 + this and keeps those whose gpstime is in range. (The simulator's bound is
- * 6 h; a platform that uploads later is caught by `run`, which pages on system time.) */
-#define ARCH_ALARM_LATE_S (6 * 3600)
 #define ARCH_SUMMARY_MS 60000        /* the periodic summary line of `run` */
 #define ARCH_TICK_MS 250             /* scheduler tick: backoff expiry, completion check */
 #define ARCH_PROGRESS_LINE_MS 10000  /* backfill progress lines when stderr is no terminal */
-#define ARCH_MAX_FAILURES 12         /* a backfill gives up a device's stream after these */
-#define ARCH_BACKOFF_MAX_S 300       /* cap of the per-device retry delay */
 #define ARCH_SHUTDOWN_WAIT_MS 5000   /* in-flight responses still written, at most this */
 #define ARCH_DRAIN_MS 3000           /* then the writer drains for at most this */
-#define ARCH_MILEAGE_IN_FLIGHT 2     /* mileage windows of 100 devices in flight */
 #define ARCH_POLLS_SKIPPED_TOLD 10   /* track polls skipped under pressure before it is logged */
 
 /* How far a servertime may be ahead of the real present (the later of the local clock
@@ -50,7 +44,7 @@
 
 /* Run mode: a new device's cursors wait for the first track poll, which tells the
  * platform's present that lookback counts back from. */
-#define ARCH_UNSET INT64_MIN
+#define ARCH_UNSET SCHED_UNSET
 
 /* An account's poll timer, allocated apart: the accounts' array grows on reload. */
 typedef struct poll_timer {
@@ -80,10 +74,12 @@ typedef struct acct {
 } acct_t;
 
 typedef enum { W_PLAYBACK, W_ALARMS, W_MILEAGE, W_TRACK, W_DEVLIST, W_USERLIST, W_HEAL } work_kind_t;
+#define W_KIND_COUNT (W_HEAL + 1)
 
 /* One API call: what was asked, so that its response can be applied. */
 typedef struct work {
   archiver_t *a;
+  struct work *prev, *next;  /* the in-flight queue (calls_t) */
   work_kind_t kind;
   uint16_t acct;
   uint32_t dev;              /* playback, alarms */
@@ -98,6 +94,13 @@ typedef struct work {
   char owner[128];           /* device/user list: the account listed */
   uint16_t depth;            /* device/user list: levels below the configured account */
 } work_t;
+
+/* The calls out: every work item from arch_call until its answer is dispatched. */
+typedef struct calls {
+  work_t *head;
+  size_t n[W_KIND_COUNT];    /* by kind */
+  size_t total;
+} calls_t;
 
 /* A cursor move waiting for its batch's COMMIT. */
 typedef struct move {
@@ -122,7 +125,7 @@ struct archiver {
   archiver_options_t opt;
   const config_t *cfg;       /* opt.cfg, or the last reload's (owned_cfg) */
   config_t *owned_cfg;       /* the configuration of the last reload, NULL before one */
-  uv_loop_t loop;
+  uv_loop_t *loop;           /* the caller's (archiver_new) */
   netc_t *net;
   pgw_t *db;
   devtab_t *dev;
@@ -138,36 +141,41 @@ struct archiver {
   uv_timer_t tick, flush_timer, summary_timer, discovery_timer, shutdown_timer;
   uv_signal_t sigint, sigterm;
   bool timers_up;
+  /* The handle's life (archiver.h): started, stopping (shutdown began), stopped (every
+   * handle closed: the run is over); close_timer is never started: its close is the
+   * last step, after which archiver_close's callback runs and the archiver is freed. */
+  uv_timer_t close_timer;
+  bool started, hooks_started, stopped, close_requested;
+  unsigned closing;          /* closes issued whose callback has not run */
+  archiver_close_cb close_cb;
+  void *close_arg;
 
-  pgw_batch_t *batch;        /* being filled */
-  bctx_t *bctx;
-  bool submit_blocked;       /* pgw_submit said -EAGAIN: retry on pressure(false) */
-  bool pressure;             /* the writer is full: no data requests */
-  size_t batches_pending;    /* submitted, callback not yet run */
+  struct {                   /* commit.c: the batches to the writer */
+    pgw_batch_t *batch;      /* being filled */
+    bctx_t *bctx;            /* its moves */
+    bool blocked;            /* pgw_submit said -EAGAIN: retry on pressure(false) */
+    bool pressure;           /* the writer is full: no data requests */
+    size_t pending;          /* submitted, callback not yet run */
+  } commit;
+  struct {                   /* discovery.c */
+    int accounts_pending;    /* accounts whose discovery has not ended */
+    bool first_done;         /* run: the startup sweep of known, unlisted devices ran */
+    bool incomplete;         /* backfill: a device list failed: the range cannot be whole */
+  } disc;
+  struct {                   /* poller.c */
+    size_t pending;          /* backfill: first track polls not yet answered */
+    bool paused;             /* run: track polls skipped while the writer is full */
+    uint64_t skipped;
+  } polls;
 
-  size_t in_flight;          /* data calls (playback, alarms, mileage) */
-  size_t mileage_in_flight;
-  size_t other_in_flight;    /* track, device/user list */
-  size_t max_in_flight;
-  size_t scan_pos, mileage_pos;
-  /* Due sets: the server time at which a stream found not due may become due by time
-   * alone (a day ending, a window growing with the present): then every device is
-   * visited once more. And the archiver second of the next backoff expiry, and the
-   * second the backoff set was last looked at. */
-  int64_t time_wake;
-  uint32_t backoff_wake, backoff_seen;
-  int disc_accounts_pending; /* accounts whose discovery has not ended */
-  size_t polls_pending;      /* backfill: first track polls not yet answered */
-  bool data_started;
-  int64_t bf_present;        /* backfill: the platform's present when its pages began */
-  bool first_discovery_done; /* run: the startup sweep of known, unlisted devices ran */
+  sched_t *sched;            /* due queues, pump, backoff, the budget of data calls */
+  calls_t calls;             /* in flight: every API call out (calls.c) */
   /* Backfill: give up when no call has succeeded for archive.give_up_after while calls
    * kept failing (an API down for good must not cost half an hour of backoff). */
   uint64_t last_success_ms;
   uint64_t failures_since_success;
   char last_error[300];
   bool gave_up;
-  bool disc_incomplete;      /* backfill: a device list failed: the range cannot be whole */
 
   bool stopping, net_closing, interrupted;
   int exit_code;
@@ -175,8 +183,6 @@ struct archiver {
   bool have_offset;          /* server_offset learned from a track record's servertime */
   int64_t server_offset;
   bool servertime_ignored;   /* the last servertime was beyond the bound (logged once) */
-  bool polls_paused;         /* run: track polls skipped while the writer is full */
-  uint64_t polls_skipped;
   uint64_t n_servertime_ignored;
   netc_stats_t net_stats;    /* copied before the client closes, for the last summary */
 
@@ -192,13 +198,10 @@ struct archiver {
   size_t times_cap;
 
   /* counters */
-  uint64_t n_points, n_alarms, n_requests, n_errors, n_retries, n_mileage, n_guards;
+  uint64_t n_points, n_alarms, n_requests, n_errors, n_mileage, n_guards;
   uint64_t n_hist_answers, n_hist_records; /* playback/alarm answers parsed, their records */
-  size_t devices_done_logged;
 };
 
-
-typedef enum { DUE_NO, DUE_YES, DUE_LATER, DUE_BLOCKED } due_t;
 
 typedef struct tally {
   size_t devices, streams, complete, due, later, blocked, given_up;
@@ -206,7 +209,7 @@ typedef struct tally {
   double covered; /* backfill: the fraction of [from, to) x streams archived, 0 to 1 */
 } tally_t;
 
-/* ---- archiver.c: clocks, modes, accounts, calls ---- */
+/* ---- archiver.c: clocks, modes, accounts ---- */
 config_account_t *arch_acct_cfg_dup(const config_account_t *c);
 void arch_acct_cfg_free(config_account_t *k);
 uint32_t arch_now_s(archiver_t *a);
@@ -219,26 +222,23 @@ bool arch_stream_on(const archiver_t *a, int s);
 int64_t arch_stream_start_of(archiver_t *a, uint32_t idx, int s);
 void arch_device_init(archiver_t *a, devtab_device_t *d);
 bool arch_acct_held(const archiver_t *a, size_t i);
+/* Stopping: closes the client once no call is out (or the wait is over). */
+void arch_check_shutdown(archiver_t *a);
+/* ---- calls.c: one API call, its answer dispatched ---- */
+/* Sends req (freed in every case) for w, which is freed once its answer is applied;
+ * on an error w stays the caller's. */
 int arch_call(archiver_t *a, acct_t *ac, api_request_t *req, work_t *w);
 int arch_response_ok(archiver_t *a, work_t *w, const net_result_t *res);
 bool arch_permanent_code(const net_result_t *res);
-void arch_check_shutdown(archiver_t *a);
-
-/* ---- scheduler.c ---- */
-void sched_fail(archiver_t *a, uint32_t dev, int s, const char *why);
-void sched_stop(archiver_t *a, uint32_t dev, int s, const net_result_t *res);
-int64_t sched_window_bound(const archiver_t *a, int s);
-int64_t sched_page_window(archiver_t *a, uint32_t idx, int s, int64_t now_server);
-due_t sched_due(archiver_t *a, devtab_device_t *d, int s, int64_t now_server, int64_t *wake);
-void sched_mark_stream(archiver_t *a, uint32_t dev, int s);
-void sched_mark_device(archiver_t *a, uint32_t dev);
-void sched_mark_all(archiver_t *a);
-void sched_stream_free(archiver_t *a, uint32_t dev, int s);
-void sched_pump(archiver_t *a);
+/* A permanent answer (arch_permanent_code) stops stream s of dev until a restart. */
+void arch_stop_stream(archiver_t *a, uint32_t dev, int s, const net_result_t *res);
+/* The scheduler's options from the mode and cfg (startup, reload). */
+sched_options_t arch_sched_options(const archiver_t *a, const config_t *cfg);
 
 /* ---- pages.c ---- */
-void pages_start(archiver_t *a, uint32_t idx, int s);
-void pages_start_mileage(archiver_t *a, uint32_t first, int64_t now_server);
+/* The scheduler's start hooks (scheduler.h): 0 when the call is out. */
+int pages_start(archiver_t *a, uint32_t idx, int s, int64_t end, int64_t now_server);
+int pages_start_mileage(archiver_t *a, const uint32_t *devs, size_t n, int64_t day);
 void pages_apply(archiver_t *a, work_t *w, const net_result_t *res);
 void pages_apply_mileage(archiver_t *a, work_t *w, const net_result_t *res);
 

@@ -31,7 +31,7 @@ static int heal_write(archiver_t *a, const gapheal_gap_t *g) {
                   .healed_at = g->healed ? g->last_asked : 0, .attempts = (int32_t)g->attempts,
                   .recovered = g->recovered};
   int rc = commit_fence(a, d);
-  return rc ? rc : pgw_batch_add_gap(a->batch, &pg);
+  return rc ? rc : pgw_batch_add_gap(a->commit.batch, &pg);
 }
 
 /* A position of a playback page, in order: a new gap before it is written with the page
@@ -74,7 +74,7 @@ static void start_heal(archiver_t *a, gapheal_gap_t *g, int64_t now_server) {
     gapheal_failed(a->heal, g, now_server);
     return;
   }
-  a->in_flight++;
+  sched_call_begun(a->sched);
   a->n_heal_requests++;
 }
 
@@ -83,7 +83,7 @@ void heal_pump(archiver_t *a, int64_t now_server) {
   /* Due times are the platform's: wait for its present (a track record's servertime). */
   if (arch_backfill(a) || !heal_on(a) || !a->have_offset) return;
   gapheal_gap_t *g;
-  while (a->in_flight < a->max_in_flight && (g = gapheal_due(a->heal, now_server, NULL)))
+  while (sched_free_slots(a->sched) > 0 && (g = gapheal_due(a->heal, now_server, NULL)))
     start_heal(a, g, now_server);
 }
 
@@ -117,7 +117,7 @@ void heal_apply(archiver_t *a, work_t *w, const net_result_t *res) {
   for (size_t i = 0; i < n && rc == 0; i++) {
     const api_point_t *p = &a->points.items[i];
     if (p->gpstime < w->begin || p->gpstime > w->end) continue;
-    rc = pgw_batch_add_position(a->batch, d->imei, p->gpstime, p->longitude, p->latitude,
+    rc = pgw_batch_add_position(a->commit.batch, d->imei, p->gpstime, p->longitude, p->latitude,
                                 p->speed, p->course);
     last = p->gpstime;
     stored++;

@@ -9,77 +9,54 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/grow.h"
 #include "util/log.h"
 #include "util/timeparse.h"
 
 
-static int ensure_times(archiver_t *a, size_t n) {
-  if (n <= a->times_cap) return 0;
-  int64_t *t = realloc(a->times, n * sizeof *t);
-  if (!t) return -ENOMEM;
-  a->times = t;
-  a->times_cap = n;
-  return 0;
-}
 
 
-void pages_start(archiver_t *a, uint32_t idx, int s) {
+/* The scheduler's start hook of a playback or alarm page: [cursor, end] of dev. */
+int pages_start(archiver_t *a, uint32_t idx, int s, int64_t end, int64_t now_server) {
   devtab_device_t *d = devtab_at(a->dev, idx);
   work_t *w = calloc(1, sizeof *w);
-  if (!w) return;
-  int64_t now_server = arch_server_now(a);
-  int64_t end = sched_page_window(a, idx, s, now_server);
+  if (!w) return -ENOMEM;
   *w = (work_t){.a = a, .kind = s == STREAM_PLAYBACK ? W_PLAYBACK : W_ALARMS, .acct = d->account,
                 .dev = idx, .cursor = d->cursor[s], .begin = d->cursor[s].begin, .end = end,
                 .asked_at = now_server};
   api_request_t req = {0};
   int rc = s == STREAM_PLAYBACK ? api_request_playback(&req, d->imei, w->cursor.begin, w->end)
-                           : api_request_alarm_list(&req, d->imei, w->cursor.begin, w->end);
+                                : api_request_alarm_list(&req, d->imei, w->cursor.begin, w->end);
   if (rc == 0) rc = arch_call(a, &a->accts[d->account], &req, w);
-  if (rc) {
-    free(w);
-    sched_fail(a, idx, s, "cannot build the request");
-    return;
-  }
-  d->busy |= (uint8_t)(1u << s);
-  a->in_flight++;
-  if (s == STREAM_ALARMS && !arch_backfill(a)) alarmcad_asked(a->acad, idx, now_server);
+  if (rc) free(w);
+  return rc;
 }
 
-/* One mileage window: up to 100 devices of one account whose mileage cursor is `day`. */
-void pages_start_mileage(archiver_t *a, uint32_t first, int64_t now_server) {
-  devtab_device_t *d0 = devtab_at(a->dev, first);
-  work_t *w = calloc(1, sizeof *w);
-  uint32_t *devs = calloc(API_MAX_IMEIS, sizeof *devs);
+_Static_assert(SCHED_MILEAGE_BATCH == API_MAX_IMEIS, "a mileage window is one /api/device/mileage call");
+
+/* The scheduler's start hook of a mileage window: day for devs[0..n), of one account. */
+int pages_start_mileage(archiver_t *a, const uint32_t *devs, size_t n, int64_t day) {
   const char *imeis[API_MAX_IMEIS];
-  if (!w || !devs) goto fail;
-  *w = (work_t){.a = a, .kind = W_MILEAGE, .acct = d0->account, .day = d0->cursor[STREAM_MILEAGE].begin,
-                .devs = devs};
-  size_t n = devtab_count(a->dev);
-  /* A device whose mileage is due is in the mileage set (due sets). */
-  for (int64_t at = devtab_set_next(a->dev, DEVTAB_SET_MILEAGE, first, n);
-       at >= 0 && w->n_devs < API_MAX_IMEIS;
-       at = devtab_set_next(a->dev, DEVTAB_SET_MILEAGE, (size_t)at + 1, n)) {
-    uint32_t i = (uint32_t)at;
-    devtab_device_t *d = devtab_at(a->dev, i);
-    if (d->account != d0->account || d->cursor[STREAM_MILEAGE].begin != w->day) continue;
-    if (sched_due(a, d, STREAM_MILEAGE, now_server, NULL) != DUE_YES) continue;
-    devs[w->n_devs] = i;
-    imeis[w->n_devs++] = d->imei;
+  if (n == 0 || n > API_MAX_IMEIS) return -EINVAL;
+  work_t *w = calloc(1, sizeof *w);
+  uint32_t *copy = calloc(n, sizeof *copy);
+  if (!w || !copy) goto fail;
+  uint16_t account = devtab_at(a->dev, devs[0])->account;
+  *w = (work_t){.a = a, .kind = W_MILEAGE, .acct = account, .day = day, .devs = copy,
+                .n_devs = n};
+  for (size_t k = 0; k < n; k++) {
+    copy[k] = devs[k];
+    imeis[k] = devtab_at(a->dev, devs[k])->imei;
   }
   api_request_t req = {0};
-  if (api_request_mileage(&req, imeis, w->n_devs, w->day, w->day + 86400) != 0 ||
-      arch_call(a, &a->accts[d0->account], &req, w) != 0) {
-    for (size_t k = 0; k < w->n_devs; k++) sched_fail(a, devs[k], STREAM_MILEAGE, "cannot build the request");
+  if (api_request_mileage(&req, imeis, n, day, day + 86400) != 0 ||
+      arch_call(a, &a->accts[account], &req, w) != 0)
     goto fail;
-  }
-  for (size_t k = 0; k < w->n_devs; k++) devtab_at(a->dev, devs[k])->busy |= 1u << STREAM_MILEAGE;
-  a->in_flight++;
-  a->mileage_in_flight++;
-  return;
+  return 0;
 fail:
-  free(devs);
+  free(copy);
   free(w);
+  return -ENOMEM;
 }
 
 /* Bounds at ingest of a page's n records: those out of bounds are dropped (and told);
@@ -110,23 +87,22 @@ void pages_apply(archiver_t *a, work_t *w, const net_result_t *res) {
   char why[400];
   int ok = arch_response_ok(a, w, res);
   if (ok < 0) {
-    sched_stream_free(a, w->dev, s);
+    sched_stream_free(a->sched, w->dev, s);
     if (res->error == NET_ERR_CANCELLED || a->accts[w->acct].stopped) return;
     if (arch_permanent_code(res)) {
-      sched_stop(a, w->dev, s, res);
+      arch_stop_stream(a, w->dev, s, res);
       return;
     }
     snprintf(why, sizeof why, "%s: %s", api_endpoint_path(res->endpoint), res->message);
-    sched_fail(a, w->dev, s, why);
+    sched_fail(a->sched, w->dev, s, why);
     return;
   }
   size_t n = 0;
-  bool raw_full = false;
   int rc = res->decoded; /* decode_work parsed the page, leniently */
   if (rc) {
     snprintf(why, sizeof why, "%s: bad response: %s", api_endpoint_path(res->endpoint),
              res->decode_message);
-    sched_fail(a, w->dev, s, why);
+    sched_fail(a->sched, w->dev, s, why);
     return;
   }
   /* The page's size as sent, before bad records were dropped: whether it was full (and so
@@ -134,30 +110,29 @@ void pages_apply(archiver_t *a, work_t *w, const net_result_t *res) {
   size_t raw = (s == STREAM_PLAYBACK ? a->points.n : a->alarms.n) + a->rejects.n;
   if (a->rejects.n) ingest_rejects(a->ingest, api_endpoint_key(res->endpoint), d->imei, &a->rejects);
   n = page_bounds(a, s, d->imei, s == STREAM_PLAYBACK ? a->points.n : a->alarms.n);
-  raw_full = raw >= (s == STREAM_PLAYBACK ? PAGING_PLAYBACK_PAGE : PAGING_ALARM_PAGE);
-  if (raw_full && n == 0) {
-    snprintf(why, sizeof why, "%s: a full page whose every record was refused",
-             api_endpoint_path(res->endpoint));
-    sched_fail(a, w->dev, s, why);
-    return;
-  }
-  a->n_hist_answers++;
-  a->n_hist_records += n;
-  if (ensure_times(a, n + 1)) {
-    sched_fail(a, w->dev, s, "out of memory");
+  if (GROW(a->times, a->times_cap, n + 1) != 0) {
+    sched_fail(a->sched, w->dev, s, "out of memory");
     return;
   }
   for (size_t i = 0; i < n; i++)
     a->times[i] = s == STREAM_PLAYBACK ? a->points.items[i].gpstime : a->alarms.items[i].systemtime;
   paging_result_t pr;
-  /* A full answer that lost records to validation is still full: paged as one of the n
-   * records kept, so the next page is asked from the last of them. */
-  size_t page_size = s == STREAM_PLAYBACK ? PAGING_PLAYBACK_PAGE : PAGING_ALARM_PAGE;
-  if (raw_full && n < page_size) page_size = n;
-  if (paging_apply(&w->cursor, w->end, a->times, n, page_size, s == STREAM_PLAYBACK, &pr) != 0) {
+  /* A full answer that lost records to validation is still full (paging.h). */
+  rc = paging_apply(&w->cursor, w->end, a->times, n, raw,
+                    s == STREAM_PLAYBACK ? PAGING_PLAYBACK_PAGE : PAGING_ALARM_PAGE,
+                    s == STREAM_PLAYBACK, &pr);
+  if (rc == -ENODATA) {
+    snprintf(why, sizeof why, "%s: a full page whose every record was refused",
+             api_endpoint_path(res->endpoint));
+    sched_fail(a->sched, w->dev, s, why);
+    return;
+  }
+  a->n_hist_answers++;
+  a->n_hist_records += n;
+  if (rc) {
     snprintf(why, sizeof why, "%s: page of %zu records from %lld breaks the paging rules",
              api_endpoint_path(res->endpoint), n, (long long)w->cursor.begin);
-    sched_fail(a, w->dev, s, why);
+    sched_fail(a->sched, w->dev, s, why);
     return;
   }
   if (pr.guard_fired) {
@@ -200,32 +175,32 @@ void pages_apply(archiver_t *a, work_t *w, const net_result_t *res) {
     if (coverage_covers(a->cov, w->dev, s, w->end + 1)) next = (paging_cursor_t){w->end + 1, false};
     int64_t gf, gt;
     coverage_gap(a->cov, w->dev, s, w->end + 1, &gf, &gt);
-    stream_done = gf > sched_window_bound(a, s);
+    stream_done = gf > sched_window_bound(a->sched, s);
   } else if (done) {
     next = (paging_cursor_t){cov_to + 1, false};
   }
   if (!commit_batch(a)) {
-    sched_fail(a, w->dev, s, "out of memory");
+    sched_fail(a->sched, w->dev, s, "out of memory");
     return;
   }
   rc = 0;
   for (size_t i = pr.first_new; i < upto && rc == 0; i++) {
     if (s == STREAM_PLAYBACK) {
       const api_point_t *p = &a->points.items[i];
-      rc = pgw_batch_add_position(a->batch, d->imei, p->gpstime, p->longitude, p->latitude,
+      rc = pgw_batch_add_position(a->commit.batch, d->imei, p->gpstime, p->longitude, p->latitude,
                                   p->speed, p->course);
       if (rc == 0) rc = heal_observe(a, w, p);
     } else {
       /* Every alarm of the system-time window, whatever its gpstime: the coverage is one
        * of system time, shared with `run`. */
       const api_alarm_t *al = &a->alarms.items[i];
-      rc = pgw_batch_add_alarm(a->batch, d->imei, al->type, al->gpstime, al->systemtime,
+      rc = pgw_batch_add_alarm(a->commit.batch, d->imei, al->type, al->gpstime, al->systemtime,
                                al->longitude, al->latitude, al->speed, al->course, al->geofenceid);
     }
   }
   if (rc == 0) rc = commit_move(a, w->dev, s, &next, stream_done, &page);
   if (rc) {
-    sched_fail(a, w->dev, s, "cannot add to the batch");
+    sched_fail(a->sched, w->dev, s, "cannot add to the batch");
     return;
   }
   /* busy stays set until the batch's commit moves the in-memory cursor */
@@ -240,15 +215,15 @@ void pages_apply_mileage(archiver_t *a, work_t *w, const net_result_t *res) {
   if (ok == 0 && a->rejects.n) ingest_rejects(a->ingest, "device/mileage", NULL, &a->rejects);
   if (ok != 0) {
     for (size_t k = 0; k < w->n_devs; k++) {
-      sched_stream_free(a, w->devs[k], STREAM_MILEAGE);
+      sched_stream_free(a->sched, w->devs[k], STREAM_MILEAGE);
       if (res->error == NET_ERR_CANCELLED || a->accts[w->acct].stopped) continue;
       if (ok == -1 && arch_permanent_code(res) && w->n_devs == 1) {
-        sched_stop(a, w->devs[k], STREAM_MILEAGE, res);
+        arch_stop_stream(a, w->devs[k], STREAM_MILEAGE, res);
         continue;
       }
       snprintf(why, sizeof why, "%s: %s", api_endpoint_path(res->endpoint),
                ok == -2 ? res->decode_message : res->message);
-      sched_fail(a, w->devs[k], STREAM_MILEAGE, why);
+      sched_fail(a->sched, w->devs[k], STREAM_MILEAGE, why);
     }
     return;
   }
@@ -258,14 +233,14 @@ void pages_apply_mileage(archiver_t *a, work_t *w, const net_result_t *res) {
     if (m->km < 0) continue; /* -1: the device has no odometer */
     for (size_t k = 0; k < w->n_devs; k++)
       if (strcmp(devtab_at(a->dev, w->devs[k])->imei, m->imei) == 0) {
-        rc = pgw_batch_add_mileage(a->batch, m->imei, w->day, m->km);
+        rc = pgw_batch_add_mileage(a->commit.batch, m->imei, w->day, m->km);
         break;
       }
   }
   paging_cursor_t next = {w->day + 86400, true};
   for (size_t k = 0; k < w->n_devs; k++) {
     if (rc == 0) rc = commit_move(a, w->devs[k], STREAM_MILEAGE, &next, false, NULL);
-    if (rc) sched_fail(a, w->devs[k], STREAM_MILEAGE, "cannot add to the batch");
+    if (rc) sched_fail(a->sched, w->devs[k], STREAM_MILEAGE, "cannot add to the batch");
   }
   commit_maybe_submit(a);
 }

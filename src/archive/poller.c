@@ -11,7 +11,7 @@
 int poller_timer_init(archiver_t *a, acct_t *ac) {
   ac->poll = calloc(1, sizeof *ac->poll);
   if (!ac->poll) return -ENOMEM;
-  uv_timer_init(&a->loop, &ac->poll->timer);
+  uv_timer_init(a->loop, &ac->poll->timer);
   ac->poll->timer.data = ac->poll;
   ac->poll->a = a;
   ac->poll->acct = (uint16_t)(ac - a->accts);
@@ -52,7 +52,7 @@ void poller_apply(archiver_t *a, work_t *w, const net_result_t *res) {
       for (int s = 0; s < STREAM_COUNT; s++)
         if (d->cursor[s].begin == ARCH_UNSET)
           d->cursor[s] = (paging_cursor_t){arch_stream_start_of(a, (uint32_t)idx, s), false};
-      sched_mark_device(a, (uint32_t)idx);
+      sched_mark_device(a->sched, (uint32_t)idx);
     }
     int64_t gps = t->gpstime > 0 ? t->gpstime : 0;
     int64_t heard = t->systemtime > t->hearttime ? t->systemtime : t->hearttime;
@@ -62,14 +62,14 @@ void poller_apply(archiver_t *a, work_t *w, const net_result_t *res) {
                               .accstatus = t->accstatus, .defencestatus = t->defencestatus};
       if (alarmcad_track(a->acad, (size_t)idx, &ar, arch_server_now(a)) != 0)
         log_error("device %s: out of memory for its alarm cadence", d->imei);
-      devtab_set_add(a->dev, DEVTAB_SET_PAGES, (size_t)idx);
+      sched_mark_stream(a->sched, (uint32_t)idx, STREAM_PLAYBACK);
     }
     /* The poll's point is a real report: store it at once in run mode when it is new
      * and not covered (the playback page that brings it later finds it stored). */
     if (!arch_backfill(a) && gps > 0 && gps > d->last_gpstime &&
         gps > d->cursor[STREAM_PLAYBACK].begin && t->speed >= 0 && t->course >= 0 &&
         !coverage_covers(a->cov, (size_t)idx, STREAM_PLAYBACK, gps)) {
-      rc = pgw_batch_add_position(a->batch, d->imei, gps, t->longitude, t->latitude, t->speed,
+      rc = pgw_batch_add_position(a->commit.batch, d->imei, gps, t->longitude, t->latitude, t->speed,
                                   t->course);
       /* Its second is covered (one position per second): the page that follows asks up
        * to the second before it, and stores it only once. */
@@ -81,7 +81,7 @@ void poller_apply(archiver_t *a, work_t *w, const net_result_t *res) {
     if (heard > d->last_systemtime) d->last_systemtime = heard;
     /* What playback and alarms are due on: a record that moved neither changes nothing. */
     if (d->last_gpstime != was_gpstime || d->last_systemtime != was_systemtime)
-      devtab_set_add(a->dev, DEVTAB_SET_PAGES, (size_t)idx);
+      sched_mark_stream(a->sched, (uint32_t)idx, STREAM_PLAYBACK);
     pgw_device_state_t st = {
         .imei = d->imei, .servertime = t->servertime > 0 ? t->servertime : 0, .gpstime = gps,
         .hearttime = t->hearttime > 0 ? t->hearttime : 0,
@@ -91,7 +91,7 @@ void poller_apply(archiver_t *a, work_t *w, const net_result_t *res) {
         .oilpowerstatus = t->oilpowerstatus, .defencestatus = t->defencestatus,
         .datastatus = t->datastatus, .battery = t->battery, .mileage = t->mileage,
         .todaymileage = t->todaymileage};
-    if (rc == 0) rc = pgw_batch_add_device_state(a->batch, &st);
+    if (rc == 0) rc = pgw_batch_add_device_state(a->commit.batch, &st);
   }
   if (rc) log_error("account %s: cannot add track records to the batch", ac->cfg->account);
   commit_maybe_submit(a);
@@ -113,11 +113,10 @@ void poller_chunk(archiver_t *a, acct_t *ac, size_t chunk_start) {
   }
   api_request_t req = {0};
   if (n == 0 || api_request_track(&req, imeis, n) != 0 || arch_call(a, ac, &req, w) != 0) goto fail;
-  a->other_in_flight++;
   ac->poll_busy = true;
   return;
 fail:
-  if (arch_backfill(a) && a->polls_pending > 0) a->polls_pending--;
+  if (arch_backfill(a) && a->polls.pending > 0) a->polls.pending--;
   free(devs);
   free(w);
 }
@@ -147,20 +146,20 @@ static void on_poll_timer(uv_timer_t *t) {
    * queue): a poll now would only grow the batch that cannot be submitted. Skipped,
    * not queued: the next poll after the writer drains brings each device's latest
    * state, which is all a poll stores. */
-  if (a->pressure || a->submit_blocked) {
+  if (a->commit.pressure || a->commit.blocked) {
     /* told once the pause lasts (a busy writer pauses a poll or two now and then) */
-    if (++a->polls_skipped == ARCH_POLLS_SKIPPED_TOLD)
+    if (++a->polls.skipped == ARCH_POLLS_SKIPPED_TOLD)
       log_warn("track polls paused: the database writer is full (%zu rows held); each "
                "device's latest state is polled again once it drains",
                a->db ? pgw_queue_rows(a->db) : (size_t)0);
-    a->polls_paused = true;
+    a->polls.paused = true;
     return;
   }
-  if (a->polls_paused && a->polls_skipped >= ARCH_POLLS_SKIPPED_TOLD)
+  if (a->polls.paused && a->polls.skipped >= ARCH_POLLS_SKIPPED_TOLD)
     log_info("track polls resumed (%llu skipped while the writer was full)",
-             (unsigned long long)a->polls_skipped);
-  a->polls_paused = false;
-  a->polls_skipped = 0;
+             (unsigned long long)a->polls.skipped);
+  a->polls.paused = false;
+  a->polls.skipped = 0;
   if (ac->poll_pos >= ac->n_poll) ac->poll_pos = 0;
   size_t start = ac->poll_pos;
   ac->poll_pos += API_MAX_IMEIS;

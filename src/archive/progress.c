@@ -11,6 +11,13 @@
 
 /* ------------------------------------------------------------------ progress */
 
+/* Failures so far: of calls, batches and accounts (a->n_errors), and of device streams
+ * (the scheduler's: attempts that failed, streams stopped for good). */
+static uint64_t errors(const archiver_t *a) {
+  const sched_stats_t *st = sched_stats(a->sched);
+  return a->n_errors + st->failures + st->stopped;
+}
+
 /* How far a device's archive of stream s is behind the data the platform has of it
  * (from /api/track): playback the last gpstime, alarms the last systemtime or heartbeat,
  * mileage the day of the last gpstime. false for a device without a position yet
@@ -44,7 +51,7 @@ void progress_tally(archiver_t *a, tally_t *t) {
         t->covered += 1.0; /* nothing more will be done for it */
         continue;
       }
-      due_t due = sched_due(a, d, s, now_server, NULL);
+      due_t due = sched_due(a->sched, (uint32_t)i, s, now_server, NULL);
       if (arch_backfill(a)) { /* the part of the range behind the cursor (complete: all) */
         int64_t b = d->cursor[s].begin, span = a->opt.to - a->opt.from;
         t->covered += due == DUE_NO || (d->done & (1u << s)) ? 1.0
@@ -64,7 +71,7 @@ void progress_tally(archiver_t *a, tally_t *t) {
 void progress_report(archiver_t *a, bool final) {
   tally_t t;
   progress_tally(a, &t);
-  double secs = (double)(uv_now(&a->loop) - a->start_ms) / 1000.0;
+  double secs = (double)(uv_now(a->loop) - a->start_ms) / 1000.0;
   /* backfill: how far, by time covered (the part of [from, to) behind each stream's
    * cursor) and by streams complete; the ETA extrapolates the time covered so far */
   char eta[64] = "";
@@ -96,8 +103,8 @@ void progress_report(archiver_t *a, bool final) {
            final ? "summary" : (arch_backfill(a) ? "progress" : "summary"), t.devices, t.complete,
            t.streams, (unsigned long long)a->n_points, (unsigned long long)a->n_alarms,
            (unsigned long long)a->n_mileage, (unsigned long long)a->n_requests,
-           (unsigned long long)(a->n_retries + (ns ? ns->retries : 0)),
-           (unsigned long long)a->n_errors, (unsigned long long)(ns ? ns->logins : 0),
+           (unsigned long long)(sched_stats(a->sched)->failures + (ns ? ns->retries : 0)),
+           (unsigned long long)errors(a), (unsigned long long)(ns ? ns->logins : 0),
            (long long)t.lag, secs, covered);
 }
 
@@ -134,7 +141,7 @@ int progress_verdict(archiver_t *a, const tally_t *tl) {
   if (tl->given_up)
     log_error("backfill failed: %zu device stream%s failed for good (listed below)", tl->given_up,
               tl->given_up == 1 ? "" : "s");
-  return stopped || tl->blocked || tl->given_up || a->disc_incomplete ? 1 : 0;
+  return stopped || tl->blocked || tl->given_up || a->disc.incomplete ? 1 : 0;
 }
 
 
@@ -168,8 +175,8 @@ void archiver_status(archiver_t *a, archiver_status_t *out) {
   out->points = a->n_points;
   out->alarms = a->n_alarms;
   out->mileage_days = a->n_mileage;
-  out->errors = a->n_errors;
-  out->backpressure = a->pressure;
+  out->errors = errors(a);
+  out->backpressure = a->commit.pressure;
 }
 
 

@@ -3,6 +3,7 @@
 #include "archive/engine.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,9 +12,56 @@
 
 /* ------------------------------------------------------------------ reload */
 
+/* ---- the settings that need a restart: the one list of them ----
+ * What the running clients (netc, pgw) took at startup and cannot change. A changed one
+ * is reported ("changed but needs a restart") and left as it was. (When the
+ * configuration becomes a table with a reload/restart flag per key, its diff replaces
+ * this list.) */
+
+typedef struct key_field {
+  bool str;    /* a string (NULL allowed), else a value compared byte for byte */
+  size_t off, size;
+} key_field_t;
+
+#define F_STR(m) {true, offsetof(config_t, m), sizeof(char *)}
+#define F_VAL(m) {false, offsetof(config_t, m), sizeof(((config_t *)0)->m)}
+
+typedef struct restart_key {
+  const char *name;   /* as the configuration file names it */
+  key_field_t f[3];   /* the fields it stands for (size 0: none) */
+} restart_key_t;
+
+static const restart_key_t restart_keys[] = {
+    {"api.base_url", {F_STR(api.base_url)}},
+    {"api.ca_file", {F_STR(api.ca_file)}},
+    {"api.token_dir", {F_STR(api.token_dir)}},
+    {"api.timeout", {F_VAL(api.timeout_ms)}},
+    {"api.max_in_flight", {F_VAL(api.max_in_flight)}},
+    {"api.max_body_bytes", {F_VAL(api.max_body_bytes)}},
+    {"api.retry", {F_VAL(api.retry_max_attempts), F_VAL(api.retry_base_delay_ms),
+                   F_VAL(api.retry_max_delay_ms)}},
+    {"database.conninfo", {F_STR(database.conninfo)}},
+    {"database.queue_rows", {F_VAL(database.queue_rows)}},
+};
+
 static bool str_differs(const char *x, const char *y) {
   if (!x || !y) return x != y;
   return strcmp(x, y) != 0;
+}
+
+static bool key_differs(const restart_key_t *k, const config_t *o, const config_t *n) {
+  for (size_t i = 0; i < sizeof k->f / sizeof k->f[0] && k->f[i].size; i++) {
+    const char *po = (const char *)o + k->f[i].off, *pn = (const char *)n + k->f[i].off;
+    if (k->f[i].str) {
+      const char *so, *sn;
+      memcpy(&so, po, sizeof so);
+      memcpy(&sn, pn, sizeof sn);
+      if (str_differs(so, sn)) return true;
+    } else if (memcmp(po, pn, k->f[i].size) != 0) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /* Appends ", what" (or "what" first) to b; NULL b is a no-op. */
@@ -144,19 +192,8 @@ int archiver_reconfigure(archiver_t *a, config_t *n, buf_t *applied, buf_t *rest
   int brc = 0;
 
   /* What the running clients hold and cannot change. */
-  if (str_differs(o->api.base_url, n->api.base_url)) brc |= note(restart, "api.base_url");
-  if (str_differs(o->api.ca_file, n->api.ca_file)) brc |= note(restart, "api.ca_file");
-  if (str_differs(o->api.token_dir, n->api.token_dir)) brc |= note(restart, "api.token_dir");
-  if (o->api.timeout_ms != n->api.timeout_ms) brc |= note(restart, "api.timeout");
-  if (o->api.max_in_flight != n->api.max_in_flight) brc |= note(restart, "api.max_in_flight");
-  if (o->api.max_body_bytes != n->api.max_body_bytes) brc |= note(restart, "api.max_body_bytes");
-  if (o->api.retry_max_attempts != n->api.retry_max_attempts ||
-      o->api.retry_base_delay_ms != n->api.retry_base_delay_ms ||
-      o->api.retry_max_delay_ms != n->api.retry_max_delay_ms)
-    brc |= note(restart, "api.retry");
-  if (str_differs(o->database.conninfo, n->database.conninfo))
-    brc |= note(restart, "database.conninfo");
-  if (o->database.queue_rows != n->database.queue_rows) brc |= note(restart, "database.queue_rows");
+  for (size_t i = 0; i < sizeof restart_keys / sizeof restart_keys[0]; i++)
+    if (key_differs(&restart_keys[i], o, n)) brc |= note(restart, restart_keys[i].name);
 
   /* The pacing floors: the pacer takes them as they are. */
   bool limits = o->api.global_rate != n->api.global_rate;
@@ -178,7 +215,7 @@ int archiver_reconfigure(archiver_t *a, config_t *n, buf_t *applied, buf_t *rest
     gapheal_set_options(a->heal, &ho);
     brc |= note(applied, "archive.gap_settle, archive.gap_min, archive.gap_max_attempts");
   }
-  /* The alarm cadence reads a->cfg at each look: applied from the next track record on. */
+  /* The alarm cadence: the scheduler's options, set below; applied at its next look. */
   if (o->archive.alarm_interval_ms != n->archive.alarm_interval_ms)
     brc |= note(applied, "archive.alarm_interval");
   if (o->archive.alarm_idle_interval_ms != n->archive.alarm_idle_interval_ms)
@@ -215,8 +252,11 @@ int archiver_reconfigure(archiver_t *a, config_t *n, buf_t *applied, buf_t *rest
 
   config_free(a->owned_cfg); /* nothing points into it: accounts keep copies */
   a->owned_cfg = n;
-  sched_mark_all(a); /* streams, accounts and lookback may make any device due */
-  sched_pump(a);
+  /* streams and the alarm cadence; every device is looked at again: streams, accounts
+   * and lookback may make any device due */
+  sched_options_t so = arch_sched_options(a, n);
+  sched_set_options(a->sched, &so);
+  sched_pump(a->sched);
   return brc ? -ENOMEM : 0;
 }
 
