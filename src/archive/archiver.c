@@ -56,7 +56,6 @@ void arch_acct_cfg_free(config_account_t *k) {
   free(k);
 }
 
-
 /* ------------------------------------------------------------------ helpers */
 
 uint32_t arch_now_s(archiver_t *a) { return (uint32_t)(uv_now(a->loop) / 1000); }
@@ -148,8 +147,6 @@ void arch_device_init(archiver_t *a, devtab_device_t *d) {
   d->last_gpstime = arch_backfill(a) ? -1 : 0; /* backfill: unknown until polled, then due */
   d->removed = 1; /* until discovery (or --imei) lists it */
 }
-
-
 
 /* cluster.enabled: account i is worked only while this instance holds its lease
  * (archive/lease.h); without leases every account is. */
@@ -284,7 +281,6 @@ size_t archiver_account_count(const archiver_t *a) { return a->n_accts; }
 const char *archiver_account_name(const archiver_t *a, size_t i) {
   return i < a->n_accts && !a->accts[i].removed ? a->accts[i].cfg->account : NULL;
 }
-
 
 /* ------------------------------------------------------------------ startup */
 

@@ -101,7 +101,6 @@ void arch_stop_stream(archiver_t *a, uint32_t dev, int s, const net_result_t *re
   sched_stop(a->sched, dev, s, why);
 }
 
-
 /* What an answer says about the API as a whole: for the backfill's give-up clock. */
 static void note_result(archiver_t *a, const net_result_t *res) {
   if (res->error == NET_OK) {

@@ -12,7 +12,6 @@
 static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *owner,
                      uint16_t depth);
 
-
 void discovery_apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) {
   acct_t *ac = &a->accts[w->acct];
   if (ac->removed) return; /* a reload dropped the account while the list was out */
@@ -111,7 +110,6 @@ void discovery_apply_userlist(archiver_t *a, work_t *w, const net_result_t *res)
   for (size_t i = 0; names && i < n; i++) free(names[i]);
   free(names);
 }
-
 
 /* ------------------------------------------------------------------ discovery */
 

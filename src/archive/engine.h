@@ -202,7 +202,6 @@ struct archiver {
   uint64_t n_hist_answers, n_hist_records; /* playback/alarm answers parsed, their records */
 };
 
-
 typedef struct tally {
   size_t devices, streams, complete, due, later, blocked, given_up;
   int64_t lag;

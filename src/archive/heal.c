@@ -8,11 +8,7 @@
 #include "util/log.h"
 #include "util/timeparse.h"
 
-
-/* ------------------------------------------------------------------ gap healing */
-
-/* Gap healing (issue 23, gapheal.h): silences of a moving device's stored track, asked
- * again with /api/playback after archive.gap_settle for fixes uploaded late. */
+/* The gap finder's options from the configuration (startup, reload). */
 gapheal_options_t heal_options(const config_t *cfg) {
   return (gapheal_options_t){cfg->archive.gap_settle_ms / 1000, cfg->archive.gap_min_ms / 1000,
                              (unsigned)(cfg->archive.gap_max_attempts > 0 ? cfg->archive.gap_max_attempts : 1)};

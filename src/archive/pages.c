@@ -13,9 +13,6 @@
 #include "util/log.h"
 #include "util/timeparse.h"
 
-
-
-
 /* The scheduler's start hook of a playback or alarm page: [cursor, end] of dev. */
 int pages_start(archiver_t *a, uint32_t idx, int s, int64_t end, int64_t now_server) {
   devtab_device_t *d = devtab_at(a->dev, idx);
@@ -206,7 +203,6 @@ void pages_apply(archiver_t *a, work_t *w, const net_result_t *res) {
   /* busy stays set until the batch's commit moves the in-memory cursor */
   commit_maybe_submit(a);
 }
-
 
 void pages_apply_mileage(archiver_t *a, work_t *w, const net_result_t *res) {
   char why[400];

@@ -9,8 +9,6 @@
 #include "util/log.h"
 #include "util/timeparse.h"
 
-/* ------------------------------------------------------------------ progress */
-
 /* Failures so far: of calls, batches and accounts (a->n_errors), and of device streams
  * (the scheduler's: attempts that failed, streams stopped for good). */
 static uint64_t errors(const archiver_t *a) {
@@ -108,7 +106,6 @@ void progress_report(archiver_t *a, bool final) {
            (long long)t.lag, secs, covered);
 }
 
-
 /* ------------------------------------------------------------------ tick */
 
 #define ARCH_NAMES_MAX 10 /* accounts or streams named in a failure, then "and N more" */
@@ -144,7 +141,6 @@ int progress_verdict(archiver_t *a, const tally_t *tl) {
   return stopped || tl->blocked || tl->given_up || a->disc.incomplete ? 1 : 0;
 }
 
-
 void archiver_status(archiver_t *a, archiver_status_t *out) {
   memset(out, 0, sizeof *out);
   tally_t t;
@@ -178,8 +174,6 @@ void archiver_status(archiver_t *a, archiver_status_t *out) {
   out->errors = errors(a);
   out->backpressure = a->commit.pressure;
 }
-
-
 
 void progress_missing(archiver_t *a) {
   size_t n = devtab_count(a->dev), shown = 0, missing = 0;

@@ -248,14 +248,14 @@ int archiver_reconfigure(archiver_t *a, config_t *n, buf_t *applied, buf_t *rest
     a->opt.streams = n->archive.streams;
     brc |= note(applied, "archive.streams");
   }
+  /* The scheduler's streams and alarm cadence, in force from here on. */
+  sched_options_t so = arch_sched_options(a, n);
+  sched_set_options(a->sched, &so);
   brc |= reload_accounts(a, n, applied);
 
   config_free(a->owned_cfg); /* nothing points into it: accounts keep copies */
   a->owned_cfg = n;
-  /* streams and the alarm cadence; every device is looked at again: streams, accounts
-   * and lookback may make any device due */
-  sched_options_t so = arch_sched_options(a, n);
-  sched_set_options(a->sched, &so);
+  sched_mark_all(a->sched); /* streams, accounts and lookback may make any device due */
   sched_pump(a->sched);
   return brc ? -ENOMEM : 0;
 }
