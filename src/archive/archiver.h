@@ -1,6 +1,7 @@
-/* The archiver: the engine of `fleetarc run` and `fleetarc backfill`. One thread, one
- * libuv loop holding the API client (net/client.h), the database writer (db/pgw.h),
- * timers and signals. Invariant: the coverage of playback and alarms (and the mileage
+/* The archiver: the engine of `fleetarc run` and `fleetarc backfill`, a handle on a
+ * libuv loop (the caller's; archiver_run makes its own). One thread: on that loop it
+ * holds the API client (net/client.h), the database writer (db/pgw.h), timers and
+ * signals. Invariant: the coverage of playback and alarms (and the mileage
  * cursor) grows (in the database and then in memory) only in the transaction that
  * writes the rows it covers, so a crash at any moment loses nothing; every job asks
  * only for what no job has covered (archive/coverage.h). */
@@ -25,7 +26,7 @@ typedef struct archiver archiver_t;
  * the loop's thread and must not block; every member may be NULL. */
 typedef struct archiver_hooks {
   void *arg;
-  /* The clients exist and the loop is about to run: start your handles on `loop`. */
+  /* archiver_start: the work has begun: start your handles on `loop`. */
   void (*started)(void *arg, archiver_t *a, uv_loop_t *loop);
   /* Shutdown began: close every handle started on the loop (it ends when they are). */
   void (*stopping)(void *arg);
@@ -66,8 +67,8 @@ typedef struct archiver_options {
  *   archiver_close(a, cb, arg);      cb(arg, exit_status) from the loop once every handle
  *                                    is closed; a is freed after cb returns
  *
- * Stopping writes what in-flight calls bring (ARCH_SHUTDOWN_WAIT_MS at most), then drains
- * the writer. Once the archiver has stopped by itself it holds no active handle (the
+ * Stopping writes what in-flight calls bring (5 s at most), then drains the writer
+ * (3 s at most). Once the archiver has stopped by itself it holds no active handle (the
  * loop's uv_run returns), but it still needs archiver_close. */
 
 /* The exit status of a run: 0 done (or a clean stop of `run`), 1 failed at run time (a
@@ -85,8 +86,8 @@ int archiver_new(uv_loop_t *loop, const archiver_options_t *opt, archiver_t **ou
  * -EALREADY (started or stopping). */
 int archiver_start(archiver_t *a);
 
-/* Stops the archiver if it runs (as SIGTERM would: `run` exits 0, a backfill 1) and
- * closes it: cb (may be NULL) runs from the loop once every handle is closed, never from
+/* Stops the archiver if it runs (as SIGTERM would: `run` exits 0, a backfill 1; one never
+ * started: 0) and closes it: cb (may be NULL) runs from the loop once every handle is closed, never from
  * inside this call; then a is freed. Once per archiver. */
 void archiver_close(archiver_t *a, archiver_close_cb cb, void *arg);
 

@@ -12,21 +12,28 @@
 static int list_call(archiver_t *a, acct_t *ac, work_kind_t kind, const char *owner,
                      uint16_t depth);
 
+/* Whether a device or user list answered (decode_work parsed it into a->devices or
+ * a->users); its refused records are counted. A failure makes this discovery of the
+ * account incomplete (no removal sweep) and is logged unless cancelled or stopped. */
+static bool list_ok(archiver_t *a, acct_t *ac, work_t *w, const net_result_t *res,
+                    const char *endpoint) {
+  int ok = arch_response_ok(a, w, res);
+  if (ok == 0 && res->decoded != 0) ok = -2;
+  if (ok == 0 && a->rejects.n) ingest_rejects(a->ingest, endpoint, NULL, &a->rejects);
+  if (ok == 0) return true;
+  ac->disc_failed = true;
+  if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
+    a->n_errors++;
+    log_warn("account %s: /api/%s of %s: %s", ac->cfg->account, endpoint, w->owner,
+             ok == -2 ? res->decode_message : res->message);
+  }
+  return false;
+}
+
 void discovery_apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) {
   acct_t *ac = &a->accts[w->acct];
   if (ac->removed) return; /* a reload dropped the account while the list was out */
-  int ok = arch_response_ok(a, w, res);
-  if (ok == 0 && res->decoded != 0) ok = -2; /* decode_work parsed a->devices */
-  if (ok == 0 && a->rejects.n) ingest_rejects(a->ingest, "device/list", NULL, &a->rejects);
-  if (ok != 0) {
-    ac->disc_failed = true;
-    if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
-      a->n_errors++;
-      log_warn("account %s: /api/device/list of %s: %s", ac->cfg->account, w->owner,
-               ok == -2 ? res->decode_message : res->message);
-    }
-    return;
-  }
+  if (!list_ok(a, ac, w, res, "device/list")) return;
   int rc = commit_batch(a) ? 0 : -ENOMEM;
   for (size_t i = 0; i < a->devices.n && rc == 0; i++) {
     const api_device_t *x = &a->devices.items[i];
@@ -63,18 +70,7 @@ void discovery_apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) 
 void discovery_apply_userlist(archiver_t *a, work_t *w, const net_result_t *res) {
   acct_t *ac = &a->accts[w->acct];
   if (ac->removed) return;
-  int ok = arch_response_ok(a, w, res);
-  if (ok == 0 && res->decoded != 0) ok = -2; /* decode_work parsed a->users */
-  if (ok == 0 && a->rejects.n) ingest_rejects(a->ingest, "user/list", NULL, &a->rejects);
-  if (ok != 0) {
-    ac->disc_failed = true;
-    if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
-      a->n_errors++;
-      log_warn("account %s: /api/user/list of %s: %s", ac->cfg->account, w->owner,
-               ok == -2 ? res->decode_message : res->message);
-    }
-    return;
-  }
+  if (!list_ok(a, ac, w, res, "user/list")) return;
   /* Copy the names first: the next parse (from a nested call) would reuse the storage. */
   size_t n = a->users.n;
   char **names = calloc(n + 1, sizeof *names);

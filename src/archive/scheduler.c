@@ -133,7 +133,7 @@ static void wake_at(int64_t *wake, int64_t t) {
  * asked again), and the end held to the gap's end and the window. `run` asks alarms up
  * to the present less the ingest margin, or up to the present after a datastatus
  * change. */
-int64_t sched_page_window(sched_t *s, uint32_t idx, int st, int64_t now_server) {
+static int64_t page_window(sched_t *s, uint32_t idx, int st, int64_t now_server) {
   devtab_device_t *d = devtab_at(s->dev, idx);
   paging_cursor_t *c = &d->cursor[st];
   /* The first second not stored: a playback cursor with have_begin holds its second (one
@@ -169,7 +169,7 @@ due_t sched_due(sched_t *s, uint32_t idx, int st, int64_t now_server, int64_t *w
     work = c->begin < limit && c->begin + 86400 <= now_server;
     if (c->begin < limit && !work) wake_at(wake, c->begin + 86400);
   } else {
-    int64_t end = sched_page_window(s, idx, st, now_server);
+    int64_t end = page_window(s, idx, st, now_server);
     bool in_window = c->have_begin ? c->begin < end : c->begin <= end;
     bool news = true; /* what the last track poll says is past the cursor */
     bool more = (d->more & (1u << st)) != 0;
@@ -297,7 +297,7 @@ static int64_t round_next(sched_t *s, devtab_set_t q, size_t *pos, size_t *scann
 }
 
 static void start_page(sched_t *s, uint32_t idx, int st, int64_t now_server) {
-  int64_t end = sched_page_window(s, idx, st, now_server);
+  int64_t end = page_window(s, idx, st, now_server);
   if (s->h.start_page(s->h.arg, idx, st, end, now_server) != 0) {
     sched_fail(s, idx, st, "cannot build the request");
     return;

@@ -86,9 +86,6 @@ void sched_pump(sched_t *s);
  * which that changes. */
 due_t sched_due(sched_t *s, uint32_t dev, int st, int64_t now_server, int64_t *wake);
 
-/* Playback and alarms: the inclusive end of the next request of (dev, st), the cursor
- * first moved past what is covered. */
-int64_t sched_page_window(sched_t *s, uint32_t dev, int st, int64_t now_server);
 /* The largest end a stream's window reaches as the present grows. */
 int64_t sched_window_bound(const sched_t *s, int st);
 
