@@ -1,6 +1,7 @@
 /* Alarm cadence of `run` (alarmcad.h): per device, what the last track record said and
  * which changes wait for an alarm request. */
 #include "archive/alarmcad.h"
+#include "util/grow.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@ typedef struct acdev {
 
 struct alarmcad {
   acdev_t *devs;
-  size_t n;
+  size_t n;      /* devices held: devs[0..n) (all of the capacity, zeroed) */
 };
 
 alarmcad_t *alarmcad_new(void) { return calloc(1, sizeof(alarmcad_t)); }
@@ -31,12 +32,9 @@ static int8_t small(int v) { return v < -1 || v > 100 ? (int8_t)100 : (int8_t)v;
 
 int alarmcad_track(alarmcad_t *c, size_t dev, const alarmcad_record_t *r, int64_t now) {
   if (dev >= c->n) {
-    size_t n = c->n ? c->n : 64;
-    while (n <= dev) n *= 2;
-    acdev_t *v = realloc(c->devs, n * sizeof *v);
-    if (!v) return -ENOMEM;
-    memset(v + c->n, 0, (n - c->n) * sizeof *v);
-    c->devs = v;
+    size_t n = c->n;
+    if (GROW(c->devs, n, dev + 1) != 0) return -ENOMEM;
+    memset(c->devs + c->n, 0, (n - c->n) * sizeof *c->devs);
     c->n = n;
   }
   acdev_t *d = &c->devs[dev];

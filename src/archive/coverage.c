@@ -2,6 +2,7 @@
  * devices hold one interval (run extends it at its end); a backfill ahead of or behind
  * it adds a second until the gap between them is fetched. */
 #include "archive/coverage.h"
+#include "util/grow.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@ typedef struct covlist {
 struct coverage {
   covlist_t *lists; /* [dev * COVERAGE_STREAMS + stream] */
   size_t n_devs;
+  size_t cap;       /* lists allocated, >= n_devs * COVERAGE_STREAMS */
 };
 
 coverage_t *coverage_new(void) { return calloc(1, sizeof(coverage_t)); }
@@ -33,12 +35,10 @@ static const covlist_t *list_of(const coverage_t *c, size_t dev, int stream) {
 
 static int grow_devs(coverage_t *c, size_t dev) {
   if (dev < c->n_devs) return 0;
-  size_t n = c->n_devs ? c->n_devs : 64;
-  while (n <= dev) n *= 2;
-  covlist_t *v = realloc(c->lists, n * COVERAGE_STREAMS * sizeof *v);
-  if (!v) return -ENOMEM;
-  memset(v + c->n_devs * COVERAGE_STREAMS, 0, (n - c->n_devs) * COVERAGE_STREAMS * sizeof *v);
-  c->lists = v;
+  if (GROW(c->lists, c->cap, (dev + 1) * COVERAGE_STREAMS) != 0) return -ENOMEM;
+  size_t n = c->cap / COVERAGE_STREAMS;
+  memset(c->lists + c->n_devs * COVERAGE_STREAMS, 0,
+         (n - c->n_devs) * COVERAGE_STREAMS * sizeof *c->lists);
   c->n_devs = n;
   return 0;
 }
@@ -63,6 +63,9 @@ int coverage_add(coverage_t *c, size_t dev, int stream, int64_t from, int64_t to
     l->n -= hi - lo - 1;
     return 0;
   }
+  /* Not GROW: capacity starts at 1 here (most device streams hold one interval, and a
+   * fleet has hundreds of thousands of them) and n, cap are 32 bits to keep covlist_t
+   * small. */
   if (l->n == l->cap) {
     uint32_t cap = l->cap ? l->cap * 2 : 1;
     coverage_iv_t *v = realloc(l->iv, cap * sizeof *v);

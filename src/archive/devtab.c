@@ -1,6 +1,7 @@
 /* Device table: a dense array plus an open-addressing index on the IMEI (FNV-1a), and
  * two-level bitmaps of device indices (the sets). Invariant: no bit at or past count. */
 #include "archive/devtab.h"
+#include "util/grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -106,11 +107,10 @@ devtab_device_t *devtab_get_or_add(devtab_t *t, const char *imei, bool *added) {
   if (t->count >= UINT32_MAX - 1) return NULL;
   if ((t->count + 1) * 2 > t->nslots && rehash(t, t->nslots ? t->nslots * 2 : 1024)) return NULL;
   if (t->count == t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 256;
-    if (sets_grow(t, cap)) return NULL;
-    devtab_device_t *d = realloc(t->devices, cap * sizeof *d);
-    if (!d) return NULL;
-    t->devices = d;
+    /* The sets must hold every device the array can: t->cap moves only once both grew
+     * (a failure leaves the array longer, never the sets shorter). */
+    size_t cap = t->cap;
+    if (GROW(t->devices, cap, t->count + 1) != 0 || sets_grow(t, cap)) return NULL;
     t->cap = cap;
   }
   size_t free_slot = 0;

@@ -23,7 +23,9 @@ typedef struct devtab_device {
   uint16_t account;        /* index into the configured accounts */
   uint8_t more;            /* bit per stream: its last page was full: the next one is asked
                             * whatever /api/track says (spec 2.3, 2.8) */
-  int64_t last_gpstime;    /* from /api/track; 0 when unknown */
+  int64_t last_gpstime;    /* from /api/track: the latest gpstime reported, 0 when none
+                            * (never reported, or `run` before its first poll); -1 in a
+                            * backfill until a poll tells it (unknown: playback asked) */
   paging_cursor_t cursor[STREAM_COUNT]; /* mileage: begin = next day to fetch */
   int64_t last_systemtime; /* max(systemtime, hearttime) from /api/track: alarms due */
   uint32_t retry_at[STREAM_COUNT]; /* archiver seconds: not before (backoff) */

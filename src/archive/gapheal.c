@@ -1,6 +1,7 @@
 /* Gap healing bookkeeping; see gapheal.h. A few open gaps per fleet at a time: plain
  * arrays, linear scans. */
 #include "archive/gapheal.h"
+#include "util/grow.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -42,12 +43,9 @@ void gapheal_set_options(gapheal_t *g, const gapheal_options_t *opt) {
 
 static int grow_last(gapheal_t *g, uint32_t dev) {
   if (dev < g->nlast) return 0;
-  size_t n = g->nlast ? g->nlast : 64;
-  while (n <= dev) n *= 2;
-  last_pos_t *nv = realloc(g->last, n * sizeof *nv);
-  if (!nv) return -ENOMEM;
-  for (size_t i = g->nlast; i < n; i++) nv[i] = (last_pos_t){INT64_MIN, 0};
-  g->last = nv;
+  size_t n = g->nlast;
+  if (GROW(g->last, n, (size_t)dev + 1) != 0) return -ENOMEM;
+  for (size_t i = g->nlast; i < n; i++) g->last[i] = (last_pos_t){INT64_MIN, 0};
   g->nlast = n;
   return 0;
 }
@@ -60,13 +58,7 @@ static gapheal_gap_t *find(gapheal_t *g, uint32_t dev, int64_t from, int64_t to)
 
 int gapheal_add(gapheal_t *g, const gapheal_gap_t *gap) {
   if (find(g, gap->dev, gap->from, gap->to)) return 0;
-  if (g->n == g->cap) {
-    size_t cap = g->cap ? g->cap * 2 : 16;
-    gapheal_gap_t *nv = realloc(g->gaps, cap * sizeof *nv);
-    if (!nv) return -ENOMEM;
-    g->gaps = nv;
-    g->cap = cap;
-  }
+  if (GROW(g->gaps, g->cap, g->n + 1) != 0) return -ENOMEM;
   g->gaps[g->n] = *gap;
   g->gaps[g->n].busy = false;
   if (gap->resume < gap->from || gap->resume > gap->to) g->gaps[g->n].resume = gap->from;

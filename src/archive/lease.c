@@ -4,6 +4,7 @@
 #include "db/leasedb.h"
 #include "db/state.h"
 #include "util/log.h"
+#include "util/grow.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -91,13 +92,7 @@ static void job_free(job_t *j) {
 
 static int collect_cov(void *arg, const char *imei, const char *stream, int64_t from, int64_t to) {
   job_t *j = arg;
-  if (j->n_cov == j->cap_cov) {
-    size_t cap = j->cap_cov ? j->cap_cov * 2 : 256;
-    cov_row_t *c = realloc(j->cov, cap * sizeof *c);
-    if (!c) return -ENOMEM;
-    j->cov = c;
-    j->cap_cov = cap;
-  }
+  if (GROW(j->cov, j->cap_cov, j->n_cov + 1) != 0) return -ENOMEM;
   cov_row_t *r = &j->cov[j->n_cov];
   if (!(r->imei = strdup(imei))) return -ENOMEM;
   snprintf(r->stream, sizeof r->stream, "%s", stream);

@@ -4,9 +4,11 @@
 #include <errno.h>
 
 int paging_apply(paging_cursor_t *cursor, int64_t end, const int64_t *times, size_t n,
-                 size_t page_size, bool drop_boundary, paging_result_t *out) {
+                 size_t raw, size_t page_size, bool drop_boundary, paging_result_t *out) {
   *out = (paging_result_t){.step = PAGING_DONE, .first_new = 0};
-  if (n > page_size) return -EINVAL;
+  if (n > page_size || n > raw) return -EINVAL;
+  bool full = raw >= page_size;
+  if (full && n == 0) return -ENODATA;
   for (size_t i = 0; i < n; i++) {
     if (times[i] < cursor->begin || times[i] > end) return -EINVAL;
     if (i && times[i] < times[i - 1]) return -EINVAL;
@@ -16,7 +18,7 @@ int paging_apply(paging_cursor_t *cursor, int64_t end, const int64_t *times, siz
     while (first_new < n && times[first_new] == cursor->begin) first_new++;
   out->first_new = first_new;
 
-  if (n < page_size) {
+  if (!full) {
     /* The window is exhausted. The cursor rests on the last record stored, so the next
      * incremental run starts there (its boundary is dropped or absorbed again). */
     if (n > 0) {

@@ -35,15 +35,20 @@ typedef struct paging_result {
   int64_t skipped_time;
 } paging_result_t;
 
-/* Applies a page of n records whose times (gpstime for playback, system time for alarms)
- * are times[0..n-1], non-decreasing, requested with [cursor->begin, end]; page_size is
- * PAGING_PLAYBACK_PAGE or PAGING_ALARM_PAGE; drop_boundary is true for playback.
- * Returns -EINVAL when the page breaks the rules (more than page_size records, times out
- * of [begin, end] or out of order): the caller logs it and retries later; the cursor
- * is then unchanged. On 0 the cursor is advanced (in a copy the caller commits together
- * with the rows: the caller passes a copy and keeps it only once the rows are written). */
+/* Applies a page whose answer held raw records, of which the n kept (the others refused
+ * at ingest) have the times (gpstime for playback, system time for alarms) times[0..n-1],
+ * non-decreasing, requested with [cursor->begin, end]; page_size is PAGING_PLAYBACK_PAGE
+ * or PAGING_ALARM_PAGE; drop_boundary is true for playback. Whether the page is full
+ * (and so whether the next one must be asked) is a property of the answer: raw >=
+ * page_size, whatever was refused; a full page is paged on from the last record kept.
+ * Returns -EINVAL when the page breaks the rules (more than page_size records kept, n >
+ * raw, times out of [begin, end] or out of order), -ENODATA for a full page whose every
+ * record was refused (nothing to page on from): the caller logs it and retries later; the
+ * cursor is then unchanged. On 0 the cursor is advanced (in a copy the caller commits
+ * together with the rows: the caller passes a copy and keeps it only once the rows are
+ * written). */
 int paging_apply(paging_cursor_t *cursor, int64_t end, const int64_t *times, size_t n,
-                 size_t page_size, bool drop_boundary, paging_result_t *out)
+                 size_t raw, size_t page_size, bool drop_boundary, paging_result_t *out)
     __attribute__((warn_unused_result));
 
 /* True when a playback request is needed: the device's last gpstime from /api/track is

@@ -340,7 +340,7 @@ static void cb_page(void *arg, const net_result_t *res) {
 
   paging_cursor_t before = p->cursor;
   paging_result_t pr;
-  if (paging_apply(&p->cursor, p->end, p->times, n,
+  if (paging_apply(&p->cursor, p->end, p->times, n, n, /* strict: every record kept */
                    p->alarms ? PAGING_ALARM_PAGE : PAGING_PLAYBACK_PAGE, !p->alarms, &pr) != 0) {
     fprintf(stderr,
             "fleetarc %s: %s of %s from %" PRId64 ": the server broke the paging rules "

@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "db/aquery.h"
+#include "domain/stream.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -331,15 +332,15 @@ static int render_status(buf_t *b, const cJSON *doc) {
                     "<th>Lag (cursor)</th><th>Devices covered</th><th>Intervals</th>"
                     "<th>Covered from</th><th>Covered to</th><th>Oldest device end</th>"
                     "</tr></thead><tbody>\n");
-  static const char *const sn[] = {"playback", "alarms", "mileage"};
   const cJSON *lag = cJSON_GetObjectItemCaseSensitive(streams, "lag_s");
   const cJSON *cov = cJSON_GetObjectItemCaseSensitive(db, "coverage");
-  for (int i = 0; i < 3; i++) {
-    fmt_age(t1, sizeof t1, num(lag, sn[i], -1));
-    rc |= buf_printf(b, "<tr><td>%s</td><td class=\"num\">%s</td>", sn[i], t1);
+  for (int s = 0; s < STREAM_COUNT; s++) {
+    const char *sn = stream_name(s);
+    fmt_age(t1, sizeof t1, num(lag, sn, -1));
+    rc |= buf_printf(b, "<tr><td>%s</td><td class=\"num\">%s</td>", sn, t1);
     const cJSON *c = NULL, *x;
     cJSON_ArrayForEach(x, cov) {
-      if (str(x, "stream") && strcmp(str(x, "stream"), sn[i]) == 0) c = x;
+      if (str(x, "stream") && strcmp(str(x, "stream"), sn) == 0) c = x;
     }
     if (c) {
       char t3[64];

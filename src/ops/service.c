@@ -15,6 +15,7 @@
 #include "api/endpoints.h"
 #include "config/config.h"
 #include "db/pgw.h"
+#include "domain/stream.h"
 #include "net/client.h"
 #include "ops/console.h"
 #include "ops/httpd.h"
@@ -99,7 +100,7 @@ struct ops {
   metric_t *queue_rows, *queue_batches, *db_connected, *db_connects, *db_losses, *backpressure;
   metric_t *devices[4]; /* active, removed; failing, without a position (of the active) */
   metric_t *streams[5]; /* complete, due, later, blocked, given_up */
-  metric_t *lag[3];
+  metric_t *lag[STREAM_COUNT];
   metric_t *healthy, *retention_dropped, *retention_runs[2], *reloads[2];
   metrics_process_t process; /* process_* (metrics.h) */
   metric_family_t *account_up;
@@ -203,8 +204,7 @@ static int register_metrics(ops_t *o) {
                      "Per stream, the largest distance of a device's archive behind the last data "
                      "/api/track reported of it (devices with a position only)",
                      METRIC_GAUGE, (const char *[]){"stream"}, 1, NULL, 0);
-  static const char *const sn[] = {"playback", "alarms", "mileage"};
-  for (int i = 0; i < 3; i++) o->lag[i] = labelled(f, sn[i]);
+  for (int s = 0; s < STREAM_COUNT; s++) o->lag[s] = labelled(f, stream_name(s));
   o->account_up = metrics_family(m, "fleetarc_account_up",
                                  "1 while the account works; 0 once stopped or failing",
                                  METRIC_GAUGE, (const char *[]){"account"}, 1, NULL, 0);
@@ -233,7 +233,7 @@ static int register_metrics(ops_t *o) {
     o->rows_rejected[k] = labelled(f, pgw_kind_name(k));
     if (!o->rows_rejected[k]) return -ENOMEM;
   }
-  if (!o->reloads[1] || !o->account_up || !o->lag[2] || !o->batch_seconds || !o->rejected)
+  if (!o->reloads[1] || !o->account_up || !o->lag[STREAM_COUNT - 1] || !o->batch_seconds || !o->rejected)
     return -ENOMEM;
   return 0;
 }
@@ -341,7 +341,7 @@ static void refresh(ops_t *o) {
   metric_set(o->streams[2], (double)st.streams_later);
   metric_set(o->streams[3], (double)st.streams_blocked);
   metric_set(o->streams[4], (double)st.streams_given_up);
-  for (int s = 0; s < 3; s++) metric_set(o->lag[s], (double)st.lag_s[s]);
+  for (int s = 0; s < STREAM_COUNT; s++) metric_set(o->lag[s], (double)st.lag_s[s]);
   metric_set(o->backpressure, st.backpressure ? 1 : 0);
   uint64_t now = uv_now(o->loop);
   for (size_t i = 0; i < o->n_accts; i++) {
@@ -435,8 +435,8 @@ static void console_state(void *arg, cJSON *out) {
     cJSON_AddNumberToObject(s, "devices_active", (double)st.devices_active);
     cJSON_AddNumberToObject(s, "devices_failing", (double)st.devices_failing);
     cJSON *lag = cJSON_AddObjectToObject(s, "lag_s");
-    static const char *const sn[] = {"playback", "alarms", "mileage"};
-    for (int i = 0; lag && i < 3; i++) cJSON_AddNumberToObject(lag, sn[i], (double)st.lag_s[i]);
+    for (int k = 0; lag && k < STREAM_COUNT; k++)
+      cJSON_AddNumberToObject(lag, stream_name(k), (double)st.lag_s[k]);
   }
 }
 
@@ -518,7 +518,7 @@ static void status_line(ops_t *o, uint64_t now, char *out, size_t n) {
            "playback lag %llds",
            why ? why : "archiving", st.devices_active, (unsigned long long)st.points,
            (unsigned long long)st.alarms, o->db_down_since ? "down" : "up", ok, o->n_accts,
-           (long long)st.lag_s[0]);
+           (long long)st.lag_s[STREAM_PLAYBACK]);
 }
 
 static void on_tick(uv_timer_t *t) {
