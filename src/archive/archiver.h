@@ -107,8 +107,8 @@ int archiver_run(const archiver_options_t *opt);
  * added (discovered at once), removed (their devices no longer scheduled; calls in flight
  * commit rows and coverage together or neither), a changed password or an account the
  * platform stopped (a fresh login), subaccounts (discovered again). What the running
- * clients hold is left as it was and named in restart: those settings are listed in one
- * place, the table restart_keys of archive/reload.c.
+ * clients hold is left as it was and named in restart: the keys the configuration
+ * table (src/config/keys.c) marks "restart", compared by config_diff.
  * Takes ownership of new_cfg in every case: it is freed by the next reload or when
  * the archiver is closed (the first configuration stays the caller's). applied and restart
  * (each may be NULL) get ", "-separated names of the settings applied and of those that

@@ -1,5 +1,5 @@
 /* archiver_reconfigure (SIGHUP): what a new configuration changes without a restart,
- * applied in place; what needs a restart is listed from one table (restart_keys). */
+ * applied in place; what needs a restart comes from the key table (config_diff). */
 #include "archive/engine.h"
 
 #include <errno.h>
@@ -12,61 +12,21 @@
 
 /* ------------------------------------------------------------------ reload */
 
-/* ---- the settings that need a restart: the one list of them ----
- * What the running clients (netc, pgw) took at startup and cannot change. A changed one
- * is reported ("changed but needs a restart") and left as it was. (When the
- * configuration becomes a table with a reload/restart flag per key, its diff replaces
- * this list.) */
-
-typedef struct key_field {
-  bool str;    /* a string (NULL allowed), else a value compared byte for byte */
-  size_t off, size;
-} key_field_t;
-
-#define F_STR(m) {true, offsetof(config_t, m), sizeof(char *)}
-#define F_VAL(m) {false, offsetof(config_t, m), sizeof(((config_t *)0)->m)}
-
-typedef struct restart_key {
-  const char *name;   /* as the configuration file names it */
-  key_field_t f[3];   /* the fields it stands for (size 0: none) */
-} restart_key_t;
-
-static const restart_key_t restart_keys[] = {
-    {"api.base_url", {F_STR(api.base_url)}},
-    {"api.ca_file", {F_STR(api.ca_file)}},
-    {"api.token_dir", {F_STR(api.token_dir)}},
-    {"api.timeout", {F_VAL(api.timeout_ms)}},
-    {"api.max_in_flight", {F_VAL(api.max_in_flight)}},
-    {"api.max_body_bytes", {F_VAL(api.max_body_bytes)}},
-    {"api.retry", {F_VAL(api.retry_max_attempts), F_VAL(api.retry_base_delay_ms),
-                   F_VAL(api.retry_max_delay_ms)}},
-    {"database.conninfo", {F_STR(database.conninfo)}},
-    {"database.queue_rows", {F_VAL(database.queue_rows)}},
-};
-
-static bool str_differs(const char *x, const char *y) {
-  if (!x || !y) return x != y;
-  return strcmp(x, y) != 0;
-}
-
-static bool key_differs(const restart_key_t *k, const config_t *o, const config_t *n) {
-  for (size_t i = 0; i < sizeof k->f / sizeof k->f[0] && k->f[i].size; i++) {
-    const char *po = (const char *)o + k->f[i].off, *pn = (const char *)n + k->f[i].off;
-    if (k->f[i].str) {
-      const char *so, *sn;
-      memcpy(&so, po, sizeof so);
-      memcpy(&sn, pn, sizeof sn);
-      if (str_differs(so, sn)) return true;
-    } else if (memcmp(po, pn, k->f[i].size) != 0) {
-      return true;
-    }
-  }
-  return false;
-}
-
 /* Appends ", what" (or "what" first) to b; NULL b is a no-op. */
 static int note(buf_t *b, const char *what) {
   return b ? buf_printf(b, "%s%s", b->len ? ", " : "", what) : 0;
+}
+
+/* config_diff's callback: the changed keys that need a restart (the key table's flag:
+ * what the running clients, the listener and the timers took at startup), listed. */
+typedef struct restart_note {
+  buf_t *restart;
+  int rc;
+} restart_note_t;
+
+static void note_restart(void *ud, const char *path, bool needs_restart) {
+  restart_note_t *r = ud;
+  if (needs_restart) r->rc |= note(r->restart, path);
 }
 
 static acct_t *acct_by_name(archiver_t *a, const char *name) {
@@ -191,9 +151,10 @@ int archiver_reconfigure(archiver_t *a, config_t *n, buf_t *applied, buf_t *rest
   const config_t *o = a->cfg;
   int brc = 0;
 
-  /* What the running clients hold and cannot change. */
-  for (size_t i = 0; i < sizeof restart_keys / sizeof restart_keys[0]; i++)
-    if (key_differs(&restart_keys[i], o, n)) brc |= note(restart, restart_keys[i].name);
+  /* What needs a restart: from the key table (config_diff), the one list of them. */
+  restart_note_t rn = {restart, 0};
+  config_diff(o, n, note_restart, &rn);
+  brc |= rn.rc;
 
   /* The pacing floors: the pacer takes them as they are. */
   bool limits = o->api.global_rate != n->api.global_rate;

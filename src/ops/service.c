@@ -608,11 +608,6 @@ static void on_retention_timer(uv_timer_t *t) {
 
 /* ------------------------------------------------------------------ reload */
 
-static bool str_differs(const char *a, const char *b) {
-  if (!a || !b) return a != b;
-  return strcmp(a, b) != 0;
-}
-
 /* The health of the accounts in force: after startup and after every reload (an added
  * account starts fine, a removed one is no longer watched and shows 0). */
 static void accounts_sync(ops_t *o) {
@@ -674,13 +669,9 @@ static void on_sighup(uv_signal_t *s, int signum) {
   o->retention_ms[1] = n->retention.alarms_ms;
   o->retention_ms[2] = n->retention.rejected_ms;
   buf_t applied = BUF_INIT, restart = BUF_INIT;
-  const config_t *c = archiver_config(o->arch); /* in force until the call below */
   int brc = 0;
-  if (str_differs(c->metrics.listen, n->metrics.listen)) brc |= buf_puts(&restart, "metrics.listen");
-  if (str_differs(c->metrics.auth_header, n->metrics.auth_header))
-    brc |= buf_printf(&restart, "%smetrics.auth", restart.len ? ", " : "");
-  if (c->retention.interval_ms != n->retention.interval_ms)
-    brc |= buf_printf(&restart, "%sretention.interval", restart.len ? ", " : "");
+  /* What needs a restart (metrics.listen and auth, retention.interval, the clients'
+   * settings) the archiver lists from the key table, with its own. */
   brc |= buf_printf(&applied, "log.level=%s, log.format=%s, metrics.unhealthy_after, "
                     "retention.positions, retention.alarms, retention.rejected",
                     log_level_name(n->log.level), n->log.format == LOG_FORMAT_JSON ? "json" : "text");
