@@ -33,7 +33,8 @@ static void account_stop(archiver_t *a, acct_t *ac, const net_result_t *res) {
   ac->stopped = true;
   ac->stop_code = res->code ? res->code : -1;
   a->n_errors++;
-  log_error("account %s stopped (code %d: %s): its devices are not archived until restart",
+  log_error_f(LOG_FIELDS(.account = ac->cfg->account),
+      "account %s stopped (code %d: %s): its devices are not archived until restart",
             ac->cfg->account, res->code, res->message && *res->message ? res->message : "login failed");
 }
 

@@ -40,12 +40,14 @@ static void on_batch(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res
     if (!d) continue;
     if (m->cov_only) {
       if (res->status == 0 && coverage_add(a->cov, m->dev, m->stream, m->cov_from, m->cov_to) != 0)
-        log_error("device %s: out of memory for its coverage", d->imei);
+        log_error_f(LOG_FIELDS(.imei = d->imei),
+            "device %s: out of memory for its coverage", d->imei);
       continue;
     }
     if (res->status == 0) {
       if (m->has_cov && coverage_add(a->cov, m->dev, m->stream, m->cov_from, m->cov_to) != 0)
-        log_error("device %s: %s: out of memory for its coverage: asked again", d->imei,
+        log_error_f(LOG_FIELDS(.imei = d->imei, .stream = stream_name(m->stream)),
+            "device %s: %s: out of memory for its coverage: asked again", d->imei,
                   stream_name(m->stream));
       sched_committed(a->sched, m->dev, m->stream, &m->cursor, m->more, m->done);
     } else {

@@ -24,7 +24,8 @@ static bool list_ok(archiver_t *a, acct_t *ac, work_t *w, const net_result_t *re
   ac->disc_failed = true;
   if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
     a->n_errors++;
-    log_warn("account %s: /api/%s of %s: %s", ac->cfg->account, endpoint, w->owner,
+    log_warn_f(LOG_FIELDS(.account = ac->cfg->account, .endpoint = endpoint),
+        "account %s: /api/%s of %s: %s", ac->cfg->account, endpoint, w->owner,
              ok == -2 ? res->decode_message : res->message);
   }
   return false;
@@ -40,7 +41,8 @@ void discovery_apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) 
     bool added = false;
     devtab_device_t *d = devtab_get_or_add(a->dev, x->imei, &added);
     if (!d) {
-      log_warn("account %s: device list of %s: skipping IMEI '%s'", ac->cfg->account, w->owner,
+      log_warn_f(LOG_FIELDS(.account = ac->cfg->account),
+          "account %s: device list of %s: skipping IMEI '%s'", ac->cfg->account, w->owner,
                x->imei);
       continue;
     }
@@ -50,7 +52,7 @@ void discovery_apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) 
     if (d->removed) {
       /* The first discovery re-lists the devices known from the database: not news. */
       if (!arch_backfill(a) && (added || a->disc.first_done))
-        log_info("device %s added (account %s)", d->imei, w->owner);
+        log_info_f(LOG_FIELDS(.account = w->owner, .imei = d->imei), "device %s added (account %s)", d->imei, w->owner);
       d->removed = 0;
     }
     d->seen = 1;
@@ -64,7 +66,8 @@ void discovery_apply_devlist(archiver_t *a, work_t *w, const net_result_t *res) 
         .userduetime = x->userduetime > 0 ? x->userduetime : 0};
     rc = pgw_batch_add_device(a->commit.batch, &pd);
   }
-  if (rc) log_error("account %s: cannot add devices to the batch", ac->cfg->account);
+  if (rc) log_error_f(LOG_FIELDS(.account = ac->cfg->account),
+      "account %s: cannot add devices to the batch", ac->cfg->account);
 }
 
 void discovery_apply_userlist(archiver_t *a, work_t *w, const net_result_t *res) {
@@ -86,7 +89,8 @@ void discovery_apply_userlist(archiver_t *a, work_t *w, const net_result_t *res)
     if (ac->visited.n >= max_subs || depth > a->cfg->archive.max_subaccount_depth) {
       ac->disc_failed = true;
       if (!ac->cap_logged)
-        log_warn("account %s: discovery stopped at %s (archive.%s %d): sub-accounts beyond it "
+        log_warn_f(LOG_FIELDS(.account = ac->cfg->account),
+            "account %s: discovery stopped at %s (archive.%s %d): sub-accounts beyond it "
                  "are not listed; this discovery is incomplete", ac->cfg->account,
                  ac->visited.n >= max_subs ? "the sub-account cap" : "the depth cap",
                  ac->visited.n >= max_subs ? "max_subaccounts" : "max_subaccount_depth",
@@ -159,7 +163,8 @@ static void sweep_known(archiver_t *a) {
     if (!d->removed) continue;
     inactive++;
     if (complete && (!commit_batch(a) || pgw_batch_mark_removed(a->commit.batch, d->imei) != 0))
-      log_error("device %s: cannot record its removal (out of memory)", d->imei);
+      log_error_f(LOG_FIELDS(.imei = d->imei),
+          "device %s: cannot record its removal (out of memory)", d->imei);
   }
   if (inactive)
     log_info("%zu known device%s not listed by any account: inactive%s", inactive,
@@ -178,22 +183,26 @@ void discovery_step_done(archiver_t *a, acct_t *ac) {
     /* Sweep only after a complete listing: a failed page must not remove devices. */
     if (!d->seen && !d->removed && !ac->disc_failed && !arch_backfill(a)) {
       d->removed = 1;
-      log_info("device %s removed (no longer listed by account %s): not archived any more",
+      log_info_f(LOG_FIELDS(.imei = d->imei),
+          "device %s removed (no longer listed by account %s): not archived any more",
                d->imei, ac->cfg->account);
       if (!commit_batch(a) || pgw_batch_mark_removed(a->commit.batch, d->imei) != 0)
-        log_error("device %s: cannot record its removal (out of memory)", d->imei);
+        log_error_f(LOG_FIELDS(.imei = d->imei),
+            "device %s: cannot record its removal (out of memory)", d->imei);
     }
     if (d->seen) listed++;
     d->seen = 0;
   }
-  log_info("account %s: discovery found %zu devices%s", ac->cfg->account, listed,
+  log_info_f(LOG_FIELDS(.account = ac->cfg->account),
+      "account %s: discovery found %zu devices%s", ac->cfg->account, listed,
            ac->disc_failed ? " (incomplete: some lists failed)" : "");
   if (!arch_backfill(a) && a->disc.accounts_pending == 0) sweep_known(a);
   poller_rebuild(a, ac);
   if (arch_backfill(a)) {
     if (ac->disc_failed && !ac->stopped) {
       a->disc.incomplete = true;
-      log_error("account %s: a device list failed: this backfill cannot cover every device",
+      log_error_f(LOG_FIELDS(.account = ac->cfg->account),
+          "account %s: a device list failed: this backfill cannot cover every device",
                 ac->cfg->account);
     }
     if (ac->stopped) return;

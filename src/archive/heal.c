@@ -38,7 +38,8 @@ int heal_observe(archiver_t *a, const work_t *w, const api_point_t *p) {
   int rc = gapheal_observe(a->heal, w->dev, p->gpstime, p->speed, w->asked_at, &g);
   if (rc <= 0) return rc;
   char t1[32], t2[32];
-  log_info("device %s: no position from %s to %s while moving: asked again from %llds on",
+  log_info_f(LOG_FIELDS(.imei = devtab_at(a->dev, w->dev)->imei),
+      "device %s: no position from %s to %s while moving: asked again from %llds on",
            devtab_at(a->dev, w->dev)->imei, timeparse_format_time(g.from, t1, sizeof t1),
            timeparse_format_time(g.to, t2, sizeof t2), (long long)g.next_at);
   return heal_write(a, &g);
@@ -106,7 +107,8 @@ void heal_apply(archiver_t *a, work_t *w, const net_result_t *res) {
   }
   if (ok < 0 || !commit_batch(a)) {
     if (res->error != NET_ERR_CANCELLED)
-      log_warn("device %s: gap from %lld: its ask failed (%s): again later", d->imei,
+      log_warn_f(LOG_FIELDS(.imei = d->imei),
+          "device %s: gap from %lld: its ask failed (%s): again later", d->imei,
                (long long)w->gap_from, why && *why ? why : "bad answer");
     gapheal_failed(a->heal, g, now);
     return;
@@ -126,10 +128,12 @@ void heal_apply(archiver_t *a, work_t *w, const net_result_t *res) {
   if (raw >= PAGING_PLAYBACK_PAGE) gapheal_continue(a->heal, g, now, last, (int64_t)stored, &out);
   else gapheal_done(a->heal, g, now, (int64_t)stored, &out);
   if (rc == 0) rc = heal_write(a, &out);
-  if (rc) log_error("device %s: gap from %lld: cannot add to the batch", d->imei, (long long)out.from);
+  if (rc) log_error_f(LOG_FIELDS(.imei = d->imei),
+      "device %s: gap from %lld: cannot add to the batch", d->imei, (long long)out.from);
   a->n_heal_points += stored;
   char t1[32], t2[32];
-  log_info("device %s: gap %s to %s asked again: %zu positions%s", d->imei,
+  log_info_f(LOG_FIELDS(.imei = d->imei),
+      "device %s: gap %s to %s asked again: %zu positions%s", d->imei,
            timeparse_format_time(out.from, t1, sizeof t1), timeparse_format_time(out.to, t2, sizeof t2),
            stored, out.healed ? (out.recovered ? ", healed" : ", nothing came: given up") : "");
   commit_maybe_submit(a);

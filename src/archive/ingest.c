@@ -69,7 +69,8 @@ void ingest_reject(ingest_t *g, const char *endpoint, const char *imei, const ch
   g->total++;
   if (g->cb) g->cb(g->arg, endpoint, field);
   if (first_time(g, endpoint, imei ? imei : "", field))
-    log_warn("rejected %s record of device %s: %s: %s (%s; logged once, counted always)",
+    log_warn_f(LOG_FIELDS(.endpoint = endpoint, .imei = imei && *imei ? imei : NULL),
+        "rejected %s record of device %s: %s: %s (%s; logged once, counted always)",
              endpoint, imei && *imei ? imei : "(unknown)", field, what, action);
 }
 

@@ -227,7 +227,8 @@ static void after(uv_work_t *req, int status) {
       if (j->out[i] && j->out[i] == s->gen && s->held) {
         bool lapsed = uv_now(l->loop) >= s->deadline_ms;
         s->deadline_ms = deadline;
-        if (s->lapse_told) log_info("cluster: the lease of account %s is renewed: worked again", j->names[i]);
+        if (s->lapse_told) log_info_f(LOG_FIELDS(.account = j->names[i]),
+            "cluster: the lease of account %s is renewed: worked again", j->names[i]);
         s->lapse_told = false;
         if (lapsed && l->hooks.changed) l->hooks.changed(l->hooks.arg, i, true);
       } else if (j->out[i]) { /* taken */
@@ -249,7 +250,8 @@ static void after(uv_work_t *req, int status) {
         if (l->hooks.changed) l->hooks.changed(l->hooks.arg, i, true);
       } else if (s->held) {
         s->held = false;
-        log_warn("cluster: account %s is no longer held by %s", j->names[i] ? j->names[i] : "?",
+        log_warn_f(LOG_FIELDS(.account = j->names[i] ? j->names[i] : "?"),
+            "cluster: account %s is no longer held by %s", j->names[i] ? j->names[i] : "?",
                  l->instance);
         if (l->hooks.changed) l->hooks.changed(l->hooks.arg, i, false);
       }
@@ -326,7 +328,8 @@ static void tell_lapses(lease_t *l) {
     if (!s->held || now < s->deadline_ms || s->lapse_told) continue;
     s->lapse_told = true;
     const char *name = l->hooks.name(l->hooks.arg, i);
-    log_warn("cluster: the lease of account %s lapsed (not renewed for %.1f s): %s no longer "
+    log_warn_f(LOG_FIELDS(.account = name ? name : "?"),
+        "cluster: the lease of account %s lapsed (not renewed for %.1f s): %s no longer "
              "works it until a renewal", name ? name : "?",
              (double)(now - s->deadline_ms) / 1000 + (double)l->ttl_ms * 0.8 / 1000, l->instance);
   }

@@ -135,7 +135,8 @@ void pages_apply(archiver_t *a, work_t *w, const net_result_t *res) {
   if (pr.guard_fired) {
     a->n_guards++;
     char t[32];
-    log_warn("device %s: %s: a full page of one time %s; records beyond the page at that "
+    log_warn_f(LOG_FIELDS(.imei = d->imei, .stream = stream_name(s)),
+        "device %s: %s: a full page of one time %s; records beyond the page at that "
              "second are skipped", d->imei, stream_name(s),
              timeparse_format_time(pr.skipped_time, t, sizeof t));
   }

@@ -26,7 +26,8 @@ void poller_apply(archiver_t *a, work_t *w, const net_result_t *res) {
   if (ok != 0) {
     if (res->error != NET_ERR_CANCELLED && !ac->stopped) {
       a->n_errors++;
-      log_warn("account %s: /api/track of %zu devices: %s", ac->cfg->account, w->n_devs,
+      log_warn_f(LOG_FIELDS(.account = ac->cfg->account, .endpoint = "track"),
+          "account %s: /api/track of %zu devices: %s", ac->cfg->account, w->n_devs,
                ok == -2 ? res->decode_message : res->message);
     }
     return; /* backfill: last_gpstime stays unknown (-1): those devices are asked anyway */
@@ -61,7 +62,8 @@ void poller_apply(archiver_t *a, work_t *w, const net_result_t *res) {
       alarmcad_record_t ar = {.gpstime = gps, .heard = heard, .datastatus = t->datastatus,
                               .accstatus = t->accstatus, .defencestatus = t->defencestatus};
       if (alarmcad_track(a->acad, (size_t)idx, &ar, arch_server_now(a)) != 0)
-        log_error("device %s: out of memory for its alarm cadence", d->imei);
+        log_error_f(LOG_FIELDS(.imei = d->imei),
+            "device %s: out of memory for its alarm cadence", d->imei);
       sched_mark_stream(a->sched, (uint32_t)idx, STREAM_PLAYBACK);
     }
     /* The poll's point is a real report: store it at once in run mode when it is new
@@ -98,7 +100,8 @@ void poller_apply(archiver_t *a, work_t *w, const net_result_t *res) {
         .todaymileage = t->todaymileage};
     if (rc == 0) rc = pgw_batch_add_device_state(a->commit.batch, &st);
   }
-  if (rc) log_error("account %s: cannot add track records to the batch", ac->cfg->account);
+  if (rc) log_error_f(LOG_FIELDS(.account = ac->cfg->account),
+      "account %s: cannot add track records to the batch", ac->cfg->account);
   commit_maybe_submit(a);
 }
 

@@ -61,7 +61,8 @@ static void acct_remove(archiver_t *a, acct_t *ac) {
     k++;
   }
   ac->n_poll = ac->poll_pos = 0;
-  log_info("reload: account %s removed: its %zu devices are no longer archived (calls in "
+  log_info_f(LOG_FIELDS(.account = ac->cfg->account),
+      "reload: account %s removed: its %zu devices are no longer archived (calls in "
            "flight still commit)", ac->cfg->account, k);
 }
 
@@ -91,7 +92,8 @@ static int acct_add(archiver_t *a, const config_account_t *c) {
     }
     a->n_accts++;
   }
-  log_info("reload: account %s added: discovering its devices", c->account);
+  log_info_f(LOG_FIELDS(.account = c->account),
+      "reload: account %s added: discovering its devices", c->account);
   discovery_start(a, ac);
   return 0;
 }
@@ -111,7 +113,8 @@ static int reload_accounts(archiver_t *a, const config_t *n, buf_t *applied) {
     acct_t *ac = acct_by_name(a, c->account);
     if (!ac || ac->removed) {
       int rc = acct_add(a, c);
-      if (rc) log_error("reload: account %s: cannot add it (%s): restart to archive it",
+      if (rc) log_error_f(LOG_FIELDS(.account = c->account),
+          "reload: account %s: cannot add it (%s): restart to archive it",
                         c->account, strerror(-rc));
       changed = true;
       continue;
@@ -123,13 +126,16 @@ static int reload_accounts(archiver_t *a, const config_t *n, buf_t *applied) {
     ac->cfg->subaccounts = c->subaccounts;
     if (md5_changed || ac->stopped) { /* a reload also retries an account the platform stopped */
       if (acct_relogin(a, ac) != 0) {
-        log_error("reload: account %s: cannot log in anew (out of memory): restart", c->account);
+        log_error_f(LOG_FIELDS(.account = c->account),
+            "reload: account %s: cannot log in anew (out of memory): restart", c->account);
         continue;
       }
-      log_info("reload: account %s: %s: logging in anew", c->account,
+      log_info_f(LOG_FIELDS(.account = c->account),
+          "reload: account %s: %s: logging in anew", c->account,
                md5_changed ? "password changed" : "was stopped");
     } else {
-      log_info("reload: account %s: subaccounts %s: discovering again", c->account,
+      log_info_f(LOG_FIELDS(.account = c->account),
+          "reload: account %s: subaccounts %s: discovering again", c->account,
                c->subaccounts ? "on" : "off");
     }
     changed = true;

@@ -90,9 +90,11 @@ void sched_fail(sched_t *s, uint32_t dev, int st, const char *why) {
   if (s->opt.backfill && f >= SCHED_MAX_FAILURES) {
     d->done |= (uint8_t)(1u << st);
     d->failures[st] = 255; /* marks "given up" for the summary */
-    log_error("device %s: %s: giving up after %u attempts: %s", d->imei, stream_name(st), f, why);
+    log_error_f(LOG_FIELDS(.imei = d->imei, .stream = stream_name(st)),
+        "device %s: %s: giving up after %u attempts: %s", d->imei, stream_name(st), f, why);
   } else {
-    log_warn("device %s: %s: %s (attempt %u, retry in %us)", d->imei, stream_name(st), why, f,
+    log_warn_f(LOG_FIELDS(.imei = d->imei, .stream = stream_name(st)),
+        "device %s: %s: %s (attempt %u, retry in %us)", d->imei, stream_name(st), why, f,
              delay);
   }
 }
@@ -104,7 +106,8 @@ void sched_stop(sched_t *s, uint32_t dev, int st, const char *why) {
   d->done |= (uint8_t)(1u << st);
   d->failures[st] = 255; /* "given up" for the summary and the exit status */
   s->stats.stopped++;
-  log_error("device %s: %s: %s: permanent, not retried", d->imei, stream_name(st), why);
+  log_error_f(LOG_FIELDS(.imei = d->imei, .stream = stream_name(st)),
+      "device %s: %s: %s: permanent, not retried", d->imei, stream_name(st), why);
 }
 
 /* ------------------------------------------------------------------ due work */

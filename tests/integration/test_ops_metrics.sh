@@ -75,6 +75,9 @@ objs = [json.loads(l) for l in lines]
 assert objs and all({'time', 'level', 'msg'} <= set(o) for o in objs), 'time, level, msg'
 login = [o for o in objs if 'logged in' in o['msg'] and o['msg'].startswith('net: account')]
 assert login and all(o.get('account') == 'demo' for o in login), 'no account key on the login line'
+added = [o for o in objs if o['msg'].startswith('device ') and ' added ' in o['msg']]
+assert added and all(o.get('imei') and o['msg'].startswith('device %s ' % o['imei']) for o in added), \
+    'no imei key on the "device added" lines'
 PY
 grep -c '^# TYPE' "$T/m2" | awk '{exit !($1 >= 25)}' || fail "fewer families than registered"
 
