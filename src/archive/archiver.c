@@ -154,6 +154,15 @@ bool arch_acct_held(const archiver_t *a, size_t i) {
   return !a->lease || lease_holds(a->lease, i, NULL);
 }
 
+/* The lease of account i: its name for `run`; "backfill:NAME" for a backfill, so that
+ * backfills over one account exclude each other but not the `run` that works it. */
+const char *arch_lease_key(const archiver_t *a, size_t i, char *buf, size_t size) {
+  const char *name = a->accts[i].cfg->account;
+  if (!arch_backfill(a)) return name;
+  snprintf(buf, size, "backfill:%s", name);
+  return buf;
+}
+
 /* ------------------------------------------------------------------ shutdown */
 
 static void all_closed(archiver_t *a);
@@ -262,7 +271,12 @@ static void on_tick(uv_timer_t *t) {
     begin_shutdown(a);
     return;
   }
-  if (!arch_backfill(a) || !sched_started(a->sched)) return;
+  if (!arch_backfill(a)) return;
+  /* Backfill leases: an account another backfill works is waited for (then taken with
+   * its coverage and discovered), whatever the scheduler has seen so far. */
+  for (size_t i = 0; a->lease && i < a->n_accts; i++)
+    if (!a->accts[i].removed && !a->accts[i].stopped && !arch_acct_held(a, i)) return;
+  if (!sched_started(a->sched)) return;
   if (a->calls.total || a->commit.batch || a->commit.pending) return;
   tally_t tl;
   progress_tally(a, &tl);
@@ -371,7 +385,8 @@ static size_t lease_count(void *arg) { return ((archiver_t *)arg)->n_accts; }
 
 static const char *lease_name(void *arg, size_t i) {
   archiver_t *a = arg;
-  return a->accts[i].removed ? NULL : a->accts[i].cfg->account;
+  static char key[320]; /* one thread; lease.c copies it at once */
+  return a->accts[i].removed ? NULL : arch_lease_key(a, i, key, sizeof key);
 }
 
 /* What the previous holders committed, read after a take. */
@@ -611,7 +626,7 @@ static void start_lease(archiver_t *a) {
   }
   lease_hooks_t lh = {.arg = a, .count = lease_count, .name = lease_name,
                       .changed = lease_changed, .coverage = lease_coverage,
-                      .token = lease_token};
+                      .token = lease_token, .no_share = arch_backfill(a)};
   a->lease = lease_new(a->loop, cfg->database.conninfo, inst, cfg->cluster.lease_ttl_ms, &lh);
   if (!a->lease) {
     log_error("out of memory");
@@ -640,6 +655,11 @@ int archiver_start(archiver_t *a) {
       poller_rebuild(a, ac);
       for (size_t k = 0; k < ac->n_poll; k += API_MAX_IMEIS) a->polls.pending++;
       for (size_t k = 0; k < ac->n_poll; k += API_MAX_IMEIS) poller_chunk(a, ac, k);
+    } else if (cfg->cluster.enabled) {
+      /* Two backfills over one range on several hosts: each account by the one that
+       * holds its backfill lease; the other takes it when the first is done, with its
+       * coverage, and asks only what is still missing. Discovery starts at the take. */
+      start_lease(a);
     } else {
       for (size_t i = 0; i < a->n_accts; i++) discovery_start(a, &a->accts[i]);
     }
@@ -651,6 +671,9 @@ int archiver_start(archiver_t *a) {
   a->hooks_started = true;
   if (a->opt.hooks && a->opt.hooks->started) a->opt.hooks->started(a->opt.hooks->arg, a, a->loop);
   if (!arch_backfill(a) && cfg->cluster.enabled && !a->stopping) start_lease(a);
+  else if (arch_backfill(a) && a->lease)
+    log_info("cluster: backfill leases: an account another backfill works is waited for, then "
+             "only what it left missing is asked");
   return 0;
 }
 

@@ -15,8 +15,9 @@ int commit_fence(archiver_t *a, const devtab_device_t *d) {
   int64_t gen = 0;
   if (!a->lease || d->account >= a->n_accts) return 0;
   if (!lease_holds(a->lease, d->account, &gen)) gen = -1; /* lapsed: the batch must fail */
-  return pgw_batch_add_fence(a->commit.batch, lease_instance(a->lease), a->accts[d->account].cfg->account,
-                             gen);
+  char key[320];
+  return pgw_batch_add_fence(a->commit.batch, lease_instance(a->lease),
+                             arch_lease_key(a, d->account, key, sizeof key), gen);
 }
 
 static void on_batch(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res, void *data) {

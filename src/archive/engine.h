@@ -221,6 +221,7 @@ bool arch_stream_on(const archiver_t *a, int s);
 int64_t arch_stream_start_of(archiver_t *a, uint32_t idx, int s);
 void arch_device_init(archiver_t *a, devtab_device_t *d);
 bool arch_acct_held(const archiver_t *a, size_t i);
+const char *arch_lease_key(const archiver_t *a, size_t i, char *buf, size_t size);
 /* Stopping: closes the client once no call is out (or the wait is over). */
 void arch_check_shutdown(archiver_t *a);
 /* ---- calls.c: one API call, its answer dispatched ---- */

@@ -119,8 +119,10 @@ static void work(uv_work_t *req) {
         j->out[i] = 0;
     return;
   }
-  int share = 0;
-  if ((j->rc = leasedb_share(l->db, ttl, (int)named, &share, j->err, sizeof j->err))) return;
+  int share = (int)named;
+  if (!l->hooks.no_share &&
+      (j->rc = leasedb_share(l->db, ttl, (int)named, &share, j->err, sizeof j->err)))
+    return;
   for (size_t i = 0; i < j->n; i++) {
     if (!j->gens[i]) continue;
     bool ok = false;

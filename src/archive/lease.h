@@ -57,6 +57,10 @@ typedef struct lease_hooks {
    * the access token a previous holder stored (a secret: never log it), the fingerprint of
    * the credentials it was obtained with, and its expiry (UNIX seconds). */
   void (*token)(void *arg, size_t i, const char *token, const char *credential, int64_t expires_at);
+  /* A one-shot job (backfill): it takes every free lease it names, without a heartbeat in
+   * fleetarc.lease_instances, so that it neither counts in nor waits for the share of the
+   * `run` instances; it works what it took and releases it when it ends. */
+  bool no_share;
 } lease_hooks_t;
 
 /* Starts the rounds at once. NULL on out of memory. */
