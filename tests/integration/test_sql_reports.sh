@@ -18,3 +18,6 @@ psql -X -q -t -A -o /dev/null -v ON_ERROR_STOP=1 -d "$SQLTEST_DB" -f "$src/tests
 echo "ok: hand-made report checks passed"
 psql -X -q -t -A -o /dev/null -v ON_ERROR_STOP=1 -d "$SQLTEST_DB" -f "$src/tests/sql/reports_tz_summary.sql"
 echo "ok: names, time zones, summary and cache checks passed"
+psql -X -q -t -A -o /dev/null -v ON_ERROR_STOP=1 -d "$SQLTEST_DB" -c "TRUNCATE fleetarc.positions, fleetarc.alarms" \
+  -f "$src/tests/sql/reports_device_day.sql"
+echo "ok: per device-day summaries checks passed"
