@@ -74,8 +74,8 @@ CREATE INDEX IF NOT EXISTS device_day_done_end_idx ON fleetarc.device_day_done (
 -- and the step it adds (0 when dropped or a jump; NULL t1 gives 0).
 CREATE OR REPLACE FUNCTION fleetarc.clean_point(
     t float8, lon float8, lat float8, t1 float8, lon1 float8, lat1 float8,
-    t2 float8, lon2 float8, lat2 float8, tn float8, lonn float8, latn float8, mj float8,
-    OUT kept boolean, OUT km float8)
+    t2 float8, lon2 float8, lat2 float8, tn float8, lonn float8, latn float8, mj float8)
+RETURNS TABLE (kept boolean, km float8)   -- one row; a set so that the planner inlines it
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT NOT s.spike,
          CASE WHEN s.spike OR s.kt IS NULL OR s.t - s.kt <= 0
@@ -94,8 +94,9 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
       FROM (
         SELECT p.*, coalesce(fleetarc.approx_km(lon2, lat2, lon1, lat1) * 3600 > mj * greatest(t1 - t2, 0.001)
                              AND p.din * 3600 > mj * greatest(p.t - t1, 0.001), false) AS pspike
-        FROM (SELECT t, lon, lat, fleetarc.approx_km(lon1, lat1, lon, lat) AS din) p
+        FROM (SELECT t, lon, lat, fleetarc.approx_km(lon1, lat1, lon, lat) AS din OFFSET 0) p
       ) q
+      OFFSET 0   -- plain columns below: haversine_km and approx_km are inlined
     ) r
   ) s
 $$;
