@@ -148,42 +148,6 @@ LANGUAGE sql STABLE AS $$
                       AND pg_visible_in_snapshot(x_xid, r.snap))
 $$;
 
--- sql/080's trigger function again; two changes: a dirty entry still owed to a done day
--- is not purged after 15 minutes, and TRUNCATE empties the day summaries too.
-CREATE OR REPLACE FUNCTION fleetarc.motion_invalidate() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_advisory_xact_lock_shared(1718379877, 2);
-  IF TG_OP = 'TRUNCATE' THEN
-    DELETE FROM fleetarc.motion_cache;
-    DELETE FROM fleetarc.device_day;
-    DELETE FROM fleetarc.device_day_done;
-    RETURN NULL;
-  ELSIF TG_OP = 'INSERT' THEN
-    WITH m AS (SELECT n.imei, min(n.gpstime) AS lo, max(n.gpstime) AS hi FROM new_rows n GROUP BY 1),
-         gone AS (DELETE FROM fleetarc.motion_cache c USING m
-                  WHERE c.imei = m.imei AND c.unit_start <= m.hi AND c.unit_end > m.lo)
-    INSERT INTO fleetarc.motion_dirty (imei, lo, hi) SELECT m.imei, m.lo, m.hi FROM m;
-  ELSIF TG_OP = 'DELETE' THEN
-    WITH m AS (SELECT o.imei, min(o.gpstime) AS lo, max(o.gpstime) AS hi FROM old_rows o GROUP BY 1),
-         gone AS (DELETE FROM fleetarc.motion_cache c USING m
-                  WHERE c.imei = m.imei AND c.unit_start <= m.hi AND c.unit_end > m.lo)
-    INSERT INTO fleetarc.motion_dirty (imei, lo, hi) SELECT m.imei, m.lo, m.hi FROM m;
-  ELSE
-    WITH m AS (SELECT x.imei, min(x.gpstime) AS lo, max(x.gpstime) AS hi
-               FROM (SELECT n.imei, n.gpstime FROM new_rows n
-                     UNION ALL SELECT o.imei, o.gpstime FROM old_rows o) x GROUP BY 1),
-         gone AS (DELETE FROM fleetarc.motion_cache c USING m
-                  WHERE c.imei = m.imei AND c.unit_start <= m.hi AND c.unit_end > m.lo)
-    INSERT INTO fleetarc.motion_dirty (imei, lo, hi) SELECT m.imei, m.lo, m.hi FROM m;
-  END IF;
-  DELETE FROM fleetarc.motion_dirty x
-  WHERE x.at < now() - interval '15 minutes'
-    AND NOT EXISTS (SELECT 1 FROM fleetarc.device_day_stale_for(x.imei, x.lo, x.hi, x.xid));
-  RETURN NULL;
-END
-$$;
-
 -- sql/080's motion_cache_ready again: where it drops cache entries (a partition found
 -- unwatched, days before the oldest partition) it drops the day summaries too.
 CREATE OR REPLACE FUNCTION fleetarc.motion_cache_ready() RETURNS boolean
