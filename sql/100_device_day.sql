@@ -304,12 +304,13 @@ END
 $$;
 
 -- Makes the finished days of [from_ts, to_ts) usable for a report: for every device
--- (imeis NULL) the days not done are computed in one pass and marked done; for a list,
--- false when a day is not done (the caller computes live). Then stale device-days are
--- computed again. false also where the summaries cannot be trusted (motion_cache_ready).
+-- (imeis NULL) and fill, the days not done are computed in one pass and marked done; for
+-- a list or without fill, false when a day is not done (the caller computes live). Then
+-- stale device-days are computed again. false also where the summaries cannot be trusted
+-- (motion_cache_ready).
 CREATE OR REPLACE FUNCTION fleetarc.device_day_ensure(
     from_ts timestamptz, to_ts timestamptz, imeis text[], tz text, md float8,
-    mdur interval, gp interval, mj float8)
+    mdur interval, gp interval, mj float8, fill boolean DEFAULT true)
 RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
 #variable_conflict use_column
 DECLARE
@@ -325,7 +326,7 @@ BEGIN
                     WHERE d.tz = $4 AND d.max_jump_kmh = $8 AND d.min_distance_m = $5
                       AND d.min_duration = $6 AND d.gap = $7 AND d.day = u.unit_day);
   IF lo IS NOT NULL THEN
-    IF imeis IS NOT NULL THEN
+    IF imeis IS NOT NULL OR NOT fill THEN
       RETURN false;
     END IF;
     -- one statement: the rows and the done days share its snapshot
@@ -361,6 +362,8 @@ $$;
 -- (today, a cut last day) is computed live, its first three valid points probed through
 -- the key for the edge with the last finished day. A device with fewer than three valid
 -- points on a day next to another (the edge would reach further) is computed live.
+-- Days not done yet are computed and stored (for every device) only for a range of more
+-- than 3 finished days; a shorter range is computed live unless its days are done.
 CREATE OR REPLACE FUNCTION fleetarc.report_distance(
     from_ts timestamptz, to_ts timestamptz, imeis text[] DEFAULT NULL,
     max_jump_kmh float8 DEFAULT 250, tz text DEFAULT 'UTC')
@@ -371,8 +374,11 @@ LANGUAGE plpgsql VOLATILE SET jit = off AS $$
 DECLARE
   cut timestamptz := fleetarc.device_day_cut(from_ts, to_ts, tz);
 BEGIN
+  -- computing a day's summary costs about three times its live distance: worth it for a
+  -- range of several days (the days are then read by every later report), not for one
   IF cut IS NULL OR NOT fleetarc.device_day_ensure(from_ts, cut, imeis, tz, 200, '180 s',
-                                                   '3600 s', max_jump_kmh) THEN
+                                                   '3600 s', max_jump_kmh,
+                                                   cut - from_ts > interval '3 days') THEN
     RETURN QUERY
       SELECT g.imei, d.devicename, d.platenumber, g.day, g.km, g.points
       FROM fleetarc.distance_live(from_ts, to_ts, imeis, max_jump_kmh, tz) g
