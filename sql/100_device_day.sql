@@ -22,9 +22,11 @@
 -- still owed to a done day are kept past the trigger's 15 minutes until computed again.
 --
 -- "Finished": a day whose end is before now() and before the range's end. A late row for
--- a finished day arrives like any write and is seen as above. A range that does not start
--- at a local midnight, a tz of NULL, a transaction that is read-only or not read committed,
--- or (for a list of IMEIs) days not yet done, use the live computation of sql/081.
+-- a finished day arrives like any write and is seen as above. The parts of a range before
+-- its first local midnight and after its last finished day are computed live. A tz of
+-- NULL, a transaction that is read-only or not read committed, or (for a list of IMEIs,
+-- or a distance over 3 days or less) days not stored yet, use the live computation of
+-- sql/081.
 
 CREATE TABLE IF NOT EXISTS fleetarc.device_day (
   imei            text NOT NULL,
@@ -205,15 +207,40 @@ EXCEPTION WHEN insufficient_privilege OR read_only_sql_transaction THEN
 END
 $$;
 
--- The end of the finished whole local days of a range: the last local midnight at or
--- before both to_ts and now(); NULL when the range does not start at a local midnight of
--- tz or holds no finished whole day.
-CREATE OR REPLACE FUNCTION fleetarc.device_day_cut(from_ts timestamptz, to_ts timestamptz, tz text)
-RETURNS timestamptz LANGUAGE sql STABLE AS $$
-  SELECT c FROM (
-    SELECT ((least(to_ts, now()) AT TIME ZONE tz)::date::timestamp AT TIME ZONE tz) AS c) x
-  WHERE tz IS NOT NULL AND to_ts > from_ts AND x.c > from_ts
-    AND ((from_ts AT TIME ZONE tz)::date::timestamp AT TIME ZONE tz) = from_ts
+-- The finished whole local days of tz inside [from_ts, to_ts): from h (from_ts, or the
+-- first local midnight after it) to cut (the last local midnight at or before both to_ts
+-- and now()); no row when there is none.
+CREATE OR REPLACE FUNCTION fleetarc.device_day_span(from_ts timestamptz, to_ts timestamptz, tz text)
+RETURNS TABLE (h timestamptz, cut timestamptz) LANGUAGE sql STABLE AS $$
+  SELECT x.h, x.c FROM (
+    SELECT CASE WHEN ((from_ts AT TIME ZONE tz)::date::timestamp AT TIME ZONE tz) = from_ts
+                THEN from_ts
+                ELSE (((from_ts AT TIME ZONE tz)::date + 1)::timestamp AT TIME ZONE tz) END AS h,
+           ((least(to_ts, now()) AT TIME ZONE tz)::date::timestamp AT TIME ZONE tz) AS c) x
+  WHERE tz IS NOT NULL AND to_ts > from_ts AND x.c > x.h
+$$;
+
+-- The first (or, from_end, the last) three valid stored points of dev in [lo, hi), in
+-- time order: UNIX seconds, longitudes, latitudes (valid as track_clean_ext filters).
+CREATE OR REPLACE FUNCTION fleetarc.edge_points(dev text, lo timestamptz, hi timestamptz,
+                                                from_end boolean)
+RETURNS TABLE (t float8[], lon float8[], lat float8[])
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT array_agg(v.t ORDER BY v.t), array_agg(v.lon ORDER BY v.t), array_agg(v.lat ORDER BY v.t)
+  FROM (
+    (SELECT date_part('epoch', p.gpstime) AS t, p.longitude AS lon, p.latitude AS lat
+     FROM fleetarc.positions p
+     WHERE NOT from_end AND p.imei = dev AND p.gpstime >= lo AND p.gpstime < hi
+       AND NOT (p.longitude = 0 AND p.latitude = 0)
+       AND p.latitude BETWEEN -90 AND 90 AND p.longitude BETWEEN -180 AND 180
+     ORDER BY p.gpstime LIMIT 3)
+    UNION ALL
+    (SELECT date_part('epoch', p.gpstime), p.longitude, p.latitude
+     FROM fleetarc.positions p
+     WHERE from_end AND p.imei = dev AND p.gpstime >= lo AND p.gpstime < hi
+       AND NOT (p.longitude = 0 AND p.latitude = 0)
+       AND p.latitude BETWEEN -90 AND 90 AND p.longitude BETWEEN -180 AND 180
+     ORDER BY p.gpstime DESC LIMIT 3)) v
 $$;
 
 -- The rows of the local days of tz in [lo, hi) (whole days) for imeis (NULL: every device
@@ -239,24 +266,8 @@ LANGUAGE sql STABLE AS $$
     FROM fleetarc.motion_units_part(lo, hi, imeis, tz, md, mdur, gp, mj, 0, 1) m
     GROUP BY 1, 2) a
   JOIN fleetarc.report_units(lo, hi, tz) u ON u.unit_start = a.unit
-  CROSS JOIN LATERAL (
-    SELECT array_agg(v.t ORDER BY v.t) AS t, array_agg(v.lon ORDER BY v.t) AS lon,
-           array_agg(v.lat ORDER BY v.t) AS lat
-    FROM (SELECT date_part('epoch', p.gpstime) AS t, p.longitude AS lon, p.latitude AS lat
-          FROM fleetarc.positions p
-          WHERE p.imei = a.imei AND p.gpstime >= u.unit_start AND p.gpstime < u.unit_end
-            AND NOT (p.longitude = 0 AND p.latitude = 0)
-            AND p.latitude BETWEEN -90 AND 90 AND p.longitude BETWEEN -180 AND 180
-          ORDER BY p.gpstime LIMIT 3) v) h
-  CROSS JOIN LATERAL (
-    SELECT array_agg(v.t ORDER BY v.t) AS t, array_agg(v.lon ORDER BY v.t) AS lon,
-           array_agg(v.lat ORDER BY v.t) AS lat
-    FROM (SELECT date_part('epoch', p.gpstime) AS t, p.longitude AS lon, p.latitude AS lat
-          FROM fleetarc.positions p
-          WHERE p.imei = a.imei AND p.gpstime >= u.unit_start AND p.gpstime < u.unit_end
-            AND NOT (p.longitude = 0 AND p.latitude = 0)
-            AND p.latitude BETWEEN -90 AND 90 AND p.longitude BETWEEN -180 AND 180
-          ORDER BY p.gpstime DESC LIMIT 3) v) l
+  CROSS JOIN LATERAL fleetarc.edge_points(a.imei, u.unit_start, u.unit_end, false) h
+  CROSS JOIN LATERAL fleetarc.edge_points(a.imei, u.unit_start, u.unit_end, true) l
 $$;
 
 -- Computes again the device-days of [from_ts, to_ts) (done days only) made stale by
@@ -358,12 +369,13 @@ $$;
 -- Distance per device and local day of tz, as sql/081 defines it (the whole range cleaned
 -- as one track; a step counts on the day of its later point). Finished whole days come
 -- from fleetarc.device_day: each day's km alone, plus what cleaning across the edge
--- between two consecutive non-empty days changes (edge_fix); the rest of the range
--- (today, a cut last day) is computed live, its first three valid points probed through
--- the key for the edge with the last finished day. A device with fewer than three valid
--- points on a day next to another (the edge would reach further) is computed live.
--- Days not done yet are computed and stored (for every device) only for a range of more
--- than 3 finished days; a shorter range is computed live unless its days are done.
+-- between two consecutive non-empty units of a device changes (edge_fix); the part
+-- before the first local midnight and the part after the last finished day (today, or a
+-- day cut by to_ts) are computed live, and their three points next to an edge probed
+-- through the key. A device with fewer than three valid points in a unit next to another
+-- (the edge would reach further) is computed live. Days not stored yet are computed and
+-- stored (for every device) only for more than 3 finished days: computing a day's
+-- summary costs about three times its live distance.
 CREATE OR REPLACE FUNCTION fleetarc.report_distance(
     from_ts timestamptz, to_ts timestamptz, imeis text[] DEFAULT NULL,
     max_jump_kmh float8 DEFAULT 250, tz text DEFAULT 'UTC')
@@ -372,13 +384,12 @@ RETURNS TABLE (imei text, devicename text, platenumber text, day date, km float8
 LANGUAGE plpgsql VOLATILE SET jit = off AS $$
 #variable_conflict use_column
 DECLARE
-  cut timestamptz := fleetarc.device_day_cut(from_ts, to_ts, tz);
+  h timestamptz;
+  cut timestamptz;
 BEGIN
-  -- computing a day's summary costs about three times its live distance: worth it for a
-  -- range of several days (the days are then read by every later report), not for one
-  IF cut IS NULL OR NOT fleetarc.device_day_ensure(from_ts, cut, imeis, tz, 200, '180 s',
-                                                   '3600 s', max_jump_kmh,
-                                                   cut - from_ts > interval '3 days') THEN
+  SELECT s.h, s.cut INTO h, cut FROM fleetarc.device_day_span(from_ts, to_ts, tz) s;
+  IF cut IS NULL OR NOT fleetarc.device_day_ensure(h, cut, imeis, tz, 200, '180 s', '3600 s',
+                                                   max_jump_kmh, cut - h > interval '3 days') THEN
     RETURN QUERY
       SELECT g.imei, d.devicename, d.platenumber, g.day, g.km, g.points
       FROM fleetarc.distance_live(from_ts, to_ts, imeis, max_jump_kmh, tz) g
@@ -387,33 +398,35 @@ BEGIN
     RETURN;
   END IF;
   RETURN QUERY
-    WITH st AS MATERIALIZED (
+    WITH st AS MATERIALIZED (     -- the stored days
       SELECT r.* FROM fleetarc.device_day r
       WHERE r.tz = $5 AND r.max_jump_kmh = $4 AND r.min_distance_m = 200
         AND r.min_duration = '180 s' AND r.gap = '3600 s'
-        AND r.day_start >= from_ts AND r.day_end <= cut AND r.points > 0
+        AND r.day_start >= h AND r.day_end <= cut AND r.points > 0
         AND (imeis IS NULL OR r.imei = ANY (imeis))
-    ), tl AS MATERIALIZED (
+    ), hd AS MATERIALIZED (       -- live, before the first local midnight
+      SELECT l.* FROM fleetarc.distance_live(from_ts, h, imeis, max_jump_kmh, tz) l
+      WHERE from_ts < h
+    ), tl AS MATERIALIZED (       -- live, after the last finished day
       SELECT l.* FROM fleetarc.distance_live(cut, to_ts, imeis, max_jump_kmh, tz) l
       WHERE cut < to_ts
-    ), th AS (       -- the live part's first three valid points, where an edge needs them
-      SELECT v.imei, h.* FROM (SELECT DISTINCT st.imei FROM st JOIN tl ON tl.imei = st.imei) v
-      CROSS JOIN LATERAL (
-        SELECT array_agg(w.t ORDER BY w.t) AS t, array_agg(w.lon ORDER BY w.t) AS lon,
-               array_agg(w.lat ORDER BY w.t) AS lat
-        FROM (SELECT date_part('epoch', p.gpstime) AS t, p.longitude AS lon, p.latitude AS lat
-              FROM fleetarc.positions p
-              WHERE p.imei = v.imei AND p.gpstime >= cut AND p.gpstime < to_ts
-                AND NOT (p.longitude = 0 AND p.latitude = 0)
-                AND p.latitude BETWEEN -90 AND 90 AND p.longitude BETWEEN -180 AND 180
-              ORDER BY p.gpstime LIMIT 3) w) h
-    ), seq AS (      -- the non-empty units of each device, in time order, with the previous
+    ), seq AS (      -- the non-empty units of each device in time order, with the previous
       SELECT s.*, lag(s.tail_t) OVER w AS p_t, lag(s.tail_lon) OVER w AS p_lon,
              lag(s.tail_lat) OVER w AS p_lat
       FROM (SELECT st.imei, st.day_start AS k, st.head_t, st.head_lon, st.head_lat,
                    st.tail_t, st.tail_lon, st.tail_lat FROM st
             UNION ALL
-            SELECT th.imei, cut, th.t, th.lon, th.lat, NULL, NULL, NULL FROM th) s
+            SELECT v.imei, from_ts, NULL, NULL, NULL, e.t, e.lon, e.lat
+            FROM (SELECT DISTINCT hd.imei FROM hd) v
+            CROSS JOIN LATERAL fleetarc.edge_points(v.imei, from_ts, h, true) e
+            WHERE EXISTS (SELECT 1 FROM st WHERE st.imei = v.imei)
+               OR EXISTS (SELECT 1 FROM tl WHERE tl.imei = v.imei)
+            UNION ALL
+            SELECT v.imei, cut, e.t, e.lon, e.lat, NULL, NULL, NULL
+            FROM (SELECT DISTINCT tl.imei FROM tl) v
+            CROSS JOIN LATERAL fleetarc.edge_points(v.imei, cut, to_ts, false) e
+            WHERE EXISTS (SELECT 1 FROM st WHERE st.imei = v.imei)
+               OR EXISTS (SELECT 1 FROM hd WHERE hd.imei = v.imei)) s
       WINDOW w AS (PARTITION BY s.imei ORDER BY s.k)
     ), live AS (     -- devices whose edges reach beyond three points
       SELECT DISTINCT seq.imei FROM seq
@@ -421,6 +434,8 @@ BEGIN
         AND (cardinality(seq.p_t) < 3 OR coalesce(cardinality(seq.head_t), 0) < 3)
     ), parts AS (
       SELECT st.imei, st.day, st.km, st.points::bigint AS points FROM st
+      UNION ALL
+      SELECT hd.imei, hd.day, hd.km, hd.points FROM hd
       UNION ALL
       SELECT tl.imei, tl.day, tl.km, tl.points FROM tl
       UNION ALL
@@ -447,8 +462,8 @@ END
 $$;
 
 -- report_summary's units (sql/081): per device and local day of tz, the day's totals.
--- Finished whole days from fleetarc.device_day, the rest live; else all through
--- motion_cached as before.
+-- Finished whole days from fleetarc.device_day, the part before the first local midnight
+-- and after the last finished day live; else all through motion_cached as before.
 CREATE OR REPLACE FUNCTION fleetarc.summary_units(
     from_ts timestamptz, to_ts timestamptz, imeis text[], tz text, md float8,
     mdur interval, gp interval, mj float8)
@@ -458,9 +473,11 @@ RETURNS TABLE (imei text, unit_start timestamptz, unit_end timestamptz, unit_day
 LANGUAGE plpgsql VOLATILE SET jit = off AS $$
 #variable_conflict use_column
 DECLARE
-  cut timestamptz := fleetarc.device_day_cut(from_ts, to_ts, tz);
+  h timestamptz;
+  cut timestamptz;
 BEGIN
-  IF cut IS NULL OR NOT fleetarc.device_day_ensure(from_ts, cut, imeis, tz, md, mdur, gp, mj) THEN
+  SELECT s.h, s.cut INTO h, cut FROM fleetarc.device_day_span(from_ts, to_ts, tz) s;
+  IF cut IS NULL OR NOT fleetarc.device_day_ensure(h, cut, imeis, tz, md, mdur, gp, mj) THEN
     RETURN QUERY
       SELECT m.imei, m.unit_start, m.unit_end, m.unit_day,
              max((m.seg).km) FILTER (WHERE (m.seg).kind = 'last'),
@@ -481,8 +498,13 @@ BEGIN
     FROM fleetarc.device_day r
     WHERE r.tz = $4 AND r.max_jump_kmh = $8 AND r.min_distance_m = $5
       AND r.min_duration = $6 AND r.gap = $7
-      AND r.day_start >= from_ts AND r.day_end <= cut AND r.points > 0
+      AND r.day_start >= h AND r.day_end <= cut AND r.points > 0
       AND (imeis IS NULL OR r.imei = ANY (imeis))
+    UNION ALL
+    SELECT c.imei, c.day_start, c.day_end, c.day, c.km, c.max_speed, c.points, c.first_t,
+           c.last_t, c.trips::bigint, c.trip_km, c.moving
+    FROM fleetarc.device_day_compute(from_ts, h, imeis, tz, md, mdur, gp, mj) c
+    WHERE from_ts < h
     UNION ALL
     SELECT c.imei, c.day_start, c.day_end, c.day, c.km, c.max_speed, c.points, c.first_t,
            c.last_t, c.trips::bigint, c.trip_km, c.moving

@@ -44,20 +44,28 @@ FROM (
     AND NOT (d = 6 AND s / 86400 = 4 AND s % 86400 > 120)              -- a day of 2 points
 ) g;
 
+-- The compared range: Nov 1 to Nov 6 at the zone's midnights; for 'ZONE@utc', at UTC's
+-- midnights (how `fleetarc report --from DATE --tz ZONE` asks), so that the part before
+-- the first local midnight and after the last one is computed live.
+CREATE FUNCTION pg_temp.zn(z text) RETURNS text LANGUAGE sql AS $$ SELECT split_part(z, '@', 1) $$;
+CREATE FUNCTION pg_temp.rf(z text) RETURNS timestamptz LANGUAGE sql AS $$
+  SELECT '2026-11-01'::date::timestamp AT TIME ZONE CASE WHEN z LIKE '%@utc' THEN 'UTC' ELSE z END $$;
+CREATE FUNCTION pg_temp.rt(z text) RETURNS timestamptz LANGUAGE sql AS $$
+  SELECT '2026-11-06'::date::timestamp AT TIME ZONE CASE WHEN z LIKE '%@utc' THEN 'UTC' ELSE z END $$;
 -- what the live path gives, in a REPEATABLE READ transaction (no summaries used)
 CREATE TEMP TABLE want_dist (tz text, imei text, day date, km numeric, points bigint);
 CREATE TEMP TABLE want_sum (tz text, r text);
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 INSERT INTO want_dist SELECT z, imei, day, round(km::numeric, 9), points
-FROM unnest(ARRAY['UTC', 'Asia/Shanghai', 'America/Los_Angeles']) z,
-     LATERAL fleetarc.report_distance(('2026-11-01'::date::timestamp AT TIME ZONE z),
-                                      ('2026-11-06'::date::timestamp AT TIME ZONE z), NULL, 250, z);
+FROM unnest(ARRAY['UTC', 'Asia/Shanghai', 'America/Los_Angeles', 'Asia/Shanghai@utc', 'America/Los_Angeles@utc']) z,
+     LATERAL fleetarc.report_distance(pg_temp.rf(z),
+                                      pg_temp.rt(z), NULL, 250, pg_temp.zn(z));
 INSERT INTO want_sum SELECT z, format('%s %s %s %s %s %s %s %s %s %s %s', imei, day,
        round(distance_km::numeric, 9), max_speed_kmh, round(avg_speed_kmh::numeric, 9), moving,
        stopped, trips, points, first_time, last_time)
-FROM unnest(ARRAY['UTC', 'Asia/Shanghai', 'America/Los_Angeles']) z,
-     LATERAL fleetarc.report_summary(('2026-11-01'::date::timestamp AT TIME ZONE z),
-                                     ('2026-11-06'::date::timestamp AT TIME ZONE z), NULL, z);
+FROM unnest(ARRAY['UTC', 'Asia/Shanghai', 'America/Los_Angeles', 'Asia/Shanghai@utc', 'America/Los_Angeles@utc']) z,
+     LATERAL fleetarc.report_summary(pg_temp.rf(z),
+                                     pg_temp.rt(z), NULL, pg_temp.zn(z));
 COMMIT;
 SELECT pg_temp.check('live path stored nothing', (SELECT count(*) FROM fleetarc.device_day), 0::bigint);
 
@@ -66,12 +74,12 @@ CREATE FUNCTION pg_temp.dist_diff(z text, imeis text[] DEFAULT NULL) RETURNS big
     (SELECT imei, day, km, points FROM want_dist WHERE tz = z AND (imeis IS NULL OR imei = ANY (imeis))
      EXCEPT
      SELECT imei, day, round(km::numeric, 9), points
-     FROM fleetarc.report_distance(('2026-11-01'::date::timestamp AT TIME ZONE z),
-                                   ('2026-11-06'::date::timestamp AT TIME ZONE z), imeis, 250, z))
+     FROM fleetarc.report_distance(pg_temp.rf(z),
+                                   pg_temp.rt(z), imeis, 250, pg_temp.zn(z)))
     UNION ALL
     (SELECT imei, day, round(km::numeric, 9), points
-     FROM fleetarc.report_distance(('2026-11-01'::date::timestamp AT TIME ZONE z),
-                                   ('2026-11-06'::date::timestamp AT TIME ZONE z), imeis, 250, z)
+     FROM fleetarc.report_distance(pg_temp.rf(z),
+                                   pg_temp.rt(z), imeis, 250, pg_temp.zn(z))
      EXCEPT
      SELECT imei, day, km, points FROM want_dist WHERE tz = z AND (imeis IS NULL OR imei = ANY (imeis)))) x
 $$;
@@ -82,14 +90,14 @@ CREATE FUNCTION pg_temp.sum_diff(z text) RETURNS bigint LANGUAGE sql AS $$
      SELECT format('%s %s %s %s %s %s %s %s %s %s %s', imei, day, round(distance_km::numeric, 9),
                    max_speed_kmh, round(avg_speed_kmh::numeric, 9), moving, stopped, trips, points,
                    first_time, last_time)
-     FROM fleetarc.report_summary(('2026-11-01'::date::timestamp AT TIME ZONE z),
-                                  ('2026-11-06'::date::timestamp AT TIME ZONE z), NULL, z))
+     FROM fleetarc.report_summary(pg_temp.rf(z),
+                                  pg_temp.rt(z), NULL, pg_temp.zn(z)))
     UNION ALL
     (SELECT format('%s %s %s %s %s %s %s %s %s %s %s', imei, day, round(distance_km::numeric, 9),
                    max_speed_kmh, round(avg_speed_kmh::numeric, 9), moving, stopped, trips, points,
                    first_time, last_time)
-     FROM fleetarc.report_summary(('2026-11-01'::date::timestamp AT TIME ZONE z),
-                                  ('2026-11-06'::date::timestamp AT TIME ZONE z), NULL, z)
+     FROM fleetarc.report_summary(pg_temp.rf(z),
+                                  pg_temp.rt(z), NULL, pg_temp.zn(z))
      EXCEPT SELECT r FROM want_sum WHERE tz = z)) x
 $$;
 
@@ -107,6 +115,10 @@ SELECT pg_temp.check('summary UTC', pg_temp.sum_diff('UTC'), 0::bigint);
 SELECT pg_temp.check('summary UTC again', pg_temp.sum_diff('UTC'), 0::bigint);
 SELECT pg_temp.check('summary Shanghai', pg_temp.sum_diff('Asia/Shanghai'), 0::bigint);
 SELECT pg_temp.check('summary Los Angeles', pg_temp.sum_diff('America/Los_Angeles'), 0::bigint);
+SELECT pg_temp.check('distance Shanghai over UTC days (edges of the live parts)', pg_temp.dist_diff('Asia/Shanghai@utc'), 0::bigint);
+SELECT pg_temp.check('distance Los Angeles over UTC days', pg_temp.dist_diff('America/Los_Angeles@utc'), 0::bigint);
+SELECT pg_temp.check('summary Shanghai over UTC days', pg_temp.sum_diff('Asia/Shanghai@utc'), 0::bigint);
+SELECT pg_temp.check('summary Los Angeles over UTC days', pg_temp.sum_diff('America/Los_Angeles@utc'), 0::bigint);
 SELECT pg_temp.check('the summaries are used',
   (SELECT count(*) > 0 FROM fleetarc.device_day WHERE tz = 'UTC' AND points > 0), true);
 
@@ -168,15 +180,15 @@ SELECT pg_temp.check('deleted rows: distance as live',
 TRUNCATE want_dist, want_sum;
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 INSERT INTO want_dist SELECT z, imei, day, round(km::numeric, 9), points
-FROM unnest(ARRAY['UTC', 'Asia/Shanghai', 'America/Los_Angeles']) z,
-     LATERAL fleetarc.report_distance(('2026-11-01'::date::timestamp AT TIME ZONE z),
-                                      ('2026-11-06'::date::timestamp AT TIME ZONE z), NULL, 250, z);
+FROM unnest(ARRAY['UTC', 'Asia/Shanghai', 'America/Los_Angeles', 'Asia/Shanghai@utc', 'America/Los_Angeles@utc']) z,
+     LATERAL fleetarc.report_distance(pg_temp.rf(z),
+                                      pg_temp.rt(z), NULL, 250, pg_temp.zn(z));
 INSERT INTO want_sum SELECT z, format('%s %s %s %s %s %s %s %s %s %s %s', imei, day,
        round(distance_km::numeric, 9), max_speed_kmh, round(avg_speed_kmh::numeric, 9), moving,
        stopped, trips, points, first_time, last_time)
-FROM unnest(ARRAY['UTC', 'Asia/Shanghai', 'America/Los_Angeles']) z,
-     LATERAL fleetarc.report_summary(('2026-11-01'::date::timestamp AT TIME ZONE z),
-                                     ('2026-11-06'::date::timestamp AT TIME ZONE z), NULL, z);
+FROM unnest(ARRAY['UTC', 'Asia/Shanghai', 'America/Los_Angeles', 'Asia/Shanghai@utc', 'America/Los_Angeles@utc']) z,
+     LATERAL fleetarc.report_summary(pg_temp.rf(z),
+                                     pg_temp.rt(z), NULL, pg_temp.zn(z));
 COMMIT;
 SELECT pg_temp.check('after the late rows: distance UTC', pg_temp.dist_diff('UTC'), 0::bigint);
 SELECT pg_temp.check('after the late rows: distance Shanghai', pg_temp.dist_diff('Asia/Shanghai'), 0::bigint);
@@ -184,6 +196,8 @@ SELECT pg_temp.check('after the late rows: distance Los Angeles', pg_temp.dist_d
 SELECT pg_temp.check('after the late rows: summary UTC', pg_temp.sum_diff('UTC'), 0::bigint);
 SELECT pg_temp.check('after the late rows: summary Shanghai', pg_temp.sum_diff('Asia/Shanghai'), 0::bigint);
 SELECT pg_temp.check('after the late rows: summary Los Angeles', pg_temp.sum_diff('America/Los_Angeles'), 0::bigint);
+SELECT pg_temp.check('after the late rows: distance Shanghai over UTC days', pg_temp.dist_diff('Asia/Shanghai@utc'), 0::bigint);
+SELECT pg_temp.check('after the late rows: summary Los Angeles over UTC days', pg_temp.sum_diff('America/Los_Angeles@utc'), 0::bigint);
 -- the summaries are not recomputed when nothing was written
 SELECT pg_temp.check('nothing stale', (SELECT fleetarc.device_day_refresh('2026-11-01', '2026-11-06', NULL,
   'UTC', 200, '180 s', '3600 s', 250)), 0);
