@@ -21,11 +21,16 @@
 -- by hand) keeps the skip scan.
 --
 -- BRIN and out-of-order backfills: positions_gpstime_brin (sql/082) has autosummarize on,
--- so pages filled since the last vacuum are summarized by autovacuum; a backfill of old
--- days while live rows flow mixes times within pages, which widens those pages' ranges:
--- reports stay exact and get slower on those ranges only. fleetarc.brin_resummarize(part)
--- (sql/082: brin_desummarize_range over the partition, then brin_summarize_new_values)
--- tightens them after such a backfill; nothing runs it automatically.
+-- so pages filled since the last vacuum are summarized by autovacuum. It skips pages only
+-- where rows were stored in time order, as `fleetarc run` stores them. A backfill stores
+-- rows in the order the devices' playback pages arrive, each page a stretch of one
+-- device's time that advances per device on its own: the heap pages of a backfilled
+-- month hold rows from all over the month, and a report of one day reads most of them
+-- (bench/reports/bench_scale.sh with SCALE_LAYOUT=device measures it). The reports stay
+-- exact, only slower there; fleetarc.brin_resummarize (sql/082) does not help with that,
+-- since the rows themselves are interleaved: only rewriting the partition in time order
+-- (CLUSTER on a gpstime b-tree, or pg_repack) does. Days read from fleetarc.device_day
+-- (sql/100) do not depend on it.
 
 CREATE OR REPLACE FUNCTION fleetarc.track_clean_ext(
     from_ts timestamptz, to_ts timestamptz, imeis text[] DEFAULT NULL,

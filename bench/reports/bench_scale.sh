@@ -10,7 +10,8 @@
 # the writer's cost of the statement triggers (a COPY of one day's rows, triggers on/off).
 #
 # Usage: bench/reports/bench_scale.sh [N] (default 200; 2,000 is the issue's size and
-# takes hours on a busy 2-core machine). Needs PG* variables (e.g. scripts/lib.sh's
+# takes hours on a busy 2-core machine). SCALE_LAYOUT=device stores each device's days
+# together (a backfill's order) instead of day by day (a live archive's). Needs PG* variables (e.g. scripts/lib.sh's
 # pg_start_throwaway); FLEETARC_BIN, if set, provides `fleetarc migrate`.
 # Prints a Markdown section (rows: figure | report | floor | ratio | target) between
 # <!-- reports-scale --> markers; RESULTS=FILE replaces that section in FILE (or appends
@@ -37,8 +38,19 @@ timed() {
 median3() { local i; for i in 1 2 3; do timed "$1"; done | sort -n | sed -n 2p; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
-# gen FIRST_DAY LAST_DAY: the rows of those days of November for devices 1..n
+# gen FIRST_DAY LAST_DAY: the rows of those days of November for devices 1..n, stored in
+# time order day by day as `fleetarc run` writes them (SCALE_LAYOUT=device: each device's
+# days together, as a backfill of a month per device writes them)
 gen() {
+  local d0
+  if [ "${SCALE_LAYOUT:-time}" = device ]; then
+    gen_rows "$1" "$2"
+  else
+    for d0 in $(seq "$1" "$2"); do gen_rows "$d0" "$d0"; done
+  fi
+  q -c "VACUUM ANALYZE fleetarc.positions" 2>/dev/null
+}
+gen_rows() {
   q <<SQL
 INSERT INTO fleetarc.positions (imei, gpstime, longitude, latitude, speed, course)
 SELECT '86' || lpad(d::text, 13, '0'),
@@ -58,7 +70,6 @@ FROM generate_series(1, $n) d,
      (SELECT s FROM generate_series(0, 7170, 30) s
       UNION ALL SELECT s FROM generate_series(7200, 9300, 300) s) ss;
 SQL
-  q -c "VACUUM ANALYZE fleetarc.positions" 2>/dev/null
 }
 
 day="'2026-11-02'::timestamptz, '2026-11-03'::timestamptz"
@@ -175,7 +186,7 @@ row "writer: COPY of one day's $copy_rows rows into positions with the statement
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 section=$(
   echo "<!-- reports-scale -->"
-  echo "## Reports at scale (bench/reports/bench_scale.sh $n)"
+  echo "## Reports at scale (bench/reports/bench_scale.sh $n, ${SCALE_LAYOUT:-time} layout)"
   echo
   echo "$(date -u +%Y-%m-%dT%H:%MZ), $n devices x 30 days ($rows_all rows), load average $load on $(nproc) cores."
   echo "Floor: Nov 2 read through the key device by device ($floor10 s at 3 days loaded, $floor100 s at 30)."
