@@ -24,9 +24,8 @@
 -- "Finished": a day whose end is before now() and before the range's end. A late row for
 -- a finished day arrives like any write and is seen as above. The parts of a range before
 -- its first local midnight and after its last finished day are computed live. A tz of
--- NULL, a transaction that is read-only or not read committed, or (for a list of IMEIs,
--- or a distance over 3 days or less) days not stored yet, use the live computation of
--- sql/081.
+-- NULL, a transaction that is read-only or not read committed, or (for a list of IMEIs)
+-- days not stored yet, use the live computation of sql/081.
 
 CREATE TABLE IF NOT EXISTS fleetarc.device_day (
   imei            text NOT NULL,
@@ -315,13 +314,13 @@ END
 $$;
 
 -- Makes the finished days of [from_ts, to_ts) usable for a report: for every device
--- (imeis NULL) and fill, the days not done are computed in one pass and marked done; for
--- a list or without fill, false when a day is not done (the caller computes live). Then
+-- (imeis NULL) the days not done are computed in one pass and marked done; for a list,
+-- false when a day is not done (the caller computes live). Then
 -- stale device-days are computed again. false also where the summaries cannot be trusted
 -- (motion_cache_ready).
 CREATE OR REPLACE FUNCTION fleetarc.device_day_ensure(
     from_ts timestamptz, to_ts timestamptz, imeis text[], tz text, md float8,
-    mdur interval, gp interval, mj float8, fill boolean DEFAULT true)
+    mdur interval, gp interval, mj float8)
 RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
 #variable_conflict use_column
 DECLARE
@@ -337,7 +336,7 @@ BEGIN
                     WHERE d.tz = $4 AND d.max_jump_kmh = $8 AND d.min_distance_m = $5
                       AND d.min_duration = $6 AND d.gap = $7 AND d.day = u.unit_day);
   IF lo IS NOT NULL THEN
-    IF imeis IS NOT NULL OR NOT fill THEN
+    IF imeis IS NOT NULL THEN
       RETURN false;
     END IF;
     -- one statement: the rows and the done days share its snapshot
@@ -374,8 +373,8 @@ $$;
 -- day cut by to_ts) are computed live, and their three points next to an edge probed
 -- through the key. A device with fewer than three valid points in a unit next to another
 -- (the edge would reach further) is computed live. Days not stored yet are computed and
--- stored (for every device) only for more than 3 finished days: computing a day's
--- summary costs about three times its live distance.
+-- stored for every device (for a list of IMEIs: the range is computed live): that costs
+-- about what computing the distance live does (bench/reports/bench_scale.sh).
 CREATE OR REPLACE FUNCTION fleetarc.report_distance(
     from_ts timestamptz, to_ts timestamptz, imeis text[] DEFAULT NULL,
     max_jump_kmh float8 DEFAULT 250, tz text DEFAULT 'UTC')
@@ -389,7 +388,7 @@ DECLARE
 BEGIN
   SELECT s.h, s.cut INTO h, cut FROM fleetarc.device_day_span(from_ts, to_ts, tz) s;
   IF cut IS NULL OR NOT fleetarc.device_day_ensure(h, cut, imeis, tz, 200, '180 s', '3600 s',
-                                                   max_jump_kmh, cut - h > interval '3 days') THEN
+                                                   max_jump_kmh) THEN
     RETURN QUERY
       SELECT g.imei, d.devicename, d.platenumber, g.day, g.km, g.points
       FROM fleetarc.distance_live(from_ts, to_ts, imeis, max_jump_kmh, tz) g

@@ -52,53 +52,43 @@ CREATE FUNCTION pg_temp.rf(z text) RETURNS timestamptz LANGUAGE sql AS $$
   SELECT '2026-11-01'::date::timestamp AT TIME ZONE CASE WHEN z LIKE '%@utc' THEN 'UTC' ELSE z END $$;
 CREATE FUNCTION pg_temp.rt(z text) RETURNS timestamptz LANGUAGE sql AS $$
   SELECT '2026-11-06'::date::timestamp AT TIME ZONE CASE WHEN z LIKE '%@utc' THEN 'UTC' ELSE z END $$;
--- what the live path gives, in a REPEATABLE READ transaction (no summaries used)
+-- the reports' rows for zone z, rounded (9 decimals of km: the sums add in another order)
+CREATE FUNCTION pg_temp.dist_rows(z text, imeis text[] DEFAULT NULL)
+RETURNS TABLE (imei text, day date, km numeric, points bigint) LANGUAGE sql AS $$
+  SELECT imei, day, round(km::numeric, 9), points
+  FROM fleetarc.report_distance(pg_temp.rf(z), pg_temp.rt(z), imeis, 250, pg_temp.zn(z))
+$$;
+CREATE FUNCTION pg_temp.sum_rows(z text) RETURNS SETOF text LANGUAGE sql AS $$
+  SELECT format('%s %s %s %s %s %s %s %s %s %s %s', imei, day, round(distance_km::numeric, 9),
+                max_speed_kmh, round(avg_speed_kmh::numeric, 9), moving, stopped, trips, points,
+                first_time, last_time)
+  FROM fleetarc.report_summary(pg_temp.rf(z), pg_temp.rt(z), NULL, pg_temp.zn(z))
+$$;
+-- what the live path gives, run in a REPEATABLE READ transaction (no summaries used)
 CREATE TEMP TABLE want_dist (tz text, imei text, day date, km numeric, points bigint);
 CREATE TEMP TABLE want_sum (tz text, r text);
+CREATE FUNCTION pg_temp.want() RETURNS void LANGUAGE sql AS $$
+  TRUNCATE want_dist, want_sum;
+  INSERT INTO want_dist SELECT z, d.* FROM unnest(ARRAY['UTC', 'Asia/Shanghai',
+    'America/Los_Angeles', 'Asia/Shanghai@utc', 'America/Los_Angeles@utc']) z, pg_temp.dist_rows(z) d;
+  INSERT INTO want_sum SELECT z, r FROM unnest(ARRAY['UTC', 'Asia/Shanghai',
+    'America/Los_Angeles', 'Asia/Shanghai@utc', 'America/Los_Angeles@utc']) z, pg_temp.sum_rows(z) r;
+$$;
 BEGIN ISOLATION LEVEL REPEATABLE READ;
-INSERT INTO want_dist SELECT z, imei, day, round(km::numeric, 9), points
-FROM unnest(ARRAY['UTC', 'Asia/Shanghai', 'America/Los_Angeles', 'Asia/Shanghai@utc', 'America/Los_Angeles@utc']) z,
-     LATERAL fleetarc.report_distance(pg_temp.rf(z),
-                                      pg_temp.rt(z), NULL, 250, pg_temp.zn(z));
-INSERT INTO want_sum SELECT z, format('%s %s %s %s %s %s %s %s %s %s %s', imei, day,
-       round(distance_km::numeric, 9), max_speed_kmh, round(avg_speed_kmh::numeric, 9), moving,
-       stopped, trips, points, first_time, last_time)
-FROM unnest(ARRAY['UTC', 'Asia/Shanghai', 'America/Los_Angeles', 'Asia/Shanghai@utc', 'America/Los_Angeles@utc']) z,
-     LATERAL fleetarc.report_summary(pg_temp.rf(z),
-                                     pg_temp.rt(z), NULL, pg_temp.zn(z));
+SELECT pg_temp.want();
 COMMIT;
 SELECT pg_temp.check('live path stored nothing', (SELECT count(*) FROM fleetarc.device_day), 0::bigint);
 
+-- rows that differ between the live path's and the reports' now
 CREATE FUNCTION pg_temp.dist_diff(z text, imeis text[] DEFAULT NULL) RETURNS bigint LANGUAGE sql AS $$
-  SELECT count(*) FROM (
-    (SELECT imei, day, km, points FROM want_dist WHERE tz = z AND (imeis IS NULL OR imei = ANY (imeis))
-     EXCEPT
-     SELECT imei, day, round(km::numeric, 9), points
-     FROM fleetarc.report_distance(pg_temp.rf(z),
-                                   pg_temp.rt(z), imeis, 250, pg_temp.zn(z)))
-    UNION ALL
-    (SELECT imei, day, round(km::numeric, 9), points
-     FROM fleetarc.report_distance(pg_temp.rf(z),
-                                   pg_temp.rt(z), imeis, 250, pg_temp.zn(z))
-     EXCEPT
-     SELECT imei, day, km, points FROM want_dist WHERE tz = z AND (imeis IS NULL OR imei = ANY (imeis)))) x
+  WITH w AS (SELECT imei, day, km, points FROM want_dist WHERE tz = z AND (imeis IS NULL OR imei = ANY (imeis))),
+       g AS MATERIALIZED (SELECT * FROM pg_temp.dist_rows(z, imeis))
+  SELECT count(*) FROM ((TABLE w EXCEPT TABLE g) UNION ALL (TABLE g EXCEPT TABLE w)) x
 $$;
 CREATE FUNCTION pg_temp.sum_diff(z text) RETURNS bigint LANGUAGE sql AS $$
-  SELECT count(*) FROM (
-    (SELECT r FROM want_sum WHERE tz = z
-     EXCEPT
-     SELECT format('%s %s %s %s %s %s %s %s %s %s %s', imei, day, round(distance_km::numeric, 9),
-                   max_speed_kmh, round(avg_speed_kmh::numeric, 9), moving, stopped, trips, points,
-                   first_time, last_time)
-     FROM fleetarc.report_summary(pg_temp.rf(z),
-                                  pg_temp.rt(z), NULL, pg_temp.zn(z)))
-    UNION ALL
-    (SELECT format('%s %s %s %s %s %s %s %s %s %s %s', imei, day, round(distance_km::numeric, 9),
-                   max_speed_kmh, round(avg_speed_kmh::numeric, 9), moving, stopped, trips, points,
-                   first_time, last_time)
-     FROM fleetarc.report_summary(pg_temp.rf(z),
-                                  pg_temp.rt(z), NULL, pg_temp.zn(z))
-     EXCEPT SELECT r FROM want_sum WHERE tz = z)) x
+  WITH w AS (SELECT r FROM want_sum WHERE tz = z),
+       g AS MATERIALIZED (SELECT r FROM pg_temp.sum_rows(z) r)
+  SELECT count(*) FROM ((TABLE w EXCEPT TABLE g) UNION ALL (TABLE g EXCEPT TABLE w)) x
 $$;
 
 SELECT pg_temp.check('rows to compare', (SELECT count(*) >= 25 FROM want_dist WHERE tz = 'UTC'), true);
@@ -177,18 +167,8 @@ DELETE FROM fleetarc.positions WHERE imei = '990000000000003' AND gpstime >= '20
 SELECT pg_temp.check('deleted rows: distance as live',
   pg_temp.day_km('990000000000003', '2026-11-02'), pg_temp.live_km('990000000000003', '2026-11-02'));
 -- and everything once more, all zones, against a fresh live computation
-TRUNCATE want_dist, want_sum;
 BEGIN ISOLATION LEVEL REPEATABLE READ;
-INSERT INTO want_dist SELECT z, imei, day, round(km::numeric, 9), points
-FROM unnest(ARRAY['UTC', 'Asia/Shanghai', 'America/Los_Angeles', 'Asia/Shanghai@utc', 'America/Los_Angeles@utc']) z,
-     LATERAL fleetarc.report_distance(pg_temp.rf(z),
-                                      pg_temp.rt(z), NULL, 250, pg_temp.zn(z));
-INSERT INTO want_sum SELECT z, format('%s %s %s %s %s %s %s %s %s %s %s', imei, day,
-       round(distance_km::numeric, 9), max_speed_kmh, round(avg_speed_kmh::numeric, 9), moving,
-       stopped, trips, points, first_time, last_time)
-FROM unnest(ARRAY['UTC', 'Asia/Shanghai', 'America/Los_Angeles', 'Asia/Shanghai@utc', 'America/Los_Angeles@utc']) z,
-     LATERAL fleetarc.report_summary(pg_temp.rf(z),
-                                     pg_temp.rt(z), NULL, pg_temp.zn(z));
+SELECT pg_temp.want();
 COMMIT;
 SELECT pg_temp.check('after the late rows: distance UTC', pg_temp.dist_diff('UTC'), 0::bigint);
 SELECT pg_temp.check('after the late rows: distance Shanghai', pg_temp.dist_diff('Asia/Shanghai'), 0::bigint);
