@@ -15,6 +15,5 @@ CREATE TABLE IF NOT EXISTS fleetarc.alarms (
   UNIQUE (imei, alarm_type, gpstime, systemtime));
 CREATE TABLE IF NOT EXISTS fleetarc.devices (
   imei text PRIMARY KEY, account text, devicename text, devicetype text, platenumber text);
-CREATE TABLE IF NOT EXISTS fleetarc.device_state (imei text PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS fleetarc.daily_mileage (
   imei text NOT NULL, day date NOT NULL, km double precision, PRIMARY KEY (imei, day));
