@@ -150,7 +150,9 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- sql/080's motion_cache_ready again: where it drops cache entries (a partition found
--- unwatched, days before the oldest partition) it drops the day summaries too.
+-- unwatched, days before the oldest partition) it drops the day summaries too; and false
+-- for a role that may not write the caches (it used to fail on INSERT where no DELETE
+-- made it return false first, e.g. with a DEFAULT partition).
 CREATE OR REPLACE FUNCTION fleetarc.motion_cache_ready() RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -160,7 +162,11 @@ DECLARE
   phi timestamptz;
 BEGIN
   IF pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'
-     OR current_setting('transaction_isolation') <> 'read committed' THEN
+     OR current_setting('transaction_isolation') <> 'read committed'
+     -- a role that may only read (fleetarc_reporter) computes afresh
+     OR NOT has_table_privilege('fleetarc.motion_cache', 'INSERT, DELETE')
+     OR NOT has_table_privilege('fleetarc.device_day', 'INSERT, UPDATE, DELETE')
+     OR NOT has_table_privilege('fleetarc.device_day_done', 'INSERT, DELETE') THEN
     RETURN false;
   END IF;
   FOR r IN
