@@ -200,6 +200,14 @@ section=$(
     IFS='|' read -r a b c d e <<<"$r"
     echo "| $a | $b | $c | $d | $e |"
   done
+  echo
+  echo "One day (Nov 2) of all devices at 3 and at 30 days loaded; floor: that day's rows read"
+  echo "through the primary key device by device. distance and summary read finished days from"
+  echo "fleetarc.device_day (cold: computed and stored first); trips and stops from motion_cache"
+  echo "(cold: computed, PL/pgSQL over every point); gaps, latest and route compute every time."
+  echo "30-day rows: warm against the same report computed from positions in the same run."
+  echo "Writer: \\copy of Nov 30's rows back into positions (one statement) with the statement"
+  echo "triggers of sql/080/102 enabled and disabled, two of each, alternated."
   echo "<!-- /reports-scale -->"
 )
 echo "$section"
