@@ -13,14 +13,16 @@
 -- Kept right whatever wrote the rows: every statement writing positions (the archiver's
 -- COPY + merge, a backfill, a hand COPY, a restore; through the parent or a partition)
 -- leaves one fleetarc.motion_dirty row per device with its time span and transaction
--- (sql/080's statement triggers, unchanged for the writer: no new trigger, no new index).
--- Each row and done day keeps the snapshot it was computed under; a dirty entry over a
--- done day that this snapshot could not see makes that device-day stale, and the next
--- report over it (or fleetarc.device_day_refresh) computes it again. Nothing here locks:
--- a report never waits for a writer and a writer never waits for a report (reports only
--- insert into these tables; writers only insert into motion_dirty). motion_dirty rows
--- still owed to a done day are kept past the trigger's 15 minutes until computed again.
---
+-- (sql/080's statement triggers; no new trigger, no new index on positions; sql/102 keeps
+-- the rows still owed to a stored day past the trigger's 15 minutes). Each row and done
+-- day keeps the snapshot it was computed under; a dirty entry over a done day that this
+-- snapshot could not see makes that device-day stale, and the next report over it (or a
+-- call of fleetarc.device_day_refresh) computes it again. No lock: a report never waits
+-- for a writer and a writer never waits for a report (reports write only these tables,
+-- writers only motion_dirty and motion_cache; two reports storing the same day may wait
+-- for each other). motion_cache_ready (below) also drops what is stored over a partition
+-- found unwatched or before the oldest partition, as it does for motion_cache.
+
 -- "Finished": a day whose end is before now() and before the range's end. A late row for
 -- a finished day arrives like any write and is seen as above. The parts of a range before
 -- its first local midnight and after its last finished day are computed live. A tz of
