@@ -8,7 +8,7 @@
 -- OFFSET 0 fences inside those functions hid the order of their rows from the planner
 -- (motion_part's second sort spilled 98 MB at 2,000 devices). Both are made again below
 -- with an ORDER BY at each fence, on the order the window already produced: one sort per
--- report, none where the rows come through the key (one device).
+-- report (one device's rows too: the planner reads them by a bitmap scan of the key).
 --
 -- motion_part and motion_units_part: COST 1000000 made the planner run the two halves of
 -- motion_segments in two parallel workers even for one device (+50 ms a call, and each
