@@ -323,9 +323,8 @@ $$;
 
 -- Makes the finished days of [from_ts, to_ts) usable for a report: for every device
 -- (imeis NULL) the days not done are computed in one pass and marked done; for a list,
--- false when a day is not done (the caller computes live). Then
--- stale device-days are computed again. false also where the summaries cannot be trusted
--- (motion_cache_ready).
+-- false when a day is not done (the caller computes live). Then stale device-days are
+-- computed again. false also where the summaries cannot be trusted (motion_cache_ready).
 CREATE OR REPLACE FUNCTION fleetarc.device_day_ensure(
     from_ts timestamptz, to_ts timestamptz, imeis text[], tz text, md float8,
     mdur interval, gp interval, mj float8)
