@@ -18,3 +18,31 @@ psql -X -q -t -A -o /dev/null -v ON_ERROR_STOP=1 -d "$SQLTEST_DB" -f "$src/tests
 echo "ok: hand-made report checks passed"
 psql -X -q -t -A -o /dev/null -v ON_ERROR_STOP=1 -d "$SQLTEST_DB" -f "$src/tests/sql/reports_tz_summary.sql"
 echo "ok: names, time zones, summary and cache checks passed"
+psql -X -q -t -A -o /dev/null -v ON_ERROR_STOP=1 -d "$SQLTEST_DB" -c "TRUNCATE fleetarc.positions, fleetarc.alarms" \
+  -f "$src/tests/sql/reports_device_day.sql"
+echo "ok: per device-day summaries checks passed"
+
+# A report that stored cache entries and whose transaction is still open does not hold
+# the writers (sql/102; before, its advisory lock made every write wait until it ended).
+psql -X -q -d "$SQLTEST_DB" -c "TRUNCATE fleetarc.motion_cache"
+psql -X -q -t -A -d "$SQLTEST_DB" -o /dev/null -c "BEGIN" \
+  -c "SELECT count(*) FROM fleetarc.report_trips('2026-11-01', '2026-11-06')" \
+  -c "SELECT pg_sleep(60) /* open report */" -c "COMMIT" 2>/dev/null &
+report_pid=$!
+end_report() {
+  psql -X -q -t -A -d "$SQLTEST_DB" -o /dev/null -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+    WHERE query LIKE '%pg_sleep(60) /* open report */%' AND pid <> pg_backend_pid()"
+  wait "$report_pid" || true
+}
+for _ in $(seq 1 300); do
+  n=$(psql -X -q -t -A -d "$SQLTEST_DB" -c "SELECT count(*) FROM pg_stat_activity
+        WHERE query LIKE '%pg_sleep(60) /* open report */%' AND pid <> pg_backend_pid()")
+  [ "$n" = 1 ] && break
+  sleep 0.2
+done
+[ "$n" = 1 ] || { echo "FAIL: the open report did not start"; end_report; exit 1; }
+psql -X -q -t -A -d "$SQLTEST_DB" -v ON_ERROR_STOP=1 -o /dev/null -c "SET lock_timeout = '5s'" \
+  -c "INSERT INTO fleetarc.positions VALUES ('990000000000001', '2026-11-05 12:00:05Z', 12, 45.01, 0, 0)" ||
+  { echo "FAIL: a write waited for an open report"; end_report; exit 1; }
+end_report
+echo "ok: an open report does not hold the writers"

@@ -24,7 +24,7 @@ sqltest_schema() {
   psql -X -q -v ON_ERROR_STOP=1 -d "$SQLTEST_DB" -c 'SET client_min_messages = warning' \
     -f "$src/tests/sql/schema_stub.sql" >/dev/null
   local f
-  for f in "$src"/sql/05*.sql "$src"/sql/08*.sql; do
+  for f in "$src"/sql/05*.sql "$src"/sql/08*.sql "$src"/sql/1[01]*.sql; do
     PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -d "$SQLTEST_DB" -f "$f" >/dev/null
   done
 }
