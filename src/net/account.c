@@ -41,21 +41,10 @@ bool account_token_usable(const account_t *a, uint64_t now_ms) {
 
 int account_logged_in(account_t *a, const char *token, int64_t expires_in, double refresh_fraction,
                       uint64_t now_ms) {
-  char *copy = strdup(token);
-  if (!copy) return -ENOMEM;
-  if (a->token) {
-    explicit_bzero(a->token, strlen(a->token));
-    free(a->token);
-  }
-  a->token = copy;
-  a->gen++;
   if (expires_in <= 0) expires_in = 3600; /* the spec says 2 h; one host gives 1 h */
   if (refresh_fraction <= 0.0 || refresh_fraction > 1.0) refresh_fraction = 0.75;
-  a->refresh_at = now_ms + (uint64_t)((double)expires_in * 1000.0 * refresh_fraction);
-  a->state = ACCOUNT_READY;
-  a->time_errors = 0;
-  a->fruitless_logins++;
-  return 0;
+  /* a token of our own login is taken like one adopted: until refresh_at */
+  return account_adopted(a, token, now_ms + (uint64_t)((double)expires_in * 1000.0 * refresh_fraction));
 }
 
 int account_adopted(account_t *a, const char *token, uint64_t refresh_at) {

@@ -571,6 +571,17 @@ static void login_done(netc_t *n, net_call_t *c, const http_response_t *res) {
   }
 }
 
+/* An HTTP failure that is not retried: a login's ends the account's login attempt, a
+ * call's is its result. */
+static void call_end_failed(netc_t *n, net_call_t *c, net_error_t error, long status, const char *why) {
+  if (c->is_login) {
+    login_give_up(n, c->acct, error, 0, why);
+    call_free(c);
+  } else {
+    call_finish(n, c, error, 0, status, NULL, 0, why);
+  }
+}
+
 static void cb_http(void *arg, const http_response_t *res) {
   net_call_t *c = arg;
   netc_t *n = c->n;
@@ -595,12 +606,7 @@ static void cb_http(void *arg, const http_response_t *res) {
     else call_transient(n, c, NET_ERR_TIMEOUT, 0, 0, res->message);
     goto out;
   case HTTP_ERR_TOO_LARGE:
-    if (c->is_login) {
-      login_give_up(n, a, NET_ERR_TOO_LARGE, 0, res->message);
-      call_free(c);
-    } else {
-      call_finish(n, c, NET_ERR_TOO_LARGE, 0, res->status, NULL, 0, res->message);
-    }
+    call_end_failed(n, c, NET_ERR_TOO_LARGE, res->status, res->message);
     goto out;
   case HTTP_ERR_STATUS:
     if (res->status == 429) { /* refused before acting, like 10009: writes go again too */
@@ -612,11 +618,8 @@ static void cb_http(void *arg, const http_response_t *res) {
       call_write_failed(n, c, NET_ERR_HTTP, 0, res->status, res->message);
     } else if (res->status >= 500) {
       call_transient(n, c, NET_ERR_HTTP, 0, res->status, res->message);
-    } else if (c->is_login) {
-      login_give_up(n, a, NET_ERR_HTTP, 0, res->message);
-      call_free(c);
     } else {
-      call_finish(n, c, NET_ERR_HTTP, 0, res->status, NULL, 0, res->message);
+      call_end_failed(n, c, NET_ERR_HTTP, res->status, res->message);
     }
     goto out;
   case HTTP_OK:
