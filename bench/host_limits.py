@@ -105,7 +105,8 @@ def main():
         for line in f:
             imei, s = line.strip().split(",")
             ahave[imei].add(int(s))
-    stats = json.load(open(stats_f))["requests"]
+    stats_all = json.load(open(stats_f))
+    stats = stats_all["requests"]
 
     truth_points = sum(len(v) for v in truth.values())
     archived = sum(len(have.get(k, set()) & set(v)) for k, v in truth.items())
@@ -130,6 +131,7 @@ def main():
                      ("authorization", "user/list", "device/list", "track", "playback",
                       "alarm/list", "device/mileage", "total")},
         "budget": budget,
+        "refused_10009": stats_all.get("responses", {}).get("10009", 0),
         "playback_per_point": stats.get("playback", 0) / archived if archived else 0,
         "total_per_point": stats.get("total", 0) / archived if archived else 0,
         "opt_points": opt_points, "opt_share": opt_points / truth_points if truth_points else 0,
