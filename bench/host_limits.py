@@ -2,18 +2,21 @@
 """The figures of scripts/bench's "under the host limits" rows (bench/host_limits.sh),
 from fleetarc-sim's truth, the archive's rows and the simulator's request counters.
 
-usage: host_limits.py TRUTH_DIR ARCHIVE_POSITIONS ARCHIVE_ALARMS STATS_JSON PARAMS_JSON
+usage: host_limits.py TRUTH_DIR ARCHIVE_POSITIONS ARCHIVE_ALARMS STATS_JSON PARAMS_JSON [BEGINS]
 
 ARCHIVE_POSITIONS: CSV lines "imei,gpstime" (UNIX s); ARCHIVE_ALARMS: "imei,systemtime".
+BEGINS: CSV lines "imei,begin": where fleetarc's window of that device begins (its
+lookback from its present when the device got its cursor); devices not listed begin at B.
 PARAMS_JSON: {"begin": B, "start": P0, "end": T, "seconds": R, "speed": X,
               "spacing_ms": {"playback": .., "alarm/list": .., "track": ..}} where B is the
-window fleetarc was asked for (the platform's present at its start less the lookback),
+latest begin of fleetarc's windows (the platform's present less the lookback),
 P0 the platform's present when it started, T the platform's present when it was stopped
 (all platform seconds; the budgets are of (T - P0) / X real seconds), R the real seconds
 it ran, X the simulator's speed and spacing_ms
 the per-account limits as configured (real ms).
 
-Scope: the truth's positions with gpstime in [B, T) and alarms with systemtime in [B, T).
+Scope: the truth's positions with gpstime in [the device's begin, T) and alarms with
+systemtime in [B, T).
 Lag of a device at T: T minus the gpstime of its first point in scope that the archive
 lacks (0 when it lacks none), over devices with points in scope.
 
@@ -25,6 +28,7 @@ the slot, a full page (1000) or all it has. Prints one JSON object.
 import bisect
 import collections
 import csv
+import heapq
 import json
 import sys
 
@@ -49,43 +53,55 @@ def lags(truth, have, end):
 def optimum(truth, begin, start, end, slot_s):
     """Ideal playback scheduler under the budget: returns (points, requests, lags)."""
     cursor = {imei: begin - 1 for imei in truth}  # archived up to and including
-    got = collections.Counter()
+    got = 0
     requests = 0
+    ready = []    # (cursor, imei): devices with points after their cursor, up to the slot
+    waiting = []  # (time of the next point, cursor, imei): not yet reported at the slot
+    for imei, times in truth.items():
+        if times:
+            heapq.heappush(waiting, (times[0], cursor[imei], imei))
     t = start
     while t < end:
-        best = None
-        for imei, times in truth.items():
-            c = cursor[imei]
+        while waiting and waiting[0][0] <= t:
+            _, c, imei = heapq.heappop(waiting)
+            heapq.heappush(ready, (c, imei))
+        if ready:
+            c, imei = heapq.heappop(ready)
+            times = truth[imei]
             i = bisect.bisect_right(times, c)
-            if i < len(times) and times[i] <= t and (best is None or c < best[0]):
-                best = (c, imei, i)
-        if best is None:
-            t += slot_s
-            continue
-        _, imei, i = best
-        times = truth[imei]
-        j = min(bisect.bisect_right(times, t), i + 1000)
-        got[imei] += j - i
-        # all up to the slot, or a full page: the next one starts after its last time
-        cursor[imei] = t if j - i < 1000 else times[j - 1]
-        requests += 1
+            j = min(bisect.bisect_right(times, t), i + 1000)
+            got += j - i
+            # all up to the slot, or a full page: the next one starts after its last time
+            cursor[imei] = t if j - i < 1000 else times[j - 1]
+            requests += 1
+            if j < len(times):
+                if times[j] <= t:
+                    heapq.heappush(ready, (cursor[imei], imei))
+                else:
+                    heapq.heappush(waiting, (times[j], cursor[imei], imei))
         t += slot_s
     lg = []
     for imei, times in truth.items():
         i = bisect.bisect_right(times, cursor[imei])
         lg.append(0 if i >= len(times) else end - times[i])
-    return sum(got.values()), requests, lg
+    return got, requests, lg
 
 
 def main():
     tdir, apos, aalm, stats_f, params_f = sys.argv[1:6]
     p = json.load(open(params_f))
     begin, start, end = p["begin"], p["start"], p["end"]
+    begins = {}
+    if len(sys.argv) > 6:
+        with open(sys.argv[6]) as f:
+            for line in f:
+                imei, b = line.strip().split(",")
+                begins[imei] = int(b)
     truth = collections.defaultdict(list)
     with open(tdir + "/positions.csv") as f:
         for r in csv.DictReader(f):
             g = int(r["gpstime"])
-            if begin <= g < end:
+            if begins.get(r["imei"], begin) <= g < end:
                 truth[r["imei"]].append(g)
     for v in truth.values():
         v.sort()
