@@ -38,7 +38,8 @@ heal_cleanup() {
 }
 trap 'heal_cleanup; pg_stop_throwaway' EXIT
 
-fleet=(--devices "$devices" --history 1 --now "$(sim_now_behind "$speed" "$seconds")" --no-traps
+# by day (from 10:00 UTC): late windows come from trips, and nights have none
+fleet=(--devices "$devices" --history 1 --now "$(sim_now_behind "$speed" "$seconds" 10)" --no-traps
   --seed 1 --late-uploads "$late")
 sim_start sim "${fleet[@]}" --speed "$speed"
 export HEAL_PASSWORD=$sim_password

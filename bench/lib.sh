@@ -30,10 +30,16 @@ for k in sys.argv[1].split('.'): v=v[k]
 print(v)" "$1"
 }
 
-# The simulator's clock at SPEED x for about SECONDS real seconds: a start (--now) far
-# enough behind the real clock that it never passes it (fleetarc believes no servertime
-# ahead of the real present, nor asks for days that have not come).
-sim_now_behind() { echo $(($(date +%s) - ($2 + 300) * $1)); }
+# sim_now_behind SPEED SECONDS [HOUR]: for the simulator's clock at SPEED x for about
+# SECONDS real seconds, a start (--now) far enough behind the real clock that it never
+# passes it (fleetarc believes no servertime ahead of the real present, nor asks for
+# days that have not come); with HOUR, the latest such start at HOUR:00 UTC (e.g. 10 for a
+# run by day, when vehicles drive).
+sim_now_behind() {
+  local t=$(($(date +%s) - ($2 + 300) * $1))
+  [ -z "${3:-}" ] || t=$(((t - $3 * 3600) / 86400 * 86400 + $3 * 3600))
+  echo "$t"
+}
 
 # sim_truth DIR UNTIL ARGS...: the truth CSVs of [epoch, UNTIL) of the fleet that ARGS
 # (the same --devices --seed --history --now ... as the run's simulator) describe.
