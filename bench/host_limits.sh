@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # scripts/bench's "under the host limits" rows (issue 20): fleetarc-sim with HL_DEVICES
-# devices and two days of history (fleetarc looks back one), its clock at HL_SPEED x, the documented per-account limits
-# of one host (authorization 12 s, list 6 s, track 10 s, playback 12 s; other endpoints 6 s)
-# divided by HL_SPEED at the simulator and in fleetarc's api.rate_limits alike, and
-# `fleetarc run` from an empty database for HL_SECONDS real seconds (lookback 1 day,
-# track_interval = the fleet's chunks x the track spacing: the fastest cycle the limit
-# allows). Then the truth of [epoch, the platform's present at the stop) from a second
-# simulator (same seed, clock frozen, --truth-until) and bench/host_limits.py.
+# devices and two days of history (fleetarc looks back one), its clock at HL_SPEED x, the
+# documented per-account limits of one host (authorization 12 s, list 6 s, track 10 s,
+# playback 12 s; other endpoints 6 s) divided by HL_SPEED at the simulator and in
+# fleetarc's api.rate_limits alike, and `fleetarc run` from an empty database for
+# HL_SECONDS real seconds (lookback 1 day, streams playback and alarms, track_interval =
+# the fleet's chunks x the track spacing: the fastest cycle the limit allows). Then the
+# truth of [fleetarc's window begin, the platform's present at the stop) from a second
+# simulator (same fleet, clock frozen, --truth-until) and bench/host_limits.py.
 # Prints rows "figure|fleetarc|reference|ratio|target" on stdout (scripts/bench's table);
 # the details go to stderr and to $HL_OUT (JSON) when set.
 # Env: FA, SIM (binaries; default build-bench/), PG* (else a throw-away PostgreSQL),
-#      HL_DEVICES (2000) HL_SPEED (60) HL_SECONDS (480) HL_EXTRA_CONF (YAML lines added to
-#      the archive section).  Takes HL_SECONDS + about 60 s.
+#      HL_DEVICES (2000) HL_SPEED (60) HL_SECONDS (480) HL_DB (hostlimits) HL_KEEP (keep
+#      the scratch folder) HL_EXTRA_CONF (YAML lines added to the archive section).
+#      Takes HL_SECONDS + about 60 s.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/lib.sh"
