@@ -297,11 +297,6 @@ static int call_send(netc_t *n, net_call_t *c, uint64_t now) {
   if (rc) goto out;
   rc = http_request(n->http, c->is_login ? login.method : c->req.method, url.data, cb_http, c);
   if (rc) goto out;
-  /* The pacer's clock is the time of this send, not the loop's at the pump's start: a
-   * pass that ran long after a slow callback would date it early, and the lane's next
-   * request would reach the host less than a spacing after it (10009). */
-  uv_update_time(n->loop);
-  now = uv_now(n->loop);
   c->sent_at = now;
   if (!c->attempts) c->first_sent_at = now;
   c->sent_wall = (int64_t)time(NULL);
