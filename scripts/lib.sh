@@ -45,11 +45,20 @@ pg_start_throwaway() {
   fi
   "${run[@]}" "$bindir/initdb" -D "$PG_TMP/data" -U "$user" -A trust -E UTF8 --no-locale >/dev/null
   export PGPORT=${PGPORT_TEST:-$((20000 + RANDOM % 20000))}
-  "${run[@]}" "$bindir/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/log" -w -o \
-    "-k $PG_TMP -p $PGPORT -c listen_addresses='' -c fsync=off -c max_connections=200" start >/dev/null
   export PGHOST=$PG_TMP PGUSER=$user PGDATA=$PG_TMP/data FLEETARC_PG_BINDIR=$bindir
   export FLEETARC_PG_RUNAS="${run[*]}"
+  pg_resume_throwaway
   trap pg_stop_throwaway EXIT
+}
+
+# pg_pause_throwaway / pg_resume_throwaway: stops the throw-away PostgreSQL (fast: open
+# sessions are cut, as in an outage) and starts it again on the same socket and port.
+pg_pause_throwaway() {
+  $FLEETARC_PG_RUNAS "$FLEETARC_PG_BINDIR/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
+}
+pg_resume_throwaway() {
+  $FLEETARC_PG_RUNAS "$FLEETARC_PG_BINDIR/pg_ctl" -D "$PGDATA" -l "$PG_TMP/log" -w -o \
+    "-k $PG_TMP -p $PGPORT -c listen_addresses='' -c fsync=off -c max_connections=200" start >/dev/null
 }
 
 pg_stop_throwaway() {

@@ -1,15 +1,24 @@
 /* Pacing lanes (account x endpoint): each keeps when it last sent and its current spacing,
- * which never drops below the configured floor and never exceeds the cap. */
+ * which never drops below the configured floor and never exceeds the cap, plus a margin
+ * over a configured floor learned from refusals of requests that kept it (jitter). */
 #include "net/pacer.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
+/* The last sends of a lane, to tell a refusal of a request that kept the floor (the
+ * host saw it early: network or scheduling jitter) from one of a floor set too low. */
+#define PACER_RECENT 8
+
 typedef struct pacer_lane {
   uint64_t spacing_ms;
+  uint64_t margin_ms;  /* added to the spacing: jitter seen at the floor */
   uint64_t last_sent;
   uint64_t widened_at;
+  uint64_t recent_at[PACER_RECENT], recent_gap[PACER_RECENT]; /* send time, gap before it */
+  unsigned recent_pos;
+  unsigned calm;       /* successes since the margin last changed */
   bool sent_once;
   bool widened;
 } pacer_lane_t;
@@ -60,14 +69,17 @@ static pacer_lane_t *lane(const pacer_t *p, int account, api_endpoint_t ep) {
 
 uint64_t pacer_next(const pacer_t *p, int account, api_endpoint_t ep, uint64_t now) {
   const pacer_lane_t *l = lane(p, account, ep);
-  uint64_t at = now;
-  if (l->sent_once && l->last_sent + l->spacing_ms > at) at = l->last_sent + l->spacing_ms;
+  uint64_t at = now, spacing = l->spacing_ms + l->margin_ms;
+  if (l->sent_once && l->last_sent + spacing > at) at = l->last_sent + spacing;
   if (p->global_sent && p->global_last + p->global_gap_ms > at) at = p->global_last + p->global_gap_ms;
   return at;
 }
 
 void pacer_sent(pacer_t *p, int account, api_endpoint_t ep, uint64_t now) {
   pacer_lane_t *l = lane(p, account, ep);
+  l->recent_at[l->recent_pos] = now;
+  l->recent_gap[l->recent_pos] = l->sent_once && now >= l->last_sent ? now - l->last_sent : 0;
+  l->recent_pos = (l->recent_pos + 1) % PACER_RECENT;
   l->last_sent = now;
   l->sent_once = true;
   if (p->global_gap_ms) {
@@ -76,8 +88,32 @@ void pacer_sent(pacer_t *p, int account, api_endpoint_t ep, uint64_t now) {
   }
 }
 
+static uint64_t margin_step(uint64_t floor) {
+  return floor / PACER_MARGIN_STEP_DIV ? floor / PACER_MARGIN_STEP_DIV : 1;
+}
+
+/* The gap before the send at sent_at, if it is among the lane's recent ones; else 0. */
+static uint64_t recent_gap(const pacer_lane_t *l, uint64_t sent_at) {
+  for (unsigned i = 0; i < PACER_RECENT; i++)
+    if (l->recent_at[i] == sent_at && l->recent_gap[i]) return l->recent_gap[i];
+  return 0;
+}
+
 void pacer_throttled(pacer_t *p, int account, api_endpoint_t ep, uint64_t sent_at, uint64_t now) {
   pacer_lane_t *l = lane(p, account, ep);
+  uint64_t floor = p->opt.spacing_ms[ep];
+  if (floor && l->spacing_ms <= floor && recent_gap(l, sent_at) >= floor) {
+    /* Refused though it kept the configured floor after the lane's previous request: the
+     * host saw the two closer (network or scheduling jitter), the floor is right. A small
+     * margin (1/16 of the floor, at most 1/4 in all) instead of doubling: each doubling
+     * cost ~15 requests' worth of the budget while narrowing back. */
+    uint64_t step = margin_step(floor);
+    l->margin_ms = l->margin_ms + step > floor / 4 ? floor / 4 : l->margin_ms + step;
+    l->calm = 0;
+    l->last_sent = now; /* as below: the next request waits a full spacing from now */
+    l->sent_once = true;
+    return;
+  }
   if (l->widened && sent_at < l->widened_at) return; /* this burst already widened it */
   double wider = (double)l->spacing_ms * p->opt.widen_factor;
   uint64_t s = wider > (double)p->opt.max_spacing_ms ? p->opt.max_spacing_ms : (uint64_t)wider;
@@ -94,6 +130,11 @@ void pacer_throttled(pacer_t *p, int account, api_endpoint_t ep, uint64_t sent_a
 void pacer_succeeded(pacer_t *p, int account, api_endpoint_t ep) {
   pacer_lane_t *l = lane(p, account, ep);
   uint64_t floor = p->opt.spacing_ms[ep];
+  if (l->margin_ms && ++l->calm >= PACER_MARGIN_CALM) { /* the jitter may have passed */
+    uint64_t step = margin_step(floor);
+    l->margin_ms = l->margin_ms > step ? l->margin_ms - step : 0;
+    l->calm = 0;
+  }
   if (l->spacing_ms <= floor) return;
   uint64_t step = (uint64_t)((double)l->spacing_ms * p->opt.narrow_fraction);
   if (step == 0) step = 1;
@@ -106,6 +147,7 @@ void pacer_set_limits(pacer_t *p, const pacer_options_t *opt) {
       pacer_lane_t *l = &p->lanes[a][i];
       uint64_t floor = opt->spacing_ms[i];
       if (l->spacing_ms == p->opt.spacing_ms[i] || l->spacing_ms < floor) l->spacing_ms = floor;
+      if (floor != p->opt.spacing_ms[i]) l->margin_ms = 0; /* learned for the old floor */
     }
   for (int i = 0; i < API_EP_COUNT; i++) {
     p->opt.spacing_ms[i] = opt->spacing_ms[i];
@@ -116,5 +158,6 @@ void pacer_set_limits(pacer_t *p, const pacer_options_t *opt) {
 }
 
 uint64_t pacer_spacing(const pacer_t *p, int account, api_endpoint_t ep) {
-  return lane(p, account, ep)->spacing_ms;
+  const pacer_lane_t *l = lane(p, account, ep);
+  return l->spacing_ms + l->margin_ms;
 }

@@ -37,7 +37,15 @@ uint64_t pacer_next(const pacer_t *p, int account, api_endpoint_t ep, uint64_t n
 /* Records a request sent at now (the lane's and the global clock move). */
 void pacer_sent(pacer_t *p, int account, api_endpoint_t ep, uint64_t now);
 /* A 10009 for a request sent at sent_at: widens the lane unless it was already widened
- * after sent_at (many requests in flight answered 10009 for one burst: widen once). */
+ * after sent_at (many requests in flight answered 10009 for one burst: widen once).
+ * Except a refusal of a request that kept a configured floor (> 0) after the lane's
+ * previous one, at the floor: the host saw them closer than sent (network or scheduling
+ * jitter, above all at short floors), so the lane gains a margin of floor /
+ * PACER_MARGIN_STEP_DIV (at most floor / 4 in all) instead, which PACER_MARGIN_CALM
+ * successes in a row take back step by step. Either way the next request waits a full
+ * spacing from now. */
+#define PACER_MARGIN_STEP_DIV 16
+#define PACER_MARGIN_CALM 64
 void pacer_throttled(pacer_t *p, int account, api_endpoint_t ep, uint64_t sent_at, uint64_t now);
 /* A success: narrows the lane back towards its floor. */
 void pacer_succeeded(pacer_t *p, int account, api_endpoint_t ep);
@@ -45,7 +53,7 @@ void pacer_succeeded(pacer_t *p, int account, api_endpoint_t ep);
  * 10009 policy stays). A lane at its old floor moves to the new one; a lane widened above
  * it keeps its spacing, never below the new floor, and narrows to it on success. O(lanes). */
 void pacer_set_limits(pacer_t *p, const pacer_options_t *opt);
-/* The lane's current spacing, ms. */
+/* The lane's current spacing, its jitter margin included, ms. */
 uint64_t pacer_spacing(const pacer_t *p, int account, api_endpoint_t ep);
 
 #endif

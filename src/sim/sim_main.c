@@ -43,6 +43,8 @@ static void usage(FILE *out) {
           "  --limits SPEC        least spacing per account and endpoint, e.g.\n"
           "                       track=10s,playback=12s,authorization=12s,default=1s (off by default)\n"
           "  --truth DIR          write positions/alarms/devices/trips CSVs of [epoch, present)\n"
+          "  --truth-until T      with --truth: of [epoch, T) instead (T may be in the future:\n"
+          "                       the fleet is a function of time; for runs with --speed)\n"
           "  --no-traps           leave out the trap devices of NOTES.md\n"
           "  --token-ttl SECONDS  access token lifetime (default 7200)\n"
           "  --token-seed N       the tokens' key (default: random per start, so that no two\n"
@@ -100,7 +102,7 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out) 
 int main(int argc, char **argv) {
   enum { O_LISTEN = 256, O_DEVICES, O_SEED, O_HISTORY, O_NOW, O_SPEED, O_FAULTS, O_LIMITS,
          O_TRUTH, O_NO_TRAPS, O_TTL, O_SKEW, O_LOG, O_OFFLINE, O_PARKING, O_SILENCE,
-         O_BEHIND, O_LATE, O_TOKEN_SEED, O_NODATA, O_INJECT, O_ACCOUNT_SIZE };
+         O_BEHIND, O_LATE, O_TOKEN_SEED, O_NODATA, O_INJECT, O_ACCOUNT_SIZE, O_TRUTH_UNTIL };
   static const struct option longopts[] = {
     {"listen", required_argument, NULL, O_LISTEN},   {"devices", required_argument, NULL, O_DEVICES},
     {"seed", required_argument, NULL, O_SEED},       {"history", required_argument, NULL, O_HISTORY},
@@ -118,6 +120,7 @@ int main(int argc, char **argv) {
     {"nodata", required_argument, NULL, O_NODATA},   {"help", no_argument, NULL, 'h'},
     {"inject", required_argument, NULL, O_INJECT},
     {"account-size", required_argument, NULL, O_ACCOUNT_SIZE},
+    {"truth-until", required_argument, NULL, O_TRUTH_UNTIL},
     {NULL, 0, NULL, 0},
   };
   char host[256] = "127.0.0.1";
@@ -125,8 +128,8 @@ int main(int argc, char **argv) {
   uint64_t seed = 1;
   /* Random per start: the clock's nanoseconds and the pid, mixed by sim_api. */
   uint64_t token_seed = uv_hrtime() ^ ((uint64_t)time(NULL) << 20) ^ ((uint64_t)getpid() << 40);
-  int64_t now = 0;
-  bool have_now = false, traps = true;
+  int64_t now = 0, truth_until = 0;
+  bool have_now = false, have_truth_until = false, traps = true;
   double speed = 1.0;
   const char *truth = NULL, *inject = NULL;
   int64_t offline_ms = 0, parking_ms = 0, late_window = 0, late_delay = 0;
@@ -188,6 +191,10 @@ int main(int argc, char **argv) {
         if (sim_parse_limits(optarg, opt.limit_ms) != 0) goto bad;
         break;
       case O_TRUTH: truth = optarg; break;
+      case O_TRUTH_UNTIL:
+        if (sim_parse_time(optarg, &truth_until) != 0) goto bad;
+        have_truth_until = true;
+        break;
       case O_INJECT: inject = optarg; break;
       case O_NO_TRAPS: traps = false; break;
       case O_TTL:
@@ -286,7 +293,9 @@ int main(int argc, char **argv) {
     }
   }
   if (truth) {
-    int rc = sim_fleet_write_truth(fleet, truth, fo.epoch, present);
+    int64_t until = have_truth_until ? truth_until : present;
+    if (until < fo.epoch) until = fo.epoch;
+    int rc = sim_fleet_write_truth(fleet, truth, fo.epoch, until);
     if (rc) {
       fprintf(stderr, "fleetarc-sim: cannot write the truth to %s: %s\n", truth, strerror(-rc));
       goto out;

@@ -1,5 +1,6 @@
 /* Unit tests for net/pacer and net/backoff with a fake clock: spacing per account and
- * endpoint, the global rate, 10009 widening (once per burst, capped) and narrowing back. */
+ * endpoint, the global rate, 10009 widening (once per burst, capped) and narrowing back,
+ * the jitter margin of refusals at the floor. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -99,6 +100,42 @@ static void test_success_narrows_to_floor(void **state) {
   pacer_free(p);
 }
 
+/* A 10009 for a request that kept the floor after the lane's previous one is jitter (the
+ * host saw the two closer than they were sent): a margin of 1/16 of the floor, capped at
+ * a quarter, not a doubling; successes take it back. A refusal of a request sent closer
+ * than the floor, or of the lane's first, still doubles. */
+static void test_throttle_at_floor_is_jitter(void **state) {
+  (void)state;
+  pacer_t *p = pacer_fixture(0);
+  int a = pacer_account_add(p);
+  pacer_sent(p, a, API_EP_PLAYBACK, 0);
+  pacer_sent(p, a, API_EP_PLAYBACK, 12000);
+  pacer_throttled(p, a, API_EP_PLAYBACK, 12000, 12040);
+  assert_int_equal(pacer_spacing(p, a, API_EP_PLAYBACK), 12750); /* 12000 + 750 */
+  assert_int_equal(pacer_next(p, a, API_EP_PLAYBACK, 12041), 12040 + 12750);
+  uint64_t t = 12040;
+  for (int i = 0; i < 10; i++) { /* every refusal kept the (growing) spacing: capped */
+    t += 12750 + 750u * (unsigned)(i + 1);
+    pacer_sent(p, a, API_EP_PLAYBACK, t);
+    pacer_throttled(p, a, API_EP_PLAYBACK, t, t + 30);
+  }
+  assert_int_equal(pacer_spacing(p, a, API_EP_PLAYBACK), 15000); /* 12000 + 12000 / 4 */
+  for (int i = 0; i < PACER_MARGIN_CALM; i++) pacer_succeeded(p, a, API_EP_PLAYBACK);
+  assert_int_equal(pacer_spacing(p, a, API_EP_PLAYBACK), 14250); /* one step back */
+  for (int i = 0; i < 4 * PACER_MARGIN_CALM; i++) pacer_succeeded(p, a, API_EP_PLAYBACK);
+  assert_int_equal(pacer_spacing(p, a, API_EP_PLAYBACK), 12000);
+  /* sent 100 ms after the previous one (a floor too low): doubles as before */
+  pacer_sent(p, a, API_EP_DEVICE_LIST, 50000);
+  pacer_sent(p, a, API_EP_DEVICE_LIST, 50100);
+  pacer_throttled(p, a, API_EP_DEVICE_LIST, 50100, 50200);
+  assert_int_equal(pacer_spacing(p, a, API_EP_DEVICE_LIST), 2000);
+  /* the lane's first request: no previous one to have kept a floor from */
+  pacer_sent(p, a, API_EP_ALARM_LIST, 50000);
+  pacer_throttled(p, a, API_EP_ALARM_LIST, 50000, 50100);
+  assert_int_equal(pacer_spacing(p, a, API_EP_ALARM_LIST), 2000);
+  pacer_free(p);
+}
+
 /* A reload's new floors: a lane at its old floor takes the new one at once, a widened
  * lane keeps its spacing and narrows to the new floor; the global rate changes too. */
 static void test_set_limits_reload(void **state) {
@@ -153,6 +190,7 @@ int main(void) {
     cmocka_unit_test(test_global_rate_spans_accounts),
     cmocka_unit_test(test_throttle_widens_once_per_burst_and_caps),
     cmocka_unit_test(test_success_narrows_to_floor),
+    cmocka_unit_test(test_throttle_at_floor_is_jitter),
     cmocka_unit_test(test_set_limits_reload),
     cmocka_unit_test(test_backoff_full_jitter_bounded),
   };
