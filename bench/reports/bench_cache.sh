@@ -5,7 +5,8 @@
 #     the same rows (the ceiling): cold (cache empty) and warm (cache filled, median of 5);
 #  2. "summary 1,000 devices × 30 days": 1,000 devices x 30 days, each day 4 h driving
 #     with a point a minute and a point every 30 min while parked (8.6 M rows);
-#     report_summary and report_distance of the 30 days, cold and warm.
+#     report_summary and report_distance of the 30 days, cold and warm (the days stored
+#     by sql/100's device_day after the first call).
 # Prints one line per measure: "name<TAB>seconds"; figures are never asserted.
 # Needs PG* variables (e.g. scripts/lib.sh's pg_start_throwaway); FLEETARC_BIN, if set,
 # provides `fleetarc migrate`. Usage: bench/reports/bench_cache.sh [trips|summary|all]
@@ -84,5 +85,6 @@ SQL
   echo "summary_cold	$(timed "$summ")"
   echo "summary_warm	$(median5 "$summ")"
   echo "distance	$(timed "$dist")"
+  echo "distance_warm	$(median5 "$dist")"
   echo "summary_result	$(q -c "$summ")"
 fi
