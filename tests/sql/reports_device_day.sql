@@ -112,6 +112,22 @@ SELECT pg_temp.check('summary Los Angeles over UTC days', pg_temp.sum_diff('Amer
 SELECT pg_temp.check('the summaries are used',
   (SELECT count(*) > 0 FROM fleetarc.device_day WHERE tz = 'UTC' AND points > 0), true);
 
+-- A range whose live tail holds fewer than 3 points (to 00:03Z: 2 points at 120 s) gives
+-- what the live path gives (sql/103 reads the stored days there; sql/100 went live).
+CREATE FUNCTION pg_temp.short_rows() RETURNS TABLE (imei text, day date, km numeric, points bigint)
+LANGUAGE sql AS $$
+  SELECT imei, day, round(km::numeric, 9), points
+  FROM fleetarc.report_distance('2026-11-01 00:00Z', '2026-11-06 00:03Z', NULL, 250, 'UTC')
+$$;
+CREATE TEMP TABLE want_short AS SELECT * FROM pg_temp.short_rows() WHERE false;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+INSERT INTO want_short SELECT * FROM pg_temp.short_rows();
+COMMIT;
+SELECT pg_temp.check('distance with a live tail of fewer than 3 points',
+  (SELECT count(*) FROM ((TABLE want_short EXCEPT SELECT * FROM pg_temp.short_rows())
+                         UNION ALL (SELECT * FROM pg_temp.short_rows() EXCEPT TABLE want_short)) x),
+  0::bigint);
+
 -- ---- late rows for finished days ----
 CREATE FUNCTION pg_temp.day_km(i text, d date) RETURNS numeric LANGUAGE sql AS $$
   SELECT round(km::numeric, 9) FROM fleetarc.report_distance('2026-11-01', '2026-11-06', NULL, 250, 'UTC')
