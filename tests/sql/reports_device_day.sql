@@ -112,8 +112,8 @@ SELECT pg_temp.check('summary Los Angeles over UTC days', pg_temp.sum_diff('Amer
 SELECT pg_temp.check('the summaries are used',
   (SELECT count(*) > 0 FROM fleetarc.device_day WHERE tz = 'UTC' AND points > 0), true);
 
--- A range whose live tail holds fewer than 3 points (to 00:03Z: 2 points at 120 s) gives
--- what the live path gives (sql/103 reads the stored days there; sql/100 went live).
+-- A range whose live tail holds fewer than 3 points (to 00:03Z: 2 points at 120 s): exact,
+-- and still served from the stored days (sql/103; sql/100 computed every device live).
 CREATE FUNCTION pg_temp.short_rows() RETURNS TABLE (imei text, day date, km numeric, points bigint)
 LANGUAGE sql AS $$
   SELECT imei, day, round(km::numeric, 9), points
@@ -127,6 +127,14 @@ SELECT pg_temp.check('distance with a live tail of fewer than 3 points',
   (SELECT count(*) FROM ((TABLE want_short EXCEPT SELECT * FROM pg_temp.short_rows())
                          UNION ALL (SELECT * FROM pg_temp.short_rows() EXCEPT TABLE want_short)) x),
   0::bigint);
+-- served from the stored days: a mark put on one stored day shows in the report
+UPDATE fleetarc.device_day SET km = km + 1000 WHERE tz = 'UTC' AND max_jump_kmh = 250
+  AND imei = '990000000000001' AND day = '2026-11-03';
+SELECT pg_temp.check('a live tail of fewer than 3 points: the stored days are read',
+  (SELECT km > 1000 FROM pg_temp.short_rows() WHERE imei = '990000000000001' AND day = '2026-11-03'),
+  true);
+UPDATE fleetarc.device_day SET km = km - 1000 WHERE tz = 'UTC' AND max_jump_kmh = 250
+  AND imei = '990000000000001' AND day = '2026-11-03';
 
 -- ---- late rows for finished days ----
 CREATE FUNCTION pg_temp.day_km(i text, d date) RETURNS numeric LANGUAGE sql AS $$
