@@ -241,9 +241,11 @@ int pages_start(archiver_t *a, uint32_t idx, int s, int64_t end, int64_t now_ser
 int pages_start_mileage(archiver_t *a, const uint32_t *devs, size_t n, int64_t day);
 void pages_apply(archiver_t *a, work_t *w, const net_result_t *res);
 void pages_apply_mileage(archiver_t *a, work_t *w, const net_result_t *res);
-/* Bounds at ingest of a page's n records (a->points or a->alarms by stream s): those out
- * of bounds are dropped (and told); the rest keep their order. Returns how many are left. */
-size_t pages_bounds(archiver_t *a, int s, const char *imei, size_t n);
+/* The records of a decoded page (a->points or a->alarms by stream s): those the lenient
+ * parser refused (a->rejects) logged and counted, those out of bounds at ingest dropped
+ * (and told), the rest in order. *raw: the page's size as sent (what decides "full").
+ * Returns how many are kept. */
+size_t pages_accept(archiver_t *a, int s, const char *imei, api_endpoint_t ep, size_t *raw);
 
 /* ---- heal.c ---- */
 gapheal_options_t heal_options(const config_t *cfg);

@@ -98,11 +98,7 @@ void heal_apply(archiver_t *a, work_t *w, const net_result_t *res) {
       ok = -1;
       why = res->decode_message;
     } else {
-      /* As pages_apply: the records the lenient parser or the bounds refused are logged
-       * and counted, and the page's fullness is that of the answer as sent. */
-      raw = a->points.n + a->rejects.n;
-      if (a->rejects.n) ingest_rejects(a->ingest, api_endpoint_key(res->endpoint), d->imei, &a->rejects);
-      n = pages_bounds(a, STREAM_PLAYBACK, d->imei, a->points.n);
+      n = pages_accept(a, STREAM_PLAYBACK, d->imei, res->endpoint, &raw); /* as a page's */
     }
   }
   if (ok < 0 || !commit_batch(a)) {

@@ -58,7 +58,18 @@ fail:
 
 /* Bounds at ingest of a page's n records: those out of bounds are dropped (and told);
  * the rest keep their order. Returns how many are left. */
-size_t pages_bounds(archiver_t *a, int s, const char *imei, size_t n) {
+static size_t pages_bounds(archiver_t *a, int s, const char *imei, size_t n);
+
+size_t pages_accept(archiver_t *a, int s, const char *imei, api_endpoint_t ep, size_t *raw) {
+  size_t kept = s == STREAM_PLAYBACK ? a->points.n : a->alarms.n;
+  /* The page's size as sent, before bad records were dropped: whether it was full (and so
+   * whether the next page must be asked) is a property of the answer, not of what we keep. */
+  *raw = kept + a->rejects.n;
+  if (a->rejects.n) ingest_rejects(a->ingest, api_endpoint_key(ep), imei, &a->rejects);
+  return pages_bounds(a, s, imei, kept);
+}
+
+static size_t pages_bounds(archiver_t *a, int s, const char *imei, size_t n) {
   int64_t now = arch_present_bound(a);
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
@@ -102,11 +113,8 @@ void pages_apply(archiver_t *a, work_t *w, const net_result_t *res) {
     sched_fail(a->sched, w->dev, s, why);
     return;
   }
-  /* The page's size as sent, before bad records were dropped: whether it was full (and so
-   * whether the next page must be asked) is a property of the answer, not of what we keep. */
-  size_t raw = (s == STREAM_PLAYBACK ? a->points.n : a->alarms.n) + a->rejects.n;
-  if (a->rejects.n) ingest_rejects(a->ingest, api_endpoint_key(res->endpoint), d->imei, &a->rejects);
-  n = pages_bounds(a, s, d->imei, s == STREAM_PLAYBACK ? a->points.n : a->alarms.n);
+  size_t raw;
+  n = pages_accept(a, s, d->imei, res->endpoint, &raw);
   if (GROW(a->times, a->times_cap, n + 1) != 0) {
     sched_fail(a->sched, w->dev, s, "out of memory");
     return;

@@ -813,8 +813,9 @@ int netc_account_adopt(netc_t *n, netc_account_t *a, const char *token, const ch
       left < 60 || a->state == ACCOUNT_STOPPED || a->state == ACCOUNT_LOGGING_IN ||
       account_token_usable(a, now) || (a->token && strcmp(a->token, token) == 0))
     return 0;
-  double fraction = n->opt.token_refresh_fraction > 0 ? n->opt.token_refresh_fraction : 0.75;
-  if (account_adopted(a, token, now + (uint64_t)((double)left * fraction * 1000)) != 0) return -ENOMEM;
+  /* netc_new settled the fraction (0.75 when unset) */
+  if (account_adopted(a, token, now + (uint64_t)((double)left * n->opt.token_refresh_fraction * 1000)) != 0)
+    return -ENOMEM;
   n->stats.tokens_adopted++;
   log_info_f(LOG_FIELDS(.account = a->name),
              "net: account %s: took the token another instance stored in the database "
