@@ -71,6 +71,11 @@ static const report_kind_t report_kinds[] = {
    "r.points, r.start_lon, r.start_lat "
    "FROM o, fleetarc.report_speeding(o.f, o.t, o.i, o.lim, o.gap, 250) r "
    "ORDER BY r.imei, r.start_time"},
+  /* not a report: stores the results of finished days ahead (sql/104), one row a day */
+  {"refresh",
+   OPTS "SELECT r.day::text AS day, r.devices, r.stored "
+   "FROM o, fleetarc.refresh_device_days(o.f, o.t, o.tz, o.mind, o.mindur, o.gap, 250) r "
+   "ORDER BY r.day"},
   {"summary",
    OPTS "SELECT " NAMES "r.day::text AS day, round(r.distance_km::numeric, 3) AS km, "
    "r.max_speed_kmh AS max_kmh, round(r.avg_speed_kmh::numeric, 1) AS avg_kmh, "
@@ -102,6 +107,11 @@ static void usage(FILE *out) {
           "  speeding  runs of points above --limit-kmh\n"
           "  summary   per device and day: km, max and average speed, moving, stopped and\n"
           "            engine time (ACC alarms 9/10, empty without them), trips, alarms\n"
+          "  refresh   not a report: computes and stores ahead what the reports read for\n"
+          "            the finished days in the range (per device-day summaries, one-day\n"
+          "            trips and stops; new days and days changed by late rows), so that\n"
+          "            the reports of those days are lookups; one row per day (run it\n"
+          "            nightly, e.g. --from yesterday's date --to today's; no --imei)\n"
           "\n"
           "options:\n"
           "  --from T, --to T     2026-11-01, 2026-11-01T06:30:00Z, ISO 8601 with offset,\n"
@@ -309,6 +319,10 @@ int cmd_report(const cli_context_t *ctx, int argc, char **argv) {
   }
   if (output_format_parse(format_s, &format) < 0) {
     fprintf(stderr, "fleetarc report: --format must be table, csv or json, not '%s'\n", format_s);
+    return CLI_EXIT_USAGE;
+  }
+  if (imeis && strcmp(kind->name, "refresh") == 0) {
+    fprintf(stderr, "fleetarc report: refresh stores every device's days: no --imei\n");
     return CLI_EXIT_USAGE;
   }
   if (imeis && (!*imeis || strspn(imeis, "0123456789,") != strlen(imeis))) {

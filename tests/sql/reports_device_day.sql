@@ -205,3 +205,81 @@ SELECT pg_temp.check('after the late rows: summary Los Angeles over UTC days', p
 -- the summaries are not recomputed when nothing was written
 SELECT pg_temp.check('nothing stale', (SELECT fleetarc.device_day_refresh('2026-11-01', '2026-11-06', NULL,
   'UTC', 200, '180 s', '3600 s', 250)), 0);
+
+-- ---- sql/104: the finished days stored ahead by fleetarc.refresh_device_days ----
+TRUNCATE fleetarc.motion_cache, fleetarc.device_day, fleetarc.device_day_done;
+CREATE TEMP TABLE refreshed AS
+  SELECT * FROM fleetarc.refresh_device_days('2026-11-01', '2026-11-07', 'UTC');
+SELECT pg_temp.check('refresh walks the six finished days',
+  (SELECT count(*) FROM refreshed WHERE stored), 6::bigint);
+SELECT pg_temp.check('refresh stores every device-day with a cleaned point',
+  (SELECT sum(devices) FROM refreshed)::bigint,
+  (SELECT count(DISTINCT (c.imei, (c.gpstime AT TIME ZONE 'UTC')::date))
+   FROM fleetarc.track_clean('2026-11-01', '2026-11-07', NULL) c));
+SELECT pg_temp.check('refresh stores the one-day trips and stops of every device',
+  (SELECT count(*) FROM fleetarc.motion_cache c
+   WHERE c.unit_end - c.unit_start = interval '1 day' AND c.min_distance_m = 200
+     AND c.min_duration = '180 s' AND c.gap = '3600 s' AND c.max_jump_kmh = 250),
+  (SELECT count(DISTINCT (p.imei, (p.gpstime AT TIME ZONE 'UTC')::date)) FROM fleetarc.positions p
+   WHERE p.gpstime >= '2026-11-01' AND p.gpstime < '2026-11-07'));
+-- the stored days serve the reports: no day computed by them
+CREATE TEMP TABLE stamp AS SELECT max(computed_at) AS t, count(*) AS n FROM fleetarc.device_day;
+SELECT pg_temp.check('after refresh: distance UTC as live', pg_temp.dist_diff('UTC'), 0::bigint);
+SELECT pg_temp.check('after refresh: summary UTC as live', pg_temp.sum_diff('UTC'), 0::bigint);
+SELECT pg_temp.check('after refresh: the reports computed no day',
+  (SELECT (max(computed_at), count(*)) FROM fleetarc.device_day)::text,
+  (SELECT (t, n) FROM stamp)::text);
+-- one day's trips from the stored unit are those computed afresh
+CREATE TEMP TABLE trips_stored AS
+  SELECT imei, start_time, end_time, round(distance_km::numeric, 9) AS km
+  FROM fleetarc.report_trips('2026-11-03', '2026-11-04');
+BEGIN ISOLATION LEVEL REPEATABLE READ;   -- nothing stored is read
+CREATE TEMP TABLE trips_live AS
+  SELECT imei, start_time, end_time, round(distance_km::numeric, 9) AS km
+  FROM fleetarc.report_trips('2026-11-03', '2026-11-04');
+COMMIT;
+SELECT pg_temp.check('after refresh: trips of Nov 3 as computed afresh',
+  (SELECT count(*) FROM ((TABLE trips_stored EXCEPT TABLE trips_live)
+                         UNION ALL (TABLE trips_live EXCEPT TABLE trips_stored)) x), 0::bigint);
+SELECT pg_temp.check('trips of Nov 3 are there', (SELECT count(*) > 0 FROM trips_live), true);
+-- a late row for a finished day: the next refresh computes that device-day again, before
+-- any report asks for it
+INSERT INTO fleetarc.positions
+SELECT imei, gpstime + interval '45 s', longitude + 0.0013, latitude, 20, 90 FROM fleetarc.positions
+WHERE imei = '990000000000001' AND gpstime = '2026-11-03 10:30:00Z';
+SELECT pg_temp.check('the late row is not in the stored day yet',
+  (SELECT points FROM fleetarc.device_day WHERE imei = '990000000000001' AND day = '2026-11-03'
+     AND tz = 'UTC' AND min_distance_m = 200 AND max_jump_kmh = 250)::bigint
+  = pg_temp.live_points('990000000000001', '2026-11-03') - 1, true);
+SELECT pg_temp.check('refresh after a late row: all days still stored',
+  (SELECT count(*) FROM fleetarc.refresh_device_days('2026-11-01', '2026-11-07', 'UTC') WHERE stored),
+  6::bigint);
+SELECT pg_temp.check('refresh after a late row: the stored day has the row',
+  (SELECT points FROM fleetarc.device_day WHERE imei = '990000000000001' AND day = '2026-11-03'
+     AND tz = 'UTC' AND min_distance_m = 200 AND max_jump_kmh = 250)::bigint,
+  pg_temp.live_points('990000000000001', '2026-11-03'));
+SELECT pg_temp.check('refresh after a late row: nothing stale left',
+  (SELECT fleetarc.device_day_refresh('2026-11-01', '2026-11-07', NULL, 'UTC', 200, '180 s',
+                                      '3600 s', 250)), 0);
+SELECT pg_temp.check('refresh after a late row: the one-day trips stored again',
+  (SELECT count(*) FROM fleetarc.motion_cache c
+   WHERE c.imei = '990000000000001' AND c.unit_start = '2026-11-03' AND c.unit_end = '2026-11-04'
+     AND c.min_distance_m = 200 AND c.max_jump_kmh = 250), 1::bigint);
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT pg_temp.want();
+COMMIT;
+SELECT pg_temp.check('refresh after a late row: distance UTC as live', pg_temp.dist_diff('UTC'), 0::bigint);
+-- other knobs: the summary's days with them, and report_distance's own
+SELECT pg_temp.check('refresh with other knobs: one day',
+  (SELECT count(*) FROM fleetarc.refresh_device_days('2026-11-02', '2026-11-03', 'UTC', 500) WHERE stored), 1::bigint);
+SELECT pg_temp.check('refresh with other knobs: stored with them and with report_distance''s',
+  (SELECT array_agg(DISTINCT min_distance_m ORDER BY min_distance_m) FROM fleetarc.device_day
+   WHERE day = '2026-11-02' AND tz = 'UTC'), ARRAY[200, 500]::float8[]);
+-- where nothing may be stored, it says so
+BEGIN READ ONLY;
+SELECT pg_temp.check('refresh in a read-only transaction stores nothing',
+  (SELECT bool_or(stored) FROM fleetarc.refresh_device_days('2026-11-01', '2026-11-07', 'UTC')), false);
+COMMIT;
+SELECT pg_temp.check('refresh of an unfinished day walks nothing',
+  (SELECT count(*) FROM fleetarc.refresh_device_days(now() - interval '1 hour', now() + interval '1 day', 'UTC')),
+  0::bigint);
