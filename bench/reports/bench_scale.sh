@@ -4,7 +4,8 @@
 # every 30 s, 40 min stops with a point every 5 min, nothing at night: ~984 points a
 # device-day), generated in SQL. Each report is timed at 10 % of the month loaded (days
 # 1-3) and at 100 % (days 1-30) on the same day (Nov 2, all devices), against the
-# per-device key floor: that day's rows read through the primary key, device by device.
+# per-device key floor: that day's rows read through the primary key, device by device,
+# twice: computed at query time (caches emptied) and stored ahead (refresh_device_days).
 # At 100 % also the 30-day distance and summary of all devices (cold: the device-day
 # summaries computed and stored; warm: read), against computing them from positions, and
 # the writer's cost of the statement triggers (a COPY of one day's rows, triggers on/off).
@@ -91,23 +92,32 @@ clear() { q -c "TRUNCATE fleetarc.motion_cache, fleetarc.device_day, fleetarc.de
 
 rows=()   # figure|report|floor|ratio|target
 row() { rows+=("$1|$2|$3|$4|$5"); }
-declare -A first
 
-# one_day LABEL: each report of Nov 2 for all devices, cold (caches empty) and warm
+# one_day LABEL (10 or 100): each report of Nov 2 for all devices, computed at query time
+# (caches emptied first: the report computes, and stores what it stores) and stored (the
+# day stored ahead by fleetarc.refresh_device_days, as `fleetarc report refresh` keeps it;
+# median of 3); gaps, latest and route store nothing and compute both times.
 one_day() {
-  local label=$1 fl r c w
+  local label=$1 fl r c s rf at
+  at=$([ "$label" = 10 ] && echo "3 days" || echo "30 days")
   fl=$(median3 "$floor_q")
   log "$label: floor $fl s"
+  declare -A comp
   for r in $order; do
     clear
-    c=$(timed "${rq[$r]}")
-    w=$(median3 "${rq[$r]}")
-    log "$label: $r cold $c s, warm $w s"
-    [ "$label" = 10 ] && first[$r]=$c
-    if [ "$label" = 100 ]; then
-      row "all-device $r of one day at 30 days loaded, s ($n devices, $rows_day rows that day; warm $w s; at 3 days loaded ${first[$r]} s)" \
-        "$c" "$fl (the day through the key, device by device)" "$(ratio "$c" "$fl")" "<= 2"
-    fi
+    comp[$r]=$(timed "${rq[$r]}")
+  done
+  clear
+  rf=$(timed "SELECT count(*) FROM fleetarc.refresh_device_days($day, 'UTC')")
+  log "$label: refresh_device_days of the day $rf s"
+  for r in $order; do
+    c=${comp[$r]}
+    s=$(median3 "${rq[$r]}")
+    log "$label: $r computed $c s, stored $s s"
+    row "all-device $r of one day at $at loaded, computed at query time, s ($n devices, $rows_day rows that day)" \
+      "$c" "$fl (the day through the key, device by device)" "$(ratio "$c" "$fl")" "<= 2"
+    row "all-device $r of one day at $at loaded, stored ahead, s (refresh_device_days of the day: $rf s)" \
+      "$s" "$fl" "$(ratio "$s" "$fl")" "<= 2"
   done
   [ "$label" = 10 ] && floor10=$fl
   [ "$label" = 100 ] && floor100=$fl
@@ -143,6 +153,9 @@ same_d=$(q -c "SELECT count(*) FROM (
 log "30-day distance: live $live_d s, cold $cold_d s, warm $warm_d s, rows differing from live: $same_d"
 clear
 cold_s=$(timed "SELECT count(*), sum(distance_km) FROM fleetarc.report_summary($month)")
+clear
+ref_m=$(timed "SELECT count(*) FROM fleetarc.refresh_device_days($month, 'UTC')")
+log "30-day refresh_device_days: $ref_m s"
 warm_s=$(median3 "SELECT count(*), sum(distance_km) FROM fleetarc.report_summary($month)")
 # computed from positions: the same call in a REPEATABLE READ transaction, where neither
 # device_day nor motion_cache is read or written (sql/081's path with an empty cache)
@@ -159,6 +172,7 @@ row "30-day distance, all devices, s ($n devices, $rows_all rows; cold (summarie
 row "30-day summary, all devices, s ($n devices; cold (summaries computed and stored) $cold_s s)" \
   "$warm_s" "$live_s (computed from positions, nothing stored)" "$(ratio "$warm_s" "$live_s")" "< 2 s at 2,000"
 row "30-day distance, one device, s (from the summaries)" "$warm_1" "-" "-" "-"
+row "30-day refresh_device_days, all devices, s (the month's device-days and one-day trips/stops stored ahead)" "$ref_m" "-" "-" "-"
 
 # the writer: the statement triggers' cost on a COPY of one day's rows (Nov 30)
 wf=$(mktemp /tmp/bench_scale.XXXXXX)
@@ -192,7 +206,8 @@ section=$(
   echo
   echo "$(date -u +%Y-%m-%dT%H:%MZ), $n devices x 30 days ($rows_all rows), load average $load on $(nproc) cores."
   echo "Floor: Nov 2 read through the key device by device ($floor10 s at 3 days loaded, $floor100 s at 30)."
-  echo "Cold: caches (motion_cache, device_day) emptied before the call; the ratio is on the cold time."
+  echo "Computed at query time: caches (motion_cache, device_day) emptied before the call. Stored"
+  echo "ahead: the day stored by fleetarc.refresh_device_days (sql/104) before the calls."
   echo
   echo "| figure | report | floor / baseline | ratio | target |"
   echo "| --- | --- | --- | --- | --- |"
@@ -202,9 +217,9 @@ section=$(
   done
   echo
   echo "One day (Nov 2) of all devices at 3 and at 30 days loaded; floor: that day's rows read"
-  echo "through the primary key device by device. distance and summary read finished days from"
-  echo "fleetarc.device_day (cold: computed and stored first); trips and stops from motion_cache"
-  echo "(cold: computed, PL/pgSQL over every point); gaps, latest and route compute every time."
+  echo "through the primary key device by device. Computed: distance and summary compute and"
+  echo "store the day's device_day rows, trips and stops its motion_cache units (PL/pgSQL over"
+  echo "every point); gaps, latest and route compute every time (stored = computed for them)."
   echo "30-day rows: warm against the same report computed from positions in the same run."
   echo "Writer: \\copy of Nov 30's rows back into positions (one statement) with the statement"
   echo "triggers of sql/080/102 enabled and disabled, two of each, alternated."
