@@ -86,6 +86,11 @@ assert rows[0]["km"] == 20.015 and rows[0]["points"] == 214 and rows[0]["day"] =
 assert rows[1]["km"] == 0, rows[1]
 PY
 
+# refresh (sql/104): the finished day stored ahead, one row; no --imei
+out=$("$bin" report refresh --from 2026-11-01 --to 2026-11-02 --format csv --database "$db")
+[ "$(echo "$out" | tr -d '\r' | tr '\n' ' ')" = 'day,devices,stored 2026-11-01,2,t ' ] || fail "refresh: $out"
+rc=0; "$bin" report refresh --from 2026-11-01 --to 2026-11-02 --imei $A --database "$db" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "refresh --imei: exit $rc, want 2"
 # stops and gaps, table: aligned columns, row count line
 out=$("$bin" report stops --from 2026-11-01 --to 2026-11-02 --imei 000000000000002 --database "$db")
 echo "$out" | grep -q '^000000000000002               2026-11-01T00:00:00Z  2026-11-01T00:40:00Z        2400         30         0$' \
