@@ -19,7 +19,8 @@
 -- One row per day walked: the day, the devices stored for it (device_day rows with a
 -- point), and whether the results could be stored at all (false where sql/100's
 -- motion_cache_ready says no: a read-only or not READ COMMITTED transaction, a standby, a
--- role that may only read). Each day is its own pass over that day's rows: memory stays
+-- role that may only read). Last, the notes of writes (motion_dirty) that nothing stored
+-- needs any more and older than 15 minutes are purged, as each write does. Each day is its own pass over that day's rows: memory stays
 -- that of one day, and a call over a month costs what the first reports over it did.
 CREATE OR REPLACE FUNCTION fleetarc.refresh_device_days(
     from_ts timestamptz, to_ts timestamptz DEFAULT now(), tz text DEFAULT 'UTC',
@@ -60,6 +61,17 @@ BEGIN
                 AND r.points > 0),
              ok;
   END LOOP;
+  -- the write notes no stored day or cache entry still needs, older than 15 minutes (what
+  -- sql/102's trigger purges at each write): every report reads motion_dirty, and after a
+  -- backfill or a quiet night nothing else purges it
+  IF ok AND has_table_privilege('fleetarc.motion_dirty', 'DELETE') THEN
+    DELETE FROM fleetarc.motion_dirty x
+    WHERE x.at < now() - interval '15 minutes'
+      AND NOT EXISTS (SELECT 1 FROM fleetarc.device_day_stale_for(x.imei, x.lo, x.hi, x.xid))
+      AND NOT EXISTS (SELECT 1 FROM fleetarc.motion_cache c
+                      WHERE c.imei = x.imei AND c.unit_start <= x.hi AND c.unit_end > x.lo
+                        AND NOT pg_visible_in_snapshot(x.xid, c.snap));
+  END IF;
 END
 $$;
 COMMENT ON FUNCTION fleetarc.refresh_device_days(timestamptz, timestamptz, text, float8, interval, interval, float8) IS

@@ -269,6 +269,13 @@ BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT pg_temp.want();
 COMMIT;
 SELECT pg_temp.check('refresh after a late row: distance UTC as live', pg_temp.dist_diff('UTC'), 0::bigint);
+-- the notes of writes older than 15 minutes that nothing stored needs are purged
+UPDATE fleetarc.motion_dirty SET at = at - interval '1 hour';
+SELECT pg_temp.check('write notes before the purge', (SELECT count(*) > 0 FROM fleetarc.motion_dirty), true);
+SELECT count(*) FROM fleetarc.refresh_device_days('2026-11-01', '2026-11-07', 'UTC');
+SELECT pg_temp.check('refresh purges the write notes nothing needs',
+  (SELECT count(*) FROM fleetarc.motion_dirty), 0::bigint);
+SELECT pg_temp.check('after the purge: distance UTC as live', pg_temp.dist_diff('UTC'), 0::bigint);
 -- other knobs: the summary's days with them, and report_distance's own
 SELECT pg_temp.check('refresh with other knobs: one day',
   (SELECT count(*) FROM fleetarc.refresh_device_days('2026-11-02', '2026-11-03', 'UTC', 500) WHERE stored), 1::bigint);
