@@ -113,6 +113,7 @@ typedef struct config {
   } retention;
   struct {
     char *timezone; /* reports.timezone: IANA name of report days and times, "UTC" */
+    int64_t store_ahead_ms; /* reports.store_ahead: finished days `run` stores ahead; 0 off */
   } reports;
   struct {
     bool enabled;          /* run: accounts are held through leases in PostgreSQL

@@ -36,8 +36,44 @@ static void cb_notice(void *arg, const char *message) {
   (void)message; /* NOTICEs of the report functions are not for the terminal */
 }
 
+int db_canceller_init(db_canceller_t *c) {
+  c->cancel = NULL;
+  c->cancelled = false;
+  return uv_mutex_init(&c->mu);
+}
+
+void db_canceller_destroy(db_canceller_t *c) { uv_mutex_destroy(&c->mu); }
+
+void db_cancel(db_canceller_t *c) {
+  uv_mutex_lock(&c->mu);
+  c->cancelled = true;
+  if (c->cancel) {
+    char buf[256];
+    (void)PQcancel(c->cancel, buf, sizeof buf); /* best effort: the statement may end first */
+  }
+  uv_mutex_unlock(&c->mu);
+}
+
+/* Publishes (or withdraws, conn NULL) the connection's cancel handle; false when a
+ * cancel already came. */
+static bool canceller_set(db_canceller_t *c, PGconn *conn) {
+  if (!c) return true;
+  uv_mutex_lock(&c->mu);
+  if (c->cancel) PQfreeCancel(c->cancel);
+  c->cancel = conn && !c->cancelled ? PQgetCancel(conn) : NULL;
+  bool ok = !c->cancelled;
+  uv_mutex_unlock(&c->mu);
+  return ok;
+}
+
 int db_query(const char *conninfo, const char *sql, size_t nparams, const char *const *params,
              db_result_t **out, char *err, size_t errlen) {
+  return db_query_cancellable(conninfo, sql, nparams, params, out, err, errlen, NULL);
+}
+
+int db_query_cancellable(const char *conninfo, const char *sql, size_t nparams,
+                         const char *const *params, db_result_t **out, char *err, size_t errlen,
+                         db_canceller_t *c) {
   int rc = 0;
   PGconn *conn = NULL;
   PGresult *res = NULL;
@@ -51,7 +87,17 @@ int db_query(const char *conninfo, const char *sql, size_t nparams, const char *
     goto fail;
   }
   PQsetNoticeProcessor(conn, cb_notice, NULL);
+  if (!canceller_set(c, conn)) {
+    set_error(err, errlen, "cancelled");
+    rc = -ECANCELED;
+    goto fail;
+  }
   res = PQexecParams(conn, sql, (int)nparams, NULL, params, NULL, NULL, 0);
+  if (!canceller_set(c, NULL)) {
+    set_error(err, errlen, "cancelled");
+    rc = -ECANCELED;
+    goto fail;
+  }
   if (!res) {
     set_error(err, errlen, "query failed: %s", PQerrorMessage(conn));
     rc = -EIO;

@@ -1,6 +1,6 @@
 /* Retention (retention.h): one fleetarc.drop_partitions_before() call per table with a
  * retention, the old refused rows, then fleetarc.ensure_partitions() for the months
- * ahead. */
+ * ahead. And the reports' finished days stored ahead (fleetarc.refresh_device_days). */
 #include "ops/retention.h"
 
 #include <errno.h>
@@ -99,4 +99,36 @@ void retention_report_free(retention_report_t *r) {
   free(r->drops);
   r->drops = NULL;
   r->n = 0;
+}
+
+int reports_store_ahead(const config_t *cfg, struct db_canceller *cancel, reports_ahead_t *out,
+                        char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  out->stored = true;
+  int64_t days = cfg->reports.store_ahead_ms / 86400000;
+  const char *tz = cfg->reports.timezone && *cfg->reports.timezone ? cfg->reports.timezone : "UTC";
+  /* The oldest day first: a day's refresh also purges the write notes it no longer needs,
+   * and yesterday, the day most reports ask for, is then done last with the fewest. */
+  for (int64_t k = days; k >= 1; k--) {
+    char back[24];
+    snprintf(back, sizeof back, "%lld", (long long)k);
+    const char *params[] = {back, tz};
+    db_result_t *r = NULL;
+    int rc = db_query_cancellable(
+      cfg->database.conninfo,
+      "SELECT count(*), coalesce(sum(devices), 0), coalesce(bool_and(stored), true)"
+      " FROM fleetarc.refresh_device_days("
+      "  ((now() AT TIME ZONE $2)::date - $1::int)::timestamp AT TIME ZONE $2,"
+      "  ((now() AT TIME ZONE $2)::date - $1::int + 1)::timestamp AT TIME ZONE $2, $2)",
+      2, params, &r, err, errlen, cancel);
+    if (rc) return rc;
+    const char *v;
+    if (db_result_rows(r)) {
+      out->days += (v = db_result_value(r, 0, 0)) ? atoi(v) : 0;
+      out->device_days += (v = db_result_value(r, 0, 1)) ? atoll(v) : 0;
+      if ((v = db_result_value(r, 0, 2)) && strcmp(v, "f") == 0) out->stored = false;
+    }
+    db_result_free(r);
+  }
+  return 0;
 }

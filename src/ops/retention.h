@@ -38,4 +38,27 @@ int retention_apply(const struct config *cfg, const char *conninfo, int64_t now,
     __attribute__((warn_unused_result));
 void retention_report_free(retention_report_t *r);
 
+/* What reports_store_ahead did: days walked, device-days with points stored (fresh or
+ * already right), and whether the database let it store anything (false: a read-only
+ * role or session; the reports then compute those days when asked, as before). */
+typedef struct reports_ahead {
+  int days;
+  long long device_days;
+  bool stored;
+} reports_ahead_t;
+
+struct db_canceller;
+
+/* The finished local days of reports.timezone among the last reports.store_ahead
+ * (yesterday first back to the oldest, one statement a day): their device-day summaries
+ * and one-day trips/stops computed and stored now (fleetarc.refresh_device_days,
+ * sql/104), new days and days a late row made stale alike, so that the reports of
+ * finished days read them instead of computing them at the first ask. Blocking (a
+ * connection of its own: a worker thread's); cancel stops it between days and cancels
+ * the statement in progress (-ECANCELED). A zero store_ahead does nothing. 0, or
+ * -EIO / -ECANCELED with err set (no password). */
+int reports_store_ahead(const struct config *cfg, struct db_canceller *cancel,
+                        reports_ahead_t *out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -15,6 +15,7 @@
 #include "api/endpoints.h"
 #include "config/config.h"
 #include "db/pgw.h"
+#include "db/query.h"
 #include "domain/stream.h"
 #include "net/client.h"
 #include "ops/console.h"
@@ -78,6 +79,8 @@ struct ops {
   size_t n_accts;
   int64_t unhealthy_after_ms;
   int64_t retention_ms[3];       /* positions, alarms, rejected (reloadable) */
+  int64_t store_ahead_ms;        /* reports.store_ahead (reloadable) */
+  char tz[128];                  /* reports.timezone (reloadable) */
 
   /* retention in a worker thread */
   uv_work_t work;
@@ -86,6 +89,15 @@ struct ops {
   int work_rc;
   int64_t work_now, work_keep_ms[3];
   char work_err[512];
+  /* and the reports' finished days stored ahead, after it (stopped by cancel) */
+  int64_t work_ahead_ms;
+  char work_tz[128];
+  reports_ahead_t work_ahead;
+  int work_ahead_rc;
+  uint64_t work_ahead_ns;
+  char work_ahead_err[512];
+  db_canceller_t cancel;
+  bool cancel_ready;
 
   metrics_t *m;
   metric_t *req[API_EP_COUNT][4]; /* [0] unused (sent is per account); ok, empty, error */
@@ -568,12 +580,37 @@ static void work_retention(uv_work_t *req) {
   view.retention.rejected_ms = o->work_keep_ms[2];
   o->work_rc = retention_apply(&view, NULL, o->work_now, false, &o->work_report, o->work_err,
                                sizeof o->work_err);
+  view.reports.store_ahead_ms = o->work_ahead_ms;
+  view.reports.timezone = o->work_tz;
+  uint64_t t0 = uv_hrtime();
+  o->work_ahead_rc = reports_store_ahead(&view, &o->cancel, &o->work_ahead, o->work_ahead_err,
+                                         sizeof o->work_ahead_err);
+  o->work_ahead_ns = uv_hrtime() - t0;
+}
+
+static void after_store_ahead(ops_t *o) {
+  const reports_ahead_t *a = &o->work_ahead;
+  if (o->work_ahead_ms <= 0) return;
+  if (o->work_ahead_rc == -ECANCELED) {
+    log_info("reports: storing the finished days ahead stopped by the shutdown (the next start "
+             "takes it up)");
+  } else if (o->work_ahead_rc) {
+    log_warn("reports: storing the finished days ahead failed: %s (tried again in the next "
+             "pass; reports compute those days when they ask)", o->work_ahead_err);
+  } else if (!a->stored) {
+    log_warn("reports: the database did not let this role store the finished days ahead "
+             "(read-only?); reports compute them when they ask");
+  } else {
+    log_info("reports: %d finished days (%s) stored ahead: %lld device-days in %.1f s", a->days,
+             o->work_tz, a->device_days, (double)o->work_ahead_ns / 1e9);
+  }
 }
 
 static void after_retention(uv_work_t *req, int status) {
   ops_t *o = req->data;
   o->work_busy = false;
   if (status == UV_ECANCELED) return;
+  after_store_ahead(o);
   if (o->work_rc) {
     metric_inc(o->retention_runs[1]);
     log_warn("retention: %s (tried again in the next pass)", o->work_err);
@@ -602,6 +639,8 @@ static void on_retention_timer(uv_timer_t *t) {
   o->work_keep_ms[0] = o->retention_ms[0]; /* SIGHUP may change these meanwhile */
   o->work_keep_ms[1] = o->retention_ms[1];
   o->work_keep_ms[2] = o->retention_ms[2];
+  o->work_ahead_ms = o->cancel_ready ? o->store_ahead_ms : 0;
+  snprintf(o->work_tz, sizeof o->work_tz, "%s", o->tz);
   o->work.data = o;
   if (uv_queue_work(o->loop, &o->work, work_retention, after_retention) != 0) o->work_busy = false;
 }
@@ -668,12 +707,15 @@ static void on_sighup(uv_signal_t *s, int signum) {
   o->retention_ms[0] = n->retention.positions_ms;
   o->retention_ms[1] = n->retention.alarms_ms;
   o->retention_ms[2] = n->retention.rejected_ms;
+  o->store_ahead_ms = n->reports.store_ahead_ms;
+  snprintf(o->tz, sizeof o->tz, "%s", n->reports.timezone ? n->reports.timezone : "UTC");
   buf_t applied = BUF_INIT, restart = BUF_INIT;
   int brc = 0;
   /* What needs a restart (metrics.listen and auth, retention.interval, the clients'
    * settings) the archiver lists from the key table, with its own. */
   brc |= buf_printf(&applied, "log.level=%s, log.format=%s, metrics.unhealthy_after, "
-                    "retention.positions, retention.alarms, retention.rejected",
+                    "retention.positions, retention.alarms, retention.rejected, reports.store_ahead, "
+                    "reports.timezone",
                     log_level_name(n->log.level), n->log.format == LOG_FORMAT_JSON ? "json" : "text");
   rc = archiver_reconfigure(o->arch, n, &applied, &restart); /* n is the archiver's now */
   if (rc && rc != -ENOMEM)
@@ -750,7 +792,9 @@ static void hook_stopping(void *arg) {
     uv_close((uv_handle_t *)&o->retention_timer, on_closed);
     uv_close((uv_handle_t *)&o->sighup, on_closed);
   }
-  /* a running retention pass ends on its own (lock_timeout bounds it); the loop waits */
+  /* a running retention pass ends on its own (lock_timeout bounds it); the loop waits;
+   * storing the reports' days ahead can take minutes on a large fleet: cancelled */
+  if (o->work_busy && o->cancel_ready) db_cancel(&o->cancel);
 }
 
 ops_t *ops_new(const config_t *cfg, const char *config_path) {
@@ -761,6 +805,9 @@ ops_t *ops_new(const config_t *cfg, const char *config_path) {
   o->retention_ms[0] = cfg->retention.positions_ms;
   o->retention_ms[1] = cfg->retention.alarms_ms;
   o->retention_ms[2] = cfg->retention.rejected_ms;
+  o->store_ahead_ms = cfg->reports.store_ahead_ms;
+  snprintf(o->tz, sizeof o->tz, "%s", cfg->reports.timezone ? cfg->reports.timezone : "UTC");
+  o->cancel_ready = db_canceller_init(&o->cancel) == 0;
   o->config_path = strdup(config_path ? config_path : "");
   o->m = metrics_new();
   if (!o->config_path || !o->m || register_metrics(o) != 0) {
@@ -774,6 +821,7 @@ void ops_free(ops_t *o) {
   if (!o) return;
   metrics_free(o->m);
   retention_report_free(&o->work_report);
+  if (o->cancel_ready) db_canceller_destroy(&o->cancel);
   free(o->accts);
   free(o->config_path);
   free(o);
