@@ -31,6 +31,8 @@ typedef struct devtab_device {
   uint32_t retry_at[STREAM_COUNT]; /* archiver seconds: not before (backoff) */
   uint8_t failures[STREAM_COUNT];  /* consecutive failed attempts of the stream */
   uint8_t done;            /* bit per stream: finished (backfill) or given up */
+  uint32_t state_at;       /* archiver seconds: its device_state row last written */
+  uint64_t state_hash;     /* of that row's record, as poller.c compares them; 0: none */
 } devtab_device_t;
 
 typedef struct devtab devtab_t;

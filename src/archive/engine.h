@@ -35,6 +35,9 @@
 #define ARCH_PROGRESS_LINE_MS 10000  /* backfill progress lines when stderr is no terminal */
 #define ARCH_SHUTDOWN_WAIT_MS 5000   /* in-flight responses still written, at most this */
 #define ARCH_DRAIN_MS 3000           /* then the writer drains for at most this */
+/* A device's device_state row is written again at least this often when its track
+ * record did not change (poller.c, state_unchanged). */
+#define ARCH_STATE_REFRESH_S 300
 #define ARCH_POLLS_SKIPPED_TOLD 10   /* track polls skipped under pressure before it is logged */
 
 /* How far a servertime may be ahead of the real present (the later of the local clock
@@ -273,6 +276,7 @@ void poller_chunk(archiver_t *a, acct_t *ac, size_t chunk_start);
 void poller_rebuild(archiver_t *a, acct_t *ac);
 void poller_schedule(archiver_t *a, acct_t *ac);
 void poller_pump(archiver_t *a, acct_t *ac);
+void poller_state_forget(archiver_t *a);
 void poller_close_timers(archiver_t *a);
 
 /* ---- discovery.c ---- */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/log.h"
 
@@ -16,6 +17,54 @@ int poller_timer_init(archiver_t *a, acct_t *ac) {
   ac->poll->a = a;
   ac->poll->acct = (uint16_t)(ac - a->accts);
   return 0;
+}
+
+/* device_state holds each device's latest /api/track record. A parked device answers
+ * the same record poll after poll but for the platform's clock: servertime (the
+ * present) and acctime (seconds its ACC status has been kept, which grows with it).
+ * Rewriting 100k such rows every cycle was most of PostgreSQL's share of a poll cycle
+ * (issue 20). The rule: a record is unchanged when every field but servertime is the
+ * same as in the row last written, acctime taken as the moment the ACC status began
+ * (servertime - acctime, so that a status kept longer is no change and a status that
+ * changed is); an unchanged record is not written, unless the row is older than
+ * ARCH_STATE_REFRESH_S. So the row is always a record the platform sent, whole and
+ * consistent (its servertime and acctime are of one answer), at most
+ * ARCH_STATE_REFRESH_S behind on the clock fields, and current in every other field;
+ * updated_at tells when it was last written. A batch that fails forgets every hash
+ * (poller_state_forget): the next poll writes each row again. */
+static uint64_t state_mix(uint64_t h, uint64_t v) {
+  h ^= v + UINT64_C(0x9e3779b97f4a7c15) + (h << 6) + (h >> 2);
+  return h * UINT64_C(0xff51afd7ed558ccd);
+}
+
+static uint64_t state_hash(const pgw_device_state_t *st) {
+  uint64_t lon, lat, h = UINT64_C(0xcbf29ce484222325);
+  memcpy(&lon, &st->longitude, sizeof lon);
+  memcpy(&lat, &st->latitude, sizeof lat);
+  int64_t acc = st->acctime >= 0 && st->servertime > 0 ? st->servertime - st->acctime : st->acctime;
+  const uint64_t v[] = {
+      (uint64_t)st->gpstime, (uint64_t)st->hearttime, (uint64_t)st->systemtime, lon, lat,
+      (uint64_t)st->course, (uint64_t)st->speed, (uint64_t)acc, (uint64_t)(st->acctime < 0),
+      (uint64_t)st->accstatus, (uint64_t)st->doorstatus, (uint64_t)st->chargestatus,
+      (uint64_t)st->oilpowerstatus, (uint64_t)st->defencestatus, (uint64_t)st->datastatus,
+      (uint64_t)st->battery, (uint64_t)st->mileage, (uint64_t)st->todaymileage};
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) h = state_mix(h, v[i]);
+  return h | 1; /* 0 is "no row written" */
+}
+
+/* Whether st need not be written (see above); if it is to be, d remembers it. */
+static bool state_unchanged(archiver_t *a, devtab_device_t *d, const pgw_device_state_t *st) {
+  uint64_t h = state_hash(st);
+  uint32_t now = arch_now_s(a);
+  if (d->state_hash == h && now - d->state_at < ARCH_STATE_REFRESH_S) return true;
+  d->state_hash = h;
+  d->state_at = now;
+  return false;
+}
+
+void poller_state_forget(archiver_t *a) {
+  size_t n = devtab_count(a->dev);
+  for (size_t i = 0; i < n; i++) devtab_at(a->dev, i)->state_hash = 0;
 }
 
 void poller_apply(archiver_t *a, work_t *w, const net_result_t *res) {
@@ -98,7 +147,10 @@ void poller_apply(archiver_t *a, work_t *w, const net_result_t *res) {
         .oilpowerstatus = t->oilpowerstatus, .defencestatus = t->defencestatus,
         .datastatus = t->datastatus, .battery = t->battery, .mileage = t->mileage,
         .todaymileage = t->todaymileage};
-    if (rc == 0) rc = pgw_batch_add_device_state(a->commit.batch, &st);
+    if (rc == 0 && !state_unchanged(a, d, &st)) {
+      rc = pgw_batch_add_device_state(a->commit.batch, &st);
+      if (rc) d->state_hash = 0;
+    }
   }
   if (rc) log_error_f(LOG_FIELDS(.account = ac->cfg->account),
       "account %s: cannot add track records to the batch", ac->cfg->account);
