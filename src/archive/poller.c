@@ -37,7 +37,7 @@ static uint64_t state_mix(uint64_t h, uint64_t v) {
   return h * UINT64_C(0xff51afd7ed558ccd);
 }
 
-static uint64_t state_hash(const pgw_device_state_t *st) {
+static uint32_t state_hash(const pgw_device_state_t *st) {
   uint64_t lon, lat, h = UINT64_C(0xcbf29ce484222325);
   memcpy(&lon, &st->longitude, sizeof lon);
   memcpy(&lat, &st->latitude, sizeof lat);
@@ -49,14 +49,16 @@ static uint64_t state_hash(const pgw_device_state_t *st) {
       (uint64_t)st->oilpowerstatus, (uint64_t)st->defencestatus, (uint64_t)st->datastatus,
       (uint64_t)st->battery, (uint64_t)st->mileage, (uint64_t)st->todaymileage};
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) h = state_mix(h, v[i]);
-  return h | 1; /* 0 is "no row written" */
+  /* 32 bits (the device table's budget of ~100 bytes a device): a changed record taken
+   * for the same one (2^-32 a change) is written at the next refresh at the latest */
+  return (uint32_t)(h ^ (h >> 32)) | 1u; /* 0 is "no row written" */
 }
 
 /* Whether st need not be written (see above); if it is to be, d remembers it. */
 static bool state_unchanged(archiver_t *a, devtab_device_t *d, const pgw_device_state_t *st) {
-  uint64_t h = state_hash(st);
-  uint32_t now = arch_now_s(a);
-  if (d->state_hash == h && now - d->state_at < ARCH_STATE_REFRESH_S) return true;
+  uint32_t h = state_hash(st);
+  uint16_t now = (uint16_t)(arch_now_s(a) / 8);
+  if (d->state_hash == h && (uint16_t)(now - d->state_at) < ARCH_STATE_REFRESH_S / 8) return true;
   d->state_hash = h;
   d->state_at = now;
   return false;
