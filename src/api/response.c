@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,69 @@
 
 /* Integers travel as doubles in cJSON: above 2^53 they are no longer exact. */
 #define JSON_INT_MAX INT64_C(9007199254740991)
+
+/* cJSON's nodes and strings of one parse come from an arena, released at once when the
+ * document closes: a /api/track answer of 100 records is ~2,000 nodes and as many key
+ * strings, and malloc/free of each took about a fifth of the CPU of a 100k-device poll
+ * cycle (perf, bench/RESULTS.md). cJSON's hooks are global: they point at the arena only
+ * for the duration of cJSON_ParseWithLengthOpts (fleetarc is one thread; the console's
+ * cJSON trees are built and freed with malloc outside of it), and a tree of the arena is
+ * never given to cJSON_Delete (doc_close resets the arena instead). One document is open
+ * at a time in this file; the arena keeps one chunk of at most ARENA_KEEP between
+ * parses. */
+#define ARENA_CHUNK ((size_t)64 * 1024)
+#define ARENA_KEEP ((size_t)1024 * 1024)
+
+typedef struct arena_chunk {
+  struct arena_chunk *next;
+  size_t size, used;
+  max_align_t data[];
+} arena_chunk_t;
+
+static arena_chunk_t *arena_head;
+
+static void *arena_alloc(size_t n) {
+  n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+  arena_chunk_t *c = arena_head;
+  if (!c || c->size - c->used < n) {
+    size_t size = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+    if (c && c->size * 2 > size && c->size * 2 <= ARENA_KEEP) size = c->size * 2;
+    c = malloc(sizeof *c + size);
+    if (!c) return NULL;
+    *c = (arena_chunk_t){.next = arena_head, .size = size};
+    arena_head = c;
+  }
+  void *p = (char *)c->data + c->used;
+  c->used += n;
+  return p;
+}
+
+static void arena_free(void *p) { (void)p; /* released with the arena */ }
+
+/* Every node of the last parse is gone; the newest (largest) chunk stays for the next. */
+static void arena_reset(void) {
+  arena_chunk_t *keep = arena_head;
+  if (!keep) return;
+  for (arena_chunk_t *c = keep->next, *next; c; c = next) {
+    next = c->next;
+    free(c);
+  }
+  if (keep->size > ARENA_KEEP) {
+    free(keep);
+    arena_head = NULL;
+    return;
+  }
+  keep->next = NULL;
+  keep->used = 0;
+}
+
+static cJSON *arena_parse(const char *s, size_t len, const char **end) {
+  cJSON_Hooks hooks = {.malloc_fn = arena_alloc, .free_fn = arena_free};
+  cJSON_InitHooks(&hooks);
+  cJSON *root = cJSON_ParseWithLengthOpts(s, len, end, 0);
+  cJSON_InitHooks(NULL); /* malloc and free again for every other use of cJSON */
+  return root;
+}
 
 typedef struct {
   cJSON *root;
@@ -306,8 +370,9 @@ static int doc_parse(const char *body, size_t len, api_endpoint_t ep, doc_t *d,
   if (off == len) return api_error_set(err, API_ERR_EMPTY, 0, "empty body (%zu bytes)", len);
   if (body[off] == '<') return html_error(body + off, len - off, err);
   const char *end = NULL;
-  d->root = cJSON_ParseWithLengthOpts(body + off, len - off, &end, 0);
+  d->root = arena_parse(body + off, len - off, &end);
   if (!d->root) {
+    arena_reset();
     size_t pos = end && end >= body + off && end <= body + len ? (size_t)(end - body) : off;
     int fault = json_fault(body, len, off, &pos);
     if (fault == SCAN_EOF)
@@ -351,20 +416,23 @@ static int doc_parse(const char *body, size_t len, api_endpoint_t ep, doc_t *d,
   d->record = cJSON_IsNull(record) ? NULL : record;
   return 0;
 fail:
-  cJSON_Delete(d->root);
+  arena_reset();
   d->root = NULL;
   return rc;
 }
 
 static void doc_close(doc_t *d) {
-  cJSON_Delete(d->root);
+  if (d->root) arena_reset(); /* the tree is the arena's: never cJSON_Delete */
   d->root = NULL;
 }
 
-/* The value of key, or NULL (with 0) when absent or null and not required. */
-static int get_item(const cJSON *obj, const char *prefix, const char *key, bool required,
-                    const cJSON **out, api_error_t *err) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+/* The getters come in two forms: get_x(obj, ..., key) looks key up in obj, x_value(v,
+ * ..., key) takes the member found already (a record's members found in one pass,
+ * members_find) and uses key for messages only. */
+
+/* The member v of key, or NULL (with 0) when absent or null and not required. */
+static int item_value(const cJSON *v, const char *prefix, const char *key, bool required,
+                      const cJSON **out, api_error_t *err) {
   if (cJSON_IsNull(v)) v = NULL;
   *out = v;
   if (!v && required) return field_error(err, API_ERR_MISSING, prefix, key, "missing");
@@ -373,10 +441,10 @@ static int get_item(const cJSON *obj, const char *prefix, const char *key, bool 
 
 /* Numbers only (a numeric string is a type error), integral, within [min, max]. Absent
  * and optional: API_UNKNOWN. */
-static int get_int(const cJSON *obj, const char *prefix, const char *key, bool required,
-                   int64_t min, int64_t max, int64_t *out, api_error_t *err) {
+static int int_value(const cJSON *member, const char *prefix, const char *key, bool required,
+                     int64_t min, int64_t max, int64_t *out, api_error_t *err) {
   const cJSON *v;
-  int rc = get_item(obj, prefix, key, required, &v, err);
+  int rc = item_value(member, prefix, key, required, &v, err);
   if (rc) return rc;
   *out = API_UNKNOWN;
   if (!v) return 0;
@@ -393,24 +461,24 @@ static int get_int(const cJSON *obj, const char *prefix, const char *key, bool r
   return 0;
 }
 
-static int get_i32(const cJSON *obj, const char *prefix, const char *key, bool required,
-                   int32_t min, int32_t max, int32_t *out, api_error_t *err) {
+static int i32_value(const cJSON *member, const char *prefix, const char *key, bool required,
+                     int32_t min, int32_t max, int32_t *out, api_error_t *err) {
   int64_t v;
-  int rc = get_int(obj, prefix, key, required, min, max, &v, err);
+  int rc = int_value(member, prefix, key, required, min, max, &v, err);
   if (!rc) *out = (int32_t)v;
   return rc;
 }
 
 /* A time: seconds >= 0, or API_UNKNOWN. */
-static int get_time(const cJSON *obj, const char *prefix, const char *key, bool required,
-                    int64_t *out, api_error_t *err) {
-  return get_int(obj, prefix, key, required, API_UNKNOWN, JSON_INT_MAX, out, err);
+static int time_value(const cJSON *member, const char *prefix, const char *key, bool required,
+                      int64_t *out, api_error_t *err) {
+  return int_value(member, prefix, key, required, API_UNKNOWN, JSON_INT_MAX, out, err);
 }
 
-static int get_double(const cJSON *obj, const char *prefix, const char *key, double min,
-                      double max, double *out, api_error_t *err) {
+static int double_value(const cJSON *member, const char *prefix, const char *key, double min,
+                        double max, double *out, api_error_t *err) {
   const cJSON *v;
-  int rc = get_item(obj, prefix, key, true, &v, err);
+  int rc = item_value(member, prefix, key, true, &v, err);
   if (rc) return rc;
   if (!cJSON_IsNumber(v))
     return field_error(err, API_ERR_TYPE, prefix, key, "expected a number, got %s",
@@ -423,10 +491,10 @@ static int get_double(const cJSON *obj, const char *prefix, const char *key, dou
 }
 
 /* A UTF-8 string; absent and optional: "" . Its value never goes into a message. */
-static int get_string(const cJSON *obj, const char *prefix, const char *key, bool required,
-                      const char **out, size_t *len, api_error_t *err) {
+static int string_value(const cJSON *member, const char *prefix, const char *key,
+                        bool required, const char **out, size_t *len, api_error_t *err) {
   const cJSON *v;
-  int rc = get_item(obj, prefix, key, required, &v, err);
+  int rc = item_value(member, prefix, key, required, &v, err);
   if (rc) return rc;
   *out = "";
   *len = 0;
@@ -444,11 +512,11 @@ static int get_string(const cJSON *obj, const char *prefix, const char *key, boo
 }
 
 /* A string of 1..API_IMEI_MAX digits (never a number: leading zeros matter). */
-static int get_imei(const cJSON *obj, const char *prefix, char out[API_IMEI_MAX + 1],
-                    api_error_t *err) {
+static int imei_value(const cJSON *member, const char *prefix, char out[API_IMEI_MAX + 1],
+                      api_error_t *err) {
   const char *s = NULL;
   size_t n = 0;
-  int rc = get_string(obj, prefix, "imei", true, &s, &n, err);
+  int rc = string_value(member, prefix, "imei", true, &s, &n, err);
   if (rc) return rc;
   bool digits = n <= API_IMEI_MAX;
   for (size_t i = 0; digits && i < n; i++) digits = s[i] >= '0' && s[i] <= '9';
@@ -460,6 +528,60 @@ static int get_imei(const cJSON *obj, const char *prefix, char out[API_IMEI_MAX 
   }
   memcpy(out, s, n + 1);
   return 0;
+}
+
+#define MEMBER(obj, key) cJSON_GetObjectItemCaseSensitive(obj, key)
+
+static int get_int(const cJSON *obj, const char *prefix, const char *key, bool required,
+                   int64_t min, int64_t max, int64_t *out, api_error_t *err) {
+  return int_value(MEMBER(obj, key), prefix, key, required, min, max, out, err);
+}
+
+static int get_i32(const cJSON *obj, const char *prefix, const char *key, bool required,
+                   int32_t min, int32_t max, int32_t *out, api_error_t *err) {
+  return i32_value(MEMBER(obj, key), prefix, key, required, min, max, out, err);
+}
+
+static int get_time(const cJSON *obj, const char *prefix, const char *key, bool required,
+                    int64_t *out, api_error_t *err) {
+  return time_value(MEMBER(obj, key), prefix, key, required, out, err);
+}
+
+static int get_double(const cJSON *obj, const char *prefix, const char *key, double min,
+                      double max, double *out, api_error_t *err) {
+  return double_value(MEMBER(obj, key), prefix, key, min, max, out, err);
+}
+
+static int get_string(const cJSON *obj, const char *prefix, const char *key, bool required,
+                      const char **out, size_t *len, api_error_t *err) {
+  return string_value(MEMBER(obj, key), prefix, key, required, out, len, err);
+}
+
+static int get_imei(const cJSON *obj, const char *prefix, char out[API_IMEI_MAX + 1],
+                    api_error_t *err) {
+  return imei_value(MEMBER(obj, "imei"), prefix, out, err);
+}
+
+/* The members of obj named names[0..n), in one pass over obj: found[k] is the first
+ * member named names[k] (as cJSON_GetObjectItemCaseSensitive finds it), or NULL. Hosts
+ * send a record's fields in one order, so the name after the last one found is tried
+ * first: about one strcmp a member instead of a walk from the first member per field
+ * (~14% of a 100k-device poll cycle's CPU in strcmp, bench/RESULTS.md). */
+static void members_find(const cJSON *obj, const char *const names[], size_t n,
+                         const cJSON *found[]) {
+  for (size_t k = 0; k < n; k++) found[k] = NULL;
+  size_t next = 0;
+  for (const cJSON *m = obj->child; m; m = m->next) {
+    if (!m->string) continue;
+    size_t k = next;
+    if (k >= n || found[k] || strcmp(m->string, names[k]) != 0) {
+      for (k = 0; k < n; k++)
+        if (!found[k] && strcmp(m->string, names[k]) == 0) break;
+      if (k == n) continue; /* unknown, or a later duplicate: the first one counts */
+    }
+    found[k] = m;
+    next = k + 1;
+  }
 }
 
 /* record must be of this cJSON type. */
@@ -616,35 +738,51 @@ out:
 
 /* ------------------------------------------------------------ 2.2 track */
 
+/* The fields of a track record, in the spec's order (2.2), which hosts send. */
+enum {
+  TR_IMEI, TR_SERVERTIME, TR_GPSTIME, TR_HEARTTIME, TR_SYSTEMTIME, TR_LONGITUDE, TR_LATITUDE,
+  TR_COURSE, TR_SPEED, TR_ACCTIME, TR_ACCSTATUS, TR_DOORSTATUS, TR_CHARGESTATUS,
+  TR_OILPOWERSTATUS, TR_DEFENCESTATUS, TR_DATASTATUS, TR_BATTERY, TR_MILEAGE, TR_TODAYMILEAGE,
+  TR_COUNT
+};
+static const char *const track_names[TR_COUNT] = {
+  "imei", "servertime", "gpstime", "hearttime", "systemtime", "longitude", "latitude",
+  "course", "speed", "acctime", "accstatus", "doorstatus", "chargestatus", "oilpowerstatus",
+  "defencestatus", "datastatus", "battery", "mileage", "todaymileage"};
+
 static int track_one(const cJSON *o, const char *p, void *item, api_error_t *err) {
   api_track_t *t = item;
-  int rc = get_imei(o, p, t->imei, err);
-  if (!rc) rc = get_time(o, p, "servertime", true, &t->servertime, err);
-  if (!rc) rc = get_time(o, p, "gpstime", true, &t->gpstime, err);
-  if (!rc) rc = get_time(o, p, "hearttime", true, &t->hearttime, err);
-  if (!rc) rc = get_time(o, p, "systemtime", true, &t->systemtime, err);
-  if (!rc) rc = get_double(o, p, "longitude", -180, 180, &t->longitude, err);
-  if (!rc) rc = get_double(o, p, "latitude", -90, 90, &t->latitude, err);
-  if (!rc) rc = get_i32(o, p, "course", true, API_UNKNOWN, 360, &t->course, err);
-  if (!rc) rc = get_i32(o, p, "speed", true, API_UNKNOWN, 100000, &t->speed, err);
-  if (!rc) rc = get_i32(o, p, "datastatus", true, API_UNKNOWN, INT32_MAX, &t->datastatus, err);
+  const cJSON *f[TR_COUNT];
+  members_find(o, track_names, TR_COUNT, f);
+#define N(k) f[k], p, track_names[k]
+  int rc = imei_value(f[TR_IMEI], p, t->imei, err);
+  if (!rc) rc = time_value(N(TR_SERVERTIME), true, &t->servertime, err);
+  if (!rc) rc = time_value(N(TR_GPSTIME), true, &t->gpstime, err);
+  if (!rc) rc = time_value(N(TR_HEARTTIME), true, &t->hearttime, err);
+  if (!rc) rc = time_value(N(TR_SYSTEMTIME), true, &t->systemtime, err);
+  if (!rc) rc = double_value(N(TR_LONGITUDE), -180, 180, &t->longitude, err);
+  if (!rc) rc = double_value(N(TR_LATITUDE), -90, 90, &t->latitude, err);
+  if (!rc) rc = i32_value(N(TR_COURSE), true, API_UNKNOWN, 360, &t->course, err);
+  if (!rc) rc = i32_value(N(TR_SPEED), true, API_UNKNOWN, 100000, &t->speed, err);
+  if (!rc) rc = i32_value(N(TR_DATASTATUS), true, API_UNKNOWN, INT32_MAX, &t->datastatus, err);
   /* Optional: each has a "-1: no such status" meaning, which absence maps onto. */
-  if (!rc) rc = get_time(o, p, "acctime", false, &t->acctime, err);
-  if (!rc) rc = get_i32(o, p, "accstatus", false, API_UNKNOWN, INT32_MAX, &t->accstatus, err);
-  if (!rc) rc = get_i32(o, p, "doorstatus", false, API_UNKNOWN, INT32_MAX, &t->doorstatus, err);
+  if (!rc) rc = time_value(N(TR_ACCTIME), false, &t->acctime, err);
+  if (!rc) rc = i32_value(N(TR_ACCSTATUS), false, API_UNKNOWN, INT32_MAX, &t->accstatus, err);
+  if (!rc) rc = i32_value(N(TR_DOORSTATUS), false, API_UNKNOWN, INT32_MAX, &t->doorstatus, err);
   if (!rc)
-    rc = get_i32(o, p, "chargestatus", false, API_UNKNOWN, INT32_MAX, &t->chargestatus, err);
+    rc = i32_value(N(TR_CHARGESTATUS), false, API_UNKNOWN, INT32_MAX, &t->chargestatus, err);
   if (!rc)
-    rc = get_i32(o, p, "oilpowerstatus", false, API_UNKNOWN, INT32_MAX, &t->oilpowerstatus,
-                 err);
+    rc = i32_value(N(TR_OILPOWERSTATUS), false, API_UNKNOWN, INT32_MAX, &t->oilpowerstatus,
+                   err);
   if (!rc)
-    rc = get_i32(o, p, "defencestatus", false, API_UNKNOWN, INT32_MAX, &t->defencestatus,
-                 err);
-  if (!rc) rc = get_i32(o, p, "battery", false, API_UNKNOWN, INT32_MAX, &t->battery, err);
-  if (!rc) rc = get_int(o, p, "mileage", false, API_UNKNOWN, JSON_INT_MAX, &t->mileage, err);
+    rc = i32_value(N(TR_DEFENCESTATUS), false, API_UNKNOWN, INT32_MAX, &t->defencestatus,
+                   err);
+  if (!rc) rc = i32_value(N(TR_BATTERY), false, API_UNKNOWN, INT32_MAX, &t->battery, err);
+  if (!rc) rc = int_value(N(TR_MILEAGE), false, API_UNKNOWN, JSON_INT_MAX, &t->mileage, err);
   if (!rc)
-    rc = get_int(o, p, "todaymileage", false, API_UNKNOWN, JSON_INT_MAX, &t->todaymileage,
-                 err);
+    rc = int_value(N(TR_TODAYMILEAGE), false, API_UNKNOWN, JSON_INT_MAX, &t->todaymileage,
+                   err);
+#undef N
   return rc;
 }
 

@@ -140,8 +140,9 @@ static void on_response(void *arg, const net_result_t *res) {
       heal_apply(a, w, res);
       break;
     case W_TRACK:
-      a->accts[w->acct].poll_busy = false;
+      if (a->accts[w->acct].poll_in_flight) a->accts[w->acct].poll_in_flight--;
       poller_apply(a, w, res);
+      poller_pump(a, &a->accts[w->acct]); /* the next due chunk: no wait for a tick */
       if (arch_backfill(a) && a->polls.pending > 0) a->polls.pending--;
       break;
     case W_DEVLIST:

@@ -35,6 +35,7 @@ static void on_batch(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res
     log_error("batch %s: %s", pgw_batch_name(batch), res->error ? res->error : "failed");
     a->n_errors++;
   }
+  if (res->status != 0) poller_state_forget(a); /* its device_state rows were not written */
   for (size_t i = 0; i < c->n; i++) {
     move_t *m = &c->moves[i];
     devtab_device_t *d = devtab_at(a->dev, m->dev);

@@ -20,9 +20,12 @@ typedef struct devtab_device {
   uint8_t busy;            /* bit per stream: a page is requested or waits for its commit */
   uint8_t removed : 1;     /* gone from the account's list: no longer archived */
   uint8_t seen : 1;        /* mark for discovery's sweep */
-  uint16_t account;        /* index into the configured accounts */
   uint8_t more;            /* bit per stream: its last page was full: the next one is asked
                             * whatever /api/track says (spec 2.3, 2.8) */
+  uint16_t account;        /* index into the configured accounts */
+  uint16_t state_at;       /* its device_state row last written, in archiver seconds / 8
+                            * (modulo 2^16: poller.c compares differences only) */
+  uint32_t state_hash;     /* of that row's record, as poller.c compares them; 0: none */
   int64_t last_gpstime;    /* from /api/track: the latest gpstime reported, 0 when none
                             * (never reported, or `run` before its first poll); -1 in a
                             * backfill until a poll tells it (unknown: playback asked) */

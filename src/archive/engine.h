@@ -35,6 +35,9 @@
 #define ARCH_PROGRESS_LINE_MS 10000  /* backfill progress lines when stderr is no terminal */
 #define ARCH_SHUTDOWN_WAIT_MS 5000   /* in-flight responses still written, at most this */
 #define ARCH_DRAIN_MS 3000           /* then the writer drains for at most this */
+/* A device's device_state row is written again at least this often when its track
+ * record did not change (poller.c, state_unchanged). */
+#define ARCH_STATE_REFRESH_S 300
 #define ARCH_POLLS_SKIPPED_TOLD 10   /* track polls skipped under pressure before it is logged */
 
 /* How far a servertime may be ahead of the real present (the later of the local clock
@@ -48,9 +51,11 @@
 
 /* An account's poll timer, allocated apart: the accounts' array grows on reload. */
 typedef struct poll_timer {
-  uv_timer_t timer;
+  uv_timer_t timer;       /* one-shot: the next chunk's due time (poller_pump) */
   archiver_t *a;
   uint16_t acct;
+  bool running;           /* run mode: polls scheduled (poller_schedule) */
+  uint64_t cycle_start;   /* loop ms: when the current cycle's first chunk was due */
 } poll_timer_t;
 
 /* A configured account: its login, its discovery and its track polls. Accounts keep
@@ -69,7 +74,7 @@ typedef struct acct {
   bool cap_logged;        /* a discovery cap was hit (logged once per discovery) */
   uint32_t *poll_devs;    /* its active devices, in chunks of API_MAX_IMEIS */
   size_t n_poll, poll_pos;
-  bool poll_busy;         /* a track call of this account is in flight */
+  uint32_t poll_in_flight; /* its track calls in flight (backfill: all its chunks) */
   poll_timer_t *poll;     /* freed by its close callback */
 } acct_t;
 
@@ -270,6 +275,8 @@ void poller_apply(archiver_t *a, work_t *w, const net_result_t *res);
 void poller_chunk(archiver_t *a, acct_t *ac, size_t chunk_start);
 void poller_rebuild(archiver_t *a, acct_t *ac);
 void poller_schedule(archiver_t *a, acct_t *ac);
+void poller_pump(archiver_t *a, acct_t *ac);
+void poller_state_forget(archiver_t *a);
 void poller_close_timers(archiver_t *a);
 
 /* ---- discovery.c ---- */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/log.h"
 
@@ -16,6 +17,56 @@ int poller_timer_init(archiver_t *a, acct_t *ac) {
   ac->poll->a = a;
   ac->poll->acct = (uint16_t)(ac - a->accts);
   return 0;
+}
+
+/* device_state holds each device's latest /api/track record. A parked device answers
+ * the same record poll after poll but for the platform's clock: servertime (the
+ * present) and acctime (seconds its ACC status has been kept, which grows with it).
+ * Rewriting 100k such rows every cycle was most of PostgreSQL's share of a poll cycle
+ * (issue 20). The rule: a record is unchanged when every field but servertime is the
+ * same as in the row last written, acctime taken as the moment the ACC status began
+ * (servertime - acctime, so that a status kept longer is no change and a status that
+ * changed is); an unchanged record is not written, unless the row is older than
+ * ARCH_STATE_REFRESH_S. So the row is always a record the platform sent, whole and
+ * consistent (its servertime and acctime are of one answer), at most
+ * ARCH_STATE_REFRESH_S behind on the clock fields, and current in every other field;
+ * updated_at tells when it was last written. A batch that fails forgets every hash
+ * (poller_state_forget): the next poll writes each row again. */
+static uint64_t state_mix(uint64_t h, uint64_t v) {
+  h ^= v + UINT64_C(0x9e3779b97f4a7c15) + (h << 6) + (h >> 2);
+  return h * UINT64_C(0xff51afd7ed558ccd);
+}
+
+static uint32_t state_hash(const pgw_device_state_t *st) {
+  uint64_t lon, lat, h = UINT64_C(0xcbf29ce484222325);
+  memcpy(&lon, &st->longitude, sizeof lon);
+  memcpy(&lat, &st->latitude, sizeof lat);
+  int64_t acc = st->acctime >= 0 && st->servertime > 0 ? st->servertime - st->acctime : st->acctime;
+  const uint64_t v[] = {
+      (uint64_t)st->gpstime, (uint64_t)st->hearttime, (uint64_t)st->systemtime, lon, lat,
+      (uint64_t)st->course, (uint64_t)st->speed, (uint64_t)acc, (uint64_t)(st->acctime < 0),
+      (uint64_t)st->accstatus, (uint64_t)st->doorstatus, (uint64_t)st->chargestatus,
+      (uint64_t)st->oilpowerstatus, (uint64_t)st->defencestatus, (uint64_t)st->datastatus,
+      (uint64_t)st->battery, (uint64_t)st->mileage, (uint64_t)st->todaymileage};
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) h = state_mix(h, v[i]);
+  /* 32 bits (the device table's budget of ~100 bytes a device): a changed record taken
+   * for the same one (2^-32 a change) is written at the next refresh at the latest */
+  return (uint32_t)(h ^ (h >> 32)) | 1u; /* 0 is "no row written" */
+}
+
+/* Whether st need not be written (see above); if it is to be, d remembers it. */
+static bool state_unchanged(archiver_t *a, devtab_device_t *d, const pgw_device_state_t *st) {
+  uint32_t h = state_hash(st);
+  uint16_t now = (uint16_t)(arch_now_s(a) / 8);
+  if (d->state_hash == h && (uint16_t)(now - d->state_at) < ARCH_STATE_REFRESH_S / 8) return true;
+  d->state_hash = h;
+  d->state_at = now;
+  return false;
+}
+
+void poller_state_forget(archiver_t *a) {
+  size_t n = devtab_count(a->dev);
+  for (size_t i = 0; i < n; i++) devtab_at(a->dev, i)->state_hash = 0;
 }
 
 void poller_apply(archiver_t *a, work_t *w, const net_result_t *res) {
@@ -98,7 +149,10 @@ void poller_apply(archiver_t *a, work_t *w, const net_result_t *res) {
         .oilpowerstatus = t->oilpowerstatus, .defencestatus = t->defencestatus,
         .datastatus = t->datastatus, .battery = t->battery, .mileage = t->mileage,
         .todaymileage = t->todaymileage};
-    if (rc == 0) rc = pgw_batch_add_device_state(a->commit.batch, &st);
+    if (rc == 0 && !state_unchanged(a, d, &st)) {
+      rc = pgw_batch_add_device_state(a->commit.batch, &st);
+      if (rc) d->state_hash = 0;
+    }
   }
   if (rc) log_error_f(LOG_FIELDS(.account = ac->cfg->account),
       "account %s: cannot add track records to the batch", ac->cfg->account);
@@ -121,7 +175,7 @@ void poller_chunk(archiver_t *a, acct_t *ac, size_t chunk_start) {
   }
   api_request_t req = {0};
   if (n == 0 || api_request_track(&req, imeis, n) != 0 || arch_call(a, ac, &req, w) != 0) goto fail;
-  ac->poll_busy = true;
+  ac->poll_in_flight++;
   return;
 fail:
   if (arch_backfill(a) && a->polls.pending > 0) a->polls.pending--;
@@ -143,15 +197,45 @@ void poller_rebuild(archiver_t *a, acct_t *ac) {
   if (ac->poll_pos >= k) ac->poll_pos = 0;
 }
 
-/* Run: one chunk of 100 per tick, the ticks spread evenly over track_interval. */
+/* Run: the chunks of a cycle are due evenly over track_interval (chunk j of n at
+ * cycle_start + j * track_interval / n); each is sent once due and fewer than
+ * POLL_IN_FLIGHT of the account's track calls are out, the next one as soon as an
+ * answer comes back (poller_apply -> poller_pump), not at the next tick. Before
+ * (issue 20), a tick that found the previous chunk still out was skipped: every chunk
+ * then waited for a tick after its predecessor's answer, and one call at a time left
+ * the platform's answer and fleetarc's parse of the previous one in sequence. A cycle
+ * that runs late (more chunks than the host answers in track_interval) is not made up:
+ * the next cycle starts when the late one has sent its last chunk.
+ * Two in flight when the account's track lane is paced (rate_limits.track, or a 10009
+ * widened it): one waits at the lane and leaves the moment the spacing allows, as the
+ * pacer decides; three otherwise, so that the host prepares the next answers while
+ * fleetarc parses and stores one. */
+#define POLL_IN_FLIGHT 3
+#define POLL_IN_FLIGHT_PACED 2
+
 static void on_poll_timer(uv_timer_t *t) {
   poll_timer_t *pt = t->data;
-  archiver_t *a = pt->a;
-  acct_t *ac = &a->accts[pt->acct];
-  if (a->stopping || ac->stopped || ac->removed || ac->poll_busy || ac->n_poll == 0) return;
-  if (!arch_acct_held(a, pt->acct)) return;
+  poller_pump(pt->a, &pt->a->accts[pt->acct]);
+}
+
+static void poll_arm(poll_timer_t *pt, uint64_t in_ms) {
+  uv_timer_start(&pt->timer, on_poll_timer, in_ms, 0);
+}
+
+void poller_pump(archiver_t *a, acct_t *ac) {
+  poll_timer_t *pt = ac->poll;
+  if (!pt || !pt->running) return; /* backfill, or closed */
+  if (a->stopping || ac->stopped || ac->removed || ac->n_poll == 0) return;
+  uint64_t interval = (uint64_t)a->cfg->archive.track_interval_ms;
+  uint64_t chunks = (ac->n_poll + API_MAX_IMEIS - 1) / API_MAX_IMEIS;
+  uint64_t every = interval / chunks; /* looked again at this spacing while held back */
+  if (every < 1) every = 1;
+  if (!arch_acct_held(a, pt->acct)) {
+    poll_arm(pt, every);
+    return;
+  }
   /* Bounded memory while the database cannot take rows (an outage fills the writer's
-   * queue): a poll now would only grow the batch that cannot be submitted. Skipped,
+   * queue): a poll now would only grow the batch that cannot be submitted. Held back,
    * not queued: the next poll after the writer drains brings each device's latest
    * state, which is all a poll stores. */
   if (a->commit.pressure || a->commit.blocked) {
@@ -161,6 +245,7 @@ static void on_poll_timer(uv_timer_t *t) {
                "device's latest state is polled again once it drains",
                a->db ? pgw_queue_rows(a->db) : (size_t)0);
     a->polls.paused = true;
+    poll_arm(pt, every);
     return;
   }
   if (a->polls.paused && a->polls.skipped >= ARCH_POLLS_SKIPPED_TOLD)
@@ -168,25 +253,38 @@ static void on_poll_timer(uv_timer_t *t) {
              (unsigned long long)a->polls.skipped);
   a->polls.paused = false;
   a->polls.skipped = 0;
-  if (ac->poll_pos >= ac->n_poll) ac->poll_pos = 0;
-  size_t start = ac->poll_pos;
-  ac->poll_pos += API_MAX_IMEIS;
-  poller_chunk(a, ac, start);
+  uint32_t cap = netc_spacing(a->net, ac->na, API_EP_TRACK) ? POLL_IN_FLIGHT_PACED : POLL_IN_FLIGHT;
+  uint64_t now = uv_now(a->loop);
+  for (size_t sent = 0; ac->poll_in_flight < cap && sent <= chunks; sent++) {
+    if (ac->poll_pos >= ac->n_poll) { /* the next cycle */
+      ac->poll_pos = 0;
+      uint64_t next = pt->cycle_start + interval;
+      pt->cycle_start = next > now ? next : now;
+    }
+    uint64_t due = pt->cycle_start + (uint64_t)(ac->poll_pos / API_MAX_IMEIS) * interval / chunks;
+    if (due > now) {
+      poll_arm(pt, due - now);
+      return;
+    }
+    size_t start = ac->poll_pos;
+    ac->poll_pos += API_MAX_IMEIS;
+    poller_chunk(a, ac, start);
+  }
+  /* At the cap: the next answer pumps again. A chunk that could not be sent (no memory)
+   * is passed over; the bound on the loop keeps that from spinning. */
+  if (ac->poll_in_flight == 0) poll_arm(pt, every);
 }
 
 void poller_schedule(archiver_t *a, acct_t *ac) {
-  if (!ac->poll) return; /* closed: shutdown */
-  size_t chunks = (ac->n_poll + API_MAX_IMEIS - 1) / API_MAX_IMEIS;
-  if (chunks == 0) chunks = 1;
-  uint64_t every = (uint64_t)a->cfg->archive.track_interval_ms / chunks;
-  /* No floor beyond libuv's 1 ms: a floor of 100 ms stretched the cycle of a big fleet
-   * past track_interval (100k devices: 1000 chunks, 100 s instead of 60 s). Spacing the
-   * platform requires is the pacer's job (rate_limits.track), and one poll per account
-   * is in flight at a time. */
-  if (every < 1) every = 1;
-  uint64_t first = uv_timer_get_repeat(&ac->poll->timer) ? uv_timer_get_due_in(&ac->poll->timer) : 0;
-  if (first > every) first = every; /* a reload shortened track_interval */
-  uv_timer_start(&ac->poll->timer, on_poll_timer, first, every);
+  poll_timer_t *pt = ac->poll;
+  if (!pt) return; /* closed: shutdown */
+  if (!pt->running) {
+    pt->running = true;
+    pt->cycle_start = uv_now(a->loop);
+    ac->poll_pos = 0;
+  }
+  uv_timer_stop(&pt->timer);
+  poller_pump(a, ac); /* a reload's new track_interval applies to the due times at once */
 }
 
 static void on_poll_closed(uv_handle_t *h) { free(h->data); }

@@ -199,7 +199,7 @@ int archiver_reconfigure(archiver_t *a, config_t *n, buf_t *applied, buf_t *rest
   if (o->archive.track_interval_ms != n->archive.track_interval_ms) {
     for (size_t i = 0; i < a->n_accts; i++) {
       acct_t *ac = &a->accts[i];
-      if (!ac->removed && ac->poll && uv_is_active((uv_handle_t *)&ac->poll->timer))
+      if (!ac->removed && ac->poll && ac->poll->running)
         poller_schedule(a, ac); /* the spreading over the new interval */
     }
     brc |= note(applied, "archive.track_interval");

@@ -59,7 +59,7 @@ const row_t config_rows[] = {
    NULL, NULL, 0, NULL, "a partial batch is written after this"},
   {"database.queue_rows", T_INT, AT(database.queue_rows), "100000", 1, 100000000, K_RESTART, NULL,
    NULL, 0, NULL, "rows waiting for the writer before fetching pauses; at least batch_rows"},
-  {"archive.track_interval", T_DURATION, AT(archive.track_interval_ms), "60s", SEC_MS, DAY_MS, 0,
+  {"archive.track_interval", T_DURATION, AT(archive.track_interval_ms), "60s", 100, DAY_MS, 0,
    NULL, NULL, 0, NULL, "how often every device's latest position is polled"},
   {"archive.discovery_interval", T_DURATION, AT(archive.discovery_interval_ms), "1h", MIN_MS,
    30 * DAY_MS, 0, NULL, NULL, 0, NULL, "how often the device lists are read again"},
