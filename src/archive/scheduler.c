@@ -286,9 +286,15 @@ static void pb_add(sched_t *s, uint32_t dev) {
   pb_push(s, dev, devtab_at(s->dev, dev)->cursor[STREAM_PLAYBACK].begin);
 }
 
+/* Playback or alarms queues the device for both (as one queue of pages did: the poller
+ * marks playback for a record that revisits the alarm cadence too). */
 void sched_mark_stream(sched_t *s, uint32_t dev, int st) {
-  if (st == STREAM_PLAYBACK) pb_add(s, dev);
-  else devtab_set_add(s->dev, st == STREAM_MILEAGE ? DEVTAB_SET_MILEAGE : DEVTAB_SET_PAGES, dev);
+  if (st == STREAM_MILEAGE) {
+    devtab_set_add(s->dev, DEVTAB_SET_MILEAGE, dev);
+    return;
+  }
+  pb_add(s, dev);
+  devtab_set_add(s->dev, DEVTAB_SET_PAGES, dev);
 }
 
 void sched_mark_device(sched_t *s, uint32_t dev) {
