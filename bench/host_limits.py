@@ -23,7 +23,10 @@ lacks (0 when it lacks none), over devices with points in scope.
 The optimum: the same playback budget (one request per playback spacing, R seconds, one
 account) spent by an ideal scheduler: each slot (platform time P0 + k * spacing * X) asks
 the device whose archive ends earliest among those with points after that end and up to
-the slot, a full page (1000) or all it has. Prints one JSON object.
+the slot, a full page (1000) or all it has. The alarms' optimum: the alarm/list budget
+spent asking the devices in turn (blind: one request per device per turn), each all its
+alarms up to the slot less the 30 s ingest margin (a page of 100 at most). Prints one
+JSON object.
 """
 import bisect
 import collections
@@ -87,6 +90,30 @@ def optimum(truth, begin, start, end, slot_s):
     return got, requests, lg
 
 
+def alarm_optimum(talarms, devices, begin, start, end, slot_s, margin_s=30):
+    """Alarms under the alarm/list budget asked blind (nothing tells when a device has an
+    alarm: one request per device per turn): each slot asks the next device in turn for
+    its alarms from its last ask up to the slot less the ingest margin, a page (100) at
+    most. Returns (alarms archived, requests)."""
+    times = {imei: sorted(talarms.get(imei, ())) for imei in devices}
+    cursor = {imei: begin - 1 for imei in devices}
+    order = sorted(devices)
+    got = requests = 0
+    k = 0
+    t = start
+    while t < end and order:
+        imei = order[k % len(order)]
+        k += 1
+        ts = times[imei]
+        i = bisect.bisect_right(ts, cursor[imei])
+        j = min(bisect.bisect_right(ts, t - margin_s), i + 100)
+        got += j - i
+        cursor[imei] = t - margin_s if j - i < 100 else ts[j - 1]
+        requests += 1
+        t += slot_s
+    return got, requests
+
+
 def main():
     tdir, apos, aalm, stats_f, params_f = sys.argv[1:6]
     p = json.load(open(params_f))
@@ -136,6 +163,9 @@ def main():
     budget = {k: int(secs * 1000 // v) for k, v in sp.items() if v > 0}
     slot_s = sp["playback"] / 1000.0 * speed
     opt_points, opt_requests, opt_lg = optimum(truth, begin, start, end, slot_s)
+    alarm_slot_s = sp["alarm/list"] / 1000.0 * speed
+    opt_alarms, opt_alarm_requests = alarm_optimum(
+        talarms, set(truth) | set(talarms), begin, start, end, alarm_slot_s)
 
     out = {
         "truth_points": truth_points, "archived": archived,
@@ -150,6 +180,9 @@ def main():
         "refused_10009": stats_all.get("responses", {}).get("10009", 0),
         "playback_per_point": stats.get("playback", 0) / archived if archived else 0,
         "total_per_point": stats.get("total", 0) / archived if archived else 0,
+        "alarm_share": archived_alarms / truth_alarms if truth_alarms else 0,
+        "opt_alarms": opt_alarms, "opt_alarm_requests": opt_alarm_requests,
+        "opt_alarm_share": opt_alarms / truth_alarms if truth_alarms else 0,
         "opt_points": opt_points, "opt_share": opt_points / truth_points if truth_points else 0,
         "opt_requests": opt_requests,
         "opt_per_point": opt_requests / opt_points if opt_points else 0,

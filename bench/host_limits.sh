@@ -138,6 +138,9 @@ head = ("under the host limits: %s devices, a day of lookback + %.1f h live at -
 print("%s, points archived / in the truth (%d of %d; alarms %d of %d)|%.3f|%.3f (optimum: %d points)|%s|>= 0.9 of the optimum"
       % (head, r["archived"], r["truth_points"], r["archived_alarms"], r["truth_alarms"],
          r["share"], r["opt_share"], r["opt_points"], ratio(r["share"], r["opt_share"])))
+print("under the host limits: alarms archived / in the truth (%d of %d; alarm/list %d requests of a budget of %d)|%.3f|%.3f (optimum asking the devices in turn: %d alarms, %d requests)|%s|>= 0.9 of the optimum"
+      % (r["archived_alarms"], r["truth_alarms"], q["alarm/list"], b["alarm/list"], r["alarm_share"],
+         r["opt_alarm_share"], r["opt_alarms"], r["opt_alarm_requests"], ratio(r["alarm_share"], r["opt_alarm_share"])))
 print("under the host limits: lag behind the platform p50 / p95 / max (%d devices)|%s / %s / %s|%s / %s / %s (optimum)|-|-"
       % (r["devices"], h(r["lag_p50"]), h(r["lag_p95"]), h(r["lag_max"]),
          h(r["opt_lag_p50"]), h(r["opt_lag_p95"]), h(r["opt_lag_max"])))

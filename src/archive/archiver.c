@@ -424,6 +424,17 @@ static bool hook_blocked(void *arg, uint16_t account) {
   return a->accts[account].stopped || !arch_acct_held(a, account);
 }
 
+/* A lane with this many calls waiting to be sent takes no more (netc_lane_waiting): one
+ * to go when the pacer allows and one in reserve keep a paced lane busy. */
+#define ARCH_LANE_WAITING 2
+
+static bool hook_lane_full(void *arg, uint16_t account, int st) {
+  archiver_t *a = arg;
+  api_endpoint_t ep = st == STREAM_ALARMS ? API_EP_ALARM_LIST
+                      : st == STREAM_MILEAGE ? API_EP_DEVICE_MILEAGE : API_EP_PLAYBACK;
+  return a->accts[account].na && netc_lane_waiting(a->accts[account].na, ep) >= ARCH_LANE_WAITING;
+}
+
 static int hook_start_page(void *arg, uint32_t dev, int s, int64_t end, int64_t now_server) {
   return pages_start(arg, dev, s, end, now_server);
 }
@@ -545,7 +556,7 @@ int archiver_new(uv_loop_t *loop, const archiver_options_t *opt, archiver_t **ou
   if (!a->dev || !a->cov || !a->acad || !a->heal) goto fail;
   sched_options_t so = arch_sched_options(a, cfg);
   sched_hooks_t sh = {.arg = a, .server_now = hook_server_now, .mono_s = hook_mono_s,
-                      .ready = hook_ready, .blocked = hook_blocked,
+                      .ready = hook_ready, .blocked = hook_blocked, .lane_full = hook_lane_full,
                       .start_page = hook_start_page, .start_mileage = hook_start_mileage,
                       .spare = hook_spare};
   if (!(a->sched = sched_new(a->dev, a->cov, a->acad, &so, &sh))) goto fail;

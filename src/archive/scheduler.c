@@ -26,6 +26,13 @@ struct sched {
   bool started;              /* the first pump ran */
   int64_t bf_present;        /* backfill: the platform's present when its pages began */
   sched_stats_t stats;
+  /* Playback's due queue: a min-heap of devices by their playback cursor when queued
+   * (oldest coverage first; ties by index), each device at most once (queued[dev]). A
+   * key that went stale (the cursor moved on while queued) is put right when popped. */
+  struct pb_entry { int64_t key; uint32_t dev; } *pb_heap;
+  size_t pb_n, pb_cap;
+  uint8_t *pb_queued;
+  size_t pb_queued_n;
 };
 
 sched_t *sched_new(devtab_t *dev, coverage_t *cov, alarmcad_t *acad, const sched_options_t *o,
@@ -43,7 +50,12 @@ sched_t *sched_new(devtab_t *dev, coverage_t *cov, alarmcad_t *acad, const sched
   return s;
 }
 
-void sched_free(sched_t *s) { free(s); }
+void sched_free(sched_t *s) {
+  if (!s) return;
+  free(s->pb_heap);
+  free(s->pb_queued);
+  free(s);
+}
 
 void sched_set_options(sched_t *s, const sched_options_t *o) {
   s->opt.streams = o->streams;
@@ -205,18 +217,95 @@ due_t sched_due(sched_t *s, uint32_t idx, int st, int64_t now_server, int64_t *w
  * listing it, --imei, startup and reload (every device). Only pump dequeues a device,
  * after finding none of its streams of that queue DUE_YES, and it then records the time
  * at which one would be due by time alone (time_wake). So the queues hold what may be
- * due, each device once, and pump visits them in the same round-robin order as a scan
- * of the whole table would. */
+ * due, each device once. Pump takes playback's from a heap by cursor (oldest coverage
+ * first: when the budget cannot keep every device current, the lag is spread evenly)
+ * and visits the alarm queue in the same round-robin order as a scan of the whole
+ * table would. */
+static bool pb_less(const struct pb_entry *a, const struct pb_entry *b) {
+  return a->key < b->key || (a->key == b->key && a->dev < b->dev);
+}
+
+static void pb_sift_up(sched_t *s, size_t i) {
+  struct pb_entry e = s->pb_heap[i];
+  while (i > 0) {
+    size_t up = (i - 1) / 2;
+    if (!pb_less(&e, &s->pb_heap[up])) break;
+    s->pb_heap[i] = s->pb_heap[up];
+    i = up;
+  }
+  s->pb_heap[i] = e;
+}
+
+static struct pb_entry pb_pop(sched_t *s) {
+  struct pb_entry top = s->pb_heap[0], e = s->pb_heap[--s->pb_n];
+  size_t i = 0;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= s->pb_n) break;
+    if (c + 1 < s->pb_n && pb_less(&s->pb_heap[c + 1], &s->pb_heap[c])) c++;
+    if (!pb_less(&s->pb_heap[c], &e)) break;
+    s->pb_heap[i] = s->pb_heap[c];
+    i = c;
+  }
+  if (s->pb_n) s->pb_heap[i] = e;
+  return top;
+}
+
+/* Room for every device of the table (a device is in the heap at most once). false: out
+ * of memory (the device is not queued now; its next event queues it). */
+static bool pb_room(sched_t *s) {
+  size_t n = devtab_count(s->dev);
+  if (s->pb_queued_n < n) {
+    size_t cap = s->pb_queued_n ? s->pb_queued_n : 64;
+    while (cap < n) cap *= 2;
+    uint8_t *q = realloc(s->pb_queued, cap);
+    if (!q) return false;
+    for (size_t i = s->pb_queued_n; i < cap; i++) q[i] = 0;
+    s->pb_queued = q;
+    s->pb_queued_n = cap;
+  }
+  if (s->pb_cap < n) {
+    size_t cap = s->pb_cap ? s->pb_cap : 64;
+    while (cap < n) cap *= 2;
+    struct pb_entry *h = realloc(s->pb_heap, cap * sizeof *h);
+    if (!h) return false;
+    s->pb_heap = h;
+    s->pb_cap = cap;
+  }
+  return true;
+}
+
+static void pb_push(sched_t *s, uint32_t dev, int64_t key) {
+  s->pb_heap[s->pb_n] = (struct pb_entry){key, dev};
+  pb_sift_up(s, s->pb_n++);
+}
+
+static void pb_add(sched_t *s, uint32_t dev) {
+  if (dev >= devtab_count(s->dev) || !pb_room(s) || s->pb_queued[dev]) return;
+  s->pb_queued[dev] = 1;
+  pb_push(s, dev, devtab_at(s->dev, dev)->cursor[STREAM_PLAYBACK].begin);
+}
+
+/* Playback or alarms queues the device for both (as one queue of pages did: the poller
+ * marks playback for a record that revisits the alarm cadence too). */
 void sched_mark_stream(sched_t *s, uint32_t dev, int st) {
-  devtab_set_add(s->dev, st == STREAM_MILEAGE ? DEVTAB_SET_MILEAGE : DEVTAB_SET_PAGES, dev);
+  if (st == STREAM_MILEAGE) {
+    devtab_set_add(s->dev, DEVTAB_SET_MILEAGE, dev);
+    return;
+  }
+  pb_add(s, dev);
+  devtab_set_add(s->dev, DEVTAB_SET_PAGES, dev);
 }
 
 void sched_mark_device(sched_t *s, uint32_t dev) {
+  pb_add(s, dev);
   devtab_set_add(s->dev, DEVTAB_SET_PAGES, dev);
   devtab_set_add(s->dev, DEVTAB_SET_MILEAGE, dev);
 }
 
 void sched_mark_all(sched_t *s) {
+  size_t n = devtab_count(s->dev);
+  for (size_t i = 0; i < n; i++) pb_add(s, (uint32_t)i);
   devtab_set_add_all(s->dev, DEVTAB_SET_PAGES);
   devtab_set_add_all(s->dev, DEVTAB_SET_MILEAGE);
 }
@@ -266,13 +355,6 @@ static void backoff_expire(sched_t *s) {
   }
 }
 
-/* Whether playback or alarms of idx is DUE_YES (and, if not, when time alone changes it). */
-static bool pages_due(sched_t *s, uint32_t idx, int64_t now_server) {
-  bool due = false;
-  for (int st = STREAM_PLAYBACK; st <= STREAM_ALARMS; st++)
-    if (sched_due(s, idx, st, now_server, &s->time_wake) == DUE_YES) due = true;
-  return due;
-}
 
 /* The next member of queue q from position *pos (mod n) of a round over the table, or
  * -1 when none is left in this round: *scanned counts the positions passed, as a scan of
@@ -299,6 +381,10 @@ static int64_t round_next(sched_t *s, devtab_set_t q, size_t *pos, size_t *scann
   return i;
 }
 
+static bool lane_full(sched_t *s, uint32_t idx, int st) {
+  return s->h.lane_full && s->h.lane_full(s->h.arg, devtab_at(s->dev, idx)->account, st);
+}
+
 static void start_page(sched_t *s, uint32_t idx, int st, int64_t now_server) {
   int64_t end = page_window(s, idx, st, now_server);
   if (s->h.start_page(s->h.arg, idx, st, end, now_server) != 0) {
@@ -308,6 +394,39 @@ static void start_page(sched_t *s, uint32_t idx, int st, int64_t now_server) {
   devtab_at(s->dev, idx)->busy |= (uint8_t)(1u << st);
   s->in_flight++;
   if (st == STREAM_ALARMS && !s->opt.backfill) alarmcad_asked(s->acad, idx, now_server);
+}
+
+/* Playback, oldest coverage first: the queued device whose cursor is earliest, while
+ * calls are free. One not due leaves the queue (an event queues it again: a commit, a
+ * failure's backoff ending, a track record, time_wake); one due on a full lane stays,
+ * set aside for this pump (a few: past SCHED_PB_SET_ASIDE, the lanes are taken to be
+ * full for this pump). */
+#define SCHED_PB_SET_ASIDE 32
+static void pump_playback(sched_t *s, int64_t now_server) {
+  struct pb_entry aside[SCHED_PB_SET_ASIDE];
+  size_t n_aside = 0;
+  while (s->in_flight < s->opt.max_in_flight && s->pb_n > 0) {
+    struct pb_entry e = pb_pop(s);
+    uint32_t i = e.dev;
+    if (sched_due(s, i, STREAM_PLAYBACK, now_server, &s->time_wake) != DUE_YES) {
+      s->pb_queued[i] = 0;
+      continue;
+    }
+    /* sched_due moved the cursor past what is covered: its place may be later now. */
+    int64_t key = devtab_at(s->dev, i)->cursor[STREAM_PLAYBACK].begin;
+    if (key != e.key) {
+      pb_push(s, i, key);
+      continue;
+    }
+    if (lane_full(s, i, STREAM_PLAYBACK)) {
+      aside[n_aside++] = e;
+      if (n_aside == SCHED_PB_SET_ASIDE) break;
+      continue;
+    }
+    s->pb_queued[i] = 0;
+    start_page(s, i, STREAM_PLAYBACK, now_server);
+  }
+  for (size_t k = 0; k < n_aside; k++) pb_push(s, aside[k].dev, aside[k].key);
 }
 
 /* One mileage window: up to 100 devices of first's account whose mileage cursor is the
@@ -352,17 +471,32 @@ void sched_pump(sched_t *s) {
     sched_mark_all(s);
   }
   backoff_expire(s);
-  size_t scanned = 0;
+  pump_playback(s, now_server);
+  /* Alarms: rounds over their queue. */
+  size_t scanned = 0, idle = 0, resume = SIZE_MAX;
   while (s->in_flight < s->opt.max_in_flight) {
     int64_t at = round_next(s, DEVTAB_SET_PAGES, &s->scan_pos, &scanned, n);
     if (at < 0) break;
     uint32_t i = (uint32_t)at;
-    for (int st = STREAM_PLAYBACK; st <= STREAM_ALARMS && s->in_flight < s->opt.max_in_flight; st++)
-      if (sched_due(s, i, st, now_server, NULL) == DUE_YES) start_page(s, i, st, now_server);
-    /* Again after the starts: left queued while a stream is still due (the round ended
-     * at max_in_flight). */
-    if (!pages_due(s, i, now_server)) devtab_set_del(s->dev, DEVTAB_SET_PAGES, i);
+    due_t due = sched_due(s, i, STREAM_ALARMS, now_server, &s->time_wake);
+    if (due != DUE_YES) {
+      devtab_set_del(s->dev, DEVTAB_SET_PAGES, i);
+      continue;
+    }
+    /* Its lane has calls waiting already: this one would wait behind them holding a
+     * slot another lane could send on now. Left queued. */
+    if (lane_full(s, i, STREAM_ALARMS)) {
+      if (resume == SIZE_MAX) resume = i;
+      if (++idle >= SCHED_LANE_SKIP_MAX) break;
+      continue;
+    }
+    idle = 0;
+    start_page(s, i, STREAM_ALARMS, now_server);
+    if (sched_due(s, i, STREAM_ALARMS, now_server, &s->time_wake) != DUE_YES)
+      devtab_set_del(s->dev, DEVTAB_SET_PAGES, i);
   }
+  /* The next round starts at the first device held for its lane: it keeps its turn. */
+  if (resume != SIZE_MAX) s->scan_pos = resume;
   if (s->h.spare) s->h.spare(s->h.arg, now_server);
   if (!sched_stream_on(s, STREAM_MILEAGE)) return;
   scanned = 0;

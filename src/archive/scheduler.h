@@ -5,7 +5,8 @@
  * its hooks start the calls. No network, no database: tests drive it with a device
  * table, a coverage, an alarm cadence and a clock of their own.
  * Invariant: a device with a stream that sched_due calls DUE_YES is in that stream's
- * queue (DEVTAB_SET_PAGES for playback and alarms, DEVTAB_SET_MILEAGE), or the present
+ * queue (playback: a heap by its cursor, oldest coverage first; DEVTAB_SET_PAGES for
+ * alarms, DEVTAB_SET_MILEAGE), or the present
  * has reached the time wake, or its backoff expired and the pump has not looked yet.
  * Each stream of a device has at most one call or uncommitted page at a time (its busy
  * bit), so its cursor in memory is the committed one. */
@@ -26,6 +27,9 @@
 #define SCHED_BACKOFF_MAX_S 300     /* cap of the per-device retry delay */
 #define SCHED_MILEAGE_IN_FLIGHT 2   /* mileage windows of 100 devices in flight */
 #define SCHED_MILEAGE_BATCH 100     /* devices of one mileage call (API_MAX_IMEIS) */
+/* A pump's round ends after this many queued devices in a row started nothing while some
+ * due stream was on a full lane (what is left waits for the next pump, from there). */
+#define SCHED_LANE_SKIP_MAX 256
 /* Alarms are paged by system time but a backfill's range is one of gpstime: an alarm of
  * [from, to) may reach the platform up to this late, so a backfill asks alarms up to
  * to - 1 + this and keeps those whose gpstime is in range. (The simulator's bound is
@@ -63,6 +67,11 @@ typedef struct sched_hooks {
   int (*start_page)(void *arg, uint32_t dev, int s, int64_t end, int64_t now_server);
   /* mileage of day [day, day + 86400) for devs[0..n), all of one account */
   int (*start_mileage)(void *arg, const uint32_t *devs, size_t n, int64_t day);
+  /* Whether the lane of stream st of account (its endpoint: the platform paces each
+   * account x endpoint on its own) already holds enough calls waiting to be sent (may be
+   * NULL: never). A due stream on a full lane is left queued: the free calls go to the
+   * other lanes, as the one it waits for could not send it sooner. */
+  bool (*lane_full)(void *arg, uint16_t account, int st);
   /* after the pages, while calls are free (may be NULL): gap healing */
   void (*spare)(void *arg, int64_t now_server);
 } sched_hooks_t;
@@ -77,8 +86,10 @@ void sched_free(sched_t *s);
 void sched_set_options(sched_t *s, const sched_options_t *o);
 bool sched_stream_on(const sched_t *s, int stream);
 
-/* Hands out due work in rounds over the device table (pages first, then spare, then
- * mileage) while calls are free and ready() holds: never the whole fleet at once. */
+/* Hands out due work while calls are free and ready() holds, never the whole fleet at
+ * once: playback oldest coverage first, then alarms in rounds over the device table,
+ * then spare, then mileage. A stream whose lane is full (hooks.lane_full) stays queued
+ * and the free calls go to the other lanes. */
 void sched_pump(sched_t *s);
 
 /* Whether stream st of device dev needs a call now. With wake not NULL and DUE_NO only

@@ -32,6 +32,8 @@ typedef struct account {
   unsigned fruitless_logins;  /* logins since the last call that was not refused for its token */
   int lane;                   /* the pacer's account index */
   uint64_t sent[API_EP_COUNT]; /* HTTP requests sent for it, logins under authorization */
+  uint32_t waiting[API_EP_COUNT]; /* its calls on netc's ready list, not sent (pacing,
+                                   * token, backoff): netc_lane_waiting */
   char credential[33];        /* md5 of a salt, the base URL and password_md5: tells a shared
                                * token of the same credentials (no secret by itself) */
   struct tokenstore *store;   /* the host-wide token file of the account, opened, driven

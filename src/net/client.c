@@ -72,6 +72,7 @@ struct netc {
 
 static void ready_push(netc_t *n, net_call_t *c, bool front) {
   c->prev = c->next = NULL;
+  c->acct->waiting[c->ep]++;
   if (!n->ready_head) {
     n->ready_head = n->ready_tail = c;
   } else if (front) {
@@ -86,6 +87,7 @@ static void ready_push(netc_t *n, net_call_t *c, bool front) {
 }
 
 static void ready_unlink(netc_t *n, net_call_t *c) {
+  if (c->acct->waiting[c->ep]) c->acct->waiting[c->ep]--;
   if (c->prev) c->prev->next = c->next;
   else n->ready_head = c->next;
   if (c->next) c->next->prev = c->prev;
@@ -868,6 +870,10 @@ void netc_set_pacing(netc_t *n, const netc_options_t *opt) {
 }
 
 const netc_stats_t *netc_stats(const netc_t *n) { return &n->stats; }
+
+size_t netc_lane_waiting(const netc_account_t *a, api_endpoint_t ep) {
+  return a && (unsigned)ep < API_EP_COUNT ? a->waiting[ep] : 0;
+}
 
 uint64_t netc_spacing(const netc_t *n, const netc_account_t *a, api_endpoint_t ep) {
   return pacer_spacing(n->pacer, a->lane, ep);

@@ -173,6 +173,10 @@ const netc_stats_t *netc_stats(const netc_t *n);
  * logins under authorization): the per-account use of the platform's quota. NULL when no
  * such account was added. */
 const uint64_t *netc_account_sent(const netc_t *n, const char *name);
+/* The calls of a's lane to ep that wait to be sent (for their pacing, a token or a
+ * retry's backoff): the archiver starts a call on a lane only while few wait there, so
+ * that a paced lane's backlog does not hold the slots other lanes could use. */
+size_t netc_lane_waiting(const netc_account_t *a, api_endpoint_t ep);
 /* The pacer's current spacing for a's lane to ep (ms), for tests and metrics. */
 uint64_t netc_spacing(const netc_t *n, const netc_account_t *a, api_endpoint_t ep);
 

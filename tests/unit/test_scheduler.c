@@ -37,6 +37,10 @@ typedef struct fixture {
   start_t starts[MAX_STARTS];
   size_t n_starts;
   size_t spare_calls;
+  /* The lanes of account 0 (one per stream): calls started and not yet sent by the
+   * pacer; lane_cap > 0: a lane holding lane_cap of them is full. */
+  size_t lane_waiting[STREAM_COUNT];
+  size_t lane_cap;
 } fixture_t;
 
 static int64_t cb_server_now(void *arg) { return ((fixture_t *)arg)->now; }
@@ -46,11 +50,17 @@ static bool cb_blocked(void *arg, uint16_t account) {
   return account < 4 && ((fixture_t *)arg)->blocked[account];
 }
 
+static bool cb_lane_full(void *arg, uint16_t account, int st) {
+  fixture_t *f = arg;
+  return account == 0 && f->lane_cap > 0 && f->lane_waiting[st] >= f->lane_cap;
+}
+
 static int cb_start_page(void *arg, uint32_t dev, int s, int64_t end, int64_t now_server) {
   fixture_t *f = arg;
   (void)now_server;
   if (f->fail_starts) return -5;
   assert_true(f->n_starts < MAX_STARTS);
+  if (devtab_at(f->dev, dev)->account == 0) f->lane_waiting[s]++;
   f->starts[f->n_starts++] = (start_t){.dev = dev, .stream = s, .end = end};
   return 0;
 }
@@ -85,7 +95,8 @@ static fixture_t *setup(bool backfill, unsigned streams, size_t max_in_flight, s
                        .alarm_idle_s = 6 * 3600};
   sched_hooks_t h = {.arg = f, .server_now = cb_server_now, .mono_s = cb_mono_s,
                      .ready = cb_ready, .blocked = cb_blocked, .start_page = cb_start_page,
-                     .start_mileage = cb_start_mileage, .spare = cb_spare};
+                     .start_mileage = cb_start_mileage, .spare = cb_spare,
+                     .lane_full = cb_lane_full};
   f->s = sched_new(f->dev, f->cov, f->acad, &o, &h);
   assert_non_null(f->s);
   for (size_t i = 0; i < n; i++) {
@@ -377,6 +388,84 @@ static void test_backfill_window_ends_at_range(void **state) {
   teardown_fixture(f);
 }
 
+/* run: playback has a deep backlog on a paced lane (every device far behind, its lane
+ * sends one call a spacing) while alarm/list, a lane of its own, is free: alarms that
+ * become due get calls at once, they do not wait behind playback calls that only queue
+ * at the pacer. (Fails when the budget of calls in flight is shared without regard to
+ * lanes: playback's queue holds every slot.) */
+static void test_alarms_not_starved_by_paced_playback(void **state) {
+  (void)state;
+  fixture_t *f = setup(false, STREAM_BIT(STREAM_PLAYBACK) | STREAM_BIT(STREAM_ALARMS), 8, 20,
+                       T0 - 86400);
+  f->lane_cap = 2;
+  for (uint32_t i = 0; i < 20; i++) {
+    dev(f, i)->cursor[STREAM_PLAYBACK].have_begin = true;
+    dev(f, i)->last_gpstime = T0 - 10;
+  }
+  /* every device's alarms are asked once (the alarm lane sends its calls and they are
+   * answered) while the pacer holds playback's */
+  for (int round = 0; round < 20; round++) {
+    sched_pump(f->s);
+    for (size_t k = 0; k < f->n_starts; k++) {
+      if (f->starts[k].stream != STREAM_ALARMS) continue;
+      f->lane_waiting[STREAM_ALARMS]--;
+      commit_page(f, &f->starts[k], (paging_cursor_t){f->starts[k].end + 1, false}, false);
+    }
+    f->n_starts = 0;
+  }
+  assert_int_equal(f->lane_waiting[STREAM_ALARMS], 0);
+  /* alarm_interval later, track records: every device's alarms are due (an event); no
+   * playback call has been sent yet */
+  f->now += 301;
+  for (uint32_t i = 0; i < 20; i++) {
+    dev(f, i)->last_gpstime = f->now - 10;
+    alarmcad_record_t r = {.gpstime = f->now - 5, .heard = f->now - 5, .datastatus = 1};
+    assert_int_equal(alarmcad_track(f->acad, i, &r, f->now), 0);
+    sched_mark_device(f->s, i);
+  }
+  sched_pump(f->s);
+  size_t alarms = 0;
+  for (size_t k = 0; k < f->n_starts; k++)
+    if (f->starts[k].stream == STREAM_ALARMS) alarms++;
+  assert_int_equal(alarms, 2); /* the alarm lane's two, at once */
+  take_starts(f);
+  /* the alarm lane sends both and they are answered: the next two alarms go, though
+   * playback's lane still holds its two */
+  for (int k = 0; k < 2; k++) {
+    f->lane_waiting[STREAM_ALARMS]--;
+    sched_call_ended(f->s, false);
+  }
+  sched_pump(f->s);
+  assert_int_equal(take_starts(f), 2);
+  assert_int_equal(f->lane_waiting[STREAM_ALARMS], 2);
+  assert_int_equal(f->lane_waiting[STREAM_PLAYBACK], 2);
+  teardown_fixture(f);
+}
+
+/* Due playback is taken oldest coverage first (the device whose cursor is earliest),
+ * not in the order of the device table, so that the lag behind the platform is spread
+ * evenly when the playback budget cannot keep every device current. */
+static void test_playback_oldest_coverage_first(void **state) {
+  (void)state;
+  fixture_t *f = setup(false, STREAM_BIT(STREAM_PLAYBACK), 1, 4, T0 - 3600);
+  const int64_t begin[4] = {T0 - 1000, T0 - 4000, T0 - 2000, T0 - 3000};
+  for (uint32_t i = 0; i < 4; i++) {
+    dev(f, i)->cursor[STREAM_PLAYBACK] = (paging_cursor_t){begin[i], true};
+    dev(f, i)->last_gpstime = T0 - 10;
+  }
+  sched_mark_all(f->s);
+  const uint32_t order[5] = {1, 3, 2, 0, 1};
+  for (int k = 0; k < 5; k++) {
+    sched_pump(f->s);
+    assert_int_equal(take_starts(f), 1);
+    assert_int_equal(f->starts[0].dev, order[k]);
+    /* device 1's page ends before device 0's cursor: it comes again after device 0 */
+    int64_t end = f->starts[0].dev == 1 ? T0 - 500 : T0 - 100;
+    commit_page(f, &f->starts[0], (paging_cursor_t){end, true}, false);
+  }
+  teardown_fixture(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_playback_due_on_news_only),
@@ -390,6 +479,8 @@ int main(void) {
       cmocka_unit_test(test_failed_start_backs_off),
       cmocka_unit_test(test_mileage_windows),
       cmocka_unit_test(test_backfill_window_ends_at_range),
+      cmocka_unit_test(test_alarms_not_starved_by_paced_playback),
+      cmocka_unit_test(test_playback_oldest_coverage_first),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
