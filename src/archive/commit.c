@@ -20,6 +20,21 @@ int commit_fence(archiver_t *a, const devtab_device_t *d) {
                              arch_lease_key(a, d->account, key, sizeof key), gen);
 }
 
+/* Backfill coalesces: while the writer is busy with a batch, the next one keeps filling
+ * past batch_rows (up to commit_cap_rows) instead of queueing behind it in pieces of
+ * batch_rows, and goes as soon as the writer is idle (on_batch). PostgreSQL then pays
+ * its per-transaction costs (round trips, statement triggers, the staging tables' truncation
+ * at COMMIT, the merges' planning) once per larger batch, and never waits for fleetarc
+ * while rows are ready. The service keeps batches of batch_rows: its rows are few and
+ * their latency counts. The streams of a held batch are busy until its COMMIT, as they
+ * are while a batch waits in the writer's queue. */
+static bool commit_coalescing(const archiver_t *a) { return arch_backfill(a) && a->db; }
+
+static size_t commit_cap_rows(const archiver_t *a) {
+  size_t batch = (size_t)a->cfg->database.batch_rows, half = (size_t)a->cfg->database.queue_rows / 2;
+  return batch > half ? batch : half;
+}
+
 static void on_batch(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res, void *data) {
   (void)w;
   bctx_t *c = data;
@@ -60,6 +75,8 @@ static void on_batch(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res
   free(c->moves);
   free(c);
   if (a->commit.blocked) commit_submit(a);
+  else if (commit_coalescing(a) && a->commit.pending == 0 && a->commit.batch)
+    commit_submit(a); /* the writer is idle: it takes what came in while it wrote */
   sched_pump(a->sched);
   arch_check_shutdown(a);
 }
@@ -106,7 +123,12 @@ void commit_submit(archiver_t *a) {
   a->commit.bctx = NULL;
 }
 
-static void on_flush(uv_timer_t *t) { commit_submit(t->data); }
+/* While coalescing, a batch the writer is busy for waits: the batch's commit submits it. */
+static void on_flush(uv_timer_t *t) {
+  archiver_t *a = t->data;
+  if (commit_coalescing(a) && a->commit.pending > 0) return;
+  commit_submit(a);
+}
 
 /* The batch being filled, created on demand (NULL on out of memory). */
 pgw_batch_t *commit_batch(archiver_t *a) {
@@ -151,7 +173,11 @@ int commit_move(archiver_t *a, uint32_t dev, int s, const paging_cursor_t *cur, 
 }
 
 void commit_maybe_submit(archiver_t *a) {
-  if (a->commit.batch && pgw_batch_rows(a->commit.batch) >= (size_t)a->cfg->database.batch_rows) commit_submit(a);
+  if (!a->commit.batch) return;
+  size_t rows = pgw_batch_rows(a->commit.batch);
+  if (rows < (size_t)a->cfg->database.batch_rows) return;
+  if (commit_coalescing(a) && a->commit.pending > 0 && rows < commit_cap_rows(a)) return;
+  commit_submit(a);
 }
 
 void commit_on_pressure(pgw_t *w, bool full, void *data) {
