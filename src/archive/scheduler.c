@@ -4,8 +4,10 @@
 #include "archive/scheduler.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "domain/stream.h"
+#include "util/grow.h"
 #include "util/log.h"
 
 struct sched {
@@ -254,25 +256,10 @@ static struct pb_entry pb_pop(sched_t *s) {
 /* Room for every device of the table (a device is in the heap at most once). false: out
  * of memory (the device is not queued now; its next event queues it). */
 static bool pb_room(sched_t *s) {
-  size_t n = devtab_count(s->dev);
-  if (s->pb_queued_n < n) {
-    size_t cap = s->pb_queued_n ? s->pb_queued_n : 64;
-    while (cap < n) cap *= 2;
-    uint8_t *q = realloc(s->pb_queued, cap);
-    if (!q) return false;
-    for (size_t i = s->pb_queued_n; i < cap; i++) q[i] = 0;
-    s->pb_queued = q;
-    s->pb_queued_n = cap;
-  }
-  if (s->pb_cap < n) {
-    size_t cap = s->pb_cap ? s->pb_cap : 64;
-    while (cap < n) cap *= 2;
-    struct pb_entry *h = realloc(s->pb_heap, cap * sizeof *h);
-    if (!h) return false;
-    s->pb_heap = h;
-    s->pb_cap = cap;
-  }
-  return true;
+  size_t n = devtab_count(s->dev), old = s->pb_queued_n;
+  if (GROW(s->pb_queued, s->pb_queued_n, n) != 0) return false;
+  if (s->pb_queued_n > old) memset(s->pb_queued + old, 0, s->pb_queued_n - old);
+  return GROW(s->pb_heap, s->pb_cap, n) == 0;
 }
 
 static void pb_push(sched_t *s, uint32_t dev, int64_t key) {
