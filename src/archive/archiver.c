@@ -202,7 +202,8 @@ static void close_handles(archiver_t *a) {
 
 static void on_db_closed(void *arg) {
   archiver_t *a = arg;
-  a->db = NULL;
+  if (a->db_closing > 0 && --a->db_closing > 0) return; /* the other writer still drains */
+  a->db = a->db2 = NULL;
   close_handles(a);
 }
 
@@ -210,8 +211,13 @@ static void on_net_closed(void *arg) {
   archiver_t *a = arg;
   a->net = NULL;
   commit_submit(a); /* what the last responses brought */
-  if (a->db) pgw_close(a->db, ARCH_DRAIN_MS, on_db_closed, a);
-  else close_handles(a);
+  if (!a->db) {
+    close_handles(a);
+    return;
+  }
+  a->db_closing = a->db2 ? 2 : 1; /* both drain side by side */
+  pgw_close(a->db, ARCH_DRAIN_MS, on_db_closed, a);
+  if (a->db2) pgw_close(a->db2, ARCH_DRAIN_MS, on_db_closed, a);
 }
 
 /* Closes the client once no call is out (or the wait is over): responses that arrive
@@ -505,11 +511,14 @@ static int open_clients(archiver_t *a) {
   netc_options_t no;
   netc_options_from_config(&no, cfg);
   a->net = netc_new(a->loop, &no);
-  pgw_options_t po = {.conninfo = cfg->database.conninfo,
-                      .max_queued_rows = (size_t)cfg->database.queue_rows,
+  /* Backfill writes over two connections (commit.c), which share queue_rows. */
+  size_t queue = (size_t)cfg->database.queue_rows, batch = (size_t)cfg->database.batch_rows;
+  if (arch_backfill(a)) queue = queue / 2 > batch ? queue / 2 : batch;
+  pgw_options_t po = {.conninfo = cfg->database.conninfo, .max_queued_rows = queue,
                       .on_pressure = commit_on_pressure, .data = a};
   a->db = pgw_new(a->loop, &po);
-  if (!a->net || !a->db) return -ENOMEM;
+  if (a->db && arch_backfill(a)) a->db2 = pgw_new(a->loop, &po);
+  if (!a->net || !a->db || (arch_backfill(a) && !a->db2)) return -ENOMEM;
   for (size_t i = 0; i < a->n_accts; i++) {
     acct_t *ac = &a->accts[i];
     ac->na = netc_account_add(a->net, ac->cfg->account, ac->cfg->password_md5);
@@ -595,6 +604,7 @@ int archiver_new(uv_loop_t *loop, const archiver_options_t *opt, archiver_t **ou
     /* Their closes end on the caller's loop; nothing of them points into a. */
     if (a->net) netc_close(a->net, NULL, NULL);
     if (a->db) pgw_close(a->db, 0, NULL, NULL);
+    if (a->db2) pgw_close(a->db2, 0, NULL, NULL);
     poller_close_timers(a);
     goto fail;
   }

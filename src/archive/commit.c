@@ -20,19 +20,39 @@ int commit_fence(archiver_t *a, const devtab_device_t *d) {
                              arch_lease_key(a, d->account, key, sizeof key), gen);
 }
 
-/* Backfill coalesces: while the writer is busy with a batch, the next one keeps filling
- * past batch_rows (up to commit_cap_rows) instead of queueing behind it in pieces of
- * batch_rows, and goes as soon as the writer is idle (on_batch). PostgreSQL then pays
- * its per-transaction costs (round trips, statement triggers, the staging tables' truncation
- * at COMMIT, the merges' planning) once per larger batch, and never waits for fleetarc
- * while rows are ready. The service keeps batches of batch_rows: its rows are few and
- * their latency counts. The streams of a held batch are busy until its COMMIT, as they
- * are while a batch waits in the writer's queue. */
+/* Backfill coalesces: while the writers are busy, the next batch keeps filling past
+ * batch_rows (up to commit_cap_rows) instead of queueing behind them in pieces of
+ * batch_rows, and goes as soon as a writer is idle (on_batch). PostgreSQL then pays its
+ * per-transaction costs (round trips, statement triggers, the staging tables' truncation
+ * at COMMIT, the merges' planning) once per larger batch. The service keeps batches of
+ * batch_rows: its rows are few and their latency counts. The streams of a held batch are
+ * busy until its COMMIT, as they are while a batch waits in a writer's queue.
+ *
+ * Backfill also writes over two connections (a->db2): while one is in its COPY, the other
+ * sends its rows, merges and commits, so that PostgreSQL is not left idle for fleetarc's
+ * round trips and per-batch statements between two COPYs. The order in which two batches
+ * commit does not matter: a stream is in one batch at a time (busy until that batch's
+ * COMMIT), each batch carries the coverage and cursors of its own rows, and cursors only
+ * move forward. */
 static bool commit_coalescing(const archiver_t *a) { return arch_backfill(a) && a->db; }
 
 static size_t commit_cap_rows(const archiver_t *a) {
   size_t batch = (size_t)a->cfg->database.batch_rows, half = (size_t)a->cfg->database.queue_rows / 2;
   return batch > half ? batch : half;
+}
+
+/* An idle writer (nothing queued, nothing being written), else NULL. */
+static pgw_t *idle_writer(const archiver_t *a) {
+  if (a->db && pgw_queue_batches(a->db) == 0) return a->db;
+  if (a->db2 && pgw_queue_batches(a->db2) == 0) return a->db2;
+  return NULL;
+}
+
+/* The writer for the next batch: an idle one, else the one holding fewer rows. */
+static pgw_t *next_writer(const archiver_t *a) {
+  pgw_t *w = idle_writer(a);
+  if (w || !a->db2) return w ? w : a->db;
+  return pgw_queue_rows(a->db2) < pgw_queue_rows(a->db) ? a->db2 : a->db;
 }
 
 static void on_batch(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res, void *data) {
@@ -75,8 +95,8 @@ static void on_batch(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res
   free(c->moves);
   free(c);
   if (a->commit.blocked) commit_submit(a);
-  else if (commit_coalescing(a) && a->commit.pending == 0 && a->commit.batch)
-    commit_submit(a); /* the writer is idle: it takes what came in while it wrote */
+  else if (commit_coalescing(a) && a->commit.batch && idle_writer(a))
+    commit_submit(a); /* a writer is idle: it takes what came in meanwhile */
   sched_pump(a->sched);
   arch_check_shutdown(a);
 }
@@ -101,7 +121,7 @@ void commit_submit(archiver_t *a) {
   a->commit.bctx = NULL;
   a->commit.blocked = false;
   c->submitted_ms = uv_now(a->loop);
-  int rc = pgw_submit(a->db, b, on_batch, c);
+  int rc = pgw_submit(next_writer(a), b, on_batch, c);
   if (rc == 0) {
     a->commit.pending++;
     return;
@@ -123,10 +143,10 @@ void commit_submit(archiver_t *a) {
   a->commit.bctx = NULL;
 }
 
-/* While coalescing, a batch the writer is busy for waits: the batch's commit submits it. */
+/* While coalescing, a batch waits for an idle writer: a batch's commit submits it. */
 static void on_flush(uv_timer_t *t) {
   archiver_t *a = t->data;
-  if (commit_coalescing(a) && a->commit.pending > 0) return;
+  if (commit_coalescing(a) && !idle_writer(a)) return;
   commit_submit(a);
 }
 
@@ -176,14 +196,15 @@ void commit_maybe_submit(archiver_t *a) {
   if (!a->commit.batch) return;
   size_t rows = pgw_batch_rows(a->commit.batch);
   if (rows < (size_t)a->cfg->database.batch_rows) return;
-  if (commit_coalescing(a) && a->commit.pending > 0 && rows < commit_cap_rows(a)) return;
+  if (commit_coalescing(a) && !idle_writer(a) && rows < commit_cap_rows(a)) return;
   commit_submit(a);
 }
 
+/* Fetching pauses while every writer is full (a batch goes to the one that is not). */
 void commit_on_pressure(pgw_t *w, bool full, void *data) {
-  (void)w;
   archiver_t *a = data;
-  a->commit.pressure = full;
+  a->commit.full[w == a->db2] = full;
+  a->commit.pressure = a->commit.full[0] && (!a->db2 || a->commit.full[1]);
   if (!full) {
     if (a->commit.blocked) commit_submit(a);
     sched_pump(a->sched);

@@ -132,7 +132,9 @@ struct archiver {
   config_t *owned_cfg;       /* the configuration of the last reload, NULL before one */
   uv_loop_t *loop;           /* the caller's (archiver_new) */
   netc_t *net;
-  pgw_t *db;
+  pgw_t *db;                 /* the writer */
+  pgw_t *db2;                /* backfill: a second writer (commit.c), NULL in run */
+  unsigned db_closing;       /* writers whose pgw_close has not called back yet */
   devtab_t *dev;
   acct_t *accts;
   size_t n_accts;
@@ -159,7 +161,8 @@ struct archiver {
     pgw_batch_t *batch;      /* being filled */
     bctx_t *bctx;            /* its moves */
     bool blocked;            /* pgw_submit said -EAGAIN: retry on pressure(false) */
-    bool pressure;           /* the writer is full: no data requests */
+    bool pressure;           /* every writer is full: no data requests */
+    bool full[2];            /* by writer (db, db2): its on_pressure said full */
     size_t pending;          /* submitted, callback not yet run */
   } commit;
   struct {                   /* discovery.c */

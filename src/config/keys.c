@@ -58,7 +58,9 @@ const row_t config_rows[] = {
   {"database.flush_interval", T_DURATION, AT(database.flush_interval_ms), "1s", 1, HOUR_MS, 0,
    NULL, NULL, 0, NULL, "a partial batch is written after this"},
   {"database.queue_rows", T_INT, AT(database.queue_rows), "100000", 1, 100000000, K_RESTART, NULL,
-   NULL, 0, NULL, "rows waiting for the writer before fetching pauses; at least batch_rows"},
+   NULL, 0, NULL,
+   "rows waiting for the writer before fetching pauses (backfill: shared by its two "
+   "connections); at least batch_rows"},
   {"archive.track_interval", T_DURATION, AT(archive.track_interval_ms), "60s", 100, DAY_MS, 0,
    NULL, NULL, 0, NULL, "how often every device's latest position is polled"},
   {"archive.discovery_interval", T_DURATION, AT(archive.discovery_interval_ms), "1h", MIN_MS,
