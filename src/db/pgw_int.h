@@ -126,6 +126,7 @@ struct pgw {
   int merge_kinds[K_COUNT];
   int nmerge, merge_at;
   bool fence_pending;     /* the merge step's first result is the fence's */
+  bool truncate_pending;  /* the result before the COMMIT's is the staging TRUNCATE's */
   bool want_write;
   char *step_error;       /* first error result of the step; malloc'd */
   char sqlstate[6];

@@ -27,8 +27,11 @@ const char *pgw_kind_name(int kind) {
 }
 
 
-/* Created once per connection. ON COMMIT DELETE ROWS empties them at each COMMIT, so a
- * batch never sees another's rows. Times are staged as UNIX seconds and converted in
+/* Created once per connection. A batch's merge ends with a TRUNCATE of the staging tables
+ * it filled (before its COMMIT; an attempt rolled back takes its staged rows with it), so
+ * a batch never sees another's rows. Not ON COMMIT DELETE ROWS: that truncates every one
+ * of them, their TOAST tables and indexes, at each COMMIT that touched any temporary
+ * table, about 5 ms a batch against 1 ms. Times are staged as UNIX seconds and converted in
  * the merge; seq orders upserts of one key within a batch (the last one wins). Every
  * kind travels as binary COPY, whose fields must have their column's exact width: the
  * staged integers are as wide as the C values (int, int64_t), and a status out of the
@@ -37,27 +40,25 @@ const char *pgw_kind_name(int kind) {
 const char pgw__setup_sql[] =
   "SET client_min_messages = warning;"
   "CREATE TEMP TABLE pgw_positions (imei text, gpstime timestamptz, longitude float8,"
-  " latitude float8, speed int, course int) ON COMMIT DELETE ROWS;"
+  " latitude float8, speed int, course int);"
   "CREATE TEMP TABLE pgw_alarms (imei text, alarm_type int, gpstime timestamptz,"
   " systemtime timestamptz, longitude float8, latitude float8, speed int, course int,"
-  " geofence_id bigint) ON COMMIT DELETE ROWS;"
+  " geofence_id bigint);"
   "CREATE TEMP TABLE pgw_device_state (seq bigint, imei text, servertime bigint,"
   " gpstime bigint, hearttime bigint, systemtime bigint, longitude float8, latitude float8,"
   " course int, speed int, acctime bigint, accstatus int, doorstatus int, chargestatus int,"
   " oilpowerstatus int, defencestatus int, datastatus int, battery int,"
-  " mileage bigint, todaymileage bigint) ON COMMIT DELETE ROWS;"
+  " mileage bigint, todaymileage bigint);"
   "CREATE TEMP TABLE pgw_devices (seq bigint, imei text, account text, devicename text,"
   " devicetype text, platenumber text, simcard text, iccid text, onlinetime bigint,"
-  " platformduetime bigint, activatedtime bigint, userduetime bigint) ON COMMIT DELETE ROWS;"
-  "CREATE TEMP TABLE pgw_mileage (seq bigint, imei text, day bigint, km float8)"
-  " ON COMMIT DELETE ROWS;"
-  "CREATE TEMP TABLE pgw_removed (imei text) ON COMMIT DELETE ROWS;"
-  "CREATE TEMP TABLE pgw_cursors (imei text, stream text, cursor bigint) ON COMMIT DELETE ROWS;"
-  "CREATE TEMP TABLE pgw_coverage (imei text, stream text, from_s bigint, to_s bigint)"
-  " ON COMMIT DELETE ROWS;"
+  " platformduetime bigint, activatedtime bigint, userduetime bigint);"
+  "CREATE TEMP TABLE pgw_mileage (seq bigint, imei text, day bigint, km float8);"
+  "CREATE TEMP TABLE pgw_removed (imei text);"
+  "CREATE TEMP TABLE pgw_cursors (imei text, stream text, cursor bigint);"
+  "CREATE TEMP TABLE pgw_coverage (imei text, stream text, from_s bigint, to_s bigint);"
   "CREATE TEMP TABLE pgw_gaps (seq bigint, imei text, from_s bigint, to_s bigint,"
   " detected_s bigint, next_s bigint, asked_s bigint, attempts int, recovered bigint,"
-  " healed_s bigint) ON COMMIT DELETE ROWS;";
+  " healed_s bigint);";
 
 /* Positions and alarms travel in binary COPY format, in the column order of these lists,
  * which is both their staging table's and their real table's: the same bytes go straight

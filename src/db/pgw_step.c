@@ -96,6 +96,12 @@ static bool start_merge(pgw_t *w) {
     else
       rc = buf_puts(&sql, pgw__merge_sql[k]);
   }
+  /* The staging tables filled are emptied for the next batch (pgw_sql.c). */
+  w->truncate_pending = w->nmerge > 0;
+  for (int i = 0; i < w->nmerge && rc == 0; i++)
+    rc = buf_printf(&sql, "%s pg_temp.%s", i ? "," : "TRUNCATE",
+                    pgw__kind_table[w->merge_kinds[i]]);
+  if (rc == 0 && w->nmerge > 0) rc = buf_puts(&sql, ";");
   /* The COMMIT goes with the merges: one round trip less; its result comes last. */
   if (rc == 0) rc = buf_puts(&sql, "COMMIT;");
   bool ok;
@@ -463,7 +469,11 @@ void pgw__handle_result(pgw_t *w, PGresult *r) {
         }
         break;
       }
-      /* The result after the merges' is the COMMIT's. */
+      if (w->truncate_pending) { /* then the staging tables' TRUNCATE */
+        w->truncate_pending = false;
+        break;
+      }
+      /* The result after the merges' (and the TRUNCATE's) is the COMMIT's. */
       __attribute__((fallthrough));
     case STEP_COMMIT:
       /* COMMIT of an aborted transaction answers COMMAND_OK with the tag ROLLBACK. */
