@@ -152,12 +152,13 @@ sigterm_timed() {
   awk -v t="$took" 'BEGIN{exit !(t < 10)}' || fail "run took ${took}s to stop"
 }
 
-# compare FROM TO [SYSTO]: the database equals the truth CSVs in $T/truth over gpstime
+# compare FROM TO [SYSTO]: the database ($DB, or private_pg's $CONN) equals the truth
+# CSVs in $T/truth over gpstime
 # [FROM, TO) (positions and alarms, row for row; alarms also with systemtime < SYSTO);
 # prints the counts, fails on any difference
 compare() {
   local out
-  out=$(cd "$T" && psql -d "$DB" -qAt -F' ' -v ON_ERROR_STOP=1 -v from="$1" -v to="$2" -v systo="${3:-9999999999}" <<'SQL'
+  out=$(cd "$T" && psql -d "${CONN:-$DB}" -qAt -F' ' -v ON_ERROR_STOP=1 -v from="$1" -v to="$2" -v systo="${3:-9999999999}" <<'SQL'
 CREATE TEMP TABLE tp (imei text, gpstime bigint, longitude double precision, latitude double precision, speed int, course int);
 CREATE TEMP TABLE ta (imei text, alarm_type int, gpstime bigint, systemtime bigint, longitude double precision, latitude double precision, speed int, course int, geofence_id bigint);
 \copy tp FROM 'truth/positions.csv' CSV HEADER
