@@ -1,23 +1,35 @@
--- 105_distance_stored_flat.sql: report_distance over stored days costs a few µs a
--- device-day, not ~45 µs (issue 22: 30-day distance of 2,000 devices under 2 s).
+-- 105_distance_stored_flat.sql: report_distance over stored days at ~12 µs a device-day
+-- instead of ~45 (issue 22: 30-day distance of 2,000 devices under 2 s).
 --
 -- Profiled at 200 devices x 30 days stored ahead (EXPLAIN ANALYZE through auto_explain,
--- track_functions = pl): 330 ms a call, of which the edge fixes took the most. sql/100
--- evaluates fleetarc.edge_fix for each stored day after another of the same device as a
--- LATERAL subquery: after inlining, an Append of three nested loops over six subquery
--- scans (clean_point's OFFSET 0 fences), all rescanned for each of the 5,600 rows, about
--- 30 µs a row; the stored days were materialized whole (451-byte rows with the snapshot)
--- and read three times. Now the six clean_point evaluations of an edge are plain
--- expressions of the row (fleetarc.clean_km / clean_kept below: single expressions, which
--- the planner inlines, so no function call and no subquery per row), the three changes of
--- an edge come out of one VALUES per row in the same order as before, and the stored days
--- carry only the columns the report reads. Same results: the same functions on the same
--- values (haversine_km for the km, approx_km for the spike tests).
+-- track_functions = pl): 330 ms a call, 256 ms of it the main query. sql/100 evaluated
+-- fleetarc.edge_fix for each stored day after another of the same device as a LATERAL
+-- subquery: after inlining, an Append of three nested loops over six subquery scans
+-- (clean_point's OFFSET 0 fences) rescanned for each of the 5,600 rows, ~30 µs a row;
+-- the stored days were materialized whole (451-byte rows with the snapshot) and read
+-- three times; and four rows a device-day (the day, three edge changes) went through an
+-- anti join and a GROUP BY. Now:
+--  - the edge changes are plain expressions (fleetarc.clean_km / clean_kept / clean_step
+--    below, single expressions the planner inlines: no call, no subquery), computed once a
+--    row in a projection (in a VALUES list they would be compiled again for every row:
+--    1.1 s). Of edge_fix's six clean_point evaluations, those of a point alone on one side
+--    are known without computing (no next point: kept; no previous point: kept, no step),
+--    and d2's is the same joined or alone unless d1 turns out a spike after a3;
+--  - each unit computes the changes of both its edges (lag of the previous unit's last
+--    points, lead of the next unit's first point), so a stored day is one row: its km and
+--    points plus its changes, added in sql/100's order (the same float sums); only the
+--    live head and tail and their edges are grouped by day as before;
+--  - the stored days are read once, only the columns used, by a range of the key on day.
+-- Measured (same machine, load ~2 to 3): 200 x 30 stored ahead 330 -> 97-170 ms a call
+-- (bench_scale.sh 200 back to back: 30-day distance warm 0.346 -> 0.157 s);
+-- 2,000 devices x 30 days of device_day 1.6-1.8 s -> 0.75-0.99 s; with 12 months of
+-- device_day kept 1.75-3.3 s -> 0.80-1.02 s. Same results (EXCEPT ALL against sql/103's
+-- output: 0 rows, 200 and 2,000 devices; tests/sql/reports_device_day.sql).
 
--- clean_point (sql/100) as two single expressions: whether the point t is kept (not a
--- spike) and the step it adds. Arguments as clean_point's. Each argument should be a
--- plain column or array element: the planner inlines a SQL function whose arguments used
--- more than once are cheap to evaluate.
+-- clean_point (sql/100) as single expressions: whether the point t is kept (not a spike),
+-- the step from a given kept point, and the step it adds. Arguments as clean_point's.
+-- Each argument should be a plain column or array element: the planner inlines a SQL
+-- function whose arguments used more than once are cheap to evaluate.
 CREATE OR REPLACE FUNCTION fleetarc.clean_kept(
     t float8, lon float8, lat float8, t1 float8, lon1 float8, lat1 float8,
     tn float8, lonn float8, latn float8, mj float8)
