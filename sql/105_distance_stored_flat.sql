@@ -134,7 +134,7 @@ BEGIN
       WHERE seq.p_t IS NOT NULL
         AND ((cardinality(seq.p_t) < 3 AND NOT seq.p_bound)
              OR (coalesce(cardinality(seq.head_t), 0) < 3 AND NOT seq.bound))
-    ), fx AS (       -- sql/100's edge_fix, per unit: what cleaning the units joined changes
+    ), ex AS (       -- sql/100's edge_fix, per unit (bound or not): what cleaning the units joined changes
                      -- against cleaning each alone, at the three points that see across an
                      -- edge. Edge from the previous unit (a = its last three points) to
                      -- this one (d = its first three): d1 alone has no previous point
@@ -187,60 +187,14 @@ BEGIN
                    seq.tail_t[1] AS t1, seq.tail_lon[1] AS t1lon, seq.tail_lat[1] AS t1lat,
                    seq.tail_t[2] AS t2, seq.tail_lon[2] AS t2lon, seq.tail_lat[2] AS t2lat,
                    seq.tail_t[3] AS t3, seq.tail_lon[3] AS t3lon, seq.tail_lat[3] AS t3lat
-            FROM seq WHERE NOT seq.bound
-              AND NOT EXISTS (SELECT 1 FROM live WHERE live.imei = seq.imei)
+            FROM seq WHERE NOT EXISTS (SELECT 1 FROM live WHERE live.imei = seq.imei)
             OFFSET 0) e   -- the array elements once a row, not once a use
       OFFSET 0        -- computed here once (a projection), not in a VALUES list above,
                       -- which would compile its expressions again for every row
-    ), bx AS (       -- the same for the bound units (the live head and tail)
-      SELECT e.imei, e.k, e.day, e.km, e.points, e.bound, e.p_t IS NOT NULL AS has_p,
-             e.d1, e.d2, e.a3,
-             CASE WHEN e.p_t IS NOT NULL
-                  THEN fleetarc.clean_km(e.d1, e.d1lon, e.d1lat, e.a3, e.a3lon, e.a3lat,
-                                         e.a2, e.a2lon, e.a2lat, e.d2, e.d2lon, e.d2lat, max_jump_kmh)
-             END AS d1_km,
-             CASE WHEN e.p_t IS NULL THEN NULL
-                  WHEN fleetarc.clean_kept(e.d1, e.d1lon, e.d1lat, e.a3, e.a3lon, e.a3lat,
-                                           e.d2, e.d2lon, e.d2lat, max_jump_kmh) THEN 0
-                  ELSE -1 END AS d1_pts,
-             CASE WHEN e.p_t IS NULL THEN NULL
-                  WHEN coalesce(fleetarc.approx_km(e.a3lon, e.a3lat, e.d1lon, e.d1lat) * 3600
-                                  > max_jump_kmh * greatest(e.d1 - e.a3, 0.001)
-                                AND fleetarc.approx_km(e.d1lon, e.d1lat, e.d2lon, e.d2lat) * 3600
-                                  > max_jump_kmh * greatest(e.d2 - e.d1, 0.001), false)
-                       AND fleetarc.clean_kept(e.d2, e.d2lon, e.d2lat, e.d1, e.d1lon, e.d1lat,
-                                               e.d3, e.d3lon, e.d3lat, max_jump_kmh)
-                  THEN fleetarc.clean_step(e.d2, e.d2lon, e.d2lat, e.a3, e.a3lon, e.a3lat, max_jump_kmh)
-                       - fleetarc.clean_step(e.d2, e.d2lon, e.d2lat, e.d1, e.d1lon, e.d1lat, max_jump_kmh)
-                  ELSE 0 END AS d2_km,
-             e.n_k IS NOT NULL AND e.tail_t IS NOT NULL AS has_n,
-             e.t3,
-             CASE WHEN e.n_k IS NULL OR e.tail_t IS NULL THEN NULL
-                  WHEN fleetarc.clean_kept(e.t3, e.t3lon, e.t3lat, e.t2, e.t2lon, e.t2lat,
-                                           e.n_t, e.n_lon, e.n_lat, max_jump_kmh) THEN 0
-                  ELSE 0 - fleetarc.clean_km(e.t3, e.t3lon, e.t3lat, e.t2, e.t2lon, e.t2lat,
-                                             e.t1, e.t1lon, e.t1lat, NULL, NULL, NULL, max_jump_kmh)
-             END AS n_km,
-             CASE WHEN e.n_k IS NULL OR e.tail_t IS NULL THEN NULL
-                  WHEN fleetarc.clean_kept(e.t3, e.t3lon, e.t3lat, e.t2, e.t2lon, e.t2lat,
-                                           e.n_t, e.n_lon, e.n_lat, max_jump_kmh) THEN 0
-                  ELSE -1 END AS n_pts
-      FROM (SELECT seq.imei, seq.k, seq.day, seq.km, seq.points, seq.bound, seq.p_t, seq.tail_t,
-                   seq.n_k, seq.n_t, seq.n_lon, seq.n_lat,
-                   seq.p_t[1] AS a1, seq.p_lon[1] AS a1lon, seq.p_lat[1] AS a1lat,
-                   seq.p_t[2] AS a2, seq.p_lon[2] AS a2lon, seq.p_lat[2] AS a2lat,
-                   seq.p_t[3] AS a3, seq.p_lon[3] AS a3lon, seq.p_lat[3] AS a3lat,
-                   seq.head_t[1] AS d1, seq.head_lon[1] AS d1lon, seq.head_lat[1] AS d1lat,
-                   seq.head_t[2] AS d2, seq.head_lon[2] AS d2lon, seq.head_lat[2] AS d2lat,
-                   seq.head_t[3] AS d3, seq.head_lon[3] AS d3lon, seq.head_lat[3] AS d3lat,
-                   seq.tail_t[1] AS t1, seq.tail_lon[1] AS t1lon, seq.tail_lat[1] AS t1lat,
-                   seq.tail_t[2] AS t2, seq.tail_lon[2] AS t2lon, seq.tail_lat[2] AS t2lat,
-                   seq.tail_t[3] AS t3, seq.tail_lon[3] AS t3lon, seq.tail_lat[3] AS t3lat
-            FROM seq WHERE seq.bound
-              AND NOT EXISTS (SELECT 1 FROM live WHERE live.imei = seq.imei)
-            OFFSET 0) e   -- the array elements once a row, not once a use
-      OFFSET 0        -- computed here once (a projection), not in a VALUES list above,
-                      -- which would compile its expressions again for every row
+    ), fx AS (       -- the stored units
+      SELECT * FROM ex WHERE NOT ex.bound
+    ), bx AS (       -- the bound units (the live head and tail)
+      SELECT * FROM ex WHERE ex.bound
     ), g AS (
       -- a stored day: its km and points, then (as sql/100 added them, in this order) the
       -- changes at its first points (edge from the previous unit) and at its last point
