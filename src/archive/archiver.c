@@ -512,8 +512,7 @@ static int open_clients(archiver_t *a) {
   netc_options_from_config(&no, cfg);
   a->net = netc_new(a->loop, &no);
   /* Backfill writes over two connections (commit.c), which share queue_rows. */
-  size_t queue = (size_t)cfg->database.queue_rows, batch = (size_t)cfg->database.batch_rows;
-  if (arch_backfill(a)) queue = queue / 2 > batch ? queue / 2 : batch;
+  size_t queue = arch_backfill(a) ? commit_cap_rows(a) : (size_t)cfg->database.queue_rows;
   pgw_options_t po = {.conninfo = cfg->database.conninfo, .max_queued_rows = queue,
                       .on_pressure = commit_on_pressure, .data = a};
   a->db = pgw_new(a->loop, &po);

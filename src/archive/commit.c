@@ -36,7 +36,9 @@ int commit_fence(archiver_t *a, const devtab_device_t *d) {
  * move forward. */
 static bool commit_coalescing(const archiver_t *a) { return arch_backfill(a) && a->db; }
 
-static size_t commit_cap_rows(const archiver_t *a) {
+/* The most rows a coalesced batch holds; also each backfill writer's queue bound
+ * (archiver.c: the two share queue_rows). */
+size_t commit_cap_rows(const archiver_t *a) {
   size_t batch = (size_t)a->cfg->database.batch_rows, half = (size_t)a->cfg->database.queue_rows / 2;
   return batch > half ? batch : half;
 }
@@ -51,8 +53,9 @@ static pgw_t *idle_writer(const archiver_t *a) {
 /* The writer for the next batch: an idle one, else the one holding fewer rows. */
 static pgw_t *next_writer(const archiver_t *a) {
   pgw_t *w = idle_writer(a);
-  if (w || !a->db2) return w ? w : a->db;
-  return pgw_queue_rows(a->db2) < pgw_queue_rows(a->db) ? a->db2 : a->db;
+  if (w) return w;
+  if (a->db2 && pgw_queue_rows(a->db2) < pgw_queue_rows(a->db)) return a->db2;
+  return a->db;
 }
 
 static void on_batch(pgw_t *w, const pgw_batch_t *batch, const pgw_result_t *res, void *data) {
@@ -202,9 +205,9 @@ void commit_maybe_submit(archiver_t *a) {
 
 /* Fetching pauses while every writer is full (a batch goes to the one that is not). */
 void commit_on_pressure(pgw_t *w, bool full, void *data) {
+  (void)w;
   archiver_t *a = data;
-  a->commit.full[w == a->db2] = full;
-  a->commit.pressure = a->commit.full[0] && (!a->db2 || a->commit.full[1]);
+  a->commit.pressure = pgw_queue_full(a->db) && (!a->db2 || pgw_queue_full(a->db2));
   if (!full) {
     if (a->commit.blocked) commit_submit(a);
     sched_pump(a->sched);

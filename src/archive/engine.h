@@ -162,7 +162,6 @@ struct archiver {
     bctx_t *bctx;            /* its moves */
     bool blocked;            /* pgw_submit said -EAGAIN: retry on pressure(false) */
     bool pressure;           /* every writer is full: no data requests */
-    bool full[2];            /* by writer (db, db2): its on_pressure said full */
     size_t pending;          /* submitted, callback not yet run */
   } commit;
   struct {                   /* discovery.c */
@@ -266,6 +265,7 @@ void heal_apply(archiver_t *a, work_t *w, const net_result_t *res);
 /* ---- commit.c ---- */
 int commit_fence(archiver_t *a, const devtab_device_t *d);
 void commit_submit(archiver_t *a);
+size_t commit_cap_rows(const archiver_t *a);
 pgw_batch_t *commit_batch(archiver_t *a);
 int commit_move(archiver_t *a, uint32_t dev, int s, const paging_cursor_t *cur, bool done,
                 const move_t *page);

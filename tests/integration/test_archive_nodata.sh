@@ -6,8 +6,9 @@
 #    with data: both exit 0 within 120 s, the archive equals the truth, and no window,
 #    device list or user list is taken for an error;
 #  - run with the simulator's clock moving 60x (short windows, most alarm windows empty):
-#    after 20 s (or more, until 20 no-data answers came) the archive equals the truth, nothing was an error, and /metrics counts
-#    the empty answers as outcome="empty", none as "error".
+#    after 20 s (or more, until 20 no-data answers came) the archive equals the truth,
+#    nothing was an error, and /metrics counts the empty answers as outcome="empty", none
+#    as "error".
 . "$(dirname "$0")/archive_lib.sh"
 PARSE="/usr/bin/python3 $(dirname "$0")/ops_promparse.py"
 
