@@ -136,6 +136,44 @@ SELECT pg_temp.check('a live tail of fewer than 3 points: the stored days are re
 UPDATE fleetarc.device_day SET km = km - 1000 WHERE tz = 'UTC' AND max_jump_kmh = 250
   AND imei = '990000000000001' AND day = '2026-11-03';
 
+-- A range whose live head holds 1 or 2 points (from 23:57Z or 23:55Z on Oct 31: the points
+-- at 23:58, or 23:56 and 23:58; a spike or a (0,0) point there for some devices): the
+-- step from the head's last point into the first stored day, and whether that point is a
+-- spike, are those of the whole range cleaned as one track. sql/103 and sql/105 took the
+-- head's last point as the third of its last three, which a head of fewer points does not
+-- have: the step was lost (sql/109).
+CREATE FUNCTION pg_temp.head_rows(f timestamptz) RETURNS TABLE (imei text, day date, km numeric, points bigint)
+LANGUAGE sql AS $$
+  SELECT imei, day, round(km::numeric, 9), points
+  FROM fleetarc.report_distance(f, '2026-11-06 00:00Z', NULL, 250, 'UTC')
+$$;
+CREATE TEMP TABLE want_head (f timestamptz, imei text, day date, km numeric, points bigint);
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+INSERT INTO want_head SELECT f, h.* FROM unnest(ARRAY['2026-10-31 23:55Z', '2026-10-31 23:57Z']::timestamptz[]) f,
+  pg_temp.head_rows(f) h;
+COMMIT;
+SELECT pg_temp.check('the live heads of device 2 hold 2 and 1 points',
+  (SELECT array_agg((SELECT count(*) FROM fleetarc.positions WHERE imei = '990000000000002'
+                       AND gpstime >= f AND gpstime < '2026-11-01 00:00Z') ORDER BY f)
+   FROM unnest(ARRAY['2026-10-31 23:55Z', '2026-10-31 23:57Z']::timestamptz[]) f),
+  ARRAY[2, 1]::bigint[]);
+SELECT pg_temp.check('distance with a live head of 2 points',
+  (SELECT count(*) FROM (
+     (SELECT imei, day, km, points FROM want_head WHERE f = '2026-10-31 23:55Z'
+      EXCEPT SELECT * FROM pg_temp.head_rows('2026-10-31 23:55Z'))
+     UNION ALL (SELECT * FROM pg_temp.head_rows('2026-10-31 23:55Z')
+                EXCEPT SELECT imei, day, km, points FROM want_head WHERE f = '2026-10-31 23:55Z')) x),
+  0::bigint);
+SELECT pg_temp.check('distance with a live head of 1 point',
+  (SELECT count(*) FROM (
+     (SELECT imei, day, km, points FROM want_head WHERE f = '2026-10-31 23:57Z'
+      EXCEPT SELECT * FROM pg_temp.head_rows('2026-10-31 23:57Z'))
+     UNION ALL (SELECT * FROM pg_temp.head_rows('2026-10-31 23:57Z')
+                EXCEPT SELECT imei, day, km, points FROM want_head WHERE f = '2026-10-31 23:57Z')) x),
+  0::bigint);
+SELECT pg_temp.check('a live head of fewer than 3 points: the stored days are read',
+  (SELECT count(*) > 0 FROM fleetarc.device_day WHERE tz = 'UTC' AND day = '2026-11-01'), true);
+
 -- ---- late rows for finished days ----
 CREATE FUNCTION pg_temp.day_km(i text, d date) RETURNS numeric LANGUAGE sql AS $$
   SELECT round(km::numeric, 9) FROM fleetarc.report_distance('2026-11-01', '2026-11-06', NULL, 250, 'UTC')
