@@ -11,9 +11,13 @@
 # the writer's cost of the statement triggers (a COPY of one day's rows, triggers on/off).
 #
 # Usage: bench/reports/bench_scale.sh [N] (default 200; 2,000 is the issue's size and
-# takes hours on a busy 2-core machine). SCALE_LAYOUT=device stores each device's days
-# together (a backfill's order) instead of day by day (a live archive's). Needs PG* variables (e.g. scripts/lib.sh's
-# pg_start_throwaway); FLEETARC_BIN, if set, provides `fleetarc migrate`.
+# takes hours on a busy 2-core machine). The rows' order on disk decides the floor:
+# SCALE_LAYOUT=time (the default) stores each day in time order, all devices interleaved
+# (as the live poll writes them: a device's day is spread over the whole day's pages);
+# SCALE_LAYOUT=day stores each day device after device (a backfill run day by day);
+# SCALE_LAYOUT=device stores each device's month together (a backfill of a month).
+# Needs PG* variables (e.g. scripts/lib.sh's pg_start_throwaway); FLEETARC_BIN, if set,
+# provides `fleetarc migrate`.
 # Prints a Markdown section (rows: figure | report | floor | ratio | target) between
 # <!-- reports-scale --> markers; RESULTS=FILE replaces that section in FILE (or appends
 # it). Figures are never asserted. Every time is one psql \timing (client round trip
@@ -22,6 +26,8 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 n=${1:-200}
 case $n in '' | *[!0-9]*) echo "bench_scale.sh: N must be a number of devices, not '$n'" >&2; exit 2 ;; esac
+case ${SCALE_LAYOUT:-time} in time | day | device) ;;
+  *) echo "bench_scale.sh: SCALE_LAYOUT must be time, day or device, not '$SCALE_LAYOUT'" >&2; exit 2 ;; esac
 . "$src/tests/sql/lib.sh"
 : "${PGHOST:?set PG* variables for the PostgreSQL to use}"
 
@@ -39,10 +45,8 @@ timed() {
 median3() { local i; for i in 1 2 3; do timed "$1"; done | sort -n | sed -n 2p; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
-# gen FIRST_DAY LAST_DAY: the rows of those days of November for devices 1..n, stored in
-# time order (all devices interleaved) day by day as `fleetarc run` writes them
-# (SCALE_LAYOUT=device: each device's days together, as a backfill of a month per device
-# writes them)
+# gen FIRST_DAY LAST_DAY: the rows of those days of November for devices 1..n, day by day
+# in the order of SCALE_LAYOUT (above); device: all the days at once, device after device
 gen() {
   local d0
   if [ "${SCALE_LAYOUT:-time}" = device ]; then
@@ -53,8 +57,8 @@ gen() {
   q -c "VACUUM ANALYZE fleetarc.positions" 2>/dev/null
 }
 gen_rows() {
-  local order="2"   # time order: all devices interleaved, as the live poll writes them
-  [ "${SCALE_LAYOUT:-time}" = device ] && order="1, 2"
+  local order="2"   # time: all devices interleaved; day, device: device after device
+  [ "${SCALE_LAYOUT:-time}" != time ] && order="1, 2"
   q <<SQL
 INSERT INTO fleetarc.positions (imei, gpstime, longitude, latitude, speed, course)
 SELECT '86' || lpad(d::text, 13, '0'),

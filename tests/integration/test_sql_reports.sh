@@ -21,6 +21,10 @@ echo "ok: names, time zones, summary and cache checks passed"
 psql -X -q -t -A -o /dev/null -v ON_ERROR_STOP=1 -d "$SQLTEST_DB" -c "TRUNCATE fleetarc.positions, fleetarc.alarms" \
   -f "$src/tests/sql/reports_device_day.sql"
 echo "ok: per device-day summaries checks passed"
+for seed in 0.1 0.42; do
+  psql -X -q -t -A -o /dev/null -v ON_ERROR_STOP=1 -v seed=$seed -d "$SQLTEST_DB" -f "$src/tests/sql/reports_random.sql"
+done
+echo "ok: stored and live reports agree on random tracks and ranges"
 
 # A report that stored cache entries and whose transaction is still open does not hold
 # the writers (sql/102; before, its advisory lock made every write wait until it ended).
