@@ -4,8 +4,10 @@
 -- America/New_York, Asia/Kolkata) starting and ending anywhere. report_distance,
 -- report_summary, report_trips and report_stops of every range, computed in a REPEATABLE
 -- READ transaction (the live path: nothing stored or read), must equal the same reports
--- when they compute and store (first), read what they stored (again) and after
--- refresh_device_days (refreshed). Seeds 0.1 and 0.42 found report_distance's short live
+-- when they compute and store (first), read what they stored (again), after
+-- refresh_device_days (refreshed), and after late rows and deletions on stored days
+-- (late, against the live path over the new rows). Seeds 0.1 and 0.42 found
+-- report_distance's short live
 -- head (sql/109: 4 rows each before it).
 SET client_min_messages = warning;
 CREATE FUNCTION pg_temp.check(label text, got anyelement, want anyelement) RETURNS void
@@ -67,16 +69,36 @@ SELECT pg_temp.check('days stored by the reports', (SELECT count(*) > 0 FROM fle
 SELECT pg_temp.check('days refreshed', (SELECT count(*) > 0 FROM (VALUES ('UTC'), ('Europe/Berlin'), ('America/New_York'), ('Asia/Kolkata')) z(tz),
   fleetarc.refresh_device_days('2026-10-31', '2026-11-07', tz)), true);
 SELECT pg_temp.collect('refreshed') \gset
+-- late rows for finished, stored days: 40 points and 5 deletions at random, then the
+-- reports again (late) against the live path over the new rows (live_late)
+INSERT INTO fleetarc.positions (imei, gpstime, longitude, latitude, speed, course)
+SELECT 'd' || (1 + (random() * 7)::int),
+       date_trunc('second', timestamptz '2026-11-01' + (random() * 5 * 86400) * interval '1 s'),
+       8 + random(), 47 + random() * 0.05, (random() * 80)::int, 0
+FROM generate_series(1, 40) ON CONFLICT DO NOTHING;
+DELETE FROM fleetarc.positions p USING (
+  SELECT 'd' || (1 + (random() * 7)::int) AS imei,
+         timestamptz '2026-11-01' + (random() * 5 * 86400) * interval '1 s' AS at
+  FROM generate_series(1, 5)) x
+WHERE p.imei = x.imei AND p.gpstime = (SELECT min(q.gpstime) FROM fleetarc.positions q
+                                       WHERE q.imei = x.imei AND q.gpstime >= x.at);
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT pg_temp.collect('live_late') \gset
+COMMIT;
+SELECT pg_temp.collect('late') \gset
+SELECT pg_temp.check('the late rows changed some report',
+  (SELECT count(*) > 0 FROM ((SELECT id, kind, r FROM res WHERE pass = 'live' EXCEPT ALL
+                              SELECT id, kind, r FROM res WHERE pass = 'live_late')) x), true);
 SELECT pg_temp.check('rows of each report to compare',
   (SELECT array_agg(kind ORDER BY kind) FROM (SELECT kind FROM res WHERE pass = 'live' GROUP BY 1 HAVING count(*) >= 50) x),
   ARRAY['distance', 'stops', 'summary', 'trips']);
 SELECT pg_temp.check(format('seed %s: rows differing from the live path (pass, report, rows, first range)', :'seed'),
   (SELECT string_agg(format('%s %s %s %s', pass, kind, n, first_case), '; ') FROM (
      SELECT p.pass, r.kind, count(*) AS n, min(r.id) AS first_case
-     FROM (VALUES ('first'), ('again'), ('refreshed')) p(pass)
+     FROM (VALUES ('first', 'live'), ('again', 'live'), ('refreshed', 'live'), ('late', 'live_late')) p(pass, want)
      CROSS JOIN LATERAL (
-       (SELECT id, kind, r FROM res WHERE pass = 'live' EXCEPT ALL SELECT id, kind, r FROM res WHERE pass = p.pass)
+       (SELECT id, kind, r FROM res WHERE pass = p.want EXCEPT ALL SELECT id, kind, r FROM res WHERE pass = p.pass)
        UNION ALL
-       (SELECT id, kind, r FROM res WHERE pass = p.pass EXCEPT ALL SELECT id, kind, r FROM res WHERE pass = 'live')) r
+       (SELECT id, kind, r FROM res WHERE pass = p.pass EXCEPT ALL SELECT id, kind, r FROM res WHERE pass = p.want)) r
      GROUP BY 1, 2) d),
   NULL::text);
