@@ -7,8 +7,7 @@
 -- when they compute and store (first), read what they stored (again), after
 -- refresh_device_days (refreshed), and after late rows and deletions on stored days
 -- (late, against the live path over the new rows). Seeds 0.1 and 0.42 found
--- report_distance's short live
--- head (sql/109: 4 rows each before it).
+-- report_distance's short live head (sql/109: 4 rows each before it).
 SET client_min_messages = warning;
 CREATE FUNCTION pg_temp.check(label text, got anyelement, want anyelement) RETURNS void
 LANGUAGE plpgsql AS $$
